@@ -1,0 +1,82 @@
+// Request and response values exchanged between the HTTP server and the API handlers.
+// A request is only valid during the handler call (it borrows evhttp's buffers).
+#pragma once
+
+#include <event2/http.h>
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace dnsd::api {
+
+// Parameters from the query string and a form body, merged: the first occurrence of a name
+// wins, so the query string takes precedence over the body (as in Spring).
+class Params {
+ public:
+  void Add(std::string name, std::string value) {
+    entries_.emplace_back(std::move(name), std::move(value));
+  }
+  const std::string* Find(std::string_view name) const {
+    for (const auto& [n, v] : entries_) {
+      if (n == name) return &v;
+    }
+    return nullptr;
+  }
+  std::string Get(std::string_view name, std::string_view fallback = {}) const {
+    const std::string* v = Find(name);
+    return v ? *v : std::string(fallback);
+  }
+  bool Has(std::string_view name) const { return Find(name) != nullptr; }
+  size_t size() const { return entries_.size(); }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> entries_;
+};
+
+enum class Method { kGet, kPost, kPut, kDelete, kPatch, kHead, kOptions, kOther };
+
+struct HttpRequest {
+  Method method = Method::kGet;
+  std::string path;
+  Params params;
+  std::string_view body;
+  std::string remote_ip;
+  const evkeyvalq* headers = nullptr;
+
+  std::string_view Header(const char* name) const {
+    if (headers == nullptr) return {};
+    const char* v = evhttp_find_header(headers, name);
+    return v ? std::string_view(v) : std::string_view();
+  }
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain;charset=UTF-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static HttpResponse Text(int status, std::string body) {
+    HttpResponse r;
+    r.status = status;
+    r.body = std::move(body);
+    return r;
+  }
+  static HttpResponse Json(int status, std::string body) {
+    HttpResponse r;
+    r.status = status;
+    r.content_type = "application/json;charset=UTF-8";
+    r.body = std::move(body);
+    return r;
+  }
+};
+
+// Percent-decodes `in` ('+' means space). Invalid escapes are kept literally, because some
+// clients (nacos-sdk-go's PUT bodies) send values that are not encoded at all.
+std::string UrlDecode(std::string_view in);
+std::string UrlEncode(std::string_view in);
+void ParseFormInto(std::string_view encoded, Params& out);
+
+}  // namespace dnsd::api

@@ -1,0 +1,123 @@
+// A small streaming JSON writer for response bodies on hot paths, where building a jsoncpp
+// tree per request would cost more than the request itself. Produces compact JSON; commas
+// are inserted automatically. Not thread-safe; one writer per response.
+#pragma once
+
+#include <charconv>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dnsd::api {
+
+class JsonWriter {
+ public:
+  JsonWriter& BeginObject() { return Open('{'); }
+  JsonWriter& EndObject() { return Close('}'); }
+  JsonWriter& BeginArray() { return Open('['); }
+  JsonWriter& EndArray() { return Close(']'); }
+
+  JsonWriter& Key(std::string_view key) {
+    Separate();
+    AppendQuoted(out_, key);
+    out_.push_back(':');
+    after_key_ = true;
+    return *this;
+  }
+  JsonWriter& String(std::string_view v) {
+    Separate();
+    AppendQuoted(out_, v);
+    return *this;
+  }
+  JsonWriter& Int(int64_t v) {
+    Separate();
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+    out_.append(buf, end);
+    return *this;
+  }
+  // Java-style doubles: 1.0, 0.5, 100.0.
+  JsonWriter& Double(double v) {
+    Separate();
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+    std::string_view text(buf, static_cast<size_t>(end - buf));
+    out_.append(text);
+    if (text.find_first_of(".eEn") == std::string_view::npos) out_.append(".0");
+    return *this;
+  }
+  JsonWriter& Bool(bool v) {
+    Separate();
+    out_.append(v ? "true" : "false");
+    return *this;
+  }
+  JsonWriter& Null() {
+    Separate();
+    out_.append("null");
+    return *this;
+  }
+  // Inserts already-encoded JSON as one value.
+  JsonWriter& Raw(std::string_view json) {
+    Separate();
+    out_.append(json);
+    return *this;
+  }
+
+  std::string& str() { return out_; }
+  std::string Take() { return std::move(out_); }
+
+  static void AppendQuoted(std::string& out, std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out.push_back('"');
+    for (char c : s) {
+      switch (c) {
+        case '"': out.append("\\\""); break;
+        case '\\': out.append("\\\\"); break;
+        case '\n': out.append("\\n"); break;
+        case '\r': out.append("\\r"); break;
+        case '\t': out.append("\\t"); break;
+        case '\b': out.append("\\b"); break;
+        case '\f': out.append("\\f"); break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            out.append("\\u00");
+            out.push_back(kHex[(c >> 4) & 0xf]);
+            out.push_back(kHex[c & 0xf]);
+          } else {
+            out.push_back(c);
+          }
+      }
+    }
+    out.push_back('"');
+  }
+
+ private:
+  JsonWriter& Open(char c) {
+    Separate();
+    out_.push_back(c);
+    first_.push_back(true);
+    return *this;
+  }
+  JsonWriter& Close(char c) {
+    out_.push_back(c);
+    first_.pop_back();
+    return *this;
+  }
+  void Separate() {
+    if (after_key_) {
+      after_key_ = false;
+      return;
+    }
+    if (!first_.empty()) {
+      if (!first_.back()) out_.push_back(',');
+      first_.back() = false;
+    }
+  }
+
+  std::string out_;
+  std::vector<bool> first_;
+  bool after_key_ = false;
+};
+
+}  // namespace dnsd::api

@@ -1,0 +1,1030 @@
+#include "api/naming_http_api.h"
+#include "common/strings.h"
+
+#include <json/json.h>
+
+#include <algorithm>
+#include <random>
+
+#include "api/json_writer.h"
+#include "api/naming_json.h"
+#include "api/request_parsing.h"
+#include "common/status_macros.h"
+
+namespace dnsd::api {
+
+using registry::Command;
+using registry::CommandType;
+using registry::InstanceAddress;
+using registry::ServiceKey;
+
+// ---------------------------------------------------------------- log entries
+
+std::string NamingLogEntry(const Command& command) {
+  std::string entry(1, kNamingEntryTag);
+  entry += registry::EncodeCommand(command);
+  return entry;
+}
+
+absl::Status ApplyLogEntry(registry::Registry& registry, std::string_view entry) {
+  if (entry.empty()) return absl::DataLossError("empty log entry");
+  if (entry.front() != kNamingEntryTag) return absl::DataLossError("log entry for an unknown state machine");
+  auto command = registry::DecodeCommand(entry.substr(1));
+  if (!command.ok()) return command.status();
+  return registry.Apply(*command).status();
+}
+
+// ---------------------------------------------------------------- switches
+
+NamingSwitches::NamingSwitches() {
+  auto put = [&](std::string name, Type type, std::string literal) {
+    values_[std::move(name)] = Value{type, std::move(literal)};
+  };
+  put("name", Type::kString, "\"00-00---000-NACOS_SWITCH_DOMAIN-000---00-00\"");
+  put("masters", Type::kJson, "null");
+  put("adWeightMap", Type::kJson, "{}");
+  put("defaultPushCacheMillis", Type::kInt, "10000");
+  put("clientBeatInterval", Type::kInt, "5000");
+  put("defaultCacheMillis", Type::kInt, "3000");
+  put("distroThreshold", Type::kDouble, "0.7");
+  put("healthCheckEnabled", Type::kBool, "true");
+  put("autoChangeHealthCheckEnabled", Type::kBool, "true");
+  put("distroEnabled", Type::kBool, "true");
+  put("enableStandalone", Type::kBool, "true");
+  put("pushEnabled", Type::kBool, "true");
+  put("checkTimes", Type::kInt, "3");
+  put("httpHealthParams", Type::kJson, R"({"max":5000,"min":500,"factor":0.85})");
+  put("tcpHealthParams", Type::kJson, R"({"max":5000,"min":1000,"factor":0.75})");
+  put("mysqlHealthParams", Type::kJson, R"({"max":3000,"min":2000,"factor":0.65})");
+  put("incrementalList", Type::kJson, "[]");
+  put("serverStatusSynchronizationPeriodMillis", Type::kInt, "2000");
+  put("serviceStatusSynchronizationPeriodMillis", Type::kInt, "5000");
+  put("disableAddIP", Type::kBool, "false");
+  put("sendBeatOnly", Type::kBool, "false");
+  put("lightBeatEnabled", Type::kBool, "true");
+  put("limitedUrlMap", Type::kJson, "{}");
+  put("distroServerExpiredMillis", Type::kInt, "10000");
+  put("pushGoVersion", Type::kString, "\"0.1.0\"");
+  put("pushJavaVersion", Type::kString, "\"0.1.0\"");
+  put("pushPythonVersion", Type::kString, "\"0.4.3\"");
+  put("pushCVersion", Type::kString, "\"1.0.12\"");
+  put("pushCSharpVersion", Type::kString, "\"0.9.0\"");
+  put("enableAuthentication", Type::kBool, "false");
+  put("overriddenServerStatus", Type::kJson, "null");
+  put("defaultInstanceEphemeral", Type::kBool, "true");
+  put("healthCheckWhiteList", Type::kJson, "[]");
+}
+
+std::string NamingSwitches::Json() const {
+  std::lock_guard lock(mu_);
+  JsonWriter w;
+  w.BeginObject();
+  for (const auto& [name, value] : values_) w.Key(name).Raw(value.literal);
+  w.EndObject();
+  return w.Take();
+}
+
+absl::Status NamingSwitches::Set(std::string_view entry, std::string_view value) {
+  std::lock_guard lock(mu_);
+  auto it = values_.find(entry);
+  if (it == values_.end() || entry == "name") {
+    return InvalidParam(kParameterValidateError, common::StrCat("update entry '", entry, "' is not supported"));
+  }
+  Value& v = it->second;
+  const std::string_view trimmed = common::Trim(value);
+  switch (v.type) {
+    case Type::kBool: {
+      const std::string lower = common::ToLower(trimmed);
+      if (lower != "true" && lower != "false") {
+        return InvalidParam(kParameterValidateError, common::StrCat(entry, " must be true or false"));
+      }
+      v.literal = lower;
+      return absl::OkStatus();
+    }
+    case Type::kInt: {
+      int64_t n;
+      if (!common::ParseInt64(trimmed, n) || n < 0) {
+        return InvalidParam(kParameterValidateError, common::StrCat(entry, " must be a non-negative integer"));
+      }
+      v.literal = common::StrCat(n);
+      return absl::OkStatus();
+    }
+    case Type::kDouble: {
+      double d;
+      if (!common::ParseDouble(trimmed, d) || d < 0) {
+        return InvalidParam(kParameterValidateError, common::StrCat(entry, " must be a non-negative number"));
+      }
+      JsonWriter w;
+      w.Double(d);
+      v.literal = w.Take();
+      return absl::OkStatus();
+    }
+    case Type::kString: {
+      std::string quoted;
+      JsonWriter::AppendQuoted(quoted, trimmed);
+      v.literal = quoted;
+      return absl::OkStatus();
+    }
+    case Type::kJson: {
+      if (entry == "overriddenServerStatus") {
+        static const std::vector<std::string_view> kStates = {"UP", "DOWN", "WRITE_ONLY", "READ_ONLY"};
+        if (trimmed.empty() || trimmed == "null") {
+          v.literal = "null";
+          return absl::OkStatus();
+        }
+        if (std::find(kStates.begin(), kStates.end(), trimmed) == kStates.end()) {
+          return InvalidParam(kParameterValidateError, "overriddenServerStatus must be UP, DOWN, WRITE_ONLY or READ_ONLY");
+        }
+        v.literal = common::StrCat("\"", trimmed, "\"");
+        return absl::OkStatus();
+      }
+      return InvalidParam(kParameterValidateError, common::StrCat("update entry '", entry, "' is read-only"));
+    }
+  }
+  return absl::InternalError("unknown switch type");
+}
+
+int64_t NamingSwitches::Int(std::string_view entry) const {
+  std::lock_guard lock(mu_);
+  int64_t n = 0;
+  if (auto it = values_.find(entry); it != values_.end()) (void)common::ParseInt64(it->second.literal, n);
+  return n;
+}
+
+bool NamingSwitches::Bool(std::string_view entry) const {
+  std::lock_guard lock(mu_);
+  auto it = values_.find(entry);
+  return it != values_.end() && it->second.literal == "true";
+}
+
+std::string NamingSwitches::String(std::string_view entry) const {
+  std::lock_guard lock(mu_);
+  auto it = values_.find(entry);
+  if (it == values_.end() || it->second.literal == "null") return "";
+  std::string_view s = it->second.literal;
+  if (s.size() >= 2 && s.front() == '"') s = s.substr(1, s.size() - 2);
+  return std::string(s);
+}
+
+// ---------------------------------------------------------------- subscribers
+
+void SubscriberBook::Record(const ServiceKey& key, Subscriber subscriber) {
+  std::lock_guard lock(mu_);
+  auto& book = by_service_[key];
+  book[subscriber.address] = std::move(subscriber);
+}
+
+std::vector<SubscriberBook::Subscriber> SubscriberBook::List(const ServiceKey& key,
+                                                             int64_t now_ms) const {
+  std::lock_guard lock(mu_);
+  std::vector<Subscriber> out;
+  auto it = by_service_.find(key);
+  if (it == by_service_.end()) return out;
+  for (const auto& [address, s] : it->second) {
+    if (now_ms - s.last_seen_ms <= kExpiryMs) out.push_back(s);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- helpers
+
+NamingHttpApi::NamingHttpApi(registry::Registry& registry, raft::LocalDriver& driver,
+                             const common::Clock& clock, common::MetricsRegistry& metrics,
+                             NodeIdentity identity)
+    : registry_(registry), driver_(driver), clock_(clock), metrics_(metrics), identity_(std::move(identity)) {}
+
+void NamingHttpApi::Reject(ApiVersion v, Resp resp, const absl::Status& status) {
+  metrics_.GetCounter("dnsd_api_rejected_requests_total",
+                      "API requests refused, by HTTP status",
+                      common::StrCat("status=\"", HttpStatusOf(status), "\""))
+      .Inc();
+  resp.Send(ErrorResponse(v, status));
+}
+
+absl::StatusOr<std::string> NamingHttpApi::NamespaceFrom(ApiVersion v, const Params& params) const {
+  std::string ns = std::string(common::Trim(params.Get("namespaceId")));
+  if (ns.empty()) ns = std::string(registry::kDefaultNamespace);
+  if (v == ApiVersion::kV2 && !registry_.NamespaceExists(ns)) {
+    return InvalidParam(kNamespaceNotExist, common::StrCat("namespace '", ns, "' does not exist"));
+  }
+  return ns;
+}
+
+absl::StatusOr<ServiceKey> NamingHttpApi::ServiceKeyFrom(ApiVersion v, const Params& params) const {
+  auto name = RequiredParam(params, "serviceName");
+  if (!name.ok()) return name.status();
+  auto ns = NamespaceFrom(v, params);
+  if (!ns.ok()) return ns.status();
+  ServiceKey key;
+  key.namespace_id = *ns;
+  std::string group = std::string(common::Trim(params.Get("groupName")));
+  const size_t sep = name->find(registry::kGroupSeparator);
+  if (sep != std::string::npos) {
+    // v1 clients send group@@service; the prefix wins over groupName.
+    key.group = name->substr(0, sep);
+    key.name = name->substr(sep + registry::kGroupSeparator.size());
+    if (key.group.empty() || key.name.empty()) {
+      return InvalidParam(kServiceNameError, common::StrCat("serviceName '", *name, "' is not group@@service"));
+    }
+  } else {
+    key.group = group.empty() ? std::string(registry::kDefaultGroup) : group;
+    key.name = *name;
+  }
+  if (auto s = registry::ValidateServiceKey(key); !s.ok()) return WithCode(s, kServiceNameError);
+  return key;
+}
+
+namespace {
+
+absl::StatusOr<InstanceAddress> AddressFrom(const Params& params) {
+  InstanceAddress address;
+  auto ip = RequiredParam(params, "ip");
+  if (!ip.ok()) return ip.status();
+  address.ip = std::string(common::Trim(*ip));
+  if (!params.Has("port")) return MissingParam("port");
+  auto port = IntParam(params, "port", -1);
+  if (!port.ok()) return port.status();
+  if (*port < 1 || *port > 65535) {
+    return InvalidParam(kParameterValidateError, common::StrCat("port ", *port, " is out of range [1, 65535]"));
+  }
+  address.port = static_cast<int>(*port);
+  const std::string cluster =
+      std::string(common::Trim(ParamAny(params, {"clusterName", "cluster"}).value_or("")));
+  if (!cluster.empty()) address.cluster = cluster;
+  if (auto s = registry::ValidateClusterName(address.cluster); !s.ok()) {
+    return WithCode(s, kParameterValidateError);
+  }
+  return address;
+}
+
+absl::StatusOr<registry::Instance> InstanceFrom(const Params& params, const ServiceKey& key,
+                                                bool default_ephemeral) {
+  registry::Instance instance;
+  auto address = AddressFrom(params);
+  if (!address.ok()) return address.status();
+  instance.address = *address;
+  auto weight = OptionalDouble(params, "weight");
+  if (!weight.ok()) return WithCode(weight.status(), kWeightError);
+  instance.weight = weight->value_or(1.0);
+  if (!(instance.weight >= 0 && instance.weight <= 10000)) {
+    return InvalidParam(kWeightError, common::StrCat("weight ", instance.weight, " is out of range [0, 10000]"));
+  }
+  auto enabled = OptionalBool(params, {"enabled", "enable"});
+  if (!enabled.ok()) return enabled.status();
+  instance.enabled = enabled->value_or(true);
+  auto healthy = OptionalBool(params, {"healthy"});
+  if (!healthy.ok()) return healthy.status();
+  instance.healthy = healthy->value_or(true);
+  auto ephemeral = OptionalBool(params, {"ephemeral"});
+  if (!ephemeral.ok()) return ephemeral.status();
+  instance.ephemeral = ephemeral->value_or(default_ephemeral);
+  auto metadata = ParseMetadata(params.Get("metadata"));
+  if (!metadata.ok()) return metadata.status();
+  instance.metadata = std::move(*metadata);
+  instance.instance_id = registry::DefaultInstanceId(instance.address, key);
+  if (auto s = registry::ValidateInstance(instance); !s.ok()) {
+    return WithCode(s, common::ToStd(s.message()).find("metadata") != std::string_view::npos ||
+                                   common::ToStd(s.message()).find("heart beat") != std::string_view::npos
+                           ? kInstanceMetadataError
+                           : kParameterValidateError);
+  }
+  return instance;
+}
+
+const registry::Instance* FindInstance(const registry::ServiceView* view, const InstanceAddress& address) {
+  if (view == nullptr) return nullptr;
+  for (const auto& instance : view->instances()) {
+    if (instance->address == address) return instance.get();
+  }
+  return nullptr;
+}
+
+#define API_TRY(v, resp, lhs, expr)      \
+  auto lhs = (expr);                     \
+  if (!lhs.ok()) {                       \
+    Reject(v, resp, lhs.status());       \
+    return;                              \
+  }
+
+}  // namespace
+
+void NamingHttpApi::Propose(ApiVersion v, Command command, Resp resp,
+                            std::function<HttpResponse()> on_success) {
+  command.timestamp_ms = clock_.NowMs();
+  if (auto s = registry_.Precheck(command); !s.ok()) {
+    Reject(v, resp, s);
+    return;
+  }
+  DeferredReply reply = resp.Defer();
+  driver_.Propose(NamingLogEntry(command), [reply, v, on_success = std::move(on_success)](absl::Status s) {
+    reply.Send(s.ok() ? on_success() : ErrorResponse(v, s));
+  });
+}
+
+// ---------------------------------------------------------------- instances
+
+void NamingHttpApi::Instance(ApiVersion v, Req req, Resp resp) {
+  switch (req.method) {
+    case Method::kPost: return RegisterInstance(v, req, resp);
+    case Method::kDelete: return DeregisterInstance(v, req, resp);
+    case Method::kPut: return UpdateInstance(v, req, resp, /*patch=*/false);
+    case Method::kPatch: return UpdateInstance(v, req, resp, /*patch=*/true);
+    case Method::kGet: return GetInstance(v, req, resp);
+    default: resp.Send(HttpResponse::Text(405, "method not allowed"));
+  }
+}
+
+void NamingHttpApi::RegisterInstance(ApiVersion v, Req req, Resp resp) {
+  API_TRY(v, resp, key, ServiceKeyFrom(v, req.params));
+  API_TRY(v, resp, instance, InstanceFrom(req.params, *key, switches_.Bool("defaultInstanceEphemeral")));
+  if (instance->ephemeral) {
+    const std::string owner = common::StrCat(instance->ip(), ":", instance->port(), "#true");
+    auto s = registry_.RegisterEphemeral(*key, std::move(*instance), owner, /*heartbeat_driven=*/true, clock_.NowMs());
+    if (!s.ok()) return Reject(v, resp, s);
+    return resp.Send(SuccessOk(v));
+  }
+  Command c;
+  c.type = CommandType::kRegisterInstance;
+  c.service = *key;
+  c.instance = std::move(*instance);
+  Propose(v, std::move(c), resp, [v] { return SuccessOk(v); });
+}
+
+void NamingHttpApi::DeregisterInstance(ApiVersion v, Req req, Resp resp) {
+  API_TRY(v, resp, key, ServiceKeyFrom(v, req.params));
+  API_TRY(v, resp, address, AddressFrom(req.params));
+  API_TRY(v, resp, ephemeral, BoolParam(req.params, "ephemeral", switches_.Bool("defaultInstanceEphemeral")));
+  if (*ephemeral) {
+    auto s = registry_.DeregisterEphemeral(*key, *address, clock_.NowMs());
+    if (!s.ok()) return Reject(v, resp, s);
+    return resp.Send(SuccessOk(v));
+  }
+  Command c;
+  c.type = CommandType::kDeregisterInstance;
+  c.service = *key;
+  c.instance.address = *address;
+  Propose(v, std::move(c), resp, [v] { return SuccessOk(v); });
+}
+
+void NamingHttpApi::UpdateInstance(ApiVersion v, Req req, Resp resp, bool patch) {
+  API_TRY(v, resp, key, ServiceKeyFrom(v, req.params));
+  API_TRY(v, resp, address, AddressFrom(req.params));
+  API_TRY(v, resp, ephemeral_param, OptionalBool(req.params, {"ephemeral"}));
+  API_TRY(v, resp, weight, OptionalDouble(req.params, "weight"));
+  API_TRY(v, resp, enabled, OptionalBool(req.params, {"enabled", "enable"}));
+  API_TRY(v, resp, healthy, OptionalBool(req.params, {"healthy"}));
+  registry::InstancePatch changes;
+  if (patch) {
+    changes.weight = *weight;
+    changes.enabled = *enabled;
+    changes.healthy = *healthy;
+    if (req.params.Has("metadata")) {
+      API_TRY(v, resp, metadata, ParseMetadata(req.params.Get("metadata")));
+      changes.metadata = std::move(*metadata);
+    }
+  } else {
+    // PUT replaces the overlay: anything not given goes back to its default.
+    changes.weight = weight->value_or(1.0);
+    changes.enabled = enabled->value_or(true);
+    API_TRY(v, resp, metadata, ParseMetadata(req.params.Get("metadata")));
+    changes.metadata = std::move(*metadata);
+  }
+  if (changes.weight && !(*changes.weight >= 0 && *changes.weight <= 10000)) {
+    return Reject(v, resp, InvalidParam(kWeightError, common::StrCat("weight ", *changes.weight, " is out of range [0, 10000]")));
+  }
+  if (changes.metadata) {
+    registry::HeartbeatPolicy ignored;
+    if (auto s = registry::ParseHeartbeatPolicy(*changes.metadata, {}, ignored); !s.ok()) {
+      return Reject(v, resp, WithCode(s, kInstanceMetadataError));
+    }
+  }
+  // Without an explicit kind, update whichever instance exists at that address.
+  bool ephemeral = switches_.Bool("defaultInstanceEphemeral");
+  if (*ephemeral_param) {
+    ephemeral = **ephemeral_param;
+  } else if (const auto* found = FindInstance(registry_.Find(*key).get(), *address)) {
+    ephemeral = found->ephemeral;
+  }
+  if (ephemeral) {
+    auto s = registry_.UpdateEphemeral(*key, *address, changes, clock_.NowMs());
+    if (!s.ok()) return Reject(v, resp, s.code() == absl::StatusCode::kNotFound ? WithCode(s, kInstanceNotFound) : s);
+    return resp.Send(SuccessOk(v));
+  }
+  Command c;
+  c.type = CommandType::kUpdateInstance;
+  c.service = *key;
+  c.instance.address = *address;
+  c.patch = std::move(changes);
+  c.require_existing = true;
+  if (!registry_.Find(*key)) {
+    return Reject(v, resp, InvalidParam(kServiceNotExist, common::StrCat("service not found, namespace: ", key->namespace_id, ", service: ", key->GroupedName())));
+  }
+  if (!FindInstance(registry_.Find(*key).get(), *address)) {
+    return Reject(v, resp, WithCode(absl::NotFoundError(common::StrCat("instance not found: ", address->ip, ":", address->port)), kInstanceNotFound));
+  }
+  Propose(v, std::move(c), resp, [v] { return SuccessOk(v); });
+}
+
+void NamingHttpApi::GetInstance(ApiVersion v, Req req, Resp resp) {
+  API_TRY(v, resp, key, ServiceKeyFrom(v, req.params));
+  API_TRY(v, resp, address, AddressFrom(req.params));
+  const auto view = registry_.Find(*key);
+  const registry::Instance* instance = FindInstance(view.get(), *address);
+  if (instance == nullptr) {
+    return Reject(v, resp, WithCode(absl::NotFoundError(common::StrCat("no matched ip found: ", address->ip, ":", address->port, " in service ", key->GroupedName())), kInstanceNotFound));
+  }
+  JsonWriter w;
+  w.BeginObject()
+      .Key(v == ApiVersion::kV1 ? "service" : "serviceName").String(key->GroupedName())
+      .Key("ip").String(instance->ip())
+      .Key("port").Int(instance->port())
+      .Key("clusterName").String(instance->cluster())
+      .Key("weight").Double(instance->weight)
+      .Key("healthy").Bool(instance->healthy)
+      .Key("enabled").Bool(instance->enabled)
+      .Key("ephemeral").Bool(instance->ephemeral)
+      .Key("instanceId").String(instance->instance_id)
+      .Key("metadata");
+  WriteMetadataJson(w, instance->metadata);
+  w.EndObject();
+  resp.Send(SuccessJson(v, w.Take()));
+}
+
+void NamingHttpApi::ListInstances(ApiVersion v, Req req, Resp resp) {
+  API_TRY(v, resp, key, ServiceKeyFrom(v, req.params));
+  API_TRY(v, resp, healthy_only, BoolParam(req.params, "healthyOnly", false));
+  API_TRY(v, resp, udp_port, IntParam(req.params, "udpPort", 0));
+  const int64_t now = clock_.NowMs();
+  ServiceInfoOptions options;
+  std::string clusters = ParamAny(req.params, {"clusters", "clusterName"}).value_or("");
+  options.clusters = clusters;
+  options.healthy_only = *healthy_only;
+  options.cache_millis = switches_.Int("defaultPushCacheMillis");
+  options.now_ms = now;
+  if (*udp_port > 0 && *udp_port <= 65535) {
+    std::string client_ip = req.params.Get("clientIP");
+    if (client_ip.empty()) client_ip = req.remote_ip;
+    subscribers_.Record(*key, SubscriberBook::Subscriber{
+                                  common::StrCat(client_ip, ":", *udp_port), std::string(req.Header("User-Agent")),
+                                  req.params.Get("app"), clusters, now});
+  }
+  const auto view = registry_.Find(*key);
+  resp.Send(SuccessJson(v, ServiceInfoJson(*key, view.get(), options)));
+}
+
+void NamingHttpApi::Beat(ApiVersion v, Req req, Resp resp) {
+  API_TRY(v, resp, key, ServiceKeyFrom(v, req.params));
+  std::optional<BeatInfo> beat;
+  if (const std::string* text = req.params.Find("beat"); text && !common::Trim(*text).empty()) {
+    API_TRY(v, resp, parsed, ParseBeat(*text));
+    beat = std::move(*parsed);
+  }
+  InstanceAddress address;
+  address.ip = beat && beat->ip ? *beat->ip : req.params.Get("ip");
+  if (beat && beat->port) {
+    address.port = *beat->port;
+  } else {
+    API_TRY(v, resp, port, IntParam(req.params, "port", 0));
+    address.port = static_cast<int>(*port);
+  }
+  std::string cluster = beat && beat->cluster ? *beat->cluster : ParamAny(req.params, {"clusterName", "cluster"}).value_or("");
+  if (!cluster.empty()) address.cluster = cluster;
+  if (address.ip.empty()) return Reject(v, resp, MissingParam("ip"));
+  if (address.port < 1 || address.port > 65535) {
+    return Reject(v, resp, InvalidParam(kParameterValidateError, common::StrCat("port ", address.port, " is out of range [1, 65535]")));
+  }
+  std::optional<registry::Instance> body;
+  if (beat) {
+    registry::Instance instance;
+    instance.address = address;
+    instance.weight = beat->weight.value_or(1.0);
+    instance.metadata = beat->metadata;
+    instance.instance_id = registry::DefaultInstanceId(address, *key);
+    if (auto s = registry::ValidateInstance(instance); !s.ok()) return Reject(v, resp, s);
+    body = std::move(instance);
+  }
+  const registry::BeatResult result = registry_.Beat(*key, address, body ? &*body : nullptr, clock_.NowMs());
+  const auto view = registry_.Find(*key);
+  const registry::Instance* instance = FindInstance(view.get(), address);
+  int64_t interval = switches_.Int("clientBeatInterval");
+  if (instance && instance->metadata.contains(std::string(registry::kMetaBeatInterval))) interval = result.interval_ms;
+  JsonWriter w;
+  w.BeginObject()
+      .Key("clientBeatInterval").Int(interval)
+      .Key("code").Int(result.found ? 10200 : 20404)
+      .Key("lightBeatEnabled").Bool(switches_.Bool("lightBeatEnabled"))
+      .EndObject();
+  // The beat answer is un-enveloped in v2 too.
+  resp.Send(HttpResponse::Json(200, w.Take()));
+}
+
+void NamingHttpApi::Statuses(Req req, Resp resp) {
+  API_TRY(ApiVersion::kV1, resp, key_param, RequiredParam(req.params, "key"));
+  ServiceKey key;
+  std::string_view rest = *key_param;
+  const size_t hash = rest.find("##");
+  if (hash == std::string_view::npos) {
+    key.namespace_id = std::string(registry::kDefaultNamespace);
+  } else {
+    key.namespace_id = std::string(rest.substr(0, hash));
+    rest = rest.substr(hash + 2);
+  }
+  const size_t sep = rest.find(registry::kGroupSeparator);
+  if (sep == std::string_view::npos) {
+    key.group = std::string(registry::kDefaultGroup);
+    key.name = std::string(rest);
+  } else {
+    key.group = std::string(rest.substr(0, sep));
+    key.name = std::string(rest.substr(sep + 2));
+  }
+  JsonWriter w;
+  w.BeginObject().Key("ips").BeginArray();
+  if (const auto view = registry_.Find(key)) {
+    for (const auto& instance : view->instances()) {
+      w.String(common::StrCat(instance->ip(), ":", instance->port(), "_", instance->healthy ? "true" : "false"));
+    }
+  }
+  w.EndArray().EndObject();
+  resp.Send(HttpResponse::Json(200, w.Take()));
+}
+
+void NamingHttpApi::MetadataBatch(ApiVersion v, Req req, Resp resp) {
+  if (req.method != Method::kPut && req.method != Method::kDelete) {
+    return resp.Send(HttpResponse::Text(405, "method not allowed"));
+  }
+  const bool remove = req.method == Method::kDelete;
+  API_TRY(v, resp, key, ServiceKeyFrom(v, req.params));
+  API_TRY(v, resp, metadata_text, RequiredParam(req.params, "metadata"));
+  API_TRY(v, resp, metadata, ParseMetadata(*metadata_text));
+  auto targets = ParseInstanceList(req.params.Get("instances"));
+  if (!targets.ok()) return Reject(v, resp, WithCode(targets.status(), kParameterValidateError));
+  const std::string consistency = req.params.Get("consistencyType", "ephemeral");
+  if (consistency != "ephemeral" && consistency != "persist") {
+    return Reject(v, resp, InvalidParam(kParameterValidateError, "consistencyType must be ephemeral or persist"));
+  }
+  auto render = [v](const std::vector<std::string>& updated) {
+    JsonWriter w;
+    w.BeginObject().Key("updated").BeginArray();
+    for (const auto& u : updated) w.String(u);
+    w.EndArray().EndObject();
+    return SuccessJson(v, w.Take());
+  };
+  if (consistency == "ephemeral") {
+    auto result = registry_.BatchMetadataEphemeral(*key, *targets, *metadata, remove);
+    if (!result.ok()) return Reject(v, resp, result.status());
+    return resp.Send(render(result->updated));
+  }
+  Command c;
+  c.type = CommandType::kBatchMetadata;
+  c.service = *key;
+  c.targets = *targets;
+  c.metadata = *metadata;
+  c.remove_keys = remove;
+  if (!registry_.Find(*key)) {
+    return Reject(v, resp, InvalidParam(kServiceNotExist, common::StrCat("service not found: ", key->GroupedName())));
+  }
+  // The touched set is known before commit: persistent instances at the given addresses.
+  std::vector<std::string> updated;
+  for (const auto& instance : registry_.Find(*key)->instances()) {
+    if (instance->ephemeral) continue;
+    if (!targets->empty() && std::find(targets->begin(), targets->end(), instance->address) == targets->end()) continue;
+    updated.push_back(common::StrCat(instance->ip(), ":", instance->port(), ":unknown:", instance->cluster(), ":persist"));
+  }
+  Propose(v, std::move(c), resp, [render, updated] { return render(updated); });
+}
+
+void NamingHttpApi::Health(ApiVersion v, Req req, Resp resp) {
+  if (req.method != Method::kPut) return resp.Send(HttpResponse::Text(405, "method not allowed"));
+  API_TRY(v, resp, key, ServiceKeyFrom(v, req.params));
+  API_TRY(v, resp, address, AddressFrom(req.params));
+  API_TRY(v, resp, healthy, OptionalBool(req.params, {"healthy", "valid"}));
+  if (!*healthy) return Reject(v, resp, WithCode(MissingParam("healthy"), static_cast<V2Code>(21010)));
+  const registry::Instance* instance = FindInstance(registry_.Find(*key).get(), *address);
+  if (instance == nullptr) {
+    return Reject(v, resp, WithCode(absl::NotFoundError(common::StrCat("instance not found: ", address->ip, ":", address->port)), kInstanceNotFound));
+  }
+  if (instance->ephemeral) {
+    return Reject(v, resp, InvalidParam(kInstanceError, "the health of an ephemeral instance follows its heartbeats and can't be set"));
+  }
+  Command c;
+  c.type = CommandType::kSetHealth;
+  c.service = *key;
+  c.instance.address = *address;
+  c.healthy = **healthy;
+  Propose(v, std::move(c), resp, [v] { return SuccessOk(v); });
+}
+
+// ---------------------------------------------------------------- services
+
+void NamingHttpApi::Service(ApiVersion v, Req req, Resp resp) {
+  API_TRY(v, resp, key, ServiceKeyFrom(v, req.params));
+  if (req.method == Method::kGet) {
+    const auto view = registry_.Find(*key);
+    if (!view) {
+      return Reject(v, resp, WithCode(absl::NotFoundError(common::StrCat("service ", key->GroupedName(), " is not found!")), kServiceNotExist));
+    }
+    std::vector<std::string> clusters;
+    for (const auto& instance : view->instances()) {
+      if (std::find(clusters.begin(), clusters.end(), instance->cluster()) == clusters.end()) clusters.push_back(instance->cluster());
+    }
+    JsonWriter w;
+    w.BeginObject().Key("namespaceId").String(key->namespace_id).Key("groupName").String(key->group);
+    w.Key(v == ApiVersion::kV1 ? "name" : "serviceName").String(key->name);
+    w.Key("protectThreshold").Double(view->meta().protect_threshold).Key("metadata");
+    WriteMetadataJson(w, view->meta().metadata);
+    w.Key("selector").Raw(view->meta().selector_json);
+    if (v == ApiVersion::kV1) {
+      w.Key("clusters").BeginArray();
+      for (const auto& c : clusters) {
+        w.BeginObject().Key("name").String(c).Key("healthChecker").Raw(R"({"type":"TCP"})").Key("metadata").Raw("{}").EndObject();
+      }
+      w.EndArray();
+    } else {
+      w.Key("ephemeral").Bool(view->meta().ephemeral).Key("clusterMap").BeginObject();
+      for (const auto& c : clusters) {
+        w.Key(c).BeginObject().Key("clusterName").String(c).Key("healthChecker").Raw(R"({"type":"TCP"})").Key("metadata").Raw("{}").EndObject();
+      }
+      w.EndObject();
+    }
+    w.EndObject();
+    return resp.Send(SuccessJson(v, w.Take()));
+  }
+  Command c;
+  c.service = *key;
+  if (req.method == Method::kDelete) {
+    c.type = CommandType::kDeleteService;
+    return Propose(v, std::move(c), resp, [v] { return SuccessOk(v); });
+  }
+  if (req.method != Method::kPost && req.method != Method::kPut) {
+    return resp.Send(HttpResponse::Text(405, "method not allowed"));
+  }
+  const bool create = req.method == Method::kPost;
+  if (!create && !req.params.Has("protectThreshold")) return Reject(v, resp, MissingParam("protectThreshold"));
+  API_TRY(v, resp, threshold, OptionalDouble(req.params, "protectThreshold"));
+  c.meta.protect_threshold = threshold->value_or(0.0);
+  if (c.meta.protect_threshold < 0 || c.meta.protect_threshold > 1) {
+    return Reject(v, resp, InvalidParam(kParameterValidateError, "protectThreshold must be within [0, 1]"));
+  }
+  API_TRY(v, resp, metadata, ParseMetadata(req.params.Get("metadata")));
+  c.meta.metadata = std::move(*metadata);
+  if (const std::string* selector = req.params.Find("selector"); selector && !selector->empty()) {
+    if (auto s = ValidateSelector(*selector); !s.ok()) return Reject(v, resp, s);
+    Json::Value parsed;
+    Json::Reader().parse(*selector, parsed);
+    Json::StreamWriterBuilder builder;
+    builder["indentation"] = "";
+    c.meta.selector_json = Json::writeString(builder, parsed);
+  }
+  // v1 creates persistent services (Nacos 2.x); v2 follows the ephemeral parameter.
+  API_TRY(v, resp, ephemeral, BoolParam(req.params, "ephemeral", false));
+  c.meta.ephemeral = v == ApiVersion::kV2 ? *ephemeral : false;
+  c.type = create ? CommandType::kCreateService : CommandType::kUpdateService;
+  if (!create) {
+    if (!registry_.Find(*key)) {
+      return Reject(v, resp, WithCode(absl::NotFoundError(common::StrCat("service ", key->GroupedName(), " is not found!")), kServiceNotExist));
+    }
+  } else if (registry_.Find(*key)) {
+    return Reject(v, resp, WithCode(absl::AlreadyExistsError(common::StrCat("specified service ", key->GroupedName(), " already exists!")), kServiceAlreadyExist));
+  }
+  Propose(v, std::move(c), resp, [v] { return SuccessOk(v); });
+}
+
+void NamingHttpApi::ListServices(ApiVersion v, Req req, Resp resp) {
+  if (v == ApiVersion::kV1) {
+    if (!req.params.Has("pageNo")) return Reject(v, resp, MissingParam("pageNo"));
+    if (!req.params.Has("pageSize")) return Reject(v, resp, MissingParam("pageSize"));
+  }
+  API_TRY(v, resp, ns, NamespaceFrom(v, req.params));
+  API_TRY(v, resp, page_no, IntParam(req.params, "pageNo", 1));
+  API_TRY(v, resp, page_size, IntParam(req.params, "pageSize", 20));
+  if (*page_no < 1 || *page_size < 1) {
+    return Reject(v, resp, InvalidParam(kParameterValidateError, "pageNo and pageSize must be positive"));
+  }
+  if (v == ApiVersion::kV2 && *page_size > 500) {
+    return Reject(v, resp, InvalidParam(kParameterValidateError, "pageSize must be at most 500"));
+  }
+  std::string group = std::string(common::Trim(req.params.Get("groupName")));
+  if (group.empty()) group = std::string(registry::kDefaultGroup);
+  const auto services = registry_.List(*ns, std::string_view(group));
+  JsonWriter w;
+  w.BeginObject().Key("count").Int(static_cast<int64_t>(services.size()));
+  w.Key(v == ApiVersion::kV1 ? "doms" : "services").BeginArray();
+  const size_t start = static_cast<size_t>((*page_no - 1) * *page_size);
+  for (size_t i = start; i < services.size() && i < start + static_cast<size_t>(*page_size); ++i) {
+    w.String(services[i]->key().name);
+  }
+  w.EndArray().EndObject();
+  resp.Send(SuccessJson(v, w.Take()));
+}
+
+void NamingHttpApi::Subscribers(ApiVersion v, Req req, Resp resp) {
+  API_TRY(v, resp, key, ServiceKeyFrom(v, req.params));
+  API_TRY(v, resp, page_no, IntParam(req.params, "pageNo", 1));
+  API_TRY(v, resp, page_size, IntParam(req.params, "pageSize", 1000));
+  if (*page_no < 1 || *page_size < 1) {
+    return Reject(v, resp, InvalidParam(kParameterValidateError, "pageNo and pageSize must be positive"));
+  }
+  const auto list = subscribers_.List(*key, clock_.NowMs());
+  JsonWriter w;
+  w.BeginObject().Key("subscribers").BeginArray();
+  const size_t start = static_cast<size_t>((*page_no - 1) * *page_size);
+  for (size_t i = start; i < list.size() && i < start + static_cast<size_t>(*page_size); ++i) {
+    const auto& s = list[i];
+    const size_t colon = s.address.rfind(':');
+    int64_t port = 0;
+    (void)common::ParseInt64(std::string_view(s.address).substr(colon + 1), port);
+    w.BeginObject()
+        .Key("addrStr").String(s.address)
+        .Key("agent").String(s.agent)
+        .Key("app").String(s.app)
+        .Key("ip").String(s.address.substr(0, colon))
+        .Key("port").Int(port)
+        .Key("namespaceId").String(key->namespace_id)
+        .Key("serviceName").String(key->GroupedName())
+        .Key("cluster").String(s.clusters)
+        .EndObject();
+  }
+  w.EndArray().Key("count").Int(static_cast<int64_t>(list.size())).EndObject();
+  resp.Send(SuccessJson(v, w.Take()));
+}
+
+// ---------------------------------------------------------------- operator, cluster
+
+void NamingHttpApi::Switches(ApiVersion v, Req req, Resp resp) {
+  if (req.method == Method::kGet) return resp.Send(SuccessJson(v, switches_.Json()));
+  if (req.method != Method::kPut) return resp.Send(HttpResponse::Text(405, "method not allowed"));
+  API_TRY(v, resp, entry, RequiredParam(req.params, "entry"));
+  API_TRY(v, resp, value, RequiredParam(req.params, "value"));
+  if (auto s = switches_.Set(*entry, *value); !s.ok()) return Reject(v, resp, s);
+  resp.Send(SuccessOk(v));
+}
+
+void NamingHttpApi::OperatorMetrics(ApiVersion v, Req req, Resp resp) {
+  API_TRY(v, resp, only_status, BoolParam(req.params, "onlyStatus", true));
+  std::string status = switches_.String("overriddenServerStatus");
+  if (status.empty()) status = "UP";
+  JsonWriter w;
+  w.BeginObject().Key("status").String(status);
+  if (!*only_status) {
+    const int64_t instances = registry_.instance_count();
+    w.Key("serviceCount").Int(registry_.service_count())
+        .Key("instanceCount").Int(instances)
+        .Key("subscribeCount").Int(0)
+        .Key("responsibleInstanceCount").Int(instances)
+        .Key("clientCount").Int(instances)
+        .Key("connectionBasedClientCount").Int(0)
+        .Key("ephemeralIpPortClientCount").Int(instances)
+        .Key("persistentIpPortClientCount").Int(0)
+        .Key("responsibleClientCount").Int(instances)
+        .Key("cpu").Double(0).Key("load").Double(0).Key("mem").Double(0);
+  }
+  w.EndObject();
+  resp.Send(SuccessJson(v, w.Take()));
+}
+
+std::string NamingHttpApi::MemberJson() const {
+  JsonWriter w;
+  const std::string address = common::StrCat(identity_.ip, ":", identity_.http_port);
+  w.BeginObject()
+      .Key("ip").String(identity_.ip)
+      .Key("port").Int(identity_.http_port)
+      .Key("state").String("UP")
+      .Key("address").String(address)
+      .Key("extendInfo").BeginObject()
+      .Key("raftPort").String(common::StrCat(identity_.raft_port))
+      .Key("version").String(identity_.version)
+      .Key("readyToUpgrade").Bool(true)
+      .Key("lastRefreshTime").Int(clock_.NowMs())
+      .EndObject()
+      .Key("abilities").BeginObject().EndObject()
+      .Key("grpcReportEnabled").Bool(true)
+      .Key("failAccessCnt").Int(0)
+      .EndObject();
+  return w.Take();
+}
+
+// ---------------------------------------------------------------- namespaces
+
+std::string NamingHttpApi::NamespaceJson(const registry::NamespaceInfo& info) const {
+  const bool is_default = info.id == registry::kDefaultNamespace;
+  JsonWriter w;
+  w.BeginObject()
+      .Key("namespace").String(is_default ? "" : info.id)
+      .Key("namespaceShowName").String(info.name)
+      .Key("namespaceDesc").String(info.description)
+      .Key("quota").Int(200)
+      .Key("configCount").Int(0)
+      .Key("type").Int(is_default ? 0 : 2)
+      .EndObject();
+  return w.Take();
+}
+
+namespace {
+
+std::string NormalizeNamespaceId(std::string id) {
+  id = std::string(common::Trim(id));
+  if (id.empty() || common::EqualsIgnoreCase(id, "public")) return std::string(registry::kDefaultNamespace);
+  return id;
+}
+
+absl::Status ValidateNamespaceInput(std::string_view id, std::string_view name) {
+  if (id.size() > 128) return InvalidParam(kIllegalNamespace, "namespaceId is longer than 128 characters");
+  for (char c : id) {
+    if (!common::IsAlnum(c) && c != '_' && c != '-') {
+      return InvalidParam(kIllegalNamespace, common::StrCat("namespaceId '", id, "' may only contain letters, digits, '_' and '-'"));
+    }
+  }
+  if (name.empty()) return MissingParam("namespaceName");
+  if (name.find_first_of("@#$%^&*") != std::string_view::npos) {
+    return InvalidParam(kIllegalNamespace, common::StrCat("namespaceName '", name, "' contains one of @#$%^&*"));
+  }
+  return absl::OkStatus();
+}
+
+std::string RandomNamespaceId() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  const uint64_t a = rng(), b = rng();
+  char buf[37];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
+                static_cast<unsigned>(0x8000 | ((b >> 48) & 0x3fff)),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+}  // namespace
+
+void NamingHttpApi::NamespacesV1(Req req, Resp resp) {
+  const ApiVersion v = ApiVersion::kV1;
+  auto rest_result = [](std::string data) {
+    return HttpResponse::Json(200, common::StrCat(R"({"code":200,"message":null,"data":)", data, "}"));
+  };
+  if (req.method == Method::kGet) {
+    if (req.params.Get("checkNamespaceIdExist") == "true") {
+      const std::string id = NormalizeNamespaceId(req.params.Get("customNamespaceId"));
+      return resp.Send(HttpResponse::Json(200, registry_.NamespaceExists(id) ? "true" : "false"));
+    }
+    const auto namespaces = registry_.namespaces();
+    if (req.params.Get("show") == "all") {
+      const std::string id = NormalizeNamespaceId(req.params.Get("namespaceId"));
+      auto it = namespaces->find(id);
+      if (it == namespaces->end()) {
+        return Reject(v, resp, absl::NotFoundError(common::StrCat("namespace ", id, " does not exist")));
+      }
+      return resp.Send(HttpResponse::Json(200, NamespaceJson(it->second)));
+    }
+    std::string list = "[";
+    list += NamespaceJson(namespaces->at(std::string(registry::kDefaultNamespace)));
+    for (const auto& [id, info] : *namespaces) {
+      if (id != registry::kDefaultNamespace) common::StrAppend(&list, ",", NamespaceJson(info));
+    }
+    list += "]";
+    return resp.Send(rest_result(list));
+  }
+  Command c;
+  auto ok_true = [] { return HttpResponse::Json(200, "true"); };
+  if (req.method == Method::kPost) {
+    std::string id = std::string(common::Trim(req.params.Get("customNamespaceId")));
+    if (id.empty()) id = RandomNamespaceId();
+    const std::string name = req.params.Get("namespaceName");
+    if (auto s = ValidateNamespaceInput(id, name); !s.ok()) return Reject(v, resp, s);
+    c.type = CommandType::kCreateNamespace;
+    c.namespace_info = {NormalizeNamespaceId(id), name, req.params.Get("namespaceDesc")};
+    return Propose(v, std::move(c), resp, ok_true);
+  }
+  if (req.method == Method::kPut) {
+    API_TRY(v, resp, id, RequiredParam(req.params, "namespace"));
+    const std::string name = req.params.Get("namespaceShowName");
+    if (auto s = ValidateNamespaceInput(*id, name); !s.ok()) return Reject(v, resp, s);
+    c.type = CommandType::kUpdateNamespace;
+    c.namespace_info = {NormalizeNamespaceId(*id), name, req.params.Get("namespaceDesc")};
+    return Propose(v, std::move(c), resp, ok_true);
+  }
+  if (req.method == Method::kDelete) {
+    API_TRY(v, resp, id, RequiredParam(req.params, "namespaceId"));
+    c.type = CommandType::kDeleteNamespace;
+    c.namespace_info.id = NormalizeNamespaceId(*id);
+    return Propose(v, std::move(c), resp, ok_true);
+  }
+  resp.Send(HttpResponse::Text(405, "method not allowed"));
+}
+
+void NamingHttpApi::NamespacesV2(Req req, Resp resp, bool list) {
+  const ApiVersion v = ApiVersion::kV2;
+  const auto namespaces = registry_.namespaces();
+  if (list) {
+    std::string out = "[";
+    out += NamespaceJson(namespaces->at(std::string(registry::kDefaultNamespace)));
+    for (const auto& [id, info] : *namespaces) {
+      if (id != registry::kDefaultNamespace) common::StrAppend(&out, ",", NamespaceJson(info));
+    }
+    out += "]";
+    return resp.Send(SuccessJson(v, out));
+  }
+  Command c;
+  auto ok_true = [v] { return SuccessJson(v, "true"); };
+  switch (req.method) {
+    case Method::kGet: {
+      API_TRY(v, resp, id, RequiredParam(req.params, "namespaceId"));
+      auto it = namespaces->find(NormalizeNamespaceId(*id));
+      if (it == namespaces->end()) {
+        return Reject(v, resp, WithCode(absl::NotFoundError(common::StrCat("namespace ", *id, " does not exist")), kNamespaceNotExist));
+      }
+      return resp.Send(SuccessJson(v, NamespaceJson(it->second)));
+    }
+    case Method::kPost: {
+      std::string id = std::string(common::Trim(req.params.Get("namespaceId")));
+      if (id.empty()) id = RandomNamespaceId();
+      const std::string name = req.params.Get("namespaceName");
+      if (auto s = ValidateNamespaceInput(id, name); !s.ok()) return Reject(v, resp, s);
+      if (registry_.NamespaceExists(NormalizeNamespaceId(id))) {
+        return Reject(v, resp, WithCode(absl::AlreadyExistsError(common::StrCat("namespace ", id, " already exists")), kNamespaceAlreadyExist));
+      }
+      c.type = CommandType::kCreateNamespace;
+      c.namespace_info = {NormalizeNamespaceId(id), name, req.params.Get("namespaceDesc")};
+      return Propose(v, std::move(c), resp, ok_true);
+    }
+    case Method::kPut: {
+      API_TRY(v, resp, id, RequiredParam(req.params, "namespaceId"));
+      const std::string name = req.params.Get("namespaceName");
+      if (auto s = ValidateNamespaceInput(*id, name); !s.ok()) return Reject(v, resp, s);
+      c.type = CommandType::kUpdateNamespace;
+      c.namespace_info = {NormalizeNamespaceId(*id), name, req.params.Get("namespaceDesc")};
+      return Propose(v, std::move(c), resp, ok_true);
+    }
+    case Method::kDelete: {
+      API_TRY(v, resp, id, RequiredParam(req.params, "namespaceId"));
+      c.type = CommandType::kDeleteNamespace;
+      c.namespace_info.id = NormalizeNamespaceId(*id);
+      return Propose(v, std::move(c), resp, ok_true);
+    }
+    default:
+      resp.Send(HttpResponse::Text(405, "method not allowed"));
+  }
+}
+
+// ---------------------------------------------------------------- routes
+
+void NamingHttpApi::RegisterRoutes(HttpServer& server) {
+  using V = ApiVersion;
+  auto bind = [this](auto method, V v) {
+    return [this, method, v](Req req, Resp resp) { (this->*method)(v, req, resp); };
+  };
+  for (V v : {V::kV1, V::kV2}) {
+    const std::string ns = v == V::kV1 ? "/nacos/v1/ns" : "/nacos/v2/ns";
+    server.Route(ns + "/instance", bind(&NamingHttpApi::Instance, v));
+    server.Route(ns + "/instance/list", bind(&NamingHttpApi::ListInstances, v));
+    server.Route(ns + "/instance/beat", bind(&NamingHttpApi::Beat, v));
+    server.Route(ns + "/instance/metadata/batch", bind(&NamingHttpApi::MetadataBatch, v));
+    server.Route(ns + "/health/instance", bind(&NamingHttpApi::Health, v));
+    server.Route(ns + "/service", bind(&NamingHttpApi::Service, v));
+    server.Route(ns + "/service/list", bind(&NamingHttpApi::ListServices, v));
+    server.Route(ns + "/service/subscribers", bind(&NamingHttpApi::Subscribers, v));
+    for (const char* prefix : {"/operator", "/ops"}) {
+      server.Route(ns + prefix + "/switches", bind(&NamingHttpApi::Switches, v));
+      server.Route(ns + prefix + "/metrics", bind(&NamingHttpApi::OperatorMetrics, v));
+    }
+  }
+  server.Route("/nacos/v1/ns/health", bind(&NamingHttpApi::Health, V::kV1));
+  server.Route("/nacos/v1/ns/instance/statuses", [this](Req req, Resp resp) { Statuses(req, resp); });
+  server.Route("/nacos/v1/ns/operator/distro/client", [this](Req, Resp resp) {
+    resp.Send(HttpResponse::Json(200, common::StrCat(R"({"responsibleServer":")", identity_.ip, ":", identity_.http_port, "\"}")));
+  });
+
+  // Health endpoints for orchestrators.
+  for (const char* path : {"/nacos/v1/console/health/liveness", "/nacos/v1/console/health/readiness",
+                           "/nacos/v2/console/health/liveness", "/nacos/v2/console/health/readiness"}) {
+    server.Route(path, [](Req, Resp resp) { resp.Send(HttpResponse::Text(200, "OK")); });
+  }
+
+  // Cluster membership: a single node for now.
+  server.Route("/nacos/v1/core/cluster/nodes", [this](Req, Resp resp) {
+    resp.Send(HttpResponse::Json(200, common::StrCat(R"({"code":200,"message":null,"data":[)", MemberJson(), "]}")));
+  });
+  server.Route("/nacos/v1/core/cluster/self", [this](Req, Resp resp) {
+    resp.Send(HttpResponse::Json(200, common::StrCat(R"({"code":200,"message":null,"data":)", MemberJson(), "}")));
+  });
+  server.Route("/nacos/v1/core/cluster/simple/nodes", [this](Req, Resp resp) {
+    resp.Send(HttpResponse::Json(200, common::StrCat(R"({"code":200,"message":null,"data":[")", identity_.ip, ":", identity_.http_port, "\"]}")));
+  });
+  server.Route("/nacos/v1/core/cluster/health", [](Req, Resp resp) {
+    resp.Send(HttpResponse::Json(200, R"({"code":200,"message":null,"data":true})"));
+  });
+  server.Route("/nacos/v2/core/cluster/node/self", [this](Req, Resp resp) { resp.Send(SuccessJson(V::kV2, MemberJson())); });
+  server.Route("/nacos/v2/core/cluster/node/list", [this](Req, Resp resp) {
+    resp.Send(SuccessJson(V::kV2, common::StrCat("[", MemberJson(), "]")));
+  });
+  server.Route("/nacos/v2/core/cluster/node/self/health", [](Req, Resp resp) { resp.Send(SuccessJson(V::kV2, "\"UP\"")); });
+
+  server.Route("/nacos/v1/console/namespaces", [this](Req req, Resp resp) { NamespacesV1(req, resp); });
+  server.Route("/nacos/v2/console/namespace", [this](Req req, Resp resp) { NamespacesV2(req, resp, false); });
+  server.Route("/nacos/v2/console/namespace/list", [this](Req req, Resp resp) { NamespacesV2(req, resp, true); });
+
+  server.Route("/metrics", [this](Req, Resp resp) {
+    HttpResponse r = HttpResponse::Text(200, metrics_.RenderPrometheus());
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    resp.Send(std::move(r));
+  });
+}
+
+}  // namespace dnsd::api

@@ -1,0 +1,129 @@
+// NamingHttpApi serves the Nacos naming HTTP Open API, v1 (/nacos/v1/ns/...) and v2
+// (/nacos/v2/ns/...), plus namespaces, health, cluster-node and operator endpoints, on top of
+// the Registry. Ephemeral writes go straight to the registry; durable writes (persistent
+// instances, service definitions, namespaces) are proposed to the log driver and answered
+// once applied.
+//
+// Threading: handlers run on HTTP loop threads; everything they touch is thread-safe
+// (registry readers are lock-free, switches and subscribers have their own small locks).
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "api/api_status.h"
+#include "api/http_server.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "raft/local_driver.h"
+#include "registry/registry.h"
+
+namespace dnsd::api {
+
+struct NodeIdentity {
+  std::string ip = "127.0.0.1";
+  int http_port = 8848;
+  int raft_port = 7848;
+  std::string version = "2.5.1";
+};
+
+// The runtime switches of /operator/switches. Values are kept as JSON literals.
+class NamingSwitches {
+ public:
+  NamingSwitches();
+  std::string Json() const;
+  absl::Status Set(std::string_view entry, std::string_view value);
+  int64_t Int(std::string_view entry) const;
+  bool Bool(std::string_view entry) const;
+  std::string String(std::string_view entry) const;
+
+ private:
+  enum class Type { kBool, kInt, kDouble, kString, kJson };
+  struct Value {
+    Type type;
+    std::string literal;
+  };
+  mutable std::mutex mu_;
+  std::map<std::string, Value, std::less<>> values_;
+};
+
+// HTTP subscribers (1.x clients polling /instance/list with a udpPort), for
+// /service/subscribers. Entries expire when the client stops polling.
+class SubscriberBook {
+ public:
+  struct Subscriber {
+    std::string address;  // ip:port
+    std::string agent;
+    std::string app;
+    std::string clusters;
+    int64_t last_seen_ms = 0;
+  };
+  void Record(const registry::ServiceKey& key, Subscriber subscriber);
+  std::vector<Subscriber> List(const registry::ServiceKey& key, int64_t now_ms) const;
+  static constexpr int64_t kExpiryMs = 30'000;
+
+ private:
+  mutable std::mutex mu_;
+  absl::flat_hash_map<registry::ServiceKey, std::map<std::string, Subscriber>> by_service_;
+};
+
+class NamingHttpApi {
+ public:
+  NamingHttpApi(registry::Registry& registry, raft::LocalDriver& driver,
+                const common::Clock& clock, common::MetricsRegistry& metrics,
+                NodeIdentity identity);
+  void RegisterRoutes(HttpServer& server);
+
+ private:
+  using Req = const HttpRequest&;
+  using Resp = Responder&;
+
+  // Instances.
+  void Instance(ApiVersion v, Req req, Resp resp);
+  void RegisterInstance(ApiVersion v, Req req, Resp resp);
+  void DeregisterInstance(ApiVersion v, Req req, Resp resp);
+  void UpdateInstance(ApiVersion v, Req req, Resp resp, bool patch);
+  void GetInstance(ApiVersion v, Req req, Resp resp);
+  void ListInstances(ApiVersion v, Req req, Resp resp);
+  void Beat(ApiVersion v, Req req, Resp resp);
+  void Statuses(Req req, Resp resp);
+  void MetadataBatch(ApiVersion v, Req req, Resp resp);
+  void Health(ApiVersion v, Req req, Resp resp);
+  // Services.
+  void Service(ApiVersion v, Req req, Resp resp);
+  void ListServices(ApiVersion v, Req req, Resp resp);
+  void Subscribers(ApiVersion v, Req req, Resp resp);
+  // Operator and cluster.
+  void Switches(ApiVersion v, Req req, Resp resp);
+  void OperatorMetrics(ApiVersion v, Req req, Resp resp);
+  std::string MemberJson() const;
+  // Namespaces.
+  void NamespacesV1(Req req, Resp resp);
+  void NamespacesV2(Req req, Resp resp, bool list);
+  std::string NamespaceJson(const registry::NamespaceInfo& info) const;
+
+  // Proposes a durable command after a precheck; `reply` renders the applied result.
+  void Propose(ApiVersion v, registry::Command command, Resp resp,
+               std::function<HttpResponse()> on_success);
+  void Reject(ApiVersion v, Resp resp, const absl::Status& status);
+  absl::StatusOr<registry::ServiceKey> ServiceKeyFrom(ApiVersion v, const Params& params) const;
+  absl::StatusOr<std::string> NamespaceFrom(ApiVersion v, const Params& params) const;
+
+  registry::Registry& registry_;
+  raft::LocalDriver& driver_;
+  const common::Clock& clock_;
+  common::MetricsRegistry& metrics_;
+  const NodeIdentity identity_;
+  NamingSwitches switches_;
+  SubscriberBook subscribers_;
+};
+
+// Log entries: one tag byte naming the state machine, then its command bytes.
+inline constexpr char kNamingEntryTag = 'N';
+std::string NamingLogEntry(const registry::Command& command);
+// The driver's apply function for every state machine served by this node.
+absl::Status ApplyLogEntry(registry::Registry& registry, std::string_view entry);
+
+}  // namespace dnsd::api

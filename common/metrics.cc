@@ -1,0 +1,47 @@
+#include "common/metrics.h"
+#include "common/strings.h"
+
+
+namespace dnsd::common {
+
+Counter& MetricsRegistry::GetCounter(std::string_view name, std::string_view help,
+                                     std::string_view labels) {
+  std::lock_guard lock(mu_);
+  auto [it, inserted] = families_.try_emplace(std::string(name));
+  if (inserted) it->second.help = std::string(help);
+  auto& slot = it->second.counters[std::string(labels)];
+  if (!slot) slot = std::make_unique<Counter>();
+  return *slot;
+}
+
+void MetricsRegistry::AddGauge(std::string_view name, std::string_view help,
+                               std::function<double()> read) {
+  std::lock_guard lock(mu_);
+  auto& family = families_[std::string(name)];
+  family.help = std::string(help);
+  family.is_counter = false;
+  family.gauge = std::move(read);
+}
+
+std::string MetricsRegistry::RenderPrometheus() const {
+  std::lock_guard lock(mu_);
+  std::string out;
+  for (const auto& [name, family] : families_) {
+    StrAppend(&out, "# HELP ", name, " ", family.help, "\n# TYPE ", name, " ",
+                    family.is_counter ? "counter" : "gauge", "\n");
+    if (family.is_counter) {
+      for (const auto& [labels, counter] : family.counters) {
+        if (labels.empty()) {
+          StrAppend(&out, name, " ", counter->value(), "\n");
+        } else {
+          StrAppend(&out, name, "{", labels, "} ", counter->value(), "\n");
+        }
+      }
+    } else {
+      StrAppend(&out, name, " ", family.gauge(), "\n");
+    }
+  }
+  return out;
+}
+
+}  // namespace dnsd::common

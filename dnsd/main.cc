@@ -1,0 +1,142 @@
+// dnsd: a DNS-first naming server that speaks Nacos. This file wires the modules together:
+// configuration, the durable log and its driver, the registry, the HTTP API, timers and
+// signals. Everything else lives in the modules.
+#include <event2/event.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "api/http_server.h"
+#include "api/naming_http_api.h"
+#include "common/clock.h"
+#include "common/event_loop.h"
+#include "common/logging.h"
+#include "common/metrics.h"
+#include "common/strings.h"
+#include "dnsd/daemon_config.h"
+#include "raft/local_driver.h"
+#include "raft/log_store.h"
+#include "registry/registry.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+constexpr int kStartupError = 2;
+
+int Fail(std::string_view message) {
+  std::cerr << "dnsd: " << message << std::endl;
+  return kStartupError;
+}
+
+int Fail(const absl::Status& status) { return Fail(dnsd::common::ToStd(status.message())); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"dnsd: DNS-first naming server that speaks Nacos"};
+  std::string config_path;
+  std::string data_dir, log_level, http_address, advertise_ip;
+  int http_port = -1, http_threads = -1;
+  app.add_option("-c,--config", config_path, "TOML configuration file (see dnsd.example.toml)");
+  app.add_option("--data-dir", data_dir, "directory for durable data (default ./data)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off");
+  app.add_option("--http-address", http_address, "HTTP listen address (default 0.0.0.0)");
+  app.add_option("--http-port", http_port, "HTTP port (default 8848; 0 picks a free port)")->check(CLI::Range(0, 65535));
+  app.add_option("--http-threads", http_threads, "HTTP worker threads (0: one per core)")->check(CLI::Range(0, 256));
+  app.add_option("--advertise-ip", advertise_ip, "address this node reports to clients and peers");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : kStartupError;
+  }
+
+  dnsd::DaemonConfig config;
+  if (!config_path.empty()) {
+    if (auto s = dnsd::LoadConfigFile(config_path, config); !s.ok()) return Fail(s);
+  }
+  if (!data_dir.empty()) config.data_dir = data_dir;
+  if (!log_level.empty()) config.log_level = log_level;
+  if (!http_address.empty()) config.http_address = http_address;
+  if (!advertise_ip.empty()) config.advertise_ip = advertise_ip;
+  if (http_port >= 0) config.http_port = http_port;
+  if (http_threads >= 0) config.http_threads = http_threads;
+  if (auto s = dnsd::ValidateConfig(config); !s.ok()) return Fail(s);
+  if (auto s = dnsd::common::SetupLogging(config.log_level); !s.ok()) {
+    return Fail(std::string("server.log_level: ") + std::string(s.message()));
+  }
+  signal(SIGPIPE, SIG_IGN);
+
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) return Fail("cannot create data dir " + config.data_dir + ": " + ec.message());
+
+  dnsd::common::SystemClock clock;
+  dnsd::common::MetricsRegistry metrics;
+
+  dnsd::registry::RegistryOptions registry_options;
+  registry_options.heartbeat_defaults = {config.heartbeat_interval_ms, config.heartbeat_timeout_ms,
+                                         config.ip_delete_timeout_ms};
+  registry_options.empty_service_ttl_ms = config.empty_service_ttl_ms;
+  dnsd::registry::Registry registry(registry_options);
+  metrics.AddGauge("dnsd_registry_services", "Services in the registry",
+                   [&] { return static_cast<double>(registry.service_count()); });
+  metrics.AddGauge("dnsd_registry_instances", "Instances in the registry",
+                   [&] { return static_cast<double>(registry.instance_count()); });
+
+  auto log = dnsd::raft::LogStore::Open((std::filesystem::path(config.data_dir) / "log").string());
+  if (!log.ok()) return Fail(log.status());
+  dnsd::raft::LocalDriver driver(**log, [&](uint64_t, std::string_view entry) {
+    return dnsd::api::ApplyLogEntry(registry, entry);
+  });
+  if (auto s = driver.Replay(); !s.ok()) return Fail(std::string("replaying the log: ") + std::string(s.message()));
+  spdlog::info("replayed {} log entries from {}", (*log)->last_index(), config.data_dir);
+  metrics.AddGauge("dnsd_raft_applied_index", "Last log index applied to the state machines",
+                   [&] { return static_cast<double>(driver.applied_index()); });
+
+  dnsd::api::HttpServerOptions http_options;
+  http_options.address = config.http_address;
+  http_options.port = config.http_port;
+  http_options.threads = config.http_threads > 0 ? config.http_threads
+                                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  http_options.max_body_bytes = static_cast<size_t>(config.http_max_body_bytes);
+  auto http = dnsd::api::HttpServer::Create(http_options, metrics);
+  if (!http.ok()) return Fail(http.status());
+
+  dnsd::api::NodeIdentity identity;
+  identity.ip = config.advertise_ip;
+  identity.http_port = (*http)->port();
+  identity.raft_port = identity.http_port - 1000;
+  dnsd::api::NamingHttpApi naming_api(registry, driver, clock, metrics, identity);
+  naming_api.RegisterRoutes(**http);
+
+  auto main_loop = dnsd::common::EventLoop::Create();
+  if (!main_loop.ok()) return Fail(main_loop.status());
+  (*main_loop)->RunEvery(config.expiry_check_interval_ms, [&] { registry.Tick(clock.NowMs()); });
+  auto on_signal = [](evutil_socket_t sig, short, void* arg) {
+    spdlog::info("received signal {}, shutting down", sig);
+    static_cast<dnsd::common::EventLoop*>(arg)->Stop();
+  };
+  dnsd::common::EventPtr sigterm(evsignal_new((*main_loop)->base(), SIGTERM, on_signal, main_loop->get()));
+  dnsd::common::EventPtr sigint(evsignal_new((*main_loop)->base(), SIGINT, on_signal, main_loop->get()));
+  event_add(sigterm.get(), nullptr);
+  event_add(sigint.get(), nullptr);
+
+  driver.Start();
+  (*http)->Start();
+  spdlog::info("dnsd listening: http {}:{} ({} threads), data {}", config.http_address, (*http)->port(),
+               http_options.threads, config.data_dir);
+  // Tests and scripts read this line to learn the ports when they asked for port 0.
+  std::cout << "dnsd ready http=" << (*http)->port() << std::endl;
+
+  (*main_loop)->Run();
+
+  (*http)->Stop();
+  driver.Stop();
+  spdlog::info("dnsd stopped");
+  return 0;
+}

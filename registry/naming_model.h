@@ -1,0 +1,118 @@
+// The Nacos naming data model: namespace -> group -> service -> cluster -> instance.
+// Plain value types with Nacos's defaults; no behaviour beyond validation and naming helpers.
+// Values are immutable once published inside a ServiceView, so they are safe to share across
+// threads by const reference.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/hash/hash.h"
+#include "absl/status/status.h"
+
+namespace dnsd::registry {
+
+inline constexpr std::string_view kDefaultNamespace = "public";
+inline constexpr std::string_view kDefaultGroup = "DEFAULT_GROUP";
+inline constexpr std::string_view kDefaultCluster = "DEFAULT";
+inline constexpr std::string_view kGroupSeparator = "@@";
+
+// Preserved metadata keys that change how the server treats an instance.
+inline constexpr std::string_view kMetaBeatInterval = "preserved.heart.beat.interval";
+inline constexpr std::string_view kMetaBeatTimeout = "preserved.heart.beat.timeout";
+inline constexpr std::string_view kMetaDeleteTimeout = "preserved.ip.delete.timeout";
+
+using Metadata = std::map<std::string, std::string>;
+
+struct ServiceKey {
+  std::string namespace_id;
+  std::string group;
+  std::string name;
+
+  // "group@@name", the form Nacos uses inside a namespace.
+  std::string GroupedName() const { return group + std::string(kGroupSeparator) + name; }
+
+  friend bool operator==(const ServiceKey&, const ServiceKey&) = default;
+  friend auto operator<=>(const ServiceKey&, const ServiceKey&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const ServiceKey& k) {
+    return H::combine(std::move(h), k.namespace_id, k.group, k.name);
+  }
+};
+
+// Identity of an instance inside a service.
+struct InstanceAddress {
+  std::string ip;
+  int port = 0;
+  std::string cluster{kDefaultCluster};
+
+  friend bool operator==(const InstanceAddress&, const InstanceAddress&) = default;
+  friend auto operator<=>(const InstanceAddress&, const InstanceAddress&) = default;
+};
+
+struct HeartbeatPolicy {
+  int64_t interval_ms = 5000;
+  int64_t timeout_ms = 15000;
+  int64_t delete_timeout_ms = 30000;
+};
+
+struct Instance {
+  InstanceAddress address;
+  std::string instance_id;  // client supplied or ip#port#cluster#group@@service
+  double weight = 1.0;
+  bool healthy = true;
+  bool enabled = true;
+  bool ephemeral = true;
+  Metadata metadata;
+
+  const std::string& ip() const { return address.ip; }
+  int port() const { return address.port; }
+  const std::string& cluster() const { return address.cluster; }
+};
+
+// A partial update (PATCH) or a full overlay (PUT, with every field set).
+struct InstancePatch {
+  std::optional<double> weight;
+  std::optional<bool> enabled;
+  std::optional<bool> healthy;
+  std::optional<Metadata> metadata;
+};
+
+struct ServiceMeta {
+  double protect_threshold = 0.0;
+  Metadata metadata;
+  std::string selector_json = R"({"type":"none"})";
+  bool ephemeral = true;
+  // Set when the service was created or updated through the service API; Nacos 2.x applies
+  // the protect threshold only to such services.
+  bool stored = false;
+  int64_t created_ms = 0;
+};
+
+struct NamespaceInfo {
+  std::string id;
+  std::string name;
+  std::string description;
+  friend bool operator==(const NamespaceInfo&, const NamespaceInfo&) = default;
+};
+
+// "ip#port#cluster#group@@service", Nacos's default ("simple") instance id.
+std::string DefaultInstanceId(const InstanceAddress& address, const ServiceKey& service);
+
+// Validation shared by every front end. Messages name the offending field.
+absl::Status ValidateInstance(const Instance& instance);
+absl::Status ValidateClusterName(std::string_view cluster);
+absl::Status ValidateServiceKey(const ServiceKey& key);
+bool IsIpLiteral(std::string_view ip);
+bool IsHostName(std::string_view host);
+
+// Reads the preserved.* keys, falling back to `defaults`; fails if a value is not a positive
+// integer or the timeouts are shorter than the interval.
+absl::Status ParseHeartbeatPolicy(const Metadata& metadata, const HeartbeatPolicy& defaults,
+                                  HeartbeatPolicy& out);
+
+}  // namespace dnsd::registry

@@ -1,0 +1,432 @@
+#include "registry/registry.h"
+#include "common/strings.h"
+
+#include <algorithm>
+
+#include "common/status_macros.h"
+
+namespace dnsd::registry {
+namespace {
+
+std::string KindMismatchMessage(const ServiceKey& key, bool service_ephemeral) {
+  return service_ephemeral
+             ? common::StrCat("Current service ", key.GroupedName(),
+                            " is ephemeral service, can't register persistent instance.")
+             : common::StrCat("Current service ", key.GroupedName(),
+                            " is persistent service, can't register ephemeral instance.");
+}
+
+std::string UpdatedKey(const Instance& instance) {
+  return common::StrCat(instance.ip(), ":", instance.port(), ":unknown:", instance.cluster(), ":",
+                      instance.ephemeral ? "ephemeral" : "persist");
+}
+
+void ApplyPatch(const InstancePatch& patch, Instance& instance) {
+  if (patch.weight) instance.weight = *patch.weight;
+  if (patch.enabled) instance.enabled = *patch.enabled;
+  if (patch.healthy) instance.healthy = *patch.healthy;
+  if (patch.metadata) instance.metadata = *patch.metadata;
+}
+
+}  // namespace
+
+Registry::Registry(RegistryOptions options) : options_(options) {
+  namespace_state_[std::string(kDefaultNamespace)] =
+      NamespaceInfo{std::string(kDefaultNamespace), "public", "Default Namespace"};
+  PublishNamespacesLocked();
+}
+
+std::vector<std::shared_ptr<const ServiceView>> Registry::List(
+    std::string_view namespace_id, std::optional<std::string_view> group) const {
+  std::vector<std::shared_ptr<const ServiceView>> out;
+  index_.ForEach([&](const std::shared_ptr<const ServiceView>& view) {
+    if (view->key().namespace_id != namespace_id) return;
+    if (group && view->key().group != *group) return;
+    out.push_back(view);
+  });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a->key() < b->key(); });
+  return out;
+}
+
+bool Registry::NamespaceExists(std::string_view id) const {
+  const auto map = namespaces_.load();
+  return map->find(std::string(id)) != map->end();
+}
+
+// ---------------------------------------------------------------- publication
+
+void Registry::PublishLocked(const ServiceKey& key, const ServiceState& state) {
+  std::vector<std::shared_ptr<const Instance>> instances;
+  instances.reserve(state.instances.size());
+  for (const auto& [address, slot] : state.instances) instances.push_back(slot.instance);
+  auto view = std::make_shared<const ServiceView>(key, state.meta, std::move(instances), ++revision_);
+  index_.Publish(view);
+  for (const auto& listener : listeners_) listener(key, view);
+}
+
+void Registry::RemoveServiceLocked(const ServiceKey& key) {
+  auto it = services_.find(key);
+  if (it == services_.end()) return;
+  instance_count_.fetch_sub(static_cast<int64_t>(it->second.instances.size()));
+  services_.erase(it);
+  service_count_.fetch_sub(1);
+  index_.Remove(key);
+  for (const auto& listener : listeners_) listener(key, nullptr);
+}
+
+void Registry::PublishNamespacesLocked() {
+  namespaces_.store(std::make_shared<const NamespaceMap>(namespace_state_));
+}
+
+// ---------------------------------------------------------------- instances
+
+absl::Status Registry::CheckKindLocked(const ServiceKey& key, bool ephemeral) const {
+  auto it = services_.find(key);
+  if (it != services_.end() && it->second.meta.ephemeral != ephemeral) {
+    return absl::InvalidArgumentError(KindMismatchMessage(key, it->second.meta.ephemeral));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Registry::RegisterLocked(const ServiceKey& key, Instance instance,
+                                      std::string_view owner, bool heartbeat_driven,
+                                      int64_t now_ms) {
+  DNSD_RETURN_IF_ERROR(ValidateServiceKey(key));
+  DNSD_RETURN_IF_ERROR(ValidateInstance(instance));
+  DNSD_RETURN_IF_ERROR(CheckKindLocked(key, instance.ephemeral));
+  HeartbeatPolicy policy;
+  DNSD_RETURN_IF_ERROR(ParseHeartbeatPolicy(instance.metadata, options_.heartbeat_defaults, policy));
+  if (instance.instance_id.empty()) instance.instance_id = DefaultInstanceId(instance.address, key);
+
+  auto [it, created] = services_.try_emplace(key);
+  ServiceState& state = it->second;
+  if (created) {
+    state.meta.ephemeral = instance.ephemeral;
+    state.meta.created_ms = now_ms;
+    service_count_.fetch_add(1);
+  }
+  auto [slot_it, inserted] = state.instances.try_emplace(instance.address);
+  if (inserted) instance_count_.fetch_add(1);
+  Slot& slot = slot_it->second;
+  slot.owner = std::string(owner);
+  slot.heartbeat_driven = heartbeat_driven;
+  slot.policy = policy;
+  slot.last_beat_ms = now_ms;
+  slot.instance = std::make_shared<const Instance>(std::move(instance));
+  state.empty_since_ms = 0;
+  PublishLocked(key, state);
+  return absl::OkStatus();
+}
+
+absl::Status Registry::DeregisterLocked(const ServiceKey& key, const InstanceAddress& address,
+                                        bool ephemeral, int64_t now_ms) {
+  auto it = services_.find(key);
+  if (it == services_.end()) return absl::OkStatus();  // unknown instance is not an error
+  ServiceState& state = it->second;
+  auto slot = state.instances.find(address);
+  if (slot == state.instances.end() || slot->second.instance->ephemeral != ephemeral) {
+    return absl::OkStatus();
+  }
+  state.instances.erase(slot);
+  instance_count_.fetch_sub(1);
+  if (state.instances.empty()) state.empty_since_ms = now_ms;
+  PublishLocked(key, state);
+  return absl::OkStatus();
+}
+
+absl::Status Registry::UpdateLocked(const ServiceKey& key, const InstanceAddress& address,
+                                    bool ephemeral, const InstancePatch& patch,
+                                    bool require_existing) {
+  if (patch.weight && !(*patch.weight >= 0.0 && *patch.weight <= 10000.0)) {
+    return absl::InvalidArgumentError(
+        common::StrCat("weight ", *patch.weight, " is out of range [0, 10000]"));
+  }
+  auto it = services_.find(key);
+  if (it == services_.end()) {
+    return absl::InvalidArgumentError(
+        common::StrCat("service not found, namespace: ", key.namespace_id,
+                     ", service: ", key.GroupedName()));
+  }
+  ServiceState& state = it->second;
+  auto slot = state.instances.find(address);
+  if (slot == state.instances.end() || slot->second.instance->ephemeral != ephemeral) {
+    if (!require_existing) return absl::OkStatus();
+    return absl::NotFoundError(common::StrCat("instance not found: ", address.ip, ":", address.port,
+                                            " in cluster ", address.cluster));
+  }
+  Instance updated = *slot->second.instance;
+  ApplyPatch(patch, updated);
+  HeartbeatPolicy policy;
+  DNSD_RETURN_IF_ERROR(ParseHeartbeatPolicy(updated.metadata, options_.heartbeat_defaults, policy));
+  slot->second.policy = policy;
+  slot->second.instance = std::make_shared<const Instance>(std::move(updated));
+  PublishLocked(key, state);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CommandResult> Registry::BatchMetadataLocked(
+    const ServiceKey& key, bool ephemeral, const std::vector<InstanceAddress>& targets,
+    const Metadata& metadata, bool remove_keys) {
+  auto it = services_.find(key);
+  if (it == services_.end()) {
+    return absl::InvalidArgumentError(
+        common::StrCat("service not found: ", key.namespace_id, "##", key.GroupedName()));
+  }
+  ServiceState& state = it->second;
+  CommandResult result;
+  for (auto& [address, slot] : state.instances) {
+    if (slot.instance->ephemeral != ephemeral) continue;
+    if (!targets.empty() && std::find(targets.begin(), targets.end(), address) == targets.end()) {
+      continue;
+    }
+    Instance updated = *slot.instance;
+    for (const auto& [k, v] : metadata) {
+      if (remove_keys) {
+        updated.metadata.erase(k);
+      } else {
+        updated.metadata[k] = v;
+      }
+    }
+    result.updated.push_back(UpdatedKey(updated));
+    slot.instance = std::make_shared<const Instance>(std::move(updated));
+  }
+  if (!result.updated.empty()) PublishLocked(key, state);
+  return result;
+}
+
+absl::Status Registry::RegisterEphemeral(const ServiceKey& key, Instance instance,
+                                         std::string_view owner, bool heartbeat_driven,
+                                         int64_t now_ms) {
+  instance.ephemeral = true;
+  std::lock_guard lock(mu_);
+  return RegisterLocked(key, std::move(instance), owner, heartbeat_driven, now_ms);
+}
+
+absl::Status Registry::DeregisterEphemeral(const ServiceKey& key, const InstanceAddress& address,
+                                           int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  return DeregisterLocked(key, address, /*ephemeral=*/true, now_ms);
+}
+
+absl::Status Registry::UpdateEphemeral(const ServiceKey& key, const InstanceAddress& address,
+                                       const InstancePatch& patch, int64_t) {
+  std::lock_guard lock(mu_);
+  return UpdateLocked(key, address, /*ephemeral=*/true, patch, /*require_existing=*/true);
+}
+
+absl::StatusOr<CommandResult> Registry::BatchMetadataEphemeral(
+    const ServiceKey& key, const std::vector<InstanceAddress>& targets, const Metadata& metadata,
+    bool remove_keys) {
+  std::lock_guard lock(mu_);
+  return BatchMetadataLocked(key, /*ephemeral=*/true, targets, metadata, remove_keys);
+}
+
+BeatResult Registry::Beat(const ServiceKey& key, const InstanceAddress& address,
+                          const Instance* body, int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  BeatResult result;
+  result.interval_ms = options_.heartbeat_defaults.interval_ms;
+  auto it = services_.find(key);
+  if (it != services_.end()) {
+    auto slot = it->second.instances.find(address);
+    if (slot != it->second.instances.end() && slot->second.instance->ephemeral) {
+      Slot& s = slot->second;
+      s.last_beat_ms = now_ms;
+      result.found = true;
+      result.interval_ms = s.policy.interval_ms;
+      if (!s.instance->healthy) {
+        Instance revived = *s.instance;
+        revived.healthy = true;
+        s.instance = std::make_shared<const Instance>(std::move(revived));
+        PublishLocked(key, it->second);
+      }
+      return result;
+    }
+  }
+  if (body == nullptr) return result;
+  Instance instance = *body;
+  instance.ephemeral = true;
+  const std::string owner = common::StrCat(instance.ip(), ":", instance.port(), "#true");
+  if (RegisterLocked(key, std::move(instance), owner, /*heartbeat_driven=*/true, now_ms).ok()) {
+    result.found = true;
+    auto& slot = services_[key].instances[address];
+    result.interval_ms = slot.policy.interval_ms;
+  }
+  return result;
+}
+
+void Registry::Tick(int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  std::vector<ServiceKey> empty_expired;
+  for (auto& [key, state] : services_) {
+    bool changed = false;
+    for (auto it = state.instances.begin(); it != state.instances.end();) {
+      Slot& slot = it->second;
+      const int64_t silent_ms = now_ms - slot.last_beat_ms;
+      if (slot.heartbeat_driven && silent_ms > slot.policy.delete_timeout_ms) {
+        it = state.instances.erase(it);
+        instance_count_.fetch_sub(1);
+        changed = true;
+        continue;
+      }
+      if (slot.heartbeat_driven && silent_ms > slot.policy.timeout_ms && slot.instance->healthy) {
+        Instance stale = *slot.instance;
+        stale.healthy = false;
+        slot.instance = std::make_shared<const Instance>(std::move(stale));
+        changed = true;
+      }
+      ++it;
+    }
+    if (changed && state.instances.empty()) state.empty_since_ms = now_ms;
+    if (changed) PublishLocked(key, state);
+    if (state.instances.empty() && !state.meta.stored && state.empty_since_ms != 0 &&
+        now_ms - state.empty_since_ms >= options_.empty_service_ttl_ms) {
+      empty_expired.push_back(key);
+    }
+  }
+  for (const auto& key : empty_expired) RemoveServiceLocked(key);
+}
+
+// ---------------------------------------------------------------- durable commands
+
+absl::Status Registry::Precheck(const Command& command) const {
+  std::lock_guard lock(mu_);
+  return CheckLocked(command);
+}
+
+absl::Status Registry::CheckLocked(const Command& c) const {
+  switch (c.type) {
+    case CommandType::kRegisterInstance:
+      DNSD_RETURN_IF_ERROR(ValidateServiceKey(c.service));
+      DNSD_RETURN_IF_ERROR(ValidateInstance(c.instance));
+      return CheckKindLocked(c.service, /*ephemeral=*/false);
+    case CommandType::kCreateService: {
+      DNSD_RETURN_IF_ERROR(ValidateServiceKey(c.service));
+      if (services_.contains(c.service)) {
+        return absl::AlreadyExistsError(common::StrCat(
+            "specified service ", c.service.GroupedName(), " already exists!"));
+      }
+      return absl::OkStatus();
+    }
+    case CommandType::kUpdateService:
+      if (!services_.contains(c.service)) {
+        return absl::NotFoundError(
+            common::StrCat("service ", c.service.GroupedName(), " is not found!"));
+      }
+      return absl::OkStatus();
+    case CommandType::kDeleteService: {
+      auto it = services_.find(c.service);
+      if (it == services_.end()) {
+        return absl::NotFoundError(
+            common::StrCat("specified service ", c.service.GroupedName(), " not exist!"));
+      }
+      if (!it->second.instances.empty()) {
+        return absl::FailedPreconditionError(common::StrCat(
+            "service ", c.service.GroupedName(), " is not empty, can't be delete. Please unregister instance first"));
+      }
+      return absl::OkStatus();
+    }
+    case CommandType::kCreateNamespace:
+      if (namespace_state_.contains(c.namespace_info.id)) {
+        return absl::AlreadyExistsError(
+            common::StrCat("namespace ", c.namespace_info.id, " already exists"));
+      }
+      return absl::OkStatus();
+    case CommandType::kUpdateNamespace:
+      if (!namespace_state_.contains(c.namespace_info.id)) {
+        return absl::NotFoundError(common::StrCat("namespace ", c.namespace_info.id, " not exist"));
+      }
+      return absl::OkStatus();
+    case CommandType::kDeleteNamespace: {
+      if (c.namespace_info.id == kDefaultNamespace) {
+        return absl::InvalidArgumentError("the default namespace can't be deleted");
+      }
+      if (!namespace_state_.contains(c.namespace_info.id)) {
+        return absl::NotFoundError(common::StrCat("namespace ", c.namespace_info.id, " not exist"));
+      }
+      for (const auto& [key, state] : services_) {
+        if (key.namespace_id == c.namespace_info.id) {
+          return absl::FailedPreconditionError(common::StrCat(
+              "namespace ", c.namespace_info.id, " still has services, delete them first"));
+        }
+      }
+      return absl::OkStatus();
+    }
+    case CommandType::kDeregisterInstance:
+    case CommandType::kUpdateInstance:
+    case CommandType::kBatchMetadata:
+    case CommandType::kSetHealth:
+      return absl::OkStatus();  // validated while applying; they touch existing state only
+  }
+  return absl::InvalidArgumentError("unknown command");
+}
+
+absl::StatusOr<CommandResult> Registry::Apply(const Command& c) {
+  std::lock_guard lock(mu_);
+  DNSD_RETURN_IF_ERROR(CheckLocked(c));
+  switch (c.type) {
+    case CommandType::kRegisterInstance: {
+      Instance instance = c.instance;
+      instance.ephemeral = false;
+      const std::string owner = common::StrCat(instance.ip(), ":", instance.port(), "#false");
+      DNSD_RETURN_IF_ERROR(
+          RegisterLocked(c.service, std::move(instance), owner, false, c.timestamp_ms));
+      return CommandResult{};
+    }
+    case CommandType::kDeregisterInstance:
+      DNSD_RETURN_IF_ERROR(
+          DeregisterLocked(c.service, c.instance.address, /*ephemeral=*/false, c.timestamp_ms));
+      return CommandResult{};
+    case CommandType::kUpdateInstance:
+      DNSD_RETURN_IF_ERROR(UpdateLocked(c.service, c.instance.address, /*ephemeral=*/false,
+                                        c.patch, c.require_existing));
+      return CommandResult{};
+    case CommandType::kSetHealth: {
+      InstancePatch patch;
+      patch.healthy = c.healthy;
+      DNSD_RETURN_IF_ERROR(UpdateLocked(c.service, c.instance.address, /*ephemeral=*/false, patch,
+                                        /*require_existing=*/true));
+      return CommandResult{};
+    }
+    case CommandType::kBatchMetadata:
+      return BatchMetadataLocked(c.service, /*ephemeral=*/false, c.targets, c.metadata,
+                                 c.remove_keys);
+    case CommandType::kCreateService: {
+      ServiceState& state = services_[c.service];
+      state.meta = c.meta;
+      state.meta.stored = true;
+      state.meta.created_ms = c.timestamp_ms;
+      state.empty_since_ms = c.timestamp_ms;
+      service_count_.fetch_add(1);
+      PublishLocked(c.service, state);
+      return CommandResult{};
+    }
+    case CommandType::kUpdateService: {
+      ServiceState& state = services_[c.service];
+      const bool ephemeral = state.meta.ephemeral;
+      const int64_t created_ms = state.meta.created_ms;
+      state.meta = c.meta;
+      state.meta.ephemeral = ephemeral;  // the kind of a service never changes
+      state.meta.created_ms = created_ms;
+      state.meta.stored = true;
+      PublishLocked(c.service, state);
+      return CommandResult{};
+    }
+    case CommandType::kDeleteService:
+      RemoveServiceLocked(c.service);
+      return CommandResult{};
+    case CommandType::kCreateNamespace:
+    case CommandType::kUpdateNamespace:
+      namespace_state_[c.namespace_info.id] = c.namespace_info;
+      PublishNamespacesLocked();
+      return CommandResult{};
+    case CommandType::kDeleteNamespace:
+      namespace_state_.erase(c.namespace_info.id);
+      PublishNamespacesLocked();
+      return CommandResult{};
+  }
+  return absl::InvalidArgumentError("unknown command");
+}
+
+}  // namespace dnsd::registry

@@ -1,0 +1,139 @@
+// Registry is the naming state of one node: services, their instances, and namespaces.
+//
+// Threading: any number of readers call Find/List/namespaces() on any thread without locks
+// (they read immutable snapshots). Writers on any thread are serialised by one writer lock;
+// each change publishes a new ServiceView and then calls the change listeners, still under
+// the writer lock, so listeners must only enqueue work.
+//
+// Time never comes from a clock here: every call that depends on time takes `now_ms`.
+//
+// Ephemeral data (instances kept alive by heartbeats or by their connection) is changed by
+// direct calls. Durable data (persistent instances, service definitions, namespaces) is
+// changed only by Apply(Command), which the log driver calls in log order.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "registry/command.h"
+#include "registry/naming_model.h"
+#include "registry/service_index.h"
+#include "registry/service_view.h"
+
+namespace dnsd::registry {
+
+struct RegistryOptions {
+  HeartbeatPolicy heartbeat_defaults;
+  // An empty service that was never defined through the service API is dropped after this.
+  int64_t empty_service_ttl_ms = 60'000;
+};
+
+struct BeatResult {
+  bool found = false;  // false: unknown instance and no beat body (Nacos code 20404)
+  int64_t interval_ms = 5000;
+};
+
+struct CommandResult {
+  std::vector<std::string> updated;  // batch metadata: the instances touched
+};
+
+using NamespaceMap = std::map<std::string, NamespaceInfo>;
+// Called with the new view, or nullptr when the service was removed.
+using ChangeListener =
+    std::function<void(const ServiceKey&, const std::shared_ptr<const ServiceView>&)>;
+
+class Registry {
+ public:
+  explicit Registry(RegistryOptions options);
+
+  // ---- Readers (lock-free, any thread) ----
+  std::shared_ptr<const ServiceView> Find(const ServiceKey& key) const { return index_.Find(key); }
+  // Services of a namespace, optionally of one group, sorted by (group, name).
+  std::vector<std::shared_ptr<const ServiceView>> List(std::string_view namespace_id,
+                                                       std::optional<std::string_view> group) const;
+  std::shared_ptr<const NamespaceMap> namespaces() const { return namespaces_.load(); }
+  bool NamespaceExists(std::string_view id) const;
+  int64_t service_count() const { return service_count_.load(std::memory_order_relaxed); }
+  int64_t instance_count() const { return instance_count_.load(std::memory_order_relaxed); }
+
+  // ---- Ephemeral writes ----
+  // `owner` is the client that published the instance ("ip:port#true" for HTTP, a connection
+  // id for gRPC). Heartbeat-driven instances expire without beats; others live until removed.
+  absl::Status RegisterEphemeral(const ServiceKey& key, Instance instance, std::string_view owner,
+                                 bool heartbeat_driven, int64_t now_ms);
+  absl::Status DeregisterEphemeral(const ServiceKey& key, const InstanceAddress& address,
+                                   int64_t now_ms);
+  absl::Status UpdateEphemeral(const ServiceKey& key, const InstanceAddress& address,
+                               const InstancePatch& patch, int64_t now_ms);
+  absl::StatusOr<CommandResult> BatchMetadataEphemeral(const ServiceKey& key,
+                                                       const std::vector<InstanceAddress>& targets,
+                                                       const Metadata& metadata, bool remove_keys);
+  // A heartbeat. `body`, when given, re-registers an unknown instance (Nacos 2.x behaviour).
+  BeatResult Beat(const ServiceKey& key, const InstanceAddress& address, const Instance* body,
+                  int64_t now_ms);
+  // Marks instances without recent beats unhealthy, removes dead ones, drops empty services.
+  void Tick(int64_t now_ms);
+
+  // ---- Durable state machine ----
+  // The checks Apply would make, without changing anything; lets the API reject a command
+  // before it is written to the log.
+  absl::Status Precheck(const Command& command) const;
+  absl::StatusOr<CommandResult> Apply(const Command& command);
+
+  // Register before writers start.
+  void AddListener(ChangeListener listener) { listeners_.push_back(std::move(listener)); }
+
+ private:
+  struct Slot {
+    std::shared_ptr<const Instance> instance;
+    std::string owner;
+    bool heartbeat_driven = false;
+    HeartbeatPolicy policy;
+    int64_t last_beat_ms = 0;
+  };
+  struct ServiceState {
+    ServiceMeta meta;
+    std::map<InstanceAddress, Slot> instances;
+    int64_t empty_since_ms = 0;
+  };
+
+  absl::Status CheckLocked(const Command& command) const;
+  absl::Status CheckKindLocked(const ServiceKey& key, bool ephemeral) const;
+  absl::Status RegisterLocked(const ServiceKey& key, Instance instance, std::string_view owner,
+                              bool heartbeat_driven, int64_t now_ms);
+  absl::Status DeregisterLocked(const ServiceKey& key, const InstanceAddress& address,
+                                bool ephemeral, int64_t now_ms);
+  absl::Status UpdateLocked(const ServiceKey& key, const InstanceAddress& address, bool ephemeral,
+                            const InstancePatch& patch, bool require_existing);
+  absl::StatusOr<CommandResult> BatchMetadataLocked(const ServiceKey& key, bool ephemeral,
+                                                    const std::vector<InstanceAddress>& targets,
+                                                    const Metadata& metadata, bool remove_keys);
+  void PublishLocked(const ServiceKey& key, const ServiceState& state);
+  void RemoveServiceLocked(const ServiceKey& key);
+  void PublishNamespacesLocked();
+
+  const RegistryOptions options_;
+  std::vector<ChangeListener> listeners_;
+
+  mutable std::mutex mu_;  // the writer lock
+  absl::flat_hash_map<ServiceKey, ServiceState> services_;
+  NamespaceMap namespace_state_;
+  uint64_t revision_ = 0;
+
+  ServiceIndex index_;
+  std::atomic<std::shared_ptr<const NamespaceMap>> namespaces_;
+  std::atomic<int64_t> service_count_{0};
+  std::atomic<int64_t> instance_count_{0};
+};
+
+}  // namespace dnsd::registry

@@ -1,0 +1,48 @@
+#include "registry/service_view.h"
+
+#include <algorithm>
+
+#include "common/strings.h"
+
+namespace dnsd::registry {
+
+ServiceView::ServiceView(ServiceKey key, ServiceMeta meta,
+                         std::vector<std::shared_ptr<const Instance>> instances,
+                         uint64_t revision)
+    : key_(std::move(key)),
+      meta_(std::move(meta)),
+      instances_(std::move(instances)),
+      revision_(revision) {}
+
+Selection ServiceView::Select(std::string_view clusters, bool healthy_only) const {
+  Selection out;
+  std::vector<std::string_view> wanted;
+  if (!clusters.empty()) wanted = common::Split(clusters, ',');
+  out.instances.reserve(instances_.size());
+  for (const auto& instance : instances_) {
+    if (!instance->enabled) continue;
+    if (!wanted.empty() &&
+        std::find(wanted.begin(), wanted.end(), instance->cluster()) == wanted.end()) {
+      continue;
+    }
+    if (healthy_only && !instance->healthy) continue;
+    out.instances.push_back(instance.get());
+  }
+  // Nacos 2.x only checks the threshold for services with stored metadata, and never for an
+  // empty list. With healthyOnly the ratio is over the already healthy list.
+  if (meta_.stored && !out.instances.empty()) {
+    size_t healthy = 0;
+    for (const Instance* instance : out.instances) healthy += instance->healthy ? 1 : 0;
+    const double ratio = static_cast<double>(healthy) / static_cast<double>(out.instances.size());
+    out.reach_protection_threshold = ratio <= meta_.protect_threshold;
+  }
+  return out;
+}
+
+const std::string& ServiceView::Memo(
+    absl::FunctionRef<std::string(const ServiceView&)> encode) const {
+  std::call_once(memo_once_, [&] { memo_ = encode(*this); });
+  return memo_;
+}
+
+}  // namespace dnsd::registry

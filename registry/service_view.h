@@ -1,0 +1,55 @@
+// ServiceView is an immutable picture of one service (its definition and instances) at one
+// revision. The registry writer builds a new view on every change and publishes it; readers on
+// any thread hold a shared_ptr<const ServiceView> and never see it change.
+//
+// Select() applies Nacos's query rules (§3.2 and §3.5 of the protocol reference):
+// enabled only, cluster filter, healthyOnly, then the protect threshold.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "registry/naming_model.h"
+
+namespace dnsd::registry {
+
+struct Selection {
+  std::vector<const Instance*> instances;
+  // True when the protect threshold fired: every instance is returned and reported healthy.
+  bool reach_protection_threshold = false;
+};
+
+class ServiceView {
+ public:
+  ServiceView(ServiceKey key, ServiceMeta meta,
+              std::vector<std::shared_ptr<const Instance>> instances, uint64_t revision);
+
+  const ServiceKey& key() const { return key_; }
+  const ServiceMeta& meta() const { return meta_; }
+  // Sorted by (cluster, ip, port).
+  const std::vector<std::shared_ptr<const Instance>>& instances() const { return instances_; }
+  uint64_t revision() const { return revision_; }
+
+  // `clusters` is a comma-separated filter, empty for all.
+  Selection Select(std::string_view clusters, bool healthy_only) const;
+
+  // A per-view memo for an encoding of the unfiltered selection (e.g. the JSON host list), so
+  // hot read paths encode once per revision instead of once per request. `encode` must be a
+  // pure function of the view; the first caller computes it.
+  const std::string& Memo(absl::FunctionRef<std::string(const ServiceView&)> encode) const;
+
+ private:
+  ServiceKey key_;
+  ServiceMeta meta_;
+  std::vector<std::shared_ptr<const Instance>> instances_;
+  uint64_t revision_;
+  mutable std::once_flag memo_once_;
+  mutable std::string memo_;
+};
+
+}  // namespace dnsd::registry
