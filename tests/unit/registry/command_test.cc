@@ -1,0 +1,59 @@
+#include "registry/command.h"
+
+#include <gtest/gtest.h>
+
+namespace dnsd::registry {
+namespace {
+
+TEST(CommandTest, RoundTripsAllFields) {
+  Command c;
+  c.type = CommandType::kBatchMetadata;
+  c.timestamp_ms = 1234;
+  c.service = {"ns", "g", "svc"};
+  c.instance.address = {"10.0.0.1", 80, "C1"};
+  c.instance.weight = 2.5;
+  c.instance.metadata = {{"a", "b"}};
+  c.patch.weight = 3;
+  c.patch.metadata = Metadata{{"k", "v"}};
+  c.meta.protect_threshold = 0.4;
+  c.meta.selector_json = R"({"type":"label","expression":"x"})";
+  c.targets = {{"10.0.0.2", 81, "DEFAULT"}};
+  c.metadata = {{"m", "n"}};
+  c.remove_keys = true;
+  c.namespace_info = {"dev", "Dev", "desc"};
+  auto decoded = DecodeCommand(EncodeCommand(c));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->type, c.type);
+  EXPECT_EQ(decoded->timestamp_ms, 1234);
+  EXPECT_EQ(decoded->service, c.service);
+  EXPECT_EQ(decoded->instance.address, c.instance.address);
+  EXPECT_EQ(decoded->instance.weight, 2.5);
+  EXPECT_EQ(decoded->instance.metadata, c.instance.metadata);
+  EXPECT_EQ(decoded->patch.weight, 3);
+  EXPECT_FALSE(decoded->patch.enabled.has_value());
+  EXPECT_EQ(decoded->patch.metadata, c.patch.metadata);
+  EXPECT_EQ(decoded->meta.selector_json, c.meta.selector_json);
+  EXPECT_EQ(decoded->targets, c.targets);
+  EXPECT_EQ(decoded->metadata, c.metadata);
+  EXPECT_TRUE(decoded->remove_keys);
+  EXPECT_EQ(decoded->namespace_info, c.namespace_info);
+}
+
+TEST(CommandTest, CorruptBytesAreRejected) {
+  Command c;
+  c.service = {"public", "DEFAULT_GROUP", "s"};
+  const std::string bytes = EncodeCommand(c);
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    EXPECT_FALSE(DecodeCommand(bytes.substr(0, cut)).ok()) << cut;
+  }
+  EXPECT_FALSE(DecodeCommand(bytes + "x").ok());
+  std::string bad_version = bytes;
+  bad_version[0] = 9;
+  EXPECT_FALSE(DecodeCommand(bad_version).ok());
+  std::string bad_type = bytes;
+  bad_type[1] = 99;
+  EXPECT_FALSE(DecodeCommand(bad_type).ok());
+}
+
+}  // namespace
+}  // namespace dnsd::registry
