@@ -41,11 +41,15 @@ class DnsdProcess:
             with open(path, "w") as f:
                 f.write(self.config_text)
             args += ["--config", path]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.log_path = os.path.join(self.data_dir, "dnsd.stderr.log")
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
         line = self.proc.stdout.readline()
+        self.proc.stdout.close()
         if not line.startswith("dnsd ready"):
-            err = self.proc.stderr.read()
-            raise RuntimeError(f"dnsd did not start: {line!r} {err}")
+            self.proc.wait(timeout=10)
+            with open(self.log_path) as f:
+                raise RuntimeError(f"dnsd did not start: {line!r} {f.read()}")
         return self
 
     @property
