@@ -1,10 +1,10 @@
 #include "api/api_status.h"
-#include "common/strings.h"
 
 #include <charconv>
 
 #include "absl/strings/cord.h"
 #include "api/json_writer.h"
+#include "common/strings.h"
 
 namespace dnsd::api {
 namespace {
@@ -20,33 +20,55 @@ int CodeOf(const absl::Status& status) {
   }
   switch (status.code()) {
     case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kFailedPrecondition: return kParameterValidateError;
-    case absl::StatusCode::kNotFound: return kResourceNotFound;
-    case absl::StatusCode::kAlreadyExists: return kResourceConflict;
-    default: return kServerError;
+    case absl::StatusCode::kFailedPrecondition:
+      return kParameterValidateError;
+    case absl::StatusCode::kNotFound:
+      return kResourceNotFound;
+    case absl::StatusCode::kAlreadyExists:
+      return kResourceConflict;
+    default:
+      return kServerError;
   }
 }
 
 std::string_view MessageOf(int code) {
   switch (code) {
-    case kParameterMissing: return "parameter missing";
-    case kParameterValidateError: return "parameter validate error";
-    case kResourceNotFound: return "resource not found";
-    case kResourceConflict: return "resource conflict";
-    case kServiceNameError: return "service name error";
-    case kWeightError: return "weight error";
-    case kInstanceMetadataError: return "instance metadata error";
-    case kInstanceNotFound: return "instance not found";
-    case kInstanceError: return "instance error";
-    case kServiceMetadataError: return "service metadata error";
-    case kSelectorError: return "selector error";
-    case kServiceAlreadyExist: return "service already exist";
-    case kServiceNotExist: return "service not exist";
-    case kServiceDeleteFailure: return "service delete failure";
-    case kIllegalNamespace: return "illegal namespace";
-    case kNamespaceNotExist: return "namespace not exist";
-    case kNamespaceAlreadyExist: return "namespace already exist";
-    default: return "server error";
+    case kParameterMissing:
+      return "parameter missing";
+    case kParameterValidateError:
+      return "parameter validate error";
+    case kResourceNotFound:
+      return "resource not found";
+    case kResourceConflict:
+      return "resource conflict";
+    case kServiceNameError:
+      return "service name error";
+    case kWeightError:
+      return "weight error";
+    case kInstanceMetadataError:
+      return "instance metadata error";
+    case kInstanceNotFound:
+      return "instance not found";
+    case kInstanceError:
+      return "instance error";
+    case kServiceMetadataError:
+      return "service metadata error";
+    case kSelectorError:
+      return "selector error";
+    case kServiceAlreadyExist:
+      return "service already exist";
+    case kServiceNotExist:
+      return "service not exist";
+    case kServiceDeleteFailure:
+      return "service delete failure";
+    case kIllegalNamespace:
+      return "illegal namespace";
+    case kNamespaceNotExist:
+      return "namespace not exist";
+    case kNamespaceAlreadyExist:
+      return "namespace already exist";
+    default:
+      return "server error";
   }
 }
 
@@ -68,23 +90,36 @@ absl::Status InvalidParam(V2Code code, std::string message) {
 
 int HttpStatusOf(const absl::Status& status) {
   switch (status.code()) {
-    case absl::StatusCode::kOk: return 200;
+    case absl::StatusCode::kOk:
+      return 200;
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kFailedPrecondition:
     case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kOutOfRange: return 400;
+    case absl::StatusCode::kOutOfRange:
+      return 400;
     case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kUnauthenticated: return 403;
-    case absl::StatusCode::kNotFound: return 404;
-    case absl::StatusCode::kUnavailable: return 503;
-    default: return 500;
+    case absl::StatusCode::kUnauthenticated:
+      return 403;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
   }
 }
 
 HttpResponse V2Envelope(int http_status, int code, std::string_view message,
                         std::string_view data_json) {
   JsonWriter w;
-  w.BeginObject().Key("code").Int(code).Key("message").String(message).Key("data").Raw(data_json).EndObject();
+  w.BeginObject()
+      .Key("code")
+      .Int(code)
+      .Key("message")
+      .String(message)
+      .Key("data")
+      .Raw(data_json)
+      .EndObject();
   return HttpResponse::Json(http_status, w.Take());
 }
 

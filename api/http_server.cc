@@ -1,5 +1,4 @@
 #include "api/http_server.h"
-#include "common/strings.h"
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -11,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/strings.h"
 #include "spdlog/spdlog.h"
 
 namespace dnsd::api {
@@ -41,14 +41,22 @@ int HexValue(char c) {
 
 Method ToMethod(evhttp_cmd_type cmd) {
   switch (cmd) {
-    case EVHTTP_REQ_GET: return Method::kGet;
-    case EVHTTP_REQ_POST: return Method::kPost;
-    case EVHTTP_REQ_PUT: return Method::kPut;
-    case EVHTTP_REQ_DELETE: return Method::kDelete;
-    case EVHTTP_REQ_PATCH: return Method::kPatch;
-    case EVHTTP_REQ_HEAD: return Method::kHead;
-    case EVHTTP_REQ_OPTIONS: return Method::kOptions;
-    default: return Method::kOther;
+    case EVHTTP_REQ_GET:
+      return Method::kGet;
+    case EVHTTP_REQ_POST:
+      return Method::kPost;
+    case EVHTTP_REQ_PUT:
+      return Method::kPut;
+    case EVHTTP_REQ_DELETE:
+      return Method::kDelete;
+    case EVHTTP_REQ_PATCH:
+      return Method::kPatch;
+    case EVHTTP_REQ_HEAD:
+      return Method::kHead;
+    case EVHTTP_REQ_OPTIONS:
+      return Method::kOptions;
+    default:
+      return Method::kOther;
   }
 }
 
@@ -174,7 +182,7 @@ HttpServer::~HttpServer() {
 }
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(const HttpServerOptions& options,
-                                                              common::MetricsRegistry& metrics) {
+                                                               common::MetricsRegistry& metrics) {
   std::unique_ptr<HttpServer> server(new HttpServer(options, metrics));
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
@@ -199,7 +207,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(const HttpServerO
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0) {
     return absl::UnavailableError(common::StrCat("cannot listen for HTTP on ", options.address, ":",
-                                               options.port, ": ", std::strerror(errno)));
+                                                 options.port, ": ", std::strerror(errno)));
   }
   if (listen(fd, 1024) != 0) {
     return absl::UnavailableError(common::StrCat("listen: ", std::strerror(errno)));
@@ -207,18 +215,18 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(const HttpServerO
   sockaddr_storage bound{};
   socklen_t bound_len = sizeof(bound);
   getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_len);
-  server->port_ = ntohs(bound.ss_family == AF_INET
-                            ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
-                            : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+  server->port_ =
+      ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
+                                       : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
 
   const int threads = options.threads > 0 ? options.threads : 1;
   for (int i = 0; i < threads; ++i) {
     auto worker = std::make_unique<Worker>();
     worker->server = server.get();
     for (int c = 1; c < 6; ++c) {
-      worker->responses_by_class[c] = &metrics.GetCounter(
-          "dnsd_api_http_responses_total", "HTTP responses sent, by status class",
-          common::StrCat("class=\"", c, "xx\""));
+      worker->responses_by_class[c] = &metrics.GetCounter("dnsd_api_http_responses_total",
+                                                          "HTTP responses sent, by status class",
+                                                          common::StrCat("class=\"", c, "xx\""));
     }
     auto loop = common::EventLoop::Create();
     if (!loop.ok()) return loop.status();
@@ -278,13 +286,15 @@ void HttpServer::Dispatch(Worker& worker, evhttp_request* req) {
   const size_t body_len = evbuffer_get_length(input);
   if (body_len > options_.max_body_bytes) {
     oversized_->Inc();
-    SendOnLoop(worker, req, HttpResponse::Text(
-                        400, common::StrCat("request body of ", body_len, " bytes exceeds the limit of ",
-                                          options_.max_body_bytes, " bytes")));
+    SendOnLoop(worker, req,
+               HttpResponse::Text(
+                   400, common::StrCat("request body of ", body_len, " bytes exceeds the limit of ",
+                                       options_.max_body_bytes, " bytes")));
     return;
   }
   if (body_len > 0) {
-    request.body = std::string_view(reinterpret_cast<const char*>(evbuffer_pullup(input, -1)), body_len);
+    request.body =
+        std::string_view(reinterpret_cast<const char*>(evbuffer_pullup(input, -1)), body_len);
     const std::string_view content_type = request.Header("Content-Type");
     // Form bodies carry parameters for every method. A body with no content type is read as a
     // form too: several SDKs omit the header.

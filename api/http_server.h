@@ -58,7 +58,7 @@ struct HttpServerOptions {
 class HttpServer {
  public:
   static absl::StatusOr<std::unique_ptr<HttpServer>> Create(const HttpServerOptions& options,
-                                                           common::MetricsRegistry& metrics);
+                                                            common::MetricsRegistry& metrics);
   ~HttpServer();
 
   void Route(std::string path, Handler handler);

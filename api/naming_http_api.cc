@@ -1,5 +1,4 @@
 #include "api/naming_http_api.h"
-#include "common/strings.h"
 
 #include <json/json.h>
 
@@ -10,6 +9,7 @@
 #include "api/naming_json.h"
 #include "api/request_parsing.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
 
 namespace dnsd::api {
 
@@ -28,7 +28,8 @@ std::string NamingLogEntry(const Command& command) {
 
 absl::Status ApplyLogEntry(registry::Registry& registry, std::string_view entry) {
   if (entry.empty()) return absl::DataLossError("empty log entry");
-  if (entry.front() != kNamingEntryTag) return absl::DataLossError("log entry for an unknown state machine");
+  if (entry.front() != kNamingEntryTag)
+    return absl::DataLossError("log entry for an unknown state machine");
   auto command = registry::DecodeCommand(entry.substr(1));
   if (!command.ok()) return command.status();
   return registry.Apply(*command).status();
@@ -88,7 +89,8 @@ absl::Status NamingSwitches::Set(std::string_view entry, std::string_view value)
   std::lock_guard lock(mu_);
   auto it = values_.find(entry);
   if (it == values_.end() || entry == "name") {
-    return InvalidParam(kParameterValidateError, common::StrCat("update entry '", entry, "' is not supported"));
+    return InvalidParam(kParameterValidateError,
+                        common::StrCat("update entry '", entry, "' is not supported"));
   }
   Value& v = it->second;
   const std::string_view trimmed = common::Trim(value);
@@ -96,7 +98,8 @@ absl::Status NamingSwitches::Set(std::string_view entry, std::string_view value)
     case Type::kBool: {
       const std::string lower = common::ToLower(trimmed);
       if (lower != "true" && lower != "false") {
-        return InvalidParam(kParameterValidateError, common::StrCat(entry, " must be true or false"));
+        return InvalidParam(kParameterValidateError,
+                            common::StrCat(entry, " must be true or false"));
       }
       v.literal = lower;
       return absl::OkStatus();
@@ -104,7 +107,8 @@ absl::Status NamingSwitches::Set(std::string_view entry, std::string_view value)
     case Type::kInt: {
       int64_t n;
       if (!common::ParseInt64(trimmed, n) || n < 0) {
-        return InvalidParam(kParameterValidateError, common::StrCat(entry, " must be a non-negative integer"));
+        return InvalidParam(kParameterValidateError,
+                            common::StrCat(entry, " must be a non-negative integer"));
       }
       v.literal = common::StrCat(n);
       return absl::OkStatus();
@@ -112,7 +116,8 @@ absl::Status NamingSwitches::Set(std::string_view entry, std::string_view value)
     case Type::kDouble: {
       double d;
       if (!common::ParseDouble(trimmed, d) || d < 0) {
-        return InvalidParam(kParameterValidateError, common::StrCat(entry, " must be a non-negative number"));
+        return InvalidParam(kParameterValidateError,
+                            common::StrCat(entry, " must be a non-negative number"));
       }
       JsonWriter w;
       w.Double(d);
@@ -127,18 +132,21 @@ absl::Status NamingSwitches::Set(std::string_view entry, std::string_view value)
     }
     case Type::kJson: {
       if (entry == "overriddenServerStatus") {
-        static const std::vector<std::string_view> kStates = {"UP", "DOWN", "WRITE_ONLY", "READ_ONLY"};
+        static const std::vector<std::string_view> kStates = {"UP", "DOWN", "WRITE_ONLY",
+                                                              "READ_ONLY"};
         if (trimmed.empty() || trimmed == "null") {
           v.literal = "null";
           return absl::OkStatus();
         }
         if (std::find(kStates.begin(), kStates.end(), trimmed) == kStates.end()) {
-          return InvalidParam(kParameterValidateError, "overriddenServerStatus must be UP, DOWN, WRITE_ONLY or READ_ONLY");
+          return InvalidParam(kParameterValidateError,
+                              "overriddenServerStatus must be UP, DOWN, WRITE_ONLY or READ_ONLY");
         }
         v.literal = common::StrCat("\"", trimmed, "\"");
         return absl::OkStatus();
       }
-      return InvalidParam(kParameterValidateError, common::StrCat("update entry '", entry, "' is read-only"));
+      return InvalidParam(kParameterValidateError,
+                          common::StrCat("update entry '", entry, "' is read-only"));
     }
   }
   return absl::InternalError("unknown switch type");
@@ -147,7 +155,8 @@ absl::Status NamingSwitches::Set(std::string_view entry, std::string_view value)
 int64_t NamingSwitches::Int(std::string_view entry) const {
   std::lock_guard lock(mu_);
   int64_t n = 0;
-  if (auto it = values_.find(entry); it != values_.end()) (void)common::ParseInt64(it->second.literal, n);
+  if (auto it = values_.find(entry); it != values_.end())
+    (void)common::ParseInt64(it->second.literal, n);
   return n;
 }
 
@@ -191,12 +200,16 @@ std::vector<SubscriberBook::Subscriber> SubscriberBook::List(const ServiceKey& k
 NamingHttpApi::NamingHttpApi(registry::Registry& registry, raft::LocalDriver& driver,
                              const common::Clock& clock, common::MetricsRegistry& metrics,
                              NodeIdentity identity)
-    : registry_(registry), driver_(driver), clock_(clock), metrics_(metrics), identity_(std::move(identity)) {}
+    : registry_(registry),
+      driver_(driver),
+      clock_(clock),
+      metrics_(metrics),
+      identity_(std::move(identity)) {}
 
 void NamingHttpApi::Reject(ApiVersion v, Resp resp, const absl::Status& status) {
-  metrics_.GetCounter("dnsd_api_rejected_requests_total",
-                      "API requests refused, by HTTP status",
-                      common::StrCat("status=\"", HttpStatusOf(status), "\""))
+  metrics_
+      .GetCounter("dnsd_api_rejected_requests_total", "API requests refused, by HTTP status",
+                  common::StrCat("status=\"", HttpStatusOf(status), "\""))
       .Inc();
   resp.Send(ErrorResponse(v, status));
 }
@@ -224,7 +237,8 @@ absl::StatusOr<ServiceKey> NamingHttpApi::ServiceKeyFrom(ApiVersion v, const Par
     key.group = name->substr(0, sep);
     key.name = name->substr(sep + registry::kGroupSeparator.size());
     if (key.group.empty() || key.name.empty()) {
-      return InvalidParam(kServiceNameError, common::StrCat("serviceName '", *name, "' is not group@@service"));
+      return InvalidParam(kServiceNameError,
+                          common::StrCat("serviceName '", *name, "' is not group@@service"));
     }
   } else {
     key.group = group.empty() ? std::string(registry::kDefaultGroup) : group;
@@ -245,7 +259,8 @@ absl::StatusOr<InstanceAddress> AddressFrom(const Params& params) {
   auto port = IntParam(params, "port", -1);
   if (!port.ok()) return port.status();
   if (*port < 1 || *port > 65535) {
-    return InvalidParam(kParameterValidateError, common::StrCat("port ", *port, " is out of range [1, 65535]"));
+    return InvalidParam(kParameterValidateError,
+                        common::StrCat("port ", *port, " is out of range [1, 65535]"));
   }
   address.port = static_cast<int>(*port);
   const std::string cluster =
@@ -267,7 +282,8 @@ absl::StatusOr<registry::Instance> InstanceFrom(const Params& params, const Serv
   if (!weight.ok()) return WithCode(weight.status(), kWeightError);
   instance.weight = weight->value_or(1.0);
   if (!(instance.weight >= 0 && instance.weight <= 10000)) {
-    return InvalidParam(kWeightError, common::StrCat("weight ", instance.weight, " is out of range [0, 10000]"));
+    return InvalidParam(kWeightError,
+                        common::StrCat("weight ", instance.weight, " is out of range [0, 10000]"));
   }
   auto enabled = OptionalBool(params, {"enabled", "enable"});
   if (!enabled.ok()) return enabled.status();
@@ -283,15 +299,17 @@ absl::StatusOr<registry::Instance> InstanceFrom(const Params& params, const Serv
   instance.metadata = std::move(*metadata);
   instance.instance_id = registry::DefaultInstanceId(instance.address, key);
   if (auto s = registry::ValidateInstance(instance); !s.ok()) {
-    return WithCode(s, common::ToStd(s.message()).find("metadata") != std::string_view::npos ||
-                                   common::ToStd(s.message()).find("heart beat") != std::string_view::npos
-                           ? kInstanceMetadataError
-                           : kParameterValidateError);
+    return WithCode(s,
+                    common::ToStd(s.message()).find("metadata") != std::string_view::npos ||
+                            common::ToStd(s.message()).find("heart beat") != std::string_view::npos
+                        ? kInstanceMetadataError
+                        : kParameterValidateError);
   }
   return instance;
 }
 
-const registry::Instance* FindInstance(const registry::ServiceView* view, const InstanceAddress& address) {
+const registry::Instance* FindInstance(const registry::ServiceView* view,
+                                       const InstanceAddress& address) {
   if (view == nullptr) return nullptr;
   for (const auto& instance : view->instances()) {
     if (instance->address == address) return instance.get();
@@ -299,11 +317,11 @@ const registry::Instance* FindInstance(const registry::ServiceView* view, const 
   return nullptr;
 }
 
-#define API_TRY(v, resp, lhs, expr)      \
-  auto lhs = (expr);                     \
-  if (!lhs.ok()) {                       \
-    Reject(v, resp, lhs.status());       \
-    return;                              \
+#define API_TRY(v, resp, lhs, expr) \
+  auto lhs = (expr);                \
+  if (!lhs.ok()) {                  \
+    Reject(v, resp, lhs.status());  \
+    return;                         \
   }
 
 }  // namespace
@@ -316,30 +334,39 @@ void NamingHttpApi::Propose(ApiVersion v, Command command, Resp resp,
     return;
   }
   DeferredReply reply = resp.Defer();
-  driver_.Propose(NamingLogEntry(command), [reply, v, on_success = std::move(on_success)](absl::Status s) {
-    reply.Send(s.ok() ? on_success() : ErrorResponse(v, s));
-  });
+  driver_.Propose(NamingLogEntry(command),
+                  [reply, v, on_success = std::move(on_success)](absl::Status s) {
+                    reply.Send(s.ok() ? on_success() : ErrorResponse(v, s));
+                  });
 }
 
 // ---------------------------------------------------------------- instances
 
 void NamingHttpApi::Instance(ApiVersion v, Req req, Resp resp) {
   switch (req.method) {
-    case Method::kPost: return RegisterInstance(v, req, resp);
-    case Method::kDelete: return DeregisterInstance(v, req, resp);
-    case Method::kPut: return UpdateInstance(v, req, resp, /*patch=*/false);
-    case Method::kPatch: return UpdateInstance(v, req, resp, /*patch=*/true);
-    case Method::kGet: return GetInstance(v, req, resp);
-    default: resp.Send(HttpResponse::Text(405, "method not allowed"));
+    case Method::kPost:
+      return RegisterInstance(v, req, resp);
+    case Method::kDelete:
+      return DeregisterInstance(v, req, resp);
+    case Method::kPut:
+      return UpdateInstance(v, req, resp, /*patch=*/false);
+    case Method::kPatch:
+      return UpdateInstance(v, req, resp, /*patch=*/true);
+    case Method::kGet:
+      return GetInstance(v, req, resp);
+    default:
+      resp.Send(HttpResponse::Text(405, "method not allowed"));
   }
 }
 
 void NamingHttpApi::RegisterInstance(ApiVersion v, Req req, Resp resp) {
   API_TRY(v, resp, key, ServiceKeyFrom(v, req.params));
-  API_TRY(v, resp, instance, InstanceFrom(req.params, *key, switches_.Bool("defaultInstanceEphemeral")));
+  API_TRY(v, resp, instance,
+          InstanceFrom(req.params, *key, switches_.Bool("defaultInstanceEphemeral")));
   if (instance->ephemeral) {
     const std::string owner = common::StrCat(instance->ip(), ":", instance->port(), "#true");
-    auto s = registry_.RegisterEphemeral(*key, std::move(*instance), owner, /*heartbeat_driven=*/true, clock_.NowMs());
+    auto s = registry_.RegisterEphemeral(*key, std::move(*instance), owner,
+                                         /*heartbeat_driven=*/true, clock_.NowMs());
     if (!s.ok()) return Reject(v, resp, s);
     return resp.Send(SuccessOk(v));
   }
@@ -353,7 +380,8 @@ void NamingHttpApi::RegisterInstance(ApiVersion v, Req req, Resp resp) {
 void NamingHttpApi::DeregisterInstance(ApiVersion v, Req req, Resp resp) {
   API_TRY(v, resp, key, ServiceKeyFrom(v, req.params));
   API_TRY(v, resp, address, AddressFrom(req.params));
-  API_TRY(v, resp, ephemeral, BoolParam(req.params, "ephemeral", switches_.Bool("defaultInstanceEphemeral")));
+  API_TRY(v, resp, ephemeral,
+          BoolParam(req.params, "ephemeral", switches_.Bool("defaultInstanceEphemeral")));
   if (*ephemeral) {
     auto s = registry_.DeregisterEphemeral(*key, *address, clock_.NowMs());
     if (!s.ok()) return Reject(v, resp, s);
@@ -390,7 +418,9 @@ void NamingHttpApi::UpdateInstance(ApiVersion v, Req req, Resp resp, bool patch)
     changes.metadata = std::move(*metadata);
   }
   if (changes.weight && !(*changes.weight >= 0 && *changes.weight <= 10000)) {
-    return Reject(v, resp, InvalidParam(kWeightError, common::StrCat("weight ", *changes.weight, " is out of range [0, 10000]")));
+    return Reject(v, resp,
+                  InvalidParam(kWeightError, common::StrCat("weight ", *changes.weight,
+                                                            " is out of range [0, 10000]")));
   }
   if (changes.metadata) {
     registry::HeartbeatPolicy ignored;
@@ -407,7 +437,9 @@ void NamingHttpApi::UpdateInstance(ApiVersion v, Req req, Resp resp, bool patch)
   }
   if (ephemeral) {
     auto s = registry_.UpdateEphemeral(*key, *address, changes, clock_.NowMs());
-    if (!s.ok()) return Reject(v, resp, s.code() == absl::StatusCode::kNotFound ? WithCode(s, kInstanceNotFound) : s);
+    if (!s.ok())
+      return Reject(v, resp,
+                    s.code() == absl::StatusCode::kNotFound ? WithCode(s, kInstanceNotFound) : s);
     return resp.Send(SuccessOk(v));
   }
   Command c;
@@ -417,10 +449,16 @@ void NamingHttpApi::UpdateInstance(ApiVersion v, Req req, Resp resp, bool patch)
   c.patch = std::move(changes);
   c.require_existing = true;
   if (!registry_.Find(*key)) {
-    return Reject(v, resp, InvalidParam(kServiceNotExist, common::StrCat("service not found, namespace: ", key->namespace_id, ", service: ", key->GroupedName())));
+    return Reject(v, resp,
+                  InvalidParam(kServiceNotExist,
+                               common::StrCat("service not found, namespace: ", key->namespace_id,
+                                              ", service: ", key->GroupedName())));
   }
   if (!FindInstance(registry_.Find(*key).get(), *address)) {
-    return Reject(v, resp, WithCode(absl::NotFoundError(common::StrCat("instance not found: ", address->ip, ":", address->port)), kInstanceNotFound));
+    return Reject(v, resp,
+                  WithCode(absl::NotFoundError(common::StrCat("instance not found: ", address->ip,
+                                                              ":", address->port)),
+                           kInstanceNotFound));
   }
   Propose(v, std::move(c), resp, [v] { return SuccessOk(v); });
 }
@@ -431,19 +469,32 @@ void NamingHttpApi::GetInstance(ApiVersion v, Req req, Resp resp) {
   const auto view = registry_.Find(*key);
   const registry::Instance* instance = FindInstance(view.get(), *address);
   if (instance == nullptr) {
-    return Reject(v, resp, WithCode(absl::NotFoundError(common::StrCat("no matched ip found: ", address->ip, ":", address->port, " in service ", key->GroupedName())), kInstanceNotFound));
+    return Reject(v, resp,
+                  WithCode(absl::NotFoundError(common::StrCat("no matched ip found: ", address->ip,
+                                                              ":", address->port, " in service ",
+                                                              key->GroupedName())),
+                           kInstanceNotFound));
   }
   JsonWriter w;
   w.BeginObject()
-      .Key(v == ApiVersion::kV1 ? "service" : "serviceName").String(key->GroupedName())
-      .Key("ip").String(instance->ip())
-      .Key("port").Int(instance->port())
-      .Key("clusterName").String(instance->cluster())
-      .Key("weight").Double(instance->weight)
-      .Key("healthy").Bool(instance->healthy)
-      .Key("enabled").Bool(instance->enabled)
-      .Key("ephemeral").Bool(instance->ephemeral)
-      .Key("instanceId").String(instance->instance_id)
+      .Key(v == ApiVersion::kV1 ? "service" : "serviceName")
+      .String(key->GroupedName())
+      .Key("ip")
+      .String(instance->ip())
+      .Key("port")
+      .Int(instance->port())
+      .Key("clusterName")
+      .String(instance->cluster())
+      .Key("weight")
+      .Double(instance->weight)
+      .Key("healthy")
+      .Bool(instance->healthy)
+      .Key("enabled")
+      .Bool(instance->enabled)
+      .Key("ephemeral")
+      .Bool(instance->ephemeral)
+      .Key("instanceId")
+      .String(instance->instance_id)
       .Key("metadata");
   WriteMetadataJson(w, instance->metadata);
   w.EndObject();
@@ -464,9 +515,9 @@ void NamingHttpApi::ListInstances(ApiVersion v, Req req, Resp resp) {
   if (*udp_port > 0 && *udp_port <= 65535) {
     std::string client_ip = req.params.Get("clientIP");
     if (client_ip.empty()) client_ip = req.remote_ip;
-    subscribers_.Record(*key, SubscriberBook::Subscriber{
-                                  common::StrCat(client_ip, ":", *udp_port), std::string(req.Header("User-Agent")),
-                                  req.params.Get("app"), clusters, now});
+    subscribers_.Record(*key, SubscriberBook::Subscriber{common::StrCat(client_ip, ":", *udp_port),
+                                                         std::string(req.Header("User-Agent")),
+                                                         req.params.Get("app"), clusters, now});
   }
   const auto view = registry_.Find(*key);
   resp.Send(SuccessJson(v, ServiceInfoJson(*key, view.get(), options)));
@@ -487,11 +538,16 @@ void NamingHttpApi::Beat(ApiVersion v, Req req, Resp resp) {
     API_TRY(v, resp, port, IntParam(req.params, "port", 0));
     address.port = static_cast<int>(*port);
   }
-  std::string cluster = beat && beat->cluster ? *beat->cluster : ParamAny(req.params, {"clusterName", "cluster"}).value_or("");
+  std::string cluster = beat && beat->cluster
+                            ? *beat->cluster
+                            : ParamAny(req.params, {"clusterName", "cluster"}).value_or("");
   if (!cluster.empty()) address.cluster = cluster;
   if (address.ip.empty()) return Reject(v, resp, MissingParam("ip"));
   if (address.port < 1 || address.port > 65535) {
-    return Reject(v, resp, InvalidParam(kParameterValidateError, common::StrCat("port ", address.port, " is out of range [1, 65535]")));
+    return Reject(
+        v, resp,
+        InvalidParam(kParameterValidateError,
+                     common::StrCat("port ", address.port, " is out of range [1, 65535]")));
   }
   std::optional<registry::Instance> body;
   if (beat) {
@@ -503,16 +559,21 @@ void NamingHttpApi::Beat(ApiVersion v, Req req, Resp resp) {
     if (auto s = registry::ValidateInstance(instance); !s.ok()) return Reject(v, resp, s);
     body = std::move(instance);
   }
-  const registry::BeatResult result = registry_.Beat(*key, address, body ? &*body : nullptr, clock_.NowMs());
+  const registry::BeatResult result =
+      registry_.Beat(*key, address, body ? &*body : nullptr, clock_.NowMs());
   const auto view = registry_.Find(*key);
   const registry::Instance* instance = FindInstance(view.get(), address);
   int64_t interval = switches_.Int("clientBeatInterval");
-  if (instance && instance->metadata.contains(std::string(registry::kMetaBeatInterval))) interval = result.interval_ms;
+  if (instance && instance->metadata.contains(std::string(registry::kMetaBeatInterval)))
+    interval = result.interval_ms;
   JsonWriter w;
   w.BeginObject()
-      .Key("clientBeatInterval").Int(interval)
-      .Key("code").Int(result.found ? 10200 : 20404)
-      .Key("lightBeatEnabled").Bool(switches_.Bool("lightBeatEnabled"))
+      .Key("clientBeatInterval")
+      .Int(interval)
+      .Key("code")
+      .Int(result.found ? 10200 : 20404)
+      .Key("lightBeatEnabled")
+      .Bool(switches_.Bool("lightBeatEnabled"))
       .EndObject();
   // The beat answer is un-enveloped in v2 too.
   resp.Send(HttpResponse::Json(200, w.Take()));
@@ -541,7 +602,8 @@ void NamingHttpApi::Statuses(Req req, Resp resp) {
   w.BeginObject().Key("ips").BeginArray();
   if (const auto view = registry_.Find(key)) {
     for (const auto& instance : view->instances()) {
-      w.String(common::StrCat(instance->ip(), ":", instance->port(), "_", instance->healthy ? "true" : "false"));
+      w.String(common::StrCat(instance->ip(), ":", instance->port(), "_",
+                              instance->healthy ? "true" : "false"));
     }
   }
   w.EndArray().EndObject();
@@ -560,7 +622,9 @@ void NamingHttpApi::MetadataBatch(ApiVersion v, Req req, Resp resp) {
   if (!targets.ok()) return Reject(v, resp, WithCode(targets.status(), kParameterValidateError));
   const std::string consistency = req.params.Get("consistencyType", "ephemeral");
   if (consistency != "ephemeral" && consistency != "persist") {
-    return Reject(v, resp, InvalidParam(kParameterValidateError, "consistencyType must be ephemeral or persist"));
+    return Reject(
+        v, resp,
+        InvalidParam(kParameterValidateError, "consistencyType must be ephemeral or persist"));
   }
   auto render = [v](const std::vector<std::string>& updated) {
     JsonWriter w;
@@ -581,14 +645,19 @@ void NamingHttpApi::MetadataBatch(ApiVersion v, Req req, Resp resp) {
   c.metadata = *metadata;
   c.remove_keys = remove;
   if (!registry_.Find(*key)) {
-    return Reject(v, resp, InvalidParam(kServiceNotExist, common::StrCat("service not found: ", key->GroupedName())));
+    return Reject(
+        v, resp,
+        InvalidParam(kServiceNotExist, common::StrCat("service not found: ", key->GroupedName())));
   }
   // The touched set is known before commit: persistent instances at the given addresses.
   std::vector<std::string> updated;
   for (const auto& instance : registry_.Find(*key)->instances()) {
     if (instance->ephemeral) continue;
-    if (!targets->empty() && std::find(targets->begin(), targets->end(), instance->address) == targets->end()) continue;
-    updated.push_back(common::StrCat(instance->ip(), ":", instance->port(), ":unknown:", instance->cluster(), ":persist"));
+    if (!targets->empty() &&
+        std::find(targets->begin(), targets->end(), instance->address) == targets->end())
+      continue;
+    updated.push_back(common::StrCat(instance->ip(), ":", instance->port(),
+                                     ":unknown:", instance->cluster(), ":persist"));
   }
   Propose(v, std::move(c), resp, [render, updated] { return render(updated); });
 }
@@ -598,13 +667,21 @@ void NamingHttpApi::Health(ApiVersion v, Req req, Resp resp) {
   API_TRY(v, resp, key, ServiceKeyFrom(v, req.params));
   API_TRY(v, resp, address, AddressFrom(req.params));
   API_TRY(v, resp, healthy, OptionalBool(req.params, {"healthy", "valid"}));
-  if (!*healthy) return Reject(v, resp, WithCode(MissingParam("healthy"), static_cast<V2Code>(21010)));
+  if (!*healthy)
+    return Reject(v, resp, WithCode(MissingParam("healthy"), static_cast<V2Code>(21010)));
   const registry::Instance* instance = FindInstance(registry_.Find(*key).get(), *address);
   if (instance == nullptr) {
-    return Reject(v, resp, WithCode(absl::NotFoundError(common::StrCat("instance not found: ", address->ip, ":", address->port)), kInstanceNotFound));
+    return Reject(v, resp,
+                  WithCode(absl::NotFoundError(common::StrCat("instance not found: ", address->ip,
+                                                              ":", address->port)),
+                           kInstanceNotFound));
   }
   if (instance->ephemeral) {
-    return Reject(v, resp, InvalidParam(kInstanceError, "the health of an ephemeral instance follows its heartbeats and can't be set"));
+    return Reject(
+        v, resp,
+        InvalidParam(
+            kInstanceError,
+            "the health of an ephemeral instance follows its heartbeats and can't be set"));
   }
   Command c;
   c.type = CommandType::kSetHealth;
@@ -621,14 +698,22 @@ void NamingHttpApi::Service(ApiVersion v, Req req, Resp resp) {
   if (req.method == Method::kGet) {
     const auto view = registry_.Find(*key);
     if (!view) {
-      return Reject(v, resp, WithCode(absl::NotFoundError(common::StrCat("service ", key->GroupedName(), " is not found!")), kServiceNotExist));
+      return Reject(v, resp,
+                    WithCode(absl::NotFoundError(
+                                 common::StrCat("service ", key->GroupedName(), " is not found!")),
+                             kServiceNotExist));
     }
     std::vector<std::string> clusters;
     for (const auto& instance : view->instances()) {
-      if (std::find(clusters.begin(), clusters.end(), instance->cluster()) == clusters.end()) clusters.push_back(instance->cluster());
+      if (std::find(clusters.begin(), clusters.end(), instance->cluster()) == clusters.end())
+        clusters.push_back(instance->cluster());
     }
     JsonWriter w;
-    w.BeginObject().Key("namespaceId").String(key->namespace_id).Key("groupName").String(key->group);
+    w.BeginObject()
+        .Key("namespaceId")
+        .String(key->namespace_id)
+        .Key("groupName")
+        .String(key->group);
     w.Key(v == ApiVersion::kV1 ? "name" : "serviceName").String(key->name);
     w.Key("protectThreshold").Double(view->meta().protect_threshold).Key("metadata");
     WriteMetadataJson(w, view->meta().metadata);
@@ -636,13 +721,28 @@ void NamingHttpApi::Service(ApiVersion v, Req req, Resp resp) {
     if (v == ApiVersion::kV1) {
       w.Key("clusters").BeginArray();
       for (const auto& c : clusters) {
-        w.BeginObject().Key("name").String(c).Key("healthChecker").Raw(R"({"type":"TCP"})").Key("metadata").Raw("{}").EndObject();
+        w.BeginObject()
+            .Key("name")
+            .String(c)
+            .Key("healthChecker")
+            .Raw(R"({"type":"TCP"})")
+            .Key("metadata")
+            .Raw("{}")
+            .EndObject();
       }
       w.EndArray();
     } else {
       w.Key("ephemeral").Bool(view->meta().ephemeral).Key("clusterMap").BeginObject();
       for (const auto& c : clusters) {
-        w.Key(c).BeginObject().Key("clusterName").String(c).Key("healthChecker").Raw(R"({"type":"TCP"})").Key("metadata").Raw("{}").EndObject();
+        w.Key(c)
+            .BeginObject()
+            .Key("clusterName")
+            .String(c)
+            .Key("healthChecker")
+            .Raw(R"({"type":"TCP"})")
+            .Key("metadata")
+            .Raw("{}")
+            .EndObject();
       }
       w.EndObject();
     }
@@ -659,11 +759,13 @@ void NamingHttpApi::Service(ApiVersion v, Req req, Resp resp) {
     return resp.Send(HttpResponse::Text(405, "method not allowed"));
   }
   const bool create = req.method == Method::kPost;
-  if (!create && !req.params.Has("protectThreshold")) return Reject(v, resp, MissingParam("protectThreshold"));
+  if (!create && !req.params.Has("protectThreshold"))
+    return Reject(v, resp, MissingParam("protectThreshold"));
   API_TRY(v, resp, threshold, OptionalDouble(req.params, "protectThreshold"));
   c.meta.protect_threshold = threshold->value_or(0.0);
   if (c.meta.protect_threshold < 0 || c.meta.protect_threshold > 1) {
-    return Reject(v, resp, InvalidParam(kParameterValidateError, "protectThreshold must be within [0, 1]"));
+    return Reject(v, resp,
+                  InvalidParam(kParameterValidateError, "protectThreshold must be within [0, 1]"));
   }
   API_TRY(v, resp, metadata, ParseMetadata(req.params.Get("metadata")));
   c.meta.metadata = std::move(*metadata);
@@ -681,10 +783,16 @@ void NamingHttpApi::Service(ApiVersion v, Req req, Resp resp) {
   c.type = create ? CommandType::kCreateService : CommandType::kUpdateService;
   if (!create) {
     if (!registry_.Find(*key)) {
-      return Reject(v, resp, WithCode(absl::NotFoundError(common::StrCat("service ", key->GroupedName(), " is not found!")), kServiceNotExist));
+      return Reject(v, resp,
+                    WithCode(absl::NotFoundError(
+                                 common::StrCat("service ", key->GroupedName(), " is not found!")),
+                             kServiceNotExist));
     }
   } else if (registry_.Find(*key)) {
-    return Reject(v, resp, WithCode(absl::AlreadyExistsError(common::StrCat("specified service ", key->GroupedName(), " already exists!")), kServiceAlreadyExist));
+    return Reject(v, resp,
+                  WithCode(absl::AlreadyExistsError(common::StrCat(
+                               "specified service ", key->GroupedName(), " already exists!")),
+                           kServiceAlreadyExist));
   }
   Propose(v, std::move(c), resp, [v] { return SuccessOk(v); });
 }
@@ -698,7 +806,8 @@ void NamingHttpApi::ListServices(ApiVersion v, Req req, Resp resp) {
   API_TRY(v, resp, page_no, IntParam(req.params, "pageNo", 1));
   API_TRY(v, resp, page_size, IntParam(req.params, "pageSize", 20));
   if (*page_no < 1 || *page_size < 1) {
-    return Reject(v, resp, InvalidParam(kParameterValidateError, "pageNo and pageSize must be positive"));
+    return Reject(v, resp,
+                  InvalidParam(kParameterValidateError, "pageNo and pageSize must be positive"));
   }
   if (v == ApiVersion::kV2 && *page_size > 500) {
     return Reject(v, resp, InvalidParam(kParameterValidateError, "pageSize must be at most 500"));
@@ -722,7 +831,8 @@ void NamingHttpApi::Subscribers(ApiVersion v, Req req, Resp resp) {
   API_TRY(v, resp, page_no, IntParam(req.params, "pageNo", 1));
   API_TRY(v, resp, page_size, IntParam(req.params, "pageSize", 1000));
   if (*page_no < 1 || *page_size < 1) {
-    return Reject(v, resp, InvalidParam(kParameterValidateError, "pageNo and pageSize must be positive"));
+    return Reject(v, resp,
+                  InvalidParam(kParameterValidateError, "pageNo and pageSize must be positive"));
   }
   const auto list = subscribers_.List(*key, clock_.NowMs());
   JsonWriter w;
@@ -734,14 +844,22 @@ void NamingHttpApi::Subscribers(ApiVersion v, Req req, Resp resp) {
     int64_t port = 0;
     (void)common::ParseInt64(std::string_view(s.address).substr(colon + 1), port);
     w.BeginObject()
-        .Key("addrStr").String(s.address)
-        .Key("agent").String(s.agent)
-        .Key("app").String(s.app)
-        .Key("ip").String(s.address.substr(0, colon))
-        .Key("port").Int(port)
-        .Key("namespaceId").String(key->namespace_id)
-        .Key("serviceName").String(key->GroupedName())
-        .Key("cluster").String(s.clusters)
+        .Key("addrStr")
+        .String(s.address)
+        .Key("agent")
+        .String(s.agent)
+        .Key("app")
+        .String(s.app)
+        .Key("ip")
+        .String(s.address.substr(0, colon))
+        .Key("port")
+        .Int(port)
+        .Key("namespaceId")
+        .String(key->namespace_id)
+        .Key("serviceName")
+        .String(key->GroupedName())
+        .Key("cluster")
+        .String(s.clusters)
         .EndObject();
   }
   w.EndArray().Key("count").Int(static_cast<int64_t>(list.size())).EndObject();
@@ -767,16 +885,30 @@ void NamingHttpApi::OperatorMetrics(ApiVersion v, Req req, Resp resp) {
   w.BeginObject().Key("status").String(status);
   if (!*only_status) {
     const int64_t instances = registry_.instance_count();
-    w.Key("serviceCount").Int(registry_.service_count())
-        .Key("instanceCount").Int(instances)
-        .Key("subscribeCount").Int(0)
-        .Key("responsibleInstanceCount").Int(instances)
-        .Key("clientCount").Int(instances)
-        .Key("connectionBasedClientCount").Int(0)
-        .Key("ephemeralIpPortClientCount").Int(instances)
-        .Key("persistentIpPortClientCount").Int(0)
-        .Key("responsibleClientCount").Int(instances)
-        .Key("cpu").Double(0).Key("load").Double(0).Key("mem").Double(0);
+    w.Key("serviceCount")
+        .Int(registry_.service_count())
+        .Key("instanceCount")
+        .Int(instances)
+        .Key("subscribeCount")
+        .Int(0)
+        .Key("responsibleInstanceCount")
+        .Int(instances)
+        .Key("clientCount")
+        .Int(instances)
+        .Key("connectionBasedClientCount")
+        .Int(0)
+        .Key("ephemeralIpPortClientCount")
+        .Int(instances)
+        .Key("persistentIpPortClientCount")
+        .Int(0)
+        .Key("responsibleClientCount")
+        .Int(instances)
+        .Key("cpu")
+        .Double(0)
+        .Key("load")
+        .Double(0)
+        .Key("mem")
+        .Double(0);
   }
   w.EndObject();
   resp.Send(SuccessJson(v, w.Take()));
@@ -786,19 +918,32 @@ std::string NamingHttpApi::MemberJson() const {
   JsonWriter w;
   const std::string address = common::StrCat(identity_.ip, ":", identity_.http_port);
   w.BeginObject()
-      .Key("ip").String(identity_.ip)
-      .Key("port").Int(identity_.http_port)
-      .Key("state").String("UP")
-      .Key("address").String(address)
-      .Key("extendInfo").BeginObject()
-      .Key("raftPort").String(common::StrCat(identity_.raft_port))
-      .Key("version").String(identity_.version)
-      .Key("readyToUpgrade").Bool(true)
-      .Key("lastRefreshTime").Int(clock_.NowMs())
+      .Key("ip")
+      .String(identity_.ip)
+      .Key("port")
+      .Int(identity_.http_port)
+      .Key("state")
+      .String("UP")
+      .Key("address")
+      .String(address)
+      .Key("extendInfo")
+      .BeginObject()
+      .Key("raftPort")
+      .String(common::StrCat(identity_.raft_port))
+      .Key("version")
+      .String(identity_.version)
+      .Key("readyToUpgrade")
+      .Bool(true)
+      .Key("lastRefreshTime")
+      .Int(clock_.NowMs())
       .EndObject()
-      .Key("abilities").BeginObject().EndObject()
-      .Key("grpcReportEnabled").Bool(true)
-      .Key("failAccessCnt").Int(0)
+      .Key("abilities")
+      .BeginObject()
+      .EndObject()
+      .Key("grpcReportEnabled")
+      .Bool(true)
+      .Key("failAccessCnt")
+      .Int(0)
       .EndObject();
   return w.Take();
 }
@@ -809,12 +954,18 @@ std::string NamingHttpApi::NamespaceJson(const registry::NamespaceInfo& info) co
   const bool is_default = info.id == registry::kDefaultNamespace;
   JsonWriter w;
   w.BeginObject()
-      .Key("namespace").String(is_default ? "" : info.id)
-      .Key("namespaceShowName").String(info.name)
-      .Key("namespaceDesc").String(info.description)
-      .Key("quota").Int(200)
-      .Key("configCount").Int(0)
-      .Key("type").Int(is_default ? 0 : 2)
+      .Key("namespace")
+      .String(is_default ? "" : info.id)
+      .Key("namespaceShowName")
+      .String(info.name)
+      .Key("namespaceDesc")
+      .String(info.description)
+      .Key("quota")
+      .Int(200)
+      .Key("configCount")
+      .Int(0)
+      .Key("type")
+      .Int(is_default ? 0 : 2)
       .EndObject();
   return w.Take();
 }
@@ -823,20 +974,25 @@ namespace {
 
 std::string NormalizeNamespaceId(std::string id) {
   id = std::string(common::Trim(id));
-  if (id.empty() || common::EqualsIgnoreCase(id, "public")) return std::string(registry::kDefaultNamespace);
+  if (id.empty() || common::EqualsIgnoreCase(id, "public"))
+    return std::string(registry::kDefaultNamespace);
   return id;
 }
 
 absl::Status ValidateNamespaceInput(std::string_view id, std::string_view name) {
-  if (id.size() > 128) return InvalidParam(kIllegalNamespace, "namespaceId is longer than 128 characters");
+  if (id.size() > 128)
+    return InvalidParam(kIllegalNamespace, "namespaceId is longer than 128 characters");
   for (char c : id) {
     if (!common::IsAlnum(c) && c != '_' && c != '-') {
-      return InvalidParam(kIllegalNamespace, common::StrCat("namespaceId '", id, "' may only contain letters, digits, '_' and '-'"));
+      return InvalidParam(
+          kIllegalNamespace,
+          common::StrCat("namespaceId '", id, "' may only contain letters, digits, '_' and '-'"));
     }
   }
   if (name.empty()) return MissingParam("namespaceName");
   if (name.find_first_of("@#$%^&*") != std::string_view::npos) {
-    return InvalidParam(kIllegalNamespace, common::StrCat("namespaceName '", name, "' contains one of @#$%^&*"));
+    return InvalidParam(kIllegalNamespace,
+                        common::StrCat("namespaceName '", name, "' contains one of @#$%^&*"));
   }
   return absl::OkStatus();
 }
@@ -857,7 +1013,8 @@ std::string RandomNamespaceId() {
 void NamingHttpApi::NamespacesV1(Req req, Resp resp) {
   const ApiVersion v = ApiVersion::kV1;
   auto rest_result = [](std::string data) {
-    return HttpResponse::Json(200, common::StrCat(R"({"code":200,"message":null,"data":)", data, "}"));
+    return HttpResponse::Json(200,
+                              common::StrCat(R"({"code":200,"message":null,"data":)", data, "}"));
   };
   if (req.method == Method::kGet) {
     if (req.params.Get("checkNamespaceIdExist") == "true") {
@@ -869,7 +1026,8 @@ void NamingHttpApi::NamespacesV1(Req req, Resp resp) {
       const std::string id = NormalizeNamespaceId(req.params.Get("namespaceId"));
       auto it = namespaces->find(id);
       if (it == namespaces->end()) {
-        return Reject(v, resp, absl::NotFoundError(common::StrCat("namespace ", id, " does not exist")));
+        return Reject(v, resp,
+                      absl::NotFoundError(common::StrCat("namespace ", id, " does not exist")));
       }
       return resp.Send(HttpResponse::Json(200, NamespaceJson(it->second)));
     }
@@ -928,7 +1086,10 @@ void NamingHttpApi::NamespacesV2(Req req, Resp resp, bool list) {
       API_TRY(v, resp, id, RequiredParam(req.params, "namespaceId"));
       auto it = namespaces->find(NormalizeNamespaceId(*id));
       if (it == namespaces->end()) {
-        return Reject(v, resp, WithCode(absl::NotFoundError(common::StrCat("namespace ", *id, " does not exist")), kNamespaceNotExist));
+        return Reject(
+            v, resp,
+            WithCode(absl::NotFoundError(common::StrCat("namespace ", *id, " does not exist")),
+                     kNamespaceNotExist));
       }
       return resp.Send(SuccessJson(v, NamespaceJson(it->second)));
     }
@@ -938,7 +1099,10 @@ void NamingHttpApi::NamespacesV2(Req req, Resp resp, bool list) {
       const std::string name = req.params.Get("namespaceName");
       if (auto s = ValidateNamespaceInput(id, name); !s.ok()) return Reject(v, resp, s);
       if (registry_.NamespaceExists(NormalizeNamespaceId(id))) {
-        return Reject(v, resp, WithCode(absl::AlreadyExistsError(common::StrCat("namespace ", id, " already exists")), kNamespaceAlreadyExist));
+        return Reject(
+            v, resp,
+            WithCode(absl::AlreadyExistsError(common::StrCat("namespace ", id, " already exists")),
+                     kNamespaceAlreadyExist));
       }
       c.type = CommandType::kCreateNamespace;
       c.namespace_info = {NormalizeNamespaceId(id), name, req.params.Get("namespaceDesc")};
@@ -986,39 +1150,51 @@ void NamingHttpApi::RegisterRoutes(HttpServer& server) {
     }
   }
   server.Route("/nacos/v1/ns/health", bind(&NamingHttpApi::Health, V::kV1));
-  server.Route("/nacos/v1/ns/instance/statuses", [this](Req req, Resp resp) { Statuses(req, resp); });
+  server.Route("/nacos/v1/ns/instance/statuses",
+               [this](Req req, Resp resp) { Statuses(req, resp); });
   server.Route("/nacos/v1/ns/operator/distro/client", [this](Req, Resp resp) {
-    resp.Send(HttpResponse::Json(200, common::StrCat(R"({"responsibleServer":")", identity_.ip, ":", identity_.http_port, "\"}")));
+    resp.Send(HttpResponse::Json(200, common::StrCat(R"({"responsibleServer":")", identity_.ip, ":",
+                                                     identity_.http_port, "\"}")));
   });
 
   // Health endpoints for orchestrators.
-  for (const char* path : {"/nacos/v1/console/health/liveness", "/nacos/v1/console/health/readiness",
-                           "/nacos/v2/console/health/liveness", "/nacos/v2/console/health/readiness"}) {
+  for (const char* path :
+       {"/nacos/v1/console/health/liveness", "/nacos/v1/console/health/readiness",
+        "/nacos/v2/console/health/liveness", "/nacos/v2/console/health/readiness"}) {
     server.Route(path, [](Req, Resp resp) { resp.Send(HttpResponse::Text(200, "OK")); });
   }
 
   // Cluster membership: a single node for now.
   server.Route("/nacos/v1/core/cluster/nodes", [this](Req, Resp resp) {
-    resp.Send(HttpResponse::Json(200, common::StrCat(R"({"code":200,"message":null,"data":[)", MemberJson(), "]}")));
+    resp.Send(HttpResponse::Json(
+        200, common::StrCat(R"({"code":200,"message":null,"data":[)", MemberJson(), "]}")));
   });
   server.Route("/nacos/v1/core/cluster/self", [this](Req, Resp resp) {
-    resp.Send(HttpResponse::Json(200, common::StrCat(R"({"code":200,"message":null,"data":)", MemberJson(), "}")));
+    resp.Send(HttpResponse::Json(
+        200, common::StrCat(R"({"code":200,"message":null,"data":)", MemberJson(), "}")));
   });
   server.Route("/nacos/v1/core/cluster/simple/nodes", [this](Req, Resp resp) {
-    resp.Send(HttpResponse::Json(200, common::StrCat(R"({"code":200,"message":null,"data":[")", identity_.ip, ":", identity_.http_port, "\"]}")));
+    resp.Send(
+        HttpResponse::Json(200, common::StrCat(R"({"code":200,"message":null,"data":[")",
+                                               identity_.ip, ":", identity_.http_port, "\"]}")));
   });
   server.Route("/nacos/v1/core/cluster/health", [](Req, Resp resp) {
     resp.Send(HttpResponse::Json(200, R"({"code":200,"message":null,"data":true})"));
   });
-  server.Route("/nacos/v2/core/cluster/node/self", [this](Req, Resp resp) { resp.Send(SuccessJson(V::kV2, MemberJson())); });
+  server.Route("/nacos/v2/core/cluster/node/self",
+               [this](Req, Resp resp) { resp.Send(SuccessJson(V::kV2, MemberJson())); });
   server.Route("/nacos/v2/core/cluster/node/list", [this](Req, Resp resp) {
     resp.Send(SuccessJson(V::kV2, common::StrCat("[", MemberJson(), "]")));
   });
-  server.Route("/nacos/v2/core/cluster/node/self/health", [](Req, Resp resp) { resp.Send(SuccessJson(V::kV2, "\"UP\"")); });
+  server.Route("/nacos/v2/core/cluster/node/self/health",
+               [](Req, Resp resp) { resp.Send(SuccessJson(V::kV2, "\"UP\"")); });
 
-  server.Route("/nacos/v1/console/namespaces", [this](Req req, Resp resp) { NamespacesV1(req, resp); });
-  server.Route("/nacos/v2/console/namespace", [this](Req req, Resp resp) { NamespacesV2(req, resp, false); });
-  server.Route("/nacos/v2/console/namespace/list", [this](Req req, Resp resp) { NamespacesV2(req, resp, true); });
+  server.Route("/nacos/v1/console/namespaces",
+               [this](Req req, Resp resp) { NamespacesV1(req, resp); });
+  server.Route("/nacos/v2/console/namespace",
+               [this](Req req, Resp resp) { NamespacesV2(req, resp, false); });
+  server.Route("/nacos/v2/console/namespace/list",
+               [this](Req req, Resp resp) { NamespacesV2(req, resp, true); });
 
   server.Route("/metrics", [this](Req, Resp resp) {
     HttpResponse r = HttpResponse::Text(200, metrics_.RenderPrometheus());

@@ -71,9 +71,8 @@ class SubscriberBook {
 
 class NamingHttpApi {
  public:
-  NamingHttpApi(registry::Registry& registry, raft::LocalDriver& driver,
-                const common::Clock& clock, common::MetricsRegistry& metrics,
-                NodeIdentity identity);
+  NamingHttpApi(registry::Registry& registry, raft::LocalDriver& driver, const common::Clock& clock,
+                common::MetricsRegistry& metrics, NodeIdentity identity);
   void RegisterRoutes(HttpServer& server);
 
  private:

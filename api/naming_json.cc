@@ -20,24 +20,39 @@ void WriteInstanceJson(JsonWriter& w, const Instance& instance, const ServiceKey
   registry::ParseHeartbeatPolicy(instance.metadata, HeartbeatPolicy{}, policy).IgnoreError();
   const bool healthy = instance.healthy || force_healthy;
   w.BeginObject()
-      .Key("instanceId").String(instance.instance_id)
-      .Key("ip").String(instance.ip())
-      .Key("port").Int(instance.port())
-      .Key("weight").Double(instance.weight)
-      .Key("healthy").Bool(healthy)
-      .Key("enabled").Bool(instance.enabled)
-      .Key("ephemeral").Bool(instance.ephemeral)
-      .Key("clusterName").String(instance.cluster())
-      .Key("serviceName").String(service.GroupedName());
+      .Key("instanceId")
+      .String(instance.instance_id)
+      .Key("ip")
+      .String(instance.ip())
+      .Key("port")
+      .Int(instance.port())
+      .Key("weight")
+      .Double(instance.weight)
+      .Key("healthy")
+      .Bool(healthy)
+      .Key("enabled")
+      .Bool(instance.enabled)
+      .Key("ephemeral")
+      .Bool(instance.ephemeral)
+      .Key("clusterName")
+      .String(instance.cluster())
+      .Key("serviceName")
+      .String(service.GroupedName());
   w.Key("metadata");
   WriteMetadataJson(w, instance.metadata);
-  w.Key("instanceHeartBeatInterval").Int(policy.interval_ms)
-      .Key("instanceHeartBeatTimeOut").Int(policy.timeout_ms)
-      .Key("ipDeleteTimeout").Int(policy.delete_timeout_ms)
-      .Key("instanceIdGenerator").String("simple")
+  w.Key("instanceHeartBeatInterval")
+      .Int(policy.interval_ms)
+      .Key("instanceHeartBeatTimeOut")
+      .Int(policy.timeout_ms)
+      .Key("ipDeleteTimeout")
+      .Int(policy.delete_timeout_ms)
+      .Key("instanceIdGenerator")
+      .String("simple")
       // 1.x clients read these two.
-      .Key("valid").Bool(healthy)
-      .Key("marked").Bool(false)
+      .Key("valid")
+      .Bool(healthy)
+      .Key("marked")
+      .Bool(false)
       .EndObject();
 }
 
@@ -60,10 +75,14 @@ std::string ServiceInfoJson(const ServiceKey& key, const ServiceView* view,
   JsonWriter w;
   w.str().reserve(512);
   w.BeginObject()
-      .Key("name").String(options.grouped_name ? key.GroupedName() : key.name)
-      .Key("groupName").String(key.group)
-      .Key("clusters").String(options.clusters)
-      .Key("cacheMillis").Int(options.cache_millis);
+      .Key("name")
+      .String(options.grouped_name ? key.GroupedName() : key.name)
+      .Key("groupName")
+      .String(key.group)
+      .Key("clusters")
+      .String(options.clusters)
+      .Key("cacheMillis")
+      .Int(options.cache_millis);
   bool reach = false;
   w.Key("hosts");
   if (view == nullptr) {
@@ -76,12 +95,18 @@ std::string ServiceInfoJson(const ServiceKey& key, const ServiceView* view,
     reach = selection.reach_protection_threshold;
     w.Raw(HostsJson(*view, selection));
   }
-  w.Key("lastRefTime").Int(options.now_ms)
-      .Key("checksum").String("")
-      .Key("allIPs").Bool(false)
-      .Key("reachProtectionThreshold").Bool(reach)
-      .Key("valid").Bool(true)
-      .Key("dom").String(options.grouped_name ? key.GroupedName() : key.name)
+  w.Key("lastRefTime")
+      .Int(options.now_ms)
+      .Key("checksum")
+      .String("")
+      .Key("allIPs")
+      .Bool(false)
+      .Key("reachProtectionThreshold")
+      .Bool(reach)
+      .Key("valid")
+      .Bool(true)
+      .Key("dom")
+      .String(options.grouped_name ? key.GroupedName() : key.name)
       .EndObject();
   return w.Take();
 }

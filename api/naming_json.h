@@ -19,7 +19,7 @@ void WriteMetadataJson(JsonWriter& w, const registry::Metadata& metadata);
 struct ServiceInfoOptions {
   std::string_view clusters;  // echoed as sent
   bool healthy_only = false;
-  bool grouped_name = true;   // HTTP answers use group@@name, gRPC the bare name
+  bool grouped_name = true;  // HTTP answers use group@@name, gRPC the bare name
   int64_t cache_millis = 10000;
   int64_t now_ms = 0;
 };

@@ -1,5 +1,4 @@
 #include "api/request_parsing.h"
-#include "common/strings.h"
 
 #include <json/json.h>
 
@@ -8,6 +7,7 @@
 #include <memory>
 
 #include "api/api_status.h"
+#include "common/strings.h"
 
 namespace dnsd::api {
 namespace {
@@ -31,7 +31,8 @@ absl::StatusOr<Json::Value> ParseJson(std::string_view text, std::string_view wh
 std::optional<std::string> ScalarText(const Json::Value& v) {
   if (v.isString()) return v.asString();
   if (v.isBool()) return v.asBool() ? "true" : "false";
-  if (v.isIntegral()) return v.isUInt64() ? std::to_string(v.asUInt64()) : std::to_string(v.asInt64());
+  if (v.isIntegral())
+    return v.isUInt64() ? std::to_string(v.asUInt64()) : std::to_string(v.asInt64());
   if (v.isDouble()) return common::StrCat(v.asDouble());
   return std::nullopt;
 }
@@ -61,8 +62,9 @@ absl::StatusOr<std::optional<bool>> OptionalBool(const Params& params,
     if (lower.empty()) return std::optional<bool>();
     if (lower == "true") return std::optional<bool>(true);
     if (lower == "false") return std::optional<bool>(false);
-    return InvalidParam(kParameterValidateError,
-                        common::StrCat("Parameter '", name, "' must be true or false, got '", *v, "'"));
+    return InvalidParam(
+        kParameterValidateError,
+        common::StrCat("Parameter '", name, "' must be true or false, got '", *v, "'"));
   }
   return std::optional<bool>();
 }
@@ -81,8 +83,9 @@ absl::StatusOr<int64_t> IntParam(const Params& params, std::string_view name, in
   int64_t out = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
   if (ec != std::errc() || ptr != text.data() + text.size()) {
-    return InvalidParam(kParameterValidateError,
-                        common::StrCat("Parameter '", name, "' must be an integer, got '", *v, "'"));
+    return InvalidParam(
+        kParameterValidateError,
+        common::StrCat("Parameter '", name, "' must be an integer, got '", *v, "'"));
   }
   return out;
 }
@@ -120,7 +123,8 @@ absl::StatusOr<registry::Metadata> ParseMetadata(std::string_view text) {
   }
   auto root = ParseJson(trimmed, "metadata");
   if (!root.ok()) return WithCode(root.status(), kInstanceMetadataError);
-  if (!root->isObject()) return InvalidParam(kInstanceMetadataError, "metadata must be a JSON object");
+  if (!root->isObject())
+    return InvalidParam(kInstanceMetadataError, "metadata must be a JSON object");
   for (const auto& name : root->getMemberNames()) {
     auto text_value = ScalarText((*root)[name]);
     if (!text_value) {
@@ -140,7 +144,8 @@ absl::Status ValidateSelector(std::string_view text) {
   }
   const std::string type = (*root)["type"].asString();
   if (type != "none" && type != "label") {
-    return InvalidParam(kSelectorError, common::StrCat("selector type '", type, "' is not supported (none, label)"));
+    return InvalidParam(kSelectorError, common::StrCat("selector type '", type,
+                                                       "' is not supported (none, label)"));
   }
   return absl::OkStatus();
 }
@@ -157,7 +162,8 @@ absl::StatusOr<BeatInfo> ParseBeat(std::string_view json) {
     if (port < 0 || port > 65535) return absl::InvalidArgumentError("beat port is out of range");
     beat.port = static_cast<int>(port);
   }
-  if (r["cluster"].isString() && !r["cluster"].asString().empty()) beat.cluster = r["cluster"].asString();
+  if (r["cluster"].isString() && !r["cluster"].asString().empty())
+    beat.cluster = r["cluster"].asString();
   if (r["weight"].isNumeric()) beat.weight = r["weight"].asDouble();
   if (r["serviceName"].isString()) beat.service_name = r["serviceName"].asString();
   if (r["metadata"].isObject()) {

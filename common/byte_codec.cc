@@ -37,14 +37,16 @@ absl::Status ByteReader::GetU8(uint8_t& v) {
 absl::Status ByteReader::GetU32(uint32_t& v) {
   if (auto s = Need(4); !s.ok()) return s;
   v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(in_[pos_++])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    v |= static_cast<uint32_t>(static_cast<uint8_t>(in_[pos_++])) << (8 * i);
   return absl::OkStatus();
 }
 
 absl::Status ByteReader::GetU64(uint64_t& v) {
   if (auto s = Need(8); !s.ok()) return s;
   v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(in_[pos_++])) << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    v |= static_cast<uint64_t>(static_cast<uint8_t>(in_[pos_++])) << (8 * i);
   return absl::OkStatus();
 }
 

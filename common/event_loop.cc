@@ -48,7 +48,8 @@ void EventLoop::RunEvery(int64_t period_ms, std::function<void()> fn) {
   timer->loop = this;
   timer->fn = std::move(fn);
   timer->ev.reset(event_new(base_.get(), -1, EV_PERSIST, &EventLoop::OnTimer, timer.get()));
-  timeval tv{static_cast<time_t>(period_ms / 1000), static_cast<suseconds_t>((period_ms % 1000) * 1000)};
+  timeval tv{static_cast<time_t>(period_ms / 1000),
+             static_cast<suseconds_t>((period_ms % 1000) * 1000)};
   event_add(timer->ev.get(), &tv);
   timers_.push_back(std::move(timer));
 }

@@ -1,6 +1,6 @@
 #include "common/metrics.h"
-#include "common/strings.h"
 
+#include "common/strings.h"
 
 namespace dnsd::common {
 
@@ -28,7 +28,7 @@ std::string MetricsRegistry::RenderPrometheus() const {
   std::string out;
   for (const auto& [name, family] : families_) {
     StrAppend(&out, "# HELP ", name, " ", family.help, "\n# TYPE ", name, " ",
-                    family.is_counter ? "counter" : "gauge", "\n");
+              family.is_counter ? "counter" : "gauge", "\n");
     if (family.is_counter) {
       for (const auto& [labels, counter] : family.counters) {
         if (labels.empty()) {

@@ -3,9 +3,9 @@
 
 #include "absl/status/status.h"
 
-#define DNSD_RETURN_IF_ERROR(expr)                  \
-  do {                                              \
+#define DNSD_RETURN_IF_ERROR(expr)                        \
+  do {                                                    \
     if (auto dnsd_status_ = (expr); !dnsd_status_.ok()) { \
-      return dnsd_status_;                          \
-    }                                               \
+      return dnsd_status_;                                \
+    }                                                     \
   } while (0)

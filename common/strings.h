@@ -22,19 +22,19 @@ inline void AppendPiece(std::string& out, const std::string& s) { out.append(s);
 inline void AppendPiece(std::string& out, char c) { out.push_back(c); }
 inline void AppendPiece(std::string& out, bool b) { out.append(b ? "true" : "false"); }
 template <typename T>
-  requires(std::is_same_v<T, absl::string_view> && !std::is_same_v<T, std::string_view>)
-inline void AppendPiece(std::string& out, T s) {
+requires(std::is_same_v<T, absl::string_view> &&
+         !std::is_same_v<T, std::string_view>) inline void AppendPiece(std::string& out, T s) {
   out.append(s.data(), s.size());
 }
 template <typename T>
-  requires(std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char>)
-inline void AppendPiece(std::string& out, T v) {
+requires(std::is_integral_v<T> && !std::is_same_v<T, bool> &&
+         !std::is_same_v<T, char>) inline void AppendPiece(std::string& out, T v) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
   out.append(buf, end);
 }
 template <typename T>
-  requires std::is_floating_point_v<T>
+requires std::is_floating_point_v<T>
 inline void AppendPiece(std::string& out, T v) {
   char buf[32];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);

@@ -1,23 +1,25 @@
 #include "dnsd/daemon_config.h"
-#include "common/strings.h"
+
+#include <toml++/toml.h>
 
 #include <fstream>
 #include <functional>
 #include <map>
 #include <sstream>
 
-#include <toml++/toml.h>
-
+#include "common/strings.h"
 
 namespace dnsd {
 namespace {
 
-using Setter = std::function<absl::Status(const toml::node&, const std::string& key, DaemonConfig&)>;
+using Setter =
+    std::function<absl::Status(const toml::node&, const std::string& key, DaemonConfig&)>;
 
 Setter String(std::string DaemonConfig::*field) {
   return [field](const toml::node& node, const std::string& key, DaemonConfig& c) {
     const auto v = node.value<std::string>();
-    if (!node.is_string() || !v) return absl::InvalidArgumentError(common::StrCat(key, " must be a string"));
+    if (!node.is_string() || !v)
+      return absl::InvalidArgumentError(common::StrCat(key, " must be a string"));
     c.*field = *v;
     return absl::OkStatus();
   };
@@ -26,10 +28,12 @@ Setter String(std::string DaemonConfig::*field) {
 template <typename T>
 Setter Integer(T DaemonConfig::*field, int64_t min, int64_t max) {
   return [=](const toml::node& node, const std::string& key, DaemonConfig& c) {
-    if (!node.is_integer()) return absl::InvalidArgumentError(common::StrCat(key, " must be an integer"));
+    if (!node.is_integer())
+      return absl::InvalidArgumentError(common::StrCat(key, " must be an integer"));
     const int64_t v = *node.value<int64_t>();
     if (v < min || v > max) {
-      return absl::InvalidArgumentError(common::StrCat(key, " = ", v, " is out of range [", min, ", ", max, "]"));
+      return absl::InvalidArgumentError(
+          common::StrCat(key, " = ", v, " is out of range [", min, ", ", max, "]"));
     }
     c.*field = static_cast<T>(v);
     return absl::OkStatus();
@@ -52,14 +56,16 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"heartbeat_timeout_ms", Integer(&DaemonConfig::heartbeat_timeout_ms, 100, 3'600'000)},
         {"ip_delete_timeout_ms", Integer(&DaemonConfig::ip_delete_timeout_ms, 100, 3'600'000)},
         {"empty_service_ttl_ms", Integer(&DaemonConfig::empty_service_ttl_ms, 0, 86'400'000)},
-        {"expiry_check_interval_ms", Integer(&DaemonConfig::expiry_check_interval_ms, 10, 60'000)}}},
+        {"expiry_check_interval_ms",
+         Integer(&DaemonConfig::expiry_check_interval_ms, 10, 60'000)}}},
   };
   return *schema;
 }
 
 }  // namespace
 
-absl::Status ApplyConfigToml(std::string_view text, std::string_view file_name, DaemonConfig& config) {
+absl::Status ApplyConfigToml(std::string_view text, std::string_view file_name,
+                             DaemonConfig& config) {
   toml::table root;
   try {
     root = toml::parse(text, file_name);
@@ -73,18 +79,20 @@ absl::Status ApplyConfigToml(std::string_view text, std::string_view file_name, 
     const std::string section(section_key.str());
     auto section_schema = schema.find(section);
     if (section_schema == schema.end()) {
-      return absl::InvalidArgumentError(common::StrCat(file_name, ": unknown section [", section, "]"));
+      return absl::InvalidArgumentError(
+          common::StrCat(file_name, ": unknown section [", section, "]"));
     }
     const toml::table* table = section_node.as_table();
     if (table == nullptr) {
-      return absl::InvalidArgumentError(common::StrCat(file_name, ": ", section, " must be a table"));
+      return absl::InvalidArgumentError(
+          common::StrCat(file_name, ": ", section, " must be a table"));
     }
     for (const auto& [key, node] : *table) {
       const std::string full = common::StrCat(section, ".", key.str());
       auto setter = section_schema->second.find(std::string(key.str()));
       if (setter == section_schema->second.end()) {
-        return absl::InvalidArgumentError(common::StrCat(file_name, ":", node.source().begin.line,
-                                                       ": unknown key '", full, "'"));
+        return absl::InvalidArgumentError(
+            common::StrCat(file_name, ":", node.source().begin.line, ": unknown key '", full, "'"));
       }
       if (auto s = setter->second(node, full, config); !s.ok()) {
         return absl::InvalidArgumentError(

@@ -31,7 +31,8 @@ struct DaemonConfig {
 };
 
 // Parses TOML text (the file name is used in messages) over `config`.
-absl::Status ApplyConfigToml(std::string_view text, std::string_view file_name, DaemonConfig& config);
+absl::Status ApplyConfigToml(std::string_view text, std::string_view file_name,
+                             DaemonConfig& config);
 absl::Status LoadConfigFile(const std::string& path, DaemonConfig& config);
 // Cross-field checks run after flags are applied.
 absl::Status ValidateConfig(const DaemonConfig& config);

@@ -45,8 +45,10 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", data_dir, "directory for durable data (default ./data)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off");
   app.add_option("--http-address", http_address, "HTTP listen address (default 0.0.0.0)");
-  app.add_option("--http-port", http_port, "HTTP port (default 8848; 0 picks a free port)")->check(CLI::Range(0, 65535));
-  app.add_option("--http-threads", http_threads, "HTTP worker threads (0: one per core)")->check(CLI::Range(0, 256));
+  app.add_option("--http-port", http_port, "HTTP port (default 8848; 0 picks a free port)")
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--http-threads", http_threads, "HTTP worker threads (0: one per core)")
+      ->check(CLI::Range(0, 256));
   app.add_option("--advertise-ip", advertise_ip, "address this node reports to clients and peers");
   try {
     app.parse(argc, argv);
@@ -93,7 +95,8 @@ int main(int argc, char** argv) {
   dnsd::raft::LocalDriver driver(**log, [&](uint64_t, std::string_view entry) {
     return dnsd::api::ApplyLogEntry(registry, entry);
   });
-  if (auto s = driver.Replay(); !s.ok()) return Fail(std::string("replaying the log: ") + std::string(s.message()));
+  if (auto s = driver.Replay(); !s.ok())
+    return Fail(std::string("replaying the log: ") + std::string(s.message()));
   spdlog::info("replayed {} log entries from {}", (*log)->last_index(), config.data_dir);
   metrics.AddGauge("dnsd_raft_applied_index", "Last log index applied to the state machines",
                    [&] { return static_cast<double>(driver.applied_index()); });
@@ -101,8 +104,9 @@ int main(int argc, char** argv) {
   dnsd::api::HttpServerOptions http_options;
   http_options.address = config.http_address;
   http_options.port = config.http_port;
-  http_options.threads = config.http_threads > 0 ? config.http_threads
-                                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  http_options.threads = config.http_threads > 0
+                             ? config.http_threads
+                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   http_options.max_body_bytes = static_cast<size_t>(config.http_max_body_bytes);
   auto http = dnsd::api::HttpServer::Create(http_options, metrics);
   if (!http.ok()) return Fail(http.status());
@@ -121,15 +125,17 @@ int main(int argc, char** argv) {
     spdlog::info("received signal {}, shutting down", sig);
     static_cast<dnsd::common::EventLoop*>(arg)->Stop();
   };
-  dnsd::common::EventPtr sigterm(evsignal_new((*main_loop)->base(), SIGTERM, on_signal, main_loop->get()));
-  dnsd::common::EventPtr sigint(evsignal_new((*main_loop)->base(), SIGINT, on_signal, main_loop->get()));
+  dnsd::common::EventPtr sigterm(
+      evsignal_new((*main_loop)->base(), SIGTERM, on_signal, main_loop->get()));
+  dnsd::common::EventPtr sigint(
+      evsignal_new((*main_loop)->base(), SIGINT, on_signal, main_loop->get()));
   event_add(sigterm.get(), nullptr);
   event_add(sigint.get(), nullptr);
 
   driver.Start();
   (*http)->Start();
-  spdlog::info("dnsd listening: http {}:{} ({} threads), data {}", config.http_address, (*http)->port(),
-               http_options.threads, config.data_dir);
+  spdlog::info("dnsd listening: http {}:{} ({} threads), data {}", config.http_address,
+               (*http)->port(), http_options.threads, config.data_dir);
   // Tests and scripts read this line to learn the ports when they asked for port 0.
   std::cout << "dnsd ready http=" << (*http)->port() << std::endl;
 

@@ -17,7 +17,9 @@ absl::Status LocalDriver::Replay() {
   return s;
 }
 
-void LocalDriver::Start() { thread_ = std::thread([this] { Run(); }); }
+void LocalDriver::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void LocalDriver::Stop() {
   {

@@ -1,9 +1,9 @@
 #include "raft/log_store.h"
-#include "common/strings.h"
 
 #include <leveldb/db.h>
 #include <leveldb/write_batch.h>
 
+#include "common/strings.h"
 
 namespace dnsd::raft {
 namespace {
@@ -33,7 +33,8 @@ absl::StatusOr<std::unique_ptr<LogStore>> LogStore::Open(const std::string& dir)
   options.paranoid_checks = true;
   leveldb::DB* raw = nullptr;
   const leveldb::Status s = leveldb::DB::Open(options, dir, &raw);
-  if (!s.ok()) return absl::UnavailableError(common::StrCat("cannot open log at ", dir, ": ", s.ToString()));
+  if (!s.ok())
+    return absl::UnavailableError(common::StrCat("cannot open log at ", dir, ": ", s.ToString()));
   std::unique_ptr<LogStore> store(new LogStore(std::unique_ptr<leveldb::DB>(raw)));
   std::unique_ptr<leveldb::Iterator> it(store->db_->NewIterator(leveldb::ReadOptions()));
   it->Seek(KeyOf(UINT64_MAX));

@@ -32,14 +32,14 @@ struct Command {
   CommandType type = CommandType::kRegisterInstance;
   int64_t timestamp_ms = 0;  // stamped by the proposer so every replica agrees
   ServiceKey service;
-  Instance instance;      // register; the address also names the target of update/health
-  InstancePatch patch;    // update
+  Instance instance;              // register; the address also names the target of update/health
+  InstancePatch patch;            // update
   bool require_existing = false;  // update: fail if the instance is unknown
-  ServiceMeta meta;       // create/update service
+  ServiceMeta meta;               // create/update service
   std::vector<InstanceAddress> targets;  // batch metadata; empty means every instance
-  Metadata metadata;      // batch metadata
-  bool remove_keys = false;  // batch metadata: delete the keys instead of setting them
-  bool healthy = true;    // set health
+  Metadata metadata;                     // batch metadata
+  bool remove_keys = false;              // batch metadata: delete the keys instead of setting them
+  bool healthy = true;                   // set health
   NamespaceInfo namespace_info;
 };
 

@@ -1,16 +1,16 @@
 #include "registry/naming_model.h"
-#include "common/strings.h"
 
 #include <arpa/inet.h>
 
 #include <charconv>
 
+#include "common/strings.h"
 
 namespace dnsd::registry {
 
 std::string DefaultInstanceId(const InstanceAddress& address, const ServiceKey& service) {
   return common::StrCat(address.ip, "#", address.port, "#", address.cluster, "#",
-                      service.GroupedName());
+                        service.GroupedName());
 }
 
 bool IsIpLiteral(std::string_view ip) {

@@ -1,9 +1,9 @@
 #include "registry/registry.h"
-#include "common/strings.h"
 
 #include <algorithm>
 
 #include "common/status_macros.h"
+#include "common/strings.h"
 
 namespace dnsd::registry {
 namespace {
@@ -11,14 +11,14 @@ namespace {
 std::string KindMismatchMessage(const ServiceKey& key, bool service_ephemeral) {
   return service_ephemeral
              ? common::StrCat("Current service ", key.GroupedName(),
-                            " is ephemeral service, can't register persistent instance.")
+                              " is ephemeral service, can't register persistent instance.")
              : common::StrCat("Current service ", key.GroupedName(),
-                            " is persistent service, can't register ephemeral instance.");
+                              " is persistent service, can't register ephemeral instance.");
 }
 
 std::string UpdatedKey(const Instance& instance) {
   return common::StrCat(instance.ip(), ":", instance.port(), ":unknown:", instance.cluster(), ":",
-                      instance.ephemeral ? "ephemeral" : "persist");
+                        instance.ephemeral ? "ephemeral" : "persist");
 }
 
 void ApplyPatch(const InstancePatch& patch, Instance& instance) {
@@ -60,7 +60,8 @@ void Registry::PublishLocked(const ServiceKey& key, const ServiceState& state) {
   std::vector<std::shared_ptr<const Instance>> instances;
   instances.reserve(state.instances.size());
   for (const auto& [address, slot] : state.instances) instances.push_back(slot.instance);
-  auto view = std::make_shared<const ServiceView>(key, state.meta, std::move(instances), ++revision_);
+  auto view =
+      std::make_shared<const ServiceView>(key, state.meta, std::move(instances), ++revision_);
   index_.Publish(view);
   for (const auto& listener : listeners_) listener(key, view);
 }
@@ -96,7 +97,8 @@ absl::Status Registry::RegisterLocked(const ServiceKey& key, Instance instance,
   DNSD_RETURN_IF_ERROR(ValidateInstance(instance));
   DNSD_RETURN_IF_ERROR(CheckKindLocked(key, instance.ephemeral));
   HeartbeatPolicy policy;
-  DNSD_RETURN_IF_ERROR(ParseHeartbeatPolicy(instance.metadata, options_.heartbeat_defaults, policy));
+  DNSD_RETURN_IF_ERROR(
+      ParseHeartbeatPolicy(instance.metadata, options_.heartbeat_defaults, policy));
   if (instance.instance_id.empty()) instance.instance_id = DefaultInstanceId(instance.address, key);
 
   auto [it, created] = services_.try_emplace(key);
@@ -144,16 +146,15 @@ absl::Status Registry::UpdateLocked(const ServiceKey& key, const InstanceAddress
   }
   auto it = services_.find(key);
   if (it == services_.end()) {
-    return absl::InvalidArgumentError(
-        common::StrCat("service not found, namespace: ", key.namespace_id,
-                     ", service: ", key.GroupedName()));
+    return absl::InvalidArgumentError(common::StrCat(
+        "service not found, namespace: ", key.namespace_id, ", service: ", key.GroupedName()));
   }
   ServiceState& state = it->second;
   auto slot = state.instances.find(address);
   if (slot == state.instances.end() || slot->second.instance->ephemeral != ephemeral) {
     if (!require_existing) return absl::OkStatus();
     return absl::NotFoundError(common::StrCat("instance not found: ", address.ip, ":", address.port,
-                                            " in cluster ", address.cluster));
+                                              " in cluster ", address.cluster));
   }
   Instance updated = *slot->second.instance;
   ApplyPatch(patch, updated);
@@ -304,8 +305,8 @@ absl::Status Registry::CheckLocked(const Command& c) const {
     case CommandType::kCreateService: {
       DNSD_RETURN_IF_ERROR(ValidateServiceKey(c.service));
       if (services_.contains(c.service)) {
-        return absl::AlreadyExistsError(common::StrCat(
-            "specified service ", c.service.GroupedName(), " already exists!"));
+        return absl::AlreadyExistsError(
+            common::StrCat("specified service ", c.service.GroupedName(), " already exists!"));
       }
       return absl::OkStatus();
     }
@@ -322,8 +323,9 @@ absl::Status Registry::CheckLocked(const Command& c) const {
             common::StrCat("specified service ", c.service.GroupedName(), " not exist!"));
       }
       if (!it->second.instances.empty()) {
-        return absl::FailedPreconditionError(common::StrCat(
-            "service ", c.service.GroupedName(), " is not empty, can't be delete. Please unregister instance first"));
+        return absl::FailedPreconditionError(
+            common::StrCat("service ", c.service.GroupedName(),
+                           " is not empty, can't be delete. Please unregister instance first"));
       }
       return absl::OkStatus();
     }
@@ -379,8 +381,8 @@ absl::StatusOr<CommandResult> Registry::Apply(const Command& c) {
           DeregisterLocked(c.service, c.instance.address, /*ephemeral=*/false, c.timestamp_ms));
       return CommandResult{};
     case CommandType::kUpdateInstance:
-      DNSD_RETURN_IF_ERROR(UpdateLocked(c.service, c.instance.address, /*ephemeral=*/false,
-                                        c.patch, c.require_existing));
+      DNSD_RETURN_IF_ERROR(UpdateLocked(c.service, c.instance.address, /*ephemeral=*/false, c.patch,
+                                        c.require_existing));
       return CommandResult{};
     case CommandType::kSetHealth: {
       InstancePatch patch;

@@ -7,8 +7,7 @@
 namespace dnsd::registry {
 
 ServiceView::ServiceView(ServiceKey key, ServiceMeta meta,
-                         std::vector<std::shared_ptr<const Instance>> instances,
-                         uint64_t revision)
+                         std::vector<std::shared_ptr<const Instance>> instances, uint64_t revision)
     : key_(std::move(key)),
       meta_(std::move(meta)),
       instances_(std::move(instances)),

@@ -57,7 +57,8 @@ TEST(MetadataTest, JsonAndLegacyForms) {
 }
 
 TEST(BeatTest, ParsesJavaBeatInfo) {
-  auto beat = ParseBeat(R"({"ip":"10.0.0.1","port":8080,"cluster":"c1","weight":2.0,"serviceName":"G@@s","metadata":{"a":"b"},"scheduled":false})");
+  auto beat = ParseBeat(
+      R"({"ip":"10.0.0.1","port":8080,"cluster":"c1","weight":2.0,"serviceName":"G@@s","metadata":{"a":"b"},"scheduled":false})");
   ASSERT_TRUE(beat.ok());
   EXPECT_EQ(*beat->ip, "10.0.0.1");
   EXPECT_EQ(*beat->port, 8080);
@@ -69,7 +70,19 @@ TEST(BeatTest, ParsesJavaBeatInfo) {
 
 TEST(JsonWriterTest, EscapesAndFormatsLikeJava) {
   JsonWriter w;
-  w.BeginObject().Key("s").String("a\"b\\\n\x01").Key("d").Double(1).Key("e").Double(0.5).Key("arr").BeginArray().Int(1).Int(2).EndArray().EndObject();
+  w.BeginObject()
+      .Key("s")
+      .String("a\"b\\\n\x01")
+      .Key("d")
+      .Double(1)
+      .Key("e")
+      .Double(0.5)
+      .Key("arr")
+      .BeginArray()
+      .Int(1)
+      .Int(2)
+      .EndArray()
+      .EndObject();
   EXPECT_EQ(w.str(), R"({"s":"a\"b\\\n\u0001","d":1.0,"e":0.5,"arr":[1,2]})");
 }
 

@@ -17,7 +17,9 @@ port = 9000
 threads = 4
 [naming]
 heartbeat_timeout_ms = 20000
-)", "t.toml", c).ok());
+)",
+                              "t.toml", c)
+                  .ok());
   EXPECT_EQ(c.data_dir, "/var/lib/dnsd");
   EXPECT_EQ(c.http_port, 9000);
   EXPECT_EQ(c.http_threads, 4);

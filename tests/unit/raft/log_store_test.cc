@@ -12,7 +12,8 @@ namespace dnsd::raft {
 namespace {
 
 std::string TempDir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("dnsd-test-" + name + "-" + std::to_string(getpid()));
+  auto dir = std::filesystem::temp_directory_path() /
+             ("dnsd-test-" + name + "-" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   return dir.string();
 }
@@ -32,10 +33,13 @@ TEST(LogStoreTest, AppendsSurviveReopen) {
   ASSERT_TRUE(log.ok());
   EXPECT_EQ((*log)->last_index(), 3u);
   std::vector<std::string> seen;
-  ASSERT_TRUE((*log)->ForEach(2, [&](uint64_t i, std::string_view e) {
-    seen.push_back(std::to_string(i) + std::string(e));
-    return absl::OkStatus();
-  }).ok());
+  ASSERT_TRUE((*log)
+                  ->ForEach(2,
+                            [&](uint64_t i, std::string_view e) {
+                              seen.push_back(std::to_string(i) + std::string(e));
+                              return absl::OkStatus();
+                            })
+                  .ok());
   EXPECT_EQ(seen, (std::vector<std::string>{"2b", "3c"}));
   std::filesystem::remove_all(dir);
 }

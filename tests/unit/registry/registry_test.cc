@@ -20,9 +20,10 @@ Instance MakeInstance(std::string ip, int port, std::string cluster = "DEFAULT")
 class RegistryTest : public ::testing::Test {
  protected:
   RegistryTest() : registry_(RegistryOptions{}) {
-    registry_.AddListener([this](const ServiceKey& key, const std::shared_ptr<const ServiceView>& view) {
-      events_.push_back({key, view});
-    });
+    registry_.AddListener(
+        [this](const ServiceKey& key, const std::shared_ptr<const ServiceView>& view) {
+          events_.push_back({key, view});
+        });
   }
   absl::Status Register(const ServiceKey& key, Instance i) {
     const std::string owner = i.ip() + ":" + std::to_string(i.port()) + "#true";
@@ -135,7 +136,8 @@ TEST_F(RegistryTest, BeatRevivesUnhealthyInstance) {
   clock_.AdvanceMs(16'000);
   registry_.Tick(clock_.NowMs());
   ASSERT_FALSE(registry_.Find(Key("s"))->instances()[0]->healthy);
-  const BeatResult r = registry_.Beat(Key("s"), {"10.0.0.1", 1, "DEFAULT"}, nullptr, clock_.NowMs());
+  const BeatResult r =
+      registry_.Beat(Key("s"), {"10.0.0.1", 1, "DEFAULT"}, nullptr, clock_.NowMs());
   EXPECT_TRUE(r.found);
   EXPECT_TRUE(registry_.Find(Key("s"))->instances()[0]->healthy);
 }
@@ -169,7 +171,10 @@ TEST_F(RegistryTest, BeatWithBodyRegistersUnknownInstance) {
 }
 
 TEST_F(RegistryTest, NonHeartbeatInstancesDoNotExpire) {
-  ASSERT_TRUE(registry_.RegisterEphemeral(Key("s"), MakeInstance("10.0.0.1", 1), "conn-1", false, clock_.NowMs()).ok());
+  ASSERT_TRUE(
+      registry_
+          .RegisterEphemeral(Key("s"), MakeInstance("10.0.0.1", 1), "conn-1", false, clock_.NowMs())
+          .ok());
   clock_.AdvanceMs(120'000);
   registry_.Tick(clock_.NowMs());
   EXPECT_EQ(registry_.Find(Key("s"))->instances().size(), 1u);
@@ -177,7 +182,8 @@ TEST_F(RegistryTest, NonHeartbeatInstancesDoNotExpire) {
 
 TEST_F(RegistryTest, EmptyServiceIsCollectedAfterTtl) {
   ASSERT_TRUE(Register(Key("s"), MakeInstance("10.0.0.1", 1)).ok());
-  ASSERT_TRUE(registry_.DeregisterEphemeral(Key("s"), {"10.0.0.1", 1, "DEFAULT"}, clock_.NowMs()).ok());
+  ASSERT_TRUE(
+      registry_.DeregisterEphemeral(Key("s"), {"10.0.0.1", 1, "DEFAULT"}, clock_.NowMs()).ok());
   ASSERT_NE(registry_.Find(Key("s")), nullptr);
   clock_.AdvanceMs(59'000);
   registry_.Tick(clock_.NowMs());
@@ -262,7 +268,8 @@ TEST_F(RegistryTest, ProtectThresholdZeroTriggersOnlyWhenNoneHealthy) {
 
 TEST_F(RegistryTest, ServiceLifecycleCommands) {
   ASSERT_TRUE(registry_.Apply(CreateService(Key("s"), 0.1)).ok());
-  EXPECT_EQ(registry_.Apply(CreateService(Key("s"), 0.1)).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(registry_.Apply(CreateService(Key("s"), 0.1)).status().code(),
+            absl::StatusCode::kAlreadyExists);
   Command update = CreateService(Key("s"), 0.7);
   update.type = CommandType::kUpdateService;
   update.meta.metadata["owner"] = "team-a";
@@ -274,7 +281,8 @@ TEST_F(RegistryTest, ServiceLifecycleCommands) {
   del.type = CommandType::kDeleteService;
   del.service = Key("s");
   EXPECT_EQ(registry_.Apply(del).status().code(), absl::StatusCode::kFailedPrecondition);
-  ASSERT_TRUE(registry_.DeregisterEphemeral(Key("s"), {"10.0.0.1", 1, "DEFAULT"}, clock_.NowMs()).ok());
+  ASSERT_TRUE(
+      registry_.DeregisterEphemeral(Key("s"), {"10.0.0.1", 1, "DEFAULT"}, clock_.NowMs()).ok());
   EXPECT_TRUE(registry_.Apply(del).ok());
   EXPECT_EQ(registry_.Find(Key("s")), nullptr);
 }
@@ -282,7 +290,8 @@ TEST_F(RegistryTest, ServiceLifecycleCommands) {
 TEST_F(RegistryTest, BatchMetadataSetsAndRemovesKeys) {
   ASSERT_TRUE(Register(Key("s"), MakeInstance("10.0.0.1", 1)).ok());
   ASSERT_TRUE(Register(Key("s"), MakeInstance("10.0.0.2", 1)).ok());
-  auto result = registry_.BatchMetadataEphemeral(Key("s"), {{"10.0.0.2", 1, "DEFAULT"}}, {{"v", "2"}}, false);
+  auto result =
+      registry_.BatchMetadataEphemeral(Key("s"), {{"10.0.0.2", 1, "DEFAULT"}}, {{"v", "2"}}, false);
   ASSERT_TRUE(result.ok());
   ASSERT_EQ(result->updated.size(), 1u);
   EXPECT_EQ(result->updated[0], "10.0.0.2:1:unknown:DEFAULT:ephemeral");
