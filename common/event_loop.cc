@@ -23,7 +23,11 @@ EventLoop::~EventLoop() {
 
 void EventLoop::Run() { event_base_loop(base_.get(), EVLOOP_NO_EXIT_ON_EMPTY); }
 
-void EventLoop::Stop() { event_base_loopbreak(base_.get()); }
+void EventLoop::Stop() {
+  // A break requested before the thread enters event_base_loop() would be lost (the loop
+  // clears the flag on entry), so the break itself runs as posted work on the loop.
+  Post([base = base_.get()] { event_base_loopbreak(base); });
+}
 
 void EventLoop::Post(std::function<void()> fn) {
   {
