@@ -272,8 +272,7 @@ absl::StatusOr<InstanceAddress> AddressFrom(const Params& params) {
   return address;
 }
 
-absl::StatusOr<registry::Instance> InstanceFrom(const Params& params, const ServiceKey& key,
-                                                bool default_ephemeral) {
+absl::StatusOr<registry::Instance> InstanceFrom(const Params& params, bool default_ephemeral) {
   registry::Instance instance;
   auto address = AddressFrom(params);
   if (!address.ok()) return address.status();
@@ -297,7 +296,6 @@ absl::StatusOr<registry::Instance> InstanceFrom(const Params& params, const Serv
   auto metadata = ParseMetadata(params.Get("metadata"));
   if (!metadata.ok()) return metadata.status();
   instance.metadata = std::move(*metadata);
-  instance.instance_id = registry::DefaultInstanceId(instance.address, key);
   if (auto s = registry::ValidateInstance(instance); !s.ok()) {
     return WithCode(s,
                     common::ToStd(s.message()).find("metadata") != std::string_view::npos ||
@@ -361,8 +359,7 @@ void NamingHttpApi::Instance(ApiVersion v, Req req, Resp resp) {
 
 void NamingHttpApi::RegisterInstance(ApiVersion v, Req req, Resp resp) {
   API_TRY(v, resp, key, ServiceKeyFrom(v, req.params));
-  API_TRY(v, resp, instance,
-          InstanceFrom(req.params, *key, switches_.Bool("defaultInstanceEphemeral")));
+  API_TRY(v, resp, instance, InstanceFrom(req.params, switches_.Bool("defaultInstanceEphemeral")));
   if (instance->ephemeral) {
     const std::string owner = common::StrCat(instance->ip(), ":", instance->port(), "#true");
     auto s = registry_.RegisterEphemeral(*key, std::move(*instance), owner,
@@ -555,7 +552,6 @@ void NamingHttpApi::Beat(ApiVersion v, Req req, Resp resp) {
     instance.address = address;
     instance.weight = beat->weight.value_or(1.0);
     instance.metadata = beat->metadata;
-    instance.instance_id = registry::DefaultInstanceId(address, *key);
     if (auto s = registry::ValidateInstance(instance); !s.ok()) return Reject(v, resp, s);
     body = std::move(instance);
   }

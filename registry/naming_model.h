@@ -62,7 +62,7 @@ struct HeartbeatPolicy {
 
 struct Instance {
   InstanceAddress address;
-  std::string instance_id;  // client supplied or ip#port#cluster#group@@service
+  std::string instance_id;  // client supplied; empty means the default (see InstanceIdOf)
   double weight = 1.0;
   bool healthy = true;
   bool enabled = true;
@@ -102,6 +102,12 @@ struct NamespaceInfo {
 
 // "ip#port#cluster#group@@service", Nacos's default ("simple") instance id.
 std::string DefaultInstanceId(const InstanceAddress& address, const ServiceKey& service);
+
+// The instance's id: the client-supplied one, else the default.
+inline std::string InstanceIdOf(const Instance& instance, const ServiceKey& service) {
+  return instance.instance_id.empty() ? DefaultInstanceId(instance.address, service)
+                                      : instance.instance_id;
+}
 
 // Validation shared by every front end. Messages name the offending field.
 absl::Status ValidateInstance(const Instance& instance);

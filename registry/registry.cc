@@ -30,6 +30,25 @@ void ApplyPatch(const InstancePatch& patch, Instance& instance) {
 
 }  // namespace
 
+std::vector<Registry::Slot>::iterator Registry::SlotList::LowerBound(
+    const InstanceAddress& address) {
+  return std::lower_bound(
+      items_.begin(), items_.end(), address,
+      [](const Slot& slot, const InstanceAddress& a) { return slot.instance->address < a; });
+}
+
+Registry::Slot* Registry::SlotList::Find(const InstanceAddress& address) {
+  auto it = LowerBound(address);
+  return it != items_.end() && it->instance->address == address ? &*it : nullptr;
+}
+
+std::pair<Registry::Slot*, bool> Registry::SlotList::FindOrInsert(const InstanceAddress& address) {
+  auto it = LowerBound(address);
+  if (it != items_.end() && it->instance->address == address) return {&*it, false};
+  it = items_.insert(it, Slot{});
+  return {&*it, true};
+}
+
 Registry::Registry(RegistryOptions options) : options_(options) {
   namespace_state_[std::string(kDefaultNamespace)] =
       NamespaceInfo{std::string(kDefaultNamespace), "public", "Default Namespace"};
@@ -59,7 +78,7 @@ bool Registry::NamespaceExists(std::string_view id) const {
 void Registry::PublishLocked(const ServiceKey& key, const ServiceState& state) {
   std::vector<std::shared_ptr<const Instance>> instances;
   instances.reserve(state.instances.size());
-  for (const auto& [address, slot] : state.instances) instances.push_back(slot.instance);
+  for (const Slot& slot : state.instances.items()) instances.push_back(slot.instance);
   auto view =
       std::make_shared<const ServiceView>(key, state.meta, std::move(instances), ++revision_);
   index_.Publish(view);
@@ -99,7 +118,9 @@ absl::Status Registry::RegisterLocked(const ServiceKey& key, Instance instance,
   HeartbeatPolicy policy;
   DNSD_RETURN_IF_ERROR(
       ParseHeartbeatPolicy(instance.metadata, options_.heartbeat_defaults, policy));
-  if (instance.instance_id.empty()) instance.instance_id = DefaultInstanceId(instance.address, key);
+  // A default id is derived on output rather than stored: 64 bytes per instance.
+  if (instance.instance_id == DefaultInstanceId(instance.address, key))
+    instance.instance_id.clear();
 
   auto [it, created] = services_.try_emplace(key);
   ServiceState& state = it->second;
@@ -108,9 +129,9 @@ absl::Status Registry::RegisterLocked(const ServiceKey& key, Instance instance,
     state.meta.created_ms = now_ms;
     service_count_.fetch_add(1);
   }
-  auto [slot_it, inserted] = state.instances.try_emplace(instance.address);
+  auto [slot_ptr, inserted] = state.instances.FindOrInsert(instance.address);
   if (inserted) instance_count_.fetch_add(1);
-  Slot& slot = slot_it->second;
+  Slot& slot = *slot_ptr;
   slot.owner = std::string(owner);
   slot.heartbeat_driven = heartbeat_driven;
   slot.policy = policy;
@@ -126,11 +147,9 @@ absl::Status Registry::DeregisterLocked(const ServiceKey& key, const InstanceAdd
   auto it = services_.find(key);
   if (it == services_.end()) return absl::OkStatus();  // unknown instance is not an error
   ServiceState& state = it->second;
-  auto slot = state.instances.find(address);
-  if (slot == state.instances.end() || slot->second.instance->ephemeral != ephemeral) {
-    return absl::OkStatus();
-  }
-  state.instances.erase(slot);
+  Slot* slot = state.instances.Find(address);
+  if (slot == nullptr || slot->instance->ephemeral != ephemeral) return absl::OkStatus();
+  state.instances.Erase(slot);
   instance_count_.fetch_sub(1);
   if (state.instances.empty()) state.empty_since_ms = now_ms;
   PublishLocked(key, state);
@@ -150,18 +169,18 @@ absl::Status Registry::UpdateLocked(const ServiceKey& key, const InstanceAddress
         "service not found, namespace: ", key.namespace_id, ", service: ", key.GroupedName()));
   }
   ServiceState& state = it->second;
-  auto slot = state.instances.find(address);
-  if (slot == state.instances.end() || slot->second.instance->ephemeral != ephemeral) {
+  Slot* slot = state.instances.Find(address);
+  if (slot == nullptr || slot->instance->ephemeral != ephemeral) {
     if (!require_existing) return absl::OkStatus();
     return absl::NotFoundError(common::StrCat("instance not found: ", address.ip, ":", address.port,
                                               " in cluster ", address.cluster));
   }
-  Instance updated = *slot->second.instance;
+  Instance updated = *slot->instance;
   ApplyPatch(patch, updated);
   HeartbeatPolicy policy;
   DNSD_RETURN_IF_ERROR(ParseHeartbeatPolicy(updated.metadata, options_.heartbeat_defaults, policy));
-  slot->second.policy = policy;
-  slot->second.instance = std::make_shared<const Instance>(std::move(updated));
+  slot->policy = policy;
+  slot->instance = std::make_shared<const Instance>(std::move(updated));
   PublishLocked(key, state);
   return absl::OkStatus();
 }
@@ -176,9 +195,10 @@ absl::StatusOr<CommandResult> Registry::BatchMetadataLocked(
   }
   ServiceState& state = it->second;
   CommandResult result;
-  for (auto& [address, slot] : state.instances) {
+  for (Slot& slot : state.instances.items()) {
     if (slot.instance->ephemeral != ephemeral) continue;
-    if (!targets.empty() && std::find(targets.begin(), targets.end(), address) == targets.end()) {
+    if (!targets.empty() &&
+        std::find(targets.begin(), targets.end(), slot.instance->address) == targets.end()) {
       continue;
     }
     Instance updated = *slot.instance;
@@ -230,9 +250,9 @@ BeatResult Registry::Beat(const ServiceKey& key, const InstanceAddress& address,
   result.interval_ms = options_.heartbeat_defaults.interval_ms;
   auto it = services_.find(key);
   if (it != services_.end()) {
-    auto slot = it->second.instances.find(address);
-    if (slot != it->second.instances.end() && slot->second.instance->ephemeral) {
-      Slot& s = slot->second;
+    Slot* slot = it->second.instances.Find(address);
+    if (slot != nullptr && slot->instance->ephemeral) {
+      Slot& s = *slot;
       s.last_beat_ms = now_ms;
       result.found = true;
       result.interval_ms = s.policy.interval_ms;
@@ -248,11 +268,11 @@ BeatResult Registry::Beat(const ServiceKey& key, const InstanceAddress& address,
   if (body == nullptr) return result;
   Instance instance = *body;
   instance.ephemeral = true;
-  const std::string owner = common::StrCat(instance.ip(), ":", instance.port(), "#true");
-  if (RegisterLocked(key, std::move(instance), owner, /*heartbeat_driven=*/true, now_ms).ok()) {
+  const InstanceAddress registered = instance.address;
+  if (RegisterLocked(key, std::move(instance), /*owner=*/"", /*heartbeat_driven=*/true, now_ms)
+          .ok()) {
     result.found = true;
-    auto& slot = services_[key].instances[address];
-    result.interval_ms = slot.policy.interval_ms;
+    result.interval_ms = services_[key].instances.Find(registered)->policy.interval_ms;
   }
   return result;
 }
@@ -262,22 +282,21 @@ void Registry::Tick(int64_t now_ms) {
   std::vector<ServiceKey> empty_expired;
   for (auto& [key, state] : services_) {
     bool changed = false;
-    for (auto it = state.instances.begin(); it != state.instances.end();) {
-      Slot& slot = it->second;
-      const int64_t silent_ms = now_ms - slot.last_beat_ms;
-      if (slot.heartbeat_driven && silent_ms > slot.policy.delete_timeout_ms) {
-        it = state.instances.erase(it);
-        instance_count_.fetch_sub(1);
-        changed = true;
-        continue;
-      }
-      if (slot.heartbeat_driven && silent_ms > slot.policy.timeout_ms && slot.instance->healthy) {
+    const size_t removed = std::erase_if(state.instances.items(), [&](const Slot& slot) {
+      return slot.heartbeat_driven && now_ms - slot.last_beat_ms > slot.policy.delete_timeout_ms;
+    });
+    if (removed > 0) {
+      instance_count_.fetch_sub(static_cast<int64_t>(removed));
+      changed = true;
+    }
+    for (Slot& slot : state.instances.items()) {
+      if (slot.heartbeat_driven && now_ms - slot.last_beat_ms > slot.policy.timeout_ms &&
+          slot.instance->healthy) {
         Instance stale = *slot.instance;
         stale.healthy = false;
         slot.instance = std::make_shared<const Instance>(std::move(stale));
         changed = true;
       }
-      ++it;
     }
     if (changed && state.instances.empty()) state.empty_since_ms = now_ms;
     if (changed) PublishLocked(key, state);
@@ -371,9 +390,8 @@ absl::StatusOr<CommandResult> Registry::Apply(const Command& c) {
     case CommandType::kRegisterInstance: {
       Instance instance = c.instance;
       instance.ephemeral = false;
-      const std::string owner = common::StrCat(instance.ip(), ":", instance.port(), "#false");
       DNSD_RETURN_IF_ERROR(
-          RegisterLocked(c.service, std::move(instance), owner, false, c.timestamp_ms));
+          RegisterLocked(c.service, std::move(instance), /*owner=*/"", false, c.timestamp_ms));
       return CommandResult{};
     }
     case CommandType::kDeregisterInstance:

@@ -40,7 +40,10 @@ Selection ServiceView::Select(std::string_view clusters, bool healthy_only) cons
 
 const std::string& ServiceView::Memo(
     absl::FunctionRef<std::string(const ServiceView&)> encode) const {
-  std::call_once(memo_once_, [&] { memo_ = encode(*this); });
+  std::call_once(memo_once_, [&] {
+    memo_ = encode(*this);
+    memo_.shrink_to_fit();  // memos live as long as the view; do not keep growth slack
+  });
   return memo_;
 }
 

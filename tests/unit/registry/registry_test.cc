@@ -26,8 +26,7 @@ class RegistryTest : public ::testing::Test {
         });
   }
   absl::Status Register(const ServiceKey& key, Instance i) {
-    const std::string owner = i.ip() + ":" + std::to_string(i.port()) + "#true";
-    return registry_.RegisterEphemeral(key, std::move(i), owner, true, clock_.NowMs());
+    return registry_.RegisterEphemeral(key, std::move(i), "", true, clock_.NowMs());
   }
   Command CreateService(const ServiceKey& key, double threshold) {
     Command c;
@@ -52,7 +51,8 @@ TEST_F(RegistryTest, RegisterPublishesViewAndEvent) {
   auto view = registry_.Find(Key("orders"));
   ASSERT_NE(view, nullptr);
   ASSERT_EQ(view->instances().size(), 1u);
-  EXPECT_EQ(view->instances()[0]->instance_id, "10.0.0.1#8080#DEFAULT#DEFAULT_GROUP@@orders");
+  EXPECT_EQ(InstanceIdOf(*view->instances()[0], Key("orders")),
+            "10.0.0.1#8080#DEFAULT#DEFAULT_GROUP@@orders");
   EXPECT_EQ(view->instances()[0]->weight, 3);
   EXPECT_EQ(view->instances()[0]->metadata.at("zone"), "a");
   ASSERT_EQ(events_.size(), 1u);

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Naming HTTP benchmark: registrations and instance-list queries against a registry of
+# 10,000 services x 10 instances (100,000 instances), with wrk as the load generator on the
+# same machine. dnsd runs on core 0 and wrk on core 1 (when there are at least 2 cores).
+# Prints requests/s, server CPU microseconds per request (from /proc/<pid>/stat) and RSS.
+#
+#   bench/naming/run.sh [seconds-per-phase]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+duration=${1:-10}
+bin=build/bin/dnsd
+[[ -x $bin ]] || { echo "build dnsd first (tools/test.sh or cmake --build build)"; exit 1; }
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
+
+server_cpu="taskset -c 0"; client_cpu="taskset -c 1"
+(( $(nproc) < 2 )) && server_cpu="" && client_cpu=""
+data=$(mktemp -d)
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# Instances must outlive the run without a client beating for them.
+cat > "$data/bench.toml" <<TOML
+[naming]
+heartbeat_timeout_ms = 3600000
+ip_delete_timeout_ms = 3600000
+TOML
+$server_cpu $bin --config "$data/bench.toml" --http-address 127.0.0.1 --http-port "$port" \
+  --http-threads 1 --data-dir "$data" --log-level warn > "$data/stdout" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 50); do grep -q "dnsd ready" "$data/stdout" 2>/dev/null && break; sleep 0.1; done
+
+ticks=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' /proc/$pid/stat; }
+rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' /proc/$pid/status; }
+
+phase() {  # name, lua script, connections
+  local name=$1 script=$2 conns=$3
+  local before after out rps
+  before=$(cpu_ticks)
+  out=$($client_cpu wrk --latency -t1 -c"$conns" -d"${duration}s" -s "bench/naming/$script" "http://127.0.0.1:$port")
+  after=$(cpu_ticks)
+  local requests errors
+  requests=$(awk '/requests in/ {print $1}' <<<"$out")
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  errors=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); errors=${errors:-0}
+  local cpu_us=$(( (after - before) * 1000000 / ticks ))
+  printf "%-22s %10s req/s  %6.2f us CPU/req  p50 %-8s p99 %-8s errors %s  RSS %s MB\n" \
+    "$name" "$rps" "$(echo "$cpu_us / $requests" | bc -l)" \
+    "$(awk '$1 == "50%" {print $2}' <<<"$out")" "$(awk '$1 == "99%" {print $2}' <<<"$out")" \
+    "$errors" "$(rss_mb)"
+}
+
+echo "dnsd naming HTTP benchmark ($(nproc) cores, ${duration}s per phase, 1 HTTP thread on core 0, wrk on core 1)"
+phase "register (POST)" register.lua 64
+curl -s "http://127.0.0.1:$port/nacos/v1/ns/operator/metrics?onlyStatus=false" | \
+  /usr/bin/python3 -c 'import json,sys; m=json.load(sys.stdin); print("registry:", m["serviceCount"], "services,", m["instanceCount"], "instances")'
+phase "list (GET)" list.lua 64
+echo "RSS at 100,000 instances: $(rss_mb) MB"
