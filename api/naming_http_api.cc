@@ -491,7 +491,7 @@ void NamingHttpApi::GetInstance(ApiVersion v, Req req, Resp resp) {
       .Key("ephemeral")
       .Bool(instance->ephemeral)
       .Key("instanceId")
-      .String(instance->instance_id)
+      .String(registry::InstanceIdOf(*instance, *key))
       .Key("metadata");
   WriteMetadataJson(w, instance->metadata);
   w.EndObject();

@@ -21,7 +21,7 @@ void WriteInstanceJson(JsonWriter& w, const Instance& instance, const ServiceKey
   const bool healthy = instance.healthy || force_healthy;
   w.BeginObject()
       .Key("instanceId")
-      .String(instance.instance_id)
+      .String(registry::InstanceIdOf(instance, service))
       .Key("ip")
       .String(instance.ip())
       .Key("port")
