@@ -862,6 +862,126 @@ void NamingHttpApi::Subscribers(ApiVersion v, Req req, Resp resp) {
   resp.Send(SuccessJson(v, w.Take()));
 }
 
+// ---------------------------------------------------------------- clients
+
+namespace {
+
+// HTTP clients are identified as Nacos 2.x does: "ip:port#true" for the ephemeral instances an
+// application publishes, "ip:port#false" for persistent ones.
+std::string ClientIdOf(const registry::Instance& instance) {
+  return common::StrCat(instance.ip(), ":", instance.port(),
+                        instance.ephemeral ? "#true" : "#false");
+}
+
+}  // namespace
+
+void NamingHttpApi::Clients(std::string_view what, Req req, Resp resp) {
+  const ApiVersion v = ApiVersion::kV2;
+  const auto services = registry_.ListAll();
+  JsonWriter w;
+  if (what == "list") {
+    std::vector<std::string> ids;
+    for (const auto& view : services) {
+      for (const auto& instance : view->instances()) ids.push_back(ClientIdOf(*instance));
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    w.BeginArray();
+    for (const auto& id : ids) w.String(id);
+    w.EndArray();
+    return resp.Send(SuccessJson(v, w.Take()));
+  }
+  if (what == "client" || what == "publish/list" || what == "subscribe/list") {
+    API_TRY(v, resp, client_id, RequiredParam(req.params, "clientId"));
+    std::vector<std::pair<const registry::ServiceView*, const registry::Instance*>> published;
+    for (const auto& view : services) {
+      for (const auto& instance : view->instances()) {
+        if (ClientIdOf(*instance) == *client_id) published.emplace_back(view.get(), instance.get());
+      }
+    }
+    if (what == "subscribe/list") return resp.Send(SuccessJson(v, "[]"));
+    if (what == "client") {
+      if (published.empty()) {
+        return Reject(
+            v, resp,
+            WithCode(absl::NotFoundError(common::StrCat("client ", *client_id, " not exist")),
+                     kResourceNotFound));
+      }
+      const registry::Instance& first = *published.front().second;
+      w.BeginObject()
+          .Key("clientId")
+          .String(*client_id)
+          .Key("ephemeral")
+          .Bool(first.ephemeral)
+          .Key("lastUpdatedTime")
+          .Int(clock_.NowMs())
+          .Key("clientType")
+          .String("ipport")
+          .Key("clientIp")
+          .String(first.ip())
+          .Key("clientPort")
+          .String(common::StrCat(first.port()))
+          .EndObject();
+      return resp.Send(SuccessJson(v, w.Take()));
+    }
+    w.BeginArray();
+    for (const auto& [view, instance] : published) {
+      w.BeginObject()
+          .Key("namespace")
+          .String(view->key().namespace_id)
+          .Key("group")
+          .String(view->key().group)
+          .Key("serviceName")
+          .String(view->key().name)
+          .Key("registeredInstance")
+          .BeginObject()
+          .Key("ip")
+          .String(instance->ip())
+          .Key("port")
+          .Int(instance->port())
+          .Key("clusterName")
+          .String(instance->cluster())
+          .EndObject()
+          .EndObject();
+    }
+    w.EndArray();
+    return resp.Send(SuccessJson(v, w.Take()));
+  }
+  // service/publisher/list and service/subscriber/list
+  API_TRY(v, resp, key, ServiceKeyFrom(v, req.params));
+  w.BeginArray();
+  if (what == "service/publisher/list") {
+    if (const auto view = registry_.Find(*key)) {
+      for (const auto& instance : view->instances()) {
+        w.BeginObject()
+            .Key("clientId")
+            .String(ClientIdOf(*instance))
+            .Key("ip")
+            .String(instance->ip())
+            .Key("port")
+            .Int(instance->port())
+            .EndObject();
+      }
+    }
+  } else {
+    for (const auto& s : subscribers_.List(*key, clock_.NowMs())) {
+      const size_t colon = s.address.rfind(':');
+      int64_t port = 0;
+      (void)common::ParseInt64(std::string_view(s.address).substr(colon + 1), port);
+      w.BeginObject()
+          .Key("clientId")
+          .String(s.address + "#true")
+          .Key("ip")
+          .String(s.address.substr(0, colon))
+          .Key("port")
+          .Int(port)
+          .EndObject();
+    }
+  }
+  w.EndArray();
+  resp.Send(SuccessJson(v, w.Take()));
+}
+
 // ---------------------------------------------------------------- operator, cluster
 
 void NamingHttpApi::Switches(ApiVersion v, Req req, Resp resp) {
@@ -1146,6 +1266,16 @@ void NamingHttpApi::RegisterRoutes(HttpServer& server) {
     }
   }
   server.Route("/nacos/v1/ns/health", bind(&NamingHttpApi::Health, V::kV1));
+  for (const char* what : {"list", "publish/list", "subscribe/list", "service/publisher/list",
+                           "service/subscriber/list"}) {
+    server.Route(common::StrCat("/nacos/v2/ns/client/", what),
+                 [this, what](Req req, Resp resp) { Clients(what, req, resp); });
+  }
+  server.Route("/nacos/v2/ns/client", [this](Req req, Resp resp) { Clients("client", req, resp); });
+  server.Route("/nacos/v1/ns/operator/push/state", [](Req, Resp resp) {
+    // Pushes to 1.x UDP subscribers are not sent yet, so there is nothing to count.
+    resp.Send(HttpResponse::Json(200, R"({"succeed":0,"total":0,"ratio":0.0,"reset":false})"));
+  });
   server.Route("/nacos/v1/ns/instance/statuses",
                [this](Req req, Resp resp) { Statuses(req, resp); });
   server.Route("/nacos/v1/ns/operator/distro/client", [this](Req, Resp resp) {

@@ -96,6 +96,8 @@ class NamingHttpApi {
   void Subscribers(ApiVersion v, Req req, Resp resp);
   // Operator and cluster.
   void Switches(ApiVersion v, Req req, Resp resp);
+  // /nacos/v2/ns/client/...: the clients that publish and subscribe.
+  void Clients(std::string_view what, Req req, Resp resp);
   void OperatorMetrics(ApiVersion v, Req req, Resp resp);
   std::string MemberJson() const;
   // Namespaces.

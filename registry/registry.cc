@@ -68,6 +68,14 @@ std::vector<std::shared_ptr<const ServiceView>> Registry::List(
   return out;
 }
 
+std::vector<std::shared_ptr<const ServiceView>> Registry::ListAll() const {
+  std::vector<std::shared_ptr<const ServiceView>> out;
+  index_.ForEach([&](const std::shared_ptr<const ServiceView>& view) { out.push_back(view); });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a->key() < b->key(); });
+  return out;
+}
+
 bool Registry::NamespaceExists(std::string_view id) const {
   const auto map = namespaces_.load();
   return map->find(std::string(id)) != map->end();

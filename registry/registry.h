@@ -61,6 +61,8 @@ class Registry {
   // Services of a namespace, optionally of one group, sorted by (group, name).
   std::vector<std::shared_ptr<const ServiceView>> List(std::string_view namespace_id,
                                                        std::optional<std::string_view> group) const;
+  // Every service of every namespace, sorted by key.
+  std::vector<std::shared_ptr<const ServiceView>> ListAll() const;
   std::shared_ptr<const NamespaceMap> namespaces() const { return namespaces_.load(); }
   bool NamespaceExists(std::string_view id) const;
   int64_t service_count() const { return service_count_.load(std::memory_order_relaxed); }

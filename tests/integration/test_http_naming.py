@@ -222,6 +222,20 @@ class HttpNamingTest(unittest.TestCase):
         self.assertIn("dnsd_registry_instances ", text)
         self.assertIn('dnsd_api_http_responses_total{class="2xx"}', text)
 
+    def test_v2_client_introspection(self):
+        self.register("clients", "10.12.0.1", 7001)
+        ids = self.dnsd.json("GET", "/nacos/v2/ns/client/list")["data"]
+        self.assertIn("10.12.0.1:7001#true", ids)
+        client = self.dnsd.json("GET", "/nacos/v2/ns/client", {"clientId": "10.12.0.1:7001#true"})["data"]
+        self.assertEqual((client["clientIp"], client["ephemeral"]), ("10.12.0.1", True))
+        published = self.dnsd.json("GET", "/nacos/v2/ns/client/publish/list", {"clientId": "10.12.0.1:7001#true"})["data"]
+        self.assertEqual(published[0]["serviceName"], "clients")
+        self.assertEqual(published[0]["registeredInstance"]["port"], 7001)
+        publishers = self.dnsd.json("GET", "/nacos/v2/ns/client/service/publisher/list", {"serviceName": "clients"})["data"]
+        self.assertEqual(publishers, [{"clientId": "10.12.0.1:7001#true", "ip": "10.12.0.1", "port": 7001}])
+        status, _ = self.dnsd.curl("GET", "/nacos/v2/ns/client", {"clientId": "10.99.99.99:1#true"})
+        self.assertEqual(status, 404)
+
     def test_namespaces_v1_and_v2(self):
         status, body = self.dnsd.curl("POST", "/nacos/v1/console/namespaces",
                                       {"customNamespaceId": "team-x", "namespaceName": "Team X", "namespaceDesc": "x"})
