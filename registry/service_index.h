@@ -1,43 +1,28 @@
-// ServiceIndex maps ServiceKey -> current ServiceView for lock-free readers.
-//
-// Readers: Find() does two atomic shared_ptr loads (shard, then the service's slot) and never
-// blocks on the writer. Writer (one at a time, the registry's writer lock): replacing the view
-// of an existing service is one atomic store; adding or removing a service copies only its
-// shard (1/256 of the index), so start-up with 10,000 services stays cheap.
+// ServiceIndex maps ServiceKey -> current ServiceView for lock-free readers; see
+// common/cow_index.h for the reader and writer costs.
 #pragma once
 
-#include <array>
-#include <atomic>
-#include <functional>
-#include <memory>
-
-#include "absl/container/flat_hash_map.h"
+#include "common/cow_index.h"
 #include "registry/service_view.h"
 
 namespace dnsd::registry {
 
 class ServiceIndex {
  public:
-  ServiceIndex();
-
-  std::shared_ptr<const ServiceView> Find(const ServiceKey& key) const;
-  // Visits every published view; order is unspecified.
-  void ForEach(const std::function<void(const std::shared_ptr<const ServiceView>&)>& fn) const;
-
+  std::shared_ptr<const ServiceView> Find(const ServiceKey& key) const { return index_.Find(key); }
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    index_.ForEach([&](const ServiceKey&, const std::shared_ptr<const ServiceView>& v) { fn(v); });
+  }
   // Writer only.
-  void Publish(std::shared_ptr<const ServiceView> view);
-  void Remove(const ServiceKey& key);
+  void Publish(std::shared_ptr<const ServiceView> view) {
+    const ServiceKey key = view->key();
+    index_.Publish(key, std::move(view));
+  }
+  void Remove(const ServiceKey& key) { index_.Remove(key); }
 
  private:
-  static constexpr size_t kShards = 256;
-  struct Slot {
-    std::atomic<std::shared_ptr<const ServiceView>> view;
-  };
-  using Shard = absl::flat_hash_map<ServiceKey, std::shared_ptr<Slot>>;
-
-  size_t ShardOf(const ServiceKey& key) const { return absl::HashOf(key) % kShards; }
-
-  std::array<std::atomic<std::shared_ptr<const Shard>>, kShards> shards_;
+  common::CowIndex<ServiceKey, ServiceView> index_;
 };
 
 }  // namespace dnsd::registry
