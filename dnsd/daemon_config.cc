@@ -25,6 +25,31 @@ Setter String(std::string DaemonConfig::*field) {
   };
 }
 
+Setter Bool(bool DaemonConfig::*field) {
+  return [field](const toml::node& node, const std::string& key, DaemonConfig& c) {
+    if (!node.is_boolean())
+      return absl::InvalidArgumentError(common::StrCat(key, " must be true or false"));
+    c.*field = *node.value<bool>();
+    return absl::OkStatus();
+  };
+}
+
+Setter StringList(std::vector<std::string> DaemonConfig::*field) {
+  return [field](const toml::node& node, const std::string& key, DaemonConfig& c) {
+    const toml::array* array = node.as_array();
+    if (array == nullptr)
+      return absl::InvalidArgumentError(common::StrCat(key, " must be an array of strings"));
+    std::vector<std::string> values;
+    for (const auto& item : *array) {
+      if (!item.is_string())
+        return absl::InvalidArgumentError(common::StrCat(key, " must be an array of strings"));
+      values.push_back(*item.value<std::string>());
+    }
+    c.*field = std::move(values);
+    return absl::OkStatus();
+  };
+}
+
 template <typename T>
 Setter Integer(T DaemonConfig::*field, int64_t min, int64_t max) {
   return [=](const toml::node& node, const std::string& key, DaemonConfig& c) {
@@ -58,6 +83,32 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"empty_service_ttl_ms", Integer(&DaemonConfig::empty_service_ttl_ms, 0, 86'400'000)},
         {"expiry_check_interval_ms",
          Integer(&DaemonConfig::expiry_check_interval_ms, 10, 60'000)}}},
+      {"dns",
+       {{"enabled", Bool(&DaemonConfig::dns_enabled)},
+        {"address", String(&DaemonConfig::dns_address)},
+        {"port", Integer(&DaemonConfig::dns_port, 0, 65535)},
+        {"workers", Integer(&DaemonConfig::dns_workers, 0, 256)},
+        {"zone", String(&DaemonConfig::dns_zone)},
+        {"ttl", Integer(&DaemonConfig::dns_ttl, 0, 2'147'483'647)},
+        {"negative_ttl", Integer(&DaemonConfig::dns_negative_ttl, 0, 86'400)},
+        {"addr_ttl", Integer(&DaemonConfig::dns_addr_ttl, 0, 2'147'483'647)},
+        {"bare_names", Bool(&DaemonConfig::dns_bare_names)},
+        {"compat_suffix", String(&DaemonConfig::dns_compat_suffix)},
+        {"zones", String(&DaemonConfig::dns_zones)},
+        {"tcp_idle_timeout_ms", Integer(&DaemonConfig::dns_tcp_idle_timeout_ms, 100, 3'600'000)},
+        {"tcp_max_connections", Integer(&DaemonConfig::dns_tcp_max_connections, 1, 1'000'000)},
+        {"tcp_max_per_client", Integer(&DaemonConfig::dns_tcp_max_per_client, 1, 1'000'000)},
+        {"forward_allow", StringList(&DaemonConfig::dns_forward_allow)}}},
+      {"forward",
+       {{"enabled", Bool(&DaemonConfig::forward_enabled)},
+        {"upstreams", StringList(&DaemonConfig::forward_upstreams)},
+        {"resolv_conf", String(&DaemonConfig::forward_resolv_conf)},
+        {"timeout_ms", Integer(&DaemonConfig::forward_timeout_ms, 10, 60'000)},
+        {"cache_max_entries", Integer(&DaemonConfig::cache_max_entries, 0, 100'000'000)},
+        {"cache_min_ttl", Integer(&DaemonConfig::cache_min_ttl, 0, 86'400)},
+        {"cache_max_ttl", Integer(&DaemonConfig::cache_max_ttl, 0, 2'147'483'647)},
+        {"cache_negative_max_ttl", Integer(&DaemonConfig::cache_negative_max_ttl, 0, 86'400)},
+        {"stale_max_s", Integer(&DaemonConfig::stale_max_s, 0, 604'800)}}},
   };
   return *schema;
 }
@@ -119,6 +170,10 @@ absl::Status ValidateConfig(const DaemonConfig& c) {
         "naming.heartbeat_interval_ms");
   }
   if (c.data_dir.empty()) return absl::InvalidArgumentError("server.data_dir must not be empty");
+  if (c.cache_min_ttl > c.cache_max_ttl) {
+    return absl::InvalidArgumentError(
+        "forward.cache_min_ttl must not exceed forward.cache_max_ttl");
+  }
   return absl::OkStatus();
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -28,6 +29,33 @@ struct DaemonConfig {
   int64_t ip_delete_timeout_ms = 30000;
   int64_t empty_service_ttl_ms = 60000;
   int64_t expiry_check_interval_ms = 1000;
+  // [dns]
+  bool dns_enabled = true;
+  std::string dns_address = "127.0.0.1";
+  int dns_port = 53;
+  int dns_workers = 0;  // 0: one per core
+  std::string dns_zone = "nacos.internal.";
+  int64_t dns_ttl = 5;
+  int64_t dns_negative_ttl = 5;
+  int64_t dns_addr_ttl = 3600;
+  bool dns_bare_names = false;
+  std::string dns_compat_suffix;    // e.g. "nacos."; empty: off
+  std::string dns_zones = "zones";  // a zone file or a directory of *.zone files
+  int dns_tcp_idle_timeout_ms = 10'000;
+  int dns_tcp_max_connections = 1024;
+  int dns_tcp_max_per_client = 64;
+  std::vector<std::string> dns_forward_allow = {"127.0.0.0/8",   "::1/128",        "10.0.0.0/8",
+                                                "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"};
+  // [forward]
+  bool forward_enabled = true;
+  std::vector<std::string> forward_upstreams;  // empty: the nameservers of /etc/resolv.conf
+  std::string forward_resolv_conf = "/etc/resolv.conf";
+  int64_t forward_timeout_ms = 1500;
+  int64_t cache_max_entries = 100'000;
+  int64_t cache_min_ttl = 0;
+  int64_t cache_max_ttl = 86'400;
+  int64_t cache_negative_max_ttl = 3600;
+  int64_t stale_max_s = 86'400;  // serve-stale window after expiry (RFC 8767)
 };
 
 // Parses TOML text (the file name is used in messages) over `config`.

@@ -18,6 +18,10 @@
 #include "common/metrics.h"
 #include "common/strings.h"
 #include "dnsd/daemon_config.h"
+#include "dnsd/dns_server.h"
+#include "dnsd/query_pipeline.h"
+#include "dnsd/registry_zone.h"
+#include "dnsd/static_zones.h"
 #include "raft/local_driver.h"
 #include "raft/log_store.h"
 #include "registry/registry.h"
@@ -39,8 +43,8 @@ int Fail(const absl::Status& status) { return Fail(dnsd::common::ToStd(status.me
 int main(int argc, char** argv) {
   CLI::App app{"dnsd: DNS-first naming server that speaks Nacos"};
   std::string config_path;
-  std::string data_dir, log_level, http_address, advertise_ip;
-  int http_port = -1, http_threads = -1;
+  std::string data_dir, log_level, http_address, advertise_ip, dns_address, zones;
+  int http_port = -1, http_threads = -1, dns_port = -1, dns_workers = -1;
   app.add_option("-c,--config", config_path, "TOML configuration file (see dnsd.example.toml)");
   app.add_option("--data-dir", data_dir, "directory for durable data (default ./data)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off");
@@ -50,6 +54,12 @@ int main(int argc, char** argv) {
   app.add_option("--http-threads", http_threads, "HTTP worker threads (0: one per core)")
       ->check(CLI::Range(0, 256));
   app.add_option("--advertise-ip", advertise_ip, "address this node reports to clients and peers");
+  app.add_option("--dns-address", dns_address, "DNS listen address (default 127.0.0.1)");
+  app.add_option("--dns-port", dns_port, "DNS port, UDP and TCP (default 53; 0 picks a free port)")
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--dns-workers", dns_workers, "DNS worker threads (0: one per core)")
+      ->check(CLI::Range(0, 256));
+  app.add_option("--zones", zones, "zone file or directory of *.zone files (default ./zones)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -67,6 +77,10 @@ int main(int argc, char** argv) {
   if (!advertise_ip.empty()) config.advertise_ip = advertise_ip;
   if (http_port >= 0) config.http_port = http_port;
   if (http_threads >= 0) config.http_threads = http_threads;
+  if (!dns_address.empty()) config.dns_address = dns_address;
+  if (dns_port >= 0) config.dns_port = dns_port;
+  if (dns_workers >= 0) config.dns_workers = dns_workers;
+  if (!zones.empty()) config.dns_zones = zones;
   if (auto s = dnsd::ValidateConfig(config); !s.ok()) return Fail(s);
   if (auto s = dnsd::common::SetupLogging(config.log_level); !s.ok()) {
     return Fail(std::string("server.log_level: ") + std::string(s.message()));
@@ -89,6 +103,21 @@ int main(int argc, char** argv) {
                    [&] { return static_cast<double>(registry.service_count()); });
   metrics.AddGauge("dnsd_registry_instances", "Instances in the registry",
                    [&] { return static_cast<double>(registry.instance_count()); });
+
+  // DNS answer sets are built by the registry writer, so the zone listens before replay.
+  dnsd::dns::RegistryZoneOptions zone_options;
+  zone_options.zone = config.dns_zone;
+  zone_options.ttl = static_cast<uint32_t>(config.dns_ttl);
+  zone_options.negative_ttl = static_cast<uint32_t>(config.dns_negative_ttl);
+  zone_options.addr_ttl = static_cast<uint32_t>(config.dns_addr_ttl);
+  zone_options.bare_names = config.dns_bare_names;
+  zone_options.compat_suffix = config.dns_compat_suffix;
+  zone_options.ns_address = config.advertise_ip;
+  dnsd::dns::RegistryZone registry_zone(zone_options, metrics);
+  registry.AddListener([&](const dnsd::registry::ServiceKey& key,
+                           const std::shared_ptr<const dnsd::registry::ServiceView>& view) {
+    registry_zone.OnServiceChanged(key, view);
+  });
 
   auto log = dnsd::raft::LogStore::Open((std::filesystem::path(config.data_dir) / "log").string());
   if (!log.ok()) return Fail(log.status());
@@ -118,6 +147,30 @@ int main(int argc, char** argv) {
   dnsd::api::NamingHttpApi naming_api(registry, driver, clock, metrics, identity);
   naming_api.RegisterRoutes(**http);
 
+  dnsd::dns::StaticZones static_zones;
+  auto load_zones = [&] {
+    const auto files = dnsd::dns::ZoneFilesIn(config.dns_zones);
+    for (const auto& error : static_zones.Reload(files)) spdlog::error("zone file: {}", error);
+    spdlog::info("serving {} static zone(s) from {}", static_zones.zone_count(), config.dns_zones);
+  };
+  dnsd::dns::QueryPipeline pipeline(registry_zone, metrics);
+  pipeline.SetStaticZones(&static_zones);
+  std::unique_ptr<dnsd::dns::DnsServer> dns_server;
+  if (config.dns_enabled) {
+    load_zones();
+    dnsd::dns::DnsServerOptions dns_options;
+    dns_options.address = config.dns_address;
+    dns_options.port = config.dns_port;
+    dns_options.workers = config.dns_workers;
+    dns_options.tcp_idle_timeout_ms = config.dns_tcp_idle_timeout_ms;
+    dns_options.tcp_max_connections = config.dns_tcp_max_connections;
+    dns_options.tcp_max_per_client = config.dns_tcp_max_per_client;
+    dns_options.forward_allow = config.dns_forward_allow;
+    auto created = dnsd::dns::DnsServer::Create(dns_options, pipeline, nullptr, metrics);
+    if (!created.ok()) return Fail(created.status());
+    dns_server = std::move(*created);
+  }
+
   auto main_loop = dnsd::common::EventLoop::Create();
   if (!main_loop.ok()) return Fail(main_loop.status());
   (*main_loop)->RunEvery(config.expiry_check_interval_ms, [&] { registry.Tick(clock.NowMs()); });
@@ -131,16 +184,27 @@ int main(int argc, char** argv) {
       evsignal_new((*main_loop)->base(), SIGINT, on_signal, main_loop->get()));
   event_add(sigterm.get(), nullptr);
   event_add(sigint.get(), nullptr);
+  dnsd::common::EventPtr sighup(evsignal_new(
+      (*main_loop)->base(), SIGHUP,
+      [](evutil_socket_t, short, void* arg) { (*static_cast<std::function<void()>*>(arg))(); },
+      new std::function<void()>([&] {
+        spdlog::info("SIGHUP: reloading zone files");
+        load_zones();
+      })));
+  event_add(sighup.get(), nullptr);
 
   driver.Start();
   (*http)->Start();
+  if (dns_server) dns_server->Start();
   spdlog::info("dnsd listening: http {}:{} ({} threads), data {}", config.http_address,
                (*http)->port(), http_options.threads, config.data_dir);
   // Tests and scripts read this line to learn the ports when they asked for port 0.
-  std::cout << "dnsd ready http=" << (*http)->port() << std::endl;
+  std::cout << "dnsd ready http=" << (*http)->port()
+            << " dns=" << (dns_server ? dns_server->port() : 0) << std::endl;
 
   (*main_loop)->Run();
 
+  if (dns_server) dns_server->Stop();
   (*http)->Stop();
   driver.Stop();
   spdlog::info("dnsd stopped");

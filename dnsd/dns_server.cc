@@ -1,0 +1,385 @@
+#include "dnsd/dns_server.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <unordered_map>
+
+#include "common/strings.h"
+#include "spdlog/spdlog.h"
+
+namespace dnsd::dns {
+namespace {
+
+constexpr int kBatch = 32;
+constexpr size_t kUdpIn = 4096;
+constexpr size_t kUdpOut = 1280;
+
+absl::StatusOr<sockaddr_storage> MakeAddress(const std::string& address, int port, socklen_t& len) {
+  sockaddr_storage ss{};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(*v4);
+  } else if (inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(*v6);
+  } else {
+    return absl::InvalidArgumentError(
+        common::StrCat("dns.address '", address, "' is not an IP address"));
+  }
+  return ss;
+}
+
+int PortOf(const sockaddr_storage& ss) {
+  return ntohs(ss.ss_family == AF_INET ? reinterpret_cast<const sockaddr_in&>(ss).sin_port
+                                       : reinterpret_cast<const sockaddr_in6&>(ss).sin6_port);
+}
+
+std::string IpOf(const sockaddr_storage& ss) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(ss).sin_addr, buf, sizeof(buf));
+  } else {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr, buf, sizeof(buf));
+  }
+  return buf;
+}
+
+// Binds a socket of `type`; `reuse_port` lets every worker bind the same port.
+absl::StatusOr<int> BindSocket(int type, const sockaddr_storage& addr, socklen_t len,
+                               bool reuse_port, const std::string& what) {
+  const int fd = socket(addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError(common::StrCat("socket: ", std::strerror(errno)));
+  const int one = 1;
+  if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  if (addr.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
+    const int err = errno;
+    close(fd);
+    return absl::UnavailableError(common::StrCat("cannot listen for DNS (", what, ") on ",
+                                                 IpOf(addr), ":", PortOf(addr), ": ",
+                                                 std::strerror(err)));
+  }
+  if (type == SOCK_STREAM && listen(fd, 512) != 0) {
+    close(fd);
+    return absl::UnavailableError(common::StrCat("listen: ", std::strerror(errno)));
+  }
+  return fd;
+}
+
+bool InNetwork(const Network& net, const sockaddr_storage& ss) {
+  const uint8_t* addr;
+  if (ss.ss_family == AF_INET && net.family == AF_INET) {
+    addr = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in&>(ss).sin_addr);
+  } else if (ss.ss_family == AF_INET6 && net.family == AF_INET6) {
+    addr = reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr.s6_addr;
+  } else {
+    return false;
+  }
+  int bits = net.prefix;
+  for (int i = 0; bits > 0; ++i, bits -= 8) {
+    const uint8_t mask = bits >= 8 ? 0xFF : static_cast<uint8_t>(0xFF << (8 - bits));
+    if ((addr[i] & mask) != (net.addr[i] & mask)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<Network> ParseNetwork(const std::string& cidr) {
+  Network net;
+  const size_t slash = cidr.find('/');
+  const std::string ip = cidr.substr(0, slash);
+  if (inet_pton(AF_INET, ip.c_str(), net.addr) == 1) {
+    net.family = AF_INET;
+    net.prefix = 32;
+  } else if (inet_pton(AF_INET6, ip.c_str(), net.addr) == 1) {
+    net.family = AF_INET6;
+    net.prefix = 128;
+  } else {
+    return absl::InvalidArgumentError(common::StrCat("'", cidr, "' is not an IP network"));
+  }
+  if (slash != std::string::npos) {
+    int64_t prefix = -1;
+    if (!common::ParseInt64(std::string_view(cidr).substr(slash + 1), prefix) || prefix < 0 ||
+        prefix > net.prefix) {
+      return absl::InvalidArgumentError(common::StrCat("'", cidr, "' has a bad prefix length"));
+    }
+    net.prefix = static_cast<int>(prefix);
+  }
+  return net;
+}
+
+struct DnsServer::Connection {
+  Worker* worker = nullptr;
+  bufferevent* bev = nullptr;
+  std::string client_ip;
+  bool may_forward = false;
+  bool open = true;
+};
+
+struct DnsServer::Worker {
+  DnsServer* server = nullptr;
+  std::unique_ptr<common::EventLoop> loop;
+  int udp_fd = -1;
+  common::EventPtr udp_event;
+  evconnlistener* listener = nullptr;
+  uint8_t in[kBatch][kUdpIn];
+  uint8_t out[kBatch][kUdpOut];
+  sockaddr_storage addrs[kBatch];
+  mmsghdr in_msgs[kBatch];
+  mmsghdr out_msgs[kBatch];
+  iovec in_iov[kBatch];
+  iovec out_iov[kBatch];
+  uint8_t tcp_in[65535];
+  uint8_t tcp_out[65537];
+  std::unordered_map<Connection*, std::shared_ptr<Connection>> connections;
+  std::unordered_map<std::string, int> per_client;
+
+  void OnUdp();
+  void Forward(const Query& q, size_t limit, const sockaddr_storage& client);
+  void OnAccept(evutil_socket_t fd, sockaddr* addr, int len);
+  void OnTcpRead(Connection& conn);
+  void Close(Connection& conn);
+};
+
+void DnsServer::Worker::OnUdp() {
+  for (;;) {
+    for (int i = 0; i < kBatch; ++i) {
+      in_iov[i] = {in[i], kUdpIn};
+      std::memset(&in_msgs[i], 0, sizeof(in_msgs[i]));
+      in_msgs[i].msg_hdr.msg_name = &addrs[i];
+      in_msgs[i].msg_hdr.msg_namelen = sizeof(addrs[i]);
+      in_msgs[i].msg_hdr.msg_iov = &in_iov[i];
+      in_msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int n = recvmmsg(udp_fd, in_msgs, kBatch, MSG_DONTWAIT, nullptr);
+    if (n <= 0) return;
+    int responses = 0;
+    for (int i = 0; i < n; ++i) {
+      Query q;
+      const bool may_forward = server->MayForward(addrs[i]);
+      const PipelineOutcome outcome = server->pipeline_.Process(
+          in[i], in_msgs[i].msg_len, out[responses], kUdpOut, false, may_forward, q);
+      if (outcome.verdict == Verdict::kRespond) {
+        out_iov[responses] = {out[responses], outcome.size};
+        std::memset(&out_msgs[responses], 0, sizeof(out_msgs[responses]));
+        out_msgs[responses].msg_hdr.msg_name = &addrs[i];
+        out_msgs[responses].msg_hdr.msg_namelen = in_msgs[i].msg_hdr.msg_namelen;
+        out_msgs[responses].msg_hdr.msg_iov = &out_iov[responses];
+        out_msgs[responses].msg_hdr.msg_iovlen = 1;
+        ++responses;
+      } else if (outcome.verdict == Verdict::kForward) {
+        Forward(q, QueryPipeline::ResponseLimit(q, false), addrs[i]);
+      }
+    }
+    for (int sent = 0; sent < responses;) {
+      const int r = sendmmsg(udp_fd, out_msgs + sent, static_cast<unsigned>(responses - sent), 0);
+      if (r <= 0) break;  // a full socket buffer drops the rest, as a router would
+      sent += r;
+    }
+    if (n < kBatch) return;
+  }
+}
+
+void DnsServer::Worker::Forward(const Query& q, size_t limit, const sockaddr_storage& client) {
+  const int fd = udp_fd;
+  const socklen_t len = client.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  server->forwarder_->Resolve(*loop, q, limit, [fd, client, len](const uint8_t* data, size_t size) {
+    if (size > 0) sendto(fd, data, size, 0, reinterpret_cast<const sockaddr*>(&client), len);
+  });
+}
+
+void DnsServer::Worker::OnAccept(evutil_socket_t fd, sockaddr* addr, int) {
+  sockaddr_storage ss{};
+  std::memcpy(&ss, addr, addr->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
+  const std::string ip = IpOf(ss);
+  int& mine = per_client[ip];
+  if (server->tcp_connections_.load() >= server->options_.tcp_max_connections ||
+      mine >= server->options_.tcp_max_per_client) {
+    server->tcp_refused_->Inc();
+    evutil_closesocket(fd);
+    if (mine == 0) per_client.erase(ip);
+    return;
+  }
+  ++mine;
+  server->tcp_connections_.fetch_add(1);
+  auto conn = std::make_shared<Connection>();
+  conn->worker = this;
+  conn->client_ip = ip;
+  conn->may_forward = server->MayForward(ss);
+  conn->bev = bufferevent_socket_new(loop->base(), fd, BEV_OPT_CLOSE_ON_FREE);
+  Connection* raw = conn.get();
+  connections[raw] = std::move(conn);
+  bufferevent_setcb(
+      raw->bev,
+      [](bufferevent*, void* c) {
+        static_cast<Connection*>(c)->worker->OnTcpRead(*static_cast<Connection*>(c));
+      },
+      nullptr,
+      [](bufferevent*, short what, void* c) {
+        auto* conn = static_cast<Connection*>(c);
+        if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+          conn->worker->Close(*conn);
+      },
+      raw);
+  const timeval idle{server->options_.tcp_idle_timeout_ms / 1000,
+                     (server->options_.tcp_idle_timeout_ms % 1000) * 1000};
+  bufferevent_set_timeouts(raw->bev, &idle, nullptr);
+  bufferevent_enable(raw->bev, EV_READ | EV_WRITE);
+}
+
+void DnsServer::Worker::OnTcpRead(Connection& conn) {
+  evbuffer* input = bufferevent_get_input(conn.bev);
+  for (;;) {
+    uint8_t prefix[2];
+    if (evbuffer_copyout(input, prefix, 2) < 2) return;
+    const size_t size = Read16(prefix);
+    if (evbuffer_get_length(input) < 2 + size) return;
+    evbuffer_drain(input, 2);
+    evbuffer_remove(input, tcp_in, size);
+    Query q;
+    const PipelineOutcome outcome = server->pipeline_.Process(
+        tcp_in, size, tcp_out + 2, sizeof(tcp_out) - 2, true, conn.may_forward, q);
+    if (outcome.verdict == Verdict::kRespond) {
+      // Length and message in one write (RFC 7766 §8).
+      Write16(tcp_out, static_cast<uint16_t>(outcome.size));
+      bufferevent_write(conn.bev, tcp_out, outcome.size + 2);
+    } else if (outcome.verdict == Verdict::kForward) {
+      std::weak_ptr<Connection> weak = connections[&conn];
+      server->forwarder_->Resolve(*loop, q, 65535, [weak](const uint8_t* data, size_t n) {
+        auto c = weak.lock();
+        if (!c || !c->open || n == 0) return;
+        uint8_t len[2];
+        Write16(len, static_cast<uint16_t>(n));
+        evbuffer* out = bufferevent_get_output(c->bev);
+        evbuffer_add(out, len, 2);
+        evbuffer_add(out, data, n);
+      });
+    } else if (size == 0) {
+      Close(conn);
+      return;
+    }
+  }
+}
+
+void DnsServer::Worker::Close(Connection& conn) {
+  if (!conn.open) return;
+  conn.open = false;
+  bufferevent_free(conn.bev);
+  conn.bev = nullptr;
+  server->tcp_connections_.fetch_sub(1);
+  if (auto it = per_client.find(conn.client_ip); it != per_client.end() && --it->second <= 0) {
+    per_client.erase(it);
+  }
+  connections.erase(&conn);  // may destroy `conn`
+}
+
+DnsServer::DnsServer(const DnsServerOptions& options, const QueryPipeline& pipeline,
+                     Forwarder* forwarder)
+    : options_(options), pipeline_(pipeline), forwarder_(forwarder) {}
+
+DnsServer::~DnsServer() {
+  Stop();
+  for (auto& w : workers_) {
+    w->connections.clear();
+    if (w->listener) evconnlistener_free(w->listener);
+    w->udp_event.reset();
+    if (w->udp_fd >= 0) close(w->udp_fd);
+  }
+}
+
+bool DnsServer::MayForward(const sockaddr_storage& client) const {
+  for (const auto& net : allow_) {
+    if (InNetwork(net, client)) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Create(const DnsServerOptions& options,
+                                                             const QueryPipeline& pipeline,
+                                                             Forwarder* forwarder,
+                                                             common::MetricsRegistry& metrics) {
+  std::unique_ptr<DnsServer> server(new DnsServer(options, pipeline, forwarder));
+  for (const auto& cidr : options.forward_allow) {
+    auto net = ParseNetwork(cidr);
+    if (!net.ok())
+      return absl::InvalidArgumentError(
+          common::StrCat("dns.forward_allow: ", net.status().message()));
+    server->allow_.push_back(*net);
+  }
+  server->tcp_refused_ =
+      &metrics.GetCounter("dnsd_dns_tcp_refused_connections_total",
+                          "TCP connections closed at once because a connection cap was reached");
+  socklen_t len = 0;
+  auto addr = MakeAddress(options.address, options.port, len);
+  if (!addr.ok()) return addr.status();
+  if (options.port != 0) {
+    // SO_REUSEPORT would let us share the port with another process of the same user; a
+    // plain bind first turns "already in use" into a clear start-up error.
+    for (int type : {SOCK_DGRAM, SOCK_STREAM}) {
+      auto probe = BindSocket(type, *addr, len, false, type == SOCK_DGRAM ? "udp" : "tcp");
+      if (!probe.ok()) return probe.status();
+      close(*probe);
+    }
+  }
+  const int workers = options.workers > 0
+                          ? options.workers
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < workers; ++i) {
+    auto worker = std::make_unique<Worker>();
+    worker->server = server.get();
+    auto loop = common::EventLoop::Create();
+    if (!loop.ok()) return loop.status();
+    worker->loop = std::move(*loop);
+    auto udp = BindSocket(SOCK_DGRAM, *addr, len, true, "udp");
+    if (!udp.ok()) return udp.status();
+    worker->udp_fd = *udp;
+    if (i == 0 && options.port == 0) {
+      sockaddr_storage bound{};
+      socklen_t bound_len = sizeof(bound);
+      getsockname(*udp, reinterpret_cast<sockaddr*>(&bound), &bound_len);
+      server->port_ = PortOf(bound);
+      addr = MakeAddress(options.address, server->port_, len);
+    } else if (i == 0) {
+      server->port_ = options.port;
+    }
+    auto tcp = BindSocket(SOCK_STREAM, *addr, len, true, "tcp");
+    if (!tcp.ok()) return tcp.status();
+    worker->listener = evconnlistener_new(
+        worker->loop->base(),
+        [](evconnlistener*, evutil_socket_t fd, sockaddr* a, int l, void* w) {
+          static_cast<Worker*>(w)->OnAccept(fd, a, l);
+        },
+        worker.get(), LEV_OPT_CLOSE_ON_FREE, 0, *tcp);
+    worker->udp_event.reset(event_new(
+        worker->loop->base(), worker->udp_fd, EV_READ | EV_PERSIST,
+        [](evutil_socket_t, short, void* w) { static_cast<Worker*>(w)->OnUdp(); }, worker.get()));
+    event_add(worker->udp_event.get(), nullptr);
+    server->workers_.push_back(std::move(worker));
+  }
+  return server;
+}
+
+void DnsServer::Start() {
+  for (auto& w : workers_) threads_.emplace_back([loop = w->loop.get()] { loop->Run(); });
+}
+
+void DnsServer::Stop() {
+  for (auto& w : workers_) w->loop->Stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+}  // namespace dnsd::dns

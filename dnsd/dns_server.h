@@ -1,0 +1,88 @@
+// DnsServer runs the DNS listeners: N worker threads, each with its own event loop, its own
+// SO_REUSEPORT UDP socket (read with recvmmsg, answered with sendmmsg in batches) and its own
+// SO_REUSEPORT TCP listener. TCP connections are pipelined: every complete query in the input
+// is processed at once and answers go out as they are ready, possibly out of order (RFC 7766);
+// idle connections close after a timeout, and connections are capped in total and per client.
+//
+// Queries for foreign names are handed to the Forwarder (when set); its answer comes back on
+// the worker's loop. Per-worker buffers: no heap allocation per registry query.
+#pragma once
+
+#include <netinet/in.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/event_loop.h"
+#include "common/metrics.h"
+#include "dnsd/query_pipeline.h"
+
+namespace dnsd::dns {
+
+// Resolves queries that are not ours. `reply` is called exactly once on the calling worker's
+// loop with the response bytes (already carrying the client's id and question), or with an
+// empty span to drop.
+class Forwarder {
+ public:
+  virtual ~Forwarder() = default;
+  using Reply = std::function<void(const uint8_t* data, size_t size)>;
+  virtual void Resolve(common::EventLoop& loop, const Query& q, size_t response_limit,
+                       Reply reply) = 0;
+};
+
+struct DnsServerOptions {
+  std::string address = "127.0.0.1";
+  int port = 53;
+  int workers = 0;  // 0: one per core
+  int tcp_idle_timeout_ms = 10'000;
+  int tcp_max_connections = 1024;
+  int tcp_max_per_client = 64;
+  // Networks whose clients may have foreign names forwarded; others get REFUSED.
+  std::vector<std::string> forward_allow = {"127.0.0.0/8",   "::1/128",        "10.0.0.0/8",
+                                            "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"};
+};
+
+struct Network {
+  int family = AF_INET;
+  uint8_t addr[16] = {};
+  int prefix = 0;
+};
+absl::StatusOr<Network> ParseNetwork(const std::string& cidr);
+
+class DnsServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<DnsServer>> Create(const DnsServerOptions& options,
+                                                           const QueryPipeline& pipeline,
+                                                           Forwarder* forwarder,
+                                                           common::MetricsRegistry& metrics);
+  ~DnsServer();
+  void Start();
+  void Stop();
+  int port() const { return port_; }
+
+  struct Worker;
+  struct Connection;
+
+ private:
+  DnsServer(const DnsServerOptions& options, const QueryPipeline& pipeline, Forwarder* forwarder);
+  bool MayForward(const sockaddr_storage& client) const;
+
+  DnsServerOptions options_;
+  const QueryPipeline& pipeline_;
+  Forwarder* forwarder_;
+  std::vector<Network> allow_;
+  int port_ = 0;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  std::atomic<int> tcp_connections_{0};
+  common::Counter* tcp_refused_ = nullptr;
+  friend struct Worker;
+  friend struct Connection;
+};
+
+}  // namespace dnsd::dns

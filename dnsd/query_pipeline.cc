@@ -1,0 +1,126 @@
+#include "dnsd/query_pipeline.h"
+
+#include <algorithm>
+
+#include "common/strings.h"
+#include "dnsd/static_zones.h"
+
+namespace dnsd::dns {
+
+QueryPipeline::QueryPipeline(const RegistryZone& registry_zone, common::MetricsRegistry& metrics)
+    : registry_zone_(registry_zone) {
+  const char* types[] = {"A", "AAAA", "SRV", "ANY", "other"};
+  for (int i = 0; i < 5; ++i) {
+    by_type_[i] = &metrics.GetCounter("dnsd_dns_queries_total", "DNS queries by type",
+                                      common::StrCat("qtype=\"", types[i], "\""));
+  }
+  const char* rcodes[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
+  for (int i = 0; i < 6; ++i) {
+    by_rcode_[i] = &metrics.GetCounter("dnsd_dns_responses_total", "DNS responses by rcode",
+                                       common::StrCat("rcode=\"", rcodes[i], "\""));
+  }
+  badvers_ = &metrics.GetCounter("dnsd_dns_responses_total", "DNS responses by rcode",
+                                 "rcode=\"BADVERS\"");
+  const char* zones[] = {"registry", "static", "forward"};
+  for (int i = 0; i < 3; ++i) {
+    by_zone_[i] = &metrics.GetCounter("dnsd_dns_queries_by_zone_total",
+                                      "DNS queries by the zone that answered",
+                                      common::StrCat("zone=\"", zones[i], "\""));
+  }
+  dropped_ = &metrics.GetCounter("dnsd_dns_dropped_packets_total",
+                                 "Packets dropped without an answer (too short, or responses)");
+}
+
+size_t QueryPipeline::ResponseLimit(const Query& q, bool tcp) {
+  if (tcp) return 65535;
+  if (!q.edns.present) return 512;
+  return std::clamp<size_t>(q.edns.udp_size, 512, kOurUdpSize);
+}
+
+void QueryPipeline::CountRcode(uint8_t rcode) const {
+  if (rcode < 6) by_rcode_[rcode]->Inc();
+}
+
+size_t QueryPipeline::Error(const Query& q, bool has_question, bool with_opt, uint16_t rcode,
+                            uint8_t* out, size_t out_cap) const {
+  ResponseWriter w(out, out_cap);
+  w.Begin(q, has_question, 512, with_opt ? OptSize(false) : 0);
+  w.SetRcode(rcode);
+  if (rcode == kRcodeBadVers) {
+    badvers_->Inc();
+  } else {
+    CountRcode(static_cast<uint8_t>(rcode));
+  }
+  return w.Finish(q, with_opt);
+}
+
+PipelineOutcome QueryPipeline::Process(const uint8_t* in, size_t in_size, uint8_t* out,
+                                       size_t out_cap, bool tcp, bool may_forward, Query& q) const {
+  bool has_question = false;
+  switch (ParseQuery(in, in_size, q, has_question)) {
+    case ParseStatus::kDrop:
+      dropped_->Inc();
+      return {Verdict::kDrop, 0};
+    case ParseStatus::kFormErr:
+      return {Verdict::kRespond, Error(q, has_question, false, kRcodeFormErr, out, out_cap)};
+    case ParseStatus::kFormErrEdns:
+      return {Verdict::kRespond, Error(q, has_question, true, kRcodeFormErr, out, out_cap)};
+    case ParseStatus::kNotImp:
+      return {Verdict::kRespond, Error(q, has_question, false, kRcodeNotImp, out, out_cap)};
+    case ParseStatus::kOk:
+      break;
+  }
+  switch (q.qtype) {
+    case kTypeA:
+      by_type_[0]->Inc();
+      break;
+    case kTypeAAAA:
+      by_type_[1]->Inc();
+      break;
+    case kTypeSRV:
+      by_type_[2]->Inc();
+      break;
+    case kTypeANY:
+      by_type_[3]->Inc();
+      break;
+    default:
+      by_type_[4]->Inc();
+  }
+  if (q.edns.present && q.edns.version > 0) {
+    return {Verdict::kRespond, Error(q, true, true, kRcodeBadVers, out, out_cap)};
+  }
+  // Zone transfers are not offered; other meta types (MAILB, MAILA, 128-254) are not
+  // implemented. Ordinary unknown types fall through and get NODATA/NXDOMAIN.
+  if (q.qtype == kTypeAXFR || q.qtype == 251) {
+    return {Verdict::kRespond, Error(q, true, q.edns.present, kRcodeRefused, out, out_cap)};
+  }
+  if (q.qtype == 253 || q.qtype == 254 || (q.qtype >= 128 && q.qtype < 251)) {
+    return {Verdict::kRespond, Error(q, true, q.edns.present, kRcodeNotImp, out, out_cap)};
+  }
+
+  ResponseWriter w(out, out_cap);
+  w.Begin(q, true, ResponseLimit(q, tcp), q.edns.present ? OptSize(false) : 0);
+  if (q.qclass == kClassIN || q.qclass == kTypeANY) {
+    if (registry_zone_.Answer(q, w) == ZoneResult::kAnswered) {
+      by_zone_[0]->Inc();
+      const size_t size = w.Finish(q, q.edns.present);
+      CountRcode(static_cast<uint8_t>(out[3] & 0xF));
+      return {Verdict::kRespond, size};
+    }
+    if (static_zones_ != nullptr && static_zones_->Answer(q, w)) {
+      by_zone_[1]->Inc();
+      const size_t size = w.Finish(q, q.edns.present);
+      CountRcode(static_cast<uint8_t>(out[3] & 0xF));
+      return {Verdict::kRespond, size};
+    }
+  }
+  if (forwarding_ && may_forward) {
+    by_zone_[2]->Inc();
+    return {Verdict::kForward, 0};
+  }
+  w.SetRcode(kRcodeRefused);
+  CountRcode(kRcodeRefused);
+  return {Verdict::kRespond, w.Finish(q, q.edns.present)};
+}
+
+}  // namespace dnsd::dns

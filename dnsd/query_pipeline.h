@@ -1,0 +1,60 @@
+// QueryPipeline turns one query packet into one response, in the order the reference
+// (dns.md part A/B) requires: decode and validate (FORMERR, NOTIMP, BADVERS), then the
+// registry zone, then static zones, then (asynchronously) the forwarder. It owns no state
+// beyond counters, so one instance serves every worker thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "common/metrics.h"
+#include "dnsd/dns_wire.h"
+#include "dnsd/registry_zone.h"
+
+namespace dnsd::dns {
+
+class StaticZones;
+
+enum class Verdict {
+  kRespond,  // `size` bytes of response are in the output buffer
+  kDrop,     // nothing to send (not a query, or too short to answer)
+  kForward,  // not ours: the caller hands the parsed query to the forwarder
+};
+
+struct PipelineOutcome {
+  Verdict verdict = Verdict::kDrop;
+  size_t size = 0;
+};
+
+class QueryPipeline {
+ public:
+  QueryPipeline(const RegistryZone& registry_zone, common::MetricsRegistry& metrics);
+  void SetStaticZones(const StaticZones* zones) { static_zones_ = zones; }
+  void SetForwardingEnabled(bool enabled) { forwarding_ = enabled; }
+
+  // `query` receives the parsed query (used by the forwarder on kForward). `may_forward` is
+  // false for clients outside the forwarding allow-list: they get REFUSED for foreign names.
+  PipelineOutcome Process(const uint8_t* in, size_t in_size, uint8_t* out, size_t out_cap, bool tcp,
+                          bool may_forward, Query& query) const;
+
+  // The response limit for a query: 65535 over TCP; over UDP the client's EDNS size capped
+  // at ours (1232), or 512 without EDNS.
+  static size_t ResponseLimit(const Query& q, bool tcp);
+
+  void CountRcode(uint8_t rcode) const;
+
+ private:
+  size_t Error(const Query& q, bool has_question, bool with_opt, uint16_t rcode, uint8_t* out,
+               size_t out_cap) const;
+
+  const RegistryZone& registry_zone_;
+  const StaticZones* static_zones_ = nullptr;
+  bool forwarding_ = false;
+  common::Counter* by_type_[5];   // A, AAAA, SRV, ANY, other
+  common::Counter* by_rcode_[6];  // NOERROR..REFUSED
+  common::Counter* badvers_;
+  common::Counter* by_zone_[3];  // registry, static, forward
+  common::Counter* dropped_;
+};
+
+}  // namespace dnsd::dns

@@ -1,0 +1,664 @@
+#include "dnsd/registry_zone.h"
+
+#include <arpa/inet.h>
+#include <ldns/sha2.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "common/strings.h"
+#include "spdlog/spdlog.h"
+
+namespace dnsd::dns {
+namespace {
+
+constexpr char kSep = '\x01';
+constexpr char kBase32Hex[] = "0123456789abcdefghijklmnopqrstuv";
+constexpr uint16_t kPriorityHealthy = 10;
+constexpr uint16_t kPriorityProtected = 20;
+constexpr size_t kMaxLabels = 128;
+
+bool IsLdhLabel(std::string_view label) {
+  if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+    return false;
+  for (char c : label) {
+    if (!common::IsAlnum(c) && c != '-') return false;
+  }
+  return true;
+}
+
+std::string Base32Hex(const uint8_t* data, size_t size) {
+  std::string out;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (size_t i = 0; i < size; ++i) {
+    buffer = (buffer << 8) | data[i];
+    bits += 8;
+    while (bits >= 5) {
+      out.push_back(kBase32Hex[(buffer >> (bits - 5)) & 31]);
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out.push_back(kBase32Hex[(buffer << (5 - bits)) & 31]);
+  return out;
+}
+
+std::string HashLabel(std::string_view value) {
+  unsigned char digest[32];
+  ldns_sha256(reinterpret_cast<const unsigned char*>(value.data()),
+              static_cast<unsigned int>(value.size()), digest);
+  return "h-" + Base32Hex(digest, 16);
+}
+
+void Put16(std::vector<uint8_t>& out, uint16_t v) {
+  out.push_back(static_cast<uint8_t>(v >> 8));
+  out.push_back(static_cast<uint8_t>(v));
+}
+void Put32(std::vector<uint8_t>& out, uint32_t v) {
+  Put16(out, static_cast<uint16_t>(v >> 16));
+  Put16(out, static_cast<uint16_t>(v));
+}
+
+// Record header with the owner compressed to the question name.
+void PutQnameHeader(std::vector<uint8_t>& out, uint16_t type, uint32_t ttl, uint16_t rdlen) {
+  Put16(out, 0xC00C);
+  Put16(out, type);
+  Put16(out, kClassIN);
+  Put32(out, ttl);
+  Put16(out, rdlen);
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+uint64_t NextRandom() {
+  thread_local uint64_t state = std::random_device{}() | 1;
+  state ^= state << 13;
+  state ^= state >> 7;
+  state ^= state << 17;
+  return state;
+}
+
+// Splits the lowercased question name into label views (no allocation).
+struct LabelList {
+  std::string_view label[kMaxLabels];
+  int count = 0;
+};
+
+void SplitLabels(const WireName& name, LabelList& out) {
+  out.count = 0;
+  for (size_t i = 0; i < name.size && name.data[i] != 0 && out.count < static_cast<int>(kMaxLabels);
+       i += 1 + name.data[i]) {
+    out.label[out.count++] =
+        std::string_view(reinterpret_cast<const char*>(name.data + i + 1), name.data[i]);
+  }
+}
+
+// Appends labels [from, to) joined by dots to a fixed buffer; false if it would overflow.
+struct KeyBuffer {
+  char data[600];
+  size_t size = 0;
+  bool Append(std::string_view s) {
+    if (size + s.size() > sizeof(data)) return false;
+    std::memcpy(data + size, s.data(), s.size());
+    size += s.size();
+    return true;
+  }
+  bool Append(char c) { return Append(std::string_view(&c, 1)); }
+  bool AppendLabels(const LabelList& l, int from, int to) {
+    for (int i = from; i < to; ++i) {
+      if (i > from && !Append('.')) return false;
+      if (!Append(l.label[i])) return false;
+    }
+    return true;
+  }
+  std::string_view view() const { return {data, size}; }
+};
+
+thread_local std::vector<std::pair<double, const ServiceAnswers::Host*>> t_order;
+thread_local std::vector<std::pair<size_t, const ServiceAnswers::Host*>> t_srv_written;
+
+}  // namespace
+
+std::string RegistryZone::LabelFor(std::string_view value) {
+  if (value == "DEFAULT_GROUP") return "default-group";
+  std::string out;
+  for (char c : value) {
+    char m = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    if (m == '_' || m == '.' || m == ':') m = '-';
+    if (m == '-' && !out.empty() && out.back() == '-') continue;
+    out.push_back(m);
+  }
+  while (!out.empty() && out.front() == '-') out.erase(out.begin());
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  const bool idna_reserved = out.size() >= 4 && out[2] == '-' && out[3] == '-';
+  if (out.empty() || idna_reserved || !IsLdhLabel(out)) return HashLabel(value);
+  return out;
+}
+
+std::string RegistryZone::NaturalForm(std::string_view service) {
+  std::string lower = common::ToLower(service);
+  for (std::string_view label : common::Split(lower, '.', /*skip_empty=*/false)) {
+    if (!IsLdhLabel(label)) return "";
+  }
+  return lower;
+}
+
+std::string RegistryZone::EncodedForm(std::string_view service, size_t room) {
+  const std::string b32 =
+      Base32Hex(reinterpret_cast<const uint8_t*>(service.data()), service.size());
+  std::string out;
+  for (size_t i = 0; i < b32.size(); i += 63) {
+    if (!out.empty()) out.push_back('.');
+    out.append(b32.substr(i, 63));
+  }
+  if (out.size() + 1 > room) return HashLabel(service);
+  return out;
+}
+
+RegistryZone::RegistryZone(RegistryZoneOptions options, common::MetricsRegistry& metrics)
+    : options_(std::move(options)),
+      collisions_(metrics.GetCounter("dnsd_dns_name_collisions_total",
+                                     "Services whose natural DNS name collides with another's")) {
+  WireName raw;
+  NameFromText(options_.zone, raw);
+  ToLowerName(raw, apex_);
+  if (!options_.compat_suffix.empty()) {
+    NameFromText(options_.compat_suffix, raw);
+    ToLowerName(raw, compat_apex_);
+  }
+  NameFromText("ns1." + NameToText(apex_.view()), mname_);
+  NameFromText("hostmaster." + NameToText(apex_.view()), rname_);
+  if (inet_pton(AF_INET, options_.ns_address.c_str(), ns_rdata_) == 1) {
+    ns_rdlen_ = 4;
+  } else if (inet_pton(AF_INET6, options_.ns_address.c_str(), ns_rdata_) == 1) {
+    ns_rdlen_ = 16;
+  }
+  default_ns_label_ = LabelFor(options_.default_namespace);
+  default_grp_label_ = LabelFor(options_.default_group);
+}
+
+// ---------------------------------------------------------------- writer side
+
+std::shared_ptr<const ServiceAnswers> RegistryZone::BuildAnswers(
+    const registry::ServiceView& view) const {
+  auto answers = std::make_shared<ServiceAnswers>();
+  answers->protect_threshold = view.meta().protect_threshold;
+  double max_weight = 1;
+  for (const auto& instance : view.instances()) {
+    if (instance->enabled && instance->weight > 0)
+      max_weight = std::max(max_weight, instance->weight * 100);
+  }
+  const double scale = max_weight > 65535 ? 65535 / max_weight : 1;
+  const std::string zone_text = NameToText(apex_.view());
+  for (const auto& instance : view.instances()) {
+    if (!instance->enabled || !(instance->weight > 0)) continue;
+    ServiceAnswers::Host host;
+    uint8_t addr[16];
+    if (inet_pton(AF_INET, instance->ip().c_str(), addr) == 1) {
+      host.v6 = false;
+    } else if (inet_pton(AF_INET6, instance->ip().c_str(), addr) == 1) {
+      host.v6 = true;
+    } else {
+      continue;  // host names are not answered yet (would need a CNAME chase)
+    }
+    const uint16_t addr_len = host.v6 ? 16 : 4;
+    host.healthy = instance->healthy;
+    host.weight = instance->weight;
+    const std::string cluster = LabelFor(instance->cluster());
+    auto it = std::find(answers->clusters.begin(), answers->clusters.end(), cluster);
+    host.cluster = static_cast<uint16_t>(it - answers->clusters.begin());
+    if (it == answers->clusters.end()) answers->clusters.push_back(cluster);
+
+    host.glue_rdata.assign(addr, addr + addr_len);
+    PutQnameHeader(host.address_rr, host.v6 ? kTypeAAAA : kTypeA, options_.ttl, addr_len);
+    host.address_rr.insert(host.address_rr.end(), addr, addr + addr_len);
+
+    WireName target;
+    std::string hex;
+    for (int i = 0; i < addr_len; ++i) {
+      hex.push_back(kBase32Hex[addr[i] >> 4]);
+      hex.push_back(kBase32Hex[addr[i] & 15]);
+    }
+    NameFromText(hex + ".addr." + zone_text, target);
+    const auto srv_weight =
+        static_cast<uint16_t>(std::clamp(std::lround(instance->weight * 100 * scale), 1L, 65535L));
+    PutQnameHeader(host.srv_rr, kTypeSRV, options_.ttl, static_cast<uint16_t>(6 + target.size));
+    Put16(host.srv_rr, host.healthy ? kPriorityHealthy : kPriorityProtected);
+    Put16(host.srv_rr, srv_weight);
+    Put16(host.srv_rr, static_cast<uint16_t>(instance->port()));
+    host.srv_rr.insert(host.srv_rr.end(), target.data, target.data + target.size);
+    answers->hosts.push_back(std::move(host));
+  }
+  return answers;
+}
+
+void RegistryZone::AddRef(const std::string& key,
+                          const std::shared_ptr<const ServiceAnswers>* answers) {
+  RefCounts& refs = names_[key];
+  if (answers) {
+    refs.answers = *answers;
+  } else {
+    ++refs.ent;
+  }
+  auto entry = std::make_shared<NameEntry>();
+  entry->answers = refs.answers;
+  entry->exists_as_ent = refs.ent > 0;
+  index_.Publish(key, std::move(entry));
+}
+
+void RegistryZone::Release(const std::string& key, bool as_service) {
+  auto it = names_.find(key);
+  if (it == names_.end()) return;
+  if (as_service) {
+    it->second.answers.reset();
+  } else {
+    --it->second.ent;
+  }
+  if (!it->second.answers && it->second.ent <= 0) {
+    names_.erase(it);
+    index_.Remove(key);
+    return;
+  }
+  auto entry = std::make_shared<NameEntry>();
+  entry->answers = it->second.answers;
+  entry->exists_as_ent = it->second.ent > 0;
+  index_.Publish(key, std::move(entry));
+}
+
+void RegistryZone::OnServiceChanged(const registry::ServiceKey& key,
+                                    const std::shared_ptr<const registry::ServiceView>& view) {
+  std::lock_guard lock(mu_);
+  serial_.fetch_add(1, std::memory_order_relaxed);
+  auto existing = published_.find(key);
+  if (!view) {
+    if (existing == published_.end()) return;
+    Published& p = existing->second;
+    if (!p.natural_key.empty()) {
+      auto& claims = natural_claims_[p.natural_key];
+      const bool was_sole = claims.size() == 1;
+      claims.erase(key);
+      if (was_sole) Release(p.natural_key, /*as_service=*/true);
+      if (claims.size() == 1) {
+        // The collision is over: the remaining service gets its natural name back.
+        const auto other = published_.find(*claims.begin());
+        auto answers = names_[other->second.encoded_key].answers;
+        AddRef(p.natural_key, &answers);
+      }
+      if (claims.empty()) natural_claims_.erase(p.natural_key);
+    }
+    Release(p.encoded_key, /*as_service=*/true);
+    for (const auto& ent : p.ent_keys) Release(ent, /*as_service=*/false);
+    published_.erase(existing);
+    return;
+  }
+
+  const auto answers = BuildAnswers(*view);
+  if (existing == published_.end()) {
+    Published p;
+    const std::string ns_label = LabelFor(key.namespace_id);
+    const std::string prefix = ns_label + kSep + LabelFor(key.group) + kSep;
+    p.ent_keys.push_back(ns_label + kSep);  // the namespace exists
+    p.ent_keys.push_back(prefix);           // the group exists
+    const size_t room = kMaxName - apex_.size - 40;
+    p.encoded_key = prefix + "e:" + EncodedForm(key.name, room);
+    const std::string natural = NaturalForm(key.name);
+    if (!natural.empty() && natural.size() + 1 <= room) {
+      p.natural_key = prefix + "s:" + natural;
+      for (size_t dot = natural.find('.'); dot != std::string::npos;
+           dot = natural.find('.', dot + 1)) {
+        p.ent_keys.push_back(prefix + "s:" + natural.substr(dot + 1));
+      }
+    }
+    for (const auto& ent : p.ent_keys) AddRef(ent, nullptr);
+    if (!p.natural_key.empty()) {
+      auto& claims = natural_claims_[p.natural_key];
+      claims.insert(key);
+      if (claims.size() == 2) {
+        collisions_.Inc();
+        spdlog::warn("services in {} / {} collide on DNS name {}; only their .enc names answer",
+                     key.namespace_id, key.group, natural);
+        Release(p.natural_key, /*as_service=*/true);
+      }
+    }
+    existing = published_.emplace(key, std::move(p)).first;
+  }
+  const Published& p = existing->second;
+  AddRef(p.encoded_key, &answers);
+  if (!p.natural_key.empty() && natural_claims_[p.natural_key].size() == 1)
+    AddRef(p.natural_key, &answers);
+}
+
+// ---------------------------------------------------------------- reader side
+
+std::shared_ptr<const NameEntry> RegistryZone::Lookup(std::string_view key) const {
+  return index_.Find(absl::string_view(key.data(), key.size()));
+}
+
+bool RegistryZone::HasEntry(std::string_view key) const { return Lookup(key) != nullptr; }
+
+void RegistryZone::Negative(ResponseWriter& w, uint8_t rcode) const {
+  w.SetRcode(rcode);
+  w.AddSoa(ResponseWriter::kAuthority, apex_.view(), mname_.view(), rname_.view(),
+           serial_.load(std::memory_order_relaxed), 3600, 600, 86400, options_.negative_ttl,
+           options_.negative_ttl);
+}
+
+void RegistryZone::AnswerApex(const Query& q, ResponseWriter& w) const {
+  if (q.qtype == kTypeSOA || q.qtype == kTypeANY) {
+    w.AddSoa(ResponseWriter::kAnswer, apex_.view(), mname_.view(), rname_.view(),
+             serial_.load(std::memory_order_relaxed), 3600, 600, 86400, options_.negative_ttl,
+             options_.negative_ttl);
+    return;
+  }
+  if (q.qtype == kTypeNS) {
+    uint8_t rdata[kMaxName];
+    std::memcpy(rdata, mname_.data, mname_.size);
+    w.AddRecord(ResponseWriter::kAnswer, apex_.view(), kTypeNS, options_.ttl, rdata, mname_.size);
+    if (ns_rdlen_ != 0) {
+      w.AddRecord(ResponseWriter::kAdditional, mname_.view(), ns_rdlen_ == 4 ? kTypeA : kTypeAAAA,
+                  options_.ttl, ns_rdata_, ns_rdlen_);
+    }
+    return;
+  }
+  Negative(w, kRcodeNoError);
+}
+
+void RegistryZone::AnswerAddr(const Query& q, ResponseWriter& w, std::string_view hex) const {
+  if (hex.size() != 8 && hex.size() != 32) return Negative(w, kRcodeNxDomain);
+  uint8_t addr[16];
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = HexDigit(hex[i]), lo = HexDigit(hex[i + 1]);
+    if (hi < 0 || lo < 0) return Negative(w, kRcodeNxDomain);
+    addr[i / 2] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  const uint16_t type = hex.size() == 8 ? kTypeA : kTypeAAAA;
+  if (q.qtype == type || q.qtype == kTypeANY) {
+    w.AddQnameRecord(ResponseWriter::kAnswer, type, options_.addr_ttl, addr,
+                     static_cast<uint16_t>(hex.size() / 2));
+    return;
+  }
+  Negative(w, kRcodeNoError);
+}
+
+bool RegistryZone::AnswerService(const Query& q, ResponseWriter& w, const ServiceAnswers& answers,
+                                 std::string_view cluster, bool srv_owner) const {
+  int cluster_index = -1;
+  if (!cluster.empty()) {
+    for (size_t i = 0; i < answers.clusters.size(); ++i) {
+      if (answers.clusters[i] == cluster) cluster_index = static_cast<int>(i);
+    }
+    if (cluster_index < 0) return false;
+  }
+  size_t total = 0, healthy = 0;
+  for (const auto& host : answers.hosts) {
+    if (cluster_index >= 0 && host.cluster != cluster_index) continue;
+    ++total;
+    healthy += host.healthy ? 1 : 0;
+  }
+  // Nacos fails open: at or below the threshold (0 healthy with the default 0) every enabled
+  // instance is returned, unhealthy ones last.
+  const bool protect = total > 0 && static_cast<double>(healthy) / static_cast<double>(total) <=
+                                        answers.protect_threshold;
+  auto eligible = [&](const ServiceAnswers::Host& h) {
+    return (cluster_index < 0 || h.cluster == cluster_index) && (h.healthy || protect);
+  };
+
+  if (q.qtype == kTypeANY) {
+    static const uint8_t kHinfo[] = {7, 'R', 'F', 'C', '8', '4', '8', '2', 0};
+    w.AddQnameRecord(ResponseWriter::kAnswer, kTypeHINFO, options_.ttl, kHinfo, sizeof(kHinfo));
+    return true;
+  }
+  if ((q.qtype == kTypeA || q.qtype == kTypeAAAA) && !srv_owner) {
+    const bool want_v6 = q.qtype == kTypeAAAA;
+    auto& order = t_order;
+    order.clear();
+    for (const auto& host : answers.hosts) {
+      if (host.v6 != want_v6 || !eligible(host)) continue;
+      // Weighted shuffle: an exponential key with rate = weight orders hosts so the first one
+      // is chosen in proportion to its weight; unhealthy (protected) hosts go last.
+      const double u = (static_cast<double>(NextRandom() >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+      order.emplace_back((host.healthy ? 0 : 1e300) + -std::log(u) / host.weight, &host);
+    }
+    if (order.empty()) return false;
+    std::sort(order.begin(), order.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    const size_t mark = w.Mark();
+    for (const auto& [key, host] : order) {
+      if (!w.AddRaw(ResponseWriter::kAnswer, host->address_rr.data(), host->address_rr.size(), 1)) {
+        w.Rollback(mark, ResponseWriter::kAnswer, 0);
+        w.SetTc();
+        return true;
+      }
+    }
+    return true;
+  }
+  if (q.qtype == kTypeSRV) {
+    auto& written = t_srv_written;
+    written.clear();
+    const size_t mark = w.Mark();
+    for (const auto& host : answers.hosts) {
+      if (!eligible(host)) continue;
+      const size_t at = w.Mark();
+      if (!w.AddRaw(ResponseWriter::kAnswer, host.srv_rr.data(), host.srv_rr.size(), 1)) {
+        w.Rollback(mark, ResponseWriter::kAnswer, 0);
+        w.SetTc();
+        return true;
+      }
+      written.emplace_back(at + 18, &host);  // 2 owner + 10 header + 6 priority/weight/port
+    }
+    if (written.empty()) return false;
+    // Glue: the target's address, its owner pointing at the target inside the SRV RDATA.
+    // Additional data that does not fit is left out without TC (RFC 2181 §9).
+    for (const auto& [target_offset, host] : written) {
+      if (target_offset >= 0x3FFF) break;
+      uint8_t rr[28];
+      Write16(rr, static_cast<uint16_t>(0xC000 | target_offset));
+      Write16(rr + 2, host->v6 ? kTypeAAAA : kTypeA);
+      Write16(rr + 4, kClassIN);
+      Write32(rr + 6, options_.addr_ttl);
+      const auto len = static_cast<uint16_t>(host->glue_rdata.size());
+      Write16(rr + 10, len);
+      std::memcpy(rr + 12, host->glue_rdata.data(), len);
+      if (!w.AddRaw(ResponseWriter::kAdditional, rr, 12u + len, 1)) break;
+    }
+    return true;
+  }
+  return false;
+}
+
+ZoneResult RegistryZone::AnswerCompat(const Query& q, ResponseWriter& w, size_t before) const {
+  LabelList l;
+  SplitLabels(q.qname_lower, l);
+  w.SetAa(true);
+  auto negative = [&](uint8_t rcode) {
+    w.SetRcode(rcode);
+    w.AddSoa(ResponseWriter::kAuthority, compat_apex_.view(), mname_.view(), rname_.view(),
+             serial_.load(std::memory_order_relaxed), 3600, 600, 86400, options_.negative_ttl,
+             options_.negative_ttl);
+  };
+  if (before == 0) {
+    if (q.qtype == kTypeSOA) {
+      w.AddSoa(ResponseWriter::kAnswer, compat_apex_.view(), mname_.view(), rname_.view(),
+               serial_.load(std::memory_order_relaxed), 3600, 600, 86400, options_.negative_ttl,
+               options_.negative_ttl);
+    } else {
+      negative(kRcodeNoError);
+    }
+    return ZoneResult::kAnswered;
+  }
+  if (before > 2) {
+    negative(kRcodeNxDomain);
+    return ZoneResult::kAnswered;
+  }
+  KeyBuffer key;
+  key.Append(default_ns_label_);
+  key.Append(kSep);
+  key.Append(before == 2 ? l.label[1] : std::string_view(default_grp_label_));
+  key.Append(kSep);
+  key.Append("s:");
+  key.Append(l.label[0]);
+  const auto entry = Lookup(key.view());
+  if (!entry || !entry->answers) {
+    negative(entry ? kRcodeNoError : kRcodeNxDomain);
+    return ZoneResult::kAnswered;
+  }
+  if (!AnswerService(q, w, *entry->answers, {}, false)) negative(kRcodeNoError);
+  return ZoneResult::kAnswered;
+}
+
+ZoneResult RegistryZone::Answer(const Query& q, ResponseWriter& w) const {
+  const WireName& name = q.qname_lower;
+  const bool in_zone = name.size >= apex_.size &&
+                       std::memcmp(name.data + name.size - apex_.size, apex_.data, apex_.size) == 0;
+  LabelList l;
+  SplitLabels(name, l);
+  const int apex_labels = apex_.LabelCount();
+  // The suffix must start at a label boundary.
+  bool boundary = false;
+  if (in_zone) {
+    size_t off = 0;
+    for (int i = 0; i < l.count - apex_labels; ++i) off += 1 + l.label[i].size();
+    boundary = name.size - off == apex_.size;
+  }
+  if (!in_zone || !boundary) {
+    if (compat_apex_.size > 0 && name.size >= compat_apex_.size &&
+        std::memcmp(name.data + name.size - compat_apex_.size, compat_apex_.data,
+                    compat_apex_.size) == 0) {
+      const int before = l.count - compat_apex_.LabelCount();
+      size_t off = 0;
+      for (int i = 0; i < before; ++i) off += 1 + l.label[i].size();
+      if (name.size - off == compat_apex_.size)
+        return AnswerCompat(q, w, static_cast<size_t>(before));
+    }
+    if (options_.bare_names && l.count > 0) {
+      KeyBuffer key;
+      key.Append(default_ns_label_);
+      key.Append(kSep);
+      key.Append(default_grp_label_);
+      key.Append(kSep);
+      key.Append("s:");
+      if (!key.AppendLabels(l, 0, l.count)) return ZoneResult::kNotOurs;
+      const auto entry = Lookup(key.view());
+      if (entry && entry->answers) {
+        // Not our zone: no SOA to offer, so a name without data is an empty NOERROR.
+        w.SetRa(true);
+        AnswerService(q, w, *entry->answers, {}, false);
+        return ZoneResult::kAnswered;
+      }
+    }
+    return ZoneResult::kNotOurs;
+  }
+
+  w.SetAa(true);
+  int idx = l.count - apex_labels - 1;  // rightmost label below the apex
+  if (idx < 0) {
+    AnswerApex(q, w);
+    return ZoneResult::kAnswered;
+  }
+  if (idx == 0 && l.label[0] == "ns1") {
+    if ((q.qtype == kTypeA && ns_rdlen_ == 4) || (q.qtype == kTypeAAAA && ns_rdlen_ == 16)) {
+      w.AddQnameRecord(ResponseWriter::kAnswer, q.qtype, options_.ttl, ns_rdata_, ns_rdlen_);
+    } else {
+      Negative(w, kRcodeNoError);
+    }
+    return ZoneResult::kAnswered;
+  }
+  std::string_view ns = default_ns_label_, grp = default_grp_label_, cluster;
+  bool explicit_ns = false, explicit_grp = false;
+  if (idx >= 1 && l.label[idx] == "ns") {
+    ns = l.label[idx - 1];
+    explicit_ns = true;
+    idx -= 2;
+  }
+  if (idx >= 1 && l.label[idx] == "grp") {
+    grp = l.label[idx - 1];
+    explicit_grp = true;
+    idx -= 2;
+  }
+  if (idx >= 1 && l.label[idx] == "cl") {
+    cluster = l.label[idx - 1];
+    idx -= 2;
+  }
+  KeyBuffer key;
+  key.Append(ns);
+  key.Append(kSep);
+  if (explicit_ns && !HasEntry(key.view())) {
+    Negative(w, kRcodeNxDomain);
+    return ZoneResult::kAnswered;
+  }
+  key.Append(grp);
+  key.Append(kSep);
+  if (explicit_grp && !HasEntry(key.view())) {
+    Negative(w, kRcodeNxDomain);
+    return ZoneResult::kAnswered;
+  }
+  if (idx < 0) {  // e.g. public.ns.<zone>: an empty non-terminal
+    Negative(w, (explicit_ns || explicit_grp || !cluster.empty()) ? kRcodeNoError : kRcodeNxDomain);
+    return ZoneResult::kAnswered;
+  }
+  const std::string_view type = l.label[idx];
+  if (type == "addr") {
+    if (explicit_ns || explicit_grp || !cluster.empty() || idx > 1) {
+      Negative(w, kRcodeNxDomain);
+    } else if (idx == 0) {
+      Negative(w, kRcodeNoError);
+    } else {
+      AnswerAddr(q, w, l.label[0]);
+    }
+    return ZoneResult::kAnswered;
+  }
+  if (type != "svc" && type != "enc") {
+    Negative(w, kRcodeNxDomain);
+    return ZoneResult::kAnswered;
+  }
+  if (idx == 0) {  // svc.<zone>, enc.<zone>
+    Negative(w, kRcodeNoError);
+    return ZoneResult::kAnswered;
+  }
+  int first = 0;
+  bool srv_owner = false;
+  key.Append(type == "svc" ? "s:" : "e:");
+  if (idx == 2 && l.label[0].size() > 1 && l.label[0][0] == '_' &&
+      (l.label[1] == "_tcp" || l.label[1] == "_udp")) {
+    // RFC 2782 style: _<service>._tcp.svc.<zone>
+    std::string_view service = l.label[0].substr(1);
+    const size_t key_prefix = key.size;
+    key.Append(service);
+    if (const auto entry = Lookup(key.view()); entry && entry->answers) {
+      if (!AnswerService(q, w, *entry->answers, cluster, /*srv_owner=*/true))
+        Negative(w, kRcodeNoError);
+      return ZoneResult::kAnswered;
+    }
+    key.size = key_prefix;
+  }
+  if (idx >= 3 && l.label[0][0] == '_' && l.label[1][0] == '_') {
+    first = 2;
+    srv_owner = true;
+  }
+  for (int i = first; i < idx; ++i) {
+    if (!l.label[i].empty() && l.label[i][0] == '_') {
+      Negative(w, kRcodeNxDomain);
+      return ZoneResult::kAnswered;
+    }
+  }
+  if (!key.AppendLabels(l, first, idx)) {
+    Negative(w, kRcodeNxDomain);
+    return ZoneResult::kAnswered;
+  }
+  const auto entry = Lookup(key.view());
+  if (!entry) {
+    Negative(w, kRcodeNxDomain);
+  } else if (!entry->answers) {
+    Negative(w, kRcodeNoError);  // an empty non-terminal of a dotted service name
+  } else if (!AnswerService(q, w, *entry->answers, cluster, srv_owner)) {
+    Negative(w, kRcodeNoError);
+  }
+  return ZoneResult::kAnswered;
+}
+
+}  // namespace dnsd::dns
