@@ -35,6 +35,7 @@ class DnsdProcess:
     def start(self, port=None):
         self.port = port or free_port()
         args = [DNSD, "--http-address", "127.0.0.1", "--http-port", str(self.port),
+                "--dns-port", str(getattr(self, "dns_port", 0) or 0),
                 "--data-dir", self.data_dir, "--log-level", "warn"] + self.extra_args
         if self.config_text is not None:
             path = os.path.join(self.data_dir, "dnsd.toml")
@@ -46,6 +47,8 @@ class DnsdProcess:
             self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
         line = self.proc.stdout.readline()
         self.proc.stdout.close()
+        fields = dict(f.split("=") for f in line.split()[2:] if "=" in f)
+        self.dns_port = int(fields.get("dns", 0))
         if not line.startswith("dnsd ready"):
             self.proc.wait(timeout=10)
             with open(self.log_path) as f:
