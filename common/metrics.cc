@@ -15,12 +15,12 @@ Counter& MetricsRegistry::GetCounter(std::string_view name, std::string_view hel
 }
 
 void MetricsRegistry::AddGauge(std::string_view name, std::string_view help,
-                               std::function<double()> read) {
+                               std::function<double()> read, std::string_view labels) {
   std::lock_guard lock(mu_);
   auto& family = families_[std::string(name)];
   family.help = std::string(help);
   family.is_counter = false;
-  family.gauge = std::move(read);
+  family.gauges[std::string(labels)] = std::move(read);
 }
 
 std::string MetricsRegistry::RenderPrometheus() const {
@@ -38,7 +38,13 @@ std::string MetricsRegistry::RenderPrometheus() const {
         }
       }
     } else {
-      StrAppend(&out, name, " ", family.gauge(), "\n");
+      for (const auto& [labels, read] : family.gauges) {
+        if (labels.empty()) {
+          StrAppend(&out, name, " ", read(), "\n");
+        } else {
+          StrAppend(&out, name, "{", labels, "} ", read(), "\n");
+        }
+      }
     }
   }
   return out;

@@ -29,7 +29,8 @@ class MetricsRegistry {
   // inside of the braces, e.g. `reason="bad_ip"`, or empty.
   Counter& GetCounter(std::string_view name, std::string_view help, std::string_view labels = {});
   // A gauge whose value is read when /metrics is rendered. The callback must be thread-safe.
-  void AddGauge(std::string_view name, std::string_view help, std::function<double()> read);
+  void AddGauge(std::string_view name, std::string_view help, std::function<double()> read,
+                std::string_view labels = {});
 
   std::string RenderPrometheus() const;
 
@@ -38,7 +39,7 @@ class MetricsRegistry {
     std::string help;
     bool is_counter = true;
     std::map<std::string, std::unique_ptr<Counter>> counters;  // by label string
-    std::function<double()> gauge;
+    std::map<std::string, std::function<double()>> gauges;     // by label string
   };
   mutable std::mutex mu_;
   std::map<std::string, Family, std::less<>> families_;

@@ -19,12 +19,14 @@
 #include "common/strings.h"
 #include "dnsd/daemon_config.h"
 #include "dnsd/dns_server.h"
+#include "dnsd/forwarder.h"
 #include "dnsd/query_pipeline.h"
 #include "dnsd/registry_zone.h"
 #include "dnsd/static_zones.h"
 #include "raft/local_driver.h"
 #include "raft/log_store.h"
 #include "registry/registry.h"
+#include "spdlog/fmt/ranges.h"
 #include "spdlog/spdlog.h"
 
 namespace {
@@ -155,7 +157,37 @@ int main(int argc, char** argv) {
   };
   dnsd::dns::QueryPipeline pipeline(registry_zone, metrics);
   pipeline.SetStaticZones(&static_zones);
+  std::unique_ptr<dnsd::dns::UpstreamForwarder> forwarder;
   std::unique_ptr<dnsd::dns::DnsServer> dns_server;
+  if (config.dns_enabled && config.forward_enabled) {
+    dnsd::dns::ForwarderOptions forward_options;
+    forward_options.upstreams = config.forward_upstreams;
+    if (forward_options.upstreams.empty()) {
+      // Every nameserver of the system's resolv.conf, except dnsd itself.
+      for (const auto& ns : dnsd::dns::ReadResolvConf(config.forward_resolv_conf)) {
+        const bool is_self = config.dns_port == 53 &&
+                             (ns == config.dns_address ||
+                              ((config.dns_address == "0.0.0.0" || config.dns_address == "::") &&
+                               (ns.rfind("127.", 0) == 0 || ns == "::1")));
+        if (!is_self) forward_options.upstreams.push_back(ns);
+      }
+    }
+    forward_options.timeout_ms = config.forward_timeout_ms;
+    forward_options.cache_max_entries = config.cache_max_entries;
+    forward_options.cache_min_ttl = config.cache_min_ttl;
+    forward_options.cache_max_ttl = config.cache_max_ttl;
+    forward_options.cache_negative_max_ttl = config.cache_negative_max_ttl;
+    forward_options.stale_max_s = config.stale_max_s;
+    if (!forward_options.upstreams.empty()) {
+      auto created = dnsd::dns::UpstreamForwarder::Create(forward_options, clock, metrics);
+      if (!created.ok()) return Fail(created.status());
+      forwarder = std::move(*created);
+      pipeline.SetForwardingEnabled(true);
+      spdlog::info("forwarding other names to {}", fmt::join(forward_options.upstreams, ", "));
+    } else {
+      spdlog::warn("no upstream resolvers: names outside our zones get REFUSED");
+    }
+  }
   if (config.dns_enabled) {
     load_zones();
     dnsd::dns::DnsServerOptions dns_options;
@@ -166,7 +198,7 @@ int main(int argc, char** argv) {
     dns_options.tcp_max_connections = config.dns_tcp_max_connections;
     dns_options.tcp_max_per_client = config.dns_tcp_max_per_client;
     dns_options.forward_allow = config.dns_forward_allow;
-    auto created = dnsd::dns::DnsServer::Create(dns_options, pipeline, nullptr, metrics);
+    auto created = dnsd::dns::DnsServer::Create(dns_options, pipeline, forwarder.get(), metrics);
     if (!created.ok()) return Fail(created.status());
     dns_server = std::move(*created);
   }
