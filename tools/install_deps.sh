@@ -8,8 +8,11 @@ packages=(
   libabsl-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libcli11-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
   curl dnsutils knot-dnsutils python3 python3-dnspython python3-grpcio wrk clang-format
+  nsd iproute2 util-linux
 )
 if [[ "${1:-}" == "--test" ]]; then
+  # clang and its runtime build the libFuzzer target; dnsperf and gdnsd are for bench/.
+  packages+=(clang libclang-rt-14-dev dnsperf gdnsd)
   # Node.js runs the nacos npm SDK tests; only install it when the machine has none.
   command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi
