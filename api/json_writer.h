@@ -70,7 +70,13 @@ class JsonWriter {
   static void AppendQuoted(std::string& out, std::string_view s) {
     static constexpr char kHex[] = "0123456789abcdef";
     out.push_back('"');
-    for (char c : s) {
+    // Copy runs of plain characters at once; only escapes go byte by byte.
+    size_t run = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      out.append(s.data() + run, i - run);
+      run = i + 1;
       switch (c) {
         case '"':
           out.append("\\\"");
@@ -94,15 +100,12 @@ class JsonWriter {
           out.append("\\f");
           break;
         default:
-          if (static_cast<unsigned char>(c) < 0x20) {
-            out.append("\\u00");
-            out.push_back(kHex[(c >> 4) & 0xf]);
-            out.push_back(kHex[c & 0xf]);
-          } else {
-            out.push_back(c);
-          }
+          out.append("\\u00");
+          out.push_back(kHex[(c >> 4) & 0xf]);
+          out.push_back(kHex[c & 0xf]);
       }
     }
+    out.append(s.data() + run, s.size() - run);
     out.push_back('"');
   }
 

@@ -1,5 +1,7 @@
 #include "api/naming_json.h"
 
+#include "common/strings.h"
+
 namespace dnsd::api {
 
 using registry::HeartbeatPolicy;
@@ -17,11 +19,22 @@ void WriteInstanceJson(JsonWriter& w, const Instance& instance, const ServiceKey
                        bool force_healthy) {
   HeartbeatPolicy policy;
   // Metadata was validated on the way in, so this only picks up overrides.
-  registry::ParseHeartbeatPolicy(instance.metadata, HeartbeatPolicy{}, policy).IgnoreError();
+  if (!instance.metadata.empty()) {
+    registry::ParseHeartbeatPolicy(instance.metadata, HeartbeatPolicy{}, policy).IgnoreError();
+  }
+  // The default id, built in a reused buffer: list answers encode many instances.
+  thread_local std::string default_id;
+  std::string_view id = instance.instance_id;
+  if (id.empty()) {
+    default_id.clear();
+    common::StrAppend(&default_id, instance.ip(), "#", instance.port(), "#", instance.cluster(),
+                      "#", service.group, "@@", service.name);
+    id = default_id;
+  }
   const bool healthy = instance.healthy || force_healthy;
   w.BeginObject()
       .Key("instanceId")
-      .String(registry::InstanceIdOf(instance, service))
+      .String(id)
       .Key("ip")
       .String(instance.ip())
       .Key("port")
@@ -58,13 +71,21 @@ void WriteInstanceJson(JsonWriter& w, const Instance& instance, const ServiceKey
 
 namespace {
 
-std::string HostsJson(const ServiceView& view, const registry::Selection& selection) {
-  JsonWriter w;
+// About what one host costs in JSON; used to size buffers so encoding never reallocates.
+constexpr size_t kHostJsonEstimate = 420;
+
+void WriteHosts(JsonWriter& w, const ServiceView& view, const registry::Selection& selection) {
   w.BeginArray();
   for (const Instance* instance : selection.instances) {
     WriteInstanceJson(w, *instance, view.key(), selection.reach_protection_threshold);
   }
   w.EndArray();
+}
+
+std::string HostsJson(const ServiceView& view, const registry::Selection& selection) {
+  JsonWriter w;
+  w.str().reserve(16 + kHostJsonEstimate * selection.instances.size());
+  WriteHosts(w, view, selection);
   return w.Take();
 }
 
@@ -72,8 +93,17 @@ std::string HostsJson(const ServiceView& view, const registry::Selection& select
 
 std::string ServiceInfoJson(const ServiceKey& key, const ServiceView* view,
                             const ServiceInfoOptions& options) {
+  // The common query (every enabled instance, no threshold) reuses the host list encoded once
+  // per revision; reserving for it up front makes the answer a single allocation.
+  const bool memoised =
+      view != nullptr && options.clusters.empty() && !options.healthy_only && !view->meta().stored;
+  const std::string* hosts = nullptr;
+  if (memoised) {
+    hosts = view->Memo([](const ServiceView& v) { return HostsJson(v, v.Select({}, false)); });
+  }
   JsonWriter w;
-  w.str().reserve(512);
+  w.str().reserve(
+      512 + (hosts ? hosts->size() : (view ? kHostJsonEstimate * view->instances().size() : 0)));
   w.BeginObject()
       .Key("name")
       .String(options.grouped_name ? key.GroupedName() : key.name)
@@ -87,13 +117,13 @@ std::string ServiceInfoJson(const ServiceKey& key, const ServiceView* view,
   w.Key("hosts");
   if (view == nullptr) {
     w.Raw("[]");
-  } else if (options.clusters.empty() && !options.healthy_only && !view->meta().stored) {
-    // The common query: every enabled instance, no threshold. Encoded once per revision.
-    w.Raw(view->Memo([](const ServiceView& v) { return HostsJson(v, v.Select({}, false)); }));
-  } else {
-    const registry::Selection selection = view->Select(options.clusters, options.healthy_only);
+  } else if (hosts != nullptr) {
+    w.Raw(*hosts);
+  } else {  // filtered, protected, or past the memo budget: encode in place
+    const registry::Selection selection =
+        view->Select(memoised ? std::string_view() : options.clusters, options.healthy_only);
     reach = selection.reach_protection_threshold;
-    w.Raw(HostsJson(*view, selection));
+    WriteHosts(w, *view, selection);
   }
   w.Key("lastRefTime")
       .Int(options.now_ms)

@@ -4,6 +4,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -64,6 +65,17 @@ absl::StatusOr<int> BindSocket(int type, const sockaddr_storage& addr, socklen_t
   if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
   if (addr.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  if (type == SOCK_DGRAM) {
+    // Responses never exceed 1232 bytes, so send them with DF and without path-MTU state, as
+    // DNS Flag Day 2020 advises (and the kernel skips IP id generation for DF packets).
+    const int probe = IP_PMTUDISC_PROBE;
+    if (addr.ss_family == AF_INET) {
+      setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof(probe));
+    } else {
+      const int probe6 = IPV6_PMTUDISC_PROBE;
+      setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe6, sizeof(probe6));
+    }
+  }
   if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
     const int err = errno;
     close(fd);
@@ -133,7 +145,6 @@ struct DnsServer::Worker {
   DnsServer* server = nullptr;
   std::unique_ptr<common::EventLoop> loop;
   int udp_fd = -1;
-  common::EventPtr udp_event;
   evconnlistener* listener = nullptr;
   uint8_t in[kBatch][kUdpIn];
   uint8_t out[kBatch][kUdpOut];
@@ -147,31 +158,38 @@ struct DnsServer::Worker {
   std::unordered_map<Connection*, std::shared_ptr<Connection>> connections;
   std::unordered_map<std::string, int> per_client;
 
-  void OnUdp();
+  // Blocking receive loop of the worker's UDP socket; runs on its own thread so each wake-up
+  // costs one recvmmsg instead of epoll_wait + recvmmsg.
+  void RunUdp();
   void Forward(const Query& q, size_t limit, const sockaddr_storage& client);
   void OnAccept(evutil_socket_t fd, sockaddr* addr, int len);
   void OnTcpRead(Connection& conn);
   void Close(Connection& conn);
 };
 
-void DnsServer::Worker::OnUdp() {
-  for (;;) {
-    for (int i = 0; i < kBatch; ++i) {
-      in_iov[i] = {in[i], kUdpIn};
-      std::memset(&in_msgs[i], 0, sizeof(in_msgs[i]));
-      in_msgs[i].msg_hdr.msg_name = &addrs[i];
-      in_msgs[i].msg_hdr.msg_namelen = sizeof(addrs[i]);
-      in_msgs[i].msg_hdr.msg_iov = &in_iov[i];
-      in_msgs[i].msg_hdr.msg_iovlen = 1;
-    }
-    const int n = recvmmsg(udp_fd, in_msgs, kBatch, MSG_DONTWAIT, nullptr);
-    if (n <= 0) return;
+void DnsServer::Worker::RunUdp() {
+  for (int i = 0; i < kBatch; ++i) {
+    in_iov[i] = {in[i], kUdpIn};
+    std::memset(&in_msgs[i], 0, sizeof(in_msgs[i]));
+    in_msgs[i].msg_hdr.msg_name = &addrs[i];
+    in_msgs[i].msg_hdr.msg_iov = &in_iov[i];
+    in_msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  while (!server->stopping_.load(std::memory_order_relaxed)) {
+    for (int i = 0; i < kBatch; ++i) in_msgs[i].msg_hdr.msg_namelen = sizeof(addrs[i]);
+    // Blocks for the first datagram, then takes whatever else is queued (up to kBatch).
+    const int n = recvmmsg(udp_fd, in_msgs, kBatch, MSG_WAITFORONE, nullptr);
+    if (n <= 0) continue;  // receive timeout (to check for stop), EINTR, or shutdown
     int responses = 0;
     for (int i = 0; i < n; ++i) {
       Query q;
-      const bool may_forward = server->MayForward(addrs[i]);
-      const PipelineOutcome outcome = server->pipeline_.Process(
-          in[i], in_msgs[i].msg_len, out[responses], kUdpOut, false, may_forward, q);
+      // The allow-list is only consulted for queries that would be forwarded.
+      PipelineOutcome outcome = server->pipeline_.Process(in[i], in_msgs[i].msg_len, out[responses],
+                                                          kUdpOut, false, true, q);
+      if (outcome.verdict == Verdict::kForward && !server->MayForward(addrs[i])) {
+        outcome.verdict = Verdict::kRespond;
+        outcome.size = server->pipeline_.Refuse(q, false, out[responses], kUdpOut);
+      }
       if (outcome.verdict == Verdict::kRespond) {
         out_iov[responses] = {out[responses], outcome.size};
         std::memset(&out_msgs[responses], 0, sizeof(out_msgs[responses]));
@@ -181,7 +199,10 @@ void DnsServer::Worker::OnUdp() {
         out_msgs[responses].msg_hdr.msg_iovlen = 1;
         ++responses;
       } else if (outcome.verdict == Verdict::kForward) {
-        Forward(q, QueryPipeline::ResponseLimit(q, false), addrs[i]);
+        // The forwarder lives on the worker's event loop.
+        loop->Post([this, q, client = addrs[i]] {
+          Forward(q, QueryPipeline::ResponseLimit(q, false), client);
+        });
       }
     }
     for (int sent = 0; sent < responses;) {
@@ -189,7 +210,6 @@ void DnsServer::Worker::OnUdp() {
       if (r <= 0) break;  // a full socket buffer drops the rest, as a router would
       sent += r;
     }
-    if (n < kBatch) return;
   }
 }
 
@@ -295,7 +315,6 @@ DnsServer::~DnsServer() {
   for (auto& w : workers_) {
     w->connections.clear();
     if (w->listener) evconnlistener_free(w->listener);
-    w->udp_event.reset();
     if (w->udp_fd >= 0) close(w->udp_fd);
   }
 }
@@ -363,20 +382,24 @@ absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Create(const DnsServerOpti
           static_cast<Worker*>(w)->OnAccept(fd, a, l);
         },
         worker.get(), LEV_OPT_CLOSE_ON_FREE, 0, *tcp);
-    worker->udp_event.reset(event_new(
-        worker->loop->base(), worker->udp_fd, EV_READ | EV_PERSIST,
-        [](evutil_socket_t, short, void* w) { static_cast<Worker*>(w)->OnUdp(); }, worker.get()));
-    event_add(worker->udp_event.get(), nullptr);
+    // The UDP socket is read by a blocking thread; a receive timeout lets it notice Stop().
+    fcntl(worker->udp_fd, F_SETFL, fcntl(worker->udp_fd, F_GETFL) & ~O_NONBLOCK);
+    const timeval poll_stop{0, 200'000};
+    setsockopt(worker->udp_fd, SOL_SOCKET, SO_RCVTIMEO, &poll_stop, sizeof(poll_stop));
     server->workers_.push_back(std::move(worker));
   }
   return server;
 }
 
 void DnsServer::Start() {
-  for (auto& w : workers_) threads_.emplace_back([loop = w->loop.get()] { loop->Run(); });
+  for (auto& w : workers_) {
+    threads_.emplace_back([loop = w->loop.get()] { loop->Run(); });
+    threads_.emplace_back([worker = w.get()] { worker->RunUdp(); });
+  }
 }
 
 void DnsServer::Stop() {
+  stopping_.store(true);
   for (auto& w : workers_) w->loop->Stop();
   for (auto& t : threads_) t.join();
   threads_.clear();

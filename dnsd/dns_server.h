@@ -1,8 +1,9 @@
-// DnsServer runs the DNS listeners: N worker threads, each with its own event loop, its own
-// SO_REUSEPORT UDP socket (read with recvmmsg, answered with sendmmsg in batches) and its own
-// SO_REUSEPORT TCP listener. TCP connections are pipelined: every complete query in the input
-// is processed at once and answers go out as they are ready, possibly out of order (RFC 7766);
-// idle connections close after a timeout, and connections are capped in total and per client.
+// DnsServer runs the DNS listeners: N workers, each with its own SO_REUSEPORT UDP socket read by
+// a blocking thread (recvmmsg with MSG_WAITFORONE, answered with sendmmsg in batches) and an
+// event loop for its SO_REUSEPORT TCP listener and the forwarder. TCP connections are pipelined:
+// every complete query in the input is processed at once and answers go out as they are ready,
+// possibly out of order (RFC 7766); idle connections close after a timeout, and connections are
+// capped in total and per client.
 //
 // Queries for foreign names are handed to the Forwarder (when set); its answer comes back on
 // the worker's loop. Per-worker buffers: no heap allocation per registry query.
@@ -80,6 +81,7 @@ class DnsServer {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::atomic<int> tcp_connections_{0};
+  std::atomic<bool> stopping_{false};
   common::Counter* tcp_refused_ = nullptr;
   friend struct Worker;
   friend struct Connection;

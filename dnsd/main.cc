@@ -2,6 +2,7 @@
 // configuration, the durable log and its driver, the registry, the HTTP API, timers and
 // signals. Everything else lives in the modules.
 #include <event2/event.h>
+#include <malloc.h>
 #include <signal.h>
 
 #include <filesystem>
@@ -101,6 +102,10 @@ int main(int argc, char** argv) {
                                          config.ip_delete_timeout_ms};
   registry_options.empty_service_ttl_ms = config.empty_service_ttl_ms;
   dnsd::registry::Registry registry(registry_options);
+  dnsd::registry::ServiceView::SetMemoBudget(config.list_cache_bytes);
+  metrics.AddGauge("dnsd_registry_list_cache_bytes",
+                   "Bytes of host lists kept encoded for list queries",
+                   [] { return static_cast<double>(dnsd::registry::ServiceView::memo_bytes()); });
   metrics.AddGauge("dnsd_registry_services", "Services in the registry",
                    [&] { return static_cast<double>(registry.service_count()); });
   metrics.AddGauge("dnsd_registry_instances", "Instances in the registry",
@@ -206,6 +211,9 @@ int main(int argc, char** argv) {
   auto main_loop = dnsd::common::EventLoop::Create();
   if (!main_loop.ok()) return Fail(main_loop.status());
   (*main_loop)->RunEvery(config.expiry_check_interval_ms, [&] { registry.Tick(clock.NowMs()); });
+  // Registry and DNS snapshots are replaced all the time; hand the freed pages back to the
+  // system now and then instead of keeping a fragmented heap at its high-water mark.
+  (*main_loop)->RunEvery(10'000, [] { malloc_trim(0); });
   auto on_signal = [](evutil_socket_t sig, short, void* arg) {
     spdlog::info("received signal {}, shutting down", sig);
     static_cast<dnsd::common::EventLoop*>(arg)->Stop();

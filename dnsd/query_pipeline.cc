@@ -123,4 +123,12 @@ PipelineOutcome QueryPipeline::Process(const uint8_t* in, size_t in_size, uint8_
   return {Verdict::kRespond, w.Finish(q, q.edns.present)};
 }
 
+size_t QueryPipeline::Refuse(const Query& q, bool tcp, uint8_t* out, size_t out_cap) const {
+  ResponseWriter w(out, out_cap);
+  w.Begin(q, true, ResponseLimit(q, tcp), q.edns.present ? OptSize(false) : 0);
+  w.SetRcode(kRcodeRefused);
+  CountRcode(kRcodeRefused);
+  return w.Finish(q, q.edns.present);
+}
+
 }  // namespace dnsd::dns

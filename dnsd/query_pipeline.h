@@ -36,6 +36,8 @@ class QueryPipeline {
   // false for clients outside the forwarding allow-list: they get REFUSED for foreign names.
   PipelineOutcome Process(const uint8_t* in, size_t in_size, uint8_t* out, size_t out_cap, bool tcp,
                           bool may_forward, Query& query) const;
+  // REFUSED for a query that asked for forwarding from a client that may not forward.
+  size_t Refuse(const Query& q, bool tcp, uint8_t* out, size_t out_cap) const;
 
   // The response limit for a query: 65535 over TCP; over UDP the client's EDNS size capped
   // at ours (1232), or 512 without EDNS.

@@ -51,22 +51,20 @@ std::string HashLabel(std::string_view value) {
   return "h-" + Base32Hex(digest, 16);
 }
 
-void Put16(std::vector<uint8_t>& out, uint16_t v) {
-  out.push_back(static_cast<uint8_t>(v >> 8));
-  out.push_back(static_cast<uint8_t>(v));
-}
-void Put32(std::vector<uint8_t>& out, uint32_t v) {
-  Put16(out, static_cast<uint16_t>(v >> 16));
-  Put16(out, static_cast<uint16_t>(v));
+// Record header with the owner compressed to the question name; returns the RDATA position.
+uint8_t* PutQnameHeader(uint8_t* p, uint16_t type, uint32_t ttl, uint16_t rdlen) {
+  Write16(p, 0xC00C);
+  Write16(p + 2, type);
+  Write16(p + 4, kClassIN);
+  Write32(p + 6, ttl);
+  Write16(p + 10, rdlen);
+  return p + 12;
 }
 
-// Record header with the owner compressed to the question name.
-void PutQnameHeader(std::vector<uint8_t>& out, uint16_t type, uint32_t ttl, uint16_t rdlen) {
-  Put16(out, 0xC00C);
-  Put16(out, type);
-  Put16(out, kClassIN);
-  Put32(out, ttl);
-  Put16(out, rdlen);
+int Base32HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'v') return c - 'a' + 10;
+  return -1;
 }
 
 int HexDigit(char c) {
@@ -83,18 +81,30 @@ uint64_t NextRandom() {
   return state;
 }
 
-// Splits the lowercased question name into label views (no allocation).
+// The labels of the lowercased question name, as offsets into it (no allocation, and no
+// per-query initialisation of a 128-entry array).
 struct LabelList {
-  std::string_view label[kMaxLabels];
-  int count = 0;
+  const char* base;
+  uint8_t offset[kMaxLabels];
+  uint8_t length[kMaxLabels];
+  int count;
+  struct Accessor {
+    const LabelList* list;
+    std::string_view operator[](int i) const {
+      return {list->base + list->offset[i], list->length[i]};
+    }
+  };
+  Accessor label{this};
 };
 
 void SplitLabels(const WireName& name, LabelList& out) {
+  out.base = reinterpret_cast<const char*>(name.data);
   out.count = 0;
   for (size_t i = 0; i < name.size && name.data[i] != 0 && out.count < static_cast<int>(kMaxLabels);
        i += 1 + name.data[i]) {
-    out.label[out.count++] =
-        std::string_view(reinterpret_cast<const char*>(name.data + i + 1), name.data[i]);
+    out.offset[out.count] = static_cast<uint8_t>(i + 1);
+    out.length[out.count] = name.data[i];
+    ++out.count;
   }
 }
 
@@ -120,6 +130,11 @@ struct KeyBuffer {
 };
 
 thread_local std::vector<std::pair<double, const ServiceAnswers::Host*>> t_order;
+
+uint64_t NextInstanceId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1);
+}
 thread_local std::vector<std::pair<size_t, const ServiceAnswers::Host*>> t_srv_written;
 
 }  // namespace
@@ -140,12 +155,29 @@ std::string RegistryZone::LabelFor(std::string_view value) {
   return out;
 }
 
-std::string RegistryZone::NaturalForm(std::string_view service) {
-  std::string lower = common::ToLower(service);
-  for (std::string_view label : common::Split(lower, '.', /*skip_empty=*/false)) {
-    if (!IsLdhLabel(label)) return "";
+bool RegistryZone::NaturalFormInto(std::string_view service, char* out, size_t capacity,
+                                   size_t& size) {
+  if (service.empty() || service.size() > capacity) return false;
+  size_t label_start = 0;
+  for (size_t i = 0; i <= service.size(); ++i) {
+    if (i == service.size() || service[i] == '.') {
+      if (!IsLdhLabel(std::string_view(out + label_start, i - label_start))) return false;
+      if (i < service.size()) out[i] = '.';
+      label_start = i + 1;
+      continue;
+    }
+    const char c = service[i];
+    out[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
   }
-  return lower;
+  size = service.size();
+  return true;
+}
+
+std::string RegistryZone::NaturalForm(std::string_view service) {
+  std::string out(service.size(), '\0');
+  size_t size = 0;
+  if (!NaturalFormInto(service, out.data(), out.size(), size)) return "";
+  return out;
 }
 
 std::string RegistryZone::EncodedForm(std::string_view service, size_t room) {
@@ -162,6 +194,7 @@ std::string RegistryZone::EncodedForm(std::string_view service, size_t room) {
 
 RegistryZone::RegistryZone(RegistryZoneOptions options, common::MetricsRegistry& metrics)
     : options_(std::move(options)),
+      instance_id_(NextInstanceId()),
       collisions_(metrics.GetCounter("dnsd_dns_name_collisions_total",
                                      "Services whose natural DNS name collides with another's")) {
   WireName raw;
@@ -171,6 +204,11 @@ RegistryZone::RegistryZone(RegistryZoneOptions options, common::MetricsRegistry&
     NameFromText(options_.compat_suffix, raw);
     ToLowerName(raw, compat_apex_);
   }
+  addr_suffix_ = std::string(
+                     "\x04"
+                     "addr",
+                     5) +
+                 std::string(apex_.view());
   NameFromText("ns1." + NameToText(apex_.view()), mname_);
   NameFromText("hostmaster." + NameToText(apex_.view()), rname_);
   if (inet_pton(AF_INET, options_.ns_address.c_str(), ns_rdata_) == 1) {
@@ -188,13 +226,25 @@ std::shared_ptr<const ServiceAnswers> RegistryZone::BuildAnswers(
     const registry::ServiceView& view) const {
   auto answers = std::make_shared<ServiceAnswers>();
   answers->protect_threshold = view.meta().protect_threshold;
+  answers->service_name = view.key().name;
   double max_weight = 1;
+  size_t returnable = 0;
+  size_t v6 = 0;
   for (const auto& instance : view.instances()) {
-    if (instance->enabled && instance->weight > 0)
-      max_weight = std::max(max_weight, instance->weight * 100);
+    if (!instance->enabled || !(instance->weight > 0)) continue;
+    max_weight = std::max(max_weight, instance->weight * 100);
+    ++returnable;
+    v6 += instance->ip().find(':') != std::string::npos ? 1 : 0;
   }
   const double scale = max_weight > 65535 ? 65535 / max_weight : 1;
-  const std::string zone_text = NameToText(apex_.view());
+  answers->hosts.reserve(returnable);
+  std::vector<uint8_t>& records = answers->records;
+  // Exact for IP literals: 16 bytes per A record, 28 per AAAA.
+  records.resize((returnable - v6) * 16 + v6 * 28);
+  uint8_t* const base = records.data();
+  uint8_t* p = base;
+  std::string_view last_cluster;
+  uint16_t last_cluster_index = 0;
   for (const auto& instance : view.instances()) {
     if (!instance->enabled || !(instance->weight > 0)) continue;
     ServiceAnswers::Host host;
@@ -208,32 +258,27 @@ std::shared_ptr<const ServiceAnswers> RegistryZone::BuildAnswers(
     }
     const uint16_t addr_len = host.v6 ? 16 : 4;
     host.healthy = instance->healthy;
-    host.weight = instance->weight;
-    const std::string cluster = LabelFor(instance->cluster());
-    auto it = std::find(answers->clusters.begin(), answers->clusters.end(), cluster);
-    host.cluster = static_cast<uint16_t>(it - answers->clusters.begin());
-    if (it == answers->clusters.end()) answers->clusters.push_back(cluster);
-
-    host.glue_rdata.assign(addr, addr + addr_len);
-    PutQnameHeader(host.address_rr, host.v6 ? kTypeAAAA : kTypeA, options_.ttl, addr_len);
-    host.address_rr.insert(host.address_rr.end(), addr, addr + addr_len);
-
-    WireName target;
-    std::string hex;
-    for (int i = 0; i < addr_len; ++i) {
-      hex.push_back(kBase32Hex[addr[i] >> 4]);
-      hex.push_back(kBase32Hex[addr[i] & 15]);
+    host.weight = static_cast<float>(instance->weight);
+    if (instance->cluster() != last_cluster || answers->clusters.empty()) {
+      const std::string label = LabelFor(instance->cluster());
+      auto it = std::find(answers->clusters.begin(), answers->clusters.end(), label);
+      last_cluster_index = static_cast<uint16_t>(it - answers->clusters.begin());
+      if (it == answers->clusters.end()) answers->clusters.push_back(label);
+      last_cluster = instance->cluster();
     }
-    NameFromText(hex + ".addr." + zone_text, target);
-    const auto srv_weight =
+    host.cluster = last_cluster_index;
+
+    host.address_rr = static_cast<uint32_t>(p - base);
+    p = PutQnameHeader(p, host.v6 ? kTypeAAAA : kTypeA, options_.ttl, addr_len);
+    std::memcpy(p, addr, addr_len);
+    p += addr_len;
+
+    host.port = static_cast<uint16_t>(instance->port());
+    host.srv_weight =
         static_cast<uint16_t>(std::clamp(std::lround(instance->weight * 100 * scale), 1L, 65535L));
-    PutQnameHeader(host.srv_rr, kTypeSRV, options_.ttl, static_cast<uint16_t>(6 + target.size));
-    Put16(host.srv_rr, host.healthy ? kPriorityHealthy : kPriorityProtected);
-    Put16(host.srv_rr, srv_weight);
-    Put16(host.srv_rr, static_cast<uint16_t>(instance->port()));
-    host.srv_rr.insert(host.srv_rr.end(), target.data, target.data + target.size);
-    answers->hosts.push_back(std::move(host));
+    answers->hosts.push_back(host);
   }
+  records.resize(static_cast<size_t>(p - base));
   return answers;
 }
 
@@ -270,6 +315,33 @@ void RegistryZone::Release(const std::string& key, bool as_service) {
   index_.Publish(key, std::move(entry));
 }
 
+RegistryZone::DerivedKeys RegistryZone::KeysFor(const registry::ServiceKey& key) const {
+  DerivedKeys out;
+  const std::string ns_label = LabelFor(key.namespace_id);
+  const std::string prefix = ns_label + kSep + LabelFor(key.group) + kSep;
+  out.ent_keys.push_back(ns_label + kSep);  // the namespace exists
+  out.ent_keys.push_back(prefix);           // the group exists
+  const size_t room = kMaxName - apex_.size - 40;
+  const std::string encoded = EncodedForm(key.name, room);
+  out.encoded_key = prefix + "e:" + encoded;
+  out.encoded_is_hash = encoded.rfind("h-", 0) == 0;
+  const std::string natural = NaturalForm(key.name);
+  if (!natural.empty() && natural.size() + 1 <= room) {
+    out.natural_key = prefix + "s:" + natural;
+    for (size_t dot = natural.find('.'); dot != std::string::npos;
+         dot = natural.find('.', dot + 1)) {
+      out.ent_keys.push_back(prefix + "s:" + natural.substr(dot + 1));
+    }
+  }
+  return out;
+}
+
+void RegistryZone::IndexEncoded(const registry::ServiceKey& key, Published& p) {
+  if (p.encoded_indexed) return;
+  p.encoded_indexed = true;
+  AddRef(KeysFor(key).encoded_key, &p.answers);
+}
+
 void RegistryZone::OnServiceChanged(const registry::ServiceKey& key,
                                     const std::shared_ptr<const registry::ServiceView>& view) {
   std::lock_guard lock(mu_);
@@ -278,6 +350,7 @@ void RegistryZone::OnServiceChanged(const registry::ServiceKey& key,
   if (!view) {
     if (existing == published_.end()) return;
     Published& p = existing->second;
+    const DerivedKeys keys = KeysFor(key);
     if (!p.natural_key.empty()) {
       auto& claims = natural_claims_[p.natural_key];
       const bool was_sole = claims.size() == 1;
@@ -285,58 +358,60 @@ void RegistryZone::OnServiceChanged(const registry::ServiceKey& key,
       if (was_sole) Release(p.natural_key, /*as_service=*/true);
       if (claims.size() == 1) {
         // The collision is over: the remaining service gets its natural name back.
-        const auto other = published_.find(*claims.begin());
-        auto answers = names_[other->second.encoded_key].answers;
-        AddRef(p.natural_key, &answers);
+        AddRef(p.natural_key, &published_.find(*claims.begin())->second.answers);
       }
       if (claims.empty()) natural_claims_.erase(p.natural_key);
     }
-    Release(p.encoded_key, /*as_service=*/true);
-    for (const auto& ent : p.ent_keys) Release(ent, /*as_service=*/false);
+    if (p.encoded_indexed) Release(keys.encoded_key, /*as_service=*/true);
+    for (const auto& ent : keys.ent_keys) Release(ent, /*as_service=*/false);
     published_.erase(existing);
     return;
   }
 
   const auto answers = BuildAnswers(*view);
   if (existing == published_.end()) {
+    const DerivedKeys keys = KeysFor(key);
+    for (const auto& ent : keys.ent_keys) AddRef(ent, nullptr);
     Published p;
-    const std::string ns_label = LabelFor(key.namespace_id);
-    const std::string prefix = ns_label + kSep + LabelFor(key.group) + kSep;
-    p.ent_keys.push_back(ns_label + kSep);  // the namespace exists
-    p.ent_keys.push_back(prefix);           // the group exists
-    const size_t room = kMaxName - apex_.size - 40;
-    p.encoded_key = prefix + "e:" + EncodedForm(key.name, room);
-    const std::string natural = NaturalForm(key.name);
-    if (!natural.empty() && natural.size() + 1 <= room) {
-      p.natural_key = prefix + "s:" + natural;
-      for (size_t dot = natural.find('.'); dot != std::string::npos;
-           dot = natural.find('.', dot + 1)) {
-        p.ent_keys.push_back(prefix + "s:" + natural.substr(dot + 1));
-      }
-    }
-    for (const auto& ent : p.ent_keys) AddRef(ent, nullptr);
-    if (!p.natural_key.empty()) {
-      auto& claims = natural_claims_[p.natural_key];
+    p.answers = answers;
+    p.natural_key = keys.natural_key;
+    existing = published_.emplace(key, std::move(p)).first;
+    Published& added = existing->second;
+    if (added.natural_key.empty() || keys.encoded_is_hash) IndexEncoded(key, added);
+    if (!added.natural_key.empty()) {
+      auto& claims = natural_claims_[added.natural_key];
       claims.insert(key);
       if (claims.size() == 2) {
         collisions_.Inc();
         spdlog::warn("services in {} / {} collide on DNS name {}; only their .enc names answer",
-                     key.namespace_id, key.group, natural);
-        Release(p.natural_key, /*as_service=*/true);
+                     key.namespace_id, key.group, NaturalForm(key.name));
+        Release(added.natural_key, /*as_service=*/true);
+      }
+      if (claims.size() >= 2) {
+        for (const auto& other : claims) IndexEncoded(other, published_.find(other)->second);
       }
     }
-    existing = published_.emplace(key, std::move(p)).first;
   }
-  const Published& p = existing->second;
-  AddRef(p.encoded_key, &answers);
-  if (!p.natural_key.empty() && natural_claims_[p.natural_key].size() == 1)
+  Published& p = existing->second;
+  p.answers = answers;
+  if (p.encoded_indexed) AddRef(KeysFor(key).encoded_key, &answers);
+  if (!p.natural_key.empty() && natural_claims_[p.natural_key].size() == 1) {
     AddRef(p.natural_key, &answers);
+  }
 }
 
 // ---------------------------------------------------------------- reader side
 
 std::shared_ptr<const NameEntry> RegistryZone::Lookup(std::string_view key) const {
-  return index_.Find(absl::string_view(key.data(), key.size()));
+  // Each DNS thread keeps a reader cache of the index; the instance id (not the address)
+  // tells a cache of another, possibly destroyed, zone apart.
+  thread_local uint64_t cache_owner = 0;
+  thread_local std::unique_ptr<common::CowIndex<std::string, NameEntry>::ReaderCache> cache;
+  if (cache_owner != instance_id_) {
+    cache = std::make_unique<common::CowIndex<std::string, NameEntry>::ReaderCache>();
+    cache_owner = instance_id_;
+  }
+  return index_.Find(absl::string_view(key.data(), key.size()), *cache);
 }
 
 bool RegistryZone::HasEntry(std::string_view key) const { return Lookup(key) != nullptr; }
@@ -429,7 +504,7 @@ bool RegistryZone::AnswerService(const Query& q, ResponseWriter& w, const Servic
               [](const auto& a, const auto& b) { return a.first < b.first; });
     const size_t mark = w.Mark();
     for (const auto& [key, host] : order) {
-      if (!w.AddRaw(ResponseWriter::kAnswer, host->address_rr.data(), host->address_rr.size(), 1)) {
+      if (!w.AddRaw(ResponseWriter::kAnswer, answers.address_rr(*host), host->address_len(), 1)) {
         w.Rollback(mark, ResponseWriter::kAnswer, 0);
         w.SetTc();
         return true;
@@ -443,8 +518,27 @@ bool RegistryZone::AnswerService(const Query& q, ResponseWriter& w, const Servic
     const size_t mark = w.Mark();
     for (const auto& host : answers.hosts) {
       if (!eligible(host)) continue;
+      // SRV record, owner compressed to the question, target <hex address>.addr.<zone>
+      // written in full (never compressed, RFC 2782).
+      uint8_t rr[kMaxName + 18];
+      const uint16_t addr_len = host.v6 ? 16 : 4;
+      const auto target_len = static_cast<uint16_t>(1 + 2 * addr_len + addr_suffix_.size());
+      uint8_t* p =
+          PutQnameHeader(rr, kTypeSRV, options_.ttl, static_cast<uint16_t>(6 + target_len));
+      Write16(p, host.healthy ? kPriorityHealthy : kPriorityProtected);
+      Write16(p + 2, host.srv_weight);
+      Write16(p + 4, host.port);
+      p += 6;
+      *p++ = static_cast<uint8_t>(2 * addr_len);
+      const uint8_t* addr = answers.address(host);
+      for (int i = 0; i < addr_len; ++i) {
+        *p++ = static_cast<uint8_t>(kBase32Hex[addr[i] >> 4]);
+        *p++ = static_cast<uint8_t>(kBase32Hex[addr[i] & 15]);
+      }
+      std::memcpy(p, addr_suffix_.data(), addr_suffix_.size());
+      p += addr_suffix_.size();
       const size_t at = w.Mark();
-      if (!w.AddRaw(ResponseWriter::kAnswer, host.srv_rr.data(), host.srv_rr.size(), 1)) {
+      if (!w.AddRaw(ResponseWriter::kAnswer, rr, static_cast<size_t>(p - rr), 1)) {
         w.Rollback(mark, ResponseWriter::kAnswer, 0);
         w.SetTc();
         return true;
@@ -461,9 +555,9 @@ bool RegistryZone::AnswerService(const Query& q, ResponseWriter& w, const Servic
       Write16(rr + 2, host->v6 ? kTypeAAAA : kTypeA);
       Write16(rr + 4, kClassIN);
       Write32(rr + 6, options_.addr_ttl);
-      const auto len = static_cast<uint16_t>(host->glue_rdata.size());
+      const uint16_t len = host->v6 ? 16 : 4;
       Write16(rr + 10, len);
-      std::memcpy(rr + 12, host->glue_rdata.data(), len);
+      std::memcpy(rr + 12, answers.address(*host), len);
       if (!w.AddRaw(ResponseWriter::kAdditional, rr, 12u + len, 1)) break;
     }
     return true;
@@ -644,6 +738,49 @@ ZoneResult RegistryZone::Answer(const Query& q, ResponseWriter& w) const {
     if (!l.label[i].empty() && l.label[i][0] == '_') {
       Negative(w, kRcodeNxDomain);
       return ZoneResult::kAnswered;
+    }
+  }
+  if (type == "enc" && !(idx - first == 1 && l.label[first].substr(0, 2) == "h-")) {
+    // Decode the base32hex labels to the Nacos name; when the service has a usable natural
+    // name, that entry answers (after checking it is this very service).
+    char raw[kMaxName];
+    size_t raw_size = 0;
+    uint32_t buffer = 0;
+    int bits = 0;
+    for (int i = first; i < idx; ++i) {
+      for (char c : l.label[i]) {
+        const int v = Base32HexValue(c);
+        if (v < 0) {
+          Negative(w, kRcodeNxDomain);
+          return ZoneResult::kAnswered;
+        }
+        buffer = (buffer << 5) | static_cast<uint32_t>(v);
+        bits += 5;
+        if (bits >= 8) {
+          if (raw_size == sizeof(raw)) {
+            Negative(w, kRcodeNxDomain);
+            return ZoneResult::kAnswered;
+          }
+          raw[raw_size++] = static_cast<char>((buffer >> (bits - 8)) & 0xFF);
+          bits -= 8;
+        }
+      }
+    }
+    const std::string_view name(raw, raw_size);
+    const size_t key_prefix = key.size - 2;  // before "e:"
+    char natural[kMaxName];
+    size_t natural_size = 0;
+    if (NaturalFormInto(name, natural, sizeof(natural), natural_size)) {
+      key.size = key_prefix;
+      key.Append("s:");
+      key.Append(std::string_view(natural, natural_size));
+      if (const auto entry = Lookup(key.view());
+          entry && entry->answers && entry->answers->service_name == name) {
+        if (!AnswerService(q, w, *entry->answers, cluster, srv_owner)) Negative(w, kRcodeNoError);
+        return ZoneResult::kAnswered;
+      }
+      key.size = key_prefix;
+      key.Append("e:");
     }
   }
   if (!key.AppendLabels(l, first, idx)) {

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "common/cow_index.h"
 #include "common/metrics.h"
 #include "dnsd/dns_wire.h"
@@ -37,19 +38,29 @@ struct RegistryZoneOptions {
 };
 
 // One service's answers at one registry revision: only enabled instances with weight > 0.
+// A/AAAA records are pre-encoded into one buffer (copied as is into answers); SRV records are
+// assembled at query time from the port, weight and address (they are larger and rarer, and
+// storing them would double the memory per instance).
 struct ServiceAnswers {
   struct Host {
     bool v6 = false;
     bool healthy = true;
     uint16_t cluster = 0;  // index into `clusters`
-    double weight = 1;
-    std::vector<uint8_t> address_rr;  // A/AAAA, owner 0xC00C, pre-encoded
-    std::vector<uint8_t> srv_rr;      // SRV, owner 0xC00C, uncompressed target
-    std::vector<uint8_t> glue_rdata;  // the 4 or 16 address bytes
+    float weight = 1;
+    uint32_t address_rr = 0;  // offset of the A/AAAA record (owner 0xC00C); the address is its
+                              // last 4 or 16 bytes
+    uint16_t port = 0;
+    uint16_t srv_weight = 1;
+    uint16_t address_len() const { return v6 ? 28 : 16; }
   };
   std::vector<Host> hosts;
+  std::vector<uint8_t> records;
   std::vector<std::string> clusters;  // DNS labels (lowercase)
+  std::string service_name;           // the Nacos name, to check decoded .enc names
   double protect_threshold = 0;
+
+  const uint8_t* address_rr(const Host& h) const { return records.data() + h.address_rr; }
+  const uint8_t* address(const Host& h) const { return address_rr(h) + 12; }
 };
 
 // A published name: a service (answers set), an empty non-terminal, or both.
@@ -79,6 +90,8 @@ class RegistryZone {
   static std::string LabelFor(std::string_view value);
   // The natural DNS form of a service name, or empty if it has none.
   static std::string NaturalForm(std::string_view service);
+  // The same into caller memory (no allocation); false if there is none or it does not fit.
+  static bool NaturalFormInto(std::string_view service, char* out, size_t capacity, size_t& size);
   // The lossless `.enc` form: base32hex labels, or h-<hash> when too long.
   static std::string EncodedForm(std::string_view service, size_t room);
 
@@ -97,7 +110,9 @@ class RegistryZone {
   ZoneResult AnswerCompat(const Query& q, ResponseWriter& w, size_t labels_before) const;
 
   const RegistryZoneOptions options_;
+  const uint64_t instance_id_;
   WireName apex_;
+  std::string addr_suffix_;  // "\x04addr" + apex, the tail of every SRV target
   WireName compat_apex_;
   WireName mname_;  // ns1.<zone>
   WireName rname_;  // hostmaster.<zone>
@@ -109,18 +124,32 @@ class RegistryZone {
 
   // Writer side, serialised by the registry writer lock (and mu_ for safety).
   std::mutex mu_;
+  // Per service: only what every update needs. The .enc key and the empty non-terminal keys
+  // are derived again when needed (collisions, removal), which keeps this small.
   struct Published {
     std::string natural_key;  // empty if none
+    // The .enc name needs its own index entry only without a usable natural name (none, case
+    // collision) or for the hash form; otherwise a decoded .enc name finds the natural entry.
+    bool encoded_indexed = false;
+    std::shared_ptr<const ServiceAnswers> answers;
+  };
+  struct DerivedKeys {
+    std::string natural_key;
     std::string encoded_key;
+    bool encoded_is_hash = false;
     std::vector<std::string> ent_keys;
   };
-  std::map<registry::ServiceKey, Published> published_;
-  std::map<std::string, std::set<registry::ServiceKey>> natural_claims_;
+  DerivedKeys KeysFor(const registry::ServiceKey& key) const;
+  void IndexEncoded(const registry::ServiceKey& key, Published& p);
+  // Hash maps: the keys share long prefixes ("public\x01default-group\x01..."), which makes
+  // ordered maps spend their time in memcmp.
+  absl::flat_hash_map<registry::ServiceKey, Published> published_;
+  absl::flat_hash_map<std::string, std::set<registry::ServiceKey>> natural_claims_;
   struct RefCounts {
     int ent = 0;
     std::shared_ptr<const ServiceAnswers> answers;
   };
-  std::map<std::string, RefCounts> names_;
+  absl::flat_hash_map<std::string, RefCounts> names_;
 
   common::CowIndex<std::string, NameEntry> index_;
   common::Counter& collisions_;

@@ -21,6 +21,12 @@ std::string UpdatedKey(const Instance& instance) {
                         instance.ephemeral ? "ephemeral" : "persist");
 }
 
+bool SameInstance(const Instance& a, const Instance& b) {
+  return a.address == b.address && a.instance_id == b.instance_id && a.weight == b.weight &&
+         a.healthy == b.healthy && a.enabled == b.enabled && a.ephemeral == b.ephemeral &&
+         a.metadata == b.metadata;
+}
+
 void ApplyPatch(const InstancePatch& patch, Instance& instance) {
   if (patch.weight) instance.weight = *patch.weight;
   if (patch.enabled) instance.enabled = *patch.enabled;
@@ -140,10 +146,13 @@ absl::Status Registry::RegisterLocked(const ServiceKey& key, Instance instance,
   auto [slot_ptr, inserted] = state.instances.FindOrInsert(instance.address);
   if (inserted) instance_count_.fetch_add(1);
   Slot& slot = *slot_ptr;
+  const bool unchanged = !inserted && SameInstance(*slot.instance, instance) &&
+                         slot.owner == owner && slot.heartbeat_driven == heartbeat_driven;
   slot.owner = std::string(owner);
   slot.heartbeat_driven = heartbeat_driven;
   slot.policy = policy;
   slot.last_beat_ms = now_ms;
+  if (unchanged) return absl::OkStatus();  // a repeated registration only refreshes liveness
   slot.instance = std::make_shared<const Instance>(std::move(instance));
   state.empty_since_ms = 0;
   PublishLocked(key, state);

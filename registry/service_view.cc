@@ -1,6 +1,7 @@
 #include "registry/service_view.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "common/strings.h"
 
@@ -38,13 +39,33 @@ Selection ServiceView::Select(std::string_view clusters, bool healthy_only) cons
   return out;
 }
 
-const std::string& ServiceView::Memo(
+namespace {
+std::atomic<int64_t> memo_budget{int64_t{32} << 20};
+std::atomic<int64_t> memo_used{0};
+}  // namespace
+
+void ServiceView::SetMemoBudget(int64_t bytes) { memo_budget.store(bytes); }
+int64_t ServiceView::memo_bytes() { return memo_used.load(std::memory_order_relaxed); }
+
+ServiceView::~ServiceView() {
+  if (memo_kept_) memo_used.fetch_sub(static_cast<int64_t>(memo_.capacity()));
+}
+
+const std::string* ServiceView::Memo(
     absl::FunctionRef<std::string(const ServiceView&)> encode) const {
   std::call_once(memo_once_, [&] {
-    memo_ = encode(*this);
+    std::string encoded = encode(*this);
+    const auto size = static_cast<int64_t>(encoded.size());
+    if (memo_used.fetch_add(size) + size > memo_budget.load()) {
+      memo_used.fetch_sub(size);  // over budget: this view is encoded per request
+      return;
+    }
+    memo_ = std::move(encoded);
     memo_.shrink_to_fit();  // memos live as long as the view; do not keep growth slack
+    memo_used.fetch_add(static_cast<int64_t>(memo_.capacity()) - size);
+    memo_kept_ = true;
   });
-  return memo_;
+  return memo_kept_ ? &memo_ : nullptr;
 }
 
 }  // namespace dnsd::registry

@@ -40,8 +40,12 @@ class ServiceView {
 
   // A per-view memo for an encoding of the unfiltered selection (e.g. the JSON host list), so
   // hot read paths encode once per revision instead of once per request. `encode` must be a
-  // pure function of the view; the first caller computes it.
-  const std::string& Memo(absl::FunctionRef<std::string(const ServiceView&)> encode) const;
+  // pure function of the view; the first caller computes it. Memos of all live views share a
+  // process-wide byte budget: past it this returns nullptr and the caller encodes itself.
+  const std::string* Memo(absl::FunctionRef<std::string(const ServiceView&)> encode) const;
+  static void SetMemoBudget(int64_t bytes);
+  static int64_t memo_bytes();
+  ~ServiceView();
 
  private:
   ServiceKey key_;
@@ -50,6 +54,7 @@ class ServiceView {
   uint64_t revision_;
   mutable std::once_flag memo_once_;
   mutable std::string memo_;
+  mutable bool memo_kept_ = false;  // written once inside memo_once_
 };
 
 }  // namespace dnsd::registry

@@ -1,9 +1,16 @@
--- POST /nacos/v1/ns/instance for 10,000 services x 10 instances, cycling: after the first
--- 100,000 requests every request re-registers (overwrites) an existing instance.
+-- POST /nacos/v1/ns/instance for 10,000 services x 10 instances. Each wrk thread starts at its
+-- own offset, so two threads register different instances; once all 100,000 exist, requests
+-- re-register (overwrite) existing ones.
 local services, per_service = 10000, 10
+local total = services * per_service
+local next_id = 0
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+end
 local n = 0
 request = function()
-  local i = n % (services * per_service)
+  local i = ((id or 0) * (total / 2) + n) % total
   n = n + 1
   local svc = i % services
   local k = math.floor(i / services)

@@ -81,6 +81,18 @@ TEST_F(RegistryTest, ReRegisterOverwritesInsteadOfDuplicating) {
   EXPECT_EQ(registry_.instance_count(), 1);
 }
 
+TEST_F(RegistryTest, IdenticalReRegistrationOnlyRefreshesLiveness) {
+  ASSERT_TRUE(Register(Key("s"), MakeInstance("10.0.0.1", 1)).ok());
+  const auto view = registry_.Find(Key("s"));
+  clock_.AdvanceMs(10'000);
+  ASSERT_TRUE(Register(Key("s"), MakeInstance("10.0.0.1", 1)).ok());
+  EXPECT_EQ(registry_.Find(Key("s")), view) << "no new snapshot for a no-op";
+  EXPECT_EQ(events_.size(), 1u);
+  clock_.AdvanceMs(10'000);  // 20 s after the first registration, 10 s after the second
+  registry_.Tick(clock_.NowMs());
+  EXPECT_TRUE(registry_.Find(Key("s"))->instances()[0]->healthy) << "the repeat counted as a beat";
+}
+
 TEST_F(RegistryTest, GroupsAndNamespacesAreSeparate) {
   ASSERT_TRUE(Register(Key("s", "G1"), MakeInstance("10.0.0.1", 1)).ok());
   ASSERT_TRUE(Register(Key("s", "DEFAULT_GROUP", "dev"), MakeInstance("10.0.0.2", 1)).ok());

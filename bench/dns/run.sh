@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# DNS benchmark: dnsperf against dnsd (1,000 services from the registry, A and SRV mixed, 5%
+# unknown names) and, in the same run with the same pinning (server on core 0, dnsperf on
+# core 1, one server thread each), against NSD and gdnsd serving the equivalent static zone.
+# Reports QPS and server CPU microseconds per query (from /proc), then dnsd again while the
+# registry takes ~1,000 changes per second, then registration-to-DNS latency.
+#
+#   bench/dns/run.sh [seconds-per-run]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+seconds=${1:-10}
+bin=$PWD/build/bin/dnsd
+py=/usr/bin/python3
+for tool in dnsperf nsd gdnsd; do command -v $tool >/dev/null || { echo "missing $tool (apt-get install dnsperf nsd gdnsd)"; exit 1; }; done
+[[ -x $bin ]] || { echo "build dnsd first"; exit 1; }
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+server_cpu="taskset -c 0"; client_cpu="taskset -c 1"
+(( $(nproc) < 2 )) && server_cpu="" && client_cpu=""
+ticks=$(getconf CLK_TCK)
+
+# CPU ticks of a process and all its descendants (NSD serves from a grandchild process).
+tree_ticks() {
+  local total=0 p todo=("$1")
+  while ((${#todo[@]})); do
+    p=${todo[0]}; todo=("${todo[@]:1}")
+    # utime and stime, counted after the "(comm)" field, which may contain spaces ("nsd: main").
+    [[ -r /proc/$p/stat ]] && total=$(( total + $(sed 's/.*) //' /proc/$p/stat | awk '{print $12 + $13}') ))
+    todo+=($(pgrep -P "$p" || true))
+  done
+  echo $total
+}
+
+measure() {  # name pid port
+  local name=$1 pid=$2 port=$3 before after out qps completed
+  before=$(tree_ticks "$pid")
+  out=$($client_cpu dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries" -l "$seconds" -c 16 -T 1 -q 200 2>&1)
+  after=$(tree_ticks "$pid")
+  qps=$(awk '/Queries per second/ {print $4}' <<<"$out")
+  completed=$(awk '/Queries completed/ {print $3}' <<<"$out")
+  local lost=$(awk '/Queries lost/ {print $3}' <<<"$out")
+  local cpu_us=$(( (after - before) * 1000000 / ticks ))
+  printf "%-28s %12s qps  %6.2f us CPU/query  lost %s\n" "$name" "$qps" "$(echo "$cpu_us / $completed" | bc -l)" "$lost"
+}
+
+$py bench/dns/workload.py zone "$work/nacos.internal"
+$py bench/dns/workload.py queries "$work/queries"
+
+echo "DNS benchmark ($(nproc) cores, ${seconds}s per run; server on core 0, dnsperf on core 1)"
+
+# dnsd
+http_port=$(free_port); dns_port=$(free_port)
+printf '[forward]\nenabled = false\n' > "$work/dnsd.toml"
+$server_cpu "$bin" --config "$work/dnsd.toml" --http-address 127.0.0.1 --http-port "$http_port" --http-threads 1 \
+  --dns-port "$dns_port" --dns-workers 1 --data-dir "$work/dnsd-data" --zones "$work/none" --log-level warn \
+  > "$work/dnsd.out" 2>&1 &
+dnsd_pid=$!; pids+=($dnsd_pid)
+for _ in $(seq 50); do grep -q ready "$work/dnsd.out" 2>/dev/null && break; sleep 0.1; done
+$py bench/dns/workload.py register "$http_port"
+measure "dnsd (registry zone)" "$dnsd_pid" "$dns_port"
+
+# NSD
+nsd_port=$(free_port)
+mkdir -p "$work/nsd"
+cp "$work/nacos.internal" "$work/nsd/zone"
+cat > "$work/nsd/nsd.conf" <<CONF
+server:
+  ip-address: 127.0.0.1@$nsd_port
+  zonesdir: $work/nsd
+  pidfile: $work/nsd/nsd.pid
+  database: ""
+  xfrdfile: $work/nsd/xfrd.state
+  zonelistfile: $work/nsd/zone.list
+  username: ""
+  verbosity: 0
+  server-count: 1
+  # NSD rate-limits responses per client network by default; a benchmark client is one client.
+  rrl-ratelimit: 0
+  rrl-whitelist-ratelimit: 0
+remote-control:
+  control-enable: no
+zone:
+  name: nacos.internal
+  zonefile: zone
+CONF
+$server_cpu nsd -d -c "$work/nsd/nsd.conf" > "$work/nsd.log" 2>&1 &
+nsd_pid=$!; pids+=($nsd_pid)
+for _ in $(seq 50); do dig @127.0.0.1 -p "$nsd_port" +short +time=1 nacos.internal SOA | grep -q . && break; sleep 0.1; done
+measure "NSD (static zone)" "$nsd_pid" "$nsd_port"
+kill "$nsd_pid"
+
+# gdnsd
+gd_port=$(free_port)
+mkdir -p "$work/gdnsd/zones"
+cp "$work/nacos.internal" "$work/gdnsd/zones/nacos.internal"
+cat > "$work/gdnsd/config" <<CONF
+options => {
+  listen => [ 127.0.0.1 ]
+  dns_port => $gd_port
+  udp_threads => 1
+  tcp_threads => 1
+}
+CONF
+$server_cpu gdnsd -c "$work/gdnsd" start > "$work/gdnsd.log" 2>&1 &
+gd_pid=$!; pids+=($gd_pid)
+for _ in $(seq 50); do dig @127.0.0.1 -p "$gd_port" +short +time=1 nacos.internal SOA | grep -q . && break; sleep 0.1; done
+measure "gdnsd (static zone)" "$gd_pid" "$gd_port"
+kill "$gd_pid"
+
+# dnsd while the registry changes ~1,000 times per second (the load runs on core 1 too).
+$client_cpu $py bench/dns/workload.py churn "$http_port" 1000 "$((seconds + 1))" > "$work/churn.out" &
+churn_pid=$!
+sleep 0.5
+measure "dnsd + 1,000 changes/s" "$dnsd_pid" "$dns_port"
+wait $churn_pid; cat "$work/churn.out"
+
+$py bench/dns/workload.py latency "$http_port" "$dns_port" 300
