@@ -362,20 +362,28 @@ absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Create(const DnsServerOpti
     auto loop = common::EventLoop::Create();
     if (!loop.ok()) return loop.status();
     worker->loop = std::move(*loop);
-    auto udp = BindSocket(SOCK_DGRAM, *addr, len, true, "udp");
-    if (!udp.ok()) return udp.status();
-    worker->udp_fd = *udp;
-    if (i == 0 && options.port == 0) {
-      sockaddr_storage bound{};
-      socklen_t bound_len = sizeof(bound);
-      getsockname(*udp, reinterpret_cast<sockaddr*>(&bound), &bound_len);
-      server->port_ = PortOf(bound);
-      addr = MakeAddress(options.address, server->port_, len);
-    } else if (i == 0) {
-      server->port_ = options.port;
+    absl::StatusOr<int> udp = absl::UnavailableError("no port");
+    absl::StatusOr<int> tcp = absl::UnavailableError("no port");
+    // With port 0 the kernel picks a free UDP port, which may still be busy on TCP: try again.
+    for (int attempt = 0; attempt < 20 && !tcp.ok(); ++attempt) {
+      if (udp.ok()) close(*udp);
+      udp = BindSocket(SOCK_DGRAM, *addr, len, true, "udp");
+      if (!udp.ok()) return udp.status();
+      if (i == 0 && options.port == 0) {
+        sockaddr_storage bound{};
+        socklen_t bound_len = sizeof(bound);
+        getsockname(*udp, reinterpret_cast<sockaddr*>(&bound), &bound_len);
+        server->port_ = PortOf(bound);
+        addr = MakeAddress(options.address, server->port_, len);
+      } else if (i == 0) {
+        server->port_ = options.port;
+      }
+      tcp = BindSocket(SOCK_STREAM, *addr, len, true, "tcp");
+      if (!tcp.ok() && !(i == 0 && options.port == 0)) return tcp.status();
+      if (!tcp.ok()) addr = MakeAddress(options.address, 0, len);
     }
-    auto tcp = BindSocket(SOCK_STREAM, *addr, len, true, "tcp");
     if (!tcp.ok()) return tcp.status();
+    worker->udp_fd = *udp;
     worker->listener = evconnlistener_new(
         worker->loop->base(),
         [](evconnlistener*, evutil_socket_t fd, sockaddr* a, int l, void* w) {
