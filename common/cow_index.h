@@ -1,9 +1,11 @@
 // CowIndex is a map from Key to an immutable Value for lock-free readers and one writer.
 //
 // Readers: Find() does two atomic shared_ptr loads (the key's shard, then its slot) and never
-// waits for the writer. Hot readers (DNS workers) pass a ReaderCache they own: each shard
-// carries a version number that changes when keys are added or removed, and while it is
-// unchanged the reader reuses its cached shard, so only the value is loaded atomically.
+// waits for the writer. Hot readers (DNS workers) pass a ReaderCache they own and get a plain
+// pointer: shards and slots carry versions (unique across the index), and while they are
+// unchanged the reader reuses the shard and value it cached, so a lookup is two plain loads
+// and hash probes, with no atomic read-modify-write. A cache keeps the values it has seen
+// alive until it sees a newer version of the same slot (bounded by the names it looks up).
 // Lookups accept any type the map can look up heterogeneously (e.g. absl::string_view for
 // std::string keys), so they need no allocation.
 //
@@ -25,6 +27,7 @@ template <typename Key, typename Value, size_t kShards = 256>
 class CowIndex {
   struct Slot {
     std::atomic<std::shared_ptr<const Value>> value;
+    std::atomic<uint64_t> version{0};  // bumped after every store of `value`
   };
   using Shard = absl::flat_hash_map<Key, std::shared_ptr<Slot>>;
 
@@ -37,7 +40,12 @@ class CowIndex {
       uint64_t version = ~uint64_t{0};
       std::shared_ptr<const Shard> shard;
     };
+    struct Seen {
+      uint64_t version = 0;
+      std::shared_ptr<const Value> value;
+    };
     std::array<Entry, kShards> entries;
+    absl::flat_hash_map<const Slot*, Seen> seen;
   };
 
   CowIndex() {
@@ -52,8 +60,9 @@ class CowIndex {
     return it->second->value.load(std::memory_order_acquire);
   }
 
+  // The returned pointer stays valid until this cache sees a newer value for the same key.
   template <typename Lookup>
-  std::shared_ptr<const Value> Find(const Lookup& key, ReaderCache& cache) const {
+  const Value* Find(const Lookup& key, ReaderCache& cache) const {
     const size_t index = ShardOf(key);
     auto& entry = cache.entries[index];
     const uint64_t version = versions_[index].load(std::memory_order_acquire);
@@ -65,7 +74,15 @@ class CowIndex {
     }
     const auto it = entry.shard->find(key);
     if (it == entry.shard->end()) return nullptr;
-    return it->second->value.load(std::memory_order_acquire);
+    const Slot* slot = it->second.get();
+    const uint64_t slot_version = slot->version.load(std::memory_order_acquire);
+    if (cache.seen.size() > kMaxSeen) cache.seen.clear();  // forget slots of removed names
+    auto& seen = cache.seen[slot];
+    if (seen.version != slot_version || !seen.value) {
+      seen.value = slot->value.load(std::memory_order_acquire);
+      seen.version = slot_version;
+    }
+    return seen.value.get();
   }
 
   // Visits every value; order is unspecified.
@@ -83,13 +100,15 @@ class CowIndex {
     auto& shard_ptr = shards_[index];
     const auto shard = shard_ptr.load(std::memory_order_acquire);
     if (const auto it = shard->find(key); it != shard->end()) {
-      // Same shard map, new value: cached readers keep their shard (no version bump).
+      // Same shard map, new value: cached readers keep their shard and notice the slot version.
       it->second->value.store(std::move(value), std::memory_order_release);
+      it->second->version.store(++next_version_, std::memory_order_release);
       return;
     }
     auto copy = std::make_shared<Shard>(*shard);
     auto slot = std::make_shared<Slot>();
     slot->value.store(std::move(value));
+    slot->version.store(++next_version_);
     copy->emplace(key, std::move(slot));
     shard_ptr.store(std::move(copy), std::memory_order_release);
     versions_[index].fetch_add(1, std::memory_order_release);
@@ -112,8 +131,10 @@ class CowIndex {
     return typename Shard::hasher{}(key) % kShards;
   }
 
+  static constexpr size_t kMaxSeen = 1 << 16;
   std::array<std::atomic<std::shared_ptr<const Shard>>, kShards> shards_;
   std::array<std::atomic<uint64_t>, kShards> versions_{};
+  uint64_t next_version_ = 0;  // writer only; slot versions are unique across the index
 };
 
 }  // namespace dnsd::common

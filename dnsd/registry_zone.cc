@@ -402,7 +402,7 @@ void RegistryZone::OnServiceChanged(const registry::ServiceKey& key,
 
 // ---------------------------------------------------------------- reader side
 
-std::shared_ptr<const NameEntry> RegistryZone::Lookup(std::string_view key) const {
+const NameEntry* RegistryZone::Lookup(std::string_view key) const {
   // Each DNS thread keeps a reader cache of the index; the instance id (not the address)
   // tells a cache of another, possibly destroyed, zone apart.
   thread_local uint64_t cache_owner = 0;

@@ -103,7 +103,8 @@ class RegistryZone {
                      std::string_view cluster, bool srv_owner) const;
   void Negative(ResponseWriter& w, uint8_t rcode) const;
   bool HasEntry(std::string_view key) const;
-  std::shared_ptr<const NameEntry> Lookup(std::string_view key) const;
+  // Valid until this thread looks the same name up again and finds it changed.
+  const NameEntry* Lookup(std::string_view key) const;
   std::shared_ptr<const ServiceAnswers> BuildAnswers(const registry::ServiceView& view) const;
   void AddRef(const std::string& key, const std::shared_ptr<const ServiceAnswers>* answers);
   void Release(const std::string& key, bool as_service);

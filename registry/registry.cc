@@ -133,7 +133,8 @@ absl::Status Registry::RegisterLocked(const ServiceKey& key, Instance instance,
   DNSD_RETURN_IF_ERROR(
       ParseHeartbeatPolicy(instance.metadata, options_.heartbeat_defaults, policy));
   // A default id is derived on output rather than stored: 64 bytes per instance.
-  if (instance.instance_id == DefaultInstanceId(instance.address, key))
+  if (!instance.instance_id.empty() &&
+      instance.instance_id == DefaultInstanceId(instance.address, key))
     instance.instance_id.clear();
 
   auto [it, created] = services_.try_emplace(key);
