@@ -156,7 +156,6 @@ struct DnsServer::Worker {
   uint8_t tcp_in[65535];
   uint8_t tcp_out[65537];
   std::unordered_map<Connection*, std::shared_ptr<Connection>> connections;
-  std::unordered_map<std::string, int> per_client;
 
   // Blocking receive loop of the worker's UDP socket; runs on its own thread so each wake-up
   // costs one recvmmsg instead of epoll_wait + recvmmsg.
@@ -225,16 +224,11 @@ void DnsServer::Worker::OnAccept(evutil_socket_t fd, sockaddr* addr, int) {
   sockaddr_storage ss{};
   std::memcpy(&ss, addr, addr->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
   const std::string ip = IpOf(ss);
-  int& mine = per_client[ip];
-  if (server->tcp_connections_.load() >= server->options_.tcp_max_connections ||
-      mine >= server->options_.tcp_max_per_client) {
+  if (!server->AdmitTcp(ip)) {
     server->tcp_refused_->Inc();
     evutil_closesocket(fd);
-    if (mine == 0) per_client.erase(ip);
     return;
   }
-  ++mine;
-  server->tcp_connections_.fetch_add(1);
   auto conn = std::make_shared<Connection>();
   conn->worker = this;
   conn->client_ip = ip;
@@ -299,10 +293,7 @@ void DnsServer::Worker::Close(Connection& conn) {
   conn.open = false;
   bufferevent_free(conn.bev);
   conn.bev = nullptr;
-  server->tcp_connections_.fetch_sub(1);
-  if (auto it = per_client.find(conn.client_ip); it != per_client.end() && --it->second <= 0) {
-    per_client.erase(it);
-  }
+  server->ReleaseTcp(conn.client_ip);
   connections.erase(&conn);  // may destroy `conn`
 }
 
@@ -316,6 +307,26 @@ DnsServer::~DnsServer() {
     w->connections.clear();
     if (w->listener) evconnlistener_free(w->listener);
     if (w->udp_fd >= 0) close(w->udp_fd);
+  }
+}
+
+bool DnsServer::AdmitTcp(const std::string& client_ip) {
+  std::lock_guard lock(clients_mu_);
+  int& mine = tcp_per_client_[client_ip];
+  if (tcp_connections_ >= options_.tcp_max_connections || mine >= options_.tcp_max_per_client) {
+    if (mine == 0) tcp_per_client_.erase(client_ip);
+    return false;
+  }
+  ++mine;
+  ++tcp_connections_;
+  return true;
+}
+
+void DnsServer::ReleaseTcp(const std::string& client_ip) {
+  std::lock_guard lock(clients_mu_);
+  --tcp_connections_;
+  if (auto it = tcp_per_client_.find(client_ip); it != tcp_per_client_.end() && --it->second <= 0) {
+    tcp_per_client_.erase(it);
   }
 }
 

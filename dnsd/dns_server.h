@@ -14,8 +14,10 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -80,7 +82,12 @@ class DnsServer {
   int port_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
-  std::atomic<int> tcp_connections_{0};
+  // TCP admission is counted across all workers; only accept and close take the lock.
+  bool AdmitTcp(const std::string& client_ip);
+  void ReleaseTcp(const std::string& client_ip);
+  std::mutex clients_mu_;
+  int tcp_connections_ = 0;
+  std::unordered_map<std::string, int> tcp_per_client_;
   std::atomic<bool> stopping_{false};
   common::Counter* tcp_refused_ = nullptr;
   friend struct Worker;
