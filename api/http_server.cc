@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <cstring>
 
 #include "common/strings.h"
@@ -60,12 +61,27 @@ Method ToMethod(evhttp_cmd_type cmd) {
   }
 }
 
+// The Date header, formatted once per second per thread instead of once per response.
+const char* CachedDate() {
+  thread_local time_t formatted_at = 0;
+  thread_local char date[64];
+  const time_t now = time(nullptr);
+  if (now != formatted_at) {
+    tm parts;
+    gmtime_r(&now, &parts);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &parts);
+    formatted_at = now;
+  }
+  return date;
+}
+
 void SendOnLoop(Worker& worker, evhttp_request* req, const HttpResponse& response) {
   if (response.status >= 100 && response.status < 600) {
     worker.responses_by_class[response.status / 100]->Inc();
   }
   evkeyvalq* out = evhttp_request_get_output_headers(req);
   evhttp_add_header(out, "Content-Type", response.content_type.c_str());
+  evhttp_add_header(out, "Date", CachedDate());
   for (const auto& [name, value] : response.headers) {
     evhttp_add_header(out, name.c_str(), value.c_str());
   }
