@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <ctime>
 #include <cstring>
+#include <ctime>
 
 #include "common/strings.h"
 #include "spdlog/spdlog.h"

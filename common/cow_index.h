@@ -54,8 +54,9 @@ class CowIndex {
 
   template <typename Lookup>
   std::shared_ptr<const Value> Find(const Lookup& key) const {
-    const auto shard = shards_[ShardOf(key)].load(std::memory_order_acquire);
-    const auto it = shard->find(key);
+    const size_t hash = HashOf(key);
+    const auto shard = shards_[ShardOfHash(hash)].load(std::memory_order_acquire);
+    const auto it = shard->find(key, hash);
     if (it == shard->end()) return nullptr;
     return it->second->value.load(std::memory_order_acquire);
   }
@@ -63,7 +64,8 @@ class CowIndex {
   // The returned pointer stays valid until this cache sees a newer value for the same key.
   template <typename Lookup>
   const Value* Find(const Lookup& key, ReaderCache& cache) const {
-    const size_t index = ShardOf(key);
+    const size_t hash = HashOf(key);
+    const size_t index = ShardOfHash(hash);
     auto& entry = cache.entries[index];
     const uint64_t version = versions_[index].load(std::memory_order_acquire);
     if (entry.version != version) {
@@ -72,7 +74,7 @@ class CowIndex {
       entry.shard = shards_[index].load(std::memory_order_acquire);
       entry.version = version;
     }
-    const auto it = entry.shard->find(key);
+    const auto it = entry.shard->find(key, hash);
     if (it == entry.shard->end()) return nullptr;
     const Slot* slot = it->second.get();
     const uint64_t slot_version = slot->version.load(std::memory_order_acquire);
@@ -127,8 +129,15 @@ class CowIndex {
 
  private:
   template <typename Lookup>
-  size_t ShardOf(const Lookup& key) const {
-    return typename Shard::hasher{}(key) % kShards;
+  static size_t HashOf(const Lookup& key) {
+    return typename Shard::hasher{}(key);
+  }
+  // Shards take the high bits: the map inside a shard uses the low 7 bits as its control byte,
+  // and keys sharing them would turn every probe into a key comparison.
+  static size_t ShardOfHash(size_t hash) { return (hash >> 40) % kShards; }
+  template <typename Lookup>
+  static size_t ShardOf(const Lookup& key) {
+    return ShardOfHash(HashOf(key));
   }
 
   static constexpr size_t kMaxSeen = 1 << 16;

@@ -178,7 +178,7 @@ void DnsServer::Worker::RunUdp() {
     for (int i = 0; i < kBatch; ++i) in_msgs[i].msg_hdr.msg_namelen = sizeof(addrs[i]);
     // Blocks for the first datagram, then takes whatever else is queued (up to kBatch).
     const int n = recvmmsg(udp_fd, in_msgs, kBatch, MSG_WAITFORONE, nullptr);
-    if (n <= 0) continue;  // receive timeout (to check for stop), EINTR, or shutdown
+    if (n <= 0) continue;  // EINTR, or shutdown() by Stop()
     int responses = 0;
     for (int i = 0; i < n; ++i) {
       Query q;
@@ -401,10 +401,9 @@ absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Create(const DnsServerOpti
           static_cast<Worker*>(w)->OnAccept(fd, a, l);
         },
         worker.get(), LEV_OPT_CLOSE_ON_FREE, 0, *tcp);
-    // The UDP socket is read by a blocking thread; a receive timeout lets it notice Stop().
+    // The UDP socket is read by a blocking thread (no receive timeout: that would arm a
+    // kernel timer on every wait); Stop() wakes it with shutdown().
     fcntl(worker->udp_fd, F_SETFL, fcntl(worker->udp_fd, F_GETFL) & ~O_NONBLOCK);
-    const timeval poll_stop{0, 200'000};
-    setsockopt(worker->udp_fd, SOL_SOCKET, SO_RCVTIMEO, &poll_stop, sizeof(poll_stop));
     server->workers_.push_back(std::move(worker));
   }
   return server;
@@ -419,6 +418,7 @@ void DnsServer::Start() {
 
 void DnsServer::Stop() {
   stopping_.store(true);
+  for (auto& w : workers_) shutdown(w->udp_fd, SHUT_RD);
   for (auto& w : workers_) w->loop->Stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
