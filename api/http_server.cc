@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "common/socket_address.h"
 #include "common/strings.h"
 #include "spdlog/spdlog.h"
 
@@ -200,30 +201,18 @@ HttpServer::~HttpServer() {
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(const HttpServerOptions& options,
                                                                common::MetricsRegistry& metrics) {
   std::unique_ptr<HttpServer> server(new HttpServer(options, metrics));
-  sockaddr_storage addr{};
-  socklen_t addr_len = 0;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-  if (inet_pton(AF_INET, options.address.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(options.port));
-    addr_len = sizeof(*v4);
-  } else if (inet_pton(AF_INET6, options.address.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(options.port));
-    addr_len = sizeof(*v6);
-  } else {
-    return absl::InvalidArgumentError(
-        common::StrCat("http.address '", options.address, "' is not an IP address"));
+  auto addr = common::SocketAddress::FromIp(options.address, options.port);
+  if (!addr.ok()) {
+    return absl::InvalidArgumentError(common::StrCat("http.address: ", addr.status().message()));
   }
-  const int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int fd = socket(addr->family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError(common::StrCat("socket: ", std::strerror(errno)));
   server->listen_fd_ = fd;
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0) {
-    return absl::UnavailableError(common::StrCat("cannot listen for HTTP on ", options.address, ":",
-                                                 options.port, ": ", std::strerror(errno)));
+  if (bind(fd, addr->get(), addr->length) != 0) {
+    return absl::UnavailableError(
+        common::StrCat("cannot listen for HTTP on ", addr->ToString(), ": ", std::strerror(errno)));
   }
   if (listen(fd, 1024) != 0) {
     return absl::UnavailableError(common::StrCat("listen: ", std::strerror(errno)));
@@ -232,8 +221,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(const HttpServerO
   socklen_t bound_len = sizeof(bound);
   getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_len);
   server->port_ =
-      ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
-                                       : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+      common::SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&bound), bound_len).port();
 
   const int threads = options.threads > 0 ? options.threads : 1;
   for (int i = 0; i < threads; ++i) {

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "common/socket_address.h"
 #include "common/strings.h"
 #include "spdlog/spdlog.h"
 
@@ -22,66 +23,43 @@ constexpr int kBatch = 32;
 constexpr size_t kUdpIn = 4096;
 constexpr size_t kUdpOut = 1280;
 
-absl::StatusOr<sockaddr_storage> MakeAddress(const std::string& address, int port, socklen_t& len) {
-  sockaddr_storage ss{};
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  if (inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    len = sizeof(*v4);
-  } else if (inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port));
-    len = sizeof(*v6);
-  } else {
-    return absl::InvalidArgumentError(
-        common::StrCat("dns.address '", address, "' is not an IP address"));
-  }
-  return ss;
-}
-
-int PortOf(const sockaddr_storage& ss) {
-  return ntohs(ss.ss_family == AF_INET ? reinterpret_cast<const sockaddr_in&>(ss).sin_port
-                                       : reinterpret_cast<const sockaddr_in6&>(ss).sin6_port);
+absl::StatusOr<common::SocketAddress> ListenAddress(const std::string& address, int port) {
+  auto parsed = common::SocketAddress::FromIp(address, port);
+  if (!parsed.ok())
+    return absl::InvalidArgumentError(common::StrCat("dns.address: ", parsed.status().message()));
+  return parsed;
 }
 
 std::string IpOf(const sockaddr_storage& ss) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (ss.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(ss).sin_addr, buf, sizeof(buf));
-  } else {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr, buf, sizeof(buf));
-  }
-  return buf;
+  return common::SocketAddress::FromSockaddr(reinterpret_cast<const sockaddr*>(&ss), sizeof(ss))
+      .ip();
 }
 
 // Binds a socket of `type`; `reuse_port` lets every worker bind the same port.
-absl::StatusOr<int> BindSocket(int type, const sockaddr_storage& addr, socklen_t len,
-                               bool reuse_port, const std::string& what) {
-  const int fd = socket(addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+absl::StatusOr<int> BindSocket(int type, const common::SocketAddress& addr, bool reuse_port,
+                               const std::string& what) {
+  const int fd = socket(addr.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError(common::StrCat("socket: ", std::strerror(errno)));
   const int one = 1;
   if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-  if (addr.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  if (addr.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
   if (type == SOCK_DGRAM) {
     // Responses never exceed 1232 bytes, so send them with DF and without path-MTU state, as
     // DNS Flag Day 2020 advises (and the kernel skips IP id generation for DF packets).
     const int probe = IP_PMTUDISC_PROBE;
-    if (addr.ss_family == AF_INET) {
+    if (addr.family() == AF_INET) {
       setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof(probe));
     } else {
       const int probe6 = IPV6_PMTUDISC_PROBE;
       setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe6, sizeof(probe6));
     }
   }
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
+  if (bind(fd, addr.get(), addr.length) != 0) {
     const int err = errno;
     close(fd);
     return absl::UnavailableError(common::StrCat("cannot listen for DNS (", what, ") on ",
-                                                 IpOf(addr), ":", PortOf(addr), ": ",
-                                                 std::strerror(err)));
+                                                 addr.ToString(), ": ", std::strerror(err)));
   }
   if (type == SOCK_STREAM && listen(fd, 512) != 0) {
     close(fd);
@@ -352,14 +330,13 @@ absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Create(const DnsServerOpti
   server->tcp_refused_ =
       &metrics.GetCounter("dnsd_dns_tcp_refused_connections_total",
                           "TCP connections closed at once because a connection cap was reached");
-  socklen_t len = 0;
-  auto addr = MakeAddress(options.address, options.port, len);
+  auto addr = ListenAddress(options.address, options.port);
   if (!addr.ok()) return addr.status();
   if (options.port != 0) {
     // SO_REUSEPORT would let us share the port with another process of the same user; a
     // plain bind first turns "already in use" into a clear start-up error.
     for (int type : {SOCK_DGRAM, SOCK_STREAM}) {
-      auto probe = BindSocket(type, *addr, len, false, type == SOCK_DGRAM ? "udp" : "tcp");
+      auto probe = BindSocket(type, *addr, false, type == SOCK_DGRAM ? "udp" : "tcp");
       if (!probe.ok()) return probe.status();
       close(*probe);
     }
@@ -378,20 +355,22 @@ absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Create(const DnsServerOpti
     // With port 0 the kernel picks a free UDP port, which may still be busy on TCP: try again.
     for (int attempt = 0; attempt < 20 && !tcp.ok(); ++attempt) {
       if (udp.ok()) close(*udp);
-      udp = BindSocket(SOCK_DGRAM, *addr, len, true, "udp");
+      udp = BindSocket(SOCK_DGRAM, *addr, true, "udp");
       if (!udp.ok()) return udp.status();
       if (i == 0 && options.port == 0) {
         sockaddr_storage bound{};
         socklen_t bound_len = sizeof(bound);
         getsockname(*udp, reinterpret_cast<sockaddr*>(&bound), &bound_len);
-        server->port_ = PortOf(bound);
-        addr = MakeAddress(options.address, server->port_, len);
+        server->port_ =
+            common::SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&bound), bound_len)
+                .port();
+        addr = ListenAddress(options.address, server->port_);
       } else if (i == 0) {
         server->port_ = options.port;
       }
-      tcp = BindSocket(SOCK_STREAM, *addr, len, true, "tcp");
+      tcp = BindSocket(SOCK_STREAM, *addr, true, "tcp");
       if (!tcp.ok() && !(i == 0 && options.port == 0)) return tcp.status();
-      if (!tcp.ok()) addr = MakeAddress(options.address, 0, len);
+      if (!tcp.ok()) addr = ListenAddress(options.address, 0);
     }
     if (!tcp.ok()) return tcp.status();
     worker->udp_fd = *udp;

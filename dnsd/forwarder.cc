@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "common/socket_address.h"
 #include "common/strings.h"
 #include "spdlog/spdlog.h"
 
@@ -31,47 +32,6 @@ uint16_t RandomId() {
   uint16_t id = 0;
   if (getrandom(&id, sizeof(id), 0) != sizeof(id)) id = static_cast<uint16_t>(NowUs());
   return id;
-}
-
-absl::StatusOr<std::pair<sockaddr_storage, socklen_t>> ParseUpstream(const std::string& text) {
-  std::string host = text;
-  int port = 53;
-  if (!text.empty() && text[0] == '[') {
-    const size_t close = text.find(']');
-    if (close == std::string::npos) return absl::InvalidArgumentError("bad upstream " + text);
-    host = text.substr(1, close - 1);
-    if (close + 1 < text.size()) {
-      int64_t p;
-      if (text[close + 1] != ':' ||
-          !common::ParseInt64(std::string_view(text).substr(close + 2), p)) {
-        return absl::InvalidArgumentError("bad upstream " + text);
-      }
-      port = static_cast<int>(p);
-    }
-  } else if (std::count(text.begin(), text.end(), ':') == 1) {
-    const size_t colon = text.find(':');
-    host = text.substr(0, colon);
-    int64_t p;
-    if (!common::ParseInt64(std::string_view(text).substr(colon + 1), p)) {
-      return absl::InvalidArgumentError("bad upstream " + text);
-    }
-    port = static_cast<int>(p);
-  }
-  if (port < 1 || port > 65535) return absl::InvalidArgumentError("bad upstream port in " + text);
-  sockaddr_storage ss{};
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    return std::make_pair(ss, static_cast<socklen_t>(sizeof(*v4)));
-  }
-  if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port));
-    return std::make_pair(ss, static_cast<socklen_t>(sizeof(*v6)));
-  }
-  return absl::InvalidArgumentError("upstream '" + text + "' is not an IP address");
 }
 
 // Finds records in a message. Returns false on malformed input.
@@ -177,24 +137,15 @@ absl::StatusOr<std::unique_ptr<UpstreamForwarder>> UpstreamForwarder::Create(
     const ForwarderOptions& options, const common::Clock& clock, common::MetricsRegistry& metrics) {
   std::unique_ptr<UpstreamForwarder> f(new UpstreamForwarder(options, clock));
   for (const auto& text : options.upstreams) {
-    auto parsed = ParseUpstream(text);
-    if (!parsed.ok())
+    auto parsed = common::SocketAddress::FromHostPort(text, 53);
+    if (!parsed.ok()) {
       return absl::InvalidArgumentError(
           common::StrCat("forward.upstreams: ", parsed.status().message()));
-    auto up = std::make_unique<Upstream>();
-    up->addr = parsed->first;
-    up->addr_len = parsed->second;
-    char host[INET6_ADDRSTRLEN] = {};
-    const int port =
-        ntohs(up->addr.ss_family == AF_INET ? reinterpret_cast<sockaddr_in&>(up->addr).sin_port
-                                            : reinterpret_cast<sockaddr_in6&>(up->addr).sin6_port);
-    if (up->addr.ss_family == AF_INET) {
-      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in&>(up->addr).sin_addr, host, sizeof(host));
-      up->name = common::StrCat(host, ":", port);
-    } else {
-      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6&>(up->addr).sin6_addr, host, sizeof(host));
-      up->name = common::StrCat("[", host, "]:", port);
     }
+    auto up = std::make_unique<Upstream>();
+    up->addr = parsed->storage;
+    up->addr_len = parsed->length;
+    up->name = parsed->ToString();
     const std::string label = common::StrCat("upstream=\"", up->name, "\"");
     up->queries = &metrics.GetCounter("dnsd_forward_upstream_queries_total",
                                       "Queries sent to each upstream", label);

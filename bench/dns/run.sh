@@ -24,12 +24,12 @@ ticks=$(getconf CLK_TCK)
 
 # CPU ticks of a process and all its descendants (NSD serves from a grandchild process).
 tree_ticks() {
-  local total=0 p todo=("$1")
-  while ((${#todo[@]})); do
-    p=${todo[0]}; todo=("${todo[@]:1}")
+  local total=0 p pending=("$1")
+  while ((${#pending[@]})); do
+    p=${pending[0]}; pending=("${pending[@]:1}")
     # utime and stime, counted after the "(comm)" field, which may contain spaces ("nsd: main").
     [[ -r /proc/$p/stat ]] && total=$(( total + $(sed 's/.*) //' /proc/$p/stat | awk '{print $12 + $13}') ))
-    todo+=($(pgrep -P "$p" || true))
+    pending+=($(pgrep -P "$p" || true))
   done
   echo $total
 }
