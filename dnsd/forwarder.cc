@@ -111,7 +111,6 @@ struct UpstreamForwarder::Exchange {
   int fd = -1;
   common::EventPtr ev;
   bufferevent* bev = nullptr;
-  std::string tcp_in;
   int64_t sent_us = 0;
   int64_t deadline_us = 0;
   uint8_t wire[kMaxName + 32];
@@ -431,7 +430,6 @@ void UpstreamForwarder::StartTcp(std::shared_ptr<Exchange> ex) {
   ex->CloseIo();
   Upstream& up = *upstreams_[ex->current];
   ex->bev = bufferevent_socket_new(ex->loop->base(), -1, BEV_OPT_CLOSE_ON_FREE);
-  ex->tcp_in.clear();
   auto on_read = [](bufferevent* bev, void* arg) {
     auto* raw = static_cast<Exchange*>(arg);
     evbuffer* in = bufferevent_get_input(bev);
