@@ -492,16 +492,45 @@ bool RegistryZone::AnswerService(const Query& q, ResponseWriter& w, const Servic
     const bool want_v6 = q.qtype == kTypeAAAA;
     auto& order = t_order;
     order.clear();
+    double total_weight[2] = {0, 0};  // healthy, protected
     for (const auto& host : answers.hosts) {
       if (host.v6 != want_v6 || !eligible(host)) continue;
-      // Weighted shuffle: an exponential key with rate = weight orders hosts so the first one
-      // is chosen in proportion to its weight; unhealthy (protected) hosts go last.
-      const double u = (static_cast<double>(NextRandom() >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-      order.emplace_back((host.healthy ? 0 : 1e300) + -std::log(u) / host.weight, &host);
+      order.emplace_back(host.weight, &host);
+      total_weight[host.healthy ? 0 : 1] += host.weight;
     }
     if (order.empty()) return false;
-    std::sort(order.begin(), order.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
+    // Weighted random order, healthy hosts first (then protected unhealthy ones): the first
+    // address is chosen in proportion to its weight, then the next among the rest, and so on.
+    // std::partition, not stable_partition: order does not matter before the shuffle, and the
+    // stable one allocates.
+    std::partition(order.begin(), order.end(), [](const auto& e) { return e.second->healthy; });
+    auto uniform = [] {
+      return (static_cast<double>(NextRandom() >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+    };
+    const auto healthy_end =
+        std::find_if(order.begin(), order.end(), [](const auto& e) { return !e.second->healthy; });
+    auto shuffle = [&](auto first, auto last, double total) {
+      if (last - first <= 8) {
+        // Few hosts: draw one at a time (no logarithms, no sort).
+        for (; last - first > 1; ++first) {
+          double pick = uniform() * total;
+          auto chosen = first;
+          for (auto it = first; it != last; ++it) {
+            pick -= it->first;
+            chosen = it;
+            if (pick < 0) break;
+          }
+          total -= chosen->first;
+          std::iter_swap(first, chosen);
+        }
+        return;
+      }
+      // Many hosts: exponential keys with rate = weight give the same distribution.
+      for (auto it = first; it != last; ++it) it->first = -std::log(uniform()) / it->first;
+      std::sort(first, last, [](const auto& a, const auto& b) { return a.first < b.first; });
+    };
+    shuffle(order.begin(), healthy_end, total_weight[0]);
+    shuffle(healthy_end, order.end(), total_weight[1]);
     const size_t mark = w.Mark();
     for (const auto& [key, host] : order) {
       if (!w.AddRaw(ResponseWriter::kAnswer, answers.address_rr(*host), host->address_len(), 1)) {
