@@ -18,6 +18,16 @@ class JsonWriter {
   JsonWriter& BeginArray() { return Open('['); }
   JsonWriter& EndArray() { return Close(']'); }
 
+  // Keys written as string literals in our code need no escaping scan.
+  template <size_t N>
+  JsonWriter& Key(const char (&literal)[N]) {
+    Separate();
+    out_.push_back('"');
+    out_.append(literal, N - 1);
+    out_.append("\":", 2);
+    after_key_ = true;
+    return *this;
+  }
   JsonWriter& Key(std::string_view key) {
     Separate();
     AppendQuoted(out_, key);

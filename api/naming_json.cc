@@ -120,8 +120,9 @@ std::string ServiceInfoJson(const ServiceKey& key, const ServiceView* view,
   } else if (hosts != nullptr) {
     w.Raw(*hosts);
   } else {  // filtered, protected, or past the memo budget: encode in place
-    const registry::Selection selection =
-        view->Select(memoised ? std::string_view() : options.clusters, options.healthy_only);
+    thread_local registry::Selection selection;  // reused: no allocation per request
+    view->SelectInto(memoised ? std::string_view() : options.clusters, options.healthy_only,
+                     selection);
     reach = selection.reach_protection_threshold;
     WriteHosts(w, *view, selection);
   }

@@ -16,6 +16,13 @@ ServiceView::ServiceView(ServiceKey key, ServiceMeta meta,
 
 Selection ServiceView::Select(std::string_view clusters, bool healthy_only) const {
   Selection out;
+  SelectInto(clusters, healthy_only, out);
+  return out;
+}
+
+void ServiceView::SelectInto(std::string_view clusters, bool healthy_only, Selection& out) const {
+  out.instances.clear();
+  out.reach_protection_threshold = false;
   std::vector<std::string_view> wanted;
   if (!clusters.empty()) wanted = common::Split(clusters, ',');
   out.instances.reserve(instances_.size());
@@ -36,7 +43,6 @@ Selection ServiceView::Select(std::string_view clusters, bool healthy_only) cons
     const double ratio = static_cast<double>(healthy) / static_cast<double>(out.instances.size());
     out.reach_protection_threshold = ratio <= meta_.protect_threshold;
   }
-  return out;
 }
 
 namespace {

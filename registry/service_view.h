@@ -37,6 +37,8 @@ class ServiceView {
 
   // `clusters` is a comma-separated filter, empty for all.
   Selection Select(std::string_view clusters, bool healthy_only) const;
+  // The same into `out`, reusing its capacity (for callers that keep one per thread).
+  void SelectInto(std::string_view clusters, bool healthy_only, Selection& out) const;
 
   // A per-view memo for an encoding of the unfiltered selection (e.g. the JSON host list), so
   // hot read paths encode once per revision instead of once per request. `encode` must be a
