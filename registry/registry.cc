@@ -238,32 +238,32 @@ absl::Status Registry::RegisterEphemeral(const ServiceKey& key, Instance instanc
                                          std::string_view owner, bool heartbeat_driven,
                                          int64_t now_ms) {
   instance.ephemeral = true;
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return RegisterLocked(key, std::move(instance), owner, heartbeat_driven, now_ms);
 }
 
 absl::Status Registry::DeregisterEphemeral(const ServiceKey& key, const InstanceAddress& address,
                                            int64_t now_ms) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return DeregisterLocked(key, address, /*ephemeral=*/true, now_ms);
 }
 
 absl::Status Registry::UpdateEphemeral(const ServiceKey& key, const InstanceAddress& address,
                                        const InstancePatch& patch, int64_t) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return UpdateLocked(key, address, /*ephemeral=*/true, patch, /*require_existing=*/true);
 }
 
 absl::StatusOr<CommandResult> Registry::BatchMetadataEphemeral(
     const ServiceKey& key, const std::vector<InstanceAddress>& targets, const Metadata& metadata,
     bool remove_keys) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return BatchMetadataLocked(key, /*ephemeral=*/true, targets, metadata, remove_keys);
 }
 
 BeatResult Registry::Beat(const ServiceKey& key, const InstanceAddress& address,
                           const Instance* body, int64_t now_ms) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   BeatResult result;
   result.interval_ms = options_.heartbeat_defaults.interval_ms;
   auto it = services_.find(key);
@@ -296,7 +296,7 @@ BeatResult Registry::Beat(const ServiceKey& key, const InstanceAddress& address,
 }
 
 void Registry::Tick(int64_t now_ms) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<ServiceKey> empty_expired;
   for (auto& [key, state] : services_) {
     bool changed = false;
@@ -329,7 +329,7 @@ void Registry::Tick(int64_t now_ms) {
 // ---------------------------------------------------------------- durable commands
 
 absl::Status Registry::Precheck(const Command& command) const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return CheckLocked(command);
 }
 
@@ -402,7 +402,7 @@ absl::Status Registry::CheckLocked(const Command& c) const {
 }
 
 absl::StatusOr<CommandResult> Registry::Apply(const Command& c) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   DNSD_RETURN_IF_ERROR(CheckLocked(c));
   switch (c.type) {
     case CommandType::kRegisterInstance: {

@@ -25,6 +25,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "registry/command.h"
 #include "registry/naming_model.h"
 #include "registry/service_index.h"
@@ -146,7 +147,7 @@ class Registry {
   const RegistryOptions options_;
   std::vector<ChangeListener> listeners_;
 
-  mutable std::mutex mu_;  // the writer lock
+  mutable absl::Mutex mu_;  // the writer lock (spins briefly before blocking: sections are short)
   absl::flat_hash_map<ServiceKey, ServiceState> services_;
   NamespaceMap namespace_state_;
   uint64_t revision_ = 0;
