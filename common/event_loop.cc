@@ -8,7 +8,12 @@ absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
   static const int threads_ready = evthread_use_pthreads();
   if (threads_ready != 0) return absl::InternalError("libevent has no pthreads support");
   std::unique_ptr<EventLoop> loop(new EventLoop());
-  loop->base_.reset(event_base_new());
+  // The epoll changelist merges the enable/disable pairs that buffered connections make around
+  // every write into at most one epoll_ctl per loop iteration.
+  event_config* config = event_config_new();
+  event_config_set_flag(config, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+  loop->base_.reset(event_base_new_with_config(config));
+  event_config_free(config);
   if (!loop->base_) return absl::InternalError("event_base_new failed");
   loop->wake_.reset(event_new(loop->base_.get(), -1, EV_PERSIST, &EventLoop::OnWake, loop.get()));
   if (!loop->wake_) return absl::InternalError("event_new failed");

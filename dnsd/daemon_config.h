@@ -30,7 +30,7 @@ struct DaemonConfig {
   int64_t empty_service_ttl_ms = 60000;
   int64_t expiry_check_interval_ms = 1000;
   // Memory for host lists encoded once per service revision and reused by list queries.
-  int64_t list_cache_bytes = 16 << 20;
+  int64_t list_cache_bytes = 12 << 20;
   // [dns]
   bool dns_enabled = true;
   std::string dns_address = "127.0.0.1";
