@@ -355,7 +355,7 @@ absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Create(const DnsServerOpti
     // With port 0 the kernel picks a free UDP port, which may still be busy on TCP: try again.
     for (int attempt = 0; attempt < 20 && !tcp.ok(); ++attempt) {
       if (udp.ok()) close(*udp);
-      udp = BindSocket(SOCK_DGRAM, *addr, true, "udp");
+      udp = BindSocket(SOCK_DGRAM, *addr, workers > 1, "udp");
       if (!udp.ok()) return udp.status();
       if (i == 0 && options.port == 0) {
         sockaddr_storage bound{};
@@ -368,7 +368,7 @@ absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Create(const DnsServerOpti
       } else if (i == 0) {
         server->port_ = options.port;
       }
-      tcp = BindSocket(SOCK_STREAM, *addr, true, "tcp");
+      tcp = BindSocket(SOCK_STREAM, *addr, workers > 1, "tcp");
       if (!tcp.ok() && !(i == 0 && options.port == 0)) return tcp.status();
       if (!tcp.ok()) addr = ListenAddress(options.address, 0);
     }

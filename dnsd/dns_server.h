@@ -1,9 +1,10 @@
-// DnsServer runs the DNS listeners: N workers, each with its own SO_REUSEPORT UDP socket read by
-// a blocking thread (recvmmsg with MSG_WAITFORONE, answered with sendmmsg in batches) and an
-// event loop for its SO_REUSEPORT TCP listener and the forwarder. TCP connections are pipelined:
-// every complete query in the input is processed at once and answers go out as they are ready,
-// possibly out of order (RFC 7766); idle connections close after a timeout, and connections are
-// capped in total and per client.
+// DnsServer runs the DNS listeners: N workers, each with its own UDP socket read by a blocking
+// thread (recvmmsg with MSG_WAITFORONE, answered with sendmmsg in batches) and an event loop
+// for its TCP listener and the forwarder; with N > 1 the sockets share the port through
+// SO_REUSEPORT (a single worker skips the kernel's per-packet group selection). TCP connections are
+// pipelined: every complete query in the input is processed at once and answers go out as they are
+// ready, possibly out of order (RFC 7766); idle connections close after a timeout, and connections
+// are capped in total and per client.
 //
 // Queries for foreign names are handed to the Forwarder (when set); its answer comes back on
 // the worker's loop. Per-worker buffers: no heap allocation per registry query.

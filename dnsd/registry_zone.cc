@@ -73,6 +73,18 @@ int HexDigit(char c) {
   return -1;
 }
 
+// "00".."ff": the hex of a byte in one copy (SRV targets are written per query).
+struct HexPairs {
+  char pairs[256][2];
+  constexpr HexPairs() : pairs() {
+    for (int i = 0; i < 256; ++i) {
+      pairs[i][0] = kBase32Hex[i >> 4];
+      pairs[i][1] = kBase32Hex[i & 15];
+    }
+  }
+};
+constexpr HexPairs kHexPairs;
+
 uint64_t NextRandom() {
   thread_local uint64_t state = std::random_device{}() | 1;
   state ^= state << 13;
@@ -560,10 +572,7 @@ bool RegistryZone::AnswerService(const Query& q, ResponseWriter& w, const Servic
       p += 6;
       *p++ = static_cast<uint8_t>(2 * addr_len);
       const uint8_t* addr = answers.address(host);
-      for (int i = 0; i < addr_len; ++i) {
-        *p++ = static_cast<uint8_t>(kBase32Hex[addr[i] >> 4]);
-        *p++ = static_cast<uint8_t>(kBase32Hex[addr[i] & 15]);
-      }
+      for (int i = 0; i < addr_len; ++i, p += 2) std::memcpy(p, kHexPairs.pairs[addr[i]], 2);
       std::memcpy(p, addr_suffix_.data(), addr_suffix_.size());
       p += addr_suffix_.size();
       const size_t at = w.Mark();
