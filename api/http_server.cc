@@ -185,7 +185,7 @@ void DeferredReply::Send(HttpResponse response) const {
 }
 
 HttpServer::HttpServer(const HttpServerOptions& options, common::MetricsRegistry& metrics)
-    : options_(options), metrics_(metrics) {
+    : options_(options) {
   oversized_ = &metrics.GetCounter("dnsd_api_http_oversized_bodies_total",
                                    "Requests rejected because the body exceeded the limit");
 }

@@ -72,7 +72,6 @@ class HttpServer {
   void Dispatch(Worker& worker, evhttp_request* req);
 
   HttpServerOptions options_;
-  common::MetricsRegistry& metrics_;
   int listen_fd_ = -1;
   int port_ = 0;
   std::unordered_map<std::string, Handler> routes_;

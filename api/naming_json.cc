@@ -27,8 +27,7 @@ void WriteInstanceJson(JsonWriter& w, const Instance& instance, const ServiceKey
   std::string_view id = instance.instance_id;
   if (id.empty()) {
     default_id.clear();
-    common::StrAppend(&default_id, instance.ip(), "#", instance.port(), "#", instance.cluster(),
-                      "#", service.group, "@@", service.name);
+    registry::AppendDefaultInstanceId(default_id, instance.address, service);
     id = default_id;
   }
   const bool healthy = instance.healthy || force_healthy;

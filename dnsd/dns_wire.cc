@@ -215,8 +215,14 @@ bool ResponseWriter::WriteName(std::string_view wire) {
 bool ResponseWriter::AddQnameRecord(Section s, uint16_t type, uint32_t ttl, const uint8_t* rdata,
                                     uint16_t rdlen) {
   if (!SectionOk(s) || !Room(12u + rdlen)) return false;
-  section_ = s;
   Put16(0xC00C);
+  PutRecordBody(s, type, ttl, rdata, rdlen);
+  return true;
+}
+
+void ResponseWriter::PutRecordBody(Section s, uint16_t type, uint32_t ttl, const uint8_t* rdata,
+                                   uint16_t rdlen) {
+  section_ = s;
   Put16(type);
   Put16(kClassIN);
   Put32(ttl);
@@ -224,7 +230,6 @@ bool ResponseWriter::AddQnameRecord(Section s, uint16_t type, uint32_t ttl, cons
   std::memcpy(buf_ + pos_, rdata, rdlen);
   pos_ += rdlen;
   ++counts_[s];
-  return true;
 }
 
 bool ResponseWriter::AddRaw(Section s, const uint8_t* rr, size_t len, uint16_t count) {
@@ -239,15 +244,8 @@ bool ResponseWriter::AddRaw(Section s, const uint8_t* rr, size_t len, uint16_t c
 bool ResponseWriter::AddRecord(Section s, std::string_view owner_wire, uint16_t type, uint32_t ttl,
                                const uint8_t* rdata, uint16_t rdlen) {
   if (!SectionOk(s) || !Room(owner_wire.size() + 10u + rdlen)) return false;
-  section_ = s;
   WriteName(owner_wire);
-  Put16(type);
-  Put16(kClassIN);
-  Put32(ttl);
-  Put16(rdlen);
-  std::memcpy(buf_ + pos_, rdata, rdlen);
-  pos_ += rdlen;
-  ++counts_[s];
+  PutRecordBody(s, type, ttl, rdata, rdlen);
   return true;
 }
 

@@ -142,6 +142,8 @@ class ResponseWriter {
     Put16(static_cast<uint16_t>(v));
   }
   bool SectionOk(Section s) const { return s >= section_; }
+  // Type, class IN, TTL, RDLENGTH and RDATA after an owner already written; counts the record.
+  void PutRecordBody(Section s, uint16_t type, uint32_t ttl, const uint8_t* rdata, uint16_t rdlen);
 
   uint8_t* buf_;
   size_t cap_;

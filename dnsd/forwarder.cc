@@ -90,6 +90,7 @@ std::vector<std::string> ReadResolvConf(const std::string& path) {
   std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) {
+    std::replace(line.begin(), line.end(), '\t', ' ');  // fields may be separated by tabs
     const auto fields = common::Split(line, ' ');
     if (fields.size() >= 2 && fields[0] == "nameserver") out.emplace_back(fields[1]);
   }

@@ -8,9 +8,16 @@
 
 namespace dnsd::registry {
 
+void AppendDefaultInstanceId(std::string& out, const InstanceAddress& address,
+                             const ServiceKey& service) {
+  common::StrAppend(&out, address.ip, "#", address.port, "#", address.cluster, "#", service.group,
+                    kGroupSeparator, service.name);
+}
+
 std::string DefaultInstanceId(const InstanceAddress& address, const ServiceKey& service) {
-  return common::StrCat(address.ip, "#", address.port, "#", address.cluster, "#",
-                        service.GroupedName());
+  std::string out;
+  AppendDefaultInstanceId(out, address, service);
+  return out;
 }
 
 bool IsIpLiteral(std::string_view ip) {

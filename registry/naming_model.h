@@ -102,6 +102,9 @@ struct NamespaceInfo {
 
 // "ip#port#cluster#group@@service", Nacos's default ("simple") instance id.
 std::string DefaultInstanceId(const InstanceAddress& address, const ServiceKey& service);
+// The same appended to `out`, for encoders that reuse one buffer.
+void AppendDefaultInstanceId(std::string& out, const InstanceAddress& address,
+                             const ServiceKey& service);
 
 // The instance's id: the client-supplied one, else the default.
 inline std::string InstanceIdOf(const Instance& instance, const ServiceKey& service) {

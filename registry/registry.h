@@ -3,7 +3,9 @@
 // Threading: any number of readers call Find/List/namespaces() on any thread without locks
 // (they read immutable snapshots). Writers on any thread are serialised by one writer lock;
 // each change publishes a new ServiceView and then calls the change listeners, still under
-// the writer lock, so listeners must only enqueue work.
+// the writer lock: listeners must be short and must not block or call back into the registry.
+// (The DNS zone builds a service's answer set there on purpose, so a change is answered in
+// DNS before the write that caused it is acknowledged; everything slower should enqueue.)
 //
 // Time never comes from a clock here: every call that depends on time takes `now_ms`.
 //
