@@ -1,0 +1,588 @@
+// On-disk layout (one LevelDB per node, under <data_dir>/config):
+//   "A"                                  applied log index, 8 bytes big-endian
+//   "S"                                  next config id, next history id (u64 each)
+//   "C" tenant \0 group \0 dataId        a config (EncodeItem)
+//   "H" nid(8 bytes BE)                  a history row (EncodeHistory)
+//   "K" tenant \0 group \0 dataId \0 nid a config's history index (empty value)
+//   "N" namespace id                     a namespace (id, name, description)
+// dataId, group and tenant cannot contain \0 (ValidateKeyPart), so the separators are safe
+// and LevelDB's order is (tenant, group, dataId) then nid.
+#include "config/config_store.h"
+
+#include <algorithm>
+
+#include "common/byte_codec.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "config/md5.h"
+#include "leveldb/db.h"
+#include "leveldb/write_batch.h"
+
+namespace dnsd::config {
+namespace {
+
+constexpr uint8_t kRecordVersion = 1;
+constexpr char kAppliedKey[] = "A";
+constexpr char kSequenceKey[] = "S";
+
+void PutBigEndian(std::string& out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+uint64_t GetBigEndian(std::string_view in) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8 && i < in.size(); ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+std::string KeyPath(const ConfigKey& key) {
+  return common::StrCat(key.tenant, std::string_view("\0", 1), key.group, std::string_view("\0", 1),
+                        key.data_id);
+}
+
+std::string ConfigRowKey(const ConfigKey& key) { return common::StrCat("C", KeyPath(key)); }
+
+std::string HistoryRowKey(int64_t nid) {
+  std::string k = "H";
+  PutBigEndian(k, static_cast<uint64_t>(nid));
+  return k;
+}
+
+std::string HistoryIndexPrefix(const ConfigKey& key) {
+  std::string k = common::StrCat("K", KeyPath(key));
+  k.push_back('\0');
+  return k;
+}
+
+std::string EncodeItem(const ConfigItem& i) {
+  common::ByteWriter w;
+  w.PutU8(kRecordVersion);
+  w.PutI64(i.id);
+  for (const std::string* s :
+       {&i.key.tenant, &i.key.group, &i.key.data_id, &i.content, &i.md5, &i.type, &i.app_name,
+        &i.tags, &i.description, &i.use, &i.effect, &i.schema, &i.encrypted_data_key,
+        &i.create_user, &i.create_ip, &i.src_user, &i.src_ip}) {
+    w.PutString(*s);
+  }
+  w.PutI64(i.create_time_ms);
+  w.PutI64(i.modify_time_ms);
+  return w.Take();
+}
+
+absl::StatusOr<ConfigItem> DecodeItem(std::string_view bytes) {
+  common::ByteReader r(bytes);
+  uint8_t version;
+  DNSD_RETURN_IF_ERROR(r.GetU8(version));
+  if (version != kRecordVersion) return absl::DataLossError("unknown config record version");
+  ConfigItem i;
+  DNSD_RETURN_IF_ERROR(r.GetI64(i.id));
+  for (std::string* s :
+       {&i.key.tenant, &i.key.group, &i.key.data_id, &i.content, &i.md5, &i.type, &i.app_name,
+        &i.tags, &i.description, &i.use, &i.effect, &i.schema, &i.encrypted_data_key,
+        &i.create_user, &i.create_ip, &i.src_user, &i.src_ip}) {
+    DNSD_RETURN_IF_ERROR(r.GetString(*s));
+  }
+  DNSD_RETURN_IF_ERROR(r.GetI64(i.create_time_ms));
+  DNSD_RETURN_IF_ERROR(r.GetI64(i.modify_time_ms));
+  return i;
+}
+
+std::string EncodeHistory(const HistoryEntry& h) {
+  common::ByteWriter w;
+  w.PutU8(kRecordVersion);
+  w.PutI64(h.id);
+  w.PutI64(h.config_id);
+  for (const std::string* s : {&h.key.tenant, &h.key.group, &h.key.data_id, &h.app_name, &h.content,
+                               &h.md5, &h.src_ip, &h.src_user, &h.encrypted_data_key}) {
+    w.PutString(*s);
+  }
+  w.PutU8(static_cast<uint8_t>(h.op_type));
+  w.PutI64(h.created_time_ms);
+  w.PutI64(h.modified_time_ms);
+  return w.Take();
+}
+
+absl::StatusOr<HistoryEntry> DecodeHistory(std::string_view bytes) {
+  common::ByteReader r(bytes);
+  uint8_t version, op;
+  DNSD_RETURN_IF_ERROR(r.GetU8(version));
+  if (version != kRecordVersion) return absl::DataLossError("unknown history record version");
+  HistoryEntry h;
+  DNSD_RETURN_IF_ERROR(r.GetI64(h.id));
+  DNSD_RETURN_IF_ERROR(r.GetI64(h.config_id));
+  for (std::string* s : {&h.key.tenant, &h.key.group, &h.key.data_id, &h.app_name, &h.content,
+                         &h.md5, &h.src_ip, &h.src_user, &h.encrypted_data_key}) {
+    DNSD_RETURN_IF_ERROR(r.GetString(*s));
+  }
+  DNSD_RETURN_IF_ERROR(r.GetU8(op));
+  h.op_type = static_cast<char>(op);
+  DNSD_RETURN_IF_ERROR(r.GetI64(h.created_time_ms));
+  DNSD_RETURN_IF_ERROR(r.GetI64(h.modified_time_ms));
+  return h;
+}
+
+std::string EncodeNamespace(const NamespaceInfo& n) {
+  common::ByteWriter w;
+  w.PutU8(kRecordVersion);
+  w.PutString(n.id);
+  w.PutString(n.name);
+  w.PutString(n.description);
+  return w.Take();
+}
+
+absl::StatusOr<NamespaceInfo> DecodeNamespace(std::string_view bytes) {
+  common::ByteReader r(bytes);
+  uint8_t version;
+  DNSD_RETURN_IF_ERROR(r.GetU8(version));
+  if (version != kRecordVersion) return absl::DataLossError("unknown namespace record version");
+  NamespaceInfo n;
+  DNSD_RETURN_IF_ERROR(r.GetString(n.id));
+  DNSD_RETURN_IF_ERROR(r.GetString(n.name));
+  DNSD_RETURN_IF_ERROR(r.GetString(n.description));
+  return n;
+}
+
+absl::Status FromLevelDb(const leveldb::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::DataLossError(common::StrCat("config store: ", s.ToString()));
+}
+
+// '*' matches any run of characters; everything else literally.
+bool GlobMatch(std::string_view pattern, std::string_view text) {
+  size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (p < pattern.size() && pattern[p] == text[t]) {
+      ++p;
+      ++t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+bool FieldMatches(std::string_view pattern, std::string_view value, bool blur) {
+  if (pattern.empty()) return true;
+  if (!blur) return pattern == value;
+  if (pattern.find('*') != std::string_view::npos) return GlobMatch(pattern, value);
+  return value.find(pattern) != std::string_view::npos;
+}
+
+bool TagsMatch(std::string_view wanted, std::string_view have) {
+  if (wanted.empty()) return true;
+  const auto have_tags = common::Split(have, ',');
+  for (auto tag : common::Split(wanted, ',')) {
+    tag = common::Trim(tag);
+    if (tag.empty()) continue;
+    for (auto h : have_tags) {
+      if (common::Trim(h) == tag) return true;
+    }
+  }
+  return false;
+}
+
+template <typename T>
+void Paginate(Page<T>& page, std::vector<T> all, int page_no, int page_size) {
+  page_no = std::max(page_no, 1);
+  page_size = std::max(page_size, 1);
+  page.total_count = static_cast<int64_t>(all.size());
+  page.page_no = page_no;
+  page.pages_available = static_cast<int>((all.size() + page_size - 1) / page_size);
+  const size_t begin = static_cast<size_t>(page_no - 1) * static_cast<size_t>(page_size);
+  for (size_t i = begin; i < all.size() && i < begin + static_cast<size_t>(page_size); ++i) {
+    page.items.push_back(std::move(all[i]));
+  }
+}
+
+}  // namespace
+
+ConfigStore::ConfigStore(std::unique_ptr<leveldb::DB> db) : db_(std::move(db)) {}
+ConfigStore::~ConfigStore() = default;
+
+absl::StatusOr<std::unique_ptr<ConfigStore>> ConfigStore::Open(const std::string& dir) {
+  leveldb::Options options;
+  options.create_if_missing = true;
+  leveldb::DB* raw = nullptr;
+  DNSD_RETURN_IF_ERROR(FromLevelDb(leveldb::DB::Open(options, dir, &raw)));
+  std::unique_ptr<ConfigStore> store(new ConfigStore(std::unique_ptr<leveldb::DB>(raw)));
+  DNSD_RETURN_IF_ERROR(store->Load());
+  return store;
+}
+
+absl::Status ConfigStore::Load() {
+  absl::MutexLock lock(&mu_);
+  std::string value;
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(), kAppliedKey, &value);
+  if (s.ok()) {
+    applied_index_ = GetBigEndian(value);
+  } else if (!s.IsNotFound()) {
+    return FromLevelDb(s);
+  }
+  s = db_->Get(leveldb::ReadOptions(), kSequenceKey, &value);
+  if (s.ok()) {
+    common::ByteReader r(value);
+    uint64_t config_id, history_id;
+    DNSD_RETURN_IF_ERROR(r.GetU64(config_id));
+    DNSD_RETURN_IF_ERROR(r.GetU64(history_id));
+    next_config_id_ = static_cast<int64_t>(config_id);
+    next_history_id_ = static_cast<int64_t>(history_id);
+  } else if (!s.IsNotFound()) {
+    return FromLevelDb(s);
+  }
+
+  NamespaceMap namespaces;
+  namespaces[std::string(kDefaultNamespaceId)] =
+      NamespaceInfo{std::string(kDefaultNamespaceId), "public", "Default Namespace"};
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek("C"); it->Valid() && it->key().starts_with("C"); it->Next()) {
+    auto item = DecodeItem(std::string_view(it->value().data(), it->value().size()));
+    if (!item.ok()) return item.status();
+    ConfigKey key = item->key;
+    items_[std::move(key)] = std::make_shared<const ConfigItem>(*std::move(item));
+  }
+  for (it->Seek("N"); it->Valid() && it->key().starts_with("N"); it->Next()) {
+    auto ns = DecodeNamespace(std::string_view(it->value().data(), it->value().size()));
+    if (!ns.ok()) return ns.status();
+    namespaces[ns->id] = *ns;
+  }
+  DNSD_RETURN_IF_ERROR(FromLevelDb(it->status()));
+  namespaces_ = std::make_shared<const NamespaceMap>(std::move(namespaces));
+  return absl::OkStatus();
+}
+
+uint64_t ConfigStore::applied_index() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return applied_index_;
+}
+
+absl::Status ConfigStore::Precheck(const ConfigCommand& command) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return CheckLocked(command);
+}
+
+absl::Status ConfigStore::CheckLocked(const ConfigCommand& c) const {
+  const std::string& id = c.namespace_info.id;
+  switch (c.type) {
+    case ConfigCommandType::kPublish:
+    case ConfigCommandType::kRemove:
+      return absl::OkStatus();
+    case ConfigCommandType::kCreateNamespace:
+      if (namespaces_->contains(id)) {
+        return absl::AlreadyExistsError(common::StrCat("namespace ", id, " already exists"));
+      }
+      return absl::OkStatus();
+    case ConfigCommandType::kUpdateNamespace:
+      if (!namespaces_->contains(id)) {
+        return absl::NotFoundError(common::StrCat("namespace ", id, " does not exist"));
+      }
+      return absl::OkStatus();
+    case ConfigCommandType::kDeleteNamespace: {
+      if (id == kDefaultNamespaceId) {
+        return absl::InvalidArgumentError("the default namespace can't be deleted");
+      }
+      if (!namespaces_->contains(id)) {
+        return absl::NotFoundError(common::StrCat("namespace ", id, " does not exist"));
+      }
+      const std::string tenant = TenantOfNamespaceId(id);
+      auto it = items_.lower_bound(ConfigKey{tenant, "", ""});
+      if (it != items_.end() && it->first.tenant == tenant) {
+        return absl::FailedPreconditionError(
+            common::StrCat("namespace ", id, " still has configs, delete them first"));
+      }
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError("unknown config command");
+}
+
+void ConfigStore::AddHistory(const ConfigItem& item, char op_type, const ConfigCommand& command,
+                             leveldb::WriteBatch& batch) {
+  HistoryEntry h;
+  h.id = next_history_id_++;
+  h.config_id = item.id;
+  h.key = item.key;
+  h.app_name = item.app_name;
+  h.content = item.content;
+  h.md5 = item.md5;
+  h.src_ip = command.src_ip;
+  h.src_user = command.src_user;
+  h.op_type = op_type;
+  h.encrypted_data_key = item.encrypted_data_key;
+  h.created_time_ms = command.timestamp_ms;
+  h.modified_time_ms = command.timestamp_ms;
+  batch.Put(HistoryRowKey(h.id), EncodeHistory(h));
+  std::string index_key = HistoryIndexPrefix(item.key);
+  PutBigEndian(index_key, static_cast<uint64_t>(h.id));
+  batch.Put(index_key, "");
+}
+
+absl::Status ConfigStore::ApplyPublish(const ConfigCommand& c, leveldb::WriteBatch& batch,
+                                       std::optional<ConfigChange>& change,
+                                       std::shared_ptr<const ConfigItem>& new_item) {
+  std::shared_ptr<const ConfigItem> old;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = items_.find(c.key);
+    if (it != items_.end()) old = it->second;
+  }
+  if (c.has_cas) {
+    const std::string current = old ? old->md5 : "";
+    if (current != c.cas_md5) {
+      return absl::FailedPreconditionError(common::StrCat(
+          "cas publish failed: the config's md5 is '", current, "', not '", c.cas_md5, "'"));
+    }
+  }
+  auto item = std::make_shared<ConfigItem>(c.item);
+  item->key = c.key;
+  item->md5 = Md5Hex(item->content);
+  item->type = NormalizeConfigType(item->type);
+  item->src_user = c.src_user;
+  item->src_ip = c.src_ip;
+  item->modify_time_ms = c.timestamp_ms;
+  if (old) {
+    item->id = old->id;
+    item->create_user = old->create_user;
+    item->create_ip = old->create_ip;
+    item->create_time_ms = old->create_time_ms;
+    AddHistory(*old, 'U', c, batch);
+  } else {
+    item->id = next_config_id_++;
+    item->create_user = c.src_user;
+    item->create_ip = c.src_ip;
+    item->create_time_ms = c.timestamp_ms;
+    AddHistory(*item, 'I', c, batch);
+  }
+  batch.Put(ConfigRowKey(c.key), EncodeItem(*item));
+  if (!old || old->md5 != item->md5) change = ConfigChange{c.key, item->md5};
+  new_item = std::move(item);
+  return absl::OkStatus();
+}
+
+absl::Status ConfigStore::ApplyRemove(const ConfigCommand& c, leveldb::WriteBatch& batch,
+                                      std::optional<ConfigChange>& change) {
+  std::shared_ptr<const ConfigItem> old;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = items_.find(c.key);
+    if (it != items_.end()) old = it->second;
+  }
+  // Removing a config that does not exist succeeds and changes nothing, as in Nacos.
+  if (!old) return absl::OkStatus();
+  AddHistory(*old, 'D', c, batch);
+  batch.Delete(ConfigRowKey(c.key));
+  change = ConfigChange{c.key, ""};
+  return absl::OkStatus();
+}
+
+absl::Status ConfigStore::Apply(uint64_t index, const ConfigCommand& c) {
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (index <= applied_index_) return absl::OkStatus();  // already in the state
+  }
+  leveldb::WriteBatch batch;
+  std::optional<ConfigChange> change;
+  std::shared_ptr<const ConfigItem> new_item;
+  std::shared_ptr<const NamespaceMap> new_namespaces;
+  absl::Status result;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    result = CheckLocked(c);
+  }
+  if (result.ok()) {
+    switch (c.type) {
+      case ConfigCommandType::kPublish:
+        result = ApplyPublish(c, batch, change, new_item);
+        break;
+      case ConfigCommandType::kRemove:
+        result = ApplyRemove(c, batch, change);
+        break;
+      case ConfigCommandType::kCreateNamespace:
+      case ConfigCommandType::kUpdateNamespace: {
+        absl::ReaderMutexLock lock(&mu_);
+        auto map = std::make_shared<NamespaceMap>(*namespaces_);
+        (*map)[c.namespace_info.id] = c.namespace_info;
+        new_namespaces = std::move(map);
+        batch.Put(common::StrCat("N", c.namespace_info.id), EncodeNamespace(c.namespace_info));
+        break;
+      }
+      case ConfigCommandType::kDeleteNamespace: {
+        absl::ReaderMutexLock lock(&mu_);
+        auto map = std::make_shared<NamespaceMap>(*namespaces_);
+        map->erase(c.namespace_info.id);
+        new_namespaces = std::move(map);
+        batch.Delete(common::StrCat("N", c.namespace_info.id));
+        break;
+      }
+    }
+  }
+  if (!result.ok()) {
+    // A failed command changes nothing but the applied index (it fails before drawing ids).
+    batch.Clear();
+    new_item.reset();
+    new_namespaces.reset();
+    change.reset();
+  }
+  std::string applied;
+  PutBigEndian(applied, index);
+  batch.Put(kAppliedKey, applied);
+  common::ByteWriter seq;
+  seq.PutU64(static_cast<uint64_t>(next_config_id_));
+  seq.PutU64(static_cast<uint64_t>(next_history_id_));
+  batch.Put(kSequenceKey, seq.data());
+  DNSD_RETURN_IF_ERROR(FromLevelDb(db_->Write(leveldb::WriteOptions(), &batch)));
+  {
+    absl::MutexLock lock(&mu_);
+    applied_index_ = index;
+    if (new_namespaces) namespaces_ = std::move(new_namespaces);
+    if (change && change->md5.empty()) {
+      items_.erase(c.key);
+    } else if (new_item) {
+      items_[c.key] = std::move(new_item);
+    }
+  }
+  if (change) {
+    for (const auto& listener : listeners_) listener(*change);
+  }
+  return result;
+}
+
+std::shared_ptr<const ConfigItem> ConfigStore::Get(const ConfigKey& key) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = items_.find(key);
+  return it == items_.end() ? nullptr : it->second;
+}
+
+std::string ConfigStore::Md5Of(const ConfigKey& key) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = items_.find(key);
+  return it == items_.end() ? std::string() : it->second->md5;
+}
+
+Page<std::shared_ptr<const ConfigItem>> ConfigStore::Search(const SearchQuery& q) const {
+  std::vector<std::shared_ptr<const ConfigItem>> matches;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (auto it = items_.lower_bound(ConfigKey{q.tenant, "", ""});
+         it != items_.end() && it->first.tenant == q.tenant; ++it) {
+      const ConfigItem& item = *it->second;
+      if (!FieldMatches(q.data_id, item.key.data_id, q.blur)) continue;
+      if (!FieldMatches(q.group, item.key.group, q.blur)) continue;
+      if (!q.app_name.empty() && q.app_name != item.app_name) continue;
+      if (!TagsMatch(q.tags, item.tags)) continue;
+      if (q.blur && !q.types.empty() &&
+          std::find(q.types.begin(), q.types.end(), item.type) == q.types.end()) {
+        continue;
+      }
+      matches.push_back(it->second);
+    }
+  }
+  Page<std::shared_ptr<const ConfigItem>> page;
+  Paginate(page, std::move(matches), q.page_no, q.page_size);
+  return page;
+}
+
+std::vector<std::shared_ptr<const ConfigItem>> ConfigStore::ListTenant(
+    std::string_view tenant) const {
+  std::vector<std::shared_ptr<const ConfigItem>> out;
+  absl::ReaderMutexLock lock(&mu_);
+  for (auto it = items_.lower_bound(ConfigKey{std::string(tenant), "", ""});
+       it != items_.end() && it->first.tenant == tenant; ++it) {
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+int64_t ConfigStore::ConfigCount(std::string_view tenant) const {
+  int64_t n = 0;
+  absl::ReaderMutexLock lock(&mu_);
+  for (auto it = items_.lower_bound(ConfigKey{std::string(tenant), "", ""});
+       it != items_.end() && it->first.tenant == tenant; ++it) {
+    ++n;
+  }
+  return n;
+}
+
+int64_t ConfigStore::config_count() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return static_cast<int64_t>(items_.size());
+}
+
+absl::StatusOr<Page<HistoryEntry>> ConfigStore::History(const ConfigKey& key, int page_no,
+                                                        int page_size) const {
+  // History can grow long; collect the row ids (cheap index keys) first, then read only the
+  // rows of the requested page.
+  const std::string prefix = HistoryIndexPrefix(key);
+  std::vector<int64_t> nids;
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view k(it->key().data(), it->key().size());
+    nids.push_back(static_cast<int64_t>(GetBigEndian(k.substr(prefix.size()))));
+  }
+  DNSD_RETURN_IF_ERROR(FromLevelDb(it->status()));
+  std::reverse(nids.begin(), nids.end());  // newest first
+  Page<int64_t> ids;
+  Paginate(ids, std::move(nids), page_no, page_size);
+  Page<HistoryEntry> page;
+  page.total_count = ids.total_count;
+  page.page_no = ids.page_no;
+  page.pages_available = ids.pages_available;
+  for (int64_t nid : ids.items) {
+    auto entry = HistoryById(nid);
+    if (!entry.ok()) return entry.status();
+    if (*entry) page.items.push_back(std::move(**entry));
+  }
+  return page;
+}
+
+absl::StatusOr<std::optional<HistoryEntry>> ConfigStore::HistoryById(int64_t nid) const {
+  std::string value;
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(), HistoryRowKey(nid), &value);
+  if (s.IsNotFound()) return std::optional<HistoryEntry>();
+  DNSD_RETURN_IF_ERROR(FromLevelDb(s));
+  auto entry = DecodeHistory(value);
+  if (!entry.ok()) return entry.status();
+  return std::optional<HistoryEntry>(*std::move(entry));
+}
+
+absl::StatusOr<std::optional<HistoryEntry>> ConfigStore::PreviousHistory(int64_t nid) const {
+  auto current = HistoryById(nid);
+  if (!current.ok() || !*current) return current;
+  std::string seek = HistoryIndexPrefix((*current)->key);
+  const std::string prefix = seek;
+  PutBigEndian(seek, static_cast<uint64_t>(nid));
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  it->Seek(seek);
+  // Seek lands on row `nid` itself; the row before it in key order is the previous one.
+  if (it->Valid()) {
+    it->Prev();
+  } else {
+    it->SeekToLast();
+  }
+  if (!it->Valid() || !it->key().starts_with(prefix)) {
+    DNSD_RETURN_IF_ERROR(FromLevelDb(it->status()));
+    return std::optional<HistoryEntry>();
+  }
+  std::string_view k(it->key().data(), it->key().size());
+  const auto prev = static_cast<int64_t>(GetBigEndian(k.substr(prefix.size())));
+  if (prev >= nid) return std::optional<HistoryEntry>();
+  return HistoryById(prev);
+}
+
+std::shared_ptr<const NamespaceMap> ConfigStore::namespaces() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return namespaces_;
+}
+
+bool ConfigStore::NamespaceExists(std::string_view id) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return namespaces_->contains(std::string(id));
+}
+
+}  // namespace dnsd::config

@@ -1,0 +1,128 @@
+// ConfigStore is the config center's state machine: configs, their history and the
+// namespaces (shared with naming), kept in LevelDB with the index of the last applied log
+// entry written in the same atomic batch as the state it produced. Apply(index, command) is
+// the one entry point Raft's apply (today the single-node LocalDriver) calls; given the same
+// sequence of commands every replica reaches the same state and returns the same results,
+// because everything Apply needs (time, client address, ids) is in the command or the state.
+//
+// Entries at or below the stored applied index are skipped, so after a crash the driver can
+// replay the whole log and only the tail the state had not absorbed yet is applied. State
+// writes are not fsynced: the log they come from is, and replay covers the difference.
+//
+// Threading: one writer (the thread that calls Apply, serialised by the driver). Readers on
+// any thread: current configs are served from memory under a reader lock; history and
+// search read LevelDB or the in-memory index without blocking the writer for long.
+// Change listeners run on the writer thread after the change is stored; they must be short.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "config/config_command.h"
+#include "config/config_model.h"
+
+namespace leveldb {
+class DB;
+class WriteBatch;
+}  // namespace leveldb
+
+namespace dnsd::config {
+
+// A config whose md5 changed: published (md5 is the new one) or removed (md5 is "").
+struct ConfigChange {
+  ConfigKey key;
+  std::string md5;
+};
+using ConfigChangeListener = std::function<void(const ConfigChange&)>;
+using NamespaceMap = std::map<std::string, NamespaceInfo>;
+
+struct SearchQuery {
+  std::string tenant;  // normalised
+  std::string data_id;
+  std::string group;
+  std::string app_name;
+  std::string tags;                // comma separated; a config matches when it has any of them
+  bool blur = false;               // blur: '*' in data_id/group matches any run of characters
+  std::vector<std::string> types;  // blur only; empty matches every type
+  int page_no = 1;
+  int page_size = 100;
+};
+
+template <typename T>
+struct Page {
+  int64_t total_count = 0;
+  int page_no = 1;
+  int pages_available = 0;
+  std::vector<T> items;
+};
+
+class ConfigStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<ConfigStore>> Open(const std::string& dir);
+  ~ConfigStore();
+
+  // ---- State machine (writer thread) ----
+  uint64_t applied_index() const;
+  // The checks Apply would make that do not depend on log order (namespace rules), so the
+  // API can reject a command before it is written to the log.
+  absl::Status Precheck(const ConfigCommand& command) const;
+  // Applies the command at log position `index` and returns its result. A command whose
+  // result is an error (a CAS mismatch, an unknown namespace) changes nothing but the
+  // applied index. Only an I/O failure of the state itself is returned as kDataLoss.
+  absl::Status Apply(uint64_t index, const ConfigCommand& command);
+  // Register before the first Apply.
+  void AddListener(ConfigChangeListener listener) { listeners_.push_back(std::move(listener)); }
+
+  // ---- Readers (any thread) ----
+  std::shared_ptr<const ConfigItem> Get(const ConfigKey& key) const;
+  // The md5 a listener compares against: "" for a missing config.
+  std::string Md5Of(const ConfigKey& key) const;
+  Page<std::shared_ptr<const ConfigItem>> Search(const SearchQuery& query) const;
+  std::vector<std::shared_ptr<const ConfigItem>> ListTenant(std::string_view tenant) const;
+  int64_t ConfigCount(std::string_view tenant) const;
+  int64_t config_count() const;
+
+  // History of one config, newest first.
+  absl::StatusOr<Page<HistoryEntry>> History(const ConfigKey& key, int page_no,
+                                             int page_size) const;
+  absl::StatusOr<std::optional<HistoryEntry>> HistoryById(int64_t nid) const;
+  // The newest history row of the same config older than row `nid`.
+  absl::StatusOr<std::optional<HistoryEntry>> PreviousHistory(int64_t nid) const;
+
+  std::shared_ptr<const NamespaceMap> namespaces() const;
+  bool NamespaceExists(std::string_view id) const;
+
+ private:
+  explicit ConfigStore(std::unique_ptr<leveldb::DB> db);
+  absl::Status Load();
+  absl::Status CheckLocked(const ConfigCommand& command) const;
+  // Builds the state changes of `command` into `batch`; fills `change` when an md5 changed.
+  absl::Status ApplyPublish(const ConfigCommand& command, leveldb::WriteBatch& batch,
+                            std::optional<ConfigChange>& change,
+                            std::shared_ptr<const ConfigItem>& new_item);
+  absl::Status ApplyRemove(const ConfigCommand& command, leveldb::WriteBatch& batch,
+                           std::optional<ConfigChange>& change);
+  void AddHistory(const ConfigItem& item, char op_type, const ConfigCommand& command,
+                  leveldb::WriteBatch& batch);
+
+  std::unique_ptr<leveldb::DB> db_;
+  std::vector<ConfigChangeListener> listeners_;
+
+  mutable absl::Mutex mu_;
+  std::map<ConfigKey, std::shared_ptr<const ConfigItem>> items_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const NamespaceMap> namespaces_ ABSL_GUARDED_BY(mu_);
+  uint64_t applied_index_ ABSL_GUARDED_BY(mu_) = 0;
+  // Writer-only sequences, persisted with every batch.
+  int64_t next_config_id_ = 1;
+  int64_t next_history_id_ = 1;
+};
+
+}  // namespace dnsd::config
