@@ -25,6 +25,7 @@ int CodeOf(const absl::Status& status) {
     case absl::StatusCode::kNotFound:
       return kResourceNotFound;
     case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kAborted:
       return kResourceConflict;
     default:
       return kServerError;
@@ -35,6 +36,8 @@ std::string_view MessageOf(int code) {
   switch (code) {
     case kParameterMissing:
       return "parameter missing";
+    case kTenantParamError:
+      return "tenant parameter error";
     case kParameterValidateError:
       return "parameter validate error";
     case kResourceNotFound:
@@ -102,6 +105,8 @@ int HttpStatusOf(const absl::Status& status) {
       return 403;
     case absl::StatusCode::kNotFound:
       return 404;
+    case absl::StatusCode::kAborted:  // a compare-and-set lost the race
+      return 409;
     case absl::StatusCode::kUnavailable:
       return 503;
     default:

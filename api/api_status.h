@@ -14,6 +14,7 @@ namespace dnsd::api {
 // Nacos v2 error codes used here.
 enum V2Code : int {
   kParameterMissing = 10000,
+  kTenantParamError = 20001,
   kParameterValidateError = 20002,
   kResourceNotFound = 20004,
   kResourceConflict = 20005,

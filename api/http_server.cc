@@ -21,7 +21,8 @@ struct DeferredReply::State {
   Worker* worker;
   evhttp_request* req;
   evhttp_connection* conn;
-  bool alive = true;  // loop thread only
+  bool alive = true;                     // loop thread only
+  std::function<void()> on_client_gone;  // loop thread only
 };
 
 struct Worker {
@@ -96,8 +97,10 @@ void OnConnectionClose(evhttp_connection* conn, void* arg) {
   auto* worker = static_cast<Worker*>(arg);
   auto it = worker->pending.find(conn);
   if (it == worker->pending.end()) return;
-  it->second->alive = false;
+  auto state = std::move(it->second);
   worker->pending.erase(it);
+  state->alive = false;
+  if (state->on_client_gone) std::exchange(state->on_client_gone, nullptr)();
 }
 
 }  // namespace
@@ -173,11 +176,16 @@ DeferredReply Responder::Defer() {
   return DeferredReply(std::move(state));
 }
 
+void DeferredReply::OnClientGone(std::function<void()> fn) const {
+  state_->on_client_gone = std::move(fn);
+}
+
 void DeferredReply::Send(HttpResponse response) const {
   auto state = state_;
   state->worker->loop->Post([state, response = std::move(response)] {
     if (!state->alive) return;
     state->alive = false;
+    state->on_client_gone = nullptr;
     state->worker->pending.erase(state->conn);
     evhttp_connection_set_closecb(state->conn, nullptr, nullptr);
     SendOnLoop(*state->worker, state->req, response);

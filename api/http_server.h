@@ -29,6 +29,9 @@ class DeferredReply {
   struct State;
   explicit DeferredReply(std::shared_ptr<State> state) : state_(std::move(state)) {}
   void Send(HttpResponse response) const;
+  // Runs `fn` on the connection's loop if the client closes the connection before the reply
+  // is sent. Call on the loop thread, right after Defer().
+  void OnClientGone(std::function<void()> fn) const;
 
  private:
   std::shared_ptr<State> state_;

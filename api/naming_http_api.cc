@@ -6,6 +6,7 @@
 #include <random>
 
 #include "api/json_writer.h"
+#include "api/log_entries.h"
 #include "api/naming_json.h"
 #include "api/request_parsing.h"
 #include "common/status_macros.h"
@@ -17,23 +18,6 @@ using registry::Command;
 using registry::CommandType;
 using registry::InstanceAddress;
 using registry::ServiceKey;
-
-// ---------------------------------------------------------------- log entries
-
-std::string NamingLogEntry(const Command& command) {
-  std::string entry(1, kNamingEntryTag);
-  entry += registry::EncodeCommand(command);
-  return entry;
-}
-
-absl::Status ApplyLogEntry(registry::Registry& registry, std::string_view entry) {
-  if (entry.empty()) return absl::DataLossError("empty log entry");
-  if (entry.front() != kNamingEntryTag)
-    return absl::DataLossError("log entry for an unknown state machine");
-  auto command = registry::DecodeCommand(entry.substr(1));
-  if (!command.ok()) return command.status();
-  return registry.Apply(*command).status();
-}
 
 // ---------------------------------------------------------------- switches
 
@@ -197,10 +181,11 @@ std::vector<SubscriberBook::Subscriber> SubscriberBook::List(const ServiceKey& k
 
 // ---------------------------------------------------------------- helpers
 
-NamingHttpApi::NamingHttpApi(registry::Registry& registry, raft::LocalDriver& driver,
-                             const common::Clock& clock, common::MetricsRegistry& metrics,
-                             NodeIdentity identity)
+NamingHttpApi::NamingHttpApi(registry::Registry& registry, const config::ConfigStore& namespaces,
+                             raft::LocalDriver& driver, const common::Clock& clock,
+                             common::MetricsRegistry& metrics, NodeIdentity identity)
     : registry_(registry),
+      namespaces_(namespaces),
       driver_(driver),
       clock_(clock),
       metrics_(metrics),
@@ -217,7 +202,7 @@ void NamingHttpApi::Reject(ApiVersion v, Resp resp, const absl::Status& status) 
 absl::StatusOr<std::string> NamingHttpApi::NamespaceFrom(ApiVersion v, const Params& params) const {
   std::string ns = std::string(common::Trim(params.Get("namespaceId")));
   if (ns.empty()) ns = std::string(registry::kDefaultNamespace);
-  if (v == ApiVersion::kV2 && !registry_.NamespaceExists(ns)) {
+  if (v == ApiVersion::kV2 && !namespaces_.NamespaceExists(ns)) {
     return InvalidParam(kNamespaceNotExist, common::StrCat("namespace '", ns, "' does not exist"));
   }
   return ns;
@@ -1064,185 +1049,6 @@ std::string NamingHttpApi::MemberJson() const {
   return w.Take();
 }
 
-// ---------------------------------------------------------------- namespaces
-
-std::string NamingHttpApi::NamespaceJson(const registry::NamespaceInfo& info) const {
-  const bool is_default = info.id == registry::kDefaultNamespace;
-  JsonWriter w;
-  w.BeginObject()
-      .Key("namespace")
-      .String(is_default ? "" : info.id)
-      .Key("namespaceShowName")
-      .String(info.name)
-      .Key("namespaceDesc")
-      .String(info.description)
-      .Key("quota")
-      .Int(200)
-      .Key("configCount")
-      .Int(0)
-      .Key("type")
-      .Int(is_default ? 0 : 2)
-      .EndObject();
-  return w.Take();
-}
-
-namespace {
-
-std::string NormalizeNamespaceId(std::string id) {
-  id = std::string(common::Trim(id));
-  if (id.empty() || common::EqualsIgnoreCase(id, "public"))
-    return std::string(registry::kDefaultNamespace);
-  return id;
-}
-
-absl::Status ValidateNamespaceInput(std::string_view id, std::string_view name) {
-  if (id.size() > 128)
-    return InvalidParam(kIllegalNamespace, "namespaceId is longer than 128 characters");
-  for (char c : id) {
-    if (!common::IsAlnum(c) && c != '_' && c != '-') {
-      return InvalidParam(
-          kIllegalNamespace,
-          common::StrCat("namespaceId '", id, "' may only contain letters, digits, '_' and '-'"));
-    }
-  }
-  if (name.empty()) return MissingParam("namespaceName");
-  if (name.find_first_of("@#$%^&*") != std::string_view::npos) {
-    return InvalidParam(kIllegalNamespace,
-                        common::StrCat("namespaceName '", name, "' contains one of @#$%^&*"));
-  }
-  return absl::OkStatus();
-}
-
-std::string RandomNamespaceId() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  const uint64_t a = rng(), b = rng();
-  char buf[37];
-  std::snprintf(buf, sizeof(buf), "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
-                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
-                static_cast<unsigned>(0x8000 | ((b >> 48) & 0x3fff)),
-                static_cast<unsigned long long>(b & 0xffffffffffffULL));
-  return buf;
-}
-
-}  // namespace
-
-void NamingHttpApi::NamespacesV1(Req req, Resp resp) {
-  const ApiVersion v = ApiVersion::kV1;
-  auto rest_result = [](std::string data) {
-    return HttpResponse::Json(200,
-                              common::StrCat(R"({"code":200,"message":null,"data":)", data, "}"));
-  };
-  if (req.method == Method::kGet) {
-    if (req.params.Get("checkNamespaceIdExist") == "true") {
-      const std::string id = NormalizeNamespaceId(req.params.Get("customNamespaceId"));
-      return resp.Send(HttpResponse::Json(200, registry_.NamespaceExists(id) ? "true" : "false"));
-    }
-    const auto namespaces = registry_.namespaces();
-    if (req.params.Get("show") == "all") {
-      const std::string id = NormalizeNamespaceId(req.params.Get("namespaceId"));
-      auto it = namespaces->find(id);
-      if (it == namespaces->end()) {
-        return Reject(v, resp,
-                      absl::NotFoundError(common::StrCat("namespace ", id, " does not exist")));
-      }
-      return resp.Send(HttpResponse::Json(200, NamespaceJson(it->second)));
-    }
-    std::string list = "[";
-    list += NamespaceJson(namespaces->at(std::string(registry::kDefaultNamespace)));
-    for (const auto& [id, info] : *namespaces) {
-      if (id != registry::kDefaultNamespace) common::StrAppend(&list, ",", NamespaceJson(info));
-    }
-    list += "]";
-    return resp.Send(rest_result(list));
-  }
-  Command c;
-  auto ok_true = [] { return HttpResponse::Json(200, "true"); };
-  if (req.method == Method::kPost) {
-    std::string id = std::string(common::Trim(req.params.Get("customNamespaceId")));
-    if (id.empty()) id = RandomNamespaceId();
-    const std::string name = req.params.Get("namespaceName");
-    if (auto s = ValidateNamespaceInput(id, name); !s.ok()) return Reject(v, resp, s);
-    c.type = CommandType::kCreateNamespace;
-    c.namespace_info = {NormalizeNamespaceId(id), name, req.params.Get("namespaceDesc")};
-    return Propose(v, std::move(c), resp, ok_true);
-  }
-  if (req.method == Method::kPut) {
-    API_TRY(v, resp, id, RequiredParam(req.params, "namespace"));
-    const std::string name = req.params.Get("namespaceShowName");
-    if (auto s = ValidateNamespaceInput(*id, name); !s.ok()) return Reject(v, resp, s);
-    c.type = CommandType::kUpdateNamespace;
-    c.namespace_info = {NormalizeNamespaceId(*id), name, req.params.Get("namespaceDesc")};
-    return Propose(v, std::move(c), resp, ok_true);
-  }
-  if (req.method == Method::kDelete) {
-    API_TRY(v, resp, id, RequiredParam(req.params, "namespaceId"));
-    c.type = CommandType::kDeleteNamespace;
-    c.namespace_info.id = NormalizeNamespaceId(*id);
-    return Propose(v, std::move(c), resp, ok_true);
-  }
-  resp.Send(HttpResponse::Text(405, "method not allowed"));
-}
-
-void NamingHttpApi::NamespacesV2(Req req, Resp resp, bool list) {
-  const ApiVersion v = ApiVersion::kV2;
-  const auto namespaces = registry_.namespaces();
-  if (list) {
-    std::string out = "[";
-    out += NamespaceJson(namespaces->at(std::string(registry::kDefaultNamespace)));
-    for (const auto& [id, info] : *namespaces) {
-      if (id != registry::kDefaultNamespace) common::StrAppend(&out, ",", NamespaceJson(info));
-    }
-    out += "]";
-    return resp.Send(SuccessJson(v, out));
-  }
-  Command c;
-  auto ok_true = [v] { return SuccessJson(v, "true"); };
-  switch (req.method) {
-    case Method::kGet: {
-      API_TRY(v, resp, id, RequiredParam(req.params, "namespaceId"));
-      auto it = namespaces->find(NormalizeNamespaceId(*id));
-      if (it == namespaces->end()) {
-        return Reject(
-            v, resp,
-            WithCode(absl::NotFoundError(common::StrCat("namespace ", *id, " does not exist")),
-                     kNamespaceNotExist));
-      }
-      return resp.Send(SuccessJson(v, NamespaceJson(it->second)));
-    }
-    case Method::kPost: {
-      std::string id = std::string(common::Trim(req.params.Get("namespaceId")));
-      if (id.empty()) id = RandomNamespaceId();
-      const std::string name = req.params.Get("namespaceName");
-      if (auto s = ValidateNamespaceInput(id, name); !s.ok()) return Reject(v, resp, s);
-      if (registry_.NamespaceExists(NormalizeNamespaceId(id))) {
-        return Reject(
-            v, resp,
-            WithCode(absl::AlreadyExistsError(common::StrCat("namespace ", id, " already exists")),
-                     kNamespaceAlreadyExist));
-      }
-      c.type = CommandType::kCreateNamespace;
-      c.namespace_info = {NormalizeNamespaceId(id), name, req.params.Get("namespaceDesc")};
-      return Propose(v, std::move(c), resp, ok_true);
-    }
-    case Method::kPut: {
-      API_TRY(v, resp, id, RequiredParam(req.params, "namespaceId"));
-      const std::string name = req.params.Get("namespaceName");
-      if (auto s = ValidateNamespaceInput(*id, name); !s.ok()) return Reject(v, resp, s);
-      c.type = CommandType::kUpdateNamespace;
-      c.namespace_info = {NormalizeNamespaceId(*id), name, req.params.Get("namespaceDesc")};
-      return Propose(v, std::move(c), resp, ok_true);
-    }
-    case Method::kDelete: {
-      API_TRY(v, resp, id, RequiredParam(req.params, "namespaceId"));
-      c.type = CommandType::kDeleteNamespace;
-      c.namespace_info.id = NormalizeNamespaceId(*id);
-      return Propose(v, std::move(c), resp, ok_true);
-    }
-    default:
-      resp.Send(HttpResponse::Text(405, "method not allowed"));
-  }
-}
-
 // ---------------------------------------------------------------- routes
 
 void NamingHttpApi::RegisterRoutes(HttpServer& server) {
@@ -1314,13 +1120,6 @@ void NamingHttpApi::RegisterRoutes(HttpServer& server) {
   });
   server.Route("/nacos/v2/core/cluster/node/self/health",
                [](Req, Resp resp) { resp.Send(SuccessJson(V::kV2, "\"UP\"")); });
-
-  server.Route("/nacos/v1/console/namespaces",
-               [this](Req req, Resp resp) { NamespacesV1(req, resp); });
-  server.Route("/nacos/v2/console/namespace",
-               [this](Req req, Resp resp) { NamespacesV2(req, resp, false); });
-  server.Route("/nacos/v2/console/namespace/list",
-               [this](Req req, Resp resp) { NamespacesV2(req, resp, true); });
 
   server.Route("/metrics", [this](Req, Resp resp) {
     HttpResponse r = HttpResponse::Text(200, metrics_.RenderPrometheus());

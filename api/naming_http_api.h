@@ -1,7 +1,7 @@
 // NamingHttpApi serves the Nacos naming HTTP Open API, v1 (/nacos/v1/ns/...) and v2
-// (/nacos/v2/ns/...), plus namespaces, health, cluster-node and operator endpoints, on top of
-// the Registry. Ephemeral writes go straight to the registry; durable writes (persistent
-// instances, service definitions, namespaces) are proposed to the log driver and answered
+// (/nacos/v2/ns/...), plus health, cluster-node and operator endpoints, on top of the
+// Registry. Ephemeral writes go straight to the registry; durable writes (persistent
+// instances, service definitions) are proposed to the log driver and answered
 // once applied.
 //
 // Threading: handlers run on HTTP loop threads; everything they touch is thread-safe
@@ -17,6 +17,7 @@
 #include "api/http_server.h"
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "config/config_store.h"
 #include "raft/local_driver.h"
 #include "registry/registry.h"
 
@@ -71,7 +72,9 @@ class SubscriberBook {
 
 class NamingHttpApi {
  public:
-  NamingHttpApi(registry::Registry& registry, raft::LocalDriver& driver, const common::Clock& clock,
+  // `namespaces` is the config store, which owns the namespaces naming shares.
+  NamingHttpApi(registry::Registry& registry, const config::ConfigStore& namespaces,
+                raft::LocalDriver& driver, const common::Clock& clock,
                 common::MetricsRegistry& metrics, NodeIdentity identity);
   void RegisterRoutes(HttpServer& server);
 
@@ -100,10 +103,6 @@ class NamingHttpApi {
   void Clients(std::string_view what, Req req, Resp resp);
   void OperatorMetrics(ApiVersion v, Req req, Resp resp);
   std::string MemberJson() const;
-  // Namespaces.
-  void NamespacesV1(Req req, Resp resp);
-  void NamespacesV2(Req req, Resp resp, bool list);
-  std::string NamespaceJson(const registry::NamespaceInfo& info) const;
 
   // Proposes a durable command after a precheck; `reply` renders the applied result.
   void Propose(ApiVersion v, registry::Command command, Resp resp,
@@ -113,6 +112,7 @@ class NamingHttpApi {
   absl::StatusOr<std::string> NamespaceFrom(ApiVersion v, const Params& params) const;
 
   registry::Registry& registry_;
+  const config::ConfigStore& namespaces_;
   raft::LocalDriver& driver_;
   const common::Clock& clock_;
   common::MetricsRegistry& metrics_;
@@ -120,11 +120,5 @@ class NamingHttpApi {
   NamingSwitches switches_;
   SubscriberBook subscribers_;
 };
-
-// Log entries: one tag byte naming the state machine, then its command bytes.
-inline constexpr char kNamingEntryTag = 'N';
-std::string NamingLogEntry(const registry::Command& command);
-// The driver's apply function for every state machine served by this node.
-absl::Status ApplyLogEntry(registry::Registry& registry, std::string_view entry);
 
 }  // namespace dnsd::api

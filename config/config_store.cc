@@ -335,8 +335,8 @@ absl::Status ConfigStore::ApplyPublish(const ConfigCommand& c, leveldb::WriteBat
   if (c.has_cas) {
     const std::string current = old ? old->md5 : "";
     if (current != c.cas_md5) {
-      return absl::FailedPreconditionError(common::StrCat(
-          "cas publish failed: the config's md5 is '", current, "', not '", c.cas_md5, "'"));
+      return absl::AbortedError(common::StrCat("cas publish failed: the config's md5 is '", current,
+                                               "', not '", c.cas_md5, "'"));
     }
   }
   auto item = std::make_shared<ConfigItem>(c.item);

@@ -75,10 +75,10 @@ class ConfigStore {
   // API can reject a command before it is written to the log.
   absl::Status Precheck(const ConfigCommand& command) const;
   // Applies the command at log position `index` and returns its result. A command whose
-  // result is an error (a CAS mismatch, an unknown namespace) changes nothing but the
+  // result is an error (kAborted for a CAS mismatch, namespace rules) changes nothing but the
   // applied index. Only an I/O failure of the state itself is returned as kDataLoss.
   absl::Status Apply(uint64_t index, const ConfigCommand& command);
-  // Register before the first Apply.
+  // Register before the driver starts applying new entries.
   void AddListener(ConfigChangeListener listener) { listeners_.push_back(std::move(listener)); }
 
   // ---- Readers (any thread) ----

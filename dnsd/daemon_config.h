@@ -22,7 +22,8 @@ struct DaemonConfig {
   std::string http_address = "0.0.0.0";
   int http_port = 8848;
   int http_threads = 0;  // 0: one per core
-  int64_t http_max_body_bytes = 12 << 20;
+  // Room for a config of config_max_content_bytes even when every byte is %-encoded.
+  int64_t http_max_body_bytes = 32 << 20;
   // [naming]
   int64_t heartbeat_interval_ms = 5000;
   int64_t heartbeat_timeout_ms = 15000;
@@ -31,6 +32,8 @@ struct DaemonConfig {
   int64_t expiry_check_interval_ms = 1000;
   // Memory for host lists encoded once per service revision and reused by list queries.
   int64_t list_cache_bytes = 12 << 20;
+  // [config]
+  int64_t config_max_content_bytes = 10 << 20;
   // [dns]
   bool dns_enabled = true;
   std::string dns_address = "127.0.0.1";

@@ -11,13 +11,16 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "api/config_http_api.h"
 #include "api/http_server.h"
+#include "api/log_entries.h"
 #include "api/naming_http_api.h"
 #include "common/clock.h"
 #include "common/event_loop.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/strings.h"
+#include "config/config_store.h"
 #include "dnsd/daemon_config.h"
 #include "dnsd/dns_server.h"
 #include "dnsd/forwarder.h"
@@ -128,8 +131,11 @@ int main(int argc, char** argv) {
 
   auto log = dnsd::raft::LogStore::Open((std::filesystem::path(config.data_dir) / "log").string());
   if (!log.ok()) return Fail(log.status());
-  dnsd::raft::LocalDriver driver(**log, [&](uint64_t, std::string_view entry) {
-    return dnsd::api::ApplyLogEntry(registry, entry);
+  auto config_store =
+      dnsd::config::ConfigStore::Open((std::filesystem::path(config.data_dir) / "config").string());
+  if (!config_store.ok()) return Fail(config_store.status());
+  dnsd::raft::LocalDriver driver(**log, [&](uint64_t index, std::string_view entry) {
+    return dnsd::api::ApplyLogEntry(registry, **config_store, index, entry);
   });
   if (auto s = driver.Replay(); !s.ok())
     return Fail(std::string("replaying the log: ") + std::string(s.message()));
@@ -151,8 +157,13 @@ int main(int argc, char** argv) {
   identity.ip = config.advertise_ip;
   identity.http_port = (*http)->port();
   identity.raft_port = identity.http_port - 1000;
-  dnsd::api::NamingHttpApi naming_api(registry, driver, clock, metrics, identity);
+  dnsd::api::NamingHttpApi naming_api(registry, **config_store, driver, clock, metrics, identity);
   naming_api.RegisterRoutes(**http);
+  dnsd::api::ConfigApiOptions config_api_options;
+  config_api_options.max_content_bytes = config.config_max_content_bytes;
+  dnsd::api::ConfigHttpApi config_api(**config_store, registry, driver, clock, metrics,
+                                      config_api_options);
+  config_api.RegisterRoutes(**http);
 
   dnsd::dns::StaticZones static_zones;
   auto load_zones = [&] {
@@ -211,6 +222,8 @@ int main(int argc, char** argv) {
   auto main_loop = dnsd::common::EventLoop::Create();
   if (!main_loop.ok()) return Fail(main_loop.status());
   (*main_loop)->RunEvery(config.expiry_check_interval_ms, [&] { registry.Tick(clock.NowMs()); });
+  // Long polls are answered within this much of the end of their hold time.
+  (*main_loop)->RunEvery(100, [&] { config_api.ExpireListeners(); });
   // Registry and DNS snapshots are replaced all the time; hand the freed pages back to the
   // system now and then instead of keeping a fragmented heap at its high-water mark.
   (*main_loop)->RunEvery(10'000, [] { malloc_trim(0); });

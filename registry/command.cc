@@ -1,6 +1,6 @@
 // Layout (version 1): u8 version, u8 type, i64 timestamp, service key (3 strings), instance,
 // patch (presence flags + values), require_existing, service meta, targets, metadata,
-// remove_keys, healthy, namespace (3 strings). Strings are u32 length + bytes; maps are u32
+// remove_keys, healthy. Strings are u32 length + bytes; maps are u32
 // count + key/value strings. Every field is always present so decoding needs no type table.
 #include "registry/command.h"
 
@@ -90,9 +90,6 @@ std::string EncodeCommand(const Command& c) {
   PutMetadata(w, c.metadata);
   w.PutBool(c.remove_keys);
   w.PutBool(c.healthy);
-  w.PutString(c.namespace_info.id);
-  w.PutString(c.namespace_info.name);
-  w.PutString(c.namespace_info.description);
   return w.Take();
 }
 
@@ -103,7 +100,7 @@ absl::StatusOr<Command> DecodeCommand(std::string_view bytes) {
   DNSD_RETURN_IF_ERROR(r.GetU8(version));
   if (version != kVersion) return absl::DataLossError("unknown naming command version");
   DNSD_RETURN_IF_ERROR(r.GetU8(type));
-  if (type < 1 || type > static_cast<uint8_t>(CommandType::kDeleteNamespace)) {
+  if (type < 1 || type > static_cast<uint8_t>(CommandType::kSetHealth)) {
     return absl::DataLossError("unknown naming command type");
   }
   c.type = static_cast<CommandType>(type);
@@ -142,9 +139,6 @@ absl::StatusOr<Command> DecodeCommand(std::string_view bytes) {
   DNSD_RETURN_IF_ERROR(GetMetadata(r, c.metadata));
   DNSD_RETURN_IF_ERROR(r.GetBool(c.remove_keys));
   DNSD_RETURN_IF_ERROR(r.GetBool(c.healthy));
-  DNSD_RETURN_IF_ERROR(r.GetString(c.namespace_info.id));
-  DNSD_RETURN_IF_ERROR(r.GetString(c.namespace_info.name));
-  DNSD_RETURN_IF_ERROR(r.GetString(c.namespace_info.description));
   if (!r.AtEnd()) return absl::DataLossError("trailing bytes after naming command");
   return c;
 }

@@ -1,7 +1,8 @@
-// Durable naming commands: everything about persistent instances, service definitions and
-// namespaces. A Command is encoded to bytes, appended to the replicated log, and applied in
-// log order by Registry::Apply on every replica, so applying the same bytes in the same order
-// always gives the same state. The encoding is versioned; see command.cc for the layout.
+// Durable naming commands: everything about persistent instances and service definitions
+// (namespaces belong to the config state machine, which naming shares). A Command is encoded to
+// bytes, appended to the replicated log, and applied in log order by Registry::Apply on every
+// replica, so applying the same bytes in the same order always gives the same state. The encoding
+// is versioned; see command.cc for the layout.
 #pragma once
 
 #include <cstdint>
@@ -23,9 +24,6 @@ enum class CommandType : uint8_t {
   kDeleteService = 6,
   kBatchMetadata = 7,  // add (or remove) metadata keys on persistent instances
   kSetHealth = 8,      // manual health of a persistent instance
-  kCreateNamespace = 9,
-  kUpdateNamespace = 10,
-  kDeleteNamespace = 11,
 };
 
 struct Command {
@@ -40,7 +38,6 @@ struct Command {
   Metadata metadata;                     // batch metadata
   bool remove_keys = false;              // batch metadata: delete the keys instead of setting them
   bool healthy = true;                   // set health
-  NamespaceInfo namespace_info;
 };
 
 std::string EncodeCommand(const Command& command);

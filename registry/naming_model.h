@@ -93,13 +93,6 @@ struct ServiceMeta {
   int64_t created_ms = 0;
 };
 
-struct NamespaceInfo {
-  std::string id;
-  std::string name;
-  std::string description;
-  friend bool operator==(const NamespaceInfo&, const NamespaceInfo&) = default;
-};
-
 // "ip#port#cluster#group@@service", Nacos's default ("simple") instance id.
 std::string DefaultInstanceId(const InstanceAddress& address, const ServiceKey& service);
 // The same appended to `out`, for encoders that reuse one buffer.

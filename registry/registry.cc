@@ -55,11 +55,7 @@ std::pair<Registry::Slot*, bool> Registry::SlotList::FindOrInsert(const Instance
   return {&*it, true};
 }
 
-Registry::Registry(RegistryOptions options) : options_(options) {
-  namespace_state_[std::string(kDefaultNamespace)] =
-      NamespaceInfo{std::string(kDefaultNamespace), "public", "Default Namespace"};
-  PublishNamespacesLocked();
-}
+Registry::Registry(RegistryOptions options) : options_(options) {}
 
 std::vector<std::shared_ptr<const ServiceView>> Registry::List(
     std::string_view namespace_id, std::optional<std::string_view> group) const {
@@ -82,11 +78,6 @@ std::vector<std::shared_ptr<const ServiceView>> Registry::ListAll() const {
   return out;
 }
 
-bool Registry::NamespaceExists(std::string_view id) const {
-  const auto map = namespaces_.load();
-  return map->find(std::string(id)) != map->end();
-}
-
 // ---------------------------------------------------------------- publication
 
 void Registry::PublishLocked(const ServiceKey& key, const ServiceState& state) {
@@ -107,10 +98,6 @@ void Registry::RemoveServiceLocked(const ServiceKey& key) {
   service_count_.fetch_sub(1);
   index_.Remove(key);
   for (const auto& listener : listeners_) listener(key, nullptr);
-}
-
-void Registry::PublishNamespacesLocked() {
-  namespaces_.store(std::make_shared<const NamespaceMap>(namespace_state_));
 }
 
 // ---------------------------------------------------------------- instances
@@ -366,32 +353,6 @@ absl::Status Registry::CheckLocked(const Command& c) const {
       }
       return absl::OkStatus();
     }
-    case CommandType::kCreateNamespace:
-      if (namespace_state_.contains(c.namespace_info.id)) {
-        return absl::AlreadyExistsError(
-            common::StrCat("namespace ", c.namespace_info.id, " already exists"));
-      }
-      return absl::OkStatus();
-    case CommandType::kUpdateNamespace:
-      if (!namespace_state_.contains(c.namespace_info.id)) {
-        return absl::NotFoundError(common::StrCat("namespace ", c.namespace_info.id, " not exist"));
-      }
-      return absl::OkStatus();
-    case CommandType::kDeleteNamespace: {
-      if (c.namespace_info.id == kDefaultNamespace) {
-        return absl::InvalidArgumentError("the default namespace can't be deleted");
-      }
-      if (!namespace_state_.contains(c.namespace_info.id)) {
-        return absl::NotFoundError(common::StrCat("namespace ", c.namespace_info.id, " not exist"));
-      }
-      for (const auto& [key, state] : services_) {
-        if (key.namespace_id == c.namespace_info.id) {
-          return absl::FailedPreconditionError(common::StrCat(
-              "namespace ", c.namespace_info.id, " still has services, delete them first"));
-        }
-      }
-      return absl::OkStatus();
-    }
     case CommandType::kDeregisterInstance:
     case CommandType::kUpdateInstance:
     case CommandType::kBatchMetadata:
@@ -453,15 +414,6 @@ absl::StatusOr<CommandResult> Registry::Apply(const Command& c) {
     }
     case CommandType::kDeleteService:
       RemoveServiceLocked(c.service);
-      return CommandResult{};
-    case CommandType::kCreateNamespace:
-    case CommandType::kUpdateNamespace:
-      namespace_state_[c.namespace_info.id] = c.namespace_info;
-      PublishNamespacesLocked();
-      return CommandResult{};
-    case CommandType::kDeleteNamespace:
-      namespace_state_.erase(c.namespace_info.id);
-      PublishNamespacesLocked();
       return CommandResult{};
   }
   return absl::InvalidArgumentError("unknown command");

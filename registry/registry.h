@@ -1,6 +1,6 @@
-// Registry is the naming state of one node: services, their instances, and namespaces.
+// Registry is the naming state of one node: services and their instances.
 //
-// Threading: any number of readers call Find/List/namespaces() on any thread without locks
+// Threading: any number of readers call Find/List on any thread without locks
 // (they read immutable snapshots). Writers on any thread are serialised by one writer lock;
 // each change publishes a new ServiceView and then calls the change listeners, still under
 // the writer lock: listeners must be short and must not block or call back into the registry.
@@ -10,7 +10,7 @@
 // Time never comes from a clock here: every call that depends on time takes `now_ms`.
 //
 // Ephemeral data (instances kept alive by heartbeats or by their connection) is changed by
-// direct calls. Durable data (persistent instances, service definitions, namespaces) is
+// direct calls. Durable data (persistent instances, service definitions) is
 // changed only by Apply(Command), which the log driver calls in log order.
 #pragma once
 
@@ -50,7 +50,6 @@ struct CommandResult {
   std::vector<std::string> updated;  // batch metadata: the instances touched
 };
 
-using NamespaceMap = std::map<std::string, NamespaceInfo>;
 // Called with the new view, or nullptr when the service was removed.
 using ChangeListener =
     std::function<void(const ServiceKey&, const std::shared_ptr<const ServiceView>&)>;
@@ -66,8 +65,6 @@ class Registry {
                                                        std::optional<std::string_view> group) const;
   // Every service of every namespace, sorted by key.
   std::vector<std::shared_ptr<const ServiceView>> ListAll() const;
-  std::shared_ptr<const NamespaceMap> namespaces() const { return namespaces_.load(); }
-  bool NamespaceExists(std::string_view id) const;
   int64_t service_count() const { return service_count_.load(std::memory_order_relaxed); }
   int64_t instance_count() const { return instance_count_.load(std::memory_order_relaxed); }
 
@@ -144,18 +141,15 @@ class Registry {
                                                     const Metadata& metadata, bool remove_keys);
   void PublishLocked(const ServiceKey& key, const ServiceState& state);
   void RemoveServiceLocked(const ServiceKey& key);
-  void PublishNamespacesLocked();
 
   const RegistryOptions options_;
   std::vector<ChangeListener> listeners_;
 
   mutable absl::Mutex mu_;  // the writer lock (spins briefly before blocking: sections are short)
   absl::flat_hash_map<ServiceKey, ServiceState> services_;
-  NamespaceMap namespace_state_;
   uint64_t revision_ = 0;
 
   ServiceIndex index_;
-  std::atomic<std::shared_ptr<const NamespaceMap>> namespaces_;
   std::atomic<int64_t> service_count_{0};
   std::atomic<int64_t> instance_count_{0};
 };

@@ -175,12 +175,12 @@ TEST_F(ConfigStoreTest, CasPublish) {
   create.has_cas = true;
   create.cas_md5 = "";  // create only if absent
   ASSERT_TRUE(Apply(create).ok());
-  EXPECT_EQ(Apply(create).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Apply(create).code(), absl::StatusCode::kAborted);
 
   ConfigCommand update = Publish("k", "two");
   update.has_cas = true;
   update.cas_md5 = Md5Hex("wrong");
-  EXPECT_EQ(Apply(update).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Apply(update).code(), absl::StatusCode::kAborted);
   EXPECT_EQ(store_->Get({"", "DEFAULT_GROUP", "k"})->content, "one");
   update.cas_md5 = Md5Hex("one");
   ASSERT_TRUE(Apply(update).ok());

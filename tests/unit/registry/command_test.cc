@@ -20,7 +20,6 @@ TEST(CommandTest, RoundTripsAllFields) {
   c.targets = {{"10.0.0.2", 81, "DEFAULT"}};
   c.metadata = {{"m", "n"}};
   c.remove_keys = true;
-  c.namespace_info = {"dev", "Dev", "desc"};
   auto decoded = DecodeCommand(EncodeCommand(c));
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(decoded->type, c.type);
@@ -36,7 +35,6 @@ TEST(CommandTest, RoundTripsAllFields) {
   EXPECT_EQ(decoded->targets, c.targets);
   EXPECT_EQ(decoded->metadata, c.metadata);
   EXPECT_TRUE(decoded->remove_keys);
-  EXPECT_EQ(decoded->namespace_info, c.namespace_info);
 }
 
 TEST(CommandTest, CorruptBytesAreRejected) {

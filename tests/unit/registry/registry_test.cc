@@ -314,23 +314,6 @@ TEST_F(RegistryTest, BatchMetadataSetsAndRemovesKeys) {
   EXPECT_FALSE(registry_.Find(Key("s"))->instances()[1]->metadata.contains("v"));
 }
 
-TEST_F(RegistryTest, NamespaceCommands) {
-  EXPECT_TRUE(registry_.NamespaceExists("public"));
-  Command create;
-  create.type = CommandType::kCreateNamespace;
-  create.namespace_info = {"dev", "Development", "for devs"};
-  ASSERT_TRUE(registry_.Apply(create).ok());
-  EXPECT_TRUE(registry_.NamespaceExists("dev"));
-  EXPECT_FALSE(registry_.Apply(create).ok());
-  ASSERT_TRUE(Register(Key("s", "DEFAULT_GROUP", "dev"), MakeInstance("10.0.0.1", 1)).ok());
-  Command del;
-  del.type = CommandType::kDeleteNamespace;
-  del.namespace_info.id = "dev";
-  EXPECT_EQ(registry_.Apply(del).status().code(), absl::StatusCode::kFailedPrecondition);
-  del.namespace_info.id = "public";
-  EXPECT_FALSE(registry_.Apply(del).ok());
-}
-
 TEST_F(RegistryTest, ReplayingCommandsRebuildsTheSameState) {
   std::vector<Command> log;
   log.push_back(CreateService(Key("a"), 0.2));

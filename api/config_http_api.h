@@ -1,0 +1,81 @@
+// ConfigHttpApi serves the Nacos config HTTP Open API, v1 (/nacos/v1/cs/...) and v2
+// (/nacos/v2/cs/...), the long-polling listener, and the console namespace endpoints (the
+// config store owns the namespaces that naming shares). Reads come from the ConfigStore in
+// memory; writes become ConfigCommands proposed to the log driver and are answered once
+// applied. Long polls are parked in a ListenerIndex (no thread or timer per poll) and
+// answered on a change or when their hold time ends.
+//
+// Threading: handlers run on HTTP loop threads; the store and the listener index are
+// thread-safe; Expire() is driven by a timer on any thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "api/api_status.h"
+#include "api/http_server.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "config/config_store.h"
+#include "config/listener_index.h"
+#include "raft/local_driver.h"
+#include "registry/registry.h"
+
+namespace dnsd::api {
+
+struct ConfigApiOptions {
+  int64_t max_content_bytes = 10 << 20;
+};
+
+class ConfigHttpApi {
+ public:
+  // `registry` is read to refuse deleting a namespace that still has services.
+  ConfigHttpApi(config::ConfigStore& store, const registry::Registry& registry,
+                raft::LocalDriver& driver, const common::Clock& clock,
+                common::MetricsRegistry& metrics, ConfigApiOptions options);
+  void RegisterRoutes(HttpServer& server);
+  // Answers long polls whose hold time has ended; call every ~100 ms.
+  void ExpireListeners() { listeners_.Expire(clock_.NowMs()); }
+  config::ListenerIndex& listeners() { return listeners_; }
+
+ private:
+  using Req = const HttpRequest&;
+  using Resp = Responder&;
+
+  void Configs(ApiVersion v, Req req, Resp resp);
+  void GetConfig(ApiVersion v, Req req, Resp resp);
+  void GetConfigDetail(Req req, Resp resp);
+  void SearchConfigs(Req req, Resp resp);
+  void PublishConfig(ApiVersion v, Req req, Resp resp);
+  void RemoveConfig(ApiVersion v, Req req, Resp resp);
+  void RemoveConfigsById(Req req, Resp resp);
+  void Listen(Req req, Resp resp);
+  void ListenerStatus(Req req, Resp resp);
+  void History(ApiVersion v, Req req, Resp resp, bool list);
+  void HistoryPrevious(ApiVersion v, Req req, Resp resp);
+  void HistoryConfigs(ApiVersion v, Req req, Resp resp);
+  void NamespacesV1(Req req, Resp resp);
+  void NamespacesV2(Req req, Resp resp, bool list);
+
+  absl::StatusOr<config::ConfigKey> KeyFrom(ApiVersion v, const Params& params) const;
+  std::string NamespaceJson(const config::NamespaceInfo& info) const;
+  std::string NamespaceListJson() const;
+  absl::Status CheckNamespaceDeletable(const config::ConfigCommand& command) const;
+  void Propose(ApiVersion v, config::ConfigCommand command, Resp resp,
+               std::function<HttpResponse()> on_success);
+  void Reject(ApiVersion v, Resp resp, const absl::Status& status);
+
+  config::ConfigStore& store_;
+  const registry::Registry& registry_;
+  raft::LocalDriver& driver_;
+  const common::Clock& clock_;
+  common::MetricsRegistry& metrics_;
+  const ConfigApiOptions options_;
+  config::ListenerIndex listeners_;
+  common::Counter& published_;
+  common::Counter& long_polls_;
+  common::Counter& long_polls_answered_early_;
+};
+
+}  // namespace dnsd::api
