@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 
 #include "api/api_status.h"
@@ -37,6 +38,9 @@ class ConfigHttpApi {
   void RegisterRoutes(HttpServer& server);
   // Answers long polls whose hold time has ended; call every ~100 ms.
   void ExpireListeners() { listeners_.Expire(clock_.NowMs()); }
+  // Answers every parked long poll now (empty: nothing changed), so clients poll again,
+  // elsewhere if this node is going away. Used at shutdown.
+  void ReleaseListeners() { listeners_.Expire(std::numeric_limits<int64_t>::max()); }
   config::ListenerIndex& listeners() { return listeners_; }
 
  private:

@@ -258,6 +258,10 @@ int main(int argc, char** argv) {
   (*main_loop)->Run();
 
   if (dns_server) dns_server->Stop();
+  // Parked long polls get their (empty) answers before the HTTP loops stop; give the loops a
+  // moment to write them out.
+  config_api.ReleaseListeners();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
   (*http)->Stop();
   driver.Stop();
   spdlog::info("dnsd stopped");
