@@ -234,11 +234,13 @@ std::string RandomNamespaceId() {
 }  // namespace
 
 ConfigHttpApi::ConfigHttpApi(config::ConfigStore& store, const registry::Registry& registry,
-                             raft::LocalDriver& driver, const common::Clock& clock,
-                             common::MetricsRegistry& metrics, ConfigApiOptions options)
+                             raft::LocalDriver& driver, common::EventLoop& notify_loop,
+                             const common::Clock& clock, common::MetricsRegistry& metrics,
+                             ConfigApiOptions options)
     : store_(store),
       registry_(registry),
       driver_(driver),
+      notify_loop_(notify_loop),
       clock_(clock),
       metrics_(metrics),
       options_(options),
@@ -251,7 +253,9 @@ ConfigHttpApi::ConfigHttpApi(config::ConfigStore& store, const registry::Registr
                    [this] { return static_cast<double>(listeners_.size()); });
   metrics.AddGauge("dnsd_config_configs", "Configs stored",
                    [this] { return static_cast<double>(store_.config_count()); });
-  store_.AddListener([this](const config::ConfigChange& change) { listeners_.Notify(change.key); });
+  store_.AddListener([this](const config::ConfigChange& change) {
+    notify_loop_.Post([this, key = change.key] { listeners_.Notify(key); });
+  });
 }
 
 void ConfigHttpApi::Reject(ApiVersion v, Resp resp, const absl::Status& status) {

@@ -17,6 +17,7 @@
 #include "api/api_status.h"
 #include "api/http_server.h"
 #include "common/clock.h"
+#include "common/event_loop.h"
 #include "common/metrics.h"
 #include "config/config_store.h"
 #include "config/listener_index.h"
@@ -31,10 +32,13 @@ struct ConfigApiOptions {
 
 class ConfigHttpApi {
  public:
-  // `registry` is read to refuse deleting a namespace that still has services.
+  // `registry` is read to refuse deleting a namespace that still has services. Listeners
+  // are notified of changes on `notify_loop`, so a publish is acknowledged without waiting
+  // for thousands of long polls to be answered.
   ConfigHttpApi(config::ConfigStore& store, const registry::Registry& registry,
-                raft::LocalDriver& driver, const common::Clock& clock,
-                common::MetricsRegistry& metrics, ConfigApiOptions options);
+                raft::LocalDriver& driver, common::EventLoop& notify_loop,
+                const common::Clock& clock, common::MetricsRegistry& metrics,
+                ConfigApiOptions options);
   void RegisterRoutes(HttpServer& server);
   // Answers long polls whose hold time has ended; call every ~100 ms.
   void ExpireListeners() { listeners_.Expire(clock_.NowMs()); }
@@ -73,6 +77,7 @@ class ConfigHttpApi {
   config::ConfigStore& store_;
   const registry::Registry& registry_;
   raft::LocalDriver& driver_;
+  common::EventLoop& notify_loop_;
   const common::Clock& clock_;
   common::MetricsRegistry& metrics_;
   const ConfigApiOptions options_;

@@ -35,11 +35,15 @@ void EventLoop::Stop() {
 }
 
 void EventLoop::Post(std::function<void()> fn) {
+  bool wake;
   {
     std::lock_guard lock(mu_);
+    // Only the first closure of a batch needs to wake the loop: OnWake takes the whole queue,
+    // and a closure posted after it took the queue finds it empty and wakes the loop again.
+    wake = pending_.empty();
     pending_.push_back(std::move(fn));
   }
-  event_active(wake_.get(), EV_READ, 0);
+  if (wake) event_active(wake_.get(), EV_READ, 0);
 }
 
 void EventLoop::OnWake(evutil_socket_t, short, void* self) {

@@ -153,6 +153,8 @@ int main(int argc, char** argv) {
   auto http = dnsd::api::HttpServer::Create(http_options, metrics);
   if (!http.ok()) return Fail(http.status());
 
+  auto main_loop = dnsd::common::EventLoop::Create();
+  if (!main_loop.ok()) return Fail(main_loop.status());
   dnsd::api::NodeIdentity identity;
   identity.ip = config.advertise_ip;
   identity.http_port = (*http)->port();
@@ -161,7 +163,7 @@ int main(int argc, char** argv) {
   naming_api.RegisterRoutes(**http);
   dnsd::api::ConfigApiOptions config_api_options;
   config_api_options.max_content_bytes = config.config_max_content_bytes;
-  dnsd::api::ConfigHttpApi config_api(**config_store, registry, driver, clock, metrics,
+  dnsd::api::ConfigHttpApi config_api(**config_store, registry, driver, **main_loop, clock, metrics,
                                       config_api_options);
   config_api.RegisterRoutes(**http);
 
@@ -219,8 +221,6 @@ int main(int argc, char** argv) {
     dns_server = std::move(*created);
   }
 
-  auto main_loop = dnsd::common::EventLoop::Create();
-  if (!main_loop.ok()) return Fail(main_loop.status());
   (*main_loop)->RunEvery(config.expiry_check_interval_ms, [&] { registry.Tick(clock.NowMs()); });
   // Long polls are answered within this much of the end of their hold time.
   (*main_loop)->RunEvery(100, [&] { config_api.ExpireListeners(); });

@@ -23,7 +23,8 @@ if [[ $mode == shared ]]; then
   server_cpu=""; client_cpu=""; http_threads=0; wrk_threads=2
 fi
 data=$(mktemp -d)
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+source bench/lib.sh
+port=$(free_port)
 # Instances must outlive the run without a client beating for them.
 cat > "$data/bench.toml" <<TOML
 [naming]
@@ -34,36 +35,15 @@ $server_cpu $bin --config "$data/bench.toml" --http-address 127.0.0.1 --http-por
   --http-threads "$http_threads" --dns-port 0 --data-dir "$data" --log-level warn > "$data/stdout" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
-for _ in $(seq 50); do grep -q "dnsd ready" "$data/stdout" 2>/dev/null && break; sleep 0.1; done
-
-ticks=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' /proc/$pid/stat; }
-rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' /proc/$pid/status; }
-
-phase() {  # name, lua script, connections
-  local name=$1 script=$2 conns=$3
-  local before after out rps
-  before=$(cpu_ticks)
-  out=$($client_cpu wrk --latency -t"$wrk_threads" -c"$conns" -d"${duration}s" -s "bench/naming/$script" "http://127.0.0.1:$port")
-  after=$(cpu_ticks)
-  local requests errors
-  requests=$(awk '/requests in/ {print $1}' <<<"$out")
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  errors=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); errors=${errors:-0}
-  local cpu_us=$(( (after - before) * 1000000 / ticks ))
-  printf "%-22s %10s req/s  %6.2f us CPU/req  p50 %-8s p99 %-8s errors %s  RSS %s MB\n" \
-    "$name" "$rps" "$(echo "$cpu_us / $requests" | bc -l)" \
-    "$(awk '$1 == "50%" {print $2}' <<<"$out")" "$(awk '$1 == "99%" {print $2}' <<<"$out")" \
-    "$errors" "$(rss_mb)"
-}
+wait_ready "$data/stdout"
 
 if [[ $mode == shared ]]; then
   echo "dnsd naming HTTP benchmark ($(nproc) cores, ${duration}s per phase, shared: dnsd default threads + wrk -t2 on all cores)"
 else
   echo "dnsd naming HTTP benchmark ($(nproc) cores, ${duration}s per phase, pinned: 1 HTTP thread on core 0, wrk on core 1)"
 fi
-phase "register (POST)" register.lua 64
+wrk_phase "register (POST)" bench/naming/register.lua 64
 curl -s "http://127.0.0.1:$port/nacos/v1/ns/operator/metrics?onlyStatus=false" | \
   /usr/bin/python3 -c 'import json,sys; m=json.load(sys.stdin); print("registry:", m["serviceCount"], "services,", m["instanceCount"], "instances")'
-phase "list (GET)" list.lua 64
+wrk_phase "list (GET)" bench/naming/list.lua 64
 echo "RSS at 100,000 instances: $(rss_mb) MB"
