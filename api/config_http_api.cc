@@ -507,7 +507,7 @@ void ConfigHttpApi::Listen(Req req, Resp resp) {
   const std::string_view timeout_header = req.Header("Long-Pulling-Timeout");
   const bool no_hangup = req.Header("Long-Pulling-Timeout-No-Hangup") == "true";
   std::vector<ConfigKey> changed = changed_now(*interests);
-  if (timeout_header.empty() || no_hangup || !changed.empty()) {
+  if (timeout_header.empty() || no_hangup || !changed.empty() || releasing_) {
     if (!changed.empty()) long_polls_answered_early_.Inc();
     return resp.Send(ChangedKeysResponse(changed));
   }
@@ -525,8 +525,10 @@ void ConfigHttpApi::Listen(Req req, Resp resp) {
       [reply](std::vector<ConfigKey> keys) { reply.Send(ChangedKeysResponse(keys)); });
   reply.OnClientGone([this, id] { listeners_.Answer(id, {}); });
   // A publish applied between the first comparison and Park() notified nobody; compare again.
+  // Likewise a shutdown that released the parked polls just before this one was parked.
   changed = changed_now(*interests);
   if (!changed.empty() && listeners_.Answer(id, changed)) long_polls_answered_early_.Inc();
+  if (releasing_) listeners_.Answer(id, {});
 }
 
 void ConfigHttpApi::ListenerStatus(Req req, Resp resp) {

@@ -9,6 +9,7 @@
 // thread-safe; Expire() is driven by a timer on any thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -42,9 +43,12 @@ class ConfigHttpApi {
   void RegisterRoutes(HttpServer& server);
   // Answers long polls whose hold time has ended; call every ~100 ms.
   void ExpireListeners() { listeners_.Expire(clock_.NowMs()); }
-  // Answers every parked long poll now (empty: nothing changed), so clients poll again,
-  // elsewhere if this node is going away. Used at shutdown.
-  void ReleaseListeners() { listeners_.Expire(std::numeric_limits<int64_t>::max()); }
+  // Answers every parked long poll now (empty: nothing changed), and every later one at
+  // once, so clients poll again elsewhere. Used at shutdown.
+  void ReleaseListeners() {
+    releasing_ = true;
+    listeners_.Expire(std::numeric_limits<int64_t>::max());
+  }
   config::ListenerIndex& listeners() { return listeners_; }
 
  private:
@@ -82,6 +86,7 @@ class ConfigHttpApi {
   common::MetricsRegistry& metrics_;
   const ConfigApiOptions options_;
   config::ListenerIndex listeners_;
+  std::atomic<bool> releasing_{false};
   common::Counter& published_;
   common::Counter& long_polls_;
   common::Counter& long_polls_answered_early_;

@@ -57,6 +57,8 @@ before(async () => {
 after(async () => {
   // Closed clients stop polling once dnsd, shutting down, answers their parked long polls.
   for (const c of clients) c.close();
+  // Let requests already on their way (a re-poll right after an answer) reach dnsd first.
+  await new Promise(r => setTimeout(r, 300));
   await dnsd.stop();
   fs.rmSync(cacheDir, { recursive: true, force: true });
 });
