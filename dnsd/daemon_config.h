@@ -32,6 +32,16 @@ struct DaemonConfig {
   int64_t expiry_check_interval_ms = 1000;
   // Memory for host lists encoded once per service revision and reused by list queries.
   int64_t list_cache_bytes = 12 << 20;
+  // [grpc]
+  bool grpc_enabled = true;
+  int grpc_port_offset = 1000;  // the gRPC port is the HTTP port + this (what SDKs assume)
+  int grpc_port = -1;           // set: this port instead (0 picks a free one)
+  int64_t grpc_max_inbound_bytes = 10 << 20;
+  int64_t grpc_push_merge_ms = 50;
+  int64_t grpc_push_ack_timeout_ms = 5000;
+  int grpc_push_max_retries = 3;
+  int64_t grpc_detection_idle_ms = 20'000;
+  int64_t grpc_detection_timeout_ms = 5000;
   // [config]
   int64_t config_max_content_bytes = 10 << 20;
   // [dns]

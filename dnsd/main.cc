@@ -12,6 +12,7 @@
 
 #include "CLI/CLI.hpp"
 #include "api/config_http_api.h"
+#include "api/grpc_server.h"
 #include "api/http_server.h"
 #include "api/log_entries.h"
 #include "api/naming_http_api.h"
@@ -50,7 +51,7 @@ int main(int argc, char** argv) {
   CLI::App app{"dnsd: DNS-first naming server that speaks Nacos"};
   std::string config_path;
   std::string data_dir, log_level, http_address, advertise_ip, dns_address, zones;
-  int http_port = -1, http_threads = -1, dns_port = -1, dns_workers = -1;
+  int http_port = -1, http_threads = -1, dns_port = -1, dns_workers = -1, grpc_port = -1;
   app.add_option("-c,--config", config_path, "TOML configuration file (see dnsd.example.toml)");
   app.add_option("--data-dir", data_dir, "directory for durable data (default ./data)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off");
@@ -65,6 +66,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 65535));
   app.add_option("--dns-workers", dns_workers, "DNS worker threads (0: one per core)")
       ->check(CLI::Range(0, 256));
+  app.add_option("--grpc-port", grpc_port,
+                 "gRPC port (default: HTTP port + 1000, as Nacos SDKs assume; 0 picks a free port)")
+      ->check(CLI::Range(0, 65535));
   app.add_option("--zones", zones, "zone file or directory of *.zone files (default ./zones)");
   try {
     app.parse(argc, argv);
@@ -85,6 +89,7 @@ int main(int argc, char** argv) {
   if (http_threads >= 0) config.http_threads = http_threads;
   if (!dns_address.empty()) config.dns_address = dns_address;
   if (dns_port >= 0) config.dns_port = dns_port;
+  if (grpc_port >= 0) config.grpc_port = grpc_port;
   if (dns_workers >= 0) config.dns_workers = dns_workers;
   if (!zones.empty()) config.dns_zones = zones;
   if (auto s = dnsd::ValidateConfig(config); !s.ok()) return Fail(s);
@@ -166,6 +171,32 @@ int main(int argc, char** argv) {
   dnsd::api::ConfigHttpApi config_api(**config_store, registry, driver, **main_loop, clock, metrics,
                                       config_api_options);
   config_api.RegisterRoutes(**http);
+
+  // The gRPC server listens to the registry and the config store: created before either
+  // is written by clients.
+  std::unique_ptr<dnsd::api::GrpcServer> grpc;
+  if (config.grpc_enabled) {
+    dnsd::api::GrpcServerOptions grpc_options;
+    grpc_options.address = config.http_address;
+    grpc_options.port =
+        config.grpc_port >= 0 ? config.grpc_port : (*http)->port() + config.grpc_port_offset;
+    if (grpc_options.port < 0 || grpc_options.port > 65535) {
+      return Fail(dnsd::common::StrCat("gRPC port ", grpc_options.port,
+                                       " (HTTP port + grpc.port_offset) is out of range"));
+    }
+    grpc_options.max_inbound_bytes = config.grpc_max_inbound_bytes;
+    grpc_options.push_merge_ms = config.grpc_push_merge_ms;
+    grpc_options.push_ack_timeout_ms = config.grpc_push_ack_timeout_ms;
+    grpc_options.push_max_retries = config.grpc_push_max_retries;
+    grpc_options.detection_idle_ms = config.grpc_detection_idle_ms;
+    grpc_options.detection_timeout_ms = config.grpc_detection_timeout_ms;
+    grpc_options.max_config_content_bytes = config.config_max_content_bytes;
+    grpc_options.server_ip = config.advertise_ip;
+    auto created = dnsd::api::GrpcServer::Create(grpc_options, registry, **config_store, driver,
+                                                 clock, metrics);
+    if (!created.ok()) return Fail(created.status());
+    grpc = std::move(*created);
+  }
 
   dnsd::dns::StaticZones static_zones;
   auto load_zones = [&] {
@@ -253,11 +284,15 @@ int main(int argc, char** argv) {
                (*http)->port(), http_options.threads, config.data_dir);
   // Tests and scripts read this line to learn the ports when they asked for port 0.
   std::cout << "dnsd ready http=" << (*http)->port()
-            << " dns=" << (dns_server ? dns_server->port() : 0) << std::endl;
+            << " dns=" << (dns_server ? dns_server->port() : 0)
+            << " grpc=" << (grpc ? grpc->port() : 0) << std::endl;
 
   (*main_loop)->Run();
 
   if (dns_server) dns_server->Stop();
+  // gRPC clients are told to reconnect elsewhere and their connections released while the
+  // registry, the driver and the HTTP loops are still running.
+  if (grpc) grpc->Shutdown();
   // Parked long polls get their (empty) answers before the HTTP loops stop; give the loops a
   // moment to write them out.
   config_api.ReleaseListeners();

@@ -148,12 +148,14 @@ absl::Status Registry::RegisterLocked(const ServiceKey& key, Instance instance,
 }
 
 absl::Status Registry::DeregisterLocked(const ServiceKey& key, const InstanceAddress& address,
-                                        bool ephemeral, int64_t now_ms) {
+                                        bool ephemeral, int64_t now_ms,
+                                        std::optional<std::string_view> owner) {
   auto it = services_.find(key);
   if (it == services_.end()) return absl::OkStatus();  // unknown instance is not an error
   ServiceState& state = it->second;
   Slot* slot = state.instances.Find(address);
   if (slot == nullptr || slot->instance->ephemeral != ephemeral) return absl::OkStatus();
+  if (owner && slot->owner != *owner) return absl::OkStatus();
   state.instances.Erase(slot);
   instance_count_.fetch_sub(1);
   if (state.instances.empty()) state.empty_since_ms = now_ms;
@@ -233,6 +235,12 @@ absl::Status Registry::DeregisterEphemeral(const ServiceKey& key, const Instance
                                            int64_t now_ms) {
   absl::MutexLock lock(&mu_);
   return DeregisterLocked(key, address, /*ephemeral=*/true, now_ms);
+}
+
+absl::Status Registry::DeregisterOwned(const ServiceKey& key, const InstanceAddress& address,
+                                       std::string_view owner, int64_t now_ms) {
+  absl::MutexLock lock(&mu_);
+  return DeregisterLocked(key, address, /*ephemeral=*/true, now_ms, owner);
 }
 
 absl::Status Registry::UpdateEphemeral(const ServiceKey& key, const InstanceAddress& address,

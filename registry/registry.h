@@ -76,6 +76,10 @@ class Registry {
                                  bool heartbeat_driven, int64_t now_ms);
   absl::Status DeregisterEphemeral(const ServiceKey& key, const InstanceAddress& address,
                                    int64_t now_ms);
+  // Removes the instance only if `owner` published it (a gRPC connection releasing what it
+  // registered must not remove an instance another client has registered since).
+  absl::Status DeregisterOwned(const ServiceKey& key, const InstanceAddress& address,
+                               std::string_view owner, int64_t now_ms);
   absl::Status UpdateEphemeral(const ServiceKey& key, const InstanceAddress& address,
                                const InstancePatch& patch, int64_t now_ms);
   absl::StatusOr<CommandResult> BatchMetadataEphemeral(const ServiceKey& key,
@@ -133,7 +137,8 @@ class Registry {
   absl::Status RegisterLocked(const ServiceKey& key, Instance instance, std::string_view owner,
                               bool heartbeat_driven, int64_t now_ms);
   absl::Status DeregisterLocked(const ServiceKey& key, const InstanceAddress& address,
-                                bool ephemeral, int64_t now_ms);
+                                bool ephemeral, int64_t now_ms,
+                                std::optional<std::string_view> owner = std::nullopt);
   absl::Status UpdateLocked(const ServiceKey& key, const InstanceAddress& address, bool ephemeral,
                             const InstancePatch& patch, bool require_existing);
   absl::StatusOr<CommandResult> BatchMetadataLocked(const ServiceKey& key, bool ephemeral,

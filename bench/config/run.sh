@@ -27,7 +27,7 @@ source bench/lib.sh
 data=$(mktemp -d)
 port=$(free_port)
 $server_cpu $bin --http-address 127.0.0.1 --http-port "$port" --http-threads "$http_threads" \
-  --dns-port 0 --data-dir "$data" --log-level warn > "$data/stdout" 2>&1 &
+  --dns-port 0 --grpc-port 0 --data-dir "$data" --log-level warn > "$data/stdout" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
 wait_ready "$data/stdout"

@@ -54,7 +54,7 @@ echo "DNS benchmark ($(nproc) cores, ${seconds}s per run; server on core 0, dnsp
 # dnsd
 http_port=$(free_port); dns_port=$(free_port)
 printf '[forward]\nenabled = false\n' > "$work/dnsd.toml"
-$server_cpu "$bin" --config "$work/dnsd.toml" --http-address 127.0.0.1 --http-port "$http_port" --http-threads 1 \
+$server_cpu "$bin" --config "$work/dnsd.toml" --http-address 127.0.0.1 --http-port "$http_port" --http-threads 1 --grpc-port 0 \
   --dns-port "$dns_port" --dns-workers 1 --data-dir "$work/dnsd-data" --zones "$work/none" --log-level warn \
   > "$work/dnsd.out" 2>&1 &
 dnsd_pid=$!; pids+=($dnsd_pid)

@@ -32,7 +32,7 @@ heartbeat_timeout_ms = 3600000
 ip_delete_timeout_ms = 3600000
 TOML
 $server_cpu $bin --config "$data/bench.toml" --http-address 127.0.0.1 --http-port "$port" \
-  --http-threads "$http_threads" --dns-port 0 --data-dir "$data" --log-level warn > "$data/stdout" 2>&1 &
+  --http-threads "$http_threads" --dns-port 0 --grpc-port 0 --data-dir "$data" --log-level warn > "$data/stdout" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
 wait_ready "$data/stdout"

@@ -36,6 +36,7 @@ class DnsdProcess:
         self.port = port or free_port()
         args = [DNSD, "--http-address", "127.0.0.1", "--http-port", str(self.port),
                 "--dns-port", str(getattr(self, "dns_port", 0) or 0),
+                "--grpc-port", str(getattr(self, "grpc_port", 0) or 0),
                 "--data-dir", self.data_dir, "--log-level", "warn"] + self.extra_args
         if self.config_text is not None:
             path = os.path.join(self.data_dir, "dnsd.toml")
@@ -49,6 +50,7 @@ class DnsdProcess:
         self.proc.stdout.close()
         fields = dict(f.split("=") for f in line.split()[2:] if "=" in f)
         self.dns_port = int(fields.get("dns", 0))
+        self.grpc_port = int(fields.get("grpc", 0))
         if not line.startswith("dnsd ready"):
             self.proc.wait(timeout=10)
             with open(self.log_path) as f:

@@ -1,0 +1,1197 @@
+#include "api/grpc_server.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "api/grpc_payload.h"
+#include "api/json_writer.h"
+#include "api/log_entries.h"
+#include "api/naming_json.h"
+#include "common/strings.h"
+#include "nacos_grpc_service.grpc.pb.h"
+#include "registry/command.h"
+#include "spdlog/spdlog.h"
+
+namespace dnsd::api {
+
+using config::ConfigKey;
+using registry::InstanceAddress;
+using registry::ServiceKey;
+
+namespace {
+
+// The reply to a unary request: response type and JSON body.
+struct Reply {
+  std::string type;
+  std::string json;
+  int error_code = 0;  // set for ErrorResponse
+};
+using ReplyFn = std::function<void(Reply)>;
+
+Reply Error(int code, std::string_view message) {
+  return {"ErrorResponse", FailureBody(code, message), code};
+}
+
+std::string_view Msg(const absl::Status& status) { return common::ToStd(status.message()); }
+
+std::string Quoted(std::string_view s) {
+  std::string out;
+  JsonWriter::AppendQuoted(out, s);
+  return out;
+}
+
+// "ipv4:127.0.0.1:5000" / "ipv6:[::1]:5000" -> ("127.0.0.1", 5000)
+std::pair<std::string, int> SplitPeer(std::string_view peer) {
+  const size_t colon = peer.find(':');
+  if (colon != std::string_view::npos) peer.remove_prefix(colon + 1);
+  const size_t last = peer.rfind(':');
+  if (last == std::string_view::npos) return {std::string(peer), 0};
+  std::string_view host = peer.substr(0, last);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  int64_t port = 0;
+  common::ParseInt64(peer.substr(last + 1), port);
+  return {std::string(host), static_cast<int>(port)};
+}
+
+}  // namespace
+
+class Stream;
+
+struct PendingPush {
+  std::string type;
+  std::string body_prefix;  // JSON up to the requestId value
+  std::string coalesce_key;
+  int tries = 1;
+  int64_t deadline_ms = 0;
+};
+
+// One client connection. Fields set at setup are read-only afterwards; the rest is guarded
+// by `mu`.
+struct Connection {
+  std::string id;
+  std::string peer;
+  std::string remote_ip;
+  int remote_port = 0;
+  std::string client_ip;
+  std::string version;
+  std::string app;
+  std::string tenant;
+  std::map<std::string, std::string> labels;
+  int64_t connected_ms = 0;
+  std::atomic<int64_t> last_active_ms{0};
+
+  std::mutex mu;
+  std::shared_ptr<Stream> stream;  // null once released
+  std::map<ServiceKey, std::vector<InstanceAddress>> published;
+  std::map<ServiceKey, std::string> subscribed;  // service -> clusters
+  std::set<ConfigKey> listening;
+  std::map<std::string, PendingPush> pending;                 // requestId -> push awaiting its ack
+  std::map<std::string, std::string> latest_by_coalesce_key;  // coalesce key -> requestId
+  int64_t detection_sent_ms = 0;
+};
+
+// The bi-directional stream of one connection: the client's setup and acks come in, pushes
+// go out through a queue with one write in flight.
+class Stream : public grpc::ServerBidiReactor<Payload, Payload> {
+ public:
+  Stream(GrpcServer::Impl& server, grpc::CallbackServerContext* context)
+      : server_(server), peer_(context->peer()) {}
+  void Begin(std::shared_ptr<Stream> self) {
+    self_ = std::move(self);
+    StartRead(&in_);
+  }
+  // Queues a message; a queued (unsent) message with the same non-empty coalesce key is
+  // replaced. Returns false when the stream is closed or its queue is hopelessly full.
+  bool Send(Payload payload, const std::string& coalesce_key);
+  void Close(grpc::Status status = grpc::Status::OK);
+  const std::string& peer() const { return peer_; }
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override { Close(); }
+  void OnDone() override;
+
+ private:
+  void WriteNextLocked(std::unique_lock<std::mutex>& lock);
+  static constexpr size_t kMaxQueued = 4096;
+
+  GrpcServer::Impl& server_;
+  const std::string peer_;
+  Payload in_;
+  std::shared_ptr<Stream> self_;            // keeps the reactor alive until OnDone
+  std::shared_ptr<Connection> connection_;  // set by the setup message (reader thread only)
+
+  std::mutex mu_;
+  std::deque<std::pair<std::string, Payload>> queue_;
+  Payload current_;
+  bool writing_ = false;
+  bool finishing_ = false;
+  bool finished_ = false;
+};
+
+class GrpcServer::Impl final : public Request::CallbackService,
+                               public BiRequestStream::CallbackService {
+ public:
+  Impl(const GrpcServerOptions& options, registry::Registry& registry,
+       config::ConfigStore& config_store, raft::LocalDriver& driver, const common::Clock& clock,
+       common::MetricsRegistry& metrics)
+      : options_(options),
+        registry_(registry),
+        config_store_(config_store),
+        driver_(driver),
+        clock_(clock),
+        metrics_(metrics),
+        authorizer_([](const GrpcCaller&) { return absl::OkStatus(); }),
+        pushes_(metrics.GetCounter("dnsd_grpc_pushes_total", "Pushes sent to gRPC clients")),
+        push_acks_(metrics.GetCounter("dnsd_grpc_push_acks_total", "Pushes acknowledged")),
+        push_retries_(metrics.GetCounter("dnsd_grpc_push_retries_total",
+                                         "Pushes sent again after no ack in time")),
+        push_failures_(metrics.GetCounter("dnsd_grpc_push_failures_total",
+                                          "Pushes given up after every retry went unanswered")),
+        detections_(metrics.GetCounter("dnsd_grpc_client_detections_total",
+                                       "Idle connections probed with ClientDetectionRequest")),
+        dropped_(metrics.GetCounter("dnsd_grpc_connections_dropped_total",
+                                    "Connections closed for not answering a detection probe")) {
+    metrics.AddGauge("dnsd_grpc_connections", "Registered gRPC connections", [this] {
+      std::lock_guard lock(mu_);
+      return static_cast<double>(connections_.size());
+    });
+  }
+
+  absl::Status Start() {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(common::StrCat(options_.address, ":", options_.port),
+                             grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(static_cast<Request::CallbackService*>(this));
+    builder.RegisterService(static_cast<BiRequestStream::CallbackService*>(this));
+    builder.SetMaxReceiveMessageSize(static_cast<int>(options_.max_inbound_bytes));
+    // Nacos's server keep-alive: ping after 6 min of silence, give up 20 s later, and accept
+    // client pings no more often than every 5 min.
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 6 * 60 * 1000);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                               5 * 60 * 1000);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    server_ = builder.BuildAndStart();
+    if (!server_ || port_ == 0) {
+      return absl::UnavailableError(
+          common::StrCat("gRPC: cannot listen on ", options_.address, ":", options_.port));
+    }
+    push_thread_ = std::thread([this] { RunPushThread(); });
+    return absl::OkStatus();
+  }
+
+  void Shutdown() {
+    if (!server_) return;
+    // Ask every client to move on before the transport goes away.
+    for (const auto& conn : AllConnections()) {
+      Push(*conn, "ConnectResetRequest",
+           common::StrCat(R"({"serverIp":"","serverPort":"","connectionId":)", Quoted(conn->id),
+                          R"(,"module":"internal","requestId":")"),
+           "", /*track=*/false);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (const auto& conn : AllConnections()) CloseStream(*conn);
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    server_->Wait();
+    {
+      std::lock_guard lock(push_mu_);
+      stopping_ = true;
+    }
+    push_cv_.notify_all();
+    if (push_thread_.joinable()) push_thread_.join();
+    server_.reset();
+  }
+
+  int port() const { return port_; }
+  void SetAuthorizer(GrpcAuthorizer a) { authorizer_ = std::move(a); }
+
+  // ---- listeners (called under the registry writer lock / on the apply thread: enqueue only)
+  void OnServiceChanged(const ServiceKey& key) {
+    {
+      std::lock_guard lock(subs_mu_);
+      auto it = subscribers_.find(key);
+      if (it == subscribers_.end() || it->second.empty()) return;
+    }
+    SchedulePush(key);
+  }
+  void OnConfigChanged(const ConfigKey& key) {
+    {
+      std::lock_guard lock(push_mu_);
+      config_changes_.push_back(key);
+    }
+    push_cv_.notify_one();
+  }
+
+  // ---- gRPC entry points
+  grpc::ServerUnaryReactor* request(grpc::CallbackServerContext* context, const Payload* in,
+                                    Payload* out) override;
+  grpc::ServerBidiReactor<Payload, Payload>* requestBiStream(
+      grpc::CallbackServerContext* context) override {
+    auto stream = std::make_shared<Stream>(*this, context);
+    Stream* raw = stream.get();
+    raw->Begin(std::move(stream));
+    return raw;
+  }
+
+  // ---- called by streams
+  std::shared_ptr<Connection> Setup(Stream& stream, std::shared_ptr<Stream> self,
+                                    const GrpcRequest& setup);
+  void OnClientMessage(Connection& conn, const GrpcRequest& message);
+  void Release(const std::shared_ptr<Connection>& conn);
+
+ private:
+  std::string ConnectionIdFor(const std::string& peer);
+  std::shared_ptr<Connection> FindByPeer(const std::string& peer);
+  std::vector<std::shared_ptr<Connection>> AllConnections();
+  void Dispatch(const std::shared_ptr<Connection>& conn, const GrpcRequest& request, ReplyFn reply);
+
+  // naming
+  absl::StatusOr<ServiceKey> ServiceKeyOf(const Json::Value& body) const;
+  absl::StatusOr<registry::Instance> InstanceOf(const Json::Value& json) const;
+  Reply RegisterInstance(Connection& conn, const ServiceKey& key, registry::Instance instance);
+  Reply DeregisterInstance(Connection& conn, const ServiceKey& key,
+                           const registry::Instance& instance);
+  Reply BatchInstances(Connection& conn, const ServiceKey& key, const GrpcRequest& request);
+  void PersistentInstance(const ServiceKey& key, const GrpcRequest& request, ReplyFn reply);
+  Reply QueryService(const ServiceKey& key, const GrpcRequest& request);
+  Reply Subscribe(const std::shared_ptr<Connection>& conn, const ServiceKey& key,
+                  const GrpcRequest& request);
+  Reply ListServices(const GrpcRequest& request);
+  std::string ServiceInfo(const ServiceKey& key, std::string_view clusters, bool healthy_only);
+
+  // config
+  absl::StatusOr<ConfigKey> ConfigKeyOf(const Json::Value& body) const;
+  Reply QueryConfig(const GrpcRequest& request);
+  void PublishConfig(const GrpcRequest& request, const std::string& src_ip, ReplyFn reply);
+  void RemoveConfig(const GrpcRequest& request, const std::string& src_ip, ReplyFn reply);
+  Reply BatchListen(const std::shared_ptr<Connection>& conn, const GrpcRequest& request);
+
+  // pushes
+  void SchedulePush(const ServiceKey& key);
+  void RunPushThread();
+  void PushService(const ServiceKey& key);
+  void PushConfigChange(const ConfigKey& key);
+  void RetryAndDetect(int64_t now_ms);
+  // Sends `type` with body `prefix + requestId + "\"}"`; tracked pushes wait for an ack.
+  void Push(Connection& conn, std::string_view type, std::string prefix,
+            const std::string& coalesce_key, bool track);
+  static void CloseStream(Connection& conn) {
+    std::shared_ptr<Stream> stream;
+    {
+      std::lock_guard lock(conn.mu);
+      stream = conn.stream;
+    }
+    if (stream) stream->Close();
+  }
+
+  const GrpcServerOptions options_;
+  registry::Registry& registry_;
+  config::ConfigStore& config_store_;
+  raft::LocalDriver& driver_;
+  const common::Clock& clock_;
+  common::MetricsRegistry& metrics_;
+  GrpcAuthorizer authorizer_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::atomic<uint64_t> next_request_id_{1};
+
+  std::mutex mu_;                             // connections
+  std::map<std::string, std::string> peers_;  // peer -> connection id (from ServerCheck)
+  std::map<std::string, std::shared_ptr<Connection>> connections_;  // by id, after setup
+  std::map<std::string, std::shared_ptr<Connection>> by_peer_;
+
+  std::mutex subs_mu_;  // who wants what
+  absl::flat_hash_map<ServiceKey, std::map<std::string, std::weak_ptr<Connection>>> subscribers_;
+  absl::flat_hash_map<ConfigKey, std::map<std::string, std::weak_ptr<Connection>>>
+      config_listeners_;
+
+  std::mutex push_mu_;  // the push thread's inbox
+  std::condition_variable push_cv_;
+  std::map<ServiceKey, int64_t> naming_due_;
+  absl::flat_hash_map<ServiceKey, int64_t> last_push_ms_;
+  std::deque<ConfigKey> config_changes_;
+  bool stopping_ = false;
+  std::thread push_thread_;
+
+  common::Counter& pushes_;
+  common::Counter& push_acks_;
+  common::Counter& push_retries_;
+  common::Counter& push_failures_;
+  common::Counter& detections_;
+  common::Counter& dropped_;
+};
+
+// ---------------------------------------------------------------- Stream
+
+bool Stream::Send(Payload payload, const std::string& coalesce_key) {
+  std::unique_lock lock(mu_);
+  if (finishing_) return false;
+  if (!coalesce_key.empty()) {
+    for (auto& [key, queued] : queue_) {
+      if (key == coalesce_key) {
+        queued = std::move(payload);
+        return true;
+      }
+    }
+  }
+  if (queue_.size() >= kMaxQueued) return false;
+  queue_.emplace_back(coalesce_key, std::move(payload));
+  if (!writing_) WriteNextLocked(lock);
+  return true;
+}
+
+void Stream::WriteNextLocked(std::unique_lock<std::mutex>& lock) {
+  if (queue_.empty()) {
+    writing_ = false;
+    if (finishing_ && !finished_) {
+      finished_ = true;
+      lock.unlock();
+      Finish(grpc::Status::OK);
+    }
+    return;
+  }
+  writing_ = true;
+  current_ = std::move(queue_.front().second);
+  queue_.pop_front();
+  lock.unlock();
+  StartWrite(&current_);
+}
+
+void Stream::OnWriteDone(bool ok) {
+  std::unique_lock lock(mu_);
+  if (!ok) {
+    // The client is gone: drop what is queued and finish.
+    queue_.clear();
+    finishing_ = true;
+  }
+  WriteNextLocked(lock);
+}
+
+void Stream::Close(grpc::Status status) {
+  std::unique_lock lock(mu_);
+  if (finishing_) return;
+  finishing_ = true;
+  queue_.clear();
+  if (!writing_ && !finished_) {
+    finished_ = true;
+    lock.unlock();
+    Finish(status);
+  }
+}
+
+void Stream::OnReadDone(bool ok) {
+  if (!ok) {
+    Close();
+    return;
+  }
+  auto message = ParsePayload(in_);
+  if (!message.ok()) {
+    spdlog::debug("gRPC stream {}: {}", peer_, common::ToStd(std::string(Msg(message.status()))));
+  } else if (!connection_) {
+    if (message->type == "ConnectionSetupRequest") {
+      connection_ = server_.Setup(*this, self_, *message);
+      if (!connection_) {
+        // One Nacos connection per transport: requests are matched to their connection
+        // by the transport they arrive on, so a second stream would be ambiguous.
+        Close(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                           "this HTTP/2 connection already has a Nacos connection"));
+        return;
+      }
+    }
+    // Anything else before the setup has no connection to belong to; it is ignored.
+  } else {
+    server_.OnClientMessage(*connection_, *message);
+  }
+  StartRead(&in_);
+}
+
+void Stream::OnDone() {
+  if (connection_) server_.Release(connection_);
+  connection_.reset();
+  // Last use of this object: drop the self reference (others may still hold one briefly;
+  // their Send() calls see finishing_ and do nothing).
+  auto self = std::move(self_);
+}
+
+// ---------------------------------------------------------------- connections
+
+std::string GrpcServer::Impl::ConnectionIdFor(const std::string& peer) {
+  std::lock_guard lock(mu_);
+  auto it = peers_.find(peer);
+  if (it != peers_.end()) return it->second;
+  const auto [ip, port] = SplitPeer(peer);
+  std::string id = common::StrCat(clock_.NowMs(), "_", ip, "_", port);
+  // Clients that check and never set up leave entries behind; keep that bounded.
+  if (peers_.size() > 2 * connections_.size() + 10'000) peers_.clear();
+  peers_.emplace(peer, id);
+  return id;
+}
+
+std::shared_ptr<Connection> GrpcServer::Impl::FindByPeer(const std::string& peer) {
+  std::lock_guard lock(mu_);
+  auto it = by_peer_.find(peer);
+  return it == by_peer_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<Connection>> GrpcServer::Impl::AllConnections() {
+  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<Connection>> out;
+  for (const auto& [id, conn] : connections_) out.push_back(conn);
+  return out;
+}
+
+std::shared_ptr<Connection> GrpcServer::Impl::Setup(Stream& stream, std::shared_ptr<Stream> self,
+                                                    const GrpcRequest& setup) {
+  auto conn = std::make_shared<Connection>();
+  conn->id = ConnectionIdFor(stream.peer());
+  conn->peer = stream.peer();
+  std::tie(conn->remote_ip, conn->remote_port) = SplitPeer(stream.peer());
+  conn->client_ip = setup.client_ip.empty() ? conn->remote_ip : setup.client_ip;
+  conn->version = JsonString(setup.body, "clientVersion");
+  conn->tenant = JsonString(setup.body, "tenant");
+  const Json::Value& labels = setup.body["labels"];
+  if (labels.isObject()) {
+    for (const auto& name : labels.getMemberNames()) {
+      conn->labels[name] = JsonString(labels, name.c_str());
+    }
+  }
+  if (auto it = conn->labels.find("AppName"); it != conn->labels.end()) conn->app = it->second;
+  conn->connected_ms = clock_.NowMs();
+  conn->last_active_ms = conn->connected_ms;
+  conn->stream = std::move(self);  // not shared yet: no lock needed
+  std::lock_guard lock(mu_);
+  if (by_peer_.contains(conn->peer)) return nullptr;
+  connections_[conn->id] = conn;
+  by_peer_[conn->peer] = conn;
+  return conn;
+}
+
+void GrpcServer::Impl::OnClientMessage(Connection& conn, const GrpcRequest& message) {
+  conn.last_active_ms = clock_.NowMs();
+  std::lock_guard lock(conn.mu);
+  conn.detection_sent_ms = 0;
+  if (message.request_id.empty()) return;
+  auto it = conn.pending.find(message.request_id);
+  if (it == conn.pending.end()) return;
+  if (JsonInt(message.body, "resultCode", 200) == 200) push_acks_.Inc();
+  if (!it->second.coalesce_key.empty()) {
+    auto latest = conn.latest_by_coalesce_key.find(it->second.coalesce_key);
+    if (latest != conn.latest_by_coalesce_key.end() && latest->second == message.request_id) {
+      conn.latest_by_coalesce_key.erase(latest);
+    }
+  }
+  conn.pending.erase(it);
+}
+
+void GrpcServer::Impl::Release(const std::shared_ptr<Connection>& conn) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = connections_.find(conn->id);
+    if (it != connections_.end() && it->second == conn) connections_.erase(it);
+    auto by_peer = by_peer_.find(conn->peer);
+    if (by_peer != by_peer_.end() && by_peer->second == conn) by_peer_.erase(by_peer);
+    peers_.erase(conn->peer);
+  }
+  std::map<ServiceKey, std::vector<InstanceAddress>> published;
+  std::map<ServiceKey, std::string> subscribed;
+  std::set<ConfigKey> listening;
+  {
+    std::lock_guard lock(conn->mu);
+    published.swap(conn->published);
+    subscribed.swap(conn->subscribed);
+    listening.swap(conn->listening);
+    conn->pending.clear();
+    conn->latest_by_coalesce_key.clear();
+    conn->stream.reset();
+  }
+  {
+    std::lock_guard lock(subs_mu_);
+    for (const auto& [key, clusters] : subscribed) {
+      auto it = subscribers_.find(key);
+      if (it == subscribers_.end()) continue;
+      it->second.erase(conn->id);
+      if (it->second.empty()) subscribers_.erase(it);
+    }
+    for (const auto& key : listening) {
+      auto it = config_listeners_.find(key);
+      if (it == config_listeners_.end()) continue;
+      it->second.erase(conn->id);
+      if (it->second.empty()) config_listeners_.erase(it);
+    }
+  }
+  const int64_t now = clock_.NowMs();
+  for (const auto& [key, addresses] : published) {
+    for (const auto& address : addresses) {
+      registry_.DeregisterOwned(key, address, conn->id, now).IgnoreError();
+    }
+  }
+}
+
+// ---------------------------------------------------------------- unary requests
+
+grpc::ServerUnaryReactor* GrpcServer::Impl::request(grpc::CallbackServerContext* context,
+                                                    const Payload* in, Payload* out) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto finish = [this, reactor, out](Reply reply) {
+    if (reply.error_code != 0) {
+      metrics_
+          .GetCounter("dnsd_grpc_rejected_requests_total", "gRPC requests refused, by errorCode",
+                      common::StrCat("code=\"", reply.error_code, "\""))
+          .Inc();
+    }
+    *out = MakePayload(reply.type, std::move(reply.json), options_.server_ip);
+    reactor->Finish(grpc::Status::OK);
+  };
+  auto parsed = ParsePayload(*in);
+  if (!parsed.ok()) {
+    finish(Error(kGrpcUnparsable, Msg(parsed.status())));
+    return reactor;
+  }
+  metrics_
+      .GetCounter(
+          "dnsd_grpc_requests_total", "gRPC requests received, by type",
+          common::StrCat("type=\"", parsed->type.size() <= 64 ? parsed->type : "long", "\""))
+      .Inc();
+  if (parsed->type == "ServerCheckRequest") {
+    const std::string id = ConnectionIdFor(context->peer());
+    finish({"ServerCheckResponse",
+            SuccessBody(common::StrCat(R"(,"connectionId":)", Quoted(id),
+                                       R"(,"supportAbilityNegotiation":false)"))});
+    return reactor;
+  }
+  auto conn = FindByPeer(context->peer());
+  if (!conn) {
+    finish(Error(kGrpcUnregistered,
+                 "connection is not registered: send ConnectionSetupRequest "
+                 "on the bi-directional stream first"));
+    return reactor;
+  }
+  conn->last_active_ms = clock_.NowMs();
+  if (auto s = authorizer_({conn->id, parsed->type, parsed->access_token}); !s.ok()) {
+    finish(Error(kGrpcNoRight, Msg(s)));
+    return reactor;
+  }
+  Dispatch(conn, *parsed, std::move(finish));
+  return reactor;
+}
+
+void GrpcServer::Impl::Dispatch(const std::shared_ptr<Connection>& conn, const GrpcRequest& request,
+                                ReplyFn reply) {
+  const std::string& type = request.type;
+  if (type == "HealthCheckRequest") return reply({"HealthCheckResponse", SuccessBody()});
+  if (type == "ConfigQueryRequest") return reply(QueryConfig(request));
+  if (type == "ConfigPublishRequest") return PublishConfig(request, conn->client_ip, reply);
+  if (type == "ConfigRemoveRequest") return RemoveConfig(request, conn->client_ip, reply);
+  if (type == "ConfigBatchListenRequest") return reply(BatchListen(conn, request));
+  if (type == "ServiceListRequest") return reply(ListServices(request));
+  const bool naming = type == "InstanceRequest" || type == "BatchInstanceRequest" ||
+                      type == "PersistentInstanceRequest" || type == "ServiceQueryRequest" ||
+                      type == "SubscribeServiceRequest";
+  if (!naming) {
+    return reply(Error(kGrpcNoHandler, common::StrCat("no handler for request type '", type, "'")));
+  }
+  auto key = ServiceKeyOf(request.body);
+  if (!key.ok()) return reply(Error(kGrpcInvalidParam, Msg(key.status())));
+  if (type == "ServiceQueryRequest") return reply(QueryService(*key, request));
+  if (type == "SubscribeServiceRequest") return reply(Subscribe(conn, *key, request));
+  if (type == "BatchInstanceRequest") return reply(BatchInstances(*conn, *key, request));
+  if (type == "PersistentInstanceRequest") return PersistentInstance(*key, request, reply);
+  // InstanceRequest
+  auto instance = InstanceOf(request.body["instance"]);
+  if (!instance.ok()) return reply(Error(kGrpcInvalidParam, Msg(instance.status())));
+  const std::string op = JsonString(request.body, "type");
+  if (op == "registerInstance") return reply(RegisterInstance(*conn, *key, *std::move(instance)));
+  if (op == "deregisterInstance") return reply(DeregisterInstance(*conn, *key, *instance));
+  reply(Error(kGrpcInvalidParam, common::StrCat("InstanceRequest type '", op,
+                                                "' is neither registerInstance nor "
+                                                "deregisterInstance")));
+}
+
+// ---------------------------------------------------------------- naming
+
+absl::StatusOr<ServiceKey> GrpcServer::Impl::ServiceKeyOf(const Json::Value& body) const {
+  ServiceKey key;
+  key.namespace_id = std::string(common::Trim(JsonString(body, "namespace")));
+  if (key.namespace_id.empty()) key.namespace_id = std::string(registry::kDefaultNamespace);
+  key.group = std::string(common::Trim(JsonString(body, "groupName")));
+  if (key.group.empty()) key.group = std::string(registry::kDefaultGroup);
+  key.name = std::string(common::Trim(JsonString(body, "serviceName")));
+  // Some clients send the grouped name; the group inside it wins.
+  if (const size_t at = key.name.find("@@"); at != std::string::npos) {
+    key.group = key.name.substr(0, at);
+    key.name = key.name.substr(at + 2);
+  }
+  if (key.name.empty()) return absl::InvalidArgumentError("serviceName is missing");
+  if (auto s = registry::ValidateServiceKey(key); !s.ok()) return s;
+  return key;
+}
+
+absl::StatusOr<registry::Instance> GrpcServer::Impl::InstanceOf(const Json::Value& json) const {
+  if (!json.isObject()) return absl::InvalidArgumentError("instance is missing");
+  registry::Instance instance;
+  instance.address.ip = std::string(common::Trim(JsonString(json, "ip")));
+  const int64_t port = JsonInt(json, "port", -1);
+  if (port < 0 || port > 65535) return absl::InvalidArgumentError("instance port is invalid");
+  instance.address.port = static_cast<int>(port);
+  const std::string cluster(common::Trim(JsonString(json, "clusterName")));
+  if (!cluster.empty()) instance.address.cluster = cluster;
+  instance.instance_id = JsonString(json, "instanceId");
+  instance.weight = JsonDouble(json, "weight", 1.0);
+  instance.healthy = JsonBool(json, "healthy", true);
+  instance.enabled = JsonBool(json, "enabled", true);
+  instance.ephemeral = JsonBool(json, "ephemeral", true);
+  const Json::Value& metadata = json["metadata"];
+  if (metadata.isObject()) {
+    for (const auto& name : metadata.getMemberNames()) {
+      instance.metadata[name] = JsonString(metadata, name.c_str());
+    }
+  }
+  if (auto s = registry::ValidateInstance(instance); !s.ok()) return s;
+  return instance;
+}
+
+Reply GrpcServer::Impl::RegisterInstance(Connection& conn, const ServiceKey& key,
+                                         registry::Instance instance) {
+  if (!instance.ephemeral) {
+    return Error(kGrpcInvalidParam,
+                 "InstanceRequest registers ephemeral instances; persistent ones go through "
+                 "PersistentInstanceRequest or the HTTP API");
+  }
+  const InstanceAddress address = instance.address;
+  std::vector<InstanceAddress> previous;
+  {
+    std::lock_guard lock(conn.mu);
+    previous = conn.published[key];
+  }
+  auto s = registry_.RegisterEphemeral(key, std::move(instance), conn.id,
+                                       /*heartbeat_driven=*/false, clock_.NowMs());
+  if (!s.ok()) return Error(kGrpcInvalidParam, Msg(s));
+  // One instance per service per connection: a new registration replaces the old one.
+  for (const auto& old : previous) {
+    if (!(old == address))
+      registry_.DeregisterOwned(key, old, conn.id, clock_.NowMs()).IgnoreError();
+  }
+  {
+    std::lock_guard lock(conn.mu);
+    conn.published[key] = {address};
+  }
+  return {"InstanceResponse", SuccessBody(R"(,"type":"registerInstance")")};
+}
+
+Reply GrpcServer::Impl::DeregisterInstance(Connection& conn, const ServiceKey& key,
+                                           const registry::Instance& instance) {
+  registry_.DeregisterOwned(key, instance.address, conn.id, clock_.NowMs()).IgnoreError();
+  {
+    std::lock_guard lock(conn.mu);
+    auto it = conn.published.find(key);
+    if (it != conn.published.end()) {
+      std::erase(it->second, instance.address);
+      if (it->second.empty()) conn.published.erase(it);
+    }
+  }
+  return {"InstanceResponse", SuccessBody(R"(,"type":"deregisterInstance")")};
+}
+
+Reply GrpcServer::Impl::BatchInstances(Connection& conn, const ServiceKey& key,
+                                       const GrpcRequest& request) {
+  const std::string op = JsonString(request.body, "type");
+  const Json::Value& list = request.body["instances"];
+  if (!list.isArray()) return Error(kGrpcInvalidParam, "instances must be a list");
+  std::vector<registry::Instance> instances;
+  for (const auto& item : list) {
+    auto instance = InstanceOf(item);
+    if (!instance.ok()) return Error(kGrpcInvalidParam, Msg(instance.status()));
+    if (!instance->ephemeral) {
+      return Error(kGrpcInvalidParam, "BatchInstanceRequest registers ephemeral instances only");
+    }
+    instances.push_back(*std::move(instance));
+  }
+  const int64_t now = clock_.NowMs();
+  if (op == "batchDeregisterInstance") {
+    for (const auto& instance : instances) DeregisterInstance(conn, key, instance);
+    return {"BatchInstanceResponse", SuccessBody(R"(,"type":"batchDeregisterInstance")")};
+  }
+  if (op != "batchRegisterInstance") {
+    return Error(kGrpcInvalidParam,
+                 common::StrCat("BatchInstanceRequest type '", op, "' is not supported"));
+  }
+  // The batch is the connection's whole publication for the service.
+  std::vector<InstanceAddress> addresses;
+  for (auto& instance : instances) {
+    addresses.push_back(instance.address);
+    auto s = registry_.RegisterEphemeral(key, std::move(instance), conn.id, false, now);
+    if (!s.ok()) return Error(kGrpcInvalidParam, Msg(s));
+  }
+  std::vector<InstanceAddress> previous;
+  {
+    std::lock_guard lock(conn.mu);
+    previous = std::exchange(conn.published[key], addresses);
+  }
+  for (const auto& old : previous) {
+    if (std::find(addresses.begin(), addresses.end(), old) == addresses.end()) {
+      registry_.DeregisterOwned(key, old, conn.id, now).IgnoreError();
+    }
+  }
+  return {"BatchInstanceResponse", SuccessBody(R"(,"type":"batchRegisterInstance")")};
+}
+
+void GrpcServer::Impl::PersistentInstance(const ServiceKey& key, const GrpcRequest& request,
+                                          ReplyFn reply) {
+  auto instance = InstanceOf(request.body["instance"]);
+  if (!instance.ok()) return reply(Error(kGrpcInvalidParam, Msg(instance.status())));
+  const std::string op = JsonString(request.body, "type");
+  registry::Command c;
+  c.timestamp_ms = clock_.NowMs();
+  c.service = key;
+  if (op == "registerInstance") {
+    c.type = registry::CommandType::kRegisterInstance;
+    instance->ephemeral = false;
+    c.instance = *instance;
+  } else if (op == "deregisterInstance") {
+    c.type = registry::CommandType::kDeregisterInstance;
+    c.instance.address = instance->address;
+  } else {
+    return reply(Error(kGrpcInvalidParam, common::StrCat("unknown type '", op, "'")));
+  }
+  if (auto s = registry_.Precheck(c); !s.ok()) return reply(Error(kGrpcInvalidParam, Msg(s)));
+  driver_.Propose(NamingLogEntry(c), [reply, op](absl::Status s) {
+    if (!s.ok()) return reply(Error(kGrpcServerError, Msg(s)));
+    reply({"InstanceResponse", SuccessBody(common::StrCat(R"(,"type":)", Quoted(op)))});
+  });
+}
+
+std::string GrpcServer::Impl::ServiceInfo(const ServiceKey& key, std::string_view clusters,
+                                          bool healthy_only) {
+  ServiceInfoOptions o;
+  o.clusters = clusters;
+  o.healthy_only = healthy_only;
+  o.grouped_name = false;
+  o.cache_millis = options_.cache_millis;
+  o.now_ms = clock_.NowMs();
+  const auto view = registry_.Find(key);
+  return ServiceInfoJson(key, view.get(), o);
+}
+
+Reply GrpcServer::Impl::QueryService(const ServiceKey& key, const GrpcRequest& request) {
+  const std::string clusters = JsonString(request.body, "cluster");
+  const bool healthy_only = JsonBool(request.body, "healthyOnly", false);
+  return {
+      "QueryServiceResponse",
+      SuccessBody(common::StrCat(R"(,"serviceInfo":)", ServiceInfo(key, clusters, healthy_only)))};
+}
+
+Reply GrpcServer::Impl::Subscribe(const std::shared_ptr<Connection>& conn, const ServiceKey& key,
+                                  const GrpcRequest& request) {
+  const bool subscribe = JsonBool(request.body, "subscribe", true);
+  const std::string clusters = JsonString(request.body, "clusters");
+  {
+    std::lock_guard lock(conn->mu);
+    if (subscribe) {
+      conn->subscribed[key] = clusters;
+    } else {
+      conn->subscribed.erase(key);
+    }
+  }
+  {
+    std::lock_guard lock(subs_mu_);
+    if (subscribe) {
+      subscribers_[key][conn->id] = conn;
+    } else if (auto it = subscribers_.find(key); it != subscribers_.end()) {
+      it->second.erase(conn->id);
+      if (it->second.empty()) subscribers_.erase(it);
+    }
+  }
+  return {"SubscribeServiceResponse",
+          SuccessBody(common::StrCat(R"(,"message":"success","serviceInfo":)",
+                                     ServiceInfo(key, clusters, false)))};
+}
+
+Reply GrpcServer::Impl::ListServices(const GrpcRequest& request) {
+  std::string ns(common::Trim(JsonString(request.body, "namespace")));
+  if (ns.empty()) ns = std::string(registry::kDefaultNamespace);
+  std::string group(common::Trim(JsonString(request.body, "groupName")));
+  if (group.empty()) group = std::string(registry::kDefaultGroup);
+  const int64_t page_no = std::max<int64_t>(1, JsonInt(request.body, "pageNo", 1));
+  const int64_t page_size = std::clamp<int64_t>(JsonInt(request.body, "pageSize", 10), 1, 10000);
+  const auto views = registry_.List(ns, group);
+  JsonWriter names;
+  names.BeginArray();
+  const size_t begin = static_cast<size_t>((page_no - 1) * page_size);
+  for (size_t i = begin; i < views.size() && i < begin + static_cast<size_t>(page_size); ++i) {
+    names.String(views[i]->key().name);
+  }
+  names.EndArray();
+  return {"ServiceListResponse", SuccessBody(common::StrCat(R"(,"count":)", views.size(),
+                                                            R"(,"serviceNames":)", names.Take()))};
+}
+
+// ---------------------------------------------------------------- config
+
+absl::StatusOr<ConfigKey> GrpcServer::Impl::ConfigKeyOf(const Json::Value& body) const {
+  ConfigKey key;
+  key.data_id = std::string(common::Trim(JsonString(body, "dataId")));
+  key.group = std::string(common::Trim(JsonString(body, "group")));
+  if (key.group.empty()) key.group = std::string(config::kDefaultGroup);
+  key.tenant = config::NormalizeTenant(JsonString(body, "tenant"));
+  if (auto s = config::ValidateKeyPart("dataId", key.data_id); !s.ok()) return s;
+  if (auto s = config::ValidateKeyPart("group", key.group); !s.ok()) return s;
+  if (auto s = config::ValidateTenant(key.tenant); !s.ok()) return s;
+  return key;
+}
+
+Reply GrpcServer::Impl::QueryConfig(const GrpcRequest& request) {
+  auto key = ConfigKeyOf(request.body);
+  if (!key.ok()) {
+    return {"ConfigQueryResponse", FailureBody(kGrpcInvalidParam, Msg(key.status()))};
+  }
+  const bool tagged = !JsonString(request.body, "tag").empty();
+  auto item = tagged ? nullptr : config_store_.Get(*key);
+  if (!item) return {"ConfigQueryResponse", FailureBody(kGrpcNotFound, "config data not exist")};
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("content").String(item->content);
+  w.Key("encryptedDataKey").String(item->encrypted_data_key);
+  w.Key("contentType").String(item->type);
+  w.Key("md5").String(item->md5);
+  w.Key("lastModified").Int(item->modify_time_ms);
+  w.Key("beta").Bool(false);
+  w.EndObject();
+  const std::string object = w.Take();
+  // The object's members become extra fields of the response.
+  return {"ConfigQueryResponse",
+          SuccessBody(common::StrCat(",", std::string_view(object).substr(1, object.size() - 2)))};
+}
+
+void GrpcServer::Impl::PublishConfig(const GrpcRequest& request, const std::string& src_ip,
+                                     ReplyFn reply) {
+  auto fail = [&](int code, std::string_view message) {
+    reply({"ConfigPublishResponse", FailureBody(code, message)});
+  };
+  auto key = ConfigKeyOf(request.body);
+  if (!key.ok()) return fail(kGrpcInvalidParam, Msg(key.status()));
+  const Json::Value& content = request.body["content"];
+  if (!content.isString() || common::Trim(content.asString()).empty()) {
+    return fail(kGrpcInvalidParam, "content is blank");
+  }
+  if (static_cast<int64_t>(content.asString().size()) > options_.max_config_content_bytes) {
+    return fail(kGrpcInvalidParam, common::StrCat("content is ", content.asString().size(),
+                                                  " bytes, over the limit of ",
+                                                  options_.max_config_content_bytes, " bytes"));
+  }
+  const Json::Value& extra = request.body["additionMap"];
+  auto addition = [&](const char* name) {
+    return extra.isObject() ? JsonString(extra, name) : std::string();
+  };
+  if (!addition("tag").empty() || !addition("betaIps").empty()) {
+    return fail(kGrpcInvalidParam, "gray releases (tag, betaIps) are not supported by this server");
+  }
+  config::ConfigCommand c;
+  c.type = config::ConfigCommandType::kPublish;
+  c.timestamp_ms = clock_.NowMs();
+  c.key = *key;
+  c.src_ip = src_ip;
+  c.src_user = addition("src_user");
+  c.item.content = content.asString();
+  c.item.type = addition("type");
+  c.item.app_name = addition("appName");
+  c.item.tags = addition("config_tags");
+  c.item.description = addition("desc");
+  c.item.use = addition("use");
+  c.item.effect = addition("effect");
+  c.item.schema = addition("schema");
+  c.item.encrypted_data_key = addition("encryptedDataKey");
+  c.cas_md5 = JsonString(request.body, "casMd5");
+  c.has_cas = !c.cas_md5.empty();
+  driver_.Propose(ConfigLogEntry(c), [reply](absl::Status s) {
+    if (s.ok()) return reply({"ConfigPublishResponse", SuccessBody()});
+    reply({"ConfigPublishResponse", FailureBody(kGrpcServerError, Msg(s))});
+  });
+}
+
+void GrpcServer::Impl::RemoveConfig(const GrpcRequest& request, const std::string& src_ip,
+                                    ReplyFn reply) {
+  auto key = ConfigKeyOf(request.body);
+  if (!key.ok()) {
+    return reply({"ConfigRemoveResponse", FailureBody(kGrpcInvalidParam, Msg(key.status()))});
+  }
+  config::ConfigCommand c;
+  c.type = config::ConfigCommandType::kRemove;
+  c.timestamp_ms = clock_.NowMs();
+  c.key = *key;
+  c.src_ip = src_ip;
+  driver_.Propose(ConfigLogEntry(c), [reply](absl::Status s) {
+    if (s.ok()) return reply({"ConfigRemoveResponse", SuccessBody()});
+    reply({"ConfigRemoveResponse", FailureBody(kGrpcServerError, Msg(s))});
+  });
+}
+
+Reply GrpcServer::Impl::BatchListen(const std::shared_ptr<Connection>& conn,
+                                    const GrpcRequest& request) {
+  const bool listen = JsonBool(request.body, "listen", true);
+  const Json::Value& contexts = request.body["configListenContexts"];
+  if (!contexts.isArray()) {
+    return {"ConfigChangeBatchListenResponse",
+            FailureBody(kGrpcInvalidParam, "configListenContexts must be a list")};
+  }
+  JsonWriter changed;
+  changed.BeginArray();
+  for (const auto& context : contexts) {
+    if (!context.isObject()) continue;
+    auto key = ConfigKeyOf(context);
+    if (!key.ok()) {
+      return {"ConfigChangeBatchListenResponse", FailureBody(kGrpcInvalidParam, Msg(key.status()))};
+    }
+    {
+      std::lock_guard lock(conn->mu);
+      if (listen) {
+        conn->listening.insert(*key);
+      } else {
+        conn->listening.erase(*key);
+      }
+    }
+    {
+      std::lock_guard lock(subs_mu_);
+      if (listen) {
+        config_listeners_[*key][conn->id] = conn;
+      } else if (auto it = config_listeners_.find(*key); it != config_listeners_.end()) {
+        it->second.erase(conn->id);
+        if (it->second.empty()) config_listeners_.erase(it);
+      }
+    }
+    if (listen && config_store_.Md5Of(*key) != JsonString(context, "md5")) {
+      changed.BeginObject()
+          .Key("dataId")
+          .String(key->data_id)
+          .Key("group")
+          .String(key->group)
+          .Key("tenant")
+          .String(key->tenant)
+          .EndObject();
+    }
+  }
+  changed.EndArray();
+  return {"ConfigChangeBatchListenResponse",
+          SuccessBody(common::StrCat(R"(,"changedConfigs":)", changed.Take()))};
+}
+
+// ---------------------------------------------------------------- pushes
+
+void GrpcServer::Impl::SchedulePush(const ServiceKey& key) {
+  const int64_t now = clock_.NowMs();
+  {
+    std::lock_guard lock(push_mu_);
+    int64_t due = now;
+    if (auto it = last_push_ms_.find(key); it != last_push_ms_.end()) {
+      due = std::max(now, it->second + options_.push_merge_ms);
+    }
+    auto [it, inserted] = naming_due_.emplace(key, due);
+    if (!inserted) it->second = std::min(it->second, due);
+  }
+  push_cv_.notify_one();
+}
+
+void GrpcServer::Impl::RunPushThread() {
+  int64_t next_scan_ms = clock_.NowMs() + 200;
+  std::unique_lock lock(push_mu_);
+  while (!stopping_) {
+    const int64_t now = clock_.NowMs();
+    std::vector<ServiceKey> due;
+    int64_t next_wake = next_scan_ms;
+    for (auto it = naming_due_.begin(); it != naming_due_.end();) {
+      if (it->second <= now) {
+        due.push_back(it->first);
+        last_push_ms_[it->first] = now;
+        it = naming_due_.erase(it);
+      } else {
+        next_wake = std::min(next_wake, it->second);
+        ++it;
+      }
+    }
+    std::deque<ConfigKey> config_changes;
+    config_changes.swap(config_changes_);
+    const bool scan = now >= next_scan_ms;
+    if (!due.empty() || !config_changes.empty() || scan) {
+      lock.unlock();
+      for (const auto& key : due) PushService(key);
+      for (const auto& key : config_changes) PushConfigChange(key);
+      if (scan) {
+        RetryAndDetect(now);
+        next_scan_ms = now + 200;
+      }
+      lock.lock();
+      continue;
+    }
+    // last_push_ms_ only matters within one merge window; keep it from growing forever.
+    if (last_push_ms_.size() > 100'000) last_push_ms_.clear();
+    push_cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, next_wake - now)));
+  }
+}
+
+void GrpcServer::Impl::PushService(const ServiceKey& key) {
+  std::vector<std::pair<std::shared_ptr<Connection>, std::string>> targets;
+  {
+    std::lock_guard lock(subs_mu_);
+    auto it = subscribers_.find(key);
+    if (it == subscribers_.end()) return;
+    for (const auto& [id, weak] : it->second) {
+      if (auto conn = weak.lock()) targets.emplace_back(std::move(conn), std::string());
+    }
+  }
+  for (auto& [conn, clusters] : targets) {
+    std::lock_guard lock(conn->mu);
+    auto it = conn->subscribed.find(key);
+    if (it != conn->subscribed.end()) clusters = it->second;
+  }
+  // One ServiceInfo per distinct cluster filter.
+  std::map<std::string, std::string> prefix_by_clusters;
+  const std::string coalesce_key = common::StrCat("n:", key.namespace_id, "##", key.GroupedName());
+  for (const auto& [conn, clusters] : targets) {
+    auto [it, inserted] = prefix_by_clusters.try_emplace(clusters);
+    if (inserted) {
+      it->second = common::StrCat(R"({"serviceInfo":)", ServiceInfo(key, clusters, false),
+                                  R"(,"module":"naming","requestId":")");
+    }
+    Push(*conn, "NotifySubscriberRequest", it->second, coalesce_key, /*track=*/true);
+  }
+}
+
+void GrpcServer::Impl::PushConfigChange(const ConfigKey& key) {
+  std::vector<std::shared_ptr<Connection>> targets;
+  {
+    std::lock_guard lock(subs_mu_);
+    auto it = config_listeners_.find(key);
+    if (it == config_listeners_.end()) return;
+    for (const auto& [id, weak] : it->second) {
+      if (auto conn = weak.lock()) targets.push_back(std::move(conn));
+    }
+  }
+  const std::string prefix =
+      common::StrCat(R"({"dataId":)", Quoted(key.data_id), R"(,"group":)", Quoted(key.group),
+                     R"(,"tenant":)", Quoted(key.tenant), R"(,"module":"config","requestId":")");
+  const std::string coalesce_key = common::StrCat("c:", key.GroupKey());
+  for (const auto& conn : targets) {
+    Push(*conn, "ConfigChangeNotifyRequest", prefix, coalesce_key, /*track=*/true);
+  }
+}
+
+void GrpcServer::Impl::Push(Connection& conn, std::string_view type, std::string prefix,
+                            const std::string& coalesce_key, bool track) {
+  const std::string request_id = common::StrCat(next_request_id_.fetch_add(1));
+  std::string json = common::StrCat(prefix, request_id, "\"}");
+  std::shared_ptr<Stream> stream;
+  {
+    std::lock_guard lock(conn.mu);
+    stream = conn.stream;
+  }
+  if (!stream) return;
+  if (track) {
+    std::lock_guard lock(conn.mu);
+    if (!coalesce_key.empty()) {
+      // Only the newest push for a service or config is worth retrying.
+      auto [latest, inserted] = conn.latest_by_coalesce_key.try_emplace(coalesce_key, request_id);
+      if (!inserted) {
+        conn.pending.erase(latest->second);
+        latest->second = request_id;
+      }
+    }
+    PendingPush& p = conn.pending[request_id];
+    p.type = std::string(type);
+    p.body_prefix = std::move(prefix);
+    p.coalesce_key = coalesce_key;
+    p.deadline_ms = clock_.NowMs() + options_.push_ack_timeout_ms;
+  }
+  pushes_.Inc();
+  stream->Send(MakePayload(type, std::move(json), options_.server_ip), coalesce_key);
+}
+
+void GrpcServer::Impl::RetryAndDetect(int64_t now) {
+  for (const auto& conn : AllConnections()) {
+    std::vector<PendingPush> resend;
+    bool probe = false, drop = false;
+    {
+      std::lock_guard lock(conn->mu);
+      for (auto it = conn->pending.begin(); it != conn->pending.end();) {
+        if (it->second.deadline_ms > now) {
+          ++it;
+          continue;
+        }
+        if (it->second.tries <= options_.push_max_retries) {
+          resend.push_back(it->second);
+        } else {
+          push_failures_.Inc();
+        }
+        if (!it->second.coalesce_key.empty())
+          conn->latest_by_coalesce_key.erase(it->second.coalesce_key);
+        it = conn->pending.erase(it);
+      }
+      if (conn->detection_sent_ms != 0) {
+        drop = now - conn->detection_sent_ms >= options_.detection_timeout_ms;
+      } else if (now - conn->last_active_ms.load() >= options_.detection_idle_ms) {
+        probe = true;
+        conn->detection_sent_ms = now;
+      }
+    }
+    for (auto& p : resend) {
+      push_retries_.Inc();
+      const int tries = p.tries + 1;
+      Push(*conn, p.type, p.body_prefix, p.coalesce_key, true);
+      std::lock_guard lock(conn->mu);
+      if (auto latest = conn->latest_by_coalesce_key.find(p.coalesce_key);
+          latest != conn->latest_by_coalesce_key.end()) {
+        if (auto pending = conn->pending.find(latest->second); pending != conn->pending.end()) {
+          pending->second.tries = tries;
+        }
+      }
+    }
+    if (probe) {
+      detections_.Inc();
+      Push(*conn, "ClientDetectionRequest", R"({"module":"internal","requestId":")", "", false);
+    }
+    if (drop) {
+      dropped_.Inc();
+      spdlog::info("gRPC connection {} did not answer a detection probe; closing it", conn->id);
+      CloseStream(*conn);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- GrpcServer
+
+GrpcServer::GrpcServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+GrpcServer::~GrpcServer() { Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Create(const GrpcServerOptions& options,
+                                                               registry::Registry& registry,
+                                                               config::ConfigStore& config_store,
+                                                               raft::LocalDriver& driver,
+                                                               const common::Clock& clock,
+                                                               common::MetricsRegistry& metrics) {
+  auto impl = std::make_unique<Impl>(options, registry, config_store, driver, clock, metrics);
+  if (auto s = impl->Start(); !s.ok()) return s;
+  Impl* raw = impl.get();
+  registry.AddListener(
+      [raw](const ServiceKey& key, const std::shared_ptr<const registry::ServiceView>&) {
+        raw->OnServiceChanged(key);
+      });
+  config_store.AddListener(
+      [raw](const config::ConfigChange& change) { raw->OnConfigChanged(change.key); });
+  return std::unique_ptr<GrpcServer>(new GrpcServer(std::move(impl)));
+}
+
+int GrpcServer::port() const { return impl_->port(); }
+void GrpcServer::SetAuthorizer(GrpcAuthorizer authorizer) {
+  impl_->SetAuthorizer(std::move(authorizer));
+}
+void GrpcServer::Shutdown() { impl_->Shutdown(); }
+
+}  // namespace dnsd::api

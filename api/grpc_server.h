@@ -1,0 +1,83 @@
+// GrpcServer speaks the Nacos 2.x gRPC protocol (protocol reference §6) on its own port
+// (HTTP port + 1000 by default): unary /Request/request and the /BiRequestStream/
+// requestBiStream stream of each client connection, for naming and config.
+//
+// Connections: a client's HTTP/2 transport is one Nacos connection, identified by the peer
+// address gRPC reports for every call on it. ServerCheck gives it an id; the first stream
+// message (ConnectionSetupRequest) registers it; any other request before that is refused
+// with errorCode 301. When the stream ends (client gone, detection failed, shutdown) the
+// connection is released: its ephemeral instances leave the registry, its subscriptions and
+// config listens are dropped, and the remaining subscribers are pushed the change.
+//
+// Pushes (NotifySubscriberRequest, ConfigChangeNotifyRequest, ClientDetectionRequest,
+// ConnectResetRequest) go over each connection's stream through its own write queue, so a
+// slow or dead client delays nobody else; a naming push still queued for a service is
+// replaced by the newer one. A service's changes are pushed at once when it was not pushed
+// within the merge window, else merged and pushed when the window ends. Pushes wait for the
+// client's ack and are retried after a timeout a few times.
+//
+// Threading: gRPC's callback threads run the handlers; one push thread does scheduling,
+// retries and idle detection. Shared state is guarded by small mutexes; registry and config
+// listeners only enqueue. Thread-safe throughout.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "config/config_store.h"
+#include "raft/local_driver.h"
+#include "registry/registry.h"
+
+namespace dnsd::api {
+
+struct GrpcServerOptions {
+  std::string address = "0.0.0.0";
+  int port = 9848;  // 0 picks a free port
+  int64_t max_inbound_bytes = 10 << 20;
+  int64_t push_merge_ms = 50;
+  int64_t push_ack_timeout_ms = 5000;
+  int push_max_retries = 3;
+  int64_t detection_idle_ms = 20'000;   // idle this long: probe with ClientDetectionRequest
+  int64_t detection_timeout_ms = 5000;  // no answer to the probe this long: drop the connection
+  int64_t max_config_content_bytes = 10 << 20;
+  int64_t cache_millis = 10'000;
+  std::string server_ip = "127.0.0.1";  // reported in Payload metadata
+};
+
+// What a request carries for authentication; the hook decides. The default allows all.
+struct GrpcCaller {
+  std::string connection_id;
+  std::string type;
+  std::string access_token;
+};
+using GrpcAuthorizer = std::function<absl::Status(const GrpcCaller&)>;
+
+class GrpcServer {
+ public:
+  // Registers registry and config listeners: call before the registry or the driver writes.
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Create(const GrpcServerOptions& options,
+                                                            registry::Registry& registry,
+                                                            config::ConfigStore& config_store,
+                                                            raft::LocalDriver& driver,
+                                                            const common::Clock& clock,
+                                                            common::MetricsRegistry& metrics);
+  ~GrpcServer();
+
+  int port() const;
+  void SetAuthorizer(GrpcAuthorizer authorizer);
+  // Asks every client to reconnect (ConnectResetRequest), then stops serving.
+  void Shutdown();
+
+  class Impl;
+
+ private:
+  explicit GrpcServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dnsd::api
