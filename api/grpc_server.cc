@@ -89,6 +89,11 @@ struct Connection {
   int64_t connected_ms = 0;
   std::atomic<int64_t> last_active_ms{0};
 
+  // Serialises this connection's registrations with its release, so an instance registered
+  // while the connection closes cannot outlive it.
+  std::mutex publish_mu;
+  std::atomic<bool> released{false};
+
   std::mutex mu;
   std::shared_ptr<Stream> stream;  // null once released
   std::map<ServiceKey, std::vector<InstanceAddress>> published;
@@ -505,6 +510,8 @@ void GrpcServer::Impl::Release(const std::shared_ptr<Connection>& conn) {
   std::map<ServiceKey, std::vector<InstanceAddress>> published;
   std::map<ServiceKey, std::string> subscribed;
   std::set<ConfigKey> listening;
+  std::lock_guard publishing(conn->publish_mu);
+  conn->released = true;
   {
     std::lock_guard lock(conn->mu);
     published.swap(conn->published);
@@ -668,6 +675,8 @@ Reply GrpcServer::Impl::RegisterInstance(Connection& conn, const ServiceKey& key
                  "PersistentInstanceRequest or the HTTP API");
   }
   const InstanceAddress address = instance.address;
+  std::lock_guard publishing(conn.publish_mu);
+  if (conn.released) return Error(kGrpcUnregistered, "the connection is closing");
   std::vector<InstanceAddress> previous;
   {
     std::lock_guard lock(conn.mu);
@@ -690,6 +699,7 @@ Reply GrpcServer::Impl::RegisterInstance(Connection& conn, const ServiceKey& key
 
 Reply GrpcServer::Impl::DeregisterInstance(Connection& conn, const ServiceKey& key,
                                            const registry::Instance& instance) {
+  std::lock_guard publishing(conn.publish_mu);
   registry_.DeregisterOwned(key, instance.address, conn.id, clock_.NowMs()).IgnoreError();
   {
     std::lock_guard lock(conn.mu);
@@ -725,6 +735,8 @@ Reply GrpcServer::Impl::BatchInstances(Connection& conn, const ServiceKey& key,
     return Error(kGrpcInvalidParam,
                  common::StrCat("BatchInstanceRequest type '", op, "' is not supported"));
   }
+  std::lock_guard publishing(conn.publish_mu);
+  if (conn.released) return Error(kGrpcUnregistered, "the connection is closing");
   // The batch is the connection's whole publication for the service.
   std::vector<InstanceAddress> addresses;
   for (auto& instance : instances) {
@@ -804,7 +816,8 @@ Reply GrpcServer::Impl::Subscribe(const std::shared_ptr<Connection>& conn, const
   }
   {
     std::lock_guard lock(subs_mu_);
-    if (subscribe) {
+    // A connection released meanwhile has already cleaned up; do not leave an entry behind.
+    if (subscribe && !conn->released) {
       subscribers_[key][conn->id] = conn;
     } else if (auto it = subscribers_.find(key); it != subscribers_.end()) {
       it->second.erase(conn->id);
@@ -961,7 +974,7 @@ Reply GrpcServer::Impl::BatchListen(const std::shared_ptr<Connection>& conn,
     }
     {
       std::lock_guard lock(subs_mu_);
-      if (listen) {
+      if (listen && !conn->released) {
         config_listeners_[*key][conn->id] = conn;
       } else if (auto it = config_listeners_.find(*key); it != config_listeners_.end()) {
         it->second.erase(conn->id);
