@@ -3,9 +3,12 @@
 // Readers: Find() does two atomic shared_ptr loads (the key's shard, then its slot) and never
 // waits for the writer. Hot readers (DNS workers) pass a ReaderCache they own and get a plain
 // pointer: shards and slots carry versions (unique across the index), and while they are
-// unchanged the reader reuses the shard and value it cached, so a lookup is two plain loads
-// and hash probes, with no atomic read-modify-write. A cache keeps the values it has seen
-// alive until it sees a newer version of the same slot (bounded by the names it looks up).
+// unchanged the reader reuses the shard and value it cached. A cache remembers recently
+// found keys in a direct-mapped table indexed by the key's hash, so a repeated lookup is the
+// hash, one table entry, two version loads and one key comparison, with no map probe and no
+// atomic read-modify-write. A returned pointer stays valid for at least the next
+// kRetiredValues lookups through the same cache (a table entry that is overwritten keeps its
+// old value alive that long), which covers the few lookups one query makes.
 // Lookups accept any type the map can look up heterogeneously (e.g. absl::string_view for
 // std::string keys), so they need no allocation.
 //
@@ -33,6 +36,9 @@ class CowIndex {
 
  public:
   // One per reader thread; must not outlive the index.
+  static constexpr size_t kRecentKeys = 4096;  // direct-mapped; a power of two
+  static constexpr size_t kRetiredValues = 16;
+
   class ReaderCache {
    private:
     friend class CowIndex;
@@ -40,12 +46,21 @@ class CowIndex {
       uint64_t version = ~uint64_t{0};
       std::shared_ptr<const Shard> shard;
     };
-    struct Seen {
-      uint64_t version = 0;
+    struct Recent {
+      size_t hash = 0;
+      uint64_t shard_version = ~uint64_t{0};
+      uint64_t slot_version = 0;
+      const Slot* slot = nullptr;  // alive while entries[shard] holds shard_version's map
       std::shared_ptr<const Value> value;
+      Key key;
     };
+    void Retire(std::shared_ptr<const Value> value) {
+      retired[next_retired++ % kRetiredValues] = std::move(value);
+    }
     std::array<Entry, kShards> entries;
-    absl::flat_hash_map<const Slot*, Seen> seen;
+    std::array<Recent, kRecentKeys> recent;
+    std::array<std::shared_ptr<const Value>, kRetiredValues> retired;
+    size_t next_retired = 0;
   };
 
   CowIndex() {
@@ -61,13 +76,25 @@ class CowIndex {
     return it->second->value.load(std::memory_order_acquire);
   }
 
-  // The returned pointer stays valid until this cache sees a newer value for the same key.
+  // The returned pointer stays valid for at least kRetiredValues further lookups with `cache`.
   template <typename Lookup>
   const Value* Find(const Lookup& key, ReaderCache& cache) const {
     const size_t hash = HashOf(key);
     const size_t index = ShardOfHash(hash);
-    auto& entry = cache.entries[index];
     const uint64_t version = versions_[index].load(std::memory_order_acquire);
+    auto& recent = cache.recent[hash & (kRecentKeys - 1)];
+    if (recent.hash == hash && recent.shard_version == version && recent.slot != nullptr &&
+        recent.key == key) {
+      // The shard has not changed since this entry was filled, so its slot is still in it.
+      const uint64_t slot_version = recent.slot->version.load(std::memory_order_acquire);
+      if (slot_version != recent.slot_version) {
+        cache.Retire(std::move(recent.value));
+        recent.value = recent.slot->value.load(std::memory_order_acquire);
+        recent.slot_version = slot_version;
+      }
+      return recent.value.get();
+    }
+    auto& entry = cache.entries[index];
     if (entry.version != version) {
       // Version first, then the shard: a shard newer than the version only causes one more
       // refresh on a later lookup, never a stale answer.
@@ -77,14 +104,16 @@ class CowIndex {
     const auto it = entry.shard->find(key, hash);
     if (it == entry.shard->end()) return nullptr;
     const Slot* slot = it->second.get();
+    // Version before value: a value newer than the version only causes one more reload later.
     const uint64_t slot_version = slot->version.load(std::memory_order_acquire);
-    if (cache.seen.size() > kMaxSeen) cache.seen.clear();  // forget slots of removed names
-    auto& seen = cache.seen[slot];
-    if (seen.version != slot_version || !seen.value) {
-      seen.value = slot->value.load(std::memory_order_acquire);
-      seen.version = slot_version;
-    }
-    return seen.value.get();
+    cache.Retire(std::move(recent.value));
+    recent.value = slot->value.load(std::memory_order_acquire);
+    recent.hash = hash;
+    recent.shard_version = entry.version;
+    recent.slot_version = slot_version;
+    recent.slot = slot;
+    recent.key = Key(key);
+    return recent.value.get();
   }
 
   // Visits every value; order is unspecified.
@@ -140,7 +169,6 @@ class CowIndex {
     return ShardOfHash(HashOf(key));
   }
 
-  static constexpr size_t kMaxSeen = 1 << 16;
   std::array<std::atomic<std::shared_ptr<const Shard>>, kShards> shards_;
   std::array<std::atomic<uint64_t>, kShards> versions_{};
   uint64_t next_version_ = 0;  // writer only; slot versions are unique across the index
