@@ -139,6 +139,15 @@ HttpResponse ErrorResponse(ApiVersion version, const absl::Status& status) {
   return V2Envelope(http_status, code, MessageOf(code), detail);
 }
 
+HttpResponse CountedErrorResponse(common::MetricsRegistry& metrics, ApiVersion version,
+                                  const absl::Status& status) {
+  metrics
+      .GetCounter("dnsd_api_rejected_requests_total", "API requests refused, by HTTP status",
+                  common::StrCat("status=\"", HttpStatusOf(status), "\""))
+      .Inc();
+  return ErrorResponse(version, status);
+}
+
 HttpResponse SuccessJson(ApiVersion version, std::string json) {
   if (version == ApiVersion::kV1) return HttpResponse::Json(200, std::move(json));
   return V2Envelope(200, 0, "success", json);

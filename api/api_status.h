@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "api/http_types.h"
+#include "common/metrics.h"
 
 namespace dnsd::api {
 
@@ -42,6 +43,9 @@ absl::Status WithCode(absl::Status status, V2Code code);
 
 int HttpStatusOf(const absl::Status& status);
 HttpResponse ErrorResponse(ApiVersion version, const absl::Status& status);
+// ErrorResponse, counted in dnsd_api_rejected_requests_total{status}.
+HttpResponse CountedErrorResponse(common::MetricsRegistry& metrics, ApiVersion version,
+                                  const absl::Status& status);
 // v1: `v1_body` as is (JSON when it starts with { [ or is true/false); v2: the envelope with
 // `data_json` as data.
 HttpResponse SuccessJson(ApiVersion version, std::string json);

@@ -259,11 +259,7 @@ ConfigHttpApi::ConfigHttpApi(config::ConfigStore& store, const registry::Registr
 }
 
 void ConfigHttpApi::Reject(ApiVersion v, Resp resp, const absl::Status& status) {
-  metrics_
-      .GetCounter("dnsd_api_rejected_requests_total", "API requests refused, by HTTP status",
-                  common::StrCat("status=\"", HttpStatusOf(status), "\""))
-      .Inc();
-  resp.Send(ErrorResponse(v, status));
+  resp.Send(CountedErrorResponse(metrics_, v, status));
 }
 
 absl::StatusOr<ConfigKey> ConfigHttpApi::KeyFrom(ApiVersion v, const Params& params) const {
@@ -294,16 +290,11 @@ void ConfigHttpApi::Propose(ApiVersion v, ConfigCommand command, Resp resp,
   if (auto s = store_.Precheck(command); !s.ok()) return Reject(v, resp, s);
   const bool is_publish = command.type == ConfigCommandType::kPublish;
   DeferredReply reply = resp.Defer();
-  driver_.Propose(ConfigLogEntry(command), [this, reply, v, is_publish,
-                                            on_success = std::move(on_success)](absl::Status s) {
-    if (is_publish) published_.Inc();
-    if (s.ok()) return reply.Send(on_success());
-    metrics_
-        .GetCounter("dnsd_api_rejected_requests_total", "API requests refused, by HTTP status",
-                    common::StrCat("status=\"", HttpStatusOf(s), "\""))
-        .Inc();
-    reply.Send(ErrorResponse(v, s));
-  });
+  driver_.Propose(ConfigLogEntry(command),
+                  [this, reply, v, is_publish, on_success = std::move(on_success)](absl::Status s) {
+                    if (is_publish) published_.Inc();
+                    reply.Send(s.ok() ? on_success() : CountedErrorResponse(metrics_, v, s));
+                  });
 }
 
 // ---------------------------------------------------------------- configs
@@ -558,11 +549,16 @@ void ConfigHttpApi::History(ApiVersion v, Req req, Resp resp, bool list) {
   if (!common::ParseInt64(*nid_text, nid)) {
     return Reject(v, resp, InvalidParam(kParameterValidateError, "nid must be a number"));
   }
-  API_TRY(v, resp, entry, store_.HistoryById(nid));
-  if (!entry->has_value()) {
-    return Reject(v, resp,
-                  absl::NotFoundError(common::StrCat("config history ", nid, " does not exist")));
-  }
+  SendHistoryRow(v, req, resp, store_.HistoryById(nid),
+                 common::StrCat("config history ", nid, " does not exist"));
+}
+
+void ConfigHttpApi::SendHistoryRow(ApiVersion v, Req req, Resp resp,
+                                   absl::StatusOr<std::optional<HistoryEntry>> entry,
+                                   std::string not_found) {
+  if (!entry.ok()) return Reject(v, resp, entry.status());
+  if (!entry->has_value()) return Reject(v, resp, absl::NotFoundError(not_found));
+  // A row is only shown for the config it belongs to, when the request names one.
   if (req.params.Has("dataId")) {
     API_TRY(v, resp, key, KeyFrom(v, req.params));
     if ((*entry)->key != *key) {
@@ -582,21 +578,8 @@ void ConfigHttpApi::HistoryPrevious(ApiVersion v, Req req, Resp resp) {
   if (!common::ParseInt64(*id_text, nid)) {
     return Reject(v, resp, InvalidParam(kParameterValidateError, "id must be a number"));
   }
-  API_TRY(v, resp, entry, store_.PreviousHistory(nid));
-  if (!entry->has_value()) {
-    return Reject(v, resp, absl::NotFoundError(common::StrCat("no config history before ", nid)));
-  }
-  if (req.params.Has("dataId")) {
-    API_TRY(v, resp, key, KeyFrom(v, req.params));
-    if ((*entry)->key != *key) {
-      return Reject(v, resp,
-                    absl::PermissionDeniedError(
-                        "Please check dataId, group or namespaceId: they do not match the row"));
-    }
-  }
-  JsonWriter w;
-  WriteHistory(w, **entry);
-  resp.Send(SuccessJson(v, w.Take()));
+  SendHistoryRow(v, req, resp, store_.PreviousHistory(nid),
+                 common::StrCat("no config history before ", nid));
 }
 
 void ConfigHttpApi::HistoryConfigs(ApiVersion v, Req req, Resp resp) {

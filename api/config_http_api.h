@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include "api/api_status.h"
@@ -67,6 +68,9 @@ class ConfigHttpApi {
   void History(ApiVersion v, Req req, Resp resp, bool list);
   void HistoryPrevious(ApiVersion v, Req req, Resp resp);
   void HistoryConfigs(ApiVersion v, Req req, Resp resp);
+  void SendHistoryRow(ApiVersion v, Req req, Resp resp,
+                      absl::StatusOr<std::optional<config::HistoryEntry>> entry,
+                      std::string not_found);
   void NamespacesV1(Req req, Resp resp);
   void NamespacesV2(Req req, Resp resp, bool list);
 

@@ -192,11 +192,7 @@ NamingHttpApi::NamingHttpApi(registry::Registry& registry, const config::ConfigS
       identity_(std::move(identity)) {}
 
 void NamingHttpApi::Reject(ApiVersion v, Resp resp, const absl::Status& status) {
-  metrics_
-      .GetCounter("dnsd_api_rejected_requests_total", "API requests refused, by HTTP status",
-                  common::StrCat("status=\"", HttpStatusOf(status), "\""))
-      .Inc();
-  resp.Send(ErrorResponse(v, status));
+  resp.Send(CountedErrorResponse(metrics_, v, status));
 }
 
 absl::StatusOr<std::string> NamingHttpApi::NamespaceFrom(ApiVersion v, const Params& params) const {
