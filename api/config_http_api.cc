@@ -34,14 +34,21 @@ constexpr int kMaxHistoryPageSize = 500;
     return;                         \
   }
 
-// "Sat, 21 Nov 2026 21:30:42 GMT"
+// "Sat, 21 Nov 2026 21:30:42 GMT". Gets of configs written in the same second share the
+// text, so each thread keeps the last one it formatted.
 std::string HttpDate(int64_t ms) {
+  thread_local time_t formatted_secs = -1;
+  thread_local std::string formatted;
   const time_t secs = static_cast<time_t>(ms / 1000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return buf;
+  if (secs != formatted_secs) {
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    formatted = buf;
+    formatted_secs = secs;
+  }
+  return formatted;
 }
 
 // "2026-11-21T21:30:42.123+0000", the history timestamp format.

@@ -231,6 +231,11 @@ class GrpcServer::Impl final : public Request::CallbackService,
   }
   void OnConfigChanged(const ConfigKey& key) {
     {
+      // Most configs have no gRPC listener; do not wake the push thread for them.
+      std::lock_guard lock(subs_mu_);
+      if (!config_listeners_.contains(key)) return;
+    }
+    {
       std::lock_guard lock(push_mu_);
       config_changes_.push_back(key);
     }

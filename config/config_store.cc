@@ -245,7 +245,9 @@ absl::Status ConfigStore::Load() {
     auto item = DecodeItem(std::string_view(it->value().data(), it->value().size()));
     if (!item.ok()) return item.status();
     ConfigKey key = item->key;
-    items_[std::move(key)] = std::make_shared<const ConfigItem>(*std::move(item));
+    auto shared = std::make_shared<const ConfigItem>(*std::move(item));
+    by_key_[key] = shared;
+    items_[std::move(key)] = std::move(shared);
   }
   for (it->Seek("N"); it->Valid() && it->key().starts_with("N"); it->Next()) {
     auto ns = DecodeNamespace(std::string_view(it->value().data(), it->value().size()));
@@ -329,8 +331,8 @@ absl::Status ConfigStore::ApplyPublish(const ConfigCommand& c, leveldb::WriteBat
   std::shared_ptr<const ConfigItem> old;
   {
     absl::ReaderMutexLock lock(&mu_);
-    auto it = items_.find(c.key);
-    if (it != items_.end()) old = it->second;
+    auto it = by_key_.find(c.key);
+    if (it != by_key_.end()) old = it->second;
   }
   if (c.has_cas) {
     const std::string current = old ? old->md5 : "";
@@ -370,8 +372,8 @@ absl::Status ConfigStore::ApplyRemove(const ConfigCommand& c, leveldb::WriteBatc
   std::shared_ptr<const ConfigItem> old;
   {
     absl::ReaderMutexLock lock(&mu_);
-    auto it = items_.find(c.key);
-    if (it != items_.end()) old = it->second;
+    auto it = by_key_.find(c.key);
+    if (it != by_key_.end()) old = it->second;
   }
   // Removing a config that does not exist succeeds and changes nothing, as in Nacos.
   if (!old) return absl::OkStatus();
@@ -443,7 +445,9 @@ absl::Status ConfigStore::Apply(uint64_t index, const ConfigCommand& c) {
     if (new_namespaces) namespaces_ = std::move(new_namespaces);
     if (change && change->md5.empty()) {
       items_.erase(c.key);
+      by_key_.erase(c.key);
     } else if (new_item) {
+      by_key_[c.key] = new_item;
       items_[c.key] = std::move(new_item);
     }
   }
@@ -455,14 +459,14 @@ absl::Status ConfigStore::Apply(uint64_t index, const ConfigCommand& c) {
 
 std::shared_ptr<const ConfigItem> ConfigStore::Get(const ConfigKey& key) const {
   absl::ReaderMutexLock lock(&mu_);
-  auto it = items_.find(key);
-  return it == items_.end() ? nullptr : it->second;
+  auto it = by_key_.find(key);
+  return it == by_key_.end() ? nullptr : it->second;
 }
 
 std::string ConfigStore::Md5Of(const ConfigKey& key) const {
   absl::ReaderMutexLock lock(&mu_);
-  auto it = items_.find(key);
-  return it == items_.end() ? std::string() : it->second->md5;
+  auto it = by_key_.find(key);
+  return it == by_key_.end() ? std::string() : it->second->md5;
 }
 
 Page<std::shared_ptr<const ConfigItem>> ConfigStore::Search(const SearchQuery& q) const {

@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "config/config_command.h"
@@ -117,7 +118,9 @@ class ConfigStore {
   std::vector<ConfigChangeListener> listeners_;
 
   mutable absl::Mutex mu_;
+  // Ordered for search and per-tenant listing; hashed for the point reads of every get.
   std::map<ConfigKey, std::shared_ptr<const ConfigItem>> items_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<ConfigKey, std::shared_ptr<const ConfigItem>> by_key_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const NamespaceMap> namespaces_ ABSL_GUARDED_BY(mu_);
   uint64_t applied_index_ ABSL_GUARDED_BY(mu_) = 0;
   // Writer-only sequences, persisted with every batch.
