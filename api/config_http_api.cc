@@ -270,23 +270,18 @@ void ConfigHttpApi::Reject(ApiVersion v, Resp resp, const absl::Status& status) 
 }
 
 absl::StatusOr<ConfigKey> ConfigHttpApi::KeyFrom(ApiVersion v, const Params& params) const {
-  ConfigKey key;
   const auto data_id = ParamAny(params, {"dataId"});
   if (!data_id || common::Trim(*data_id).empty()) return MissingParam("dataId");
-  key.data_id = std::string(common::Trim(*data_id));
-  if (auto s = config::ValidateKeyPart("dataId", key.data_id); !s.ok()) {
-    return InvalidParam(kParameterValidateError, std::string(s.message()));
-  }
-  key.group = std::string(common::Trim(Param(params, {"group"})));
-  if (key.group.empty()) key.group = std::string(config::kDefaultGroup);
-  if (auto s = config::ValidateKeyPart("group", key.group); !s.ok()) {
-    return InvalidParam(kParameterValidateError, std::string(s.message()));
-  }
-  const std::string tenant = v == ApiVersion::kV2 ? Param(params, {"namespaceId", "tenant"})
-                                                  : Param(params, {"tenant", "namespaceId"});
-  key.tenant = config::NormalizeTenant(tenant);
+  ConfigKey key =
+      config::MakeConfigKey(*data_id, Param(params, {"group"}),
+                            v == ApiVersion::kV2 ? Param(params, {"namespaceId", "tenant"})
+                                                 : Param(params, {"tenant", "namespaceId"}));
+  // Nacos tells a bad tenant (20001) from other bad parameters (20002).
   if (auto s = config::ValidateTenant(key.tenant); !s.ok()) {
     return InvalidParam(kTenantParamError, std::string(s.message()));
+  }
+  if (auto s = config::ValidateKey(key); !s.ok()) {
+    return InvalidParam(kParameterValidateError, std::string(s.message()));
   }
   return key;
 }
@@ -399,15 +394,8 @@ void ConfigHttpApi::PublishConfig(ApiVersion v, Req req, Resp resp) {
   API_TRY(v, resp, key, KeyFrom(v, req.params));
   const std::string* content = req.params.Find("content");
   if (content == nullptr) return Reject(v, resp, MissingParam("content"));
-  if (common::Trim(*content).empty()) {
-    return Reject(v, resp, InvalidParam(kParameterValidateError, "content is blank"));
-  }
-  if (static_cast<int64_t>(content->size()) > options_.max_content_bytes) {
-    return Reject(
-        v, resp,
-        InvalidParam(kParameterValidateError,
-                     common::StrCat("content is ", content->size(), " bytes, over the limit of ",
-                                    options_.max_content_bytes, " bytes")));
+  if (auto s = config::ValidateContent(*content, options_.max_content_bytes); !s.ok()) {
+    return Reject(v, resp, InvalidParam(kParameterValidateError, std::string(s.message())));
   }
   if (!Param(req.params, {"tag"}).empty() || !req.Header("betaIps").empty()) {
     return Reject(v, resp,
@@ -464,12 +452,8 @@ void ConfigHttpApi::RemoveConfigsById(Req req, Resp resp) {
     ids.push_back(id);
   }
   // Find the keys now; each removal is its own command, answered when the last is applied.
-  std::vector<ConfigKey> keys;
-  for (const auto& [id, info] : *store_.namespaces()) {
-    for (const auto& item : store_.ListTenant(config::TenantOfNamespaceId(id))) {
-      if (std::find(ids.begin(), ids.end(), item->id) != ids.end()) keys.push_back(item->key);
-    }
-  }
+  // Configs may live in tenants that were never created as namespaces: look in all of them.
+  const std::vector<ConfigKey> keys = store_.KeysWithIds(ids);
   auto ok = [] { return HttpResponse::Json(200, R"({"code":200,"message":null,"data":true})"); };
   if (keys.empty()) return resp.Send(ok());
   DeferredReply reply = resp.Defer();

@@ -856,14 +856,9 @@ Reply GrpcServer::Impl::ListServices(const GrpcRequest& request) {
 // ---------------------------------------------------------------- config
 
 absl::StatusOr<ConfigKey> GrpcServer::Impl::ConfigKeyOf(const Json::Value& body) const {
-  ConfigKey key;
-  key.data_id = std::string(common::Trim(JsonString(body, "dataId")));
-  key.group = std::string(common::Trim(JsonString(body, "group")));
-  if (key.group.empty()) key.group = std::string(config::kDefaultGroup);
-  key.tenant = config::NormalizeTenant(JsonString(body, "tenant"));
-  if (auto s = config::ValidateKeyPart("dataId", key.data_id); !s.ok()) return s;
-  if (auto s = config::ValidateKeyPart("group", key.group); !s.ok()) return s;
-  if (auto s = config::ValidateTenant(key.tenant); !s.ok()) return s;
+  ConfigKey key = config::MakeConfigKey(JsonString(body, "dataId"), JsonString(body, "group"),
+                                        JsonString(body, "tenant"));
+  if (auto s = config::ValidateKey(key); !s.ok()) return s;
   return key;
 }
 
@@ -898,13 +893,10 @@ void GrpcServer::Impl::PublishConfig(const GrpcRequest& request, const std::stri
   auto key = ConfigKeyOf(request.body);
   if (!key.ok()) return fail(kGrpcInvalidParam, Msg(key.status()));
   const Json::Value& content = request.body["content"];
-  if (!content.isString() || common::Trim(content.asString()).empty()) {
-    return fail(kGrpcInvalidParam, "content is blank");
-  }
-  if (static_cast<int64_t>(content.asString().size()) > options_.max_config_content_bytes) {
-    return fail(kGrpcInvalidParam, common::StrCat("content is ", content.asString().size(),
-                                                  " bytes, over the limit of ",
-                                                  options_.max_config_content_bytes, " bytes"));
+  if (!content.isString()) return fail(kGrpcInvalidParam, "content is blank");
+  if (auto s = config::ValidateContent(content.asString(), options_.max_config_content_bytes);
+      !s.ok()) {
+    return fail(kGrpcInvalidParam, Msg(s));
   }
   const Json::Value& extra = request.body["additionMap"];
   auto addition = [&](const char* name) {

@@ -24,6 +24,9 @@ absl::Status ApplyLogEntry(registry::Registry& registry, config::ConfigStore& co
       return registry.Apply(*command).status();
     }
     case kConfigEntryTag: {
+      // The config store persists its state; at start-up the entries it already holds need
+      // not even be decoded.
+      if (index <= config_store.applied_index()) return absl::OkStatus();
       auto command = config::DecodeConfigCommand(entry.substr(1));
       if (!command.ok()) return command.status();
       return config_store.Apply(index, *command);

@@ -80,6 +80,30 @@ absl::Status ValidateTenant(std::string_view tenant) {
   return absl::OkStatus();
 }
 
+ConfigKey MakeConfigKey(std::string_view data_id, std::string_view group, std::string_view tenant) {
+  ConfigKey key;
+  key.data_id = std::string(common::Trim(data_id));
+  key.group = std::string(common::Trim(group));
+  if (key.group.empty()) key.group = std::string(kDefaultGroup);
+  key.tenant = NormalizeTenant(tenant);
+  return key;
+}
+
+absl::Status ValidateKey(const ConfigKey& key) {
+  if (auto s = ValidateKeyPart("dataId", key.data_id); !s.ok()) return s;
+  if (auto s = ValidateKeyPart("group", key.group); !s.ok()) return s;
+  return ValidateTenant(key.tenant);
+}
+
+absl::Status ValidateContent(std::string_view content, int64_t max_bytes) {
+  if (common::Trim(content).empty()) return absl::InvalidArgumentError("content is blank");
+  if (static_cast<int64_t>(content.size()) > max_bytes) {
+    return absl::InvalidArgumentError(common::StrCat(
+        "content is ", content.size(), " bytes, over the limit of ", max_bytes, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
 std::string NormalizeConfigType(std::string_view type) {
   static constexpr std::string_view kKnown[] = {"properties", "xml",  "json", "text",
                                                 "html",       "yaml", "toml", "unset"};

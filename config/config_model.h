@@ -89,6 +89,15 @@ std::string NormalizeTenant(std::string_view tenant);
 std::string NamespaceIdOfTenant(std::string_view tenant);
 std::string TenantOfNamespaceId(std::string_view namespace_id);
 
+// The key a client names: parts trimmed, a blank group is DEFAULT_GROUP, the tenant
+// normalised. Not validated: see ValidateKey.
+ConfigKey MakeConfigKey(std::string_view data_id, std::string_view group, std::string_view tenant);
+// ValidateKeyPart for dataId and group, ValidateTenant for the tenant; the message names the
+// part that is wrong.
+absl::Status ValidateKey(const ConfigKey& key);
+// Content must not be blank (as Nacos requires) and at most max_bytes long.
+absl::Status ValidateContent(std::string_view content, int64_t max_bytes);
+
 // dataId / group: letters, digits and "_-.:", non-empty, at most kMaxKeyPartLength.
 absl::Status ValidateKeyPart(std::string_view field, std::string_view value);
 // tenant: at most kMaxTenantLength of the same characters.

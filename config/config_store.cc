@@ -513,6 +513,15 @@ int64_t ConfigStore::ConfigCount(std::string_view tenant) const {
   return n;
 }
 
+std::vector<ConfigKey> ConfigStore::KeysWithIds(const std::vector<int64_t>& ids) const {
+  std::vector<ConfigKey> out;
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [key, item] : items_) {
+    if (std::find(ids.begin(), ids.end(), item->id) != ids.end()) out.push_back(key);
+  }
+  return out;
+}
+
 int64_t ConfigStore::config_count() const {
   absl::ReaderMutexLock lock(&mu_);
   return static_cast<int64_t>(items_.size());

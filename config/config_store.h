@@ -89,6 +89,8 @@ class ConfigStore {
   Page<std::shared_ptr<const ConfigItem>> Search(const SearchQuery& query) const;
   std::vector<std::shared_ptr<const ConfigItem>> ListTenant(std::string_view tenant) const;
   int64_t ConfigCount(std::string_view tenant) const;
+  // The keys of the configs with these ids, in any tenant.
+  std::vector<ConfigKey> KeysWithIds(const std::vector<int64_t>& ids) const;
   int64_t config_count() const;
 
   // History of one config, newest first.

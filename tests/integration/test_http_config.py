@@ -193,15 +193,20 @@ class HttpConfigTest(unittest.TestCase):
         self.assertEqual(status, 404)
 
     def test_delete_by_ids(self):
-        self.publish("del1", "1", group="DEL")
-        self.publish("del2", "2", group="DEL")
-        ids = [self.dnsd.json("GET", "/nacos/v1/cs/configs", {"dataId": d, "group": "DEL", "show": "all"})["id"]
-               for d in ("del1", "del2")]
+        # del2 lives in a tenant that was never created as a namespace, which Nacos allows.
+        targets = [("del1", ""), ("del2", "never-created"), ("del3", "")]
+        for data_id, tenant in targets:
+            self.publish(data_id, "x", group="DEL", tenant=tenant)
+        ids = [self.dnsd.json("GET", "/nacos/v1/cs/configs",
+                              {"dataId": d, "group": "DEL", "tenant": t, "show": "all"})["id"]
+               for d, t in targets[:2]]
         status, body = self.dnsd.curl("DELETE", "/nacos/v1/cs/configs", {"delType": "ids", "ids": ",".join(ids)})
         self.assertEqual(status, 200)
         self.assertIn('"data":true', body)
-        for d in ("del1", "del2"):
-            self.assertEqual(self.dnsd.curl("GET", "/nacos/v1/cs/configs", {"dataId": d, "group": "DEL"})[0], 404)
+        for d, t in targets[:2]:
+            self.assertEqual(self.dnsd.curl("GET", "/nacos/v1/cs/configs", {"dataId": d, "group": "DEL", "tenant": t})[0], 404)
+        self.assertEqual(self.dnsd.curl("GET", "/nacos/v1/cs/configs", {"dataId": "del3", "group": "DEL"}), (200, "x"),
+                         "configs not named by id stay")
 
     # ---- long polling (§4.3)
     def listen(self, records, headers=None, timeout=40):

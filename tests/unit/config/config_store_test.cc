@@ -43,6 +43,17 @@ TEST(ConfigModel, Validation) {
   EXPECT_TRUE(ValidateTenant(std::string(128, 'a')).ok());
   EXPECT_FALSE(ValidateTenant(std::string(129, 'a')).ok());
   EXPECT_EQ(NormalizeConfigType("YAML"), "yaml");
+  const ConfigKey key = MakeConfigKey(" app.yaml ", "  ", "PUBLIC");
+  EXPECT_EQ(key, (ConfigKey{"", "DEFAULT_GROUP", "app.yaml"}));
+  EXPECT_TRUE(ValidateKey(key).ok());
+  EXPECT_NE(std::string(ValidateKey(MakeConfigKey("a", "g/1", "")).message()).find("group"),
+            std::string::npos);
+  EXPECT_NE(std::string(ValidateKey(MakeConfigKey("a", "g", std::string(129, 't'))).message())
+                .find("tenant"),
+            std::string::npos);
+  EXPECT_TRUE(ValidateContent("x", 1).ok());
+  EXPECT_FALSE(ValidateContent(" \n\t", 100).ok());
+  EXPECT_FALSE(ValidateContent("xx", 1).ok());
   EXPECT_EQ(NormalizeConfigType("bogus"), "text");
 }
 
