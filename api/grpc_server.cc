@@ -1,7 +1,5 @@
 #include "api/grpc_server.h"
 
-#include <grpcpp/grpcpp.h>
-
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -13,11 +11,12 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "api/grpc_payload.h"
+#include "api/grpc_transport.h"
 #include "api/json_writer.h"
 #include "api/log_entries.h"
 #include "api/naming_json.h"
 #include "common/strings.h"
-#include "nacos_grpc_service.grpc.pb.h"
+#include "nacos_grpc_service.pb.h"
 #include "registry/command.h"
 #include "spdlog/spdlog.h"
 
@@ -105,46 +104,33 @@ struct Connection {
 };
 
 // The bi-directional stream of one connection: the client's setup and acks come in, pushes
-// go out through a queue with one write in flight.
-class Stream : public grpc::ServerBidiReactor<Payload, Payload> {
+// go out through the call's queue (the transport writes one message at a time and replaces
+// a queued push with a newer one of the same key).
+class Stream : public GrpcStreamHandler, public std::enable_shared_from_this<Stream> {
  public:
-  Stream(GrpcServer::Impl& server, grpc::CallbackServerContext* context)
-      : server_(server), peer_(context->peer()) {}
-  void Begin(std::shared_ptr<Stream> self) {
-    self_ = std::move(self);
-    StartRead(&in_);
+  Stream(GrpcServer::Impl& server, std::shared_ptr<GrpcCall> call)
+      : server_(server), call_(std::move(call)) {}
+  // Returns false when the stream is closed or its queue is hopelessly full.
+  bool Send(const Payload& payload, const std::string& coalesce_key) {
+    return call_->Send(payload.SerializeAsString(), coalesce_key);
   }
-  // Queues a message; a queued (unsent) message with the same non-empty coalesce key is
-  // replaced. Returns false when the stream is closed or its queue is hopelessly full.
-  bool Send(Payload payload, const std::string& coalesce_key);
-  void Close(grpc::Status status = grpc::Status::OK);
-  const std::string& peer() const { return peer_; }
+  void Close(int code = kGrpcOk, std::string message = {}) {
+    call_->Finish(code, std::move(message));
+  }
+  const std::string& peer() const { return call_->peer(); }
 
-  void OnReadDone(bool ok) override;
-  void OnWriteDone(bool ok) override;
-  void OnCancel() override { Close(); }
+  // Transport thread.
+  void OnMessage(std::string message) override;
+  void OnHalfClose() override { Close(); }
   void OnDone() override;
 
  private:
-  void WriteNextLocked(std::unique_lock<std::mutex>& lock);
-  static constexpr size_t kMaxQueued = 4096;
-
   GrpcServer::Impl& server_;
-  const std::string peer_;
-  Payload in_;
-  std::shared_ptr<Stream> self_;            // keeps the reactor alive until OnDone
-  std::shared_ptr<Connection> connection_;  // set by the setup message (reader thread only)
-
-  std::mutex mu_;
-  std::deque<std::pair<std::string, Payload>> queue_;
-  Payload current_;
-  bool writing_ = false;
-  bool finishing_ = false;
-  bool finished_ = false;
+  const std::shared_ptr<GrpcCall> call_;
+  std::shared_ptr<Connection> connection_;  // set by the setup message
 };
 
-class GrpcServer::Impl final : public Request::CallbackService,
-                               public BiRequestStream::CallbackService {
+class GrpcServer::Impl final {
  public:
   Impl(const GrpcServerOptions& options, registry::Registry& registry,
        config::ConfigStore& config_store, raft::LocalDriver& driver, const common::Clock& clock,
@@ -173,30 +159,28 @@ class GrpcServer::Impl final : public Request::CallbackService,
   }
 
   absl::Status Start() {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort(common::StrCat(options_.address, ":", options_.port),
-                             grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(static_cast<Request::CallbackService*>(this));
-    builder.RegisterService(static_cast<BiRequestStream::CallbackService*>(this));
-    builder.SetMaxReceiveMessageSize(static_cast<int>(options_.max_inbound_bytes));
-    // Nacos's server keep-alive: ping after 6 min of silence, give up 20 s later, and accept
-    // client pings no more often than every 5 min.
-    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 6 * 60 * 1000);
-    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
-    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-                               5 * 60 * 1000);
-    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-    server_ = builder.BuildAndStart();
-    if (!server_ || port_ == 0) {
-      return absl::UnavailableError(
-          common::StrCat("gRPC: cannot listen on ", options_.address, ":", options_.port));
-    }
+    GrpcTransportOptions transport;
+    transport.address = options_.address;
+    transport.port = options_.port;
+    transport.max_message_bytes = static_cast<size_t>(options_.max_inbound_bytes);
+    transport.unary_path = "/Request/request";
+    transport.stream_path = "/BiRequestStream/requestBiStream";
+    transport.on_unary = [this](std::shared_ptr<GrpcCall> call, std::string message) {
+      OnUnary(std::move(call), message);
+    };
+    transport.on_stream = [this](std::shared_ptr<GrpcCall> call) {
+      return std::make_shared<Stream>(*this, std::move(call));
+    };
+    auto started = GrpcTransport::Start(std::move(transport), metrics_);
+    if (!started.ok()) return started.status();
+    transport_ = *std::move(started);
+    port_ = transport_->port();
     push_thread_ = std::thread([this] { RunPushThread(); });
     return absl::OkStatus();
   }
 
   void Shutdown() {
-    if (!server_) return;
+    if (!transport_) return;
     // Ask every client to move on before the transport goes away.
     for (const auto& conn : AllConnections()) {
       Push(*conn, "ConnectResetRequest",
@@ -206,15 +190,15 @@ class GrpcServer::Impl final : public Request::CallbackService,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     for (const auto& conn : AllConnections()) CloseStream(*conn);
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-    server_->Wait();
+    // Clients that got the reset leave on their own; the rest are closed after the grace.
+    transport_->Shutdown(2000);
     {
       std::lock_guard lock(push_mu_);
       stopping_ = true;
     }
     push_cv_.notify_all();
     if (push_thread_.joinable()) push_thread_.join();
-    server_.reset();
+    transport_.reset();
   }
 
   int port() const { return port_; }
@@ -242,16 +226,8 @@ class GrpcServer::Impl final : public Request::CallbackService,
     push_cv_.notify_one();
   }
 
-  // ---- gRPC entry points
-  grpc::ServerUnaryReactor* request(grpc::CallbackServerContext* context, const Payload* in,
-                                    Payload* out) override;
-  grpc::ServerBidiReactor<Payload, Payload>* requestBiStream(
-      grpc::CallbackServerContext* context) override {
-    auto stream = std::make_shared<Stream>(*this, context);
-    Stream* raw = stream.get();
-    raw->Begin(std::move(stream));
-    return raw;
-  }
+  // ---- transport entry point for unary requests (transport thread)
+  void OnUnary(std::shared_ptr<GrpcCall> call, const std::string& message);
 
   // ---- called by streams
   std::shared_ptr<Connection> Setup(Stream& stream, std::shared_ptr<Stream> self,
@@ -311,7 +287,7 @@ class GrpcServer::Impl final : public Request::CallbackService,
   const common::Clock& clock_;
   common::MetricsRegistry& metrics_;
   GrpcAuthorizer authorizer_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<GrpcTransport> transport_;
   int port_ = 0;
   std::atomic<uint64_t> next_request_id_{1};
 
@@ -343,94 +319,33 @@ class GrpcServer::Impl final : public Request::CallbackService,
 
 // ---------------------------------------------------------------- Stream
 
-bool Stream::Send(Payload payload, const std::string& coalesce_key) {
-  std::unique_lock lock(mu_);
-  if (finishing_) return false;
-  if (!coalesce_key.empty()) {
-    for (auto& [key, queued] : queue_) {
-      if (key == coalesce_key) {
-        queued = std::move(payload);
-        return true;
-      }
-    }
-  }
-  if (queue_.size() >= kMaxQueued) return false;
-  queue_.emplace_back(coalesce_key, std::move(payload));
-  if (!writing_) WriteNextLocked(lock);
-  return true;
-}
-
-void Stream::WriteNextLocked(std::unique_lock<std::mutex>& lock) {
-  if (queue_.empty()) {
-    writing_ = false;
-    if (finishing_ && !finished_) {
-      finished_ = true;
-      lock.unlock();
-      Finish(grpc::Status::OK);
-    }
+void Stream::OnMessage(std::string bytes) {
+  Payload in;
+  if (!in.ParseFromString(bytes)) {
+    spdlog::debug("gRPC stream {}: not a Payload message", peer());
     return;
   }
-  writing_ = true;
-  current_ = std::move(queue_.front().second);
-  queue_.pop_front();
-  lock.unlock();
-  StartWrite(&current_);
-}
-
-void Stream::OnWriteDone(bool ok) {
-  std::unique_lock lock(mu_);
-  if (!ok) {
-    // The client is gone: drop what is queued and finish.
-    queue_.clear();
-    finishing_ = true;
-  }
-  WriteNextLocked(lock);
-}
-
-void Stream::Close(grpc::Status status) {
-  std::unique_lock lock(mu_);
-  if (finishing_) return;
-  finishing_ = true;
-  queue_.clear();
-  if (!writing_ && !finished_) {
-    finished_ = true;
-    lock.unlock();
-    Finish(status);
-  }
-}
-
-void Stream::OnReadDone(bool ok) {
-  if (!ok) {
-    Close();
-    return;
-  }
-  auto message = ParsePayload(in_);
+  auto message = ParsePayload(in);
   if (!message.ok()) {
-    spdlog::debug("gRPC stream {}: {}", peer_, common::ToStd(std::string(Msg(message.status()))));
+    spdlog::debug("gRPC stream {}: {}", peer(), Msg(message.status()));
   } else if (!connection_) {
     if (message->type == "ConnectionSetupRequest") {
-      connection_ = server_.Setup(*this, self_, *message);
+      connection_ = server_.Setup(*this, shared_from_this(), *message);
       if (!connection_) {
         // One Nacos connection per transport: requests are matched to their connection
         // by the transport they arrive on, so a second stream would be ambiguous.
-        Close(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                           "this HTTP/2 connection already has a Nacos connection"));
-        return;
+        Close(kGrpcFailedPrecondition, "this HTTP/2 connection already has a Nacos connection");
       }
     }
     // Anything else before the setup has no connection to belong to; it is ignored.
   } else {
     server_.OnClientMessage(*connection_, *message);
   }
-  StartRead(&in_);
 }
 
 void Stream::OnDone() {
   if (connection_) server_.Release(connection_);
   connection_.reset();
-  // Last use of this object: drop the self reference (others may still hold one briefly;
-  // their Send() calls see finishing_ and do nothing).
-  auto self = std::move(self_);
 }
 
 // ---------------------------------------------------------------- connections
@@ -551,23 +466,28 @@ void GrpcServer::Impl::Release(const std::shared_ptr<Connection>& conn) {
 
 // ---------------------------------------------------------------- unary requests
 
-grpc::ServerUnaryReactor* GrpcServer::Impl::request(grpc::CallbackServerContext* context,
-                                                    const Payload* in, Payload* out) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto finish = [this, reactor, out](Reply reply) {
+void GrpcServer::Impl::OnUnary(std::shared_ptr<GrpcCall> call, const std::string& message) {
+  auto finish = [this, call](Reply reply) {
     if (reply.error_code != 0) {
       metrics_
           .GetCounter("dnsd_grpc_rejected_requests_total", "gRPC requests refused, by errorCode",
                       common::StrCat("code=\"", reply.error_code, "\""))
           .Inc();
     }
-    *out = MakePayload(reply.type, std::move(reply.json), options_.server_ip);
-    reactor->Finish(grpc::Status::OK);
+    call->Send(
+        MakePayload(reply.type, std::move(reply.json), options_.server_ip).SerializeAsString());
+    call->Finish();
   };
+  Payload in_payload;
+  if (!in_payload.ParseFromString(message)) {
+    call->Finish(kGrpcInternal, "the request is not a Payload message");
+    return;
+  }
+  const Payload* in = &in_payload;
   auto parsed = ParsePayload(*in);
   if (!parsed.ok()) {
     finish(Error(kGrpcUnparsable, Msg(parsed.status())));
-    return reactor;
+    return;
   }
   metrics_
       .GetCounter(
@@ -575,26 +495,25 @@ grpc::ServerUnaryReactor* GrpcServer::Impl::request(grpc::CallbackServerContext*
           common::StrCat("type=\"", parsed->type.size() <= 64 ? parsed->type : "long", "\""))
       .Inc();
   if (parsed->type == "ServerCheckRequest") {
-    const std::string id = ConnectionIdFor(context->peer());
+    const std::string id = ConnectionIdFor(call->peer());
     finish({"ServerCheckResponse",
             SuccessBody(common::StrCat(R"(,"connectionId":)", Quoted(id),
                                        R"(,"supportAbilityNegotiation":false)"))});
-    return reactor;
+    return;
   }
-  auto conn = FindByPeer(context->peer());
+  auto conn = FindByPeer(call->peer());
   if (!conn) {
     finish(Error(kGrpcUnregistered,
                  "connection is not registered: send ConnectionSetupRequest "
                  "on the bi-directional stream first"));
-    return reactor;
+    return;
   }
   conn->last_active_ms = clock_.NowMs();
   if (auto s = authorizer_({conn->id, parsed->type, parsed->access_token}); !s.ok()) {
     finish(Error(kGrpcNoRight, Msg(s)));
-    return reactor;
+    return;
   }
   Dispatch(conn, *parsed, std::move(finish));
-  return reactor;
 }
 
 void GrpcServer::Impl::Dispatch(const std::shared_ptr<Connection>& conn, const GrpcRequest& request,

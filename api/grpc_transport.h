@@ -1,0 +1,116 @@
+// GrpcTransport is dnsd's own HTTP/2 server for gRPC (RFC 9113 framing and flow control,
+// HPACK from api/hpack.h, the gRPC length-prefixed message framing). It serves exactly two
+// methods, one unary and one bi-directional stream, which is all the Nacos protocol uses.
+//
+// Why not grpc++'s server: an idle Nacos client costs grpc++ about 35 KB (a call arena for
+// its stream, an 8 KB read buffer, transport state), and Nacos servers hold one connection
+// per client instance. Here an idle connection is a socket, a bufferevent with empty
+// buffers, the HPACK table the client filled and one stream record: a few KB.
+//
+// Threading: one event loop thread owns every connection. Handlers are called on it and
+// must not block. GrpcCall is the thread-safe handle through which any thread answers.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/metrics.h"
+
+namespace dnsd::api {
+
+class GrpcTransport;
+
+// gRPC status codes used here (grpc/status.h values).
+enum GrpcCode : int {
+  kGrpcOk = 0,
+  kGrpcCancelled = 1,
+  kGrpcInvalidArgument = 3,
+  kGrpcFailedPrecondition = 9,
+  kGrpcResourceExhausted = 8,
+  kGrpcUnimplemented = 12,
+  kGrpcInternal = 13,
+  kGrpcUnavailable = 14,
+};
+
+// One server call (a unary request or the server side of a stream). Any thread may use it.
+class GrpcCall {
+ public:
+  static constexpr int kMaxQueued = 4096;
+
+  const std::string& peer() const { return peer_; }
+  // Queues one response message. A queued message that has not started to go out and has
+  // the same non-empty coalesce key is replaced instead. Returns false once the call is
+  // finished or when kMaxQueued messages are already waiting.
+  bool Send(std::string message, std::string coalesce_key = {});
+  // Ends the call with this status once the queued messages are out.
+  void Finish(int code = kGrpcOk, std::string message = {});
+  bool finished() const { return finished_.load(std::memory_order_acquire); }
+
+  // Transport internals.
+  GrpcCall(GrpcTransport* transport, std::weak_ptr<void> connection, uint32_t stream_id,
+           std::string peer)
+      : transport_(transport),
+        connection_(std::move(connection)),
+        stream_id_(stream_id),
+        peer_(std::move(peer)) {}
+  void MarkFinished() { finished_.store(true, std::memory_order_release); }
+  void Dequeued(int n) { queued_.fetch_sub(n, std::memory_order_relaxed); }
+
+ private:
+  GrpcTransport* const transport_;
+  const std::weak_ptr<void> connection_;
+  const uint32_t stream_id_;
+  const std::string peer_;
+  std::atomic<bool> finished_{false};
+  std::atomic<int> queued_{0};
+};
+
+// Events of one bi-directional stream, delivered on the transport thread.
+class GrpcStreamHandler {
+ public:
+  virtual ~GrpcStreamHandler() = default;
+  virtual void OnMessage(std::string message) = 0;
+  // The client finished sending (half-close); the call stays open until Finish().
+  virtual void OnHalfClose() = 0;
+  // The call is over (finished, cancelled by the client, or its connection is gone). Last
+  // event; the handler is released after it.
+  virtual void OnDone() = 0;
+};
+
+struct GrpcTransportOptions {
+  std::string address = "127.0.0.1";
+  int port = 0;  // 0 = any free port
+  size_t max_message_bytes = 10 * 1024 * 1024;
+  size_t max_header_list_bytes = 64 * 1024;
+  uint32_t max_concurrent_streams = 1000;
+  std::string unary_path;   // e.g. "/Request/request"
+  std::string stream_path;  // e.g. "/BiRequestStream/requestBiStream"
+  // Called on the transport thread for each complete unary request; answer through `call`.
+  std::function<void(std::shared_ptr<GrpcCall> call, std::string message)> on_unary;
+  // Called on the transport thread when a stream opens; returns its handler.
+  std::function<std::shared_ptr<GrpcStreamHandler>(std::shared_ptr<GrpcCall> call)> on_stream;
+};
+
+class GrpcTransport {
+ public:
+  static absl::StatusOr<std::unique_ptr<GrpcTransport>> Start(GrpcTransportOptions options,
+                                                              common::MetricsRegistry& metrics);
+  ~GrpcTransport();
+  int port() const;
+  // Sends GOAWAY everywhere, waits up to `grace_ms` for clients to leave, then closes what
+  // is left (stream handlers get OnDone) and stops the thread.
+  void Shutdown(int grace_ms);
+
+  class Impl;
+
+ private:
+  friend class GrpcCall;
+  explicit GrpcTransport(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dnsd::api
