@@ -688,7 +688,7 @@ void ConfigHttpApi::NamespacesV2(Req req, Resp resp, bool list) {
   const ApiVersion v = ApiVersion::kV2;
   if (list) return resp.Send(SuccessJson(v, NamespaceListJson()));
   ConfigCommand c;
-  auto ok_true = [v] { return SuccessJson(v, "true"); };
+  auto ok_true = [] { return SuccessJson(ApiVersion::kV2, "true"); };
   switch (req.method) {
     case Method::kGet: {
       API_TRY(v, resp, id, RequiredParam(req.params, "namespaceId"));

@@ -16,9 +16,9 @@
 // within the merge window, else merged and pushed when the window ends. Pushes wait for the
 // client's ack and are retried after a timeout a few times.
 //
-// Threading: gRPC's callback threads run the handlers; one push thread does scheduling,
-// retries and idle detection. Shared state is guarded by small mutexes; registry and config
-// listeners only enqueue. Thread-safe throughout.
+// Threading: the transport thread (api/grpc_transport.h) runs the handlers; one push thread
+// does scheduling, retries and idle detection. Shared state is guarded by small mutexes; registry
+// and config listeners only enqueue. Thread-safe throughout.
 #pragma once
 
 #include <cstdint>

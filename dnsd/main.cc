@@ -268,13 +268,14 @@ int main(int argc, char** argv) {
       evsignal_new((*main_loop)->base(), SIGINT, on_signal, main_loop->get()));
   event_add(sigterm.get(), nullptr);
   event_add(sigint.get(), nullptr);
+  std::function<void()> on_sighup = [&] {
+    spdlog::info("SIGHUP: reloading zone files");
+    load_zones();
+  };
   dnsd::common::EventPtr sighup(evsignal_new(
       (*main_loop)->base(), SIGHUP,
       [](evutil_socket_t, short, void* arg) { (*static_cast<std::function<void()>*>(arg))(); },
-      new std::function<void()>([&] {
-        spdlog::info("SIGHUP: reloading zone files");
-        load_zones();
-      })));
+      &on_sighup));
   event_add(sighup.get(), nullptr);
 
   driver.Start();

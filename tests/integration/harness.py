@@ -72,6 +72,12 @@ class DnsdProcess:
 
     def cleanup(self):
         self.stop()
+        if os.environ.get("DNSD_SANITIZED"):
+            # CI runs some suites against an ASan/UBSan build: any report fails the suite.
+            with open(self.log_path, errors="replace") as f:
+                text = f.read()
+            if "Sanitizer" in text or "runtime error:" in text:
+                raise AssertionError(f"sanitizer report from dnsd:\n{text[-4000:]}")
         if self.owns_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
