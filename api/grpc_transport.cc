@@ -190,6 +190,11 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   bool preface_done_ = false;
   bool closing_ = false;  // GOAWAY sent; close once the output is flushed
   bool reading_ = true;   // false after a connection error: nothing more is parsed
+  // After a connection error: once the GOAWAY is out, the write side is shut and input is
+  // read and dropped until the client closes (or 1 s passes). Closing with unread input
+  // would make the kernel send a reset, which can destroy the GOAWAY before it is read.
+  bool lingering_ = false;
+  bool write_shut_ = false;
   bool torn_down_ = false;
   std::map<uint32_t, std::unique_ptr<H2Stream>> streams_;
   std::vector<uint32_t> ready_;
@@ -198,6 +203,10 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   int64_t peer_initial_window_ = kDefaultWindow;
   uint32_t peer_max_frame_ = 16384;
   uint32_t recv_unacked_ = 0;
+  // Request bytes held in streams' unfinished messages; bounded so that many streams with
+  // large partial messages cannot pile up memory (flow control alone does not, because the
+  // windows are reopened as data arrives, not as messages complete).
+  size_t buffered_ = 0;
   // A header block split over CONTINUATION frames.
   std::string header_block_;
   uint32_t header_stream_ = 0;
@@ -397,6 +406,15 @@ void H2Connection::OnEvent(short what) {
 
 void H2Connection::OnWritten() {
   if (torn_down_) return;
+  if (lingering_) {
+    if (!write_shut_ && evbuffer_get_length(bufferevent_get_output(bev_)) == 0) {
+      write_shut_ = true;
+      shutdown(bufferevent_getfd(bev_), SHUT_WR);
+      const timeval linger{1, 0};
+      bufferevent_set_timeouts(bev_, &linger, nullptr);
+    }
+    return;
+  }
   if (closing_ && evbuffer_get_length(bufferevent_get_output(bev_)) == 0 && streams_.empty()) {
     Teardown();
     return;
@@ -427,9 +445,9 @@ void H2Connection::GoAway(uint32_t code, std::string_view reason, bool close_aft
   WriteFrame(kGoaway, 0, 0, payload.data(), payload.size());
   closing_ = true;
   if (close_after_flush) {
-    // Nothing more is read; the connection ends when the GOAWAY is out.
+    // Nothing more is parsed; the connection ends after the GOAWAY is out (see lingering_).
     reading_ = false;
-    bufferevent_disable(bev_, EV_READ);
+    lingering_ = true;
     auto streams = std::move(streams_);
     streams_.clear();
     for (auto& [id, s] : streams) {
@@ -437,7 +455,9 @@ void H2Connection::GoAway(uint32_t code, std::string_view reason, bool close_aft
       if (s->handler) s->handler->OnDone();
     }
   }
-  if (evbuffer_get_length(bufferevent_get_output(bev_)) == 0 && streams_.empty()) Teardown();
+  if (!lingering_ && evbuffer_get_length(bufferevent_get_output(bev_)) == 0 && streams_.empty()) {
+    Teardown();
+  }
 }
 
 void H2Connection::ProtocolError(uint32_t code, std::string_view reason) {
@@ -475,6 +495,10 @@ void H2Connection::WriteRst(uint32_t stream_id, uint32_t code) {
 void H2Connection::OnRead() {
   auto self = shared_from_this();  // a handler may tear the connection down
   evbuffer* in = bufferevent_get_input(bev_);
+  if (!reading_) {
+    evbuffer_drain(in, evbuffer_get_length(in));
+    return;
+  }
   if (!preface_done_) {
     if (evbuffer_get_length(in) < kPreface.size()) return;
     const auto* data = evbuffer_pullup(in, static_cast<ev_ssize_t>(kPreface.size()));
@@ -703,6 +727,11 @@ bool H2Connection::OnData(uint8_t flags, uint32_t stream_id, const uint8_t* payl
     return true;
   }
   if (!s.rejected) {
+    buffered_ += length - skip - pad;
+    if (buffered_ > 3 * transport_.options_.max_message_bytes) {
+      ProtocolError(kEnhanceYourCalm, "too much unfinished request data");
+      return false;
+    }
     s.in.append(reinterpret_cast<const char*>(payload) + skip, length - skip - pad);
     s.recv_unacked += length;
     if (s.recv_unacked >= kStreamWindow / 2 && !(flags & kEndStream)) {
@@ -747,8 +776,10 @@ void H2Connection::CutMessages(H2Stream& s) {
     }
   }
   if (s.rejected) {
+    buffered_ -= s.in.size();
     std::string().swap(s.in);
   } else if (at > 0) {
+    buffered_ -= at;
     s.in.erase(0, at);
   }
 }
@@ -983,10 +1014,12 @@ void H2Connection::EndStream(uint32_t id) {
   if (it == streams_.end()) return;
   std::unique_ptr<H2Stream> s = std::move(it->second);
   streams_.erase(it);
+  buffered_ -= s->in.size();
   s->call->MarkFinished();
   s->call->Dequeued(static_cast<int>(s->queue.size()));
   if (s->handler) s->handler->OnDone();
-  if (closing_ && streams_.empty() && evbuffer_get_length(bufferevent_get_output(bev_)) == 0) {
+  if (closing_ && !lingering_ && streams_.empty() &&
+      evbuffer_get_length(bufferevent_get_output(bev_)) == 0) {
     Teardown();
   }
 }
