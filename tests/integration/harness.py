@@ -73,7 +73,7 @@ class DnsdProcess:
     def cleanup(self):
         self.stop()
         if os.environ.get("DNSD_SANITIZED"):
-#CI runs some suites against an ASan / UBSan build : any report fails the suite.
+            # CI runs some suites against an ASan/UBSan build: any report fails the suite.
             with open(self.log_path, errors="replace") as f:
                 text = f.read()
             if "Sanitizer" in text or "runtime error:" in text:
@@ -81,7 +81,7 @@ class DnsdProcess:
         if self.owns_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
-#-- -- HTTP with the real curl binary
+    # ---- HTTP with the real curl binary
     def curl(self, method, path, params=None, body=None, headers=None):
         """Returns (status, body text). params go in the query string, body is a form body."""
         url = self.base + path

@@ -1,10 +1,5 @@
 """A Nacos 2.x gRPC client for tests, written from the documented wire format (protocol
-reference §6): Payload{
-  metadata{type, clientIp, headers}, body : Any {
-  value:
-    JSON
-  }
-} over the
+reference §6): Payload{metadata{type, clientIp, headers}, body: Any{value: JSON}} over the
 unary /Request/request and the bi-directional /BiRequestStream/requestBiStream.
 
 The Payload classes are generated from proto/nacos_grpc_service.proto with protoc at import
@@ -50,8 +45,8 @@ class NacosGrpcClient:
     """One channel = one HTTP/2 connection = one Nacos connection."""
 
     def __init__(self, port, ack_pushes=True, answer_detection=True):
-#A channel of its own transport : gRPC would otherwise share one TCP connection among
-#channels to the same target, and the server tells connections apart by transport.
+        # A channel of its own transport: gRPC would otherwise share one TCP connection among
+        # channels to the same target, and the server tells connections apart by transport.
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}",
                                              options=[("grpc.use_local_subchannel_pool", 1)])
         self._unary = self.channel.unary_unary(
@@ -67,7 +62,7 @@ class NacosGrpcClient:
         self._reader = None
         self.connection_id = None
 
-#-- -- unary
+    # ---- unary
     def raw(self, p, timeout=10):
         reply = self._unary(p, timeout=timeout)
         return reply.metadata.type, json.loads(reply.body.value or b"{}")
@@ -77,7 +72,7 @@ class NacosGrpcClient:
         body.setdefault("headers", {})
         return self.raw(payload(type_name, body, headers), timeout)
 
-#-- -- connection lifecycle
+    # ---- connection lifecycle
     def connect(self, labels=None, tenant=""):
         rtype, body = self.request("ServerCheckRequest", {"module": "internal"})
         assert rtype == "ServerCheckResponse", (rtype, body)
@@ -89,7 +84,7 @@ class NacosGrpcClient:
         responses = self._bidi(iter(self._outgoing.get, None))
         self._reader = threading.Thread(target=self._read, args=(responses,), daemon=True)
         self._reader.start()
-#The setup travels on the stream; wait until the server has registered it.
+        # The setup travels on the stream; wait until the server has registered it.
         deadline = time.time() + 5
         while time.time() < deadline:
             rtype, body = self.request("HealthCheckRequest", {"module": "internal"})

@@ -7,7 +7,7 @@ from harness import DnsdProcess
 
 class BadInputTest(unittest.TestCase):
     def setUp(self):
-#A small body limit keeps the oversized case cheap.
+        # A small body limit keeps the oversized case cheap.
         self.dnsd = DnsdProcess(config_text="[http]\nmax_body_bytes = 4096\n").start()
 
     def tearDown(self):
@@ -87,7 +87,7 @@ class BadInputTest(unittest.TestCase):
         rejected = [l for l in metrics.splitlines() if l.startswith('dnsd_api_rejected_requests_total{status="400"}')]
         self.assertTrue(rejected and int(rejected[0].split()[-1]) >= len(cases) - 1, metrics)
         self.assertIn("dnsd_api_http_oversized_bodies_total 1", metrics)
-#Still serving after all of it.
+        # Still serving after all of it.
         self.assertEqual(d.curl("GET", "/nacos/v1/console/health/liveness"), (200, "OK"))
 
     def test_v2_errors_use_the_envelope(self):

@@ -26,7 +26,7 @@ class ConfigDurabilityTest(unittest.TestCase):
 
     def test_kill9_mid_stream_loses_no_acknowledged_publish(self):
         d = DnsdProcess(data_dir=self.dir).start()
-#last acknowledged version per key; each key is written by one thread, in order
+        # last acknowledged version per key; each key is written by one thread, in order
         acked = {}
         lock = threading.Lock()
         stop = threading.Event()
@@ -38,15 +38,16 @@ class ConfigDurabilityTest(unittest.TestCase):
                 data_id = f"crash-{worker}-{version % KEYS_PER_WRITER}"
                 content = f"{data_id} version {version}\n&=+%"
                 try:
-                    status, body
-  = d.curl("POST", "/nacos/v1/cs/configs",
-           body = {"dataId" : data_id, "group" : "CRASH", "content" : content}) except Exception
-      : return if status == 200 and
-    body == "true" : with lock : acked.setdefault(data_id, [])
-                                     .append(content)
+                    status, body = d.curl("POST", "/nacos/v1/cs/configs",
+                                          body={"dataId": data_id, "group": "CRASH", "content": content})
+                except Exception:
+                    return
+                if status == 200 and body == "true":
+                    with lock:
+                        acked.setdefault(data_id, []).append(content)
 
-                                         try
-      : with concurrent.futures.ThreadPoolExecutor(WRITERS) as pool:
+        try:
+            with concurrent.futures.ThreadPoolExecutor(WRITERS) as pool:
                 futures = [pool.submit(writer, w) for w in range(WRITERS)]
                 while True:
                     with lock:
@@ -60,16 +61,16 @@ class ConfigDurabilityTest(unittest.TestCase):
 
             d.start()
             for data_id, contents in acked.items():
-#The last acknowledged version is there, or a later one whose publish was
-#committed but not yet acknowledged when the process died.
+                # The last acknowledged version is there, or a later one whose publish was
+                # committed but not yet acknowledged when the process died.
                 status, current = d.curl("GET", "/nacos/v1/cs/configs", {"dataId": data_id, "group": "CRASH"})
                 self.assertEqual(status, 200, data_id)
                 current_version = int(current.split()[2])
                 last_acked_version = int(contents[-1].split()[2])
                 self.assertIn(current_version - last_acked_version, (0, KEYS_PER_WRITER),
                               f"{data_id}: stored {current!r}, last acknowledged {contents[-1]!r}")
-#Every acknowledged version is in the history : the insert row holds the first,
-#each update row holds the version it replaced.
+                # Every acknowledged version is in the history: the insert row holds the first,
+                # each update row holds the version it replaced.
                 rows = self.history_contents(d, data_id)
                 self.assertEqual(rows[0], ("I", contents[0]))
                 recorded = {content for _, content in rows} | {current}

@@ -60,7 +60,7 @@ class DnsAuthoritativeTest(unittest.TestCase):
     def q(self, name, rdtype="A", **kw):
         return query(self.port, name, rdtype, **kw)
 
-#-- -- answers
+    # ---- answers
     def test_a_aaaa_and_srv_with_glue(self):
         r = self.q("orders.svc." + ZONE)
         self.assertEqual(r.rcode(), dns.rcode.NOERROR)
@@ -77,14 +77,14 @@ class DnsAuthoritativeTest(unittest.TestCase):
         glue = {str(rrset.name): [rd.address for rd in rrset] for rrset in srv.additional}
         self.assertEqual(glue["0a000002.addr." + ZONE], ["10.0.0.2"])
         self.assertEqual(glue["20010db8000000000000000000000007.addr." + ZONE], ["2001:db8::7"])
-#The glue names resolve on their own.
+        # The glue names resolve on their own.
         self.assertEqual(addresses(self.q("0a000002.addr." + ZONE)), ["10.0.0.2"])
         self.assertEqual(self.q("0a000002.addr." + ZONE, "AAAA").answer, [])
         self.assertEqual(self.q("zz000002.addr." + ZONE).rcode(), dns.rcode.NXDOMAIN)
-#A / AAAA at an SRV owner : NODATA.
+        # A/AAAA at an SRV owner: NODATA.
         nodata = self.q("_http._tcp.orders.svc." + ZONE, "A")
         self.assertEqual((nodata.rcode(), nodata.answer), (dns.rcode.NOERROR, []))
-#RFC 2782 style owner.
+        # RFC 2782 style owner.
         self.assertEqual(len(self.q("_orders._tcp.svc." + ZONE, "SRV").answer[0]), 4)
 
     def test_srv_target_is_not_compressed(self):
@@ -103,7 +103,7 @@ class DnsAuthoritativeTest(unittest.TestCase):
         self.assertEqual(addresses(self.q("east-west.svc.east.cl." + ZONE)), ["10.2.0.1"])
         self.assertEqual(sorted(addresses(self.q("east-west.svc." + ZONE))), ["10.2.0.1", "10.2.0.2"])
         self.assertEqual(self.q("east-west.svc.north.cl." + ZONE).answer, [])
-#"Dubbo:providers:Demo" is not a host name : only its.enc form answers.
+        # "Dubbo:providers:Demo" is not a host name: only its .enc form answers.
         import base64
         enc = base64.b32hexencode(b"Dubbo:providers:Demo").decode().rstrip("=").lower()
         self.assertEqual(addresses(self.q(f"{enc}.enc." + ZONE)), ["10.4.0.1"])
@@ -139,7 +139,7 @@ class DnsAuthoritativeTest(unittest.TestCase):
         self.register("serial-bump", "10.7.0.1", 1)
         self.assertGreater(self.q(ZONE, "SOA").answer[0][0].serial, before)
 
-#-- -- protocol
+    # ---- protocol
     def test_question_case_is_echoed(self):
         name = "oRdErS.SvC.NaCoS.iNtErNaL."
         r = self.q(name)
@@ -160,7 +160,7 @@ class DnsAuthoritativeTest(unittest.TestCase):
         self.assertFalse(full.flags & dns.flags.TC)
         self.assertEqual(len(full.answer[0]), 60)
         self.assertEqual(sum(len(rrset) for rrset in full.additional), 60)
-#A small EDNS size below 512 counts as 512.
+        # A small EDNS size below 512 counts as 512.
         self.assertTrue(self.q("big.svc." + ZONE, payload=100).flags & dns.flags.TC)
 
     def test_edns(self):
@@ -181,20 +181,20 @@ class DnsAuthoritativeTest(unittest.TestCase):
 
     def test_formerr_notimp_any_and_two_opts(self):
         base = dns.message.make_query("orders.svc." + ZONE, "A").to_wire()
-#QDCOUNT 0 and 2.
+        # QDCOUNT 0 and 2.
         for qd in (0, 2):
             raw = base[:4] + struct.pack("!H", qd) + base[6:]
             self.assertEqual(header(raw_udp(self.port, raw))["rcode"], dns.rcode.FORMERR)
-#Unknown opcode 3.
+        # Unknown opcode 3.
         flags = struct.unpack("!H", base[2:4])[0] | (3 << 11)
         answer = raw_udp(self.port, base[:2] + struct.pack("!H", flags) + base[4:])
         self.assertEqual(header(answer)["rcode"], dns.rcode.NOTIMP)
-#Two OPT records.
+        # Two OPT records.
         msg = dns.message.make_query("orders.svc." + ZONE, "A", use_edns=0).to_wire()
         opt = msg[-11:]
         two = msg[:10] + struct.pack("!H", 2) + msg[12:] + opt
         self.assertEqual(header(raw_udp(self.port, two))["rcode"], dns.rcode.FORMERR)
-#ANY is answered minimally(RFC 8482).
+        # ANY is answered minimally (RFC 8482).
         anyr = self.q("orders.svc." + ZONE, "ANY")
         self.assertEqual(anyr.rcode(), dns.rcode.NOERROR)
         self.assertEqual(len(anyr.answer), 1)
@@ -212,7 +212,7 @@ class DnsAuthoritativeTest(unittest.TestCase):
                 self.assertTrue(h["qr"])
                 self.assertEqual(h["id"], struct.unpack("!H", p[:2])[0])
         self.assertEqual(self.q("orders.svc." + ZONE).rcode(), dns.rcode.NOERROR, "still serving")
-#A response sent to us is ignored.
+        # A response sent to us is ignored.
         self.assertIsNone(raw_udp(self.port, base[:2] + b"\x81\x00" + base[4:], timeout=0.2))
 
     def test_tcp_pipelining(self):
@@ -244,7 +244,7 @@ class DnsAuthoritativeTest(unittest.TestCase):
                               "cart.svc.shop-group.grp." + ZONE], capture_output=True, text=True, timeout=10).stdout
         self.assertEqual(out.strip(), "10.3.0.1")
 
-#-- -- registry semantics
+    # ---- registry semantics
     def test_weights_are_honoured(self):
         self.register("weighted", "10.8.0.1", 80, weight=1)
         self.register("weighted", "10.8.0.2", 80, weight=3)
@@ -256,13 +256,13 @@ class DnsAuthoritativeTest(unittest.TestCase):
     def test_protect_threshold(self):
         self.register("shaky", "10.10.0.1", 80, healthy="false")
         self.register("shaky", "10.10.0.2", 80, healthy="false")
-#Every instance unhealthy : Nacos fails open, every enabled instance is returned.
+        # Every instance unhealthy: Nacos fails open, every enabled instance is returned.
         self.assertEqual(sorted(addresses(self.q("shaky.svc." + ZONE))), ["10.10.0.1", "10.10.0.2"])
         srv = self.q("shaky.svc." + ZONE, "SRV")
         self.assertEqual({rd.priority for rd in srv.answer[0]}, {20})
         self.register("shaky", "10.10.0.3", 80)
         self.assertEqual(addresses(self.q("shaky.svc." + ZONE)), ["10.10.0.3"])
-#A threshold of 0.5 with 1 healthy of 3(0.33) : protection, healthy first.
+        # A threshold of 0.5 with 1 healthy of 3 (0.33): protection, healthy first.
         self.assertEqual(self.dnsd.curl("PUT", "/nacos/v1/ns/service", {"serviceName": "shaky", "protectThreshold": 0.5}),
                          (200, "ok"))
         answer = addresses(self.q("shaky.svc." + ZONE))

@@ -57,7 +57,7 @@ class DnsForwardingTest(unittest.TestCase):
         self.assertEqual(metric(self.dnsd, 'dnsd_forward_upstream_queries_total'), sent, "second answer came from the cache")
         self.assertGreaterEqual(metric(self.dnsd, "dnsd_forward_cache_hits_total"), 1)
         self.assertEqual(addresses(query(self.port, "www.upstream.test.", "AAAA")), ["2001:db8::80"])
-#Registry names are still ours.
+        # Registry names are still ours.
         self.assertEqual(query(self.port, "nothing.svc.nacos.internal.").rcode(), dns.rcode.NXDOMAIN)
 
     def test_negative_answers_pass_through_with_soa(self):
@@ -152,8 +152,7 @@ class SystemResolverTest(unittest.TestCase):
             EOF
             nsd -d -c {work}/nsd.conf & NSD=$!
             printf '[forward]\\nupstreams = ["127.0.0.1:5300"]\\n' > {work}/dnsd.toml
-            {
-  DNSD} --config {work}/dnsd.toml --dns-port 53 --http-address 127.0.0.1 --http-port 8848 \\
+            {DNSD} --config {work}/dnsd.toml --dns-port 53 --http-address 127.0.0.1 --http-port 8848 \\
                 --data-dir {work}/data --log-level warn > {work}/ready 2>{work}/dnsd.log & DNSD=$!
             for i in $(seq 50); do grep -q ready {work}/ready 2>/dev/null && break; sleep 0.1; done
             for i in $(seq 50); do dig @127.0.0.1 -p 5300 +short +time=1 +tries=1 upstream.test SOA | grep -q . && break; sleep 0.1; done
@@ -167,7 +166,7 @@ class SystemResolverTest(unittest.TestCase):
         out = subprocess.run(["unshare", "--net", "--mount", "bash", "-c", script],
                              capture_output=True, text=True, timeout=60)
         self.assertIn("SERVICE 10.20.30.40", out.stdout, out.stdout + out.stderr)
-#glibc prefers the AAAA answer when there is one; either comes from the upstream zone.
+        # glibc prefers the AAAA answer when there is one; either comes from the upstream zone.
         self.assertRegex(out.stdout, r"OUTSIDE (192\.0\.2\.80|2001:db8::80) +www\.upstream\.test")
 
 

@@ -35,10 +35,10 @@ class TcpLimitsTest(unittest.TestCase):
                 except OSError:
                     return False
 
-#Workers accept in parallel, so any one of the three may be the one refused.
+            # Workers accept in parallel, so any one of the three may be the one refused.
             served = [c for c in conns if answers(c)]
             self.assertEqual(len(served), 2, "two connections per client")
-#Idle connections are closed after the timeout.
+            # Idle connections are closed after the timeout.
             time.sleep(0.8)
             self.assertEqual(served[0].recv(10), b"")
             self.assertGreaterEqual(metric(d, "dnsd_dns_tcp_refused_connections_total"), 1)

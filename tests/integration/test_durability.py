@@ -1,25 +1,29 @@
-""
-    "Durable naming data survives a clean restart and kill -9; ephemeral data does not."
-    "" import concurrent
-        .futures import json import shutil import tempfile import threading import unittest
+"""Durable naming data survives a clean restart and kill -9; ephemeral data does not."""
+import concurrent.futures
+import json
+import shutil
+import tempfile
+import threading
+import unittest
 
-            from harness import DnsdProcess
+from harness import DnsdProcess
 
-    class DurabilityTest(unittest.TestCase)
-    : def setUp(self)
-    : self.dir = tempfile
-                     .mkdtemp(prefix = "dnsd-durable-")
 
-                         def tearDown(self)
-    : shutil.rmtree(self.dir, ignore_errors = True)
+class DurabilityTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="dnsd-durable-")
 
-          def hosts(self, d, service, **params)
-    : info =
-    d.json("GET", "/nacos/v1/ns/instance/list", {"serviceName" : service, **params}) return {(h["ip"], h["port"]): h for h in info["hosts"]
-}
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
 
-def test_restart_keeps_persistent_instances_services_and_namespaces(self)
-    : d = DnsdProcess(data_dir = self.dir).start() try : d.curl("POST", "/nacos/v1/console/namespaces", {"customNamespaceId": "prod", "namespaceName": "Prod"})
+    def hosts(self, d, service, **params):
+        info = d.json("GET", "/nacos/v1/ns/instance/list", {"serviceName": service, **params})
+        return {(h["ip"], h["port"]): h for h in info["hosts"]}
+
+    def test_restart_keeps_persistent_instances_services_and_namespaces(self):
+        d = DnsdProcess(data_dir=self.dir).start()
+        try:
+            d.curl("POST", "/nacos/v1/console/namespaces", {"customNamespaceId": "prod", "namespaceName": "Prod"})
             d.curl("POST", "/nacos/v1/ns/service", {"serviceName": "db", "protectThreshold": 0.3, "metadata": '{"tier":"1"}'})
             for i in range(3):
                 status, _ = d.curl("POST", "/nacos/v1/ns/instance",
@@ -56,13 +60,17 @@ def test_restart_keeps_persistent_instances_services_and_namespaces(self)
             while not stop.is_set():
                 ip = f"10.{30 + worker}.{i // 250}.{i % 250 + 1}"
                 try:
-                    status, body
-    = d.curl("POST", "/nacos/v1/ns/instance",
-             {"serviceName" : "crashy", "ip" : ip, "port" : 80, "ephemeral" : "false"})
-              except Exception : return if status == 200 and
-      body == "ok" : with lock : acked.append(ip) i += 1
+                    status, body = d.curl("POST", "/nacos/v1/ns/instance",
+                                          {"serviceName": "crashy", "ip": ip, "port": 80, "ephemeral": "false"})
+                except Exception:
+                    return
+                if status == 200 and body == "ok":
+                    with lock:
+                        acked.append(ip)
+                i += 1
 
-        try : with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        try:
+            with concurrent.futures.ThreadPoolExecutor(4) as pool:
                 futures = [pool.submit(writer, w) for w in range(4)]
                 while True:
                     with lock:

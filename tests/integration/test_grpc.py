@@ -26,13 +26,9 @@ def instance(ip, port=8080, **extra):
 
 
 def naming(service, **extra):
-    return {
-  "namespace" : "public",
-                "serviceName" : service,
-                                "groupName" : "DEFAULT_GROUP",
-                                              "module" : "naming",
-                                                         **extra
-}
+    return {"namespace": "public", "serviceName": service, "groupName": "DEFAULT_GROUP",
+            "module": "naming", **extra}
+
 
 class GrpcTest(unittest.TestCase):
     @classmethod
@@ -62,7 +58,7 @@ class GrpcTest(unittest.TestCase):
     def dns_ips(self, service):
         return sorted(addresses(query(self.dnsd.dns_port, f"{service}.svc.{ZONE}")))
 
-#-- -- lifecycle
+    # ---- lifecycle
     def test_server_check_and_requests_before_setup(self):
         c = self.client(connect=False)
         rtype, body = c.request("ServerCheckRequest", {"module": "internal"})
@@ -70,7 +66,7 @@ class GrpcTest(unittest.TestCase):
         self.assertEqual((body["resultCode"], body["errorCode"]), (200, 0))
         self.assertRegex(body["connectionId"], r"^\d+_127\.0\.0\.1_\d+$")
         self.assertFalse(body["supportAbilityNegotiation"])
-#Same transport, same id.
+        # Same transport, same id.
         self.assertEqual(c.request("ServerCheckRequest", {"module": "internal"})[1]["connectionId"],
                          body["connectionId"])
         rtype, body = c.request("InstanceRequest", naming("early", type="registerInstance",
@@ -95,7 +91,7 @@ class GrpcTest(unittest.TestCase):
         rtype, body = c.request("InstanceRequest", naming("bad", type="updateInstance",
                                                           instance=instance("10.50.0.1")))
         self.assertEqual((rtype, body["errorCode"]), ("ErrorResponse", 400))
-#The access token travels in metadata headers and is accepted(no auth configured).
+        # The access token travels in metadata headers and is accepted (no auth configured).
         rtype, body = c.request("HealthCheckRequest", {"module": "internal"}, headers={"accessToken": "t0k"})
         self.assertEqual((rtype, body["resultCode"]), ("HealthCheckResponse", 200))
         metrics = self.dnsd.curl("GET", "/metrics")[1]
@@ -108,7 +104,7 @@ class GrpcTest(unittest.TestCase):
             c.request("ConfigPublishRequest", {"dataId": "big", "group": "G", "content": "x" * (11 << 20)})
         self.assertEqual(caught.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
 
-#-- -- naming
+    # ---- naming
     def test_register_replace_batch_query_list_deregister(self):
         c = self.client()
         rtype, body = c.request("InstanceRequest", naming("grpc-orders", type="registerInstance",
@@ -116,7 +112,7 @@ class GrpcTest(unittest.TestCase):
         self.assertEqual((rtype, body["resultCode"], body["type"]), ("InstanceResponse", 200, "registerInstance"))
         self.assertEqual(self.http_hosts("grpc-orders"), ["10.60.0.1"])
         self.assertEqual(self.dns_ips("grpc-orders"), ["10.60.0.1"])
-#One instance per service per connection : registering again replaces it.
+        # One instance per service per connection: registering again replaces it.
         c.request("InstanceRequest", naming("grpc-orders", type="registerInstance", instance=instance("10.60.0.2")))
         self.assertEqual(self.http_hosts("grpc-orders"), ["10.60.0.2"])
         self.assertEqual(self.dns_ips("grpc-orders"), ["10.60.0.2"])
@@ -175,8 +171,8 @@ class GrpcTest(unittest.TestCase):
         self.assertEqual(push["serviceInfo"]["name"], "grpc-live")
         self.assertEqual(self.dns_ips("grpc-live"), ["10.63.0.1"])
 
-#The publisher goes away : its instance leaves the registry, the subscriber is pushed
-#an empty list, and DNS stops answering with the address.
+        # The publisher goes away: its instance leaves the registry, the subscriber is pushed
+        # an empty list, and DNS stops answering with the address.
         publisher.close()
         self.clients.remove(publisher)
         subscriber.next_push("NotifySubscriberRequest", predicate=lambda b: b["serviceInfo"]["hosts"] == [])
@@ -195,7 +191,7 @@ class GrpcTest(unittest.TestCase):
         self.assertNotEqual(again["requestId"], first["requestId"])
         self.assertEqual(again["serviceInfo"]["hosts"], first["serviceInfo"]["hosts"], "a retry resends the same list")
 
-#Ten changes inside one merge window arrive as far fewer pushes, the last one complete.
+        # Ten changes inside one merge window arrive as far fewer pushes, the last one complete.
         listener = self.client()
         listener.request("SubscribeServiceRequest", naming("grpc-merge", subscribe=True, clusters=""))
         writers = [self.client() for _ in range(10)]
@@ -219,7 +215,7 @@ class GrpcTest(unittest.TestCase):
                         "a connection that never answers the probe is closed and its instance removed")
         self.assertEqual(self.http_hosts("grpc-alive"), ["10.66.0.2"])
 
-#-- -- config
+    # ---- config
     def test_config_query_publish_cas_remove(self):
         c = self.client()
         rtype, body = c.request("ConfigQueryRequest", {"dataId": "g.yaml", "group": "G", "tenant": "", "module": "config"})
@@ -234,7 +230,7 @@ class GrpcTest(unittest.TestCase):
         self.assertEqual((rtype, body["content"], body["contentType"]), ("ConfigQueryResponse", content, "yaml"))
         import hashlib
         self.assertEqual(body["md5"], hashlib.md5(content.encode()).hexdigest())
-#The same config through HTTP : one store.
+        # The same config through HTTP: one store.
         self.assertEqual(self.dnsd.curl("GET", "/nacos/v1/cs/configs", {"dataId": "g.yaml", "group": "G"}), (200, content))
 
         rtype, body = c.request("ConfigPublishRequest", {"dataId": "g.yaml", "group": "G", "content": "lost",
@@ -267,13 +263,13 @@ class GrpcTest(unittest.TestCase):
         push = listener.next_push("ConfigChangeNotifyRequest")
         self.assertEqual((push["dataId"], push["group"], push["tenant"], push["module"]),
                          ("w.properties", "G", "dev", "config"))
-#An HTTP publish reaches gRPC listeners too, and so does a removal.
+        # An HTTP publish reaches gRPC listeners too, and so does a removal.
         self.dnsd.curl("POST", "/nacos/v1/cs/configs", body={"dataId": "w.properties", "group": "G",
                                                              "tenant": "dev", "content": "v=3"})
         listener.next_push("ConfigChangeNotifyRequest")
         writer.request("ConfigRemoveRequest", {"dataId": "w.properties", "group": "G", "tenant": "dev", "module": "config"})
         listener.next_push("ConfigChangeNotifyRequest")
-#Stop listening : no more pushes.
+        # Stop listening: no more pushes.
         listener.request("ConfigBatchListenRequest", {"listen": False, "module": "config",
             "configListenContexts": [{"dataId": "w.properties", "group": "G", "tenant": "dev", "md5": ""}]})
         writer.request("ConfigPublishRequest", {"dataId": "w.properties", "group": "G", "tenant": "dev",
@@ -289,13 +285,15 @@ class GrpcShutdownTest(unittest.TestCase):
     def test_clients_are_asked_to_reconnect_on_shutdown(self):
         d = DnsdProcess().start()
         try:
-            c
-= NacosGrpcClient(d.grpc_port)
-      .connect() c
-      .request("InstanceRequest",
-               naming("bye", type = "registerInstance", instance = instance("10.67.0.1"))) d.stop()
-          push = c.next_push("ConnectResetRequest", timeout = 5)
-                     self.assertEqual(push["connectionId"], c.connection_id) c.close() finally
-    : d.cleanup()
+            c = NacosGrpcClient(d.grpc_port).connect()
+            c.request("InstanceRequest", naming("bye", type="registerInstance", instance=instance("10.67.0.1")))
+            d.stop()
+            push = c.next_push("ConnectResetRequest", timeout=5)
+            self.assertEqual(push["connectionId"], c.connection_id)
+            c.close()
+        finally:
+            d.cleanup()
 
-          if __name__ == "__main__" : unittest.main()
+
+if __name__ == "__main__":
+    unittest.main()

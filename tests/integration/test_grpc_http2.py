@@ -31,29 +31,32 @@ class RawH2:
         if initial_window is not None:
             self.conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: initial_window})
         self.flush()
-        self.headers, self.trailers, self.data, self.ended, self.resets = {}, {}, {}, set(), {
-} self.events = [] self.auto_ack = True
+        self.headers, self.trailers, self.data, self.ended, self.resets = {}, {}, {}, set(), {}
+        self.events = []
+        self.auto_ack = True
 
-    def
-    flush(self)
-    : out = self.conn.data_to_send() if out
-    : self.sock.sendall(out)
+    def flush(self):
+        out = self.conn.data_to_send()
+        if out:
+            self.sock.sendall(out)
 
-          def
-          request(self, path, body = b "", content_type = "application/grpc", end = True)
-    : sid = self.conn.get_next_available_stream_id() self.conn.send_headers(
-                sid,
-                [
-                  (":method", "POST"), (":scheme", "http"), (":path", path), (":authority", "dnsd"),
-                  ("content-type", content_type), ("te", "trailers")
-                ]) if body or
-            end : self.conn.send_data(sid, body, end_stream = end) self.flush() return sid
+    def request(self, path, body=b"", content_type="application/grpc", end=True):
+        sid = self.conn.get_next_available_stream_id()
+        self.conn.send_headers(sid, [(":method", "POST"), (":scheme", "http"), (":path", path),
+                                     (":authority", "dnsd"), ("content-type", content_type),
+                                     ("te", "trailers")])
+        if body or end:
+            self.conn.send_data(sid, body, end_stream=end)
+        self.flush()
+        return sid
 
-                      def
-                      pump(self, until, timeout = 5.0)
-    : deadline = time.time() + timeout while not until()
-    : if time.time() >
-                 deadline : raise TimeoutError("no answer from dnsd") try : chunk = self.sock.recv(65536)
+    def pump(self, until, timeout=5.0):
+        deadline = time.time() + timeout
+        while not until():
+            if time.time() > deadline:
+                raise TimeoutError("no answer from dnsd")
+            try:
+                chunk = self.sock.recv(65536)
             except socket.timeout:
                 continue
             if not chunk:
@@ -116,95 +119,90 @@ class GrpcHttp2Test(unittest.TestCase):
     def test_unary_call_over_huffman_coded_headers(self):
         c = RawH2(self.dnsd.grpc_port)
         try:
-            answer
-    = self.server_check(c) self.assertEqual(answer.metadata.type, "ServerCheckResponse")
-          self.assertIn(b '"connectionId"', answer.body.value)
-              self.assertEqual(c.headers[1][b ":status"], b "200")
-                  self.assertEqual(c.headers[1][b "content-type"], b "application/grpc")
-#Later requests reuse what the client put in its HPACK dynamic table.
-                      self.server_check(c) self.server_check(c) finally
-        : c.close()
+            answer = self.server_check(c)
+            self.assertEqual(answer.metadata.type, "ServerCheckResponse")
+            self.assertIn(b'"connectionId"', answer.body.value)
+            self.assertEqual(c.headers[1][b":status"], b"200")
+            self.assertEqual(c.headers[1][b"content-type"], b"application/grpc")
+            # Later requests reuse what the client put in its HPACK dynamic table.
+            self.server_check(c)
+            self.server_check(c)
+        finally:
+            c.close()
 
-              def
-              test_large_answer_spans_many_frames(self)
-        : content = "x" * 300_000 #many 16 KiB DATA frames and several of grpcio's windows status,
-          text = self.dnsd
-                     .curl("POST", "/nacos/v1/cs/configs",
-                           body = {"dataId" : "big", "group" : "G", "content" : content})
-                         self.assertEqual((status, text), (200, "true")) nacos =
-              NacosGrpcClient(self.dnsd.grpc_port).connect() try : rtype,
-          body
-      = nacos
-            .request("ConfigQueryRequest",
-                     {"dataId" : "big", "group" : "G", "tenant" : "", "module" : "config"}) self
-            .assertEqual((rtype, body["content"]), ("ConfigQueryResponse", content)) finally
-          : nacos.close()
+    def test_large_answer_spans_many_frames(self):
+        content = "x" * 300_000  # many 16 KiB DATA frames and several of grpcio's windows
+        status, text = self.dnsd.curl("POST", "/nacos/v1/cs/configs",
+                                      body={"dataId": "big", "group": "G", "content": content})
+        self.assertEqual((status, text), (200, "true"))
+        nacos = NacosGrpcClient(self.dnsd.grpc_port).connect()
+        try:
+            rtype, body = nacos.request("ConfigQueryRequest", {"dataId": "big", "group": "G",
+                                                               "tenant": "", "module": "config"})
+            self.assertEqual((rtype, body["content"]), ("ConfigQueryResponse", content))
+        finally:
+            nacos.close()
 
-                def
-                test_flow_control_on_a_registered_raw_connection(self)
-          : content = "y" * 200_000 self.dnsd.curl(
-                                "POST", "/nacos/v1/cs/configs",
-                                body = {"dataId" : "big2", "group" : "G", "content" : content}) c =
-                          RawH2(self.dnsd.grpc_port, initial_window = 16384) try : self
-        .server_check(c) setup = payload(
-            "ConnectionSetupRequest",
-            {"clientVersion" : "raw-h2", "labels" : {}, "tenant" : "", "requestId" : "s"}) stream =
-            c.request("/BiRequestStream/requestBiStream", grpc_frame(setup.SerializeToString()),
-                      end = False) time.sleep(0.3) #the setup is handled on the transport thread,
-                         in order query = payload("ConfigQueryRequest", {
-                                            "dataId" : "big2",
-                                            "group" : "G",
-                                            "tenant" : "",
-                                            "module" : "config",
-                                            "requestId" : "q"
-                                          }) c.auto_ack = False sid =
-                             c.request("/Request/request", grpc_frame(query.SerializeToString()))
-#With no WINDOW_UPDATE the server sends exactly the 16 KiB window, then waits.
-                                 c.pump(lambda
-                                        : len(c.data.get(sid, b "")) >=
-                                              16384) time.sleep(0.3) c.sock.settimeout(0.3) try
-            : c
-          .pump(lambda
-                : False, timeout = 0.5) except TimeoutError
-              : pass self.assertEqual(len(c.data[sid]), 16384) self.assertNotIn(sid, c.ended) c.sock
-                    .settimeout(5) c.auto_ack = True c.conn.acknowledge_received_data(16384, sid) c
-                                                    .flush() self.assertEqual(c.status(sid),
-                                                                              (b "0", "")) answer =
-              pb.Payload.FromString(c.messages(sid)[0]) self
-                  .assertEqual(answer.metadata.type, "ConfigQueryResponse") self
-                  .assertIn(content.encode(),
-                            answer.body.value) self.assertNotIn(stream, c.ended) finally
-              : c.close()
+    def test_flow_control_on_a_registered_raw_connection(self):
+        content = "y" * 200_000
+        self.dnsd.curl("POST", "/nacos/v1/cs/configs",
+                       body={"dataId": "big2", "group": "G", "content": content})
+        c = RawH2(self.dnsd.grpc_port, initial_window=16384)
+        try:
+            self.server_check(c)
+            setup = payload("ConnectionSetupRequest", {"clientVersion": "raw-h2", "labels": {},
+                                                       "tenant": "", "requestId": "s"})
+            stream = c.request("/BiRequestStream/requestBiStream", grpc_frame(
+                setup.SerializeToString()), end=False)
+            time.sleep(0.3)  # the setup is handled on the transport thread, in order
+            query = payload("ConfigQueryRequest", {"dataId": "big2", "group": "G", "tenant": "",
+                                                   "module": "config", "requestId": "q"})
+            c.auto_ack = False
+            sid = c.request("/Request/request", grpc_frame(query.SerializeToString()))
+            # With no WINDOW_UPDATE the server sends exactly the 16 KiB window, then waits.
+            c.pump(lambda: len(c.data.get(sid, b"")) >= 16384)
+            time.sleep(0.3)
+            c.sock.settimeout(0.3)
+            try:
+                c.pump(lambda: False, timeout=0.5)
+            except TimeoutError:
+                pass
+            self.assertEqual(len(c.data[sid]), 16384)
+            self.assertNotIn(sid, c.ended)
+            c.sock.settimeout(5)
+            c.auto_ack = True
+            c.conn.acknowledge_received_data(16384, sid)
+            c.flush()
+            self.assertEqual(c.status(sid), (b"0", ""))
+            answer = pb.Payload.FromString(c.messages(sid)[0])
+            self.assertEqual(answer.metadata.type, "ConfigQueryResponse")
+            self.assertIn(content.encode(), answer.body.value)
+            self.assertNotIn(stream, c.ended)
+        finally:
+            c.close()
 
-                    def test_request_larger_than_one_window_is_received(self)
-              :
-#A 6 MiB publish crosses the 4 MiB stream window : the server must open it again.
-                nacos = NacosGrpcClient(self.dnsd.grpc_port).connect() try : content
-            = "z" * (6 * 1024 * 1024) rtype,
-                body = nacos
-                           .request("ConfigPublishRequest", {
-                             "dataId" : "huge",
-                             "group" : "G",
-                             "tenant" : "",
-                             "content" : content,
-                             "casMd5" : "",
-                             "additionMap" : {},
-                             "module" : "config"
-                           }) self
-                           .assertEqual((rtype, body["resultCode"]), ("ConfigPublishResponse", 200))
-                               finally : nacos.close() status,
-                text = self.dnsd
-                           .curl("GET", "/nacos/v1/cs/configs",
-                                 params = {"dataId" : "huge", "group" : "G"})
-                               self.assertEqual((status, len(text)), (200, 6 * 1024 * 1024))
+    def test_request_larger_than_one_window_is_received(self):
+        # A 6 MiB publish crosses the 4 MiB stream window: the server must open it again.
+        nacos = NacosGrpcClient(self.dnsd.grpc_port).connect()
+        try:
+            content = "z" * (6 * 1024 * 1024)
+            rtype, body = nacos.request("ConfigPublishRequest", {
+                "dataId": "huge", "group": "G", "tenant": "", "content": content,
+                "casMd5": "", "additionMap": {}, "module": "config"})
+            self.assertEqual((rtype, body["resultCode"]), ("ConfigPublishResponse", 200))
+        finally:
+            nacos.close()
+        status, text = self.dnsd.curl("GET", "/nacos/v1/cs/configs",
+                                      params={"dataId": "huge", "group": "G"})
+        self.assertEqual((status, len(text)), (200, 6 * 1024 * 1024))
 
-                                   def
-                                   test_unfinished_messages_cannot_pile_up(self)
-                :
-#Four streams each sending most of a 10 MiB message and never finishing it : past
-# 3 x max_inbound_bytes of unfinished data the connection is ended(ENHANCE_YOUR_CALM).
-                  before = self.metric("dnsd_grpc_protocol_errors_total") c =
-                    RawH2(self.dnsd.grpc_port) try : chunk = b"p" * 16384
+    def test_unfinished_messages_cannot_pile_up(self):
+        # Four streams each sending most of a 10 MiB message and never finishing it: past
+        # 3 x max_inbound_bytes of unfinished data the connection is ended (ENHANCE_YOUR_CALM).
+        before = self.metric("dnsd_grpc_protocol_errors_total")
+        c = RawH2(self.dnsd.grpc_port)
+        try:
+            chunk = b"p" * 16384
             ended = []
             for _ in range(4):
                 sid = c.request("/Request/request", b"", end=False)
@@ -236,42 +234,35 @@ class GrpcHttp2Test(unittest.TestCase):
         before = self.metric("dnsd_grpc_rejected_calls_total")
         c = RawH2(self.dnsd.grpc_port)
         try:
-            sid
-                = c.request("/nacos.Unknown/method", grpc_frame(b "")) code,
-                    message = c.status(sid)
-                                  self.assertEqual(code, b "12") #UNIMPLEMENTED self.assertIn(
-                                      "/nacos.Unknown/method", message)
+            sid = c.request("/nacos.Unknown/method", grpc_frame(b""))
+            code, message = c.status(sid)
+            self.assertEqual(code, b"12")  # UNIMPLEMENTED
+            self.assertIn("/nacos.Unknown/method", message)
 
-                                      sid = c.request("/Request/request", b "{}",
-                                                      content_type = "application/json")
-                                                c.pump(lambda
-                                                       : sid in c.ended)
-                                                    self.assertEqual(c.headers[sid][b ":status"],
-                                                                     b "415")
+            sid = c.request("/Request/request", b"{}", content_type="application/json")
+            c.pump(lambda: sid in c.ended)
+            self.assertEqual(c.headers[sid][b":status"], b"415")
 
-                                                        body =
-                        payload("ServerCheckRequest", {"requestId" : "1"}).SerializeToString() sid =
-                            c.request("/Request/request", grpc_frame(body, compressed = True))
-                                self.assertEqual(c.status(sid)[0], b "12")
+            body = payload("ServerCheckRequest", {"requestId": "1"}).SerializeToString()
+            sid = c.request("/Request/request", grpc_frame(body, compressed=True))
+            self.assertEqual(c.status(sid)[0], b"12")
 
-                                    sid =
-                                c.request("/Request/request", b
-                                          "") #no message at all self.assertEqual(c.status(sid)[0],
-                                                                                  b "13") #INTERNAL
+            sid = c.request("/Request/request", b"")  # no message at all
+            self.assertEqual(c.status(sid)[0], b"13")  # INTERNAL
 
-                                sid = c.request("/Request/request",
-                                                grpc_frame(b "\xff\xff\xff")) #not a Payload
-                                          self.assertEqual(c.status(sid)[0], b "13")
+            sid = c.request("/Request/request", grpc_frame(b"\xff\xff\xff"))  # not a Payload
+            self.assertEqual(c.status(sid)[0], b"13")
 
-#The connection is still fine after all that.
-                                              self.server_check(c) finally
-                    : c.close() self.assertGreaterEqual(
-                          self.metric("dnsd_grpc_rejected_calls_total"), before + 3)
+            # The connection is still fine after all that.
+            self.server_check(c)
+        finally:
+            c.close()
+        self.assertGreaterEqual(self.metric("dnsd_grpc_rejected_calls_total"), before + 3)
 
-                          def
-                          test_ping_is_answered(self)
-                    : c =
-                                    RawH2(self.dnsd.grpc_port) try : c.conn.ping(b"dnsd-png")
+    def test_ping_is_answered(self):
+        c = RawH2(self.dnsd.grpc_port)
+        try:
+            c.conn.ping(b"dnsd-png")
             c.flush()
             c.pump(lambda: any(isinstance(e, h2.events.PingAckReceived) and e.ping_data == b"dnsd-png"
                                for e in c.events))
@@ -288,27 +279,30 @@ class GrpcHttp2Test(unittest.TestCase):
             preface + settings + b"\x00\x00\x04\x09\x04\x00\x00\x00\x01abcd",  # stray CONTINUATION
         ]
         cases.append(preface + settings + b"\x00\x00\x05\x01\x05\x00\x00\x00\x01\xff\xff\xff\xff\xff")
-#^ HEADERS whose HPACK block is an integer that never ends
+        # ^ HEADERS whose HPACK block is an integer that never ends
         cases.append(preface + settings + b"\x00\x40\x01\x00\x00\x00\x00\x00\x01")  # 16 KiB+1 frame
         cases.append(preface + settings + b"\x00\x00\x08\x06\x00\x00\x00\x00\x03" + b"\0" * 8)
-#^ PING on a stream
+        # ^ PING on a stream
         for raw in cases:
             s = socket.create_connection(("127.0.0.1", self.dnsd.grpc_port), timeout=5)
             s.sendall(raw)
             received = b""
             try:
-                    while
-                      True : chunk = s.recv(65536) if not chunk : break received +=
-                             chunk except(socket.timeout, ConnectionResetError)
-                          : self.fail(f "dnsd kept a broken connection open: {raw[:40]!r}")
-                                s.close()
-                                    self.assertIn(b "\x07\x00\x00\x00\x00\x00", received,
-                                                  raw[:40]) #a GOAWAY frame
-                                        self.assertGreaterEqual(
-                                            self.metric("dnsd_grpc_protocol_errors_total"),
-                                            before + len(cases)) try
-                          : self
-.server_check(healthy) #an unrelated connection still works finally : healthy.close()
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    received += chunk
+            except (socket.timeout, ConnectionResetError):
+                self.fail(f"dnsd kept a broken connection open: {raw[:40]!r}")
+            s.close()
+            self.assertIn(b"\x07\x00\x00\x00\x00\x00", received, raw[:40])  # a GOAWAY frame
+        self.assertGreaterEqual(self.metric("dnsd_grpc_protocol_errors_total"), before + len(cases))
+        try:
+            self.server_check(healthy)  # an unrelated connection still works
+        finally:
+            healthy.close()
 
-                                                                          if __name__
-    == "__main__" : unittest.main()
+
+if __name__ == "__main__":
+    unittest.main()

@@ -96,7 +96,7 @@ class HttpConfigTest(unittest.TestCase):
                               {"search": "accurate", "dataId": "hist.yaml", "group": "H", "pageNo": 1, "pageSize": 10})
         rows = page["pageItems"]
         self.assertEqual(page["totalCount"], 4)
-#Newest first.An insert records the new content; updates and the delete record what they replaced.
+        # Newest first. An insert records the new content; updates and the delete record what they replaced.
         self.assertEqual([(r["opType"], r["content"]) for r in rows],
                          [("D", "v3"), ("U", "v2"), ("U", "v1"), ("I", "v1")])
         self.assertTrue(all(r["md5"] == md5(r["content"]) for r in rows))
@@ -188,12 +188,12 @@ class HttpConfigTest(unittest.TestCase):
         status, text = self.dnsd.curl("POST", "/nacos/v2/cs/config", body={"group": "G", "content": "x"})
         self.assertIn('"code":10000', text)
         self.assertEqual(self.rejected(400), before + len(cases) + 2)
-#Nothing was stored by any of them.
+        # Nothing was stored by any of them.
         status, _ = self.dnsd.curl("GET", "/nacos/v1/cs/configs", {"dataId": "ok", "group": "G"})
         self.assertEqual(status, 404)
 
     def test_delete_by_ids(self):
-#del2 lives in a tenant that was never created as a namespace, which Nacos allows.
+        # del2 lives in a tenant that was never created as a namespace, which Nacos allows.
         targets = [("del1", ""), ("del2", "never-created"), ("del3", "")]
         for data_id, tenant in targets:
             self.publish(data_id, "x", group="DEL", tenant=tenant)
@@ -208,7 +208,7 @@ class HttpConfigTest(unittest.TestCase):
         self.assertEqual(self.dnsd.curl("GET", "/nacos/v1/cs/configs", {"dataId": "del3", "group": "DEL"}), (200, "x"),
                          "configs not named by id stay")
 
-#-- -- long polling(§4.3)
+    # ---- long polling (§4.3)
     def listen(self, records, headers=None, timeout=40):
         body = "Listening-Configs=" + urllib.parse.quote("".join(records), safe="")
         start = time.monotonic()
@@ -218,19 +218,16 @@ class HttpConfigTest(unittest.TestCase):
     def test_long_poll_answers_at_once_on_mismatch(self):
         self.publish("lp.now", "v")
         status, text, _ = self.listen([f"lp.now{WORD}DEFAULT_GROUP{WORD}stale{LINE}"],
-                                      {
-  "Long-Pulling-Timeout" : "30000"})
+                                      {"Long-Pulling-Timeout": "30000"})
         self.assertEqual((status, text), (200, f"lp.now{WORD}DEFAULT_GROUP{LINE}\n"))
-#Tenants come back in the answer; an empty md5 means "I have nothing".
+        # Tenants come back in the answer; an empty md5 means "I have nothing".
         self.publish("lp.ten", "v", tenant="lpns")
         status, text, _ = self.listen([f"lp.ten{WORD}DEFAULT_GROUP{WORD}{WORD}lpns{LINE}"],
-                                      {
-  "Long-Pulling-Timeout" : "30000"})
+                                      {"Long-Pulling-Timeout": "30000"})
         self.assertEqual(text, f"lp.ten{WORD}DEFAULT_GROUP{WORD}lpns{LINE}\n")
-#No - hangup and short polls compare and return even when nothing changed.
+        # No-hangup and short polls compare and return even when nothing changed.
         status, text, _ = self.listen([f"lp.now{WORD}DEFAULT_GROUP{WORD}{md5('v')}{LINE}"],
-                                      {
-  "Long-Pulling-Timeout" : "30000", "Long-Pulling-Timeout-No-Hangup" : "true"})
+                                      {"Long-Pulling-Timeout": "30000", "Long-Pulling-Timeout-No-Hangup": "true"})
         self.assertEqual((status, text), (200, ""))
         status, text, _ = self.listen([f"lp.now{WORD}DEFAULT_GROUP{WORD}{md5('v')}{LINE}"])
         self.assertEqual((status, text), (200, ""))
@@ -251,23 +248,18 @@ class HttpConfigTest(unittest.TestCase):
 
     def test_long_poll_times_out_with_an_empty_200(self):
         self.publish("lp.idle", "v")
-#The hold is max(10 s, timeout - 500 ms) : a 10 s request is held 10 s, then answered empty.
+        # The hold is max(10 s, timeout - 500 ms): a 10 s request is held 10 s, then answered empty.
         status, text, took = self.listen([f"lp.idle{WORD}DEFAULT_GROUP{WORD}{md5('v')}{LINE}"],
-                                         {
-  "Long-Pulling-Timeout" : "10000"})
+                                         {"Long-Pulling-Timeout": "10000"})
         self.assertEqual((status, text), (200, ""))
         self.assertGreaterEqual(took, 9.5)
 
     def test_bad_listening_configs(self):
         for records, headers in [
-            ([f"only{WORD}two{LINE}"], {
-  "Long-Pulling-Timeout" : "30000"}),
-            ([f"a{WORD}b{WORD}c{WORD}d{WORD}e{LINE}"], {
-  "Long-Pulling-Timeout" : "30000"}),
-            ([f"a{WORD}b{WORD}{LINE}"], {
-  "Long-Pulling-Timeout" : "soon"}),
-            ([f"k{i}{WORD}G{WORD}{LINE}" for i in range(10001)], {
-  "Long-Pulling-Timeout" : "30000"}),
+            ([f"only{WORD}two{LINE}"], {"Long-Pulling-Timeout": "30000"}),
+            ([f"a{WORD}b{WORD}c{WORD}d{WORD}e{LINE}"], {"Long-Pulling-Timeout": "30000"}),
+            ([f"a{WORD}b{WORD}{LINE}"], {"Long-Pulling-Timeout": "soon"}),
+            ([f"k{i}{WORD}G{WORD}{LINE}" for i in range(10001)], {"Long-Pulling-Timeout": "30000"}),
         ]:
             status, text, _ = self.listen(records, headers)
             self.assertEqual(status, 400, text)

@@ -1,27 +1,27 @@
-""
-    "The Nacos naming HTTP API (v1 and v2) driven with curl against a real dnsd."
-    "" import json import unittest
+"""The Nacos naming HTTP API (v1 and v2) driven with curl against a real dnsd."""
+import json
+import unittest
 
-        from harness import DnsdProcess
+from harness import DnsdProcess
 
-    class HttpNamingTest(unittest.TestCase)
-    : @classmethod def setUpClass(cls)
-    : cls.dnsd = DnsdProcess()
-                     .start()
 
-                         @classmethod def tearDownClass(cls)
-    : cls.dnsd.cleanup()
+class HttpNamingTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dnsd = DnsdProcess().start()
 
-          def register(self, service, ip, port, **extra)
-    : params = {"serviceName" : service, "ip" : ip, "port" : port, **extra} status,
-      body = self.dnsd.curl("POST", "/nacos/v1/ns/instance", params) self.assertEqual(
-          (status, body), (200, "ok"))
+    @classmethod
+    def tearDownClass(cls):
+        cls.dnsd.cleanup()
 
-                 def hosts(self, service, **extra)
-    : info = self.dnsd.json("GET", "/nacos/v1/ns/instance/list",
-                            {"serviceName" : service, **extra}) return info,
-{(h["ip"], h["port"]): h for h in info["hosts"]
-}
+    def register(self, service, ip, port, **extra):
+        params = {"serviceName": service, "ip": ip, "port": port, **extra}
+        status, body = self.dnsd.curl("POST", "/nacos/v1/ns/instance", params)
+        self.assertEqual((status, body), (200, "ok"))
+
+    def hosts(self, service, **extra):
+        info = self.dnsd.json("GET", "/nacos/v1/ns/instance/list", {"serviceName": service, **extra})
+        return info, {(h["ip"], h["port"]): h for h in info["hosts"]}
 
     def test_v1_instance_lifecycle(self):
         self.register("life", "10.1.0.1", 80, weight=2, metadata=json.dumps({"v": "1"}))
@@ -36,7 +36,7 @@
         _, east = self.hosts("life", clusters="east")
         self.assertEqual(list(east), [("10.1.0.2", 80)])
 
-#PUT replaces weight / enabled / metadata; PATCH changes only what it names.
+        # PUT replaces weight/enabled/metadata; PATCH changes only what it names.
         status, body = self.dnsd.curl("PUT", "/nacos/v1/ns/instance",
                                       body={"serviceName": "life", "ip": "10.1.0.1", "port": 80, "weight": 5,
                                             "metadata": '{"v":"2"}'})
@@ -77,11 +77,11 @@
     def test_beat_codes(self):
         beat = json.dumps({"ip": "10.3.0.1", "port": 90, "serviceName": "DEFAULT_GROUP@@beaten", "cluster": "",
                            "weight": 3, "metadata": {"a": "b"}, "scheduled": False})
-#Unknown instance without a body : 20404, and nothing is created.
+        # Unknown instance without a body: 20404, and nothing is created.
         light = self.dnsd.json("PUT", "/nacos/v1/ns/instance/beat",
                                {"serviceName": "DEFAULT_GROUP@@beaten", "ip": "10.3.0.1", "port": 90})
         self.assertEqual(light["code"], 20404)
-#With the beat body, the instance is registered from it.
+        # With the beat body, the instance is registered from it.
         full = self.dnsd.json("PUT", "/nacos/v1/ns/instance/beat", body={"serviceName": "DEFAULT_GROUP@@beaten", "beat": beat})
         self.assertEqual(full, {"clientBeatInterval": 5000, "code": 10200, "lightBeatEnabled": True})
         _, hosts = self.hosts("beaten")
@@ -111,7 +111,7 @@
         status, _ = self.dnsd.curl("PUT", "/nacos/v1/ns/service", {"serviceName": "crud", "protectThreshold": 0.8})
         self.assertEqual(status, 200)
         self.assertEqual(self.dnsd.json("GET", "/nacos/v1/ns/service", {"serviceName": "crud"})["protectThreshold"], 0.8)
-#v1 services are persistent : ephemeral registration is refused.
+        # v1 services are persistent: ephemeral registration is refused.
         status, body = self.dnsd.curl("POST", "/nacos/v1/ns/instance", {"serviceName": "crud", "ip": "10.4.0.1", "port": 1})
         self.assertEqual(status, 400)
         self.assertIn("persistent service", body)
@@ -251,7 +251,7 @@
         self.assertEqual(status, 200)
         one = self.dnsd.json("GET", "/nacos/v2/console/namespace", {"namespaceId": "team-x"})
         self.assertEqual(one["data"]["namespaceShowName"], "Team X2")
-#Registry namespaces : the v2 API accepts the new namespace and isolates it.
+        # Registry namespaces: the v2 API accepts the new namespace and isolates it.
         self.dnsd.json("POST", "/nacos/v2/ns/instance", {"namespaceId": "team-x", "serviceName": "iso", "ip": "10.11.0.1", "port": 1})
         self.assertEqual(self.hosts("iso")[1], {})
         info = self.dnsd.json("GET", "/nacos/v2/ns/instance/list", {"namespaceId": "team-x", "serviceName": "iso"})

@@ -1,45 +1,58 @@
-""
-    "Start-up behaviour: defaults, clear errors with exit code 2, graceful shutdown."
-    "" import os import socket import subprocess import tempfile import unittest
+"""Start-up behaviour: defaults, clear errors with exit code 2, graceful shutdown."""
+import os
+import socket
+import subprocess
+import tempfile
+import unittest
 
-        from harness import DNSD,
-    DnsdProcess
+from harness import DNSD, DnsdProcess
 
-        def run_dnsd(*args, timeout = 10)
-    : return subprocess.run([ DNSD, *args ], capture_output = True, text = True, timeout = timeout)
 
-          class StartupTest(unittest.TestCase)
-    : def write_config(self, text)
-    : f = tempfile.NamedTemporaryFile("w", suffix = ".toml", delete = False) f.write(text) f
-              .close() self.addCleanup(os.unlink, f.name) return f.name
+def run_dnsd(*args, timeout=10):
+    return subprocess.run([DNSD, *args], capture_output=True, text=True, timeout=timeout)
 
-          def test_unknown_config_key_names_the_key(self)
-    : path = self.write_config("[http]\nport = 8848\nthreadz = 2\n") out =
-        run_dnsd("--config", path) self.assertEqual(out.returncode, 2) self.assertIn("http.threadz",
-                                                                                     out.stderr)
 
-            def test_bad_config_value_names_the_key(self)
-    : path = self.write_config("[naming]\nheartbeat_timeout_ms = \"soon\"\n") out =
-            run_dnsd("--config", path) self.assertEqual(out.returncode, 2) self.assertIn(
-                "naming.heartbeat_timeout_ms", out.stderr)
+class StartupTest(unittest.TestCase):
+    def write_config(self, text):
+        f = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+        f.write(text)
+        f.close()
+        self.addCleanup(os.unlink, f.name)
+        return f.name
 
-                def test_bad_log_level_and_flag(self)
-    : out = run_dnsd("--log-level", "loud", "--data-dir",
-                     tempfile.mkdtemp()) self.assertEqual(out.returncode,
-                                                          2) self.assertIn("log", out.stderr) out =
-                run_dnsd("--http-port", "99999") self
-                    .assertEqual(out.returncode, 2)
+    def test_unknown_config_key_names_the_key(self):
+        path = self.write_config("[http]\nport = 8848\nthreadz = 2\n")
+        out = run_dnsd("--config", path)
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("http.threadz", out.stderr)
 
-                        def test_port_in_use_is_a_clear_error(self)
-    : with socket.socket() as s
-    : s.bind(("127.0.0.1", 0)) s.listen() port = s.getsockname()[1] out =
-                    run_dnsd("--http-address", "127.0.0.1", "--http-port", str(port), "--data-dir",
-                             tempfile.mkdtemp()) self.assertEqual(out.returncode, 2) self
-                        .assertIn(f "127.0.0.1:{port}", out.stderr) self.assertIn("in use",
-                                                                                  out.stderr)
+    def test_bad_config_value_names_the_key(self):
+        path = self.write_config("[naming]\nheartbeat_timeout_ms = \"soon\"\n")
+        out = run_dnsd("--config", path)
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("naming.heartbeat_timeout_ms", out.stderr)
 
-                            def test_data_dir_locked_by_another_dnsd(self)
-    : first = DnsdProcess().start() try : out = run_dnsd("--http-port", "0", "--data-dir", first.data_dir)
+    def test_bad_log_level_and_flag(self):
+        out = run_dnsd("--log-level", "loud", "--data-dir", tempfile.mkdtemp())
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("log", out.stderr)
+        out = run_dnsd("--http-port", "99999")
+        self.assertEqual(out.returncode, 2)
+
+    def test_port_in_use_is_a_clear_error(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+            port = s.getsockname()[1]
+            out = run_dnsd("--http-address", "127.0.0.1", "--http-port", str(port), "--data-dir", tempfile.mkdtemp())
+        self.assertEqual(out.returncode, 2)
+        self.assertIn(f"127.0.0.1:{port}", out.stderr)
+        self.assertIn("in use", out.stderr)
+
+    def test_data_dir_locked_by_another_dnsd(self):
+        first = DnsdProcess().start()
+        try:
+            out = run_dnsd("--http-port", "0", "--data-dir", first.data_dir)
             self.assertEqual(out.returncode, 2)
             self.assertIn("lock", out.stderr.lower())
         finally:
@@ -50,16 +63,19 @@
             d = DnsdProcess().start()
             try:
                 import signal
-                self
-    .assertEqual(d.stop(getattr(signal, "SIG" + sig)), 0) finally : d.cleanup()
+                self.assertEqual(d.stop(getattr(signal, "SIG" + sig)), 0)
+            finally:
+                d.cleanup()
 
-                                                                        def
-                                                                    test_example_config_starts(self)
-        : example = os.path.join(os.path.dirname(__file__), "..", "..", "dnsd.example.toml") d =
-        DnsdProcess(extra_args = [ "--config", example ]) try : d
-.start() self
-        .assertEqual(d.json("GET", "/nacos/v1/ns/operator/metrics"), {"status" : "UP"}) finally
-    : d.cleanup()
+    def test_example_config_starts(self):
+        example = os.path.join(os.path.dirname(__file__), "..", "..", "dnsd.example.toml")
+        d = DnsdProcess(extra_args=["--config", example])
+        try:
+            d.start()
+            self.assertEqual(d.json("GET", "/nacos/v1/ns/operator/metrics"), {"status": "UP"})
+        finally:
+            d.cleanup()
 
-          if __name__
-    == "__main__" : unittest.main()
+
+if __name__ == "__main__":
+    unittest.main()
