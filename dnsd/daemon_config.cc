@@ -107,6 +107,7 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"negative_ttl", Integer(&DaemonConfig::dns_negative_ttl, 0, 86'400)},
         {"addr_ttl", Integer(&DaemonConfig::dns_addr_ttl, 0, 2'147'483'647)},
         {"bare_names", Bool(&DaemonConfig::dns_bare_names)},
+        {"minimal_responses", Bool(&DaemonConfig::dns_minimal_responses)},
         {"compat_suffix", String(&DaemonConfig::dns_compat_suffix)},
         {"zones", String(&DaemonConfig::dns_zones)},
         {"tcp_idle_timeout_ms", Integer(&DaemonConfig::dns_tcp_idle_timeout_ms, 100, 3'600'000)},

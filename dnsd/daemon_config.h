@@ -54,6 +54,7 @@ struct DaemonConfig {
   int64_t dns_negative_ttl = 5;
   int64_t dns_addr_ttl = 3600;
   bool dns_bare_names = false;
+  bool dns_minimal_responses = false;
   std::string dns_compat_suffix;    // e.g. "nacos."; empty: off
   std::string dns_zones = "zones";  // a zone file or a directory of *.zone files
   int dns_tcp_idle_timeout_ms = 10'000;

@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
   zone_options.ttl = static_cast<uint32_t>(config.dns_ttl);
   zone_options.negative_ttl = static_cast<uint32_t>(config.dns_negative_ttl);
   zone_options.addr_ttl = static_cast<uint32_t>(config.dns_addr_ttl);
+  zone_options.minimal_responses = config.dns_minimal_responses;
   zone_options.bare_names = config.dns_bare_names;
   zone_options.compat_suffix = config.dns_compat_suffix;
   zone_options.ns_address = config.advertise_ip;

@@ -584,6 +584,7 @@ bool RegistryZone::AnswerService(const Query& q, ResponseWriter& w, const Servic
       written.emplace_back(at + 18, &host);  // 2 owner + 10 header + 6 priority/weight/port
     }
     if (written.empty()) return false;
+    if (options_.minimal_responses) return true;
     // Glue: the target's address, its owner pointing at the target inside the SRV RDATA.
     // Additional data that does not fit is left out without TC (RFC 2181 §9).
     for (const auto& [target_offset, host] : written) {

@@ -34,6 +34,9 @@ struct RegistryZoneOptions {
   bool bare_names = false;               // DNS-F: a whole query name equal to a service name
   std::string compat_suffix;             // Nacos 3.3 style `<svc>[.<group>].<suffix>`; empty = off
   std::string ns_address = "127.0.0.1";  // address of ns1.<zone>
+  // Like BIND's minimal-responses: SRV answers carry no target addresses in the additional
+  // section (clients then resolve the <hex>.addr targets themselves).
+  bool minimal_responses = false;
 };
 
 // One service's answers at one registry revision: only enabled instances with weight > 0.

@@ -4,11 +4,15 @@
 # core 1, one server thread each), against NSD and gdnsd serving the equivalent static zone.
 # Reports QPS and server CPU microseconds per query (from /proc), then dnsd again while the
 # registry takes ~1,000 changes per second, then registration-to-DNS latency.
+# The three servers run side by side and are measured in turn, round after round, so that a
+# slow or fast phase of the (virtual) machine falls on all of them alike; the summary gives
+# each server's median.
 #
-#   bench/dns/run.sh [seconds-per-run]
+#   bench/dns/run.sh [seconds-per-run] [rounds]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-10}
+rounds=${2:-3}
 bin=$PWD/build/bin/dnsd
 py=/usr/bin/python3
 for tool in dnsperf nsd gdnsd; do command -v $tool >/dev/null || { echo "missing $tool (apt-get install dnsperf nsd gdnsd)"; exit 1; }; done
@@ -34,6 +38,7 @@ tree_ticks() {
   echo $total
 }
 
+declare -A cpu_runs qps_runs
 measure() {  # name pid port
   local name=$1 pid=$2 port=$3 before after out qps completed
   before=$(tree_ticks "$pid")
@@ -43,13 +48,17 @@ measure() {  # name pid port
   completed=$(awk '/Queries completed/ {print $3}' <<<"$out")
   local lost=$(awk '/Queries lost/ {print $3}' <<<"$out")
   local cpu_us=$(( (after - before) * 1000000 / ticks ))
-  printf "%-28s %12s qps  %6.2f us CPU/query  lost %s\n" "$name" "$qps" "$(echo "$cpu_us / $completed" | bc -l)" "$lost"
+  local per_query; per_query=$(printf "%.3f" "$(echo "$cpu_us / $completed" | bc -l)")
+  printf "%-28s %12s qps  %6.2f us CPU/query  lost %s\n" "$name" "$qps" "$per_query" "$lost"
+  cpu_runs[$name]+="$per_query "
+  qps_runs[$name]+="${qps%.*} "
 }
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 
 $py bench/dns/workload.py zone "$work/nacos.internal"
 $py bench/dns/workload.py queries "$work/queries"
 
-echo "DNS benchmark ($(nproc) cores, ${seconds}s per run; server on core 0, dnsperf on core 1)"
+echo "DNS benchmark ($(nproc) cores, ${seconds}s per run, $rounds rounds; servers on core 0, dnsperf on core 1)"
 
 # dnsd
 http_port=$(free_port); dns_port=$(free_port)
@@ -60,7 +69,18 @@ $server_cpu "$bin" --config "$work/dnsd.toml" --http-address 127.0.0.1 --http-po
 dnsd_pid=$!; pids+=($dnsd_pid)
 for _ in $(seq 50); do grep -q ready "$work/dnsd.out" 2>/dev/null && break; sleep 0.1; done
 $py bench/dns/workload.py register "$http_port"
-measure "dnsd (registry zone)" "$dnsd_pid" "$dns_port"
+
+# dnsd with dns.minimal_responses: SRV answers without the targets' addresses, which is what
+# gdnsd sends for the same zone (it adds no additional records to SRV answers; NSD does), so
+# dnsd and gdnsd answers are byte for byte the same size.
+min_http_port=$(free_port); min_dns_port=$(free_port)
+printf '[forward]\nenabled = false\n[dns]\nminimal_responses = true\n' > "$work/dnsd-min.toml"
+$server_cpu "$bin" --config "$work/dnsd-min.toml" --http-address 127.0.0.1 --http-port "$min_http_port" --http-threads 1 --grpc-port 0 \
+  --dns-port "$min_dns_port" --dns-workers 1 --data-dir "$work/dnsd-min-data" --zones "$work/none" --log-level warn \
+  > "$work/dnsd-min.out" 2>&1 &
+min_pid=$!; pids+=($min_pid)
+for _ in $(seq 50); do grep -q ready "$work/dnsd-min.out" 2>/dev/null && break; sleep 0.1; done
+$py bench/dns/workload.py register "$min_http_port"
 
 # NSD
 nsd_port=$(free_port)
@@ -89,8 +109,6 @@ CONF
 $server_cpu nsd -d -c "$work/nsd/nsd.conf" > "$work/nsd.log" 2>&1 &
 nsd_pid=$!; pids+=($nsd_pid)
 for _ in $(seq 50); do dig @127.0.0.1 -p "$nsd_port" +short +time=1 nacos.internal SOA | grep -q . && break; sleep 0.1; done
-measure "NSD (static zone)" "$nsd_pid" "$nsd_port"
-kill "$nsd_pid"
 
 # gdnsd
 gd_port=$(free_port)
@@ -107,8 +125,19 @@ CONF
 $server_cpu gdnsd -c "$work/gdnsd" start > "$work/gdnsd.log" 2>&1 &
 gd_pid=$!; pids+=($gd_pid)
 for _ in $(seq 50); do dig @127.0.0.1 -p "$gd_port" +short +time=1 nacos.internal SOA | grep -q . && break; sleep 0.1; done
-measure "gdnsd (static zone)" "$gd_pid" "$gd_port"
-kill "$gd_pid"
+
+for round in $(seq "$rounds"); do
+  measure "dnsd (registry zone)" "$dnsd_pid" "$dns_port"
+  measure "dnsd minimal_responses" "$min_pid" "$min_dns_port"
+  measure "NSD (static zone)" "$nsd_pid" "$nsd_port"
+  measure "gdnsd (static zone)" "$gd_pid" "$gd_port"
+done
+echo "medians of $rounds rounds:"
+for name in "dnsd (registry zone)" "dnsd minimal_responses" "NSD (static zone)" "gdnsd (static zone)"; do
+  printf "  %-26s %10s qps  %6.2f us CPU/query   (runs: %s)\n" "$name" "$(median "${qps_runs[$name]}")" \
+    "$(median "${cpu_runs[$name]}")" "${cpu_runs[$name]% }"
+done
+kill "$nsd_pid" "$gd_pid" "$min_pid"
 
 # dnsd while the registry changes ~1,000 times per second (the load runs on core 1 too).
 $client_cpu $py bench/dns/workload.py churn "$http_port" 1000 "$((seconds + 1))" > "$work/churn.out" &

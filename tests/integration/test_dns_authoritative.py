@@ -292,5 +292,26 @@ class DnsAuthoritativeTest(unittest.TestCase):
         self.assertEqual(addresses(self.q("expiring.svc." + ZONE)), ["10.12.0.2"])
 
 
+
+class MinimalResponsesTest(unittest.TestCase):
+    """dns.minimal_responses: SRV answers without the targets' addresses."""
+
+    def test_srv_without_additional_addresses(self):
+        d = DnsdProcess(config_text="[dns]\nminimal_responses = true\n").start()
+        try:
+            for i in (1, 2):
+                status, body = d.curl("POST", "/nacos/v1/ns/instance",
+                                      {"serviceName": "orders", "ip": f"10.0.0.{i}", "port": 8080})
+                self.assertEqual((status, body), (200, "ok"))
+            wait_until(lambda: len(query(d.dns_port, "orders.svc." + ZONE, "SRV").answer) == 1)
+            srv = query(d.dns_port, "orders.svc." + ZONE, "SRV")
+            self.assertEqual(sorted(rd.target.to_text() for rd in srv.answer[0]),
+                             ["0a000001.addr." + ZONE, "0a000002.addr." + ZONE])
+            self.assertEqual(srv.additional, [])
+            # The targets still resolve when asked.
+            self.assertEqual(addresses(query(d.dns_port, "0a000002.addr." + ZONE, "A")), ["10.0.0.2"])
+        finally:
+            d.cleanup()
+
 if __name__ == "__main__":
     unittest.main()
