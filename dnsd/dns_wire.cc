@@ -175,7 +175,20 @@ void ResponseWriter::Begin(const Query& q, bool has_question, size_t limit, size
   if (has_question) {
     qname_ = buf_ + pos_;
     qname_size_ = q.qname.size;
-    std::memcpy(buf_ + pos_, q.qname.data, q.qname.size);
+    if (pos_ + kMaxName + 1 <= cap_) {
+      // Whole 16-byte blocks (the source array is kMaxName long, the destination has room):
+      // a copy of known size per block beats a variable-length memcpy, which the compiler
+      // turns into `rep movs` with its start-up cost, for the 20-60 byte names of most queries.
+      size_t i = 0;
+      for (; i < qname_size_ && i + 16 <= kMaxName; i += 16) {
+        std::memcpy(buf_ + pos_ + i, q.qname.data + i, 16);
+      }
+      if (i < qname_size_) {
+        std::memcpy(buf_ + pos_ + qname_size_ - 16, q.qname.data + qname_size_ - 16, 16);
+      }
+    } else {
+      std::memcpy(buf_ + pos_, q.qname.data, q.qname.size);
+    }
     pos_ += q.qname.size;
     Put16(q.qtype);
     Put16(q.qclass);
