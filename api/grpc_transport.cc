@@ -222,7 +222,9 @@ class GrpcTransport::Impl {
         rejected_calls_(metrics.GetCounter(
             "dnsd_grpc_rejected_calls_total",
             "gRPC calls refused by the transport (unknown method, oversized or compressed "
-            "message, bad headers)")) {
+            "message, bad headers)")),
+        accept_errors_(metrics.GetCounter("dnsd_grpc_accept_errors_total",
+                                          "accept() failures on the gRPC port")) {
     metrics.AddGauge("dnsd_grpc_transport_connections", "Open HTTP/2 connections on the gRPC port",
                      [this] { return static_cast<double>(connection_count_.load()); });
   }
@@ -255,6 +257,7 @@ class GrpcTransport::Impl {
       return absl::UnavailableError(
           common::StrCat("gRPC: cannot listen on ", options_.address, ":", options_.port));
     }
+    evconnlistener_set_error_cb(listener_, &Impl::OnAcceptError);
     sockaddr_storage bound{};
     socklen_t bound_len = sizeof(bound);
     getsockname(evconnlistener_get_fd(listener_), reinterpret_cast<sockaddr*>(&bound), &bound_len);
@@ -316,6 +319,28 @@ class GrpcTransport::Impl {
     connection_count_.fetch_sub(1);
   }
 
+  // accept() failing (out of file descriptors, typically) would leave the listening socket
+  // readable and spin the loop; pause accepting for a moment instead.
+  static void OnAcceptError(evconnlistener* listener, void* self) {
+    auto* impl = static_cast<Impl*>(self);
+    impl->accept_errors_.Inc();
+    const auto now = std::chrono::steady_clock::now();
+    if (now - impl->last_accept_warning_ > std::chrono::seconds(10)) {  // once per burst
+      impl->last_accept_warning_ = now;
+      spdlog::warn("gRPC: accept failed ({}); pausing new connections for 100 ms at a time",
+                   evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    }
+    evconnlistener_disable(listener);
+    const timeval pause{0, 100'000};
+    event_base_once(
+        impl->loop_->base(), -1, EV_TIMEOUT,
+        [](evutil_socket_t, short, void* arg) {
+          auto* i = static_cast<Impl*>(arg);
+          if (i->listener_) evconnlistener_enable(i->listener_);
+        },
+        impl, &pause);
+  }
+
   static void OnAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, void* self) {
     auto* impl = static_cast<Impl*>(self);
     const int one = 1;
@@ -336,11 +361,13 @@ class GrpcTransport::Impl {
   const GrpcTransportOptions options_;
   common::Counter& protocol_errors_;
   common::Counter& rejected_calls_;
+  common::Counter& accept_errors_;
   std::unique_ptr<common::EventLoop> loop_;
   evconnlistener* listener_ = nullptr;
   std::thread thread_;
   int port_ = 0;
   bool stopped_ = false;
+  std::chrono::steady_clock::time_point last_accept_warning_{};
   std::atomic<size_t> connection_count_{0};
   // Loop thread only.
   std::map<H2Connection*, std::shared_ptr<H2Connection>> connections_;

@@ -60,27 +60,25 @@ $py bench/dns/workload.py queries "$work/queries"
 
 echo "DNS benchmark ($(nproc) cores, ${seconds}s per run, $rounds rounds; servers on core 0, dnsperf on core 1)"
 
-# dnsd
-http_port=$(free_port); dns_port=$(free_port)
-printf '[forward]\nenabled = false\n' > "$work/dnsd.toml"
-$server_cpu "$bin" --config "$work/dnsd.toml" --http-address 127.0.0.1 --http-port "$http_port" --http-threads 1 --grpc-port 0 \
-  --dns-port "$dns_port" --dns-workers 1 --data-dir "$work/dnsd-data" --zones "$work/none" --log-level warn \
-  > "$work/dnsd.out" 2>&1 &
-dnsd_pid=$!; pids+=($dnsd_pid)
-for _ in $(seq 50); do grep -q ready "$work/dnsd.out" 2>/dev/null && break; sleep 0.1; done
-$py bench/dns/workload.py register "$http_port"
-
+# Starts a single-threaded dnsd pinned like the others, registers the workload's services in
+# it, and sets <prefix>_pid, <prefix>_http and <prefix>_dns.
+start_dnsd() {  # prefix, extra TOML
+  local prefix=$1 http dns
+  http=$(free_port); dns=$(free_port)
+  printf '[forward]\nenabled = false\n%b' "$2" > "$work/$prefix.toml"
+  $server_cpu "$bin" --config "$work/$prefix.toml" --http-address 127.0.0.1 --http-port "$http" --http-threads 1 \
+    --grpc-port 0 --dns-port "$dns" --dns-workers 1 --data-dir "$work/$prefix-data" --zones "$work/none" \
+    --log-level warn > "$work/$prefix.out" 2>&1 &
+  local pid=$!; pids+=($pid)
+  for _ in $(seq 50); do grep -q ready "$work/$prefix.out" 2>/dev/null && break; sleep 0.1; done
+  $py bench/dns/workload.py register "$http"
+  printf -v "${prefix}_pid" %s "$pid"; printf -v "${prefix}_http" %s "$http"; printf -v "${prefix}_dns" %s "$dns"
+}
+start_dnsd dnsd ""
 # dnsd with dns.minimal_responses: SRV answers without the targets' addresses, which is what
 # gdnsd sends for the same zone (it adds no additional records to SRV answers; NSD does), so
-# dnsd and gdnsd answers are byte for byte the same size.
-min_http_port=$(free_port); min_dns_port=$(free_port)
-printf '[forward]\nenabled = false\n[dns]\nminimal_responses = true\n' > "$work/dnsd-min.toml"
-$server_cpu "$bin" --config "$work/dnsd-min.toml" --http-address 127.0.0.1 --http-port "$min_http_port" --http-threads 1 --grpc-port 0 \
-  --dns-port "$min_dns_port" --dns-workers 1 --data-dir "$work/dnsd-min-data" --zones "$work/none" --log-level warn \
-  > "$work/dnsd-min.out" 2>&1 &
-min_pid=$!; pids+=($min_pid)
-for _ in $(seq 50); do grep -q ready "$work/dnsd-min.out" 2>/dev/null && break; sleep 0.1; done
-$py bench/dns/workload.py register "$min_http_port"
+# dnsd and gdnsd answers are the same size.
+start_dnsd min '[dns]\nminimal_responses = true\n'
 
 # NSD
 nsd_port=$(free_port)
@@ -127,8 +125,8 @@ gd_pid=$!; pids+=($gd_pid)
 for _ in $(seq 50); do dig @127.0.0.1 -p "$gd_port" +short +time=1 nacos.internal SOA | grep -q . && break; sleep 0.1; done
 
 for round in $(seq "$rounds"); do
-  measure "dnsd (registry zone)" "$dnsd_pid" "$dns_port"
-  measure "dnsd minimal_responses" "$min_pid" "$min_dns_port"
+  measure "dnsd (registry zone)" "$dnsd_pid" "$dnsd_dns"
+  measure "dnsd minimal_responses" "$min_pid" "$min_dns"
   measure "NSD (static zone)" "$nsd_pid" "$nsd_port"
   measure "gdnsd (static zone)" "$gd_pid" "$gd_port"
 done
@@ -140,10 +138,10 @@ done
 kill "$nsd_pid" "$gd_pid" "$min_pid"
 
 # dnsd while the registry changes ~1,000 times per second (the load runs on core 1 too).
-$client_cpu $py bench/dns/workload.py churn "$http_port" 1000 "$((seconds + 1))" > "$work/churn.out" &
+$client_cpu $py bench/dns/workload.py churn "$dnsd_http" 1000 "$((seconds + 1))" > "$work/churn.out" &
 churn_pid=$!
 sleep 0.5
-measure "dnsd + 1,000 changes/s" "$dnsd_pid" "$dns_port"
+measure "dnsd + 1,000 changes/s" "$dnsd_pid" "$dnsd_dns"
 wait $churn_pid; cat "$work/churn.out"
 
-$py bench/dns/workload.py latency "$http_port" "$dns_port" 300
+$py bench/dns/workload.py latency "$dnsd_http" "$dnsd_dns" 300

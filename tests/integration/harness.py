@@ -5,6 +5,7 @@ server: tests only see what a client on the wire would see.
 """
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -24,11 +25,12 @@ def free_port():
 
 
 class DnsdProcess:
-    def __init__(self, extra_args=(), data_dir=None, config_text=None):
+    def __init__(self, extra_args=(), data_dir=None, config_text=None, max_open_files=None):
         self.owns_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="dnsd-it-")
         self.extra_args = list(extra_args)
         self.config_text = config_text
+        self.max_open_files = max_open_files
         self.proc = None
         self.port = None
 
@@ -45,7 +47,10 @@ class DnsdProcess:
             args += ["--config", path]
         self.log_path = os.path.join(self.data_dir, "dnsd.stderr.log")
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
+            limit = self.max_open_files
+            preexec = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))) if limit else None
+            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True,
+                                         preexec_fn=preexec)
         line = self.proc.stdout.readline()
         self.proc.stdout.close()
         fields = dict(f.split("=") for f in line.split()[2:] if "=" in f)

@@ -304,5 +304,31 @@ class GrpcHttp2Test(unittest.TestCase):
             healthy.close()
 
 
+
+class GrpcAcceptLimitTest(unittest.TestCase):
+    def test_running_out_of_file_descriptors_pauses_accepting(self):
+        d = DnsdProcess(max_open_files=150).start()
+        socks = []
+        try:
+            for _ in range(250):  # more than dnsd can hold: the rest wait in the backlog
+                socks.append(socket.create_connection(("127.0.0.1", d.grpc_port), timeout=5))
+            time.sleep(0.5)
+            text = d.curl("GET", "/metrics")[1]
+            errors = float(re.search(r"^dnsd_grpc_accept_errors_total (\S+)$", text, re.M).group(1))
+            self.assertGreater(errors, 0)
+            for s in socks:
+                s.close()
+            socks = []
+            # Once descriptors are free again, clients are served.
+            client = NacosGrpcClient(d.grpc_port).connect()
+            try:
+                self.assertEqual(client.request("HealthCheckRequest", {})[0], "HealthCheckResponse")
+            finally:
+                client.close()
+        finally:
+            for s in socks:
+                s.close()
+            d.cleanup()
+
 if __name__ == "__main__":
     unittest.main()
