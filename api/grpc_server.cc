@@ -163,6 +163,8 @@ class GrpcServer::Impl final {
     transport.address = options_.address;
     transport.port = options_.port;
     transport.max_message_bytes = static_cast<size_t>(options_.max_inbound_bytes);
+    transport.keepalive_time_ms = options_.keepalive_time_ms;
+    transport.keepalive_timeout_ms = options_.keepalive_timeout_ms;
     transport.unary_path = "/Request/request";
     transport.stream_path = "/BiRequestStream/requestBiStream";
     transport.on_unary = [this](std::shared_ptr<GrpcCall> call, std::string message) {

@@ -44,6 +44,10 @@ struct GrpcServerOptions {
   int push_max_retries = 3;
   int64_t detection_idle_ms = 20'000;   // idle this long: probe with ClientDetectionRequest
   int64_t detection_timeout_ms = 5000;  // no answer to the probe this long: drop the connection
+  // HTTP/2 keep-alive, as Nacos's server: PING after this long without a frame from the
+  // client, and close when nothing arrives within the timeout after it.
+  int64_t keepalive_time_ms = 6 * 60 * 1000;
+  int64_t keepalive_timeout_ms = 20'000;
   int64_t max_config_content_bytes = 10 << 20;
   int64_t cache_millis = 10'000;
   std::string server_ip = "127.0.0.1";  // reported in Payload metadata

@@ -50,11 +50,10 @@ constexpr uint8_t kPriorityFlag = 0x20;
 enum H2Error : uint32_t {
   kNoError = 0,
   kProtocolError = 1,
-  kInternalError = 2,
   kFlowControlError = 3,
+  kStreamClosed = 5,
   kFrameSizeError = 6,
   kRefusedStream = 7,
-  kCancel = 8,
   kCompressionError = 9,
   kEnhanceYourCalm = 0xb,
 };
@@ -158,6 +157,8 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   void FinishCall(uint32_t stream_id, int code, std::string message);
 
   const std::string& peer() const { return peer_; }
+  // Keep-alive check, every few seconds: true when the connection was closed for silence.
+  bool CheckAlive(std::chrono::steady_clock::time_point now);
 
  private:
   bool ProcessFrame(uint8_t type, uint8_t flags, uint32_t stream_id, const uint8_t* payload,
@@ -190,6 +191,8 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   bool preface_done_ = false;
   bool closing_ = false;  // GOAWAY sent; close once the output is flushed
   bool reading_ = true;   // false after a connection error: nothing more is parsed
+  std::chrono::steady_clock::time_point last_frame_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point ping_sent_{};  // epoch: no keep-alive PING outstanding
   // After a connection error: once the GOAWAY is out, the write side is shut and input is
   // read and dropped until the client closes (or 1 s passes). Closing with unread input
   // would make the kernel send a reset, which can destroy the GOAWAY before it is read.
@@ -224,7 +227,10 @@ class GrpcTransport::Impl {
             "gRPC calls refused by the transport (unknown method, oversized or compressed "
             "message, bad headers)")),
         accept_errors_(metrics.GetCounter("dnsd_grpc_accept_errors_total",
-                                          "accept() failures on the gRPC port")) {
+                                          "accept() failures on the gRPC port")),
+        keepalive_closes_(
+            metrics.GetCounter("dnsd_grpc_keepalive_closes_total",
+                               "Connections closed for not answering a keep-alive PING")) {
     metrics.AddGauge("dnsd_grpc_transport_connections", "Open HTTP/2 connections on the gRPC port",
                      [this] { return static_cast<double>(connection_count_.load()); });
   }
@@ -257,12 +263,19 @@ class GrpcTransport::Impl {
       return absl::UnavailableError(
           common::StrCat("gRPC: cannot listen on ", options_.address, ":", options_.port));
     }
-    evconnlistener_set_error_cb(listener_, &Impl::OnAcceptError);
+    common::PauseOnAcceptErrors(listener_, accept_errors_, "gRPC");
     sockaddr_storage bound{};
     socklen_t bound_len = sizeof(bound);
     getsockname(evconnlistener_get_fd(listener_), reinterpret_cast<sockaddr*>(&bound), &bound_len);
     port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                                               : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    // Keep-alive checks: a pass over all connections a few times per keep-alive timeout.
+    const int64_t period = std::clamp<int64_t>(
+        std::min(options_.keepalive_time_ms, options_.keepalive_timeout_ms) / 4, 25, 5000);
+    loop_->RunEvery(period, [this] {
+      const auto now = std::chrono::steady_clock::now();
+      for (const auto& conn : Snapshot()) conn->CheckAlive(now);
+    });
     thread_ = std::thread([this] { loop_->Run(); });
     return absl::OkStatus();
   }
@@ -271,7 +284,10 @@ class GrpcTransport::Impl {
     if (!loop_ || stopped_) return;
     stopped_ = true;
     loop_->Post([this] {
-      if (listener_) evconnlistener_free(listener_);
+      if (listener_) {
+        common::ForgetAcceptPause(listener_);
+        evconnlistener_free(listener_);
+      }
       listener_ = nullptr;
       for (const auto& conn : Snapshot()) conn->GoAway(kNoError, "server shutting down", false);
     });
@@ -319,28 +335,6 @@ class GrpcTransport::Impl {
     connection_count_.fetch_sub(1);
   }
 
-  // accept() failing (out of file descriptors, typically) would leave the listening socket
-  // readable and spin the loop; pause accepting for a moment instead.
-  static void OnAcceptError(evconnlistener* listener, void* self) {
-    auto* impl = static_cast<Impl*>(self);
-    impl->accept_errors_.Inc();
-    const auto now = std::chrono::steady_clock::now();
-    if (now - impl->last_accept_warning_ > std::chrono::seconds(10)) {  // once per burst
-      impl->last_accept_warning_ = now;
-      spdlog::warn("gRPC: accept failed ({}); pausing new connections for 100 ms at a time",
-                   evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-    }
-    evconnlistener_disable(listener);
-    const timeval pause{0, 100'000};
-    event_base_once(
-        impl->loop_->base(), -1, EV_TIMEOUT,
-        [](evutil_socket_t, short, void* arg) {
-          auto* i = static_cast<Impl*>(arg);
-          if (i->listener_) evconnlistener_enable(i->listener_);
-        },
-        impl, &pause);
-  }
-
   static void OnAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, void* self) {
     auto* impl = static_cast<Impl*>(self);
     const int one = 1;
@@ -362,12 +356,12 @@ class GrpcTransport::Impl {
   common::Counter& protocol_errors_;
   common::Counter& rejected_calls_;
   common::Counter& accept_errors_;
+  common::Counter& keepalive_closes_;
   std::unique_ptr<common::EventLoop> loop_;
   evconnlistener* listener_ = nullptr;
   std::thread thread_;
   int port_ = 0;
   bool stopped_ = false;
-  std::chrono::steady_clock::time_point last_accept_warning_{};
   std::atomic<size_t> connection_count_{0};
   // Loop thread only.
   std::map<H2Connection*, std::shared_ptr<H2Connection>> connections_;
@@ -425,6 +419,24 @@ void H2Connection::Begin() {
   put(12, 0x6, static_cast<uint32_t>(transport_.options_.max_header_list_bytes));
   WriteFrame(kSettings, 0, 0, settings, sizeof(settings));
   WriteWindowUpdate(0, kConnectionWindow - kDefaultWindow);
+}
+
+bool H2Connection::CheckAlive(std::chrono::steady_clock::time_point now) {
+  if (torn_down_ || !preface_done_ || lingering_) return false;
+  const auto& options = transport_.options_;
+  if (ping_sent_ != std::chrono::steady_clock::time_point{}) {
+    if (now - ping_sent_ < std::chrono::milliseconds(options.keepalive_timeout_ms)) return false;
+    spdlog::debug("gRPC {}: no answer to keep-alive PING, closing", peer_);
+    transport_.keepalive_closes_.Inc();
+    Teardown();
+    return true;
+  }
+  if (now - last_frame_ >= std::chrono::milliseconds(options.keepalive_time_ms)) {
+    static constexpr uint8_t kOpaque[8] = {'d', 'n', 's', 'd', 'k', 'e', 'e', 'p'};
+    WriteFrame(kPing, 0, 0, kOpaque, sizeof(kOpaque));
+    ping_sent_ = now;
+  }
+  return false;
 }
 
 void H2Connection::OnEvent(short what) {
@@ -549,6 +561,8 @@ void H2Connection::OnRead() {
     }
     if (evbuffer_get_length(in) < kFrameHeader + length) break;
     const uint8_t* frame = evbuffer_pullup(in, static_cast<ev_ssize_t>(kFrameHeader + length));
+    last_frame_ = std::chrono::steady_clock::now();
+    ping_sent_ = {};  // any frame shows the client is alive
     const bool ok = ProcessFrame(header[3], header[4], Be32(header + 5) & 0x7fffffff,
                                  frame + kFrameHeader, length);
     if (torn_down_) return;
@@ -750,7 +764,7 @@ bool H2Connection::OnData(uint8_t flags, uint32_t stream_id, const uint8_t* payl
   }
   H2Stream& s = *it->second;
   if (s.remote_closed) {
-    WriteRst(stream_id, 5);  // STREAM_CLOSED
+    WriteRst(stream_id, kStreamClosed);
     return true;
   }
   if (!s.rejected) {

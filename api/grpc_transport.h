@@ -24,16 +24,13 @@ namespace dnsd::api {
 
 class GrpcTransport;
 
-// gRPC status codes used here (grpc/status.h values).
+// The gRPC status codes dnsd sends (values of grpc/status.h).
 enum GrpcCode : int {
   kGrpcOk = 0,
-  kGrpcCancelled = 1,
-  kGrpcInvalidArgument = 3,
-  kGrpcFailedPrecondition = 9,
   kGrpcResourceExhausted = 8,
+  kGrpcFailedPrecondition = 9,
   kGrpcUnimplemented = 12,
   kGrpcInternal = 13,
-  kGrpcUnavailable = 14,
 };
 
 // One server call (a unary request or the server side of a stream). Any thread may use it.
@@ -87,6 +84,9 @@ struct GrpcTransportOptions {
   size_t max_message_bytes = 10 * 1024 * 1024;
   size_t max_header_list_bytes = 64 * 1024;
   uint32_t max_concurrent_streams = 1000;
+  // PING a client this long after its last frame; close if nothing arrives within the timeout.
+  int64_t keepalive_time_ms = 6 * 60 * 1000;
+  int64_t keepalive_timeout_ms = 20'000;
   std::string unary_path;   // e.g. "/Request/request"
   std::string stream_path;  // e.g. "/BiRequestStream/requestBiStream"
   // Called on the transport thread for each complete unary request; answer through `call`.

@@ -29,6 +29,7 @@ struct Worker {
   HttpServer* server = nullptr;
   std::unique_ptr<common::EventLoop> loop;
   evhttp* http = nullptr;
+  evconnlistener* listener = nullptr;  // evhttp's, for the accept-error pause
   std::unordered_map<evhttp_connection*, std::shared_ptr<DeferredReply::State>> pending;
   common::Counter* responses_by_class[6] = {};  // index = status / 100
 };
@@ -196,11 +197,14 @@ HttpServer::HttpServer(const HttpServerOptions& options, common::MetricsRegistry
     : options_(options) {
   oversized_ = &metrics.GetCounter("dnsd_api_http_oversized_bodies_total",
                                    "Requests rejected because the body exceeded the limit");
+  accept_errors_ = &metrics.GetCounter("dnsd_api_http_accept_errors_total",
+                                       "accept() failures on the HTTP port");
 }
 
 HttpServer::~HttpServer() {
   Stop();
   for (auto& worker : workers_) {
+    if (worker->listener) common::ForgetAcceptPause(worker->listener);
     if (worker->http) evhttp_free(worker->http);
   }
   if (listen_fd_ >= 0) close(listen_fd_);
@@ -254,9 +258,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(const HttpServerO
                                                  EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
                                                  EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
     evhttp_set_gencb(worker->http, &HttpServer::OnRequest, worker.get());
-    if (evhttp_accept_socket(worker->http, fd) != 0) {
-      return absl::InternalError("evhttp_accept_socket failed");
-    }
+    evhttp_bound_socket* bound_socket = evhttp_accept_socket_with_handle(worker->http, fd);
+    if (bound_socket == nullptr) return absl::InternalError("evhttp_accept_socket failed");
+    worker->listener = evhttp_bound_socket_get_listener(bound_socket);
+    common::PauseOnAcceptErrors(worker->listener, *server->accept_errors_, "HTTP");
     server->workers_.push_back(std::move(worker));
   }
   return server;

@@ -81,6 +81,7 @@ class HttpServer {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   common::Counter* oversized_;
+  common::Counter* accept_errors_;
 };
 
 }  // namespace dnsd::api

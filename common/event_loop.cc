@@ -2,6 +2,12 @@
 
 #include <event2/thread.h>
 
+#include <chrono>
+#include <map>
+
+#include "common/metrics.h"
+#include "spdlog/spdlog.h"
+
 namespace dnsd::common {
 
 absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
@@ -68,5 +74,64 @@ void EventLoop::RunEvery(int64_t period_ms, std::function<void()> fn) {
 }
 
 void EventLoop::OnTimer(evutil_socket_t, short, void* arg) { static_cast<Timer*>(arg)->fn(); }
+
+namespace {
+
+struct AcceptPause {
+  Counter* errors;
+  std::string what;
+  std::chrono::steady_clock::time_point last_warning{};
+};
+
+std::mutex& PauseMutex() {
+  static std::mutex mu;
+  return mu;
+}
+std::map<evconnlistener*, AcceptPause>& Pauses() {
+  static std::map<evconnlistener*, AcceptPause> pauses;
+  return pauses;
+}
+
+void OnAcceptError(evconnlistener* listener, void*) {
+  const int err = EVUTIL_SOCKET_ERROR();
+  {
+    std::lock_guard lock(PauseMutex());
+    auto it = Pauses().find(listener);
+    if (it != Pauses().end()) {
+      it->second.errors->Inc();
+      const auto now = std::chrono::steady_clock::now();
+      if (now - it->second.last_warning > std::chrono::seconds(10)) {
+        it->second.last_warning = now;
+        spdlog::warn("{}: accept failed ({}); pausing new connections for 100 ms at a time",
+                     it->second.what, evutil_socket_error_to_string(err));
+      }
+    }
+  }
+  evconnlistener_disable(listener);
+  const timeval pause{0, 100'000};
+  event_base_once(
+      evconnlistener_get_base(listener), -1, EV_TIMEOUT,
+      [](evutil_socket_t, short, void* arg) {
+        auto* l = static_cast<evconnlistener*>(arg);
+        std::lock_guard lock(PauseMutex());
+        if (Pauses().contains(l)) evconnlistener_enable(l);  // not if freed meanwhile
+      },
+      listener, &pause);
+}
+
+}  // namespace
+
+void PauseOnAcceptErrors(evconnlistener* listener, Counter& errors, std::string what) {
+  {
+    std::lock_guard lock(PauseMutex());
+    Pauses()[listener] = AcceptPause{&errors, std::move(what)};
+  }
+  evconnlistener_set_error_cb(listener, &OnAcceptError);
+}
+
+void ForgetAcceptPause(evconnlistener* listener) {
+  std::lock_guard lock(PauseMutex());
+  Pauses().erase(listener);
+}
 
 }  // namespace dnsd::common

@@ -5,11 +5,13 @@
 #pragma once
 
 #include <event2/event.h>
+#include <event2/listener.h>
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -58,5 +60,15 @@ class EventLoop {
   std::vector<std::function<void()>> pending_;
   std::vector<std::unique_ptr<Timer>> timers_;
 };
+
+class Counter;
+
+// After an accept() error (out of descriptors, typically) a level-triggered listener stays
+// readable and its loop spins. This makes `listener` pause for 100 ms instead, counts each
+// error in `errors` and logs once per 10 s. Works for listeners owned by evhttp too (the
+// pause state is kept here, not in the listener's callback argument).
+void PauseOnAcceptErrors(evconnlistener* listener, Counter& errors, std::string what);
+// Call before freeing a listener given to PauseOnAcceptErrors.
+void ForgetAcceptPause(evconnlistener* listener);
 
 }  // namespace dnsd::common

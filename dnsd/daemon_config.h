@@ -42,6 +42,8 @@ struct DaemonConfig {
   int grpc_push_max_retries = 3;
   int64_t grpc_detection_idle_ms = 20'000;
   int64_t grpc_detection_timeout_ms = 5000;
+  int64_t grpc_keepalive_time_ms = 6 * 60 * 1000;
+  int64_t grpc_keepalive_timeout_ms = 20'000;
   // [config]
   int64_t config_max_content_bytes = 10 << 20;
   // [dns]

@@ -191,6 +191,8 @@ int main(int argc, char** argv) {
     grpc_options.push_max_retries = config.grpc_push_max_retries;
     grpc_options.detection_idle_ms = config.grpc_detection_idle_ms;
     grpc_options.detection_timeout_ms = config.grpc_detection_timeout_ms;
+    grpc_options.keepalive_time_ms = config.grpc_keepalive_time_ms;
+    grpc_options.keepalive_timeout_ms = config.grpc_keepalive_timeout_ms;
     grpc_options.max_config_content_bytes = config.config_max_content_bytes;
     grpc_options.server_ip = config.advertise_ip;
     auto created = dnsd::api::GrpcServer::Create(grpc_options, registry, **config_store, driver,

@@ -5,6 +5,7 @@ pings, malformed input, and the rule that a broken connection never hurts the ot
 import re
 import socket
 import struct
+import subprocess
 import time
 import unittest
 
@@ -305,6 +306,41 @@ class GrpcHttp2Test(unittest.TestCase):
 
 
 
+class GrpcKeepaliveTest(unittest.TestCase):
+    def test_silent_connections_are_pinged_then_closed(self):
+        d = DnsdProcess(config_text="[grpc]\nkeepalive_time_ms = 300\nkeepalive_timeout_ms = 300\n").start()
+        try:
+            answering, silent = RawH2(d.grpc_port), RawH2(d.grpc_port)
+            # The answering client reads (h2 acknowledges each PING it receives); the silent
+            # one sends nothing after its preface.
+            answering.sock.settimeout(0.1)
+            deadline = time.time() + 2.0
+            while time.time() < deadline:
+                try:
+                    answering.pump(lambda: False, timeout=0.2)
+                except TimeoutError:
+                    pass
+            answering.sock.settimeout(5)
+            pings = [e for e in answering.events if isinstance(e, h2.events.PingReceived)]
+            self.assertGreaterEqual(len(pings), 2, "dnsd sent no keep-alive PINGs")
+            self.assertEqual(answering.status(answering.request(
+                "/Request/request", grpc_frame(payload("ServerCheckRequest", {}).SerializeToString()))),
+                (b"0", ""))
+            silent.sock.settimeout(2)
+            received = b""
+            while True:
+                chunk = silent.sock.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+            self.assertIn(b"\x00\x00\x08\x06\x00", received)  # it was pinged before being closed
+            text = d.curl("GET", "/metrics")[1]
+            self.assertRegex(text, r"(?m)^dnsd_grpc_keepalive_closes_total [1-9]")
+            answering.close()
+            silent.close()
+        finally:
+            d.cleanup()
+
 class GrpcAcceptLimitTest(unittest.TestCase):
     def test_running_out_of_file_descriptors_pauses_accepting(self):
         d = DnsdProcess(max_open_files=150).start()
@@ -312,13 +348,19 @@ class GrpcAcceptLimitTest(unittest.TestCase):
         try:
             for _ in range(250):  # more than dnsd can hold: the rest wait in the backlog
                 socks.append(socket.create_connection(("127.0.0.1", d.grpc_port), timeout=5))
+            # An HTTP client now waits in the HTTP port's backlog: that listener pauses too.
+            waiting = subprocess.Popen(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                        f"{d.base}/metrics"],
+                                       stdout=subprocess.PIPE, text=True)
             time.sleep(0.5)
-            text = d.curl("GET", "/metrics")[1]
-            errors = float(re.search(r"^dnsd_grpc_accept_errors_total (\S+)$", text, re.M).group(1))
-            self.assertGreater(errors, 0)
             for s in socks:
                 s.close()
             socks = []
+            self.assertEqual(waiting.communicate(timeout=10)[0], "200")
+            text = d.curl("GET", "/metrics")[1]
+            for name in ("dnsd_grpc_accept_errors_total", "dnsd_api_http_accept_errors_total"):
+                errors = float(re.search(rf"^{name} (\S+)$", text, re.M).group(1))
+                self.assertGreater(errors, 0, name)
             # Once descriptors are free again, clients are served.
             client = NacosGrpcClient(d.grpc_port).connect()
             try:
