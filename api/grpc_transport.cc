@@ -178,6 +178,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   void SendHeaders(H2Stream& s, bool trailers_only);
   void SendTrailers(H2Stream& s);
   void EndStream(uint32_t id);  // drops the stream record, telling its handler
+  void DropStreams();           // ends every stream without a word to the client
   void WriteFrame(uint8_t type, uint8_t flags, uint32_t stream_id, const void* payload,
                   size_t length);
   void WriteWindowUpdate(uint32_t stream_id, uint32_t increment);
@@ -465,14 +466,18 @@ void H2Connection::Teardown() {
   if (torn_down_) return;
   torn_down_ = true;
   auto self = shared_from_this();  // Forget() drops the transport's reference
+  DropStreams();
+  bufferevent_disable(bev_, EV_READ | EV_WRITE);
+  transport_.Forget(this);
+}
+
+void H2Connection::DropStreams() {
   auto streams = std::move(streams_);
   streams_.clear();
   for (auto& [id, s] : streams) {
     s->call->MarkFinished();
     if (s->handler) s->handler->OnDone();
   }
-  bufferevent_disable(bev_, EV_READ | EV_WRITE);
-  transport_.Forget(this);
 }
 
 void H2Connection::GoAway(uint32_t code, std::string_view reason, bool close_after_flush) {
@@ -487,12 +492,7 @@ void H2Connection::GoAway(uint32_t code, std::string_view reason, bool close_aft
     // Nothing more is parsed; the connection ends after the GOAWAY is out (see lingering_).
     reading_ = false;
     lingering_ = true;
-    auto streams = std::move(streams_);
-    streams_.clear();
-    for (auto& [id, s] : streams) {
-      s->call->MarkFinished();
-      if (s->handler) s->handler->OnDone();
-    }
+    DropStreams();
   }
   if (!lingering_ && evbuffer_get_length(bufferevent_get_output(bev_)) == 0 && streams_.empty()) {
     Teardown();
@@ -982,16 +982,20 @@ void H2Connection::Pump() {
   }
 }
 
+namespace {
+void AppendStatus(std::string& block, const H2Stream& s) {
+  HpackAppendLiteral(block, 0, "grpc-status", std::to_string(s.status));
+  if (!s.status_message.empty()) {
+    HpackAppendLiteral(block, 0, "grpc-message", PercentEncode(s.status_message));
+  }
+}
+}  // namespace
+
 void H2Connection::SendHeaders(H2Stream& s, bool trailers_only) {
   std::string block;
   HpackAppendIndexed(block, 8);                           // :status 200
   HpackAppendLiteral(block, 31, "", "application/grpc");  // content-type
-  if (trailers_only) {
-    HpackAppendLiteral(block, 0, "grpc-status", std::to_string(s.status));
-    if (!s.status_message.empty()) {
-      HpackAppendLiteral(block, 0, "grpc-message", PercentEncode(s.status_message));
-    }
-  }
+  if (trailers_only) AppendStatus(block, s);
   WriteFrame(kHeaders, kEndHeaders | (trailers_only ? kEndStream : 0), s.id, block.data(),
              block.size());
   s.headers_sent = true;
@@ -999,10 +1003,7 @@ void H2Connection::SendHeaders(H2Stream& s, bool trailers_only) {
 
 void H2Connection::SendTrailers(H2Stream& s) {
   std::string block;
-  HpackAppendLiteral(block, 0, "grpc-status", std::to_string(s.status));
-  if (!s.status_message.empty()) {
-    HpackAppendLiteral(block, 0, "grpc-message", PercentEncode(s.status_message));
-  }
+  AppendStatus(block, s);
   WriteFrame(kHeaders, kEndHeaders | kEndStream, s.id, block.data(), block.size());
 }
 
