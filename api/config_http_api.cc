@@ -79,6 +79,16 @@ std::string Param(const Params& params, std::initializer_list<std::string_view> 
   return ParamAny(params, names).value_or("");
 }
 
+// A publish or remove of `key` on behalf of the HTTP client (its address and src_user).
+ConfigCommand WriteCommand(ConfigCommandType type, const ConfigKey& key, const HttpRequest& req) {
+  ConfigCommand c;
+  c.type = type;
+  c.key = key;
+  c.src_ip = req.remote_ip;
+  c.src_user = Param(req.params, {"src_user", "srcUser"});
+  return c;
+}
+
 absl::StatusOr<int> PageParam(const Params& params, std::string_view name, int fallback, int max) {
   auto value = IntParam(params, name, fallback);
   if (!value.ok()) return value.status();
@@ -402,11 +412,7 @@ void ConfigHttpApi::PublishConfig(ApiVersion v, Req req, Resp resp) {
                   InvalidParam(kParameterValidateError,
                                "gray releases (tag, betaIps) are not supported by this server"));
   }
-  ConfigCommand c;
-  c.type = ConfigCommandType::kPublish;
-  c.key = *key;
-  c.src_ip = req.remote_ip;
-  c.src_user = Param(req.params, {"src_user", "srcUser"});
+  ConfigCommand c = WriteCommand(ConfigCommandType::kPublish, *key, req);
   c.item.content = *content;
   c.item.type = Param(req.params, {"type"});
   c.item.app_name = Param(req.params, {"appName"});
@@ -430,12 +436,8 @@ void ConfigHttpApi::RemoveConfig(ApiVersion v, Req req, Resp resp) {
                   InvalidParam(kParameterValidateError,
                                "gray releases (tag) are not supported by this server"));
   }
-  ConfigCommand c;
-  c.type = ConfigCommandType::kRemove;
-  c.key = *key;
-  c.src_ip = req.remote_ip;
-  c.src_user = Param(req.params, {"src_user", "srcUser"});
-  Propose(v, std::move(c), resp, [v] { return SuccessJson(v, "true"); });
+  Propose(v, WriteCommand(ConfigCommandType::kRemove, *key, req), resp,
+          [v] { return SuccessJson(v, "true"); });
 }
 
 void ConfigHttpApi::RemoveConfigsById(Req req, Resp resp) {
@@ -459,10 +461,7 @@ void ConfigHttpApi::RemoveConfigsById(Req req, Resp resp) {
   DeferredReply reply = resp.Defer();
   auto remaining = std::make_shared<std::atomic<size_t>>(keys.size());
   for (const auto& key : keys) {
-    ConfigCommand c;
-    c.type = ConfigCommandType::kRemove;
-    c.key = key;
-    c.src_ip = req.remote_ip;
+    ConfigCommand c = WriteCommand(ConfigCommandType::kRemove, key, req);
     c.timestamp_ms = clock_.NowMs();
     driver_.Propose(ConfigLogEntry(c), [reply, remaining, ok](absl::Status) {
       if (remaining->fetch_sub(1) == 1) reply.Send(ok());

@@ -10,6 +10,7 @@
 #include "config/config_store.h"
 
 #include <algorithm>
+#include <array>
 
 #include "common/byte_codec.h"
 #include "common/status_macros.h"
@@ -54,16 +55,35 @@ std::string HistoryIndexPrefix(const ConfigKey& key) {
   return k;
 }
 
+// The string fields of each record, in their stored order. Encoder and decoder both walk
+// these lists, so a field added to a record is written and read alike.
+template <typename Item>  // ConfigItem or const ConfigItem
+auto ItemStrings(Item& i) {
+  return std::array{
+      &i.key.tenant,         &i.key.group,   &i.key.data_id, &i.content,  &i.md5,    &i.type,
+      &i.app_name,           &i.tags,        &i.description, &i.use,      &i.effect, &i.schema,
+      &i.encrypted_data_key, &i.create_user, &i.create_ip,   &i.src_user, &i.src_ip};
+}
+template <typename Entry>  // HistoryEntry or const HistoryEntry
+auto HistoryStrings(Entry& h) {
+  return std::array{&h.key.tenant, &h.key.group, &h.key.data_id, &h.app_name,          &h.content,
+                    &h.md5,        &h.src_ip,    &h.src_user,    &h.encrypted_data_key};
+}
+
+absl::Status CheckVersion(common::ByteReader& r, std::string_view record) {
+  uint8_t version;
+  DNSD_RETURN_IF_ERROR(r.GetU8(version));
+  if (version != kRecordVersion) {
+    return absl::DataLossError(common::StrCat("unknown ", record, " record version"));
+  }
+  return absl::OkStatus();
+}
+
 std::string EncodeItem(const ConfigItem& i) {
   common::ByteWriter w;
   w.PutU8(kRecordVersion);
   w.PutI64(i.id);
-  for (const std::string* s :
-       {&i.key.tenant, &i.key.group, &i.key.data_id, &i.content, &i.md5, &i.type, &i.app_name,
-        &i.tags, &i.description, &i.use, &i.effect, &i.schema, &i.encrypted_data_key,
-        &i.create_user, &i.create_ip, &i.src_user, &i.src_ip}) {
-    w.PutString(*s);
-  }
+  for (const std::string* s : ItemStrings(i)) w.PutString(*s);
   w.PutI64(i.create_time_ms);
   w.PutI64(i.modify_time_ms);
   return w.Take();
@@ -71,17 +91,10 @@ std::string EncodeItem(const ConfigItem& i) {
 
 absl::StatusOr<ConfigItem> DecodeItem(std::string_view bytes) {
   common::ByteReader r(bytes);
-  uint8_t version;
-  DNSD_RETURN_IF_ERROR(r.GetU8(version));
-  if (version != kRecordVersion) return absl::DataLossError("unknown config record version");
+  DNSD_RETURN_IF_ERROR(CheckVersion(r, "config"));
   ConfigItem i;
   DNSD_RETURN_IF_ERROR(r.GetI64(i.id));
-  for (std::string* s :
-       {&i.key.tenant, &i.key.group, &i.key.data_id, &i.content, &i.md5, &i.type, &i.app_name,
-        &i.tags, &i.description, &i.use, &i.effect, &i.schema, &i.encrypted_data_key,
-        &i.create_user, &i.create_ip, &i.src_user, &i.src_ip}) {
-    DNSD_RETURN_IF_ERROR(r.GetString(*s));
-  }
+  for (std::string* s : ItemStrings(i)) DNSD_RETURN_IF_ERROR(r.GetString(*s));
   DNSD_RETURN_IF_ERROR(r.GetI64(i.create_time_ms));
   DNSD_RETURN_IF_ERROR(r.GetI64(i.modify_time_ms));
   return i;
@@ -92,10 +105,7 @@ std::string EncodeHistory(const HistoryEntry& h) {
   w.PutU8(kRecordVersion);
   w.PutI64(h.id);
   w.PutI64(h.config_id);
-  for (const std::string* s : {&h.key.tenant, &h.key.group, &h.key.data_id, &h.app_name, &h.content,
-                               &h.md5, &h.src_ip, &h.src_user, &h.encrypted_data_key}) {
-    w.PutString(*s);
-  }
+  for (const std::string* s : HistoryStrings(h)) w.PutString(*s);
   w.PutU8(static_cast<uint8_t>(h.op_type));
   w.PutI64(h.created_time_ms);
   w.PutI64(h.modified_time_ms);
@@ -104,16 +114,12 @@ std::string EncodeHistory(const HistoryEntry& h) {
 
 absl::StatusOr<HistoryEntry> DecodeHistory(std::string_view bytes) {
   common::ByteReader r(bytes);
-  uint8_t version, op;
-  DNSD_RETURN_IF_ERROR(r.GetU8(version));
-  if (version != kRecordVersion) return absl::DataLossError("unknown history record version");
+  DNSD_RETURN_IF_ERROR(CheckVersion(r, "history"));
+  uint8_t op;
   HistoryEntry h;
   DNSD_RETURN_IF_ERROR(r.GetI64(h.id));
   DNSD_RETURN_IF_ERROR(r.GetI64(h.config_id));
-  for (std::string* s : {&h.key.tenant, &h.key.group, &h.key.data_id, &h.app_name, &h.content,
-                         &h.md5, &h.src_ip, &h.src_user, &h.encrypted_data_key}) {
-    DNSD_RETURN_IF_ERROR(r.GetString(*s));
-  }
+  for (std::string* s : HistoryStrings(h)) DNSD_RETURN_IF_ERROR(r.GetString(*s));
   DNSD_RETURN_IF_ERROR(r.GetU8(op));
   h.op_type = static_cast<char>(op);
   DNSD_RETURN_IF_ERROR(r.GetI64(h.created_time_ms));
@@ -132,9 +138,7 @@ std::string EncodeNamespace(const NamespaceInfo& n) {
 
 absl::StatusOr<NamespaceInfo> DecodeNamespace(std::string_view bytes) {
   common::ByteReader r(bytes);
-  uint8_t version;
-  DNSD_RETURN_IF_ERROR(r.GetU8(version));
-  if (version != kRecordVersion) return absl::DataLossError("unknown namespace record version");
+  DNSD_RETURN_IF_ERROR(CheckVersion(r, "namespace"));
   NamespaceInfo n;
   DNSD_RETURN_IF_ERROR(r.GetString(n.id));
   DNSD_RETURN_IF_ERROR(r.GetString(n.name));
