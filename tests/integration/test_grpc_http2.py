@@ -202,26 +202,31 @@ class GrpcHttp2Test(unittest.TestCase):
         # 3 x max_inbound_bytes of unfinished data the connection is ended (ENHANCE_YOUR_CALM).
         before = self.metric("dnsd_grpc_protocol_errors_total")
         c = RawH2(self.dnsd.grpc_port)
+
+        def terminated():
+            return any(isinstance(e, h2.events.ConnectionTerminated) for e in c.events)
+
         try:
             chunk = b"p" * 16384
-            ended = []
             for _ in range(4):
+                if terminated():
+                    break
                 sid = c.request("/Request/request", b"", end=False)
                 c.conn.send_data(sid, struct.pack(">BI", 0, 10 * 1024 * 1024))
                 sent = 0
-                while sent < 9 * 1024 * 1024 and not ended:
+                while sent < 9 * 1024 * 1024 and not terminated():
                     room = min(c.conn.local_flow_control_window(sid), len(chunk))
                     if room == 0:
                         c.flush()
-                        c.pump(lambda: c.conn.local_flow_control_window(sid) > 0 or ended, timeout=5)
+                        c.pump(lambda: c.conn.local_flow_control_window(sid) > 0 or terminated(),
+                               timeout=5)
                         continue
                     c.conn.send_data(sid, chunk[:room])
                     sent += room
                     if sent % (1024 * 1024) < 16384:
                         c.flush()
-                ended.extend(e for e in c.events if isinstance(e, h2.events.ConnectionTerminated))
                 c.flush()
-            c.pump(lambda: any(isinstance(e, h2.events.ConnectionTerminated) for e in c.events))
+            c.pump(terminated)
         except (ConnectionError, BrokenPipeError, ConnectionResetError):
             pass  # the server may close before the GOAWAY is read
         finally:
