@@ -2,6 +2,7 @@
 independent HTTP/2 and HPACK implementation): flow control in both directions, calls the
 transport refuses (unknown method, wrong content type, compressed or oversized messages),
 pings, malformed input, and the rule that a broken connection never hurts the others."""
+import os
 import re
 import socket
 import struct
@@ -353,6 +354,13 @@ class GrpcAcceptLimitTest(unittest.TestCase):
         try:
             for _ in range(250):  # more than dnsd can hold: the rest wait in the backlog
                 socks.append(socket.create_connection(("127.0.0.1", d.grpc_port), timeout=5))
+            # Connections complete in the kernel's backlog before dnsd accepts them: wait until
+            # dnsd really holds every descriptor it may open, or the HTTP accept below succeeds.
+            fd_dir = f"/proc/{d.proc.pid}/fd"
+            deadline = time.time() + 10
+            while len(os.listdir(fd_dir)) < 150 and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(len(os.listdir(fd_dir)), 150, "dnsd did not reach its descriptor limit")
             # An HTTP client now waits in the HTTP port's backlog: that listener pauses too.
             waiting = subprocess.Popen(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
                                         f"{d.base}/metrics"],
