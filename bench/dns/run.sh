@@ -16,7 +16,8 @@ rounds=${2:-3}
 bin=$PWD/build/bin/dnsd
 py=/usr/bin/python3
 for tool in dnsperf nsd gdnsd; do command -v $tool >/dev/null || { echo "missing $tool (apt-get install dnsperf nsd gdnsd)"; exit 1; }; done
-[[ -x $bin ]] || { echo "build dnsd first"; exit 1; }
+floor_bin=$PWD/build/bench/floor_responder
+[[ -x $bin && -x $floor_bin ]] || { echo "build dnsd and the bench tools first (cmake --build build)"; exit 1; }
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -124,18 +125,39 @@ $server_cpu gdnsd -c "$work/gdnsd" start > "$work/gdnsd.log" 2>&1 &
 gd_pid=$!; pids+=($gd_pid)
 for _ in $(seq 50); do dig @127.0.0.1 -p "$gd_port" +short +time=1 nacos.internal SOA | grep -q . && break; sleep 0.1; done
 
+# The floor: a responder that does no DNS work (bench/dns/floor_responder.cc), with dnsd's
+# receive/send loop and three A records per answer. What it costs is the kernel's UDP path
+# and the wake-ups of this closed-loop load; no server can go below it here.
+floor_port=$(free_port)
+$server_cpu "$floor_bin" "$floor_port" 3 > "$work/floor.out" 2>&1 &
+floor_pid=$!; pids+=($floor_pid)
+for _ in $(seq 50); do grep -q ready "$work/floor.out" 2>/dev/null && break; sleep 0.1; done
+
+names=("dnsd (registry zone)" "dnsd minimal_responses" "NSD (static zone)" "gdnsd (static zone)"
+       "floor (no DNS work)")
+pids_of=("$dnsd_pid" "$min_pid" "$nsd_pid" "$gd_pid" "$floor_pid")
+ports_of=("$dnsd_dns" "$min_dns" "$nsd_port" "$gd_port" "$floor_port")
+ratios=""
 for round in $(seq "$rounds"); do
-  measure "dnsd (registry zone)" "$dnsd_pid" "$dnsd_dns"
-  measure "dnsd minimal_responses" "$min_pid" "$min_dns"
-  measure "NSD (static zone)" "$nsd_pid" "$nsd_port"
-  measure "gdnsd (static zone)" "$gd_pid" "$gd_port"
+  # Each round starts with the next server, so none is always measured first or last.
+  for k in "${!names[@]}"; do
+    i=$(( (k + round - 1) % ${#names[@]} ))
+    measure "${names[$i]}" "${pids_of[$i]}" "${ports_of[$i]}"
+  done
+  # The pair that matters, taken within one round: dnsd over the better reference server.
+  last() { awk '{print $NF}' <<<"${cpu_runs[$1]}"; }
+  ratios+="$(awk -v d="$(last "dnsd (registry zone)")" -v n="$(last "NSD (static zone)")" \
+    -v g="$(last "gdnsd (static zone)")" 'BEGIN { printf "%.4f", d / (n < g ? n : g) }') "
 done
 echo "medians of $rounds rounds:"
-for name in "dnsd (registry zone)" "dnsd minimal_responses" "NSD (static zone)" "gdnsd (static zone)"; do
+for name in "${names[@]}"; do
   printf "  %-26s %10s qps  %6.2f us CPU/query   (runs: %s)\n" "$name" "$(median "${qps_runs[$name]}")" \
     "$(median "${cpu_runs[$name]}")" "${cpu_runs[$name]% }"
 done
-kill "$nsd_pid" "$gd_pid" "$min_pid"
+sorted=$(tr ' ' '\n' <<<"$ratios" | grep . | sort -n)
+printf "  dnsd CPU/query over the best reference, per round: median %.3f, range %.3f-%.3f\n" \
+  "$(median "$ratios")" "$(head -1 <<<"$sorted")" "$(tail -1 <<<"$sorted")"
+kill "$nsd_pid" "$gd_pid" "$min_pid" "$floor_pid"
 
 # dnsd while the registry changes ~1,000 times per second (the load runs on core 1 too).
 $client_cpu $py bench/dns/workload.py churn "$dnsd_http" 1000 "$((seconds + 1))" > "$work/churn.out" &
