@@ -16,6 +16,7 @@
 #include "api/log_entries.h"
 #include "api/naming_json.h"
 #include "common/strings.h"
+#include "common/thread_name.h"
 #include "nacos_grpc_service.pb.h"
 #include "registry/command.h"
 #include "spdlog/spdlog.h"
@@ -177,7 +178,10 @@ class GrpcServer::Impl final {
     if (!started.ok()) return started.status();
     transport_ = *std::move(started);
     port_ = transport_->port();
-    push_thread_ = std::thread([this] { RunPushThread(); });
+    push_thread_ = std::thread([this] {
+      common::SetThreadName("grpc-push");
+      RunPushThread();
+    });
     return absl::OkStatus();
   }
 

@@ -22,6 +22,7 @@
 #include "api/hpack.h"
 #include "common/event_loop.h"
 #include "common/strings.h"
+#include "common/thread_name.h"
 #include "spdlog/spdlog.h"
 
 namespace dnsd::api {
@@ -277,7 +278,10 @@ class GrpcTransport::Impl {
       const auto now = std::chrono::steady_clock::now();
       for (const auto& conn : Snapshot()) conn->CheckAlive(now);
     });
-    thread_ = std::thread([this] { loop_->Run(); });
+    thread_ = std::thread([this] {
+      common::SetThreadName("grpc-io");
+      loop_->Run();
+    });
     return absl::OkStatus();
   }
 

@@ -13,6 +13,7 @@
 
 #include "common/socket_address.h"
 #include "common/strings.h"
+#include "common/thread_name.h"
 #include "spdlog/spdlog.h"
 
 namespace dnsd::api {
@@ -272,8 +273,11 @@ void HttpServer::Route(std::string path, Handler handler) {
 }
 
 void HttpServer::Start() {
-  for (auto& worker : workers_) {
-    threads_.emplace_back([w = worker.get()] { w->loop->Run(); });
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    threads_.emplace_back([w = workers_[i].get(), i] {
+      common::SetThreadName("http-" + std::to_string(i));
+      w->loop->Run();
+    });
   }
 }
 

@@ -14,6 +14,7 @@
 
 #include "common/socket_address.h"
 #include "common/strings.h"
+#include "common/thread_name.h"
 #include "spdlog/spdlog.h"
 
 namespace dnsd::dns {
@@ -392,9 +393,17 @@ absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Create(const DnsServerOpti
 }
 
 void DnsServer::Start() {
-  for (auto& w : workers_) {
-    threads_.emplace_back([loop = w->loop.get()] { loop->Run(); });
-    threads_.emplace_back([worker = w.get()] { worker->RunUdp(); });
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    const std::string index = std::to_string(i);
+    // The loop serves TCP and forwarding; the UDP thread answers the registry and zones.
+    threads_.emplace_back([loop = workers_[i]->loop.get(), index] {
+      common::SetThreadName("dns-loop-" + index);
+      loop->Run();
+    });
+    threads_.emplace_back([worker = workers_[i].get(), index] {
+      common::SetThreadName("dns-udp-" + index);
+      worker->RunUdp();
+    });
   }
 }
 

@@ -1,5 +1,7 @@
 #include "raft/local_driver.h"
 
+#include "common/thread_name.h"
+
 namespace dnsd::raft {
 
 LocalDriver::LocalDriver(LogStore& log, ApplyFn apply) : log_(log), apply_(std::move(apply)) {}
@@ -18,7 +20,10 @@ absl::Status LocalDriver::Replay() {
 }
 
 void LocalDriver::Start() {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    common::SetThreadName("log-apply");
+    Run();
+  });
 }
 
 void LocalDriver::Stop() {

@@ -76,6 +76,20 @@ class StartupTest(unittest.TestCase):
         finally:
             d.cleanup()
 
+    def test_threads_are_named_by_role(self):
+        d = DnsdProcess(extra_args=["--dns-workers", "2", "--http-threads", "1"]).start()
+        try:
+            task_dir = f"/proc/{d.proc.pid}/task"
+            names = set()
+            for tid in os.listdir(task_dir):
+                with open(os.path.join(task_dir, tid, "comm")) as f:
+                    names.add(f.read().strip())
+            for expected in ("dns-udp-0", "dns-udp-1", "dns-loop-0", "dns-loop-1", "http-0",
+                             "grpc-io", "grpc-push", "log-apply"):
+                self.assertIn(expected, names)
+        finally:
+            d.cleanup()
+
 
 if __name__ == "__main__":
     unittest.main()
