@@ -3,6 +3,7 @@ import os
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
 
 from harness import DNSD, DnsdProcess
@@ -80,13 +81,22 @@ class StartupTest(unittest.TestCase):
         d = DnsdProcess(extra_args=["--dns-workers", "2", "--http-threads", "1"]).start()
         try:
             task_dir = f"/proc/{d.proc.pid}/task"
-            names = set()
-            for tid in os.listdir(task_dir):
-                with open(os.path.join(task_dir, tid, "comm")) as f:
-                    names.add(f.read().strip())
-            for expected in ("dns-udp-0", "dns-udp-1", "dns-loop-0", "dns-loop-1", "http-0",
-                             "grpc-io", "grpc-push", "log-apply"):
-                self.assertIn(expected, names)
+            expected = {"dns-udp-0", "dns-udp-1", "dns-loop-0", "dns-loop-1", "http-0",
+                        "grpc-io", "grpc-push", "log-apply"}
+            # A thread names itself when it starts, which may be just after "ready".
+            deadline = time.time() + 5
+            while True:
+                names = set()
+                for tid in os.listdir(task_dir):
+                    try:
+                        with open(os.path.join(task_dir, tid, "comm")) as f:
+                            names.add(f.read().strip())
+                    except FileNotFoundError:
+                        pass  # a thread that has just ended
+                if expected <= names or time.time() > deadline:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(expected - names, set())
         finally:
             d.cleanup()
 
