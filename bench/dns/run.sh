@@ -3,8 +3,9 @@
 # unknown names) and, in the same run with the same pinning (server on core 0, dnsperf on
 # core 1, one server thread each), against NSD and gdnsd serving the equivalent static zone.
 # Reports QPS and server CPU microseconds per query (from /proc), then dnsd again while the
-# registry takes ~1,000 changes per second, then registration-to-DNS latency.
-# The three servers run side by side and are measured in turn, round after round, so that a
+# registry takes ~1,000 changes per second, then registration-to-DNS latency. A responder
+# that does no DNS work (floor_responder) is measured alongside as the floor of this machine.
+# The servers run side by side and are measured in turn, round after round, so that a
 # slow or fast phase of the (virtual) machine falls on all of them alike; the summary gives
 # each server's median.
 #
@@ -149,6 +150,7 @@ names=("dnsd (registry zone)" "dnsd minimal_responses" "NSD (static zone)" "gdns
 pids_of=("$dnsd_pid" "$min_pid" "$nsd_pid" "$gd_pid" "$floor_pid")
 ports_of=("$dnsd_dns" "$min_dns" "$nsd_port" "$gd_port" "$floor_port")
 ratios=""
+last() { awk '{print $NF}' <<<"${cpu_runs[$1]}"; }  # a server's latest CPU per query
 for round in $(seq "$rounds"); do
   # Each round starts with the next server, so none is always measured first or last.
   for k in "${!names[@]}"; do
@@ -156,7 +158,6 @@ for round in $(seq "$rounds"); do
     measure "${names[$i]}" "${pids_of[$i]}" "${ports_of[$i]}"
   done
   # The pair that matters, taken within one round: dnsd over the better reference server.
-  last() { awk '{print $NF}' <<<"${cpu_runs[$1]}"; }
   ratios+="$(awk -v d="$(last "dnsd (registry zone)")" -v n="$(last "NSD (static zone)")" \
     -v g="$(last "gdnsd (static zone)")" 'BEGIN { printf "%.4f", d / (n < g ? n : g) }') "
 done
