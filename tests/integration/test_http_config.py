@@ -5,7 +5,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import DnsdProcess
+from harness import DnsdProcess, wait_until
 
 WORD, LINE = "\x02", "\x01"
 TRICKY = "a=1&b=2+3%\nurl=http://h/?x=%20y\nname=数据 ✓\n"
@@ -238,10 +238,12 @@ class HttpConfigTest(unittest.TestCase):
                 "-H", "Long-Pulling-Timeout: 30000", "--data-binary",
                 "Listening-Configs=" + urllib.parse.quote(f"lp.wait{WORD}DEFAULT_GROUP{WORD}{md5('v1')}{LINE}", safe="")]
         poll = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-        time.sleep(0.5)
+        # curl may take a moment to connect under load: wait until dnsd lists the listener.
+        listeners = lambda: self.dnsd.json("GET", "/nacos/v1/cs/configs/listener",
+                                           {"dataId": "lp.wait", "group": "DEFAULT_GROUP"})
+        wait_until(lambda: listeners()["lisentersGroupkeyStatus"], timeout=10)
         self.assertIsNone(poll.poll(), "nothing changed yet: the poll is parked")
-        listeners = self.dnsd.json("GET", "/nacos/v1/cs/configs/listener", {"dataId": "lp.wait", "group": "DEFAULT_GROUP"})
-        self.assertEqual(listeners["lisentersGroupkeyStatus"], {"127.0.0.1": md5("v1")})
+        self.assertEqual(listeners()["lisentersGroupkeyStatus"], {"127.0.0.1": md5("v1")})
         self.publish("lp.wait", "v2")
         out, _ = poll.communicate(timeout=5)
         self.assertEqual(urllib.parse.unquote(out), f"lp.wait{WORD}DEFAULT_GROUP{LINE}\n")
