@@ -27,7 +27,7 @@ size_t Respond(const uint8_t* in, size_t size, uint8_t* out, int answers) {
   size_t question_end = 12;
   while (question_end < size && in[question_end] != 0) question_end += in[question_end] + 1u;
   question_end += 5;  // root label, type, class
-  if (question_end > size) return 0;
+  if (question_end > size || question_end + 16u * static_cast<size_t>(answers) > kOut) return 0;
   std::memcpy(out, in, question_end);
   out[2] = static_cast<uint8_t>(0x84 | (in[2] & 0x01));  // QR, AA, RD as asked
   out[3] = 0;
