@@ -1,6 +1,5 @@
 #include "api/grpc_transport.h"
 
-#include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
@@ -21,6 +20,7 @@
 
 #include "api/hpack.h"
 #include "common/event_loop.h"
+#include "common/socket_address.h"
 #include "common/strings.h"
 #include "common/thread_name.h"
 #include "spdlog/spdlog.h"
@@ -98,16 +98,11 @@ std::string PercentEncode(std::string_view s) {
   return out;
 }
 
-std::string PeerName(const sockaddr* addr) {
-  char ip[INET6_ADDRSTRLEN] = {};
-  if (addr->sa_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
-    inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-    return common::StrCat("ipv6:[", ip, "]:", ntohs(in6->sin6_port));
-  }
-  const auto* in4 = reinterpret_cast<const sockaddr_in*>(addr);
-  inet_ntop(AF_INET, &in4->sin_addr, ip, sizeof(ip));
-  return common::StrCat("ipv4:", ip, ":", ntohs(in4->sin_port));
+// The peer as gRPC names it ("ipv4:1.2.3.4:5", "ipv6:[::1]:5").
+std::string PeerName(const sockaddr* addr, int length) {
+  const auto peer = common::SocketAddress::FromSockaddr(addr, static_cast<socklen_t>(length));
+  return peer.family() == AF_INET6 ? common::StrCat("ipv6:[", peer.ip(), "]:", peer.port())
+                                   : common::StrCat("ipv4:", peer.ip(), ":", peer.port());
 }
 
 }  // namespace
@@ -241,26 +236,15 @@ class GrpcTransport::Impl {
     auto loop = common::EventLoop::Create();
     if (!loop.ok()) return loop.status();
     loop_ = *std::move(loop);
-    sockaddr_storage ss{};
-    int len = 0;
-    auto* in4 = reinterpret_cast<sockaddr_in*>(&ss);
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    if (inet_pton(AF_INET, options_.address.c_str(), &in4->sin_addr) == 1) {
-      in4->sin_family = AF_INET;
-      in4->sin_port = htons(static_cast<uint16_t>(options_.port));
-      len = sizeof(sockaddr_in);
-    } else if (inet_pton(AF_INET6, options_.address.c_str(), &in6->sin6_addr) == 1) {
-      in6->sin6_family = AF_INET6;
-      in6->sin6_port = htons(static_cast<uint16_t>(options_.port));
-      len = sizeof(sockaddr_in6);
-    } else {
+    const auto address = common::SocketAddress::FromIp(options_.address, options_.port);
+    if (!address.ok()) {
       return absl::InvalidArgumentError(
           common::StrCat("gRPC: bad listen address ", options_.address));
     }
     listener_ =
         evconnlistener_new_bind(loop_->base(), &Impl::OnAccept, this,
                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-                                4096, reinterpret_cast<sockaddr*>(&ss), len);
+                                4096, address->get(), static_cast<int>(address->length));
     if (!listener_) {
       return absl::UnavailableError(
           common::StrCat("gRPC: cannot listen on ", options_.address, ":", options_.port));
@@ -269,8 +253,8 @@ class GrpcTransport::Impl {
     sockaddr_storage bound{};
     socklen_t bound_len = sizeof(bound);
     getsockname(evconnlistener_get_fd(listener_), reinterpret_cast<sockaddr*>(&bound), &bound_len);
-    port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                              : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    port_ =
+        common::SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&bound), bound_len).port();
     // Keep-alive checks: a pass over all connections a few times per keep-alive timeout.
     const int64_t period = std::clamp<int64_t>(
         std::min(options_.keepalive_time_ms, options_.keepalive_timeout_ms) / 4, 25, 5000);
@@ -340,7 +324,8 @@ class GrpcTransport::Impl {
     connection_count_.fetch_sub(1);
   }
 
-  static void OnAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, void* self) {
+  static void OnAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int length,
+                       void* self) {
     auto* impl = static_cast<Impl*>(self);
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -350,7 +335,7 @@ class GrpcTransport::Impl {
       evutil_closesocket(fd);
       return;
     }
-    auto conn = std::make_shared<H2Connection>(*impl, bev, PeerName(addr));
+    auto conn = std::make_shared<H2Connection>(*impl, bev, PeerName(addr, length));
     impl->connections_.emplace(conn.get(), conn);
     impl->connection_count_.fetch_add(1);
     conn->Begin();

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 import urllib.parse
 
 DNSD = os.environ.get("DNSD_BINARY") or os.path.join(
@@ -107,6 +108,19 @@ class DnsdProcess:
         status, text = self.curl(method, path, params, body)
         assert status == 200, f"{method} {path} -> {status}: {text}"
         return json.loads(text)
+
+
+class SharedDnsdTest(unittest.TestCase):
+    """One dnsd for all tests of a class, started with the class's `dnsd_config` (TOML)."""
+    dnsd_config = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dnsd = DnsdProcess(config_text=cls.dnsd_config).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dnsd.cleanup()
 
 
 def wait_until(predicate, timeout=10.0, interval=0.1):

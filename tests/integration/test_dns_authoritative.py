@@ -3,7 +3,6 @@
 Covers the RFC checklist of ../shared/reference/dns.md part B for authoritative answers."""
 import collections
 import json
-import os
 import random
 import socket
 import struct
@@ -20,15 +19,15 @@ import dns.rcode
 import dns.rdatatype
 
 from dns_client import addresses, header, query, raw_udp
-from harness import DnsdProcess, wait_until
+from harness import DnsdProcess, SharedDnsdTest, wait_until
 
 ZONE = "nacos.internal."
 
 
-class DnsAuthoritativeTest(unittest.TestCase):
+class DnsAuthoritativeTest(SharedDnsdTest):
     @classmethod
     def setUpClass(cls):
-        cls.dnsd = DnsdProcess().start()
+        super().setUpClass()
         cls.port = cls.dnsd.dns_port
         reg = cls.register
         for i in range(1, 4):
@@ -52,10 +51,6 @@ class DnsAuthoritativeTest(unittest.TestCase):
         status, body = cls.dnsd.curl("POST", "/nacos/v1/ns/instance",
                                      {"serviceName": service, "ip": ip, "port": port, **extra})
         assert (status, body) == (200, "ok"), body
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dnsd.cleanup()
 
     def q(self, name, rdtype="A", **kw):
         return query(self.port, name, rdtype, **kw)

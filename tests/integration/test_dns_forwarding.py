@@ -1,6 +1,5 @@
 """Forwarding through a real upstream (NSD on loopback), the cache, failover, serve-stale,
 the allow-list, and dnsd as the system resolver of a process (glibc in a private namespace)."""
-import os
 import subprocess
 import tempfile
 import textwrap

@@ -3,7 +3,6 @@ import os
 import shutil
 import signal
 import tempfile
-import time
 import unittest
 
 import dns.flags

@@ -1,6 +1,5 @@
 """Durable naming data survives a clean restart and kill -9; ephemeral data does not."""
 import concurrent.futures
-import json
 import shutil
 import tempfile
 import threading

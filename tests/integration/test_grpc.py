@@ -1,12 +1,11 @@
 """The Nacos 2.x gRPC API with a Python grpcio client built from the documented wire format:
 connection lifecycle, naming with pushes, config with pushes, and what a closing connection
 leaves behind (registry, subscribers, DNS)."""
-import re
 import time
 import unittest
 
 from dns_client import addresses, query
-from harness import DnsdProcess, wait_until
+from harness import DnsdProcess, SharedDnsdTest, wait_until
 from nacos_grpc import NacosGrpcClient, payload
 
 ZONE = "nacos.internal."
@@ -30,14 +29,8 @@ def naming(service, **extra):
             "module": "naming", **extra}
 
 
-class GrpcTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dnsd = DnsdProcess(config_text=CONFIG).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dnsd.cleanup()
+class GrpcTest(SharedDnsdTest):
+    dnsd_config = CONFIG
 
     def setUp(self):
         self.clients = []

@@ -15,7 +15,7 @@ import h2.connection
 import h2.events
 import h2.settings
 
-from harness import DnsdProcess
+from harness import DnsdProcess, SharedDnsdTest
 from nacos_grpc import NacosGrpcClient, payload, pb
 
 
@@ -98,15 +98,7 @@ class RawH2:
         self.sock.close()
 
 
-class GrpcHttp2Test(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dnsd = DnsdProcess().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dnsd.cleanup()
-
+class GrpcHttp2Test(SharedDnsdTest):
     def metric(self, name):
         text = self.dnsd.curl("GET", "/metrics")[1]
         m = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)

@@ -5,7 +5,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import DnsdProcess, wait_until
+from harness import SharedDnsdTest, wait_until
 
 WORD, LINE = "\x02", "\x01"
 TRICKY = "a=1&b=2+3%\nurl=http://h/?x=%20y\nname=数据 ✓\n"
@@ -15,14 +15,8 @@ def md5(text):
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
-class HttpConfigTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dnsd = DnsdProcess(config_text="[config]\nmax_content_bytes = 4096\n").start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dnsd.cleanup()
+class HttpConfigTest(SharedDnsdTest):
+    dnsd_config = "[config]\nmax_content_bytes = 4096\n"
 
     def publish(self, data_id, content, group="DEFAULT_GROUP", **extra):
         status, body = self.dnsd.curl("POST", "/nacos/v1/cs/configs",

@@ -2,18 +2,10 @@
 import json
 import unittest
 
-from harness import DnsdProcess
+from harness import SharedDnsdTest
 
 
-class HttpNamingTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dnsd = DnsdProcess().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dnsd.cleanup()
-
+class HttpNamingTest(SharedDnsdTest):
     def register(self, service, ip, port, **extra):
         params = {"serviceName": service, "ip": ip, "port": port, **extra}
         status, body = self.dnsd.curl("POST", "/nacos/v1/ns/instance", params)
