@@ -5,7 +5,7 @@
 #include <random>
 
 #include "api/json_writer.h"
-#include "api/log_entries.h"
+#include "node/log_entries.h"
 #include "api/request_parsing.h"
 #include "common/strings.h"
 
@@ -302,7 +302,7 @@ void ConfigHttpApi::Propose(ApiVersion v, ConfigCommand command, Resp resp,
   if (auto s = store_.Precheck(command); !s.ok()) return Reject(v, resp, s);
   const bool is_publish = command.type == ConfigCommandType::kPublish;
   DeferredReply reply = resp.Defer();
-  driver_.Propose(ConfigLogEntry(command),
+  driver_.Propose(node::ConfigLogEntry(command),
                   [this, reply, v, is_publish, on_success = std::move(on_success)](absl::Status s) {
                     if (is_publish) published_.Inc();
                     reply.Send(s.ok() ? on_success() : CountedErrorResponse(metrics_, v, s));
@@ -463,7 +463,7 @@ void ConfigHttpApi::RemoveConfigsById(Req req, Resp resp) {
   for (const auto& key : keys) {
     ConfigCommand c = WriteCommand(ConfigCommandType::kRemove, key, req);
     c.timestamp_ms = clock_.NowMs();
-    driver_.Propose(ConfigLogEntry(c), [reply, remaining, ok](absl::Status) {
+    driver_.Propose(node::ConfigLogEntry(c), [reply, remaining, ok](absl::Status) {
       if (remaining->fetch_sub(1) == 1) reply.Send(ok());
     });
   }

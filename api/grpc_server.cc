@@ -13,7 +13,7 @@
 #include "api/grpc_payload.h"
 #include "api/grpc_transport.h"
 #include "api/json_writer.h"
-#include "api/log_entries.h"
+#include "node/log_entries.h"
 #include "api/naming_json.h"
 #include "common/strings.h"
 #include "common/thread_name.h"
@@ -706,7 +706,7 @@ void GrpcServer::Impl::PersistentInstance(const ServiceKey& key, const GrpcReque
     return reply(Error(kGrpcInvalidParam, common::StrCat("unknown type '", op, "'")));
   }
   if (auto s = registry_.Precheck(c); !s.ok()) return reply(Error(kGrpcInvalidParam, Msg(s)));
-  driver_.Propose(NamingLogEntry(c), [reply, op](absl::Status s) {
+  driver_.Propose(node::NamingLogEntry(c), [reply, op](absl::Status s) {
     if (!s.ok()) return reply(Error(kGrpcServerError, Msg(s)));
     reply({"InstanceResponse", SuccessBody(common::StrCat(R"(,"type":)", Quoted(op)))});
   });
@@ -847,7 +847,7 @@ void GrpcServer::Impl::PublishConfig(const GrpcRequest& request, const std::stri
   c.item.encrypted_data_key = addition("encryptedDataKey");
   c.cas_md5 = JsonString(request.body, "casMd5");
   c.has_cas = !c.cas_md5.empty();
-  driver_.Propose(ConfigLogEntry(c), [reply](absl::Status s) {
+  driver_.Propose(node::ConfigLogEntry(c), [reply](absl::Status s) {
     if (s.ok()) return reply({"ConfigPublishResponse", SuccessBody()});
     reply({"ConfigPublishResponse", FailureBody(kGrpcServerError, Msg(s))});
   });
@@ -864,7 +864,7 @@ void GrpcServer::Impl::RemoveConfig(const GrpcRequest& request, const std::strin
   c.timestamp_ms = clock_.NowMs();
   c.key = *key;
   c.src_ip = src_ip;
-  driver_.Propose(ConfigLogEntry(c), [reply](absl::Status s) {
+  driver_.Propose(node::ConfigLogEntry(c), [reply](absl::Status s) {
     if (s.ok()) return reply({"ConfigRemoveResponse", SuccessBody()});
     reply({"ConfigRemoveResponse", FailureBody(kGrpcServerError, Msg(s))});
   });

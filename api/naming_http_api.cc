@@ -6,7 +6,7 @@
 #include <random>
 
 #include "api/json_writer.h"
-#include "api/log_entries.h"
+#include "node/log_entries.h"
 #include "api/naming_json.h"
 #include "api/request_parsing.h"
 #include "common/status_macros.h"
@@ -313,7 +313,7 @@ void NamingHttpApi::Propose(ApiVersion v, Command command, Resp resp,
     return;
   }
   DeferredReply reply = resp.Defer();
-  driver_.Propose(NamingLogEntry(command),
+  driver_.Propose(node::NamingLogEntry(command),
                   [reply, v, on_success = std::move(on_success)](absl::Status s) {
                     reply.Send(s.ok() ? on_success() : ErrorResponse(v, s));
                   });

@@ -14,10 +14,13 @@
 
 #include "common/byte_codec.h"
 #include "common/status_macros.h"
+#include "common/storage_failure.h"
 #include "common/strings.h"
 #include "config/md5.h"
 #include "leveldb/db.h"
+#include "leveldb/env.h"
 #include "leveldb/write_batch.h"
+#include "spdlog/spdlog.h"
 
 namespace dnsd::config {
 namespace {
@@ -151,6 +154,13 @@ absl::Status FromLevelDb(const leveldb::Status& s) {
   return absl::DataLossError(common::StrCat("config store: ", s.ToString()));
 }
 
+absl::Status StorageFailure(const leveldb::Status& s) {
+  return common::StorageFailure(
+      s.ToString().find("No space left") != std::string::npos
+          ? "the config store cannot write: no space left on the data disk"
+          : "the config store cannot write: I/O error on the data disk");
+}
+
 // '*' matches any run of characters; everything else literally.
 bool GlobMatch(std::string_view pattern, std::string_view text) {
   size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
@@ -207,29 +217,62 @@ void Paginate(Page<T>& page, std::vector<T> all, int page_no, int page_size) {
 
 }  // namespace
 
-ConfigStore::ConfigStore(std::unique_ptr<leveldb::DB> db) : db_(std::move(db)) {}
+ConfigStore::ConfigStore(std::string dir, const ConfigStoreOptions& options)
+    : dir_(std::move(dir)), options_(options) {}
 ConfigStore::~ConfigStore() = default;
 
-absl::StatusOr<std::unique_ptr<ConfigStore>> ConfigStore::Open(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<ConfigStore>> ConfigStore::Open(const std::string& dir,
+                                                               const ConfigStoreOptions& options) {
+  std::unique_ptr<ConfigStore> store(new ConfigStore(dir, options));
+  if (auto s = store->OpenDb(); !s.ok()) return s;
+  if (auto s = store->Load(); !s.ok()) {
+    return absl::DataLossError(common::StrCat("config store ", dir, ": ", s.message()));
+  }
+  return store;
+}
+
+absl::Status ConfigStore::OpenDb() {
   leveldb::Options options;
   options.create_if_missing = true;
+  // A damaged record refuses the open instead of being skipped (and its configs lost).
+  options.paranoid_checks = true;
+  if (options_.env) options.env = options_.env;
   leveldb::DB* raw = nullptr;
-  DNSD_RETURN_IF_ERROR(FromLevelDb(leveldb::DB::Open(options, dir, &raw)));
-  std::unique_ptr<ConfigStore> store(new ConfigStore(std::unique_ptr<leveldb::DB>(raw)));
-  DNSD_RETURN_IF_ERROR(store->Load());
-  return store;
+  const leveldb::Status s = leveldb::DB::Open(options, dir_, &raw);
+  if (s.IsIOError()) return StorageFailure(s);
+  if (!s.ok()) {
+    return absl::DataLossError(common::StrCat("config store ", dir_, ": ", s.ToString()));
+  }
+  absl::MutexLock lock(&mu_);
+  db_.reset(raw);
+  return absl::OkStatus();
+}
+
+std::shared_ptr<leveldb::DB> ConfigStore::Db() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return db_;
 }
 
 absl::Status ConfigStore::Load() {
   absl::MutexLock lock(&mu_);
+  // Every block is read once with its checksum verified, history included: damage found now
+  // is rebuilt from the log; damage found later would be an error served to a client.
+  leveldb::ReadOptions verified;
+  verified.verify_checksums = true;
+  {
+    std::unique_ptr<leveldb::Iterator> all(db_->NewIterator(verified));
+    for (all->SeekToFirst(); all->Valid(); all->Next()) {
+    }
+    DNSD_RETURN_IF_ERROR(FromLevelDb(all->status()));
+  }
   std::string value;
-  leveldb::Status s = db_->Get(leveldb::ReadOptions(), kAppliedKey, &value);
+  leveldb::Status s = db_->Get(verified, kAppliedKey, &value);
   if (s.ok()) {
     applied_index_ = GetBigEndian(value);
   } else if (!s.IsNotFound()) {
     return FromLevelDb(s);
   }
-  s = db_->Get(leveldb::ReadOptions(), kSequenceKey, &value);
+  s = db_->Get(verified, kSequenceKey, &value);
   if (s.ok()) {
     common::ByteReader r(value);
     uint64_t config_id, history_id;
@@ -244,7 +287,7 @@ absl::Status ConfigStore::Load() {
   NamespaceMap namespaces;
   namespaces[std::string(kDefaultNamespaceId)] =
       NamespaceInfo{std::string(kDefaultNamespaceId), "public", "Default Namespace"};
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(verified));
   for (it->Seek("C"); it->Valid() && it->key().starts_with("C"); it->Next()) {
     auto item = DecodeItem(std::string_view(it->value().data(), it->value().size()));
     if (!item.ok()) return item.status();
@@ -392,6 +435,9 @@ absl::Status ConfigStore::Apply(uint64_t index, const ConfigCommand& c) {
     absl::ReaderMutexLock lock(&mu_);
     if (index <= applied_index_) return absl::OkStatus();  // already in the state
   }
+  // Ids drawn by a command whose state write fails are drawn again by the retry.
+  const int64_t config_id_before = next_config_id_;
+  const int64_t history_id_before = next_history_id_;
   leveldb::WriteBatch batch;
   std::optional<ConfigChange> change;
   std::shared_ptr<const ConfigItem> new_item;
@@ -442,7 +488,11 @@ absl::Status ConfigStore::Apply(uint64_t index, const ConfigCommand& c) {
   seq.PutU64(static_cast<uint64_t>(next_config_id_));
   seq.PutU64(static_cast<uint64_t>(next_history_id_));
   batch.Put(kSequenceKey, seq.data());
-  DNSD_RETURN_IF_ERROR(FromLevelDb(db_->Write(leveldb::WriteOptions(), &batch)));
+  if (auto s = WriteState(batch, index); !s.ok()) {
+    next_config_id_ = config_id_before;
+    next_history_id_ = history_id_before;
+    return s;
+  }
   {
     absl::MutexLock lock(&mu_);
     applied_index_ = index;
@@ -537,7 +587,9 @@ absl::StatusOr<Page<HistoryEntry>> ConfigStore::History(const ConfigKey& key, in
   // rows of the requested page.
   const std::string prefix = HistoryIndexPrefix(key);
   std::vector<int64_t> nids;
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  const auto db = Db();
+  if (!db) return absl::UnavailableError("the config store is reopening after a write failure");
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     std::string_view k(it->key().data(), it->key().size());
     nids.push_back(static_cast<int64_t>(GetBigEndian(k.substr(prefix.size()))));
@@ -560,7 +612,9 @@ absl::StatusOr<Page<HistoryEntry>> ConfigStore::History(const ConfigKey& key, in
 
 absl::StatusOr<std::optional<HistoryEntry>> ConfigStore::HistoryById(int64_t nid) const {
   std::string value;
-  leveldb::Status s = db_->Get(leveldb::ReadOptions(), HistoryRowKey(nid), &value);
+  const auto db = Db();
+  if (!db) return absl::UnavailableError("the config store is reopening after a write failure");
+  leveldb::Status s = db->Get(leveldb::ReadOptions(), HistoryRowKey(nid), &value);
   if (s.IsNotFound()) return std::optional<HistoryEntry>();
   DNSD_RETURN_IF_ERROR(FromLevelDb(s));
   auto entry = DecodeHistory(value);
@@ -574,7 +628,9 @@ absl::StatusOr<std::optional<HistoryEntry>> ConfigStore::PreviousHistory(int64_t
   std::string seek = HistoryIndexPrefix((*current)->key);
   const std::string prefix = seek;
   PutBigEndian(seek, static_cast<uint64_t>(nid));
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  const auto db = Db();
+  if (!db) return absl::UnavailableError("the config store is reopening after a write failure");
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
   it->Seek(seek);
   // Seek lands on row `nid` itself; the row before it in key order is the previous one.
   if (it->Valid()) {
@@ -600,6 +656,58 @@ std::shared_ptr<const NamespaceMap> ConfigStore::namespaces() const {
 bool ConfigStore::NamespaceExists(std::string_view id) const {
   absl::ReaderMutexLock lock(&mu_);
   return namespaces_->contains(std::string(id));
+}
+
+}  // namespace dnsd::config
+
+namespace dnsd::config {
+
+absl::Status ConfigStore::RecordApplied(uint64_t index) {
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (index <= applied_index_) return absl::OkStatus();
+  }
+  leveldb::WriteBatch batch;
+  std::string applied;
+  PutBigEndian(applied, index);
+  batch.Put(kAppliedKey, applied);
+  DNSD_RETURN_IF_ERROR(WriteState(batch, index));
+  absl::MutexLock lock(&mu_);
+  applied_index_ = index;
+  return absl::OkStatus();
+}
+
+absl::Status ConfigStore::WriteState(leveldb::WriteBatch& batch, uint64_t index) {
+  std::shared_ptr<leveldb::DB> db = Db();
+  if (db) {
+    const leveldb::Status s = db->Write(leveldb::WriteOptions(), &batch);
+    if (s.ok()) return absl::OkStatus();
+    spdlog::error("config store {}: writing log entry {} failed: {}", dir_, index, s.ToString());
+    {
+      absl::MutexLock lock(&mu_);
+      db_.reset();
+    }
+    // Readers may still hold the old handle for a moment; it closes when the last one lets go.
+    db.reset();
+  }
+  // Reopen: recovery drops a torn record at the tail of LevelDB's write-ahead file, and a new
+  // file is started for what comes next.
+  if (auto s = OpenDb(); !s.ok()) {
+    if (common::IsStorageFailure(s)) return s;
+    // The store's own files are damaged: no way to go on from here but a rebuild.
+    return common::StateDamaged(s.message());
+  }
+  std::string value;
+  const leveldb::Status s = Db()->Get(leveldb::ReadOptions(), kAppliedKey, &value);
+  if (s.ok() && GetBigEndian(value) >= index) return absl::OkStatus();  // the write made it
+  if (!s.ok() && !s.IsNotFound()) return StorageFailure(s);
+  leveldb::Status retried = Db()->Write(leveldb::WriteOptions(), &batch);
+  if (retried.ok()) return absl::OkStatus();
+  spdlog::error("config store {}: writing log entry {} failed again: {}", dir_, index,
+                retried.ToString());
+  absl::MutexLock lock(&mu_);
+  db_.reset();
+  return StorageFailure(retried);
 }
 
 }  // namespace dnsd::config

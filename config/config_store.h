@@ -7,7 +7,15 @@
 //
 // Entries at or below the stored applied index are skipped, so after a crash the driver can
 // replay the whole log and only the tail the state had not absorbed yet is applied. State
-// writes are not fsynced: the log they come from is, and replay covers the difference.
+// writes are not fsynced: the log they come from is, and replay covers the difference. Every
+// log entry advances the applied index, config or not (RecordApplied), so a store that is
+// ahead of its log shows that the log lost acknowledged entries.
+//
+// Damage is never served: the database is opened with paranoid checks and every record is
+// read with its checksum verified at open; a failure is kDataLoss and the caller rebuilds the
+// store from the log. A write that fails (ENOSPC, EIO) closes and reopens the database, so
+// LevelDB's write-ahead file never gets good records behind a torn one, and Apply reports
+// kUnavailable with the state unchanged; the caller retries the same entry.
 //
 // Threading: one writer (the thread that calls Apply, serialised by the driver). Readers on
 // any thread: current configs are served from memory under a reader lock; history and
@@ -32,6 +40,7 @@
 
 namespace leveldb {
 class DB;
+class Env;
 class WriteBatch;
 }  // namespace leveldb
 
@@ -65,9 +74,16 @@ struct Page {
   std::vector<T> items;
 };
 
+struct ConfigStoreOptions {
+  // nullptr: the real file system. Tests pass a fault-injecting Env.
+  leveldb::Env* env = nullptr;
+};
+
 class ConfigStore {
  public:
-  static absl::StatusOr<std::unique_ptr<ConfigStore>> Open(const std::string& dir);
+  // kDataLoss when the files are damaged (rebuild from the log), kUnavailable for I/O errors.
+  static absl::StatusOr<std::unique_ptr<ConfigStore>> Open(const std::string& dir,
+                                                           const ConfigStoreOptions& options = {});
   ~ConfigStore();
 
   // ---- State machine (writer thread) ----
@@ -77,8 +93,11 @@ class ConfigStore {
   absl::Status Precheck(const ConfigCommand& command) const;
   // Applies the command at log position `index` and returns its result. A command whose
   // result is an error (kAborted for a CAS mismatch, namespace rules) changes nothing but the
-  // applied index. Only an I/O failure of the state itself is returned as kDataLoss.
+  // applied index. An I/O failure of the state itself is returned as kUnavailable with the
+  // state unchanged (common::IsStorageFailure), and the same entry must be applied again.
   absl::Status Apply(uint64_t index, const ConfigCommand& command);
+  // Records that log entry `index`, which belongs to another state machine, was applied.
+  absl::Status RecordApplied(uint64_t index);
   // Register before the driver starts applying new entries.
   void AddListener(ConfigChangeListener listener) { listeners_.push_back(std::move(listener)); }
 
@@ -104,8 +123,13 @@ class ConfigStore {
   bool NamespaceExists(std::string_view id) const;
 
  private:
-  explicit ConfigStore(std::unique_ptr<leveldb::DB> db);
+  ConfigStore(std::string dir, const ConfigStoreOptions& options);
+  absl::Status OpenDb();
   absl::Status Load();
+  std::shared_ptr<leveldb::DB> Db() const;
+  // Writes the batch that takes the state to log index `index`; after a failed write the
+  // database is reopened and the batch counts as written only if the reopened state holds it.
+  absl::Status WriteState(leveldb::WriteBatch& batch, uint64_t index);
   absl::Status CheckLocked(const ConfigCommand& command) const;
   // Builds the state changes of `command` into `batch`; fills `change` when an md5 changed.
   absl::Status ApplyPublish(const ConfigCommand& command, leveldb::WriteBatch& batch,
@@ -116,10 +140,13 @@ class ConfigStore {
   void AddHistory(const ConfigItem& item, char op_type, const ConfigCommand& command,
                   leveldb::WriteBatch& batch);
 
-  std::unique_ptr<leveldb::DB> db_;
+  const std::string dir_;
+  const ConfigStoreOptions options_;
   std::vector<ConfigChangeListener> listeners_;
 
   mutable absl::Mutex mu_;
+  // Replaced when a failed write reopens the database; readers hold their own reference.
+  std::shared_ptr<leveldb::DB> db_ ABSL_GUARDED_BY(mu_);
   // Ordered for search and per-tenant listing; hashed for the point reads of every get.
   std::map<ConfigKey, std::shared_ptr<const ConfigItem>> items_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<ConfigKey, std::shared_ptr<const ConfigItem>> by_key_ ABSL_GUARDED_BY(mu_);

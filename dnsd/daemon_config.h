@@ -18,12 +18,23 @@ struct DaemonConfig {
   std::string data_dir = "./data";
   std::string log_level = "info";
   std::string advertise_ip = "127.0.0.1";  // the address peers and /cluster/nodes report
+  // Writes are refused (503) while the data directory has less free space than this, which
+  // keeps room for applying what the log already holds and for LevelDB's compactions.
+  int64_t min_free_bytes = 32 << 20;
   // [http]
   std::string http_address = "0.0.0.0";
   int http_port = 8848;
   int http_threads = 0;  // 0: one per core
   // Room for a config of config_max_content_bytes even when every byte is %-encoded.
   int64_t http_max_body_bytes = 32 << 20;
+  // Slow or idle clients: the request line and headers must arrive within header_timeout_ms
+  // of the first byte, the body within body_timeout_ms of the headers; a keep-alive connection
+  // with no request is closed after idle_timeout_ms.
+  int64_t http_header_timeout_ms = 10'000;
+  int64_t http_body_timeout_ms = 30'000;
+  int64_t http_idle_timeout_ms = 60'000;
+  int http_max_connections = 0;  // 0: derived from the descriptor limit
+  int http_max_connections_per_client = 256;
   // [naming]
   int64_t heartbeat_interval_ms = 5000;
   int64_t heartbeat_timeout_ms = 15000;

@@ -14,7 +14,6 @@
 #include "api/config_http_api.h"
 #include "api/grpc_server.h"
 #include "api/http_server.h"
-#include "api/log_entries.h"
 #include "api/naming_http_api.h"
 #include "common/clock.h"
 #include "common/event_loop.h"
@@ -28,8 +27,9 @@
 #include "dnsd/query_pipeline.h"
 #include "dnsd/registry_zone.h"
 #include "dnsd/static_zones.h"
+#include "node/durable_state.h"
+#include "node/log_entries.h"
 #include "raft/local_driver.h"
-#include "raft/log_store.h"
 #include "registry/registry.h"
 #include "spdlog/fmt/ranges.h"
 #include "spdlog/spdlog.h"
@@ -37,6 +37,8 @@
 namespace {
 
 constexpr int kStartupError = 2;
+// A state machine's files turned out damaged while running (see raft::LocalDriverOptions).
+constexpr int kStateFailure = 3;
 
 int Fail(std::string_view message) {
   std::cerr << "dnsd: " << message << std::endl;
@@ -70,11 +72,21 @@ int main(int argc, char** argv) {
                  "gRPC port (default: HTTP port + 1000, as Nacos SDKs assume; 0 picks a free port)")
       ->check(CLI::Range(0, 65535));
   app.add_option("--zones", zones, "zone file or directory of *.zone files (default ./zones)");
+  CLI::App* repair = app.add_subcommand(
+      "repair", "salvage a data directory that dnsd refuses to start from (keeps copies)");
+  std::string repair_dir = "./data";
+  repair->add_option("--data-dir", repair_dir, "the data directory to repair (default ./data)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : kStartupError;
+  }
+
+  if (repair->parsed()) {
+    auto status = dnsd::node::RepairDataDir(repair_dir, std::cout);
+    if (!status.ok()) return Fail(status);
+    return 0;
   }
 
   dnsd::DaemonConfig config;
@@ -135,19 +147,43 @@ int main(int argc, char** argv) {
     registry_zone.OnServiceChanged(key, view);
   });
 
-  auto log = dnsd::raft::LogStore::Open((std::filesystem::path(config.data_dir) / "log").string());
-  if (!log.ok()) return Fail(log.status());
-  auto config_store =
-      dnsd::config::ConfigStore::Open((std::filesystem::path(config.data_dir) / "config").string());
-  if (!config_store.ok()) return Fail(config_store.status());
-  dnsd::raft::LocalDriver driver(**log, [&](uint64_t index, std::string_view entry) {
-    return dnsd::api::ApplyLogEntry(registry, **config_store, index, entry);
-  });
+  auto durable = dnsd::node::OpenDurableState(config.data_dir);
+  if (!durable.ok()) return Fail(durable.status());
+  auto* log = &durable->log;
+  auto* config_store = &durable->config;
+  dnsd::raft::LocalDriverOptions driver_options;
+  driver_options.min_free_bytes = static_cast<uint64_t>(config.min_free_bytes);
+  driver_options.fatal = [](const absl::Status& s) {
+    // Crash-only: the restart rebuilds the damaged state from the log.
+    spdlog::critical("stopping: {}; the next start rebuilds the state from the log",
+                     dnsd::common::ToStd(s.message()));
+    spdlog::shutdown();
+    std::_Exit(kStateFailure);
+  };
+  dnsd::raft::LocalDriver driver(
+      **log,
+      [&](uint64_t index, std::string_view entry) {
+        return dnsd::node::ApplyLogEntry(registry, **config_store, index, entry);
+      },
+      driver_options);
   if (auto s = driver.Replay(); !s.ok())
     return Fail(std::string("replaying the log: ") + std::string(s.message()));
-  spdlog::info("replayed {} log entries from {}", (*log)->last_index(), config.data_dir);
+  spdlog::info("replayed {} log entries from {}{}", (*log)->last_index(), config.data_dir,
+               durable->config_moved_to.empty() ? "" : " (config store rebuilt)");
   metrics.AddGauge("dnsd_raft_applied_index", "Last log index applied to the state machines",
                    [&] { return static_cast<double>(driver.applied_index()); });
+  metrics.AddGauge("dnsd_storage_stalled",
+                   "1 while applying waits for the data disk to accept writes",
+                   [&] { return driver.stalled() ? 1.0 : 0.0; });
+  metrics.AddGauge("dnsd_storage_stalls_total",
+                   "Times applying a logged write had to wait for the data disk",
+                   [&] { return static_cast<double>(driver.storage_stalls()); });
+  metrics.AddGauge("dnsd_storage_low_space_refusals_total",
+                   "Writes refused because the data disk had less than server.min_free_bytes",
+                   [&] { return static_cast<double>(driver.low_space_refusals()); });
+  metrics.AddGauge("dnsd_storage_config_rebuilds",
+                   "1 when this start found the config store damaged and rebuilt it from the log",
+                   [rebuilt = !durable->config_moved_to.empty()] { return rebuilt ? 1.0 : 0.0; });
 
   dnsd::api::HttpServerOptions http_options;
   http_options.address = config.http_address;

@@ -1,6 +1,9 @@
-#include "api/log_entries.h"
+#include "node/log_entries.h"
 
-namespace dnsd::api {
+#include "common/status_macros.h"
+#include "common/strings.h"
+
+namespace dnsd::node {
 
 std::string NamingLogEntry(const registry::Command& command) {
   std::string entry(1, kNamingEntryTag);
@@ -16,11 +19,17 @@ std::string ConfigLogEntry(const config::ConfigCommand& command) {
 
 absl::Status ApplyLogEntry(registry::Registry& registry, config::ConfigStore& config_store,
                            uint64_t index, std::string_view entry) {
-  if (entry.empty()) return absl::DataLossError("empty log entry");
+  if (entry.empty()) return absl::InternalError("empty log entry");
   switch (entry.front()) {
     case kNamingEntryTag: {
       auto command = registry::DecodeCommand(entry.substr(1));
-      if (!command.ok()) return command.status();
+      // The registry lives in memory and is rebuilt from the whole log at every start; the
+      // index is recorded first, so a storage failure leaves the registry untouched too.
+      DNSD_RETURN_IF_ERROR(config_store.RecordApplied(index));
+      if (!command.ok()) {
+        return absl::InternalError(
+            common::StrCat("log entry ", index, ": ", command.status().message()));
+      }
       return registry.Apply(*command).status();
     }
     case kConfigEntryTag: {
@@ -28,12 +37,18 @@ absl::Status ApplyLogEntry(registry::Registry& registry, config::ConfigStore& co
       // not even be decoded.
       if (index <= config_store.applied_index()) return absl::OkStatus();
       auto command = config::DecodeConfigCommand(entry.substr(1));
-      if (!command.ok()) return command.status();
+      if (!command.ok()) {
+        DNSD_RETURN_IF_ERROR(config_store.RecordApplied(index));
+        return absl::InternalError(
+            common::StrCat("log entry ", index, ": ", command.status().message()));
+      }
       return config_store.Apply(index, *command);
     }
     default:
-      return absl::DataLossError("log entry for an unknown state machine");
+      DNSD_RETURN_IF_ERROR(config_store.RecordApplied(index));
+      return absl::InternalError(
+          common::StrCat("log entry ", index, " is for an unknown state machine"));
   }
 }
 
-}  // namespace dnsd::api
+}  // namespace dnsd::node

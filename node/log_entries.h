@@ -15,7 +15,7 @@
 #include "registry/command.h"
 #include "registry/registry.h"
 
-namespace dnsd::api {
+namespace dnsd::node {
 
 inline constexpr char kNamingEntryTag = 'N';
 inline constexpr char kConfigEntryTag = 'C';
@@ -23,9 +23,12 @@ inline constexpr char kConfigEntryTag = 'C';
 std::string NamingLogEntry(const registry::Command& command);
 std::string ConfigLogEntry(const config::ConfigCommand& command);
 
-// Applies log entry `index`; returns the command's result (or kDataLoss for bytes that do not
-// decode).
+// Applies log entry `index`; returns the command's result, kInternal for bytes that do not
+// decode (a no-op, the same on every replay), or a storage failure of the config store
+// (common::IsStorageFailure: nothing was applied, apply the same entry again later).
+// Every entry advances the config store's applied index, which is how start-up sees a log
+// that lost acknowledged entries.
 absl::Status ApplyLogEntry(registry::Registry& registry, config::ConfigStore& config_store,
                            uint64_t index, std::string_view entry);
 
-}  // namespace dnsd::api
+}  // namespace dnsd::node
