@@ -31,6 +31,12 @@ absl::StatusOr<DurableState> OpenDurableState(const std::string& data_dir,
   const std::string log_dir = (fs::path(data_dir) / "log").string();
   const std::string config_dir = (fs::path(data_dir) / "config").string();
 
+  std::error_code ec;
+  fs::create_directories(data_dir, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        common::StrCat("cannot create the data directory ", data_dir, ": ", ec.message()));
+  }
   raft::LogStoreOptions log_options;
   log_options.env = options.env;
   auto log = raft::LogStore::Open(log_dir, log_options);
@@ -48,7 +54,6 @@ absl::StatusOr<DurableState> OpenDurableState(const std::string& data_dir,
   auto store = config::ConfigStore::Open(config_dir, config_options);
   if (!store.ok() && store.status().code() == absl::StatusCode::kDataLoss) {
     const std::string moved = common::StrCat(config_dir, ".damaged-", Stamp());
-    std::error_code ec;
     fs::rename(config_dir, moved, ec);
     if (ec) {
       return absl::DataLossError(common::StrCat(store.status().message(), "; moving it to ", moved,
