@@ -2,8 +2,10 @@
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
-#include <event2/keyvalq_struct.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "api/http1_parser.h"
 #include "common/socket_address.h"
 #include "common/strings.h"
 #include "common/thread_name.h"
@@ -18,10 +21,14 @@
 
 namespace dnsd::api {
 
+// Pipelined bytes kept while a request is handled, and answer bytes queued before the next
+// pipelined request is read: both bound a connection's memory.
+constexpr size_t kMaxBufferedInput = 256 * 1024;
+constexpr size_t kMaxQueuedOutput = 1 << 20;
+
 struct DeferredReply::State {
   Worker* worker;
-  evhttp_request* req;
-  evhttp_connection* conn;
+  Connection* conn;                      // valid while alive (loop thread only)
   bool alive = true;                     // loop thread only
   std::function<void()> on_client_gone;  // loop thread only
 };
@@ -29,10 +36,32 @@ struct DeferredReply::State {
 struct Worker {
   HttpServer* server = nullptr;
   std::unique_ptr<common::EventLoop> loop;
-  evhttp* http = nullptr;
-  evconnlistener* listener = nullptr;  // evhttp's, for the accept-error pause
-  std::unordered_map<evhttp_connection*, std::shared_ptr<DeferredReply::State>> pending;
+  evconnlistener* listener = nullptr;
+  std::unordered_map<Connection*, std::unique_ptr<Connection>> connections;
   common::Counter* responses_by_class[6] = {};  // index = status / 100
+};
+
+struct Connection {
+  enum class Phase { kIdle, kHeaders, kBody, kHandling, kWriting, kClosing };
+
+  Connection(Worker& w, bufferevent* b, std::string peer, const Http1Limits& limits)
+      : worker(w), bev(b), ip(std::move(peer)), parser(limits) {}
+  ~Connection() {
+    if (timer) event_free(timer);
+    if (bev) bufferevent_free(bev);
+  }
+
+  Worker& worker;
+  bufferevent* bev;
+  std::string ip;
+  Http1Parser parser;
+  event* timer = nullptr;
+  Phase phase = Phase::kIdle;
+  bool keep_alive = true;
+  bool head_request = false;
+  int version_minor = 1;
+  std::shared_ptr<DeferredReply::State> pending;
+  HttpRequest request;  // valid during Dispatch
 };
 
 namespace {
@@ -44,24 +73,63 @@ int HexValue(char c) {
   return -1;
 }
 
-Method ToMethod(evhttp_cmd_type cmd) {
-  switch (cmd) {
-    case EVHTTP_REQ_GET:
-      return Method::kGet;
-    case EVHTTP_REQ_POST:
-      return Method::kPost;
-    case EVHTTP_REQ_PUT:
-      return Method::kPut;
-    case EVHTTP_REQ_DELETE:
-      return Method::kDelete;
-    case EVHTTP_REQ_PATCH:
-      return Method::kPatch;
-    case EVHTTP_REQ_HEAD:
-      return Method::kHead;
-    case EVHTTP_REQ_OPTIONS:
-      return Method::kOptions;
+Method ToMethod(std::string_view m) {
+  if (m == "GET") return Method::kGet;
+  if (m == "POST") return Method::kPost;
+  if (m == "PUT") return Method::kPut;
+  if (m == "DELETE") return Method::kDelete;
+  if (m == "PATCH") return Method::kPatch;
+  if (m == "HEAD") return Method::kHead;
+  if (m == "OPTIONS") return Method::kOptions;
+  return Method::kOther;
+}
+
+const char* ReasonPhrase(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 417:
+      return "Expectation Failed";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
     default:
-      return Method::kOther;
+      return "Status";
   }
 }
 
@@ -79,33 +147,211 @@ const char* CachedDate() {
   return date;
 }
 
-void SendOnLoop(Worker& worker, evhttp_request* req, const HttpResponse& response) {
-  if (response.status >= 100 && response.status < 600) {
-    worker.responses_by_class[response.status / 100]->Inc();
-  }
-  evkeyvalq* out = evhttp_request_get_output_headers(req);
-  evhttp_add_header(out, "Content-Type", response.content_type.c_str());
-  evhttp_add_header(out, "Date", CachedDate());
-  for (const auto& [name, value] : response.headers) {
-    evhttp_add_header(out, name.c_str(), value.c_str());
-  }
-  evbuffer* buf = evbuffer_new();
-  evbuffer_add(buf, response.body.data(), response.body.size());
-  evhttp_send_reply(req, response.status, nullptr, buf);
-  evbuffer_free(buf);
-}
-
-void OnConnectionClose(evhttp_connection* conn, void* arg) {
-  auto* worker = static_cast<Worker*>(arg);
-  auto it = worker->pending.find(conn);
-  if (it == worker->pending.end()) return;
-  auto state = std::move(it->second);
-  worker->pending.erase(it);
-  state->alive = false;
-  if (state->on_client_gone) std::exchange(state->on_client_gone, nullptr)();
-}
-
 }  // namespace
+
+struct ConnectionOps {
+  static void ArmTimer(Connection& conn, int64_t ms) {
+    timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+    evtimer_add(conn.timer, &tv);
+  }
+
+  // Queues the answer; afterwards the connection reads its next request or closes.
+  static void WriteResponse(Connection& conn, const HttpResponse& response) {
+    Worker& worker = conn.worker;
+    if (response.status >= 100 && response.status < 600) {
+      worker.responses_by_class[response.status / 100]->Inc();
+    }
+    std::string head = common::StrCat(
+        "HTTP/1.", conn.version_minor, " ", response.status, " ", ReasonPhrase(response.status),
+        "\r\nContent-Type: ", response.content_type, "\r\nContent-Length: ", response.body.size(),
+        "\r\nDate: ", CachedDate(), "\r\n");
+    for (const auto& [name, value] : response.headers) {
+      head += name;
+      head += ": ";
+      head += value;
+      head += "\r\n";
+    }
+    if (!conn.keep_alive) {
+      head += "Connection: close\r\n";
+    } else if (conn.version_minor == 0) {
+      head += "Connection: keep-alive\r\n";
+    }
+    head += "\r\n";
+    evbuffer* out = bufferevent_get_output(conn.bev);
+    evbuffer_add(out, head.data(), head.size());
+    if (!conn.head_request) evbuffer_add(out, response.body.data(), response.body.size());
+    if (!conn.keep_alive) {
+      conn.phase = Connection::Phase::kClosing;  // closed once the answer is written
+      evtimer_del(conn.timer);
+      bufferevent_disable(conn.bev, EV_READ);
+      return;
+    }
+    conn.parser.Reset();
+    if (evbuffer_get_length(out) > kMaxQueuedOutput) {
+      conn.phase = Connection::Phase::kWriting;  // the write callback goes on
+      return;
+    }
+    conn.phase = Connection::Phase::kIdle;
+    ArmTimer(conn, worker.server->options_.idle_timeout_ms);
+    bufferevent_enable(conn.bev, EV_READ);
+    // Pipelined requests already buffered are read now.
+    if (evbuffer_get_length(bufferevent_get_input(conn.bev)) > 0) OnRead(conn.bev, &conn);
+  }
+
+  // An answer to a request the parser or a limit refused: always closes the connection.
+  static void Refuse(Connection& conn, int status, std::string_view why) {
+    conn.keep_alive = false;
+    WriteResponse(conn, HttpResponse::Text(status, std::string(why)));
+  }
+
+  static void Close(Connection& conn) {
+    Worker& worker = conn.worker;
+    if (auto pending = std::move(conn.pending)) {
+      pending->alive = false;
+      if (pending->on_client_gone) std::exchange(pending->on_client_gone, nullptr)();
+    }
+    worker.server->Release(conn.ip);
+    worker.connections.erase(&conn);  // frees the bufferevent (and the socket) and the timer
+  }
+
+  static void OnTimeout(evutil_socket_t, short, void* arg) {
+    auto& conn = *static_cast<Connection*>(arg);
+    HttpServer& server = *conn.worker.server;
+    switch (conn.phase) {
+      case Connection::Phase::kIdle:
+        server.timeouts_idle_->Inc();
+        Close(conn);
+        return;
+      case Connection::Phase::kHeaders:
+        server.timeouts_header_->Inc();
+        Refuse(conn, 408, "the request headers did not arrive in time");
+        return;
+      case Connection::Phase::kBody:
+        server.timeouts_body_->Inc();
+        Refuse(conn, 408, "the request body did not arrive in time");
+        return;
+      default:
+        return;
+    }
+  }
+
+  static void OnRead(bufferevent* bev, void* arg) {
+    auto& conn = *static_cast<Connection*>(arg);
+    HttpServer& server = *conn.worker.server;
+    evbuffer* input = bufferevent_get_input(bev);
+    while (conn.phase == Connection::Phase::kIdle || conn.phase == Connection::Phase::kHeaders ||
+           conn.phase == Connection::Phase::kBody) {
+      evbuffer_iovec chunk;
+      if (evbuffer_peek(input, -1, nullptr, &chunk, 1) < 1 || chunk.iov_len == 0) break;
+      size_t consumed = 0;
+      const auto state = conn.parser.Feed(
+          std::string_view(static_cast<const char*>(chunk.iov_base), chunk.iov_len), consumed);
+      evbuffer_drain(input, consumed);
+      if (conn.phase == Connection::Phase::kIdle && conn.parser.started()) {
+        conn.phase = Connection::Phase::kHeaders;
+        ArmTimer(conn, server.options_.header_timeout_ms);
+      }
+      switch (state) {
+        case Http1Parser::State::kNeedMore:
+          if (consumed == 0) return;
+          continue;
+        case Http1Parser::State::kHeadersDone: {
+          conn.phase = Connection::Phase::kBody;
+          ArmTimer(conn, server.options_.body_timeout_ms);
+          const Http1Request& req = conn.parser.request();
+          conn.version_minor = req.version_minor;
+          if (req.expects_continue) {
+            static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            bufferevent_write(bev, kContinue, sizeof(kContinue) - 1);
+          }
+          continue;
+        }
+        case Http1Parser::State::kDone:
+          evtimer_del(conn.timer);
+          conn.phase = Connection::Phase::kHandling;
+          server.Dispatch(conn);
+          return;  // WriteResponse goes on reading pipelined requests
+        case Http1Parser::State::kError: {
+          const int status = conn.parser.error_status();
+          if (status == 413) {
+            server.oversized_->Inc();
+          } else {
+            server.malformed_->Inc();
+          }
+          conn.version_minor = 1;
+          conn.head_request = false;
+          Refuse(conn, status, conn.parser.error());
+          return;
+        }
+      }
+    }
+    // Handling a request: keep reading (to notice a client that leaves) but bound the buffer.
+    if (conn.phase == Connection::Phase::kHandling &&
+        evbuffer_get_length(input) > kMaxBufferedInput) {
+      bufferevent_disable(bev, EV_READ);
+    }
+  }
+
+  static void OnWrite(bufferevent* bev, void* arg) {
+    auto& conn = *static_cast<Connection*>(arg);
+    if (conn.phase == Connection::Phase::kClosing) {
+      Close(conn);
+    } else if (conn.phase == Connection::Phase::kWriting) {
+      conn.phase = Connection::Phase::kIdle;
+      ArmTimer(conn, conn.worker.server->options_.idle_timeout_ms);
+      bufferevent_enable(bev, EV_READ);
+      if (evbuffer_get_length(bufferevent_get_input(bev)) > 0) OnRead(bev, &conn);
+    }
+  }
+
+  static void OnEvent(bufferevent*, short what, void* arg) {
+    auto& conn = *static_cast<Connection*>(arg);
+    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_WRITING)) {
+      conn.worker.server->timeouts_write_->Inc();
+    }
+    // EOF, error, or a client that stopped reading its answer.
+    Close(conn);
+  }
+
+  static void OnAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* arg) {
+    auto& worker = *static_cast<Worker*>(arg);
+    HttpServer& server = *worker.server;
+    const std::string ip = common::SocketAddress::FromSockaddr(addr, len).ip();
+    int refused_status = 0;
+    if (!server.Admit(ip, refused_status)) {
+      // Best effort: the client learns why before the close.
+      const std::string answer = common::StrCat(
+          "HTTP/1.1 ", refused_status, " ", ReasonPhrase(refused_status),
+          "\r\nContent-Type: text/plain;charset=UTF-8\r\nConnection: close\r\nContent-Length: 20"
+          "\r\n\r\ntoo many connections");
+      [[maybe_unused]] ssize_t sent =
+          send(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      close(fd);
+      return;
+    }
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    bufferevent* bev = bufferevent_socket_new(worker.loop->base(), fd, BEV_OPT_CLOSE_ON_FREE);
+    if (bev == nullptr) {
+      close(fd);
+      server.Release(ip);
+      return;
+    }
+    Http1Limits limits;
+    limits.max_body_bytes = server.options_.max_body_bytes * 2;
+    auto conn = std::make_unique<Connection>(worker, bev, ip, limits);
+    Connection* raw = conn.get();
+    raw->timer = evtimer_new(worker.loop->base(), &OnTimeout, raw);
+    worker.connections.emplace(raw, std::move(conn));
+    bufferevent_setcb(bev, &OnRead, &OnWrite, &OnEvent, raw);
+    const int64_t write_ms = server.options_.body_timeout_ms;
+    timeval write_tv{static_cast<time_t>(write_ms / 1000),
+                     static_cast<suseconds_t>((write_ms % 1000) * 1000)};
+    bufferevent_set_timeouts(bev, nullptr, &write_tv);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    ArmTimer(*raw, server.options_.idle_timeout_ms);
+  }
+};
 
 std::string UrlDecode(std::string_view in) {
   std::string out;
@@ -164,17 +410,15 @@ void ParseFormInto(std::string_view encoded, Params& out) {
 void Responder::Send(HttpResponse response) {
   if (answered_) return;
   answered_ = true;
-  SendOnLoop(*worker_, req_, response);
+  ConnectionOps::WriteResponse(*conn_, response);
 }
 
 DeferredReply Responder::Defer() {
   answered_ = true;
   auto state = std::make_shared<DeferredReply::State>();
-  state->worker = worker_;
-  state->req = req_;
-  state->conn = evhttp_request_get_connection(req_);
-  worker_->pending[state->conn] = state;
-  evhttp_connection_set_closecb(state->conn, &OnConnectionClose, worker_);
+  state->worker = &conn_->worker;
+  state->conn = conn_;
+  conn_->pending = state;
   return DeferredReply(std::move(state));
 }
 
@@ -188,9 +432,9 @@ void DeferredReply::Send(HttpResponse response) const {
     if (!state->alive) return;
     state->alive = false;
     state->on_client_gone = nullptr;
-    state->worker->pending.erase(state->conn);
-    evhttp_connection_set_closecb(state->conn, nullptr, nullptr);
-    SendOnLoop(*state->worker, state->req, response);
+    Connection& conn = *state->conn;
+    conn.pending.reset();
+    ConnectionOps::WriteResponse(conn, response);
   });
 }
 
@@ -200,15 +444,65 @@ HttpServer::HttpServer(const HttpServerOptions& options, common::MetricsRegistry
                                    "Requests rejected because the body exceeded the limit");
   accept_errors_ = &metrics.GetCounter("dnsd_api_http_accept_errors_total",
                                        "accept() failures on the HTTP port");
+  malformed_ = &metrics.GetCounter("dnsd_api_http_malformed_requests_total",
+                                   "Requests refused by the HTTP/1.1 parser (connection closed)");
+  const char* refused_help = "Connections refused at accept by a connection limit";
+  refused_total_ = &metrics.GetCounter("dnsd_api_http_refused_connections_total", refused_help,
+                                       "limit=\"total\"");
+  refused_per_client_ = &metrics.GetCounter("dnsd_api_http_refused_connections_total", refused_help,
+                                            "limit=\"per_client\"");
+  const char* timeout_help = "Connections closed because a client was too slow or idle";
+  timeouts_header_ =
+      &metrics.GetCounter("dnsd_api_http_timeouts_total", timeout_help, "phase=\"header\"");
+  timeouts_body_ =
+      &metrics.GetCounter("dnsd_api_http_timeouts_total", timeout_help, "phase=\"body\"");
+  timeouts_idle_ =
+      &metrics.GetCounter("dnsd_api_http_timeouts_total", timeout_help, "phase=\"idle\"");
+  timeouts_write_ =
+      &metrics.GetCounter("dnsd_api_http_timeouts_total", timeout_help, "phase=\"write\"");
+  wrong_method_ = &metrics.GetCounter("dnsd_api_http_wrong_method_total",
+                                      "Requests answered 405 or 501 for their method");
+  metrics.AddGauge("dnsd_api_http_connections", "Open HTTP connections",
+                   [this] { return static_cast<double>(connection_count()); });
 }
 
 HttpServer::~HttpServer() {
   Stop();
   for (auto& worker : workers_) {
-    if (worker->listener) common::ForgetAcceptPause(worker->listener);
-    if (worker->http) evhttp_free(worker->http);
+    worker->connections.clear();
+    if (worker->listener) {
+      common::ForgetAcceptPause(worker->listener);
+      evconnlistener_free(worker->listener);
+    }
   }
+  workers_.clear();
   if (listen_fd_ >= 0) close(listen_fd_);
+}
+
+bool HttpServer::Admit(const std::string& ip, int& refused_status) {
+  if (connections_.fetch_add(1, std::memory_order_relaxed) >= options_.max_connections) {
+    connections_.fetch_sub(1, std::memory_order_relaxed);
+    refused_total_->Inc();
+    refused_status = 503;
+    return false;
+  }
+  std::lock_guard lock(clients_mu_);
+  int& count = per_client_[ip];
+  if (count >= options_.max_connections_per_client) {
+    connections_.fetch_sub(1, std::memory_order_relaxed);
+    refused_per_client_->Inc();
+    refused_status = 429;
+    return false;
+  }
+  ++count;
+  return true;
+}
+
+void HttpServer::Release(const std::string& ip) {
+  connections_.fetch_sub(1, std::memory_order_relaxed);
+  std::lock_guard lock(clients_mu_);
+  auto it = per_client_.find(ip);
+  if (it != per_client_.end() && --it->second <= 0) per_client_.erase(it);
 }
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(const HttpServerOptions& options,
@@ -248,28 +542,18 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(const HttpServerO
     auto loop = common::EventLoop::Create();
     if (!loop.ok()) return loop.status();
     worker->loop = std::move(*loop);
-    worker->http = evhttp_new(worker->loop->base());
-    if (worker->http == nullptr) return absl::InternalError("evhttp_new failed");
-    // evhttp refuses bodies beyond twice the limit outright (413); up to twice the limit the
-    // handler answers 400 with the reason, which is what Nacos clients expect for bad input.
-    evhttp_set_max_body_size(worker->http, static_cast<ev_ssize_t>(options.max_body_bytes * 2));
-    evhttp_set_max_headers_size(worker->http, 64 * 1024);
-    evhttp_set_timeout(worker->http, 120);
-    evhttp_set_allowed_methods(worker->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                                 EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
-                                                 EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
-    evhttp_set_gencb(worker->http, &HttpServer::OnRequest, worker.get());
-    evhttp_bound_socket* bound_socket = evhttp_accept_socket_with_handle(worker->http, fd);
-    if (bound_socket == nullptr) return absl::InternalError("evhttp_accept_socket failed");
-    worker->listener = evhttp_bound_socket_get_listener(bound_socket);
+    // The socket is shared by every worker's listener and closed by the server.
+    worker->listener =
+        evconnlistener_new(worker->loop->base(), &ConnectionOps::OnAccept, worker.get(), 0, 0, fd);
+    if (worker->listener == nullptr) return absl::InternalError("evconnlistener_new failed");
     common::PauseOnAcceptErrors(worker->listener, *server->accept_errors_, "HTTP");
     server->workers_.push_back(std::move(worker));
   }
   return server;
 }
 
-void HttpServer::Route(std::string path, Handler handler) {
-  routes_[std::move(path)] = std::move(handler);
+void HttpServer::Route(std::string path, Handler handler, uint32_t methods) {
+  routes_[std::move(path)] = Route_{std::move(handler), methods};
 }
 
 void HttpServer::Start() {
@@ -287,36 +571,51 @@ void HttpServer::Stop() {
   threads_.clear();
 }
 
-void HttpServer::OnRequest(evhttp_request* req, void* arg) {
-  auto* worker = static_cast<Worker*>(arg);
-  worker->server->Dispatch(*worker, req);
-}
-
-void HttpServer::Dispatch(Worker& worker, evhttp_request* req) {
-  HttpRequest request;
-  request.method = ToMethod(evhttp_request_get_command(req));
-  request.headers = evhttp_request_get_input_headers(req);
-  const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
-  const char* path = uri ? evhttp_uri_get_path(uri) : nullptr;
-  request.path = path ? path : "/";
-  if (request.path.size() > 1 && request.path.back() == '/') request.path.pop_back();
-  if (const char* query = uri ? evhttp_uri_get_query(uri) : nullptr) {
-    ParseFormInto(query, request.params);
+void HttpServer::Dispatch(Connection& conn) {
+  Http1Request& raw = conn.parser.request();
+  conn.keep_alive = raw.keep_alive;
+  conn.version_minor = raw.version_minor;
+  conn.head_request = raw.method == "HEAD";
+  HttpRequest& request = conn.request;
+  request = HttpRequest();
+  request.method = ToMethod(raw.method);
+  request.headers = &raw.headers;
+  request.remote_ip = conn.ip;
+  std::string_view target = raw.target;
+  // absolute-form (RFC 9112 section 3.2.2): only the path and query matter here.
+  if (target.starts_with("http://") || target.starts_with("https://")) {
+    const size_t slash = target.find('/', target.find("//") + 2);
+    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
   }
-  evbuffer* input = evhttp_request_get_input_buffer(req);
-  const size_t body_len = evbuffer_get_length(input);
+  const size_t question = target.find('?');
+  std::string_view path = target.substr(0, question);
+  if (question != std::string_view::npos)
+    ParseFormInto(target.substr(question + 1), request.params);
+  const size_t fragment = path.find('#');
+  request.path = std::string(path.substr(0, fragment));
+  if (request.path.empty()) request.path = "/";
+  if (request.path.size() > 1 && request.path.back() == '/') request.path.pop_back();
+
+  Responder responder;
+  responder.conn_ = &conn;
+  const size_t body_len = raw.body.size();
   if (body_len > options_.max_body_bytes) {
     oversized_->Inc();
-    SendOnLoop(worker, req,
-               HttpResponse::Text(
-                   400, common::StrCat("request body of ", body_len, " bytes exceeds the limit of ",
-                                       options_.max_body_bytes, " bytes")));
+    responder.Send(HttpResponse::Text(
+        400, common::StrCat("request body of ", body_len, " bytes exceeds the limit of ",
+                            options_.max_body_bytes, " bytes")));
+    return;
+  }
+  if (request.method == Method::kOther) {
+    wrong_method_->Inc();
+    conn.keep_alive = false;
+    responder.Send(
+        HttpResponse::Text(501, common::StrCat("method ", raw.method, " is not served")));
     return;
   }
   if (body_len > 0) {
-    request.body =
-        std::string_view(reinterpret_cast<const char*>(evbuffer_pullup(input, -1)), body_len);
-    const std::string_view content_type = request.Header("Content-Type");
+    request.body = raw.body;
+    const std::string_view content_type = request.Header("content-type");
     // Form bodies carry parameters for every method. A body with no content type is read as a
     // form too: several SDKs omit the header.
     if (content_type.empty() ||
@@ -324,22 +623,31 @@ void HttpServer::Dispatch(Worker& worker, evhttp_request* req) {
       ParseFormInto(request.body, request.params);
     }
   }
-  if (evhttp_connection* conn = evhttp_request_get_connection(req)) {
-    char* host = nullptr;
-    uint16_t peer_port = 0;
-    evhttp_connection_get_peer(conn, &host, &peer_port);
-    if (host) request.remote_ip = host;
-  }
-
-  Responder responder;
-  responder.worker_ = &worker;
-  responder.req_ = req;
   auto route = routes_.find(request.path);
   if (route == routes_.end()) {
     responder.Send(HttpResponse::Text(404, common::StrCat("no such API: ", request.path)));
     return;
   }
-  route->second(request, responder);
+  uint32_t methods = route->second.methods;
+  // HEAD is answered wherever GET is.
+  if (methods & kGetMethod) methods |= 1u << static_cast<int>(Method::kHead);
+  if (!(methods & (1u << static_cast<int>(request.method)))) {
+    wrong_method_->Inc();
+    std::string allow;
+    static constexpr std::pair<Method, const char*> kNames[] = {
+        {Method::kGet, "GET"}, {Method::kHead, "HEAD"},     {Method::kPost, "POST"},
+        {Method::kPut, "PUT"}, {Method::kDelete, "DELETE"}, {Method::kPatch, "PATCH"}};
+    for (const auto& [m, name] : kNames) {
+      if (methods & (1u << static_cast<int>(m)))
+        allow += allow.empty() ? name : std::string(", ") + name;
+    }
+    HttpResponse response = HttpResponse::Text(
+        405, common::StrCat("method ", raw.method, " is not allowed on ", request.path));
+    response.headers.emplace_back("Allow", allow);
+    responder.Send(std::move(response));
+    return;
+  }
+  route->second.handler(request, responder);
   if (!responder.answered_) {
     responder.Send(HttpResponse::Text(500, "handler produced no answer"));
   }

@@ -3,18 +3,29 @@
 // answer at once (Responder::Send) or take a DeferredReply and answer later from any thread,
 // e.g. after a log commit; the reply is posted back to the connection's loop.
 //
+// Requests are read by dnsd's own parser (Http1Parser, strict about framing) so that slow and
+// greedy clients cannot hold the server: the request line and headers must arrive within
+// header_timeout_ms of their first byte and the body within body_timeout_ms of the headers
+// (else 408 and close), idle keep-alive connections close after idle_timeout_ms, a client
+// that does not read its answers is closed after body_timeout_ms, and connections are capped
+// in total and per client address (503 / 429, counted). One request per connection is
+// handled at a time; pipelined bytes wait in a bounded buffer.
+//
 // Thread-safety: routes are registered before Start(); after that the route table is
 // read-only. DeferredReply::Send is thread-safe and a no-op if the client went away.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "api/http_types.h"
 #include "common/event_loop.h"
@@ -23,6 +34,9 @@
 namespace dnsd::api {
 
 class HttpServer;
+struct Worker;
+struct Connection;
+struct ConnectionOps;
 
 class DeferredReply {
  public:
@@ -44,18 +58,33 @@ class Responder {
 
  private:
   friend class HttpServer;
-  struct Worker* worker_ = nullptr;
-  evhttp_request* req_ = nullptr;
+  friend struct ConnectionOps;
+  Connection* conn_ = nullptr;
   bool answered_ = false;
 };
 
 using Handler = std::function<void(const HttpRequest&, Responder&)>;
+
+// Methods a route answers; others get 405 with an Allow header.
+enum MethodMask : uint32_t {
+  kGetMethod = 1u << static_cast<int>(Method::kGet),
+  kPostMethod = 1u << static_cast<int>(Method::kPost),
+  kPutMethod = 1u << static_cast<int>(Method::kPut),
+  kDeleteMethod = 1u << static_cast<int>(Method::kDelete),
+  kPatchMethod = 1u << static_cast<int>(Method::kPatch),
+  kAnyMethod = 0xffffffffu,
+};
 
 struct HttpServerOptions {
   std::string address = "0.0.0.0";
   int port = 8848;
   int threads = 2;
   size_t max_body_bytes = 12 << 20;
+  int64_t header_timeout_ms = 10'000;
+  int64_t body_timeout_ms = 30'000;
+  int64_t idle_timeout_ms = 60'000;
+  int max_connections = 4096;
+  int max_connections_per_client = 256;
 };
 
 class HttpServer {
@@ -64,24 +93,44 @@ class HttpServer {
                                                             common::MetricsRegistry& metrics);
   ~HttpServer();
 
-  void Route(std::string path, Handler handler);
+  void Route(std::string path, Handler handler, uint32_t methods = kAnyMethod);
   void Start();
   void Stop();
   int port() const { return port_; }
+  int connection_count() const { return connections_.load(std::memory_order_relaxed); }
 
  private:
+  friend struct ConnectionOps;
   HttpServer(const HttpServerOptions& options, common::MetricsRegistry& metrics);
-  static void OnRequest(evhttp_request* req, void* worker);
-  void Dispatch(Worker& worker, evhttp_request* req);
+  void Dispatch(Connection& conn);
+  // Counts a new connection from `ip`; false (and nothing counted) when a cap is reached.
+  bool Admit(const std::string& ip, int& refused_status);
+  void Release(const std::string& ip);
 
+  struct Route_ {
+    Handler handler;
+    uint32_t methods;
+  };
   HttpServerOptions options_;
   int listen_fd_ = -1;
   int port_ = 0;
-  std::unordered_map<std::string, Handler> routes_;
+  std::unordered_map<std::string, Route_> routes_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
+  std::atomic<int> connections_{0};
+  std::mutex clients_mu_;
+  absl::flat_hash_map<std::string, int> per_client_;
+
   common::Counter* oversized_;
   common::Counter* accept_errors_;
+  common::Counter* malformed_;
+  common::Counter* refused_total_;
+  common::Counter* refused_per_client_;
+  common::Counter* timeouts_header_;
+  common::Counter* timeouts_body_;
+  common::Counter* timeouts_idle_;
+  common::Counter* timeouts_write_;
+  common::Counter* wrong_method_;
 };
 
 }  // namespace dnsd::api

@@ -1,8 +1,6 @@
 // Request and response values exchanged between the HTTP server and the API handlers.
-// A request is only valid during the handler call (it borrows evhttp's buffers).
+// A request is only valid during the handler call (it borrows the connection's buffers).
 #pragma once
-
-#include <event2/http.h>
 
 #include <string>
 #include <string_view>
@@ -43,12 +41,23 @@ struct HttpRequest {
   Params params;
   std::string_view body;
   std::string remote_ip;
-  const evkeyvalq* headers = nullptr;
+  // Names lowercased, in arrival order.
+  const std::vector<std::pair<std::string, std::string>>* headers = nullptr;
 
-  std::string_view Header(const char* name) const {
+  // The first value of header `name` (any case), or "".
+  std::string_view Header(std::string_view name) const {
     if (headers == nullptr) return {};
-    const char* v = evhttp_find_header(headers, name);
-    return v ? std::string_view(v) : std::string_view();
+    for (const auto& [n, v] : *headers) {
+      if (n.size() != name.size()) continue;
+      bool same = true;
+      for (size_t i = 0; i < n.size() && same; ++i) {
+        char c = name[i];
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        same = n[i] == c;
+      }
+      if (same) return v;
+    }
+    return {};
   }
 };
 

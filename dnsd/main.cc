@@ -17,6 +17,7 @@
 #include "api/naming_http_api.h"
 #include "common/clock.h"
 #include "common/event_loop.h"
+#include "common/fd_limit.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/strings.h"
@@ -109,6 +110,11 @@ int main(int argc, char** argv) {
     return Fail(std::string("server.log_level: ") + std::string(s.message()));
   }
   signal(SIGPIPE, SIG_IGN);
+  // Descriptors: the soft limit goes up to the hard one; connection caps stay below it with
+  // room for the log, the stores, zone files and the forwarder's sockets.
+  const int64_t fd_limit = dnsd::common::RaiseFileLimit();
+  constexpr int64_t kReservedDescriptors = 128;
+  const int64_t connection_budget = std::max<int64_t>(fd_limit - kReservedDescriptors, 64);
 
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
@@ -192,6 +198,14 @@ int main(int argc, char** argv) {
                              ? config.http_threads
                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   http_options.max_body_bytes = static_cast<size_t>(config.http_max_body_bytes);
+  http_options.header_timeout_ms = config.http_header_timeout_ms;
+  http_options.body_timeout_ms = config.http_body_timeout_ms;
+  http_options.idle_timeout_ms = config.http_idle_timeout_ms;
+  http_options.max_connections =
+      config.http_max_connections > 0
+          ? config.http_max_connections
+          : static_cast<int>(std::min<int64_t>(connection_budget / 2, 1'000'000));
+  http_options.max_connections_per_client = config.http_max_connections_per_client;
   auto http = dnsd::api::HttpServer::Create(http_options, metrics);
   if (!http.ok()) return Fail(http.status());
 
@@ -283,7 +297,8 @@ int main(int argc, char** argv) {
     dns_options.port = config.dns_port;
     dns_options.workers = config.dns_workers;
     dns_options.tcp_idle_timeout_ms = config.dns_tcp_idle_timeout_ms;
-    dns_options.tcp_max_connections = config.dns_tcp_max_connections;
+    dns_options.tcp_max_connections = static_cast<int>(std::min<int64_t>(
+        config.dns_tcp_max_connections, std::max<int64_t>(connection_budget / 4, 16)));
     dns_options.tcp_max_per_client = config.dns_tcp_max_per_client;
     dns_options.forward_allow = config.dns_forward_allow;
     auto created = dnsd::dns::DnsServer::Create(dns_options, pipeline, forwarder.get(), metrics);
@@ -322,6 +337,8 @@ int main(int argc, char** argv) {
   if (dns_server) dns_server->Start();
   spdlog::info("dnsd listening: http {}:{} ({} threads), data {}", config.http_address,
                (*http)->port(), http_options.threads, config.data_dir);
+  spdlog::info("descriptor limit {}: at most {} HTTP connections ({} per client)", fd_limit,
+               http_options.max_connections, http_options.max_connections_per_client);
   // Tests and scripts read this line to learn the ports when they asked for port 0.
   std::cout << "dnsd ready http=" << (*http)->port()
             << " dns=" << (dns_server ? dns_server->port() : 0)
