@@ -120,6 +120,8 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"compat_suffix", String(&DaemonConfig::dns_compat_suffix)},
         {"zones", String(&DaemonConfig::dns_zones)},
         {"tcp_idle_timeout_ms", Integer(&DaemonConfig::dns_tcp_idle_timeout_ms, 100, 3'600'000)},
+        {"tcp_message_timeout_ms",
+         Integer(&DaemonConfig::dns_tcp_message_timeout_ms, 100, 3'600'000)},
         {"tcp_max_connections", Integer(&DaemonConfig::dns_tcp_max_connections, 1, 1'000'000)},
         {"tcp_max_per_client", Integer(&DaemonConfig::dns_tcp_max_per_client, 1, 1'000'000)},
         {"forward_allow", StringList(&DaemonConfig::dns_forward_allow)}}},

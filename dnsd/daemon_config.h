@@ -71,6 +71,7 @@ struct DaemonConfig {
   std::string dns_compat_suffix;    // e.g. "nacos."; empty: off
   std::string dns_zones = "zones";  // a zone file or a directory of *.zone files
   int dns_tcp_idle_timeout_ms = 10'000;
+  int dns_tcp_message_timeout_ms = 5'000;
   int dns_tcp_max_connections = 1024;
   int dns_tcp_max_per_client = 64;
   std::vector<std::string> dns_forward_allow = {"127.0.0.0/8",   "::1/128",        "10.0.0.0/8",

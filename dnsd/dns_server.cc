@@ -5,6 +5,7 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,6 +22,54 @@ namespace dnsd::dns {
 namespace {
 
 constexpr int kBatch = 32;
+constexpr size_t kControlBytes = 64;  // room for one IP_PKTINFO / IPV6_PKTINFO message
+
+// The source a reply must leave from: the address the query arrived on. Only needed when the
+// socket is bound to a wildcard address (else the kernel uses the bound one); clients drop a
+// reply that comes from another address than the one they asked.
+struct ReplySource {
+  alignas(cmsghdr) uint8_t control[kControlBytes];
+  size_t length = 0;
+};
+
+// Builds the control message for a reply to the datagram received with `in`.
+void ReplySourceOf(const msghdr& in, ReplySource& out) {
+  out.length = 0;
+  if (in.msg_controllen == 0) return;
+  for (cmsghdr* c = CMSG_FIRSTHDR(const_cast<msghdr*>(&in)); c != nullptr;
+       c = CMSG_NXTHDR(const_cast<msghdr*>(&in), c)) {
+    msghdr reply{};
+    reply.msg_control = out.control;
+    reply.msg_controllen = sizeof(out.control);
+    cmsghdr* r = CMSG_FIRSTHDR(&reply);
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+      in_pktinfo info;
+      std::memcpy(&info, CMSG_DATA(c), sizeof(info));
+      info.ipi_spec_dst = info.ipi_addr;
+      info.ipi_ifindex = 0;
+      r->cmsg_level = IPPROTO_IP;
+      r->cmsg_type = IP_PKTINFO;
+      r->cmsg_len = CMSG_LEN(sizeof(info));
+      std::memcpy(CMSG_DATA(r), &info, sizeof(info));
+      out.length = CMSG_SPACE(sizeof(info));
+      return;
+    }
+    if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+      in6_pktinfo info;
+      std::memcpy(&info, CMSG_DATA(c), sizeof(info));
+      r->cmsg_level = IPPROTO_IPV6;
+      r->cmsg_type = IPV6_PKTINFO;
+      r->cmsg_len = CMSG_LEN(sizeof(info));
+      std::memcpy(CMSG_DATA(r), &info, sizeof(info));
+      out.length = CMSG_SPACE(sizeof(info));
+      return;
+    }
+  }
+}
+
+bool IsWildcard(const common::SocketAddress& addr) {
+  return addr.ip() == "0.0.0.0" || addr.ip() == "::";
+}
 constexpr size_t kUdpIn = 4096;
 constexpr size_t kUdpOut = 1280;
 
@@ -113,8 +162,12 @@ absl::StatusOr<Network> ParseNetwork(const std::string& cidr) {
 }
 
 struct DnsServer::Connection {
+  ~Connection() {
+    if (message_timer) event_free(message_timer);
+  }
   Worker* worker = nullptr;
   bufferevent* bev = nullptr;
+  event* message_timer = nullptr;  // armed while a message is partly received
   std::string client_ip;
   bool may_forward = false;
   bool open = true;
@@ -124,6 +177,7 @@ struct DnsServer::Worker {
   DnsServer* server = nullptr;
   std::unique_ptr<common::EventLoop> loop;
   int udp_fd = -1;
+  bool wildcard = false;  // bound to 0.0.0.0 or ::: replies carry their source address
   evconnlistener* listener = nullptr;
   // Receive buffers are kUdpIn long but laid out one cache line further apart: with a 4 KiB
   // stride every buffer's header would fall in the same L1 set, and a batch of 32 would
@@ -131,6 +185,8 @@ struct DnsServer::Worker {
   uint8_t in[kBatch][kUdpIn + 64];
   uint8_t out[kBatch][kUdpOut];
   sockaddr_storage addrs[kBatch];
+  alignas(cmsghdr) uint8_t in_control[kBatch][kControlBytes];
+  ReplySource reply_sources[kBatch];
   mmsghdr in_msgs[kBatch];
   mmsghdr out_msgs[kBatch];
   iovec in_iov[kBatch];
@@ -142,7 +198,8 @@ struct DnsServer::Worker {
   // Blocking receive loop of the worker's UDP socket; runs on its own thread so each wake-up
   // costs one recvmmsg instead of epoll_wait + recvmmsg.
   void RunUdp();
-  void Forward(const Query& q, size_t limit, const sockaddr_storage& client);
+  void Forward(const Query& q, size_t limit, const sockaddr_storage& client,
+               const ReplySource& source);
   void OnAccept(evutil_socket_t fd, sockaddr* addr, int len);
   void OnTcpRead(Connection& conn);
   void Close(Connection& conn);
@@ -157,7 +214,13 @@ void DnsServer::Worker::RunUdp() {
     in_msgs[i].msg_hdr.msg_iovlen = 1;
   }
   while (!server->stopping_.load(std::memory_order_relaxed)) {
-    for (int i = 0; i < kBatch; ++i) in_msgs[i].msg_hdr.msg_namelen = sizeof(addrs[i]);
+    for (int i = 0; i < kBatch; ++i) {
+      in_msgs[i].msg_hdr.msg_namelen = sizeof(addrs[i]);
+      if (wildcard) {
+        in_msgs[i].msg_hdr.msg_control = in_control[i];
+        in_msgs[i].msg_hdr.msg_controllen = kControlBytes;
+      }
+    }
     // Blocks for the first datagram, then takes whatever else is queued (up to kBatch).
     const int n = recvmmsg(udp_fd, in_msgs, kBatch, MSG_WAITFORONE, nullptr);
     if (n <= 0) continue;  // EINTR, or shutdown() by Stop()
@@ -178,11 +241,21 @@ void DnsServer::Worker::RunUdp() {
         out_msgs[responses].msg_hdr.msg_namelen = in_msgs[i].msg_hdr.msg_namelen;
         out_msgs[responses].msg_hdr.msg_iov = &out_iov[responses];
         out_msgs[responses].msg_hdr.msg_iovlen = 1;
+        if (wildcard) {
+          ReplySource& source = reply_sources[responses];
+          ReplySourceOf(in_msgs[i].msg_hdr, source);
+          if (source.length > 0) {
+            out_msgs[responses].msg_hdr.msg_control = source.control;
+            out_msgs[responses].msg_hdr.msg_controllen = source.length;
+          }
+        }
         ++responses;
       } else if (outcome.verdict == Verdict::kForward) {
+        ReplySource source;
+        if (wildcard) ReplySourceOf(in_msgs[i].msg_hdr, source);
         // The forwarder lives on the worker's event loop.
-        loop->Post([this, q, client = addrs[i]] {
-          Forward(q, QueryPipeline::ResponseLimit(q, false), client);
+        loop->Post([this, q, client = addrs[i], source] {
+          Forward(q, QueryPipeline::ResponseLimit(q, false), client, source);
         });
       }
     }
@@ -194,12 +267,25 @@ void DnsServer::Worker::RunUdp() {
   }
 }
 
-void DnsServer::Worker::Forward(const Query& q, size_t limit, const sockaddr_storage& client) {
+void DnsServer::Worker::Forward(const Query& q, size_t limit, const sockaddr_storage& client,
+                                const ReplySource& source) {
   const int fd = udp_fd;
   const socklen_t len = client.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-  server->forwarder_->Resolve(*loop, q, limit, [fd, client, len](const uint8_t* data, size_t size) {
-    if (size > 0) sendto(fd, data, size, 0, reinterpret_cast<const sockaddr*>(&client), len);
-  });
+  server->forwarder_->Resolve(*loop, q, limit,
+                              [fd, client, len, source](const uint8_t* data, size_t size) {
+                                if (size == 0) return;
+                                iovec iov{const_cast<uint8_t*>(data), size};
+                                msghdr msg{};
+                                msg.msg_name = const_cast<sockaddr_storage*>(&client);
+                                msg.msg_namelen = len;
+                                msg.msg_iov = &iov;
+                                msg.msg_iovlen = 1;
+                                if (source.length > 0) {
+                                  msg.msg_control = const_cast<uint8_t*>(source.control);
+                                  msg.msg_controllen = source.length;
+                                }
+                                sendmsg(fd, &msg, 0);
+                              });
 }
 
 void DnsServer::Worker::OnAccept(evutil_socket_t fd, sockaddr* addr, int) {
@@ -233,6 +319,14 @@ void DnsServer::Worker::OnAccept(evutil_socket_t fd, sockaddr* addr, int) {
   const timeval idle{server->options_.tcp_idle_timeout_ms / 1000,
                      (server->options_.tcp_idle_timeout_ms % 1000) * 1000};
   bufferevent_set_timeouts(raw->bev, &idle, nullptr);
+  raw->message_timer = evtimer_new(
+      loop->base(),
+      [](evutil_socket_t, short, void* c) {
+        auto* conn = static_cast<Connection*>(c);
+        conn->worker->server->tcp_message_timeouts_->Inc();
+        conn->worker->Close(*conn);
+      },
+      raw);
   bufferevent_enable(raw->bev, EV_READ | EV_WRITE);
 }
 
@@ -240,9 +334,18 @@ void DnsServer::Worker::OnTcpRead(Connection& conn) {
   evbuffer* input = bufferevent_get_input(conn.bev);
   for (;;) {
     uint8_t prefix[2];
-    if (evbuffer_copyout(input, prefix, 2) < 2) return;
-    const size_t size = Read16(prefix);
-    if (evbuffer_get_length(input) < 2 + size) return;
+    const size_t buffered = evbuffer_get_length(input);
+    const size_t size = evbuffer_copyout(input, prefix, 2) == 2 ? Read16(prefix) : 0;
+    if (buffered < 2 || buffered < 2 + size) {
+      // Part of a message: it must be complete before its deadline (set at its first byte).
+      if (buffered > 0 && !evtimer_pending(conn.message_timer, nullptr)) {
+        const int ms = server->options_.tcp_message_timeout_ms;
+        const timeval deadline{ms / 1000, (ms % 1000) * 1000};
+        evtimer_add(conn.message_timer, &deadline);
+      }
+      return;
+    }
+    evtimer_del(conn.message_timer);
     evbuffer_drain(input, 2);
     evbuffer_remove(input, tcp_in, size);
     Query q;
@@ -273,6 +376,7 @@ void DnsServer::Worker::OnTcpRead(Connection& conn) {
 void DnsServer::Worker::Close(Connection& conn) {
   if (!conn.open) return;
   conn.open = false;
+  evtimer_del(conn.message_timer);
   bufferevent_free(conn.bev);
   conn.bev = nullptr;
   server->ReleaseTcp(conn.client_ip);
@@ -287,7 +391,10 @@ DnsServer::~DnsServer() {
   Stop();
   for (auto& w : workers_) {
     w->connections.clear();
-    if (w->listener) evconnlistener_free(w->listener);
+    if (w->listener) {
+      common::ForgetAcceptPause(w->listener);
+      evconnlistener_free(w->listener);
+    }
     if (w->udp_fd >= 0) close(w->udp_fd);
   }
 }
@@ -334,6 +441,11 @@ absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Create(const DnsServerOpti
   server->tcp_refused_ =
       &metrics.GetCounter("dnsd_dns_tcp_refused_connections_total",
                           "TCP connections closed at once because a connection cap was reached");
+  server->tcp_accept_errors_ = &metrics.GetCounter("dnsd_dns_tcp_accept_errors_total",
+                                                   "accept() failures on the DNS TCP port");
+  server->tcp_message_timeouts_ =
+      &metrics.GetCounter("dnsd_dns_tcp_message_timeouts_total",
+                          "TCP connections closed because a message did not arrive in time");
   auto addr = ListenAddress(options.address, options.port);
   if (!addr.ok()) return addr.status();
   if (options.port != 0) {
@@ -378,12 +490,23 @@ absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Create(const DnsServerOpti
     }
     if (!tcp.ok()) return tcp.status();
     worker->udp_fd = *udp;
+    worker->wildcard = IsWildcard(*addr);
+    if (worker->wildcard) {
+      const int one = 1;
+      if (addr->family() == AF_INET) {
+        setsockopt(worker->udp_fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+      } else {
+        setsockopt(worker->udp_fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+      }
+    }
     worker->listener = evconnlistener_new(
         worker->loop->base(),
         [](evconnlistener*, evutil_socket_t fd, sockaddr* a, int l, void* w) {
           static_cast<Worker*>(w)->OnAccept(fd, a, l);
         },
         worker.get(), LEV_OPT_CLOSE_ON_FREE, 0, *tcp);
+    // Out of descriptors, accept() fails at once and a level-triggered listener would spin.
+    common::PauseOnAcceptErrors(worker->listener, *server->tcp_accept_errors_, "DNS-TCP");
     // The UDP socket is read by a blocking thread (no receive timeout: that would arm a
     // kernel timer on every wait); Stop() wakes it with shutdown().
     fcntl(worker->udp_fd, F_SETFL, fcntl(worker->udp_fd, F_GETFL) & ~O_NONBLOCK);

@@ -44,6 +44,9 @@ struct DnsServerOptions {
   int port = 53;
   int workers = 0;  // 0: one per core
   int tcp_idle_timeout_ms = 10'000;
+  // A message whose first byte has arrived must be complete within this (a client sending a
+  // byte every few seconds would otherwise hold its slot for ever; RFC 7766 section 6.2.3).
+  int tcp_message_timeout_ms = 5'000;
   int tcp_max_connections = 1024;
   int tcp_max_per_client = 64;
   // Networks whose clients may have foreign names forwarded; others get REFUSED.
@@ -91,6 +94,8 @@ class DnsServer {
   std::unordered_map<std::string, int> tcp_per_client_;
   std::atomic<bool> stopping_{false};
   common::Counter* tcp_refused_ = nullptr;
+  common::Counter* tcp_accept_errors_ = nullptr;
+  common::Counter* tcp_message_timeouts_ = nullptr;
   friend struct Worker;
   friend struct Connection;
 };

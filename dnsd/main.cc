@@ -297,6 +297,7 @@ int main(int argc, char** argv) {
     dns_options.port = config.dns_port;
     dns_options.workers = config.dns_workers;
     dns_options.tcp_idle_timeout_ms = config.dns_tcp_idle_timeout_ms;
+    dns_options.tcp_message_timeout_ms = config.dns_tcp_message_timeout_ms;
     dns_options.tcp_max_connections = static_cast<int>(std::min<int64_t>(
         config.dns_tcp_max_connections, std::max<int64_t>(connection_budget / 4, 16)));
     dns_options.tcp_max_per_client = config.dns_tcp_max_per_client;
