@@ -5,9 +5,9 @@
 #include <random>
 
 #include "api/json_writer.h"
-#include "node/log_entries.h"
 #include "api/request_parsing.h"
 #include "common/strings.h"
+#include "node/log_entries.h"
 
 namespace dnsd::api {
 

@@ -13,11 +13,11 @@
 #include "api/grpc_payload.h"
 #include "api/grpc_transport.h"
 #include "api/json_writer.h"
-#include "node/log_entries.h"
 #include "api/naming_json.h"
 #include "common/strings.h"
 #include "common/thread_name.h"
 #include "nacos_grpc_service.pb.h"
+#include "node/log_entries.h"
 #include "registry/command.h"
 #include "spdlog/spdlog.h"
 
@@ -569,7 +569,7 @@ absl::StatusOr<ServiceKey> GrpcServer::Impl::ServiceKeyOf(const Json::Value& bod
     key.name = key.name.substr(at + 2);
   }
   if (key.name.empty()) return absl::InvalidArgumentError("serviceName is missing");
-  if (auto s = registry::ValidateServiceKey(key); !s.ok()) return s;
+  if (auto s = registry::ValidateClientServiceKey(key); !s.ok()) return s;
   return key;
 }
 
@@ -593,7 +593,7 @@ absl::StatusOr<registry::Instance> GrpcServer::Impl::InstanceOf(const Json::Valu
       instance.metadata[name] = JsonString(metadata, name.c_str());
     }
   }
-  if (auto s = registry::ValidateInstance(instance); !s.ok()) return s;
+  if (auto s = registry::ValidateClientInstance(instance); !s.ok()) return s;
   return instance;
 }
 

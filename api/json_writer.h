@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/strings.h"
+
 namespace dnsd::api {
 
 class JsonWriter {
@@ -84,7 +86,20 @@ class JsonWriter {
     size_t run = 0;
     for (size_t i = 0; i < s.size(); ++i) {
       const auto c = static_cast<unsigned char>(s[i]);
-      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') continue;
+      if (c >= 0x80) {
+        // Well-formed UTF-8 is copied; anything else becomes U+FFFD, so the document stays
+        // valid JSON whatever bytes a stored value holds.
+        const size_t n = common::Utf8SequenceLength(s.substr(i));
+        if (n > 0) {
+          i += n - 1;
+          continue;
+        }
+        out.append(s.data() + run, i - run);
+        run = i + 1;
+        out.append("\xEF\xBF\xBD");
+        continue;
+      }
       out.append(s.data() + run, i - run);
       run = i + 1;
       switch (c) {

@@ -6,11 +6,11 @@
 #include <random>
 
 #include "api/json_writer.h"
-#include "node/log_entries.h"
 #include "api/naming_json.h"
 #include "api/request_parsing.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "node/log_entries.h"
 
 namespace dnsd::api {
 
@@ -225,7 +225,9 @@ absl::StatusOr<ServiceKey> NamingHttpApi::ServiceKeyFrom(ApiVersion v, const Par
     key.group = group.empty() ? std::string(registry::kDefaultGroup) : group;
     key.name = *name;
   }
-  if (auto s = registry::ValidateServiceKey(key); !s.ok()) return WithCode(s, kServiceNameError);
+  if (auto s = registry::ValidateClientServiceKey(key); !s.ok()) {
+    return WithCode(s, kServiceNameError);
+  }
   return key;
 }
 
@@ -247,7 +249,7 @@ absl::StatusOr<InstanceAddress> AddressFrom(const Params& params) {
   const std::string cluster =
       std::string(common::Trim(ParamAny(params, {"clusterName", "cluster"}).value_or("")));
   if (!cluster.empty()) address.cluster = cluster;
-  if (auto s = registry::ValidateClusterName(address.cluster); !s.ok()) {
+  if (auto s = registry::ValidateClientClusterName(address.cluster); !s.ok()) {
     return WithCode(s, kParameterValidateError);
   }
   return address;
@@ -277,7 +279,7 @@ absl::StatusOr<registry::Instance> InstanceFrom(const Params& params, bool defau
   auto metadata = ParseMetadata(params.Get("metadata"));
   if (!metadata.ok()) return metadata.status();
   instance.metadata = std::move(*metadata);
-  if (auto s = registry::ValidateInstance(instance); !s.ok()) {
+  if (auto s = registry::ValidateClientInstance(instance); !s.ok()) {
     return WithCode(s,
                     common::ToStd(s.message()).find("metadata") != std::string_view::npos ||
                             common::ToStd(s.message()).find("heart beat") != std::string_view::npos
@@ -1074,54 +1076,81 @@ void NamingHttpApi::RegisterRoutes(HttpServer& server) {
                  [this, what](Req req, Resp resp) { Clients(what, req, resp); });
   }
   server.Route("/nacos/v2/ns/client", [this](Req req, Resp resp) { Clients("client", req, resp); });
-  server.Route("/nacos/v1/ns/operator/push/state", [](Req, Resp resp) {
-    // Pushes to 1.x UDP subscribers are not sent yet, so there is nothing to count.
-    resp.Send(HttpResponse::Json(200, R"({"succeed":0,"total":0,"ratio":0.0,"reset":false})"));
-  });
+  server.Route(
+      "/nacos/v1/ns/operator/push/state",
+      [](Req, Resp resp) {
+        // Pushes to 1.x UDP subscribers are not sent yet, so there is nothing to count.
+        resp.Send(HttpResponse::Json(200, R"({"succeed":0,"total":0,"ratio":0.0,"reset":false})"));
+      },
+      kGetMethod);
   server.Route("/nacos/v1/ns/instance/statuses",
                [this](Req req, Resp resp) { Statuses(req, resp); });
-  server.Route("/nacos/v1/ns/operator/distro/client", [this](Req, Resp resp) {
-    resp.Send(HttpResponse::Json(200, common::StrCat(R"({"responsibleServer":")", identity_.ip, ":",
-                                                     identity_.http_port, "\"}")));
-  });
+  server.Route(
+      "/nacos/v1/ns/operator/distro/client",
+      [this](Req, Resp resp) {
+        resp.Send(HttpResponse::Json(200, common::StrCat(R"({"responsibleServer":")", identity_.ip,
+                                                         ":", identity_.http_port, "\"}")));
+      },
+      kGetMethod);
 
   // Health endpoints for orchestrators.
   for (const char* path :
        {"/nacos/v1/console/health/liveness", "/nacos/v1/console/health/readiness",
         "/nacos/v2/console/health/liveness", "/nacos/v2/console/health/readiness"}) {
-    server.Route(path, [](Req, Resp resp) { resp.Send(HttpResponse::Text(200, "OK")); });
+    server.Route(
+        path, [](Req, Resp resp) { resp.Send(HttpResponse::Text(200, "OK")); }, kGetMethod);
   }
 
   // Cluster membership: a single node for now.
-  server.Route("/nacos/v1/core/cluster/nodes", [this](Req, Resp resp) {
-    resp.Send(HttpResponse::Json(
-        200, common::StrCat(R"({"code":200,"message":null,"data":[)", MemberJson(), "]}")));
-  });
-  server.Route("/nacos/v1/core/cluster/self", [this](Req, Resp resp) {
-    resp.Send(HttpResponse::Json(
-        200, common::StrCat(R"({"code":200,"message":null,"data":)", MemberJson(), "}")));
-  });
-  server.Route("/nacos/v1/core/cluster/simple/nodes", [this](Req, Resp resp) {
-    resp.Send(
-        HttpResponse::Json(200, common::StrCat(R"({"code":200,"message":null,"data":[")",
-                                               identity_.ip, ":", identity_.http_port, "\"]}")));
-  });
-  server.Route("/nacos/v1/core/cluster/health", [](Req, Resp resp) {
-    resp.Send(HttpResponse::Json(200, R"({"code":200,"message":null,"data":true})"));
-  });
-  server.Route("/nacos/v2/core/cluster/node/self",
-               [this](Req, Resp resp) { resp.Send(SuccessJson(V::kV2, MemberJson())); });
-  server.Route("/nacos/v2/core/cluster/node/list", [this](Req, Resp resp) {
-    resp.Send(SuccessJson(V::kV2, common::StrCat("[", MemberJson(), "]")));
-  });
-  server.Route("/nacos/v2/core/cluster/node/self/health",
-               [](Req, Resp resp) { resp.Send(SuccessJson(V::kV2, "\"UP\"")); });
+  server.Route(
+      "/nacos/v1/core/cluster/nodes",
+      [this](Req, Resp resp) {
+        resp.Send(HttpResponse::Json(
+            200, common::StrCat(R"({"code":200,"message":null,"data":[)", MemberJson(), "]}")));
+      },
+      kGetMethod);
+  server.Route(
+      "/nacos/v1/core/cluster/self",
+      [this](Req, Resp resp) {
+        resp.Send(HttpResponse::Json(
+            200, common::StrCat(R"({"code":200,"message":null,"data":)", MemberJson(), "}")));
+      },
+      kGetMethod);
+  server.Route(
+      "/nacos/v1/core/cluster/simple/nodes",
+      [this](Req, Resp resp) {
+        resp.Send(HttpResponse::Json(
+            200, common::StrCat(R"({"code":200,"message":null,"data":[")", identity_.ip, ":",
+                                identity_.http_port, "\"]}")));
+      },
+      kGetMethod);
+  server.Route(
+      "/nacos/v1/core/cluster/health",
+      [](Req, Resp resp) {
+        resp.Send(HttpResponse::Json(200, R"({"code":200,"message":null,"data":true})"));
+      },
+      kGetMethod);
+  server.Route(
+      "/nacos/v2/core/cluster/node/self",
+      [this](Req, Resp resp) { resp.Send(SuccessJson(V::kV2, MemberJson())); }, kGetMethod);
+  server.Route(
+      "/nacos/v2/core/cluster/node/list",
+      [this](Req, Resp resp) {
+        resp.Send(SuccessJson(V::kV2, common::StrCat("[", MemberJson(), "]")));
+      },
+      kGetMethod);
+  server.Route(
+      "/nacos/v2/core/cluster/node/self/health",
+      [](Req, Resp resp) { resp.Send(SuccessJson(V::kV2, "\"UP\"")); }, kGetMethod);
 
-  server.Route("/metrics", [this](Req, Resp resp) {
-    HttpResponse r = HttpResponse::Text(200, metrics_.RenderPrometheus());
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    resp.Send(std::move(r));
-  });
+  server.Route(
+      "/metrics",
+      [this](Req, Resp resp) {
+        HttpResponse r = HttpResponse::Text(200, metrics_.RenderPrometheus());
+        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        resp.Send(std::move(r));
+      },
+      kGetMethod);
 }
 
 }  // namespace dnsd::api

@@ -104,7 +104,9 @@ absl::StatusOr<std::optional<double>> OptionalDouble(const Params& params, std::
   return std::optional<double>(out);
 }
 
-absl::StatusOr<registry::Metadata> ParseMetadata(std::string_view text) {
+namespace {
+
+absl::StatusOr<registry::Metadata> ParseMetadataText(std::string_view text) {
   registry::Metadata out;
   const std::string_view trimmed = common::Trim(text);
   if (trimmed.empty()) return out;
@@ -134,6 +136,17 @@ absl::StatusOr<registry::Metadata> ParseMetadata(std::string_view text) {
     out[name] = *text_value;
   }
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<registry::Metadata> ParseMetadata(std::string_view text) {
+  auto metadata = ParseMetadataText(text);
+  if (!metadata.ok()) return metadata;
+  if (auto s = registry::ValidateClientMetadata(*metadata); !s.ok()) {
+    return WithCode(s, kInstanceMetadataError);
+  }
+  return metadata;
 }
 
 absl::Status ValidateSelector(std::string_view text) {

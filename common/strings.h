@@ -63,6 +63,10 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 bool ParseInt64(std::string_view s, int64_t& out);
 bool ParseDouble(std::string_view s, double& out);
 bool IsAlnum(char c);
+// Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+// Length of the well-formed UTF-8 sequence at the start of `s`, or 0 if there is none.
+size_t Utf8SequenceLength(std::string_view s);
 bool IsDigit(char c);
 
 }  // namespace dnsd::common

@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "common/status_macros.h"
 #include "common/strings.h"
 
 namespace dnsd::registry {
@@ -76,6 +77,70 @@ absl::Status ValidateServiceKey(const ServiceKey& key) {
     return absl::InvalidArgumentError("serviceName, groupName or namespaceId is too long");
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+// `what` must be well-formed UTF-8 without control characters (line breaks and tabs too,
+// unless `allow_breaks`).
+absl::Status CheckClientText(std::string_view field, std::string_view text, bool allow_breaks) {
+  if (!common::IsValidUtf8(text)) {
+    return absl::InvalidArgumentError(common::StrCat(field, " is not valid UTF-8"));
+  }
+  for (unsigned char c : text) {
+    const bool is_break = c == '\t' || c == '\n' || c == '\r';
+    if ((c < 0x20 || c == 0x7f) && !(allow_breaks && is_break)) {
+      return absl::InvalidArgumentError(
+          common::StrCat(field, " contains a control character (byte ", static_cast<int>(c), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateClientServiceKey(const ServiceKey& key) {
+  DNSD_RETURN_IF_ERROR(ValidateServiceKey(key));
+  DNSD_RETURN_IF_ERROR(CheckClientText("serviceName", key.name, false));
+  DNSD_RETURN_IF_ERROR(CheckClientText("groupName", key.group, false));
+  DNSD_RETURN_IF_ERROR(CheckClientText("namespaceId", key.namespace_id, false));
+  if (key.name.front() == '@' || key.group.front() == '@') {
+    return absl::InvalidArgumentError("serviceName and groupName must not start with '@'");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateClientClusterName(std::string_view cluster) {
+  if (cluster.size() > kMaxClusterNameLength) {
+    return absl::InvalidArgumentError(
+        common::StrCat("clusterName is longer than ", kMaxClusterNameLength, " characters"));
+  }
+  return ValidateClusterName(cluster);
+}
+
+absl::Status ValidateClientMetadata(const Metadata& metadata) {
+  if (metadata.size() > kMaxMetadataEntries) {
+    return absl::InvalidArgumentError(
+        common::StrCat("metadata has more than ", kMaxMetadataEntries, " entries"));
+  }
+  size_t bytes = 0;
+  for (const auto& [key, value] : metadata) {
+    bytes += key.size() + value.size();
+    if (key.empty()) return absl::InvalidArgumentError("metadata has an empty key");
+    DNSD_RETURN_IF_ERROR(CheckClientText("a metadata key", key, false));
+    DNSD_RETURN_IF_ERROR(CheckClientText("a metadata value", value, true));
+  }
+  if (bytes > kMaxMetadataBytes) {
+    return absl::InvalidArgumentError(common::StrCat("metadata is ", bytes, " bytes; at most ",
+                                                     kMaxMetadataBytes, " are accepted"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateClientInstance(const Instance& instance) {
+  DNSD_RETURN_IF_ERROR(ValidateClientClusterName(instance.cluster()));
+  DNSD_RETURN_IF_ERROR(ValidateClientMetadata(instance.metadata));
+  return ValidateInstance(instance);
 }
 
 absl::Status ValidateInstance(const Instance& instance) {

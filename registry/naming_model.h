@@ -109,6 +109,21 @@ inline std::string InstanceIdOf(const Instance& instance, const ServiceKey& serv
 absl::Status ValidateInstance(const Instance& instance);
 absl::Status ValidateClusterName(std::string_view cluster);
 absl::Status ValidateServiceKey(const ServiceKey& key);
+
+// Stricter rules for what clients send, checked where requests enter (HTTP and gRPC), not
+// when the log is applied: entries acknowledged under older rules must still replay.
+// Names: well-formed UTF-8 without control characters, no leading '@'; cluster names at most
+// kMaxClusterNameLength; metadata at most kMaxMetadataEntries entries and kMaxMetadataBytes
+// of keys and values, keys without control characters, values without control characters
+// other than tab and line breaks.
+inline constexpr size_t kMaxClusterNameLength = 64;
+inline constexpr size_t kMaxMetadataEntries = 128;
+inline constexpr size_t kMaxMetadataBytes = 16 * 1024;
+absl::Status ValidateClientServiceKey(const ServiceKey& key);
+absl::Status ValidateClientClusterName(std::string_view cluster);
+absl::Status ValidateClientMetadata(const Metadata& metadata);
+// ValidateInstance plus the client rules for its cluster name and metadata.
+absl::Status ValidateClientInstance(const Instance& instance);
 bool IsIpLiteral(std::string_view ip);
 bool IsHostName(std::string_view host);
 
