@@ -86,7 +86,10 @@ def churn(worker):
         if rng.random() < 0.7:  # the rest expire on their own
             s, _ = c.call("DELETE", "/nacos/v1/ns/instance", ephemeral)
             count(s == 200)
-        persistent = {"serviceName": f"soak-db-{worker}-{n % 50}", "ip": ip, "port": 5432, "ephemeral": "false"}
+        # A bounded working set (50 services x 100 addresses per worker), so that RSS growth
+        # over the run would be a leak, not more data.
+        persistent = {"serviceName": f"soak-db-{worker}-{n % 50}", "ip": f"10.{200 + worker}.0.{n % 100 + 1}",
+                      "port": 5432, "ephemeral": "false"}
         s, _ = c.call("POST", "/nacos/v1/ns/instance", persistent)
         count(s == 200)
         if n % 3 == 0:
