@@ -47,6 +47,7 @@ struct Connection {
   Connection(Worker& w, bufferevent* b, std::string peer, const Http1Limits& limits)
       : worker(w), bev(b), ip(std::move(peer)), parser(limits) {}
   ~Connection() {
+    if (pending) pending->alive = false;  // a late DeferredReply::Send finds it gone
     if (timer) event_free(timer);
     if (bev) bufferevent_free(bev);
   }
@@ -194,8 +195,11 @@ struct ConnectionOps {
     conn.phase = Connection::Phase::kIdle;
     ArmTimer(conn, worker.server->options_.idle_timeout_ms);
     bufferevent_enable(conn.bev, EV_READ);
-    // Pipelined requests already buffered are read now.
-    if (evbuffer_get_length(bufferevent_get_input(conn.bev)) > 0) OnRead(conn.bev, &conn);
+    // Pipelined requests already buffered are read from the loop, not from here: calling
+    // OnRead directly would recurse once per pipelined request.
+    if (evbuffer_get_length(bufferevent_get_input(conn.bev)) > 0) {
+      bufferevent_trigger(conn.bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+    }
   }
 
   // An answer to a request the parser or a limit refused: always closes the connection.

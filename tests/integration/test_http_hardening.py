@@ -170,6 +170,23 @@ class HttpHardeningTest(SharedDnsdTest):
         self.assertEqual(data.count(b"HTTP/1.1 200"), 2, data)
         self.assertIn(b"10.67.0.1", data)
 
+    def test_deep_pipelining_is_answered_in_order_without_exhausting_the_server(self):
+        s = self.connect("127.0.0.7")
+        try:
+            request = b"GET /nacos/v1/console/health/liveness HTTP/1.1\r\nHost: x\r\n\r\n"
+            s.sendall(request * 5000)
+            s.settimeout(10)
+            data = b""
+            while data.count(b"HTTP/1.1 200") < 5000:
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    break
+                data += chunk
+            self.assertEqual(data.count(b"HTTP/1.1 200"), 5000)
+        finally:
+            s.close()
+        self.assertIsNone(self.dnsd.proc.poll())
+
     # Defect 8: HTTP/1.1 without Host, POST /metrics.
     def test_host_is_required_and_methods_are_checked(self):
         data = self.exchange(b"GET /nacos/v1/ns/operator/metrics HTTP/1.1\r\n\r\n")
