@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "common/crash_point.h"
 #include "common/strings.h"
 #include "spdlog/spdlog.h"
 
@@ -59,6 +60,7 @@ absl::StatusOr<DurableState> OpenDurableState(const std::string& data_dir,
       return absl::DataLossError(common::StrCat(store.status().message(), "; moving it to ", moved,
                                                 " failed: ", ec.message()));
     }
+    common::CrashPoint("config.after_move_aside");
     spdlog::warn("{}; moved it to {} and rebuilding it from the log",
                  common::ToStd(store.status().message()), moved);
     state.config_moved_to = moved;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "common/crash_point.h"
 #include "common/storage_failure.h"
 #include "common/strings.h"
 #include "common/thread_name.h"
@@ -29,6 +30,7 @@ absl::Status LocalDriver::Replay() {
   // no-op, which keeps replay deterministic. A storage failure is not a result: stop.
   return log_.ForEach(1, [&](uint64_t index, std::string_view entry) {
     absl::Status result = apply_(index, entry);
+    common::CrashPoint("replay.after_apply");
     if (common::IsStorageFailure(result)) {
       return absl::UnavailableError(
           common::StrCat("applying log entry ", index, ": ", result.message()));
@@ -129,7 +131,9 @@ void LocalDriver::Run() {
     std::vector<std::string> entries;
     entries.reserve(batch.size());
     for (auto& p : batch) entries.push_back(std::move(p.entry));
+    common::CrashPoint("log.before_append");
     auto first = log_.Append(entries);
+    common::CrashPoint("log.after_append");
     if (!first.ok()) {
       for (auto& p : batch) p.done(first.status());
       continue;
@@ -142,11 +146,13 @@ void LocalDriver::Run() {
         options_.fatal(result);
         return;
       }
+      common::CrashPoint("log.after_apply");
       {
         std::lock_guard lock(mu_);
         applied_index_ = index;
       }
       batch[i].done(std::move(result));
+      common::CrashPoint("log.after_answer");
     }
   }
 }

@@ -26,12 +26,13 @@ def free_port():
 
 
 class DnsdProcess:
-    def __init__(self, extra_args=(), data_dir=None, config_text=None, max_open_files=None):
+    def __init__(self, extra_args=(), data_dir=None, config_text=None, max_open_files=None, env=None):
         self.owns_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="dnsd-it-")
         self.extra_args = list(extra_args)
         self.config_text = config_text
         self.max_open_files = max_open_files
+        self.env = env  # extra environment variables for the dnsd process
         self.proc = None
         self.port = None
 
@@ -50,8 +51,9 @@ class DnsdProcess:
         with open(self.log_path, "ab") as log:
             limit = self.max_open_files
             preexec = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))) if limit else None
+            env = dict(os.environ, **self.env) if self.env else None
             self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True,
-                                         preexec_fn=preexec)
+                                         preexec_fn=preexec, env=env)
         line = self.proc.stdout.readline()
         self.proc.stdout.close()
         fields = dict(f.split("=") for f in line.split()[2:] if "=" in f)
