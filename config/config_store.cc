@@ -154,6 +154,15 @@ absl::Status FromLevelDb(const leveldb::Status& s) {
   return absl::DataLossError(common::StrCat("config store: ", s.ToString()));
 }
 
+// For readers answering clients: the log line has the details (paths), the client only the
+// kind of failure.
+absl::Status ReadFailure(const leveldb::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  spdlog::error("config store read failed: {}", s.ToString());
+  return absl::UnavailableError(s.IsCorruption() ? "the config store's files are damaged"
+                                                 : "the config store cannot be read");
+}
+
 absl::Status StorageFailure(const leveldb::Status& s) {
   return common::StorageFailure(
       s.ToString().find("No space left") != std::string::npos
@@ -594,7 +603,7 @@ absl::StatusOr<Page<HistoryEntry>> ConfigStore::History(const ConfigKey& key, in
     std::string_view k(it->key().data(), it->key().size());
     nids.push_back(static_cast<int64_t>(GetBigEndian(k.substr(prefix.size()))));
   }
-  DNSD_RETURN_IF_ERROR(FromLevelDb(it->status()));
+  DNSD_RETURN_IF_ERROR(ReadFailure(it->status()));
   std::reverse(nids.begin(), nids.end());  // newest first
   Page<int64_t> ids;
   Paginate(ids, std::move(nids), page_no, page_size);
@@ -616,7 +625,7 @@ absl::StatusOr<std::optional<HistoryEntry>> ConfigStore::HistoryById(int64_t nid
   if (!db) return absl::UnavailableError("the config store is reopening after a write failure");
   leveldb::Status s = db->Get(leveldb::ReadOptions(), HistoryRowKey(nid), &value);
   if (s.IsNotFound()) return std::optional<HistoryEntry>();
-  DNSD_RETURN_IF_ERROR(FromLevelDb(s));
+  DNSD_RETURN_IF_ERROR(ReadFailure(s));
   auto entry = DecodeHistory(value);
   if (!entry.ok()) return entry.status();
   return std::optional<HistoryEntry>(*std::move(entry));
@@ -639,7 +648,7 @@ absl::StatusOr<std::optional<HistoryEntry>> ConfigStore::PreviousHistory(int64_t
     it->SeekToLast();
   }
   if (!it->Valid() || !it->key().starts_with(prefix)) {
-    DNSD_RETURN_IF_ERROR(FromLevelDb(it->status()));
+    DNSD_RETURN_IF_ERROR(ReadFailure(it->status()));
     return std::optional<HistoryEntry>();
   }
   std::string_view k(it->key().data(), it->key().size());
