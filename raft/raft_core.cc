@@ -1,0 +1,581 @@
+#include "raft/raft_core.h"
+
+#include <algorithm>
+
+#include "common/strings.h"
+
+namespace dnsd::raft {
+
+const char* MessageTypeName(MessageType type) {
+  switch (type) {
+    case MessageType::kPreVote:
+      return "PreVote";
+    case MessageType::kPreVoteResponse:
+      return "PreVoteResponse";
+    case MessageType::kVote:
+      return "Vote";
+    case MessageType::kVoteResponse:
+      return "VoteResponse";
+    case MessageType::kAppend:
+      return "Append";
+    case MessageType::kAppendResponse:
+      return "AppendResponse";
+    case MessageType::kHeartbeat:
+      return "Heartbeat";
+    case MessageType::kHeartbeatResponse:
+      return "HeartbeatResponse";
+    case MessageType::kTimeoutNow:
+      return "TimeoutNow";
+  }
+  return "?";
+}
+
+const char* RoleName(Role role) {
+  switch (role) {
+    case Role::kFollower:
+      return "follower";
+    case Role::kPreCandidate:
+      return "pre-candidate";
+    case Role::kCandidate:
+      return "candidate";
+    case Role::kLeader:
+      return "leader";
+  }
+  return "?";
+}
+
+RaftCore::RaftCore(RaftConfig config, RaftStorageState stored) : config_(std::move(config)) {
+  if (!config_.random) config_.random = [](uint64_t) { return uint64_t{0}; };
+  term_ = stored.hard_state.term;
+  vote_ = stored.hard_state.vote;
+  log_ = std::move(stored.entries);
+  commit_ = std::min<uint64_t>(stored.hard_state.commit, log_.size());
+  stable_ = persisting_ = log_.size();
+  persisted_hs_ = stored.hard_state;
+  ResetTimers();
+}
+
+uint64_t RaftCore::TermAt(uint64_t index) const {
+  if (index == 0 || index > log_.size()) return 0;
+  return log_[index - 1].term;
+}
+
+bool RaftCore::UpToDate(uint64_t last_term, uint64_t last_index) const {
+  return last_term > LastTerm() || (last_term == LastTerm() && last_index >= this->last_index());
+}
+
+void RaftCore::ResetTimers() {
+  election_elapsed_ = 0;
+  heartbeat_elapsed_ = 0;
+  randomized_timeout_ =
+      config_.election_ticks +
+      static_cast<int>(config_.random(static_cast<uint64_t>(config_.election_ticks)));
+}
+
+void RaftCore::BecomeFollower(uint64_t term, NodeId lead) {
+  if (term != term_) {
+    term_ = term;
+    vote_ = 0;
+  }
+  role_ = Role::kFollower;
+  lead_ = lead;
+  transferee_ = 0;
+  votes_.clear();
+  ResetTimers();
+}
+
+void RaftCore::BecomePreCandidate() {
+  // Pre-vote changes neither the term nor the vote: a node that cannot win disturbs no one.
+  role_ = Role::kPreCandidate;
+  lead_ = 0;
+  votes_.clear();
+  ResetTimers();
+}
+
+void RaftCore::BecomeCandidate() {
+  ++term_;
+  vote_ = config_.id;
+  role_ = Role::kCandidate;
+  lead_ = 0;
+  votes_.clear();
+  ResetTimers();
+}
+
+void RaftCore::BecomeLeader() {
+  role_ = Role::kLeader;
+  lead_ = config_.id;
+  transferee_ = 0;
+  progress_.clear();
+  for (NodeId peer : config_.voters) {
+    Progress& pr = progress_[peer];
+    pr.next = last_index() + 1;
+    pr.match = peer == config_.id ? stable_ : 0;
+    pr.recent_active = true;
+  }
+  ResetTimers();
+  // A no-op of the new term: committing it commits everything before it (paper 5.4.2).
+  AppendLocal({Entry{term_, last_index() + 1, {}}});
+  BroadcastAppend();
+}
+
+void RaftCore::Campaign() {
+  if (role_ == Role::kLeader) return;
+  StartElection(config_.pre_vote, false);
+}
+
+void RaftCore::StartElection(bool pre, bool transfer) {
+  uint64_t term;
+  if (pre) {
+    BecomePreCandidate();
+    term = term_ + 1;
+  } else {
+    BecomeCandidate();
+    term = term_;
+  }
+  const int won = Poll(config_.id, true);
+  if (won == 1) {  // a cluster of one
+    if (pre) {
+      StartElection(false, transfer);
+    } else {
+      BecomeLeader();
+    }
+    return;
+  }
+  for (NodeId peer : config_.voters) {
+    if (peer == config_.id) continue;
+    Message m;
+    m.type = pre ? MessageType::kPreVote : MessageType::kVote;
+    m.to = peer;
+    m.term = term;
+    m.log_term = LastTerm();
+    m.index = last_index();
+    m.transfer = transfer;
+    Send(std::move(m));
+  }
+}
+
+int RaftCore::Poll(NodeId from, bool granted) {
+  votes_.emplace(from, granted);
+  size_t yes = 0, no = 0;
+  for (const auto& [id, vote] : votes_) (vote ? yes : no)++;
+  if (yes >= Quorum()) return 1;
+  if (no > config_.voters.size() - Quorum()) return -1;
+  return 0;
+}
+
+void RaftCore::Send(Message m) {
+  m.from = config_.id;
+  // Responses to pre-votes carry the term they answer; everything else our term.
+  if (m.type != MessageType::kPreVote && m.type != MessageType::kPreVoteResponse &&
+      m.type != MessageType::kVote) {
+    m.term = term_;
+  }
+  outbox_.push_back(std::move(m));
+}
+
+void RaftCore::Tick() {
+  if (role_ == Role::kLeader) {
+    ++heartbeat_elapsed_;
+    ++election_elapsed_;
+    if (election_elapsed_ >= config_.election_ticks) {
+      election_elapsed_ = 0;
+      if (config_.check_quorum && !QuorumActive()) {
+        BecomeFollower(term_, 0);  // cut off from a quorum: stop acting as leader
+        return;
+      }
+      transferee_ = 0;  // a transfer that did not finish within an election timeout
+    }
+    if (heartbeat_elapsed_ >= config_.heartbeat_ticks) {
+      heartbeat_elapsed_ = 0;
+      BroadcastHeartbeat();
+    }
+    return;
+  }
+  if (++election_elapsed_ >= randomized_timeout_) Campaign();
+}
+
+bool RaftCore::QuorumActive() {
+  size_t active = 0;
+  for (auto& [peer, pr] : progress_) {
+    if (peer == config_.id || pr.recent_active) ++active;
+    if (peer != config_.id) pr.recent_active = false;
+  }
+  return active >= Quorum();
+}
+
+absl::Status RaftCore::Step(const Message& m) {
+  if (m.to != config_.id) return absl::InvalidArgumentError("message for another node");
+  if (m.from == config_.id ||
+      std::find(config_.voters.begin(), config_.voters.end(), m.from) == config_.voters.end()) {
+    return absl::InvalidArgumentError(common::StrCat("message from unknown node ", m.from));
+  }
+  if (m.type == MessageType::kAppend) {
+    uint64_t expect = m.index + 1, prev_term = m.log_term;
+    if (m.index > 0 && m.log_term == 0) return absl::InvalidArgumentError("append without a term");
+    for (const Entry& e : m.entries) {
+      if (e.index != expect++ || e.term < prev_term || e.term > m.term || e.term == 0) {
+        return absl::InvalidArgumentError("append with entries out of order");
+      }
+      prev_term = e.term;
+    }
+  }
+
+  if (m.term > term_) {
+    const bool vote_request = m.type == MessageType::kVote || m.type == MessageType::kPreVote;
+    if (vote_request && !m.transfer && config_.check_quorum && lead_ != 0 &&
+        election_elapsed_ < config_.election_ticks) {
+      // We heard from a leader less than an election timeout ago: a node asking for votes is
+      // partitioned or late, not a sign the leader is gone (thesis 4.2.3).
+      return absl::OkStatus();
+    }
+    if (m.type == MessageType::kPreVote || (m.type == MessageType::kPreVoteResponse && !m.reject)) {
+      // Pre-votes are about a future term; they change nothing here.
+    } else if (m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat) {
+      BecomeFollower(m.term, m.from);
+    } else {
+      BecomeFollower(m.term, 0);
+    }
+  } else if (m.term < term_) {
+    if ((config_.check_quorum || config_.pre_vote) &&
+        (m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat)) {
+      // A leader of an older term: tell it our term so that it steps down (with pre-vote it
+      // could otherwise never learn of it, its followers no longer campaigning).
+      Message r;
+      r.type = MessageType::kAppendResponse;
+      r.to = m.from;
+      Send(std::move(r));
+    } else if (m.type == MessageType::kPreVote) {
+      Message r;
+      r.type = MessageType::kPreVoteResponse;
+      r.to = m.from;
+      r.term = term_;
+      r.reject = true;
+      Send(std::move(r));
+    }
+    return absl::OkStatus();
+  }
+
+  switch (m.type) {
+    case MessageType::kPreVote:
+    case MessageType::kVote:
+      HandleVoteRequest(m);
+      return absl::OkStatus();
+    default:
+      break;
+  }
+  switch (role_) {
+    case Role::kLeader:
+      StepLeader(m);
+      break;
+    case Role::kPreCandidate:
+    case Role::kCandidate:
+      StepCandidate(m);
+      break;
+    case Role::kFollower:
+      StepFollower(m);
+      break;
+  }
+  return absl::OkStatus();
+}
+
+void RaftCore::HandleVoteRequest(const Message& m) {
+  const bool pre = m.type == MessageType::kPreVote;
+  const bool can_vote = vote_ == m.from || (vote_ == 0 && lead_ == 0) || (pre && m.term > term_);
+  Message r;
+  r.type = pre ? MessageType::kPreVoteResponse : MessageType::kVoteResponse;
+  r.to = m.from;
+  if (can_vote && UpToDate(m.log_term, m.index)) {
+    r.term = pre ? m.term : term_;
+    if (!pre) {
+      vote_ = m.from;
+      election_elapsed_ = 0;
+    }
+  } else {
+    r.term = term_;
+    r.reject = true;
+  }
+  Send(std::move(r));
+}
+
+void RaftCore::StepCandidate(const Message& m) {
+  const MessageType answer =
+      role_ == Role::kPreCandidate ? MessageType::kPreVoteResponse : MessageType::kVoteResponse;
+  if (m.type == MessageType::kAppend) {
+    BecomeFollower(m.term, m.from);
+    HandleAppend(m);
+  } else if (m.type == MessageType::kHeartbeat) {
+    BecomeFollower(m.term, m.from);
+    HandleHeartbeat(m);
+  } else if (m.type == answer) {
+    const int result = Poll(m.from, !m.reject);
+    if (result == 1) {
+      if (role_ == Role::kPreCandidate) {
+        StartElection(false, false);
+      } else {
+        BecomeLeader();
+      }
+    } else if (result == -1) {
+      BecomeFollower(term_, 0);
+    }
+  }
+}
+
+void RaftCore::StepFollower(const Message& m) {
+  switch (m.type) {
+    case MessageType::kAppend:
+      election_elapsed_ = 0;
+      lead_ = m.from;
+      HandleAppend(m);
+      break;
+    case MessageType::kHeartbeat:
+      election_elapsed_ = 0;
+      lead_ = m.from;
+      HandleHeartbeat(m);
+      break;
+    case MessageType::kTimeoutNow:
+      StartElection(false, true);
+      break;
+    default:
+      break;
+  }
+}
+
+void RaftCore::HandleAppend(const Message& m) {
+  Message r;
+  r.type = MessageType::kAppendResponse;
+  r.to = m.from;
+  if (m.index < commit_) {
+    r.index = commit_;  // everything up to our commit matches the leader's log already
+    Send(std::move(r));
+    return;
+  }
+  if (m.index <= last_index() && TermAt(m.index) == m.log_term) {
+    const uint64_t last_new = AppendFrom(m.index, m.entries);
+    commit_ = std::max(commit_, std::min(m.commit, last_new));
+    r.index = last_new;
+    Send(std::move(r));
+    return;
+  }
+  // Reject, with where the logs may agree: the last index at or before the leader's whose
+  // term is at most the leader's term there, so the leader skips a whole term per round.
+  const uint64_t hint = FindConflictByTerm(std::min(m.index, last_index()), m.log_term);
+  r.reject = true;
+  r.index = m.index;
+  r.reject_hint = hint;
+  r.reject_hint_term = TermAt(hint);
+  Send(std::move(r));
+}
+
+void RaftCore::HandleHeartbeat(const Message& m) {
+  // The leader sends at most what it knows we match, so this never passes our log's end.
+  commit_ = std::max(commit_, std::min(m.commit, last_index()));
+  Message r;
+  r.type = MessageType::kHeartbeatResponse;
+  r.to = m.from;
+  Send(std::move(r));
+}
+
+uint64_t RaftCore::AppendFrom(uint64_t prev, const std::vector<Entry>& entries) {
+  for (const Entry& e : entries) {
+    if (e.index <= last_index()) {
+      if (TermAt(e.index) == e.term) continue;  // already have it
+      // A conflict: ours was never committed (leader completeness); drop it and what follows.
+      log_.resize(e.index - 1);
+      stable_ = std::min(stable_, e.index - 1);
+      persisting_ = std::min(persisting_, e.index - 1);
+    }
+    log_.push_back(e);
+  }
+  return prev + entries.size();
+}
+
+uint64_t RaftCore::FindConflictByTerm(uint64_t index, uint64_t term) const {
+  while (index > 0 && TermAt(index) > term) --index;
+  return index;
+}
+
+void RaftCore::StepLeader(const Message& m) {
+  auto it = progress_.find(m.from);
+  if (it == progress_.end()) return;
+  Progress& pr = it->second;
+  switch (m.type) {
+    case MessageType::kAppendResponse: {
+      pr.recent_active = true;
+      if (m.reject) {
+        if (m.index <= pr.match) return;                      // stale
+        if (!pr.replicate && m.index + 1 != pr.next) return;  // stale probe answer
+        uint64_t hint = m.reject_hint;
+        if (m.reject_hint_term > 0) hint = FindConflictByTerm(m.reject_hint, m.reject_hint_term);
+        pr.next = std::max(std::min(m.index, hint + 1), pr.match + 1);
+        pr.replicate = false;
+        pr.paused = false;
+        pr.inflight.clear();
+        SendAppend(m.from, true);
+        return;
+      }
+      const bool updated = m.index > pr.match;
+      if (updated) pr.match = m.index;
+      if (pr.next < m.index + 1) pr.next = m.index + 1;
+      pr.inflight.erase(std::remove_if(pr.inflight.begin(), pr.inflight.end(),
+                                       [&](uint64_t last) { return last <= m.index; }),
+                        pr.inflight.end());
+      pr.paused = false;
+      if (!pr.replicate) {
+        pr.replicate = true;
+        pr.next = pr.match + 1;
+        pr.inflight.clear();
+      }
+      if (updated && MaybeCommit()) {
+        BroadcastAppend();
+      } else {
+        while (SendAppend(m.from, false)) {
+        }
+      }
+      if (transferee_ == m.from && pr.match == last_index()) {
+        Message t;
+        t.type = MessageType::kTimeoutNow;
+        t.to = m.from;
+        Send(std::move(t));
+      }
+      return;
+    }
+    case MessageType::kHeartbeatResponse:
+      pr.recent_active = true;
+      pr.paused = false;
+      // Appends in flight may have been lost: with a full window nothing would ever be sent
+      // again. Free one slot per heartbeat; the next append shows the follower's gap, its
+      // rejection sends the peer back to probing.
+      if (pr.replicate && pr.inflight.size() >= config_.max_inflight) {
+        pr.inflight.erase(pr.inflight.begin());
+      }
+      if (pr.match < last_index()) SendAppend(m.from, true);
+      return;
+    default:
+      return;
+  }
+}
+
+bool RaftCore::SendAppend(NodeId to, bool allow_empty) {
+  Progress& pr = progress_[to];
+  if (pr.paused || (pr.replicate && pr.inflight.size() >= config_.max_inflight)) return false;
+  const uint64_t prev = pr.next - 1;
+  Message m;
+  m.type = MessageType::kAppend;
+  m.to = to;
+  m.index = prev;
+  m.log_term = TermAt(prev);
+  m.commit = commit_;
+  for (uint64_t i = pr.next;
+       i <= last_index() && m.entries.size() < config_.max_entries_per_message; ++i) {
+    m.entries.push_back(log_[i - 1]);
+  }
+  if (m.entries.empty() && !allow_empty) return false;
+  if (pr.replicate) {
+    if (!m.entries.empty()) {
+      pr.next = m.entries.back().index + 1;
+      pr.inflight.push_back(m.entries.back().index);
+    }
+  } else {
+    pr.paused = true;  // probe: one append until it is answered
+  }
+  const bool more = pr.replicate && !m.entries.empty();
+  Send(std::move(m));
+  return more;
+}
+
+void RaftCore::BroadcastAppend() {
+  for (NodeId peer : config_.voters) {
+    if (peer != config_.id) SendAppend(peer, true);
+  }
+}
+
+void RaftCore::BroadcastHeartbeat() {
+  for (auto& [peer, pr] : progress_) {
+    if (peer == config_.id) continue;
+    Message m;
+    m.type = MessageType::kHeartbeat;
+    m.to = peer;
+    m.commit = std::min(pr.match, commit_);
+    Send(std::move(m));
+  }
+}
+
+bool RaftCore::MaybeCommit() {
+  std::vector<uint64_t> matches;
+  for (const auto& [peer, pr] : progress_) matches.push_back(pr.match);
+  std::sort(matches.begin(), matches.end(), std::greater<>());
+  const uint64_t candidate = matches[Quorum() - 1];
+  // Only an entry of this term commits by counting replicas (figure 8 of the paper).
+  if (candidate > commit_ && TermAt(candidate) == term_) {
+    commit_ = candidate;
+    return true;
+  }
+  return false;
+}
+
+void RaftCore::AppendLocal(std::vector<Entry> entries) {
+  for (Entry& e : entries) log_.push_back(std::move(e));
+}
+
+absl::StatusOr<uint64_t> RaftCore::Propose(std::string data) {
+  if (role_ != Role::kLeader) return absl::FailedPreconditionError("not the leader");
+  if (transferee_ != 0) return absl::UnavailableError("leadership is being transferred");
+  const uint64_t index = last_index() + 1;
+  AppendLocal({Entry{term_, index, std::move(data)}});
+  BroadcastAppend();
+  return index;
+}
+
+absl::Status RaftCore::TransferLeader(NodeId to) {
+  if (role_ != Role::kLeader) return absl::FailedPreconditionError("not the leader");
+  if (to == config_.id) return absl::OkStatus();
+  auto it = progress_.find(to);
+  if (it == progress_.end()) return absl::InvalidArgumentError("not a member");
+  transferee_ = to;
+  election_elapsed_ = 0;
+  if (it->second.match == last_index()) {
+    Message t;
+    t.type = MessageType::kTimeoutNow;
+    t.to = to;
+    Send(std::move(t));
+  } else {
+    SendAppend(to, true);
+  }
+  return absl::OkStatus();
+}
+
+bool RaftCore::HasReady() const {
+  return !outbox_.empty() || persisting_ < last_index() ||
+         HardState{term_, vote_, commit_} != persisted_hs_ || applied_ < std::min(commit_, stable_);
+}
+
+Ready RaftCore::GetReady() {
+  Ready ready;
+  const HardState hs{term_, vote_, commit_};
+  if (hs != persisted_hs_) ready.hard_state = hs;
+  for (uint64_t i = persisting_ + 1; i <= last_index(); ++i) ready.entries.push_back(log_[i - 1]);
+  persisting_ = last_index();
+  ready.messages.swap(outbox_);
+  const uint64_t apply_to = std::min(commit_, stable_);
+  for (uint64_t i = applied_ + 1; i <= apply_to; ++i) ready.committed.push_back(log_[i - 1]);
+  applied_ = std::max(applied_, apply_to);
+  return ready;
+}
+
+void RaftCore::Advance(const Ready& ready) {
+  if (ready.hard_state) persisted_hs_ = *ready.hard_state;
+  if (!ready.entries.empty()) {
+    const Entry& last = ready.entries.back();
+    // Unless a conflicting append replaced them meanwhile, those entries are durable now.
+    if (TermAt(last.index) == last.term && last.index > stable_) stable_ = last.index;
+  }
+  if (role_ == Role::kLeader) {
+    Progress& self = progress_[config_.id];
+    if (stable_ > self.match) {
+      self.match = stable_;
+      if (MaybeCommit()) BroadcastAppend();
+    }
+  }
+}
+
+}  // namespace dnsd::raft

@@ -1,0 +1,163 @@
+// RaftCore is the Raft consensus algorithm as a pure state machine, after etcd's raft: no
+// clock, thread, randomness or I/O inside. Time comes in as Tick(), messages as Step(),
+// client commands as Propose(); everything the node must do comes out as a Ready batch:
+//   1. persist `entries` (replacing any stored entries from the first one's index on) and
+//      `hard_state` (if changed), with fsync;
+//   2. then send `messages` (votes and acknowledgements must not leave before the state they
+//      promise is durable);
+//   3. apply `committed` in order;
+//   4. call Advance(ready).
+// Only persisted entries are applied, and the leader counts itself in a quorum only for
+// entries Advance reported persisted.
+//
+// Implemented: elections with pre-vote (thesis 9.6) and check-quorum (a leader that has not
+// heard from a quorum within an election timeout steps down; a follower that heard from its
+// leader within one ignores vote requests, so a partitioned node cannot disrupt), log
+// replication pipelined with an in-flight window per peer (probe / replicate states), fast
+// backtracking with (index, term) hints, commitment only through an entry of the leader's own
+// term (paper 5.4.2, the figure-8 rule), and leader transfer (TimeoutNow).
+// Not yet: snapshots and compaction, ReadIndex, learners, membership changes.
+//
+// Thread-safety: none; one owner (the driver thread) calls everything.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "raft/raft_types.h"
+
+namespace dnsd::raft {
+
+enum class Role { kFollower, kPreCandidate, kCandidate, kLeader };
+const char* RoleName(Role role);
+
+struct RaftConfig {
+  NodeId id = 0;
+  std::vector<NodeId> voters;  // every member, this node included
+  int election_ticks = 10;     // a follower campaigns after [election, 2 x election) ticks
+  int heartbeat_ticks = 1;
+  bool pre_vote = true;
+  bool check_quorum = true;
+  size_t max_inflight = 256;            // append messages in flight per peer
+  size_t max_entries_per_message = 64;  // entries per append message
+  // Source of randomness for the election timeout: returns a value in [0, n). Injected so the
+  // core stays deterministic under test.
+  std::function<uint64_t(uint64_t n)> random;
+};
+
+// What a node has on disk when it starts.
+struct RaftStorageState {
+  HardState hard_state;
+  std::vector<Entry> entries;  // indexes 1..n, contiguous
+};
+
+struct Ready {
+  std::optional<HardState> hard_state;  // set when it changed
+  std::vector<Entry> entries;           // to persist; the first replaces stored ones from there
+  std::vector<Message> messages;
+  std::vector<Entry> committed;  // to apply, in order
+};
+
+class RaftCore {
+ public:
+  RaftCore(RaftConfig config, RaftStorageState stored);
+
+  void Tick();
+  // A message from a peer. Messages for another node or malformed ones are errors.
+  absl::Status Step(const Message& message);
+  // Appends a command if this node is the leader (kFailedPrecondition otherwise, with the
+  // leader's id in leader()); returns the index it will have.
+  absl::StatusOr<uint64_t> Propose(std::string data);
+  // Hands leadership to `to` once it is up to date (the leader stops accepting proposals
+  // while the transfer runs, at most one election timeout).
+  absl::Status TransferLeader(NodeId to);
+  // Starts an election now (tests, and a node that knows its leader is gone).
+  void Campaign();
+
+  bool HasReady() const;
+  Ready GetReady();
+  void Advance(const Ready& ready);
+
+  NodeId id() const { return config_.id; }
+  Role role() const { return role_; }
+  uint64_t term() const { return term_; }
+  NodeId leader() const { return lead_; }
+  uint64_t commit_index() const { return commit_; }
+  uint64_t last_index() const { return log_.size(); }
+  uint64_t applied_index() const { return applied_; }
+  const std::vector<Entry>& log() const { return log_; }
+  NodeId vote() const { return vote_; }
+
+ private:
+  struct Progress {
+    uint64_t match = 0;
+    uint64_t next = 1;
+    bool replicate = false;          // probe (one append at a time) until the first success
+    bool paused = false;             // probe: an append is out, wait for its answer or a heartbeat
+    std::vector<uint64_t> inflight;  // last index of each append in flight (replicate)
+    bool recent_active = false;
+  };
+
+  uint64_t TermAt(uint64_t index) const;  // 0 for index 0 or beyond the log
+  uint64_t LastTerm() const { return TermAt(last_index()); }
+  bool UpToDate(uint64_t last_term, uint64_t last_index) const;
+  size_t Quorum() const { return config_.voters.size() / 2 + 1; }
+
+  void BecomeFollower(uint64_t term, NodeId lead);
+  void BecomePreCandidate();
+  void BecomeCandidate();
+  void BecomeLeader();
+  void StartElection(bool pre, bool transfer);
+  void ResetTimers();
+  // Counts a vote; returns +1 won, -1 lost, 0 pending.
+  int Poll(NodeId from, bool granted);
+
+  void Send(Message m);
+  // Sends the next append to `to` if its window allows; true if another one could follow.
+  bool SendAppend(NodeId to, bool allow_empty);
+  void BroadcastAppend();
+  void BroadcastHeartbeat();
+  bool MaybeCommit();
+  void AppendLocal(std::vector<Entry> entries);
+  // Follower: appends entries after a match at `prev`; returns the last new index.
+  uint64_t AppendFrom(uint64_t prev, const std::vector<Entry>& entries);
+  // The last index <= `index` whose term is <= `term` (fast backtracking).
+  uint64_t FindConflictByTerm(uint64_t index, uint64_t term) const;
+
+  void StepLeader(const Message& m);
+  void StepCandidate(const Message& m);
+  void StepFollower(const Message& m);
+  void HandleAppend(const Message& m);
+  void HandleHeartbeat(const Message& m);
+  void HandleVoteRequest(const Message& m);
+  bool QuorumActive();
+
+  RaftConfig config_;
+  Role role_ = Role::kFollower;
+  uint64_t term_ = 0;
+  NodeId vote_ = 0;
+  NodeId lead_ = 0;
+  std::vector<Entry> log_;  // log_[i] has index i + 1
+  uint64_t commit_ = 0;
+  uint64_t applied_ = 0;     // handed out in Ready::committed
+  uint64_t stable_ = 0;      // entries up to here are persisted
+  uint64_t persisting_ = 0;  // entries handed out in Ready::entries up to here
+  HardState persisted_hs_;
+  std::vector<Message> outbox_;
+
+  int election_elapsed_ = 0;
+  int heartbeat_elapsed_ = 0;
+  int randomized_timeout_ = 0;
+  std::map<NodeId, bool> votes_;
+  std::map<NodeId, Progress> progress_;
+  NodeId transferee_ = 0;
+  int transfer_elapsed_ = 0;
+};
+
+}  // namespace dnsd::raft

@@ -1,0 +1,259 @@
+#include "raft_sim.h"
+
+#include <algorithm>
+#include <sstream>
+
+namespace dnsd::raft::sim {
+
+Cluster::Cluster(int nodes, uint64_t seed, Faults faults, int election_ticks)
+    : rng_(seed), faults_(faults), election_ticks_(election_ticks) {
+  for (int i = 1; i <= nodes; ++i) ids_.push_back(static_cast<NodeId>(i));
+  for (NodeId id : ids_) {
+    Node& node = nodes_[id];
+    node.core = std::make_unique<RaftCore>(ConfigFor(id), RaftStorageState{});
+  }
+}
+
+RaftConfig Cluster::ConfigFor(NodeId id) {
+  RaftConfig config;
+  config.id = id;
+  config.voters = ids_;
+  config.election_ticks = election_ticks_;
+  config.heartbeat_ticks = 1;
+  config.max_inflight = faults_.max_inflight;
+  config.max_entries_per_message = faults_.max_entries_per_message;
+  // Each node draws from the cluster's generator: deterministic for a seed.
+  config.random = [this](uint64_t n) { return n == 0 ? 0 : rng_() % n; };
+  return config;
+}
+
+void Cluster::Fail(const std::string& what) {
+  if (!failure_.empty()) return;
+  std::ostringstream out;
+  out << "step " << now_ << ": " << what;
+  failure_ = out.str();
+}
+
+void Cluster::Isolate(NodeId id) {
+  for (NodeId other : ids_) {
+    if (other == id) continue;
+    cut_.insert({id, other});
+    cut_.insert({other, id});
+  }
+}
+
+void Cluster::Crash(NodeId id) {
+  Node& node = nodes_.at(id);
+  node.up = false;
+  node.core.reset();
+}
+
+void Cluster::Restart(NodeId id) {
+  Node& node = nodes_.at(id);
+  if (node.up) return;
+  node.core =
+      std::make_unique<RaftCore>(ConfigFor(id), RaftStorageState{node.hard_state, node.stored});
+  node.up = true;
+  node.applied.clear();  // the state machine is rebuilt from the log
+  node.last_commit = node.hard_state.commit;
+}
+
+void Cluster::Tick(NodeId id) {
+  if (nodes_.at(id).up) nodes_.at(id).core->Tick();
+}
+
+void Cluster::TickAll(int ticks) {
+  for (int t = 0; t < ticks; ++t) {
+    for (NodeId id : ids_) Tick(id);
+    Settle();
+  }
+}
+
+absl::StatusOr<uint64_t> Cluster::Propose(NodeId id, std::string data) {
+  if (!nodes_.at(id).up) return absl::UnavailableError("down");
+  return nodes_.at(id).core->Propose(std::move(data));
+}
+
+NodeId Cluster::Leader() const {
+  NodeId best = 0;
+  uint64_t best_term = 0;
+  for (const auto& [id, node] : nodes_) {
+    if (node.up && node.core->role() == Role::kLeader && node.core->term() >= best_term) {
+      best = id;
+      best_term = node.core->term();
+    }
+  }
+  return best;
+}
+
+void Cluster::Process(NodeId id, bool may_crash) {
+  for (int round = 0; round < 16; ++round) {
+    Node& node = nodes_.at(id);
+    if (!node.up || !node.core->HasReady()) return;
+    Ready ready = node.core->GetReady();
+    if (may_crash && faults_.crash > 0 &&
+        std::uniform_real_distribution<>(0, 1)(rng_) < faults_.crash / 4) {
+      Crash(id);  // after reading, before persisting: none of it happened
+      return;
+    }
+    if (ready.hard_state) node.hard_state = *ready.hard_state;
+    if (!ready.entries.empty()) {
+      node.stored.resize(ready.entries.front().index - 1);
+      node.stored.insert(node.stored.end(), ready.entries.begin(), ready.entries.end());
+    }
+    for (Message& m : ready.messages) {
+      const double r = std::uniform_real_distribution<>(0, 1)(rng_);
+      if (r < faults_.loss) continue;
+      const int copies = r > 1 - faults_.duplicate ? 2 : 1;
+      for (int c = 0; c < copies; ++c) {
+        const uint64_t delay =
+            faults_.max_delay > 0 ? rng_() % static_cast<uint64_t>(faults_.max_delay + 1) : 0;
+        network_.push_back({now_ + delay, m});
+      }
+    }
+    for (const Entry& e : ready.committed) {
+      if (e.index != node.applied.size() + 1) {
+        Fail("node " + std::to_string(id) + " applied index " + std::to_string(e.index) +
+             " out of order");
+        return;
+      }
+      auto [it, inserted] = committed_.emplace(e.index, e);
+      if (!inserted && !(it->second == e)) {
+        Fail("state machine safety: index " + std::to_string(e.index) + " applied as term " +
+             std::to_string(e.term) + " by node " + std::to_string(id) + " but as term " +
+             std::to_string(it->second.term) + " elsewhere");
+        return;
+      }
+      node.applied.push_back(e);
+    }
+    node.core->Advance(ready);
+  }
+}
+
+void Cluster::Deliver(bool ignore_delay) {
+  std::vector<InFlight> due, later;
+  for (auto& f : network_)
+    ((ignore_delay || f.deliver_at <= now_) ? due : later).push_back(std::move(f));
+  network_ = std::move(later);
+  std::shuffle(due.begin(), due.end(), rng_);  // reordering
+  for (auto& f : due) {
+    const Message& m = f.message;
+    if (cut_.count({m.from, m.to}) || !nodes_.at(m.to).up) continue;
+    if (auto s = nodes_.at(m.to).core->Step(m); !s.ok()) {
+      Fail(std::string("a valid message was refused: ") + std::string(s.message()));
+    }
+    Process(m.to, false);
+  }
+}
+
+void Cluster::Settle(int max_rounds) {
+  for (int round = 0; round < max_rounds; ++round) {
+    for (NodeId id : ids_) Process(id, false);
+    if (network_.empty()) break;
+    Deliver(true);
+  }
+  Check();
+}
+
+void Cluster::Calm() {
+  Faults calm;
+  calm.propose = 0;
+  calm.max_entries_per_message = faults_.max_entries_per_message;
+  calm.max_inflight = faults_.max_inflight;
+  faults_ = calm;
+  cut_.clear();
+  for (NodeId id : ids_) Restart(id);
+}
+
+std::set<std::string> Cluster::proposals_committed() const {
+  std::set<std::string> out;
+  for (const auto& [index, e] : committed_) {
+    if (!e.data.empty()) out.insert(e.data);
+  }
+  return out;
+}
+
+void Cluster::Step() {
+  ++now_;
+  std::uniform_real_distribution<> coin(0, 1);
+  for (NodeId id : ids_) {
+    Node& node = nodes_.at(id);
+    if (node.up && coin(rng_) < faults_.crash) {
+      Crash(id);
+    } else if (!node.up && coin(rng_) < faults_.restart) {
+      Restart(id);
+    }
+  }
+  if (coin(rng_) < faults_.partition) {
+    for (NodeId a : ids_) {
+      for (NodeId b : ids_) {
+        if (a != b && coin(rng_) < 0.3) cut_.insert({a, b});
+      }
+    }
+  }
+  if (coin(rng_) < faults_.heal) cut_.clear();
+  for (NodeId id : ids_) Tick(id);
+  if (coin(rng_) < faults_.propose) {
+    if (NodeId leader = Leader()) {
+      nodes_.at(leader).core->Propose("p" + std::to_string(next_proposal_++)).IgnoreError();
+    }
+  }
+  for (NodeId id : ids_) Process(id, true);
+  Deliver(false);
+  for (NodeId id : ids_) Process(id, true);
+  Check();
+}
+
+void Cluster::Check() {
+  if (!failure_.empty()) return;
+  // Election safety: at most one leader per term, ever.
+  for (const auto& [id, node] : nodes_) {
+    if (!node.up || node.core->role() != Role::kLeader) continue;
+    auto [it, inserted] = leaders_.emplace(node.core->term(), id);
+    if (!inserted && it->second != id) {
+      return Fail("election safety: nodes " + std::to_string(it->second) + " and " +
+                  std::to_string(id) + " both lead term " + std::to_string(node.core->term()));
+    }
+  }
+  // Log matching: where two logs have an entry of the same term at the same index, they are
+  // identical up to there.
+  for (auto a = nodes_.begin(); a != nodes_.end(); ++a) {
+    for (auto b = std::next(a); b != nodes_.end(); ++b) {
+      if (!a->second.up || !b->second.up) continue;
+      const auto& la = a->second.core->log();
+      const auto& lb = b->second.core->log();
+      const size_t n = std::min(la.size(), lb.size());
+      size_t first_difference = 0;
+      while (first_difference < n && la[first_difference] == lb[first_difference])
+        ++first_difference;
+      for (size_t i = first_difference; i < n; ++i) {
+        if (la[i].term == lb[i].term) {
+          return Fail("log matching: nodes " + std::to_string(a->first) + " and " +
+                      std::to_string(b->first) + " agree on the term at index " +
+                      std::to_string(i + 1) + " but differ before it");
+        }
+      }
+    }
+  }
+  // Leader completeness: the leader of the highest term holds every committed entry.
+  if (NodeId leader = Leader()) {
+    const auto& log = nodes_.at(leader).core->log();
+    for (const auto& [index, e] : committed_) {
+      if (index > log.size() || !(log[index - 1] == e)) {
+        return Fail("leader completeness: leader " + std::to_string(leader) + " of term " +
+                    std::to_string(nodes_.at(leader).core->term()) + " lacks committed index " +
+                    std::to_string(index));
+      }
+    }
+  }
+  // Commit indexes never go back while a node runs, and never past what is persisted locally.
+  for (auto& [id, node] : nodes_) {
+    if (!node.up) continue;
+    const uint64_t commit = node.core->commit_index();
+    if (commit < node.last_commit)
+      return Fail("commit index went back on node " + std::to_string(id));
+    node.last_commit = commit;
+  }
+}
+
+}  // namespace dnsd::raft::sim
