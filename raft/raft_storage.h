@@ -1,0 +1,55 @@
+// RaftStorage keeps what a Raft node must not forget on LevelDB: the hard state (term, vote,
+// commit) and the log entries with their terms. Save() writes one Ready's worth in a single
+// synced batch, so a vote or an acknowledgement is never sent for state a crash could lose,
+// and the entries it replaces and the hard state change together or not at all.
+//
+// Layout: "H" -> term, vote, commit (8 bytes big-endian each); "E" + index (8 bytes
+// big-endian) -> term (8 bytes big-endian) + command bytes.
+//
+// Failures: a failed Save closes the database (as LogStore does, so LevelDB never writes
+// good records behind a torn one) and every later call fails until the node is restarted:
+// Raft's peers hold the data, so a node whose disk fails stops rather than guessing. Load()
+// verifies checksums and the log's shape (contiguous from 1, terms never decreasing, commit
+// within the log) and names the directory when something is wrong.
+//
+// Thread-safety: one thread (the node's driver).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "raft/raft_core.h"
+
+namespace leveldb {
+class DB;
+class Env;
+}  // namespace leveldb
+
+namespace dnsd::raft {
+
+struct RaftStorageOptions {
+  leveldb::Env* env = nullptr;  // nullptr: the real file system
+};
+
+class RaftStorage {
+ public:
+  static absl::StatusOr<std::unique_ptr<RaftStorage>> Open(const std::string& dir,
+                                                           const RaftStorageOptions& options = {});
+  ~RaftStorage();
+
+  absl::StatusOr<RaftStorageState> Load() const;
+  // Entries replace the stored ones from the first entry's index on (later ones are deleted).
+  absl::Status Save(const std::optional<HardState>& hard_state, const std::vector<Entry>& entries);
+  uint64_t last_index() const { return last_index_; }
+
+ private:
+  RaftStorage(std::string dir, std::unique_ptr<leveldb::DB> db);
+  std::string dir_;
+  std::unique_ptr<leveldb::DB> db_;
+  uint64_t last_index_ = 0;
+};
+
+}  // namespace dnsd::raft
