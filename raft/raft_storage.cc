@@ -4,6 +4,8 @@
 #include <leveldb/env.h>
 #include <leveldb/write_batch.h>
 
+#include <filesystem>
+
 #include "common/strings.h"
 #include "raft/log_store.h"
 #include "spdlog/spdlog.h"
@@ -37,6 +39,9 @@ RaftStorage::~RaftStorage() = default;
 
 absl::StatusOr<std::unique_ptr<RaftStorage>> RaftStorage::Open(const std::string& dir,
                                                                const RaftStorageOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::UnavailableError(common::StrCat("cannot create ", dir, ": ", ec.message()));
   leveldb::Options db_options;
   db_options.create_if_missing = true;
   db_options.paranoid_checks = true;

@@ -1,0 +1,182 @@
+#include "raft/raft_node.h"
+
+#include <chrono>
+
+#include "common/strings.h"
+#include "common/thread_name.h"
+#include "spdlog/spdlog.h"
+
+namespace dnsd::raft {
+
+absl::StatusOr<std::unique_ptr<RaftNode>> RaftNode::Create(RaftNodeOptions options,
+                                                           RaftTransport& transport,
+                                                           ApplyFn apply) {
+  RaftStorageOptions storage_options;
+  storage_options.env = options.env;
+  auto storage = RaftStorage::Open(options.dir, storage_options);
+  if (!storage.ok()) return storage.status();
+  auto state = (*storage)->Load();
+  if (!state.ok()) return state.status();
+  return std::unique_ptr<RaftNode>(new RaftNode(std::move(options), transport, std::move(apply),
+                                                std::move(*storage), std::move(*state)));
+}
+
+RaftNode::RaftNode(RaftNodeOptions options, RaftTransport& transport, ApplyFn apply,
+                   std::unique_ptr<RaftStorage> storage, RaftStorageState state)
+    : options_(std::move(options)),
+      transport_(transport),
+      apply_(std::move(apply)),
+      storage_(std::move(storage)),
+      core_(std::make_unique<RaftCore>(options_.core, std::move(state))) {}
+
+RaftNode::~RaftNode() { Stop(); }
+
+void RaftNode::Start() {
+  thread_ = std::thread([this] {
+    common::SetThreadName("raft-" + std::to_string(options_.core.id % 1000));
+    Run();
+  });
+}
+
+void RaftNode::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void RaftNode::Propose(std::string data, DoneFn done) {
+  absl::Status refused;
+  {
+    std::lock_guard lock(mu_);
+    if (data.empty()) {
+      refused = absl::InvalidArgumentError("empty command");  // empty entries are no-ops
+    } else if (stopping_ || failed_) {
+      refused = absl::UnavailableError("this node is not running");
+    } else if (status_.role != Role::kLeader) {
+      refused = absl::FailedPreconditionError(
+          status_.leader == 0
+              ? std::string("no leader is known yet")
+              : common::StrCat("not the leader; the leader is node ", status_.leader));
+    } else {
+      proposals_.push_back({std::move(data), std::move(done)});
+      cv_.notify_one();
+      return;
+    }
+  }
+  done(refused);
+}
+
+void RaftNode::Receive(Message message) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    inbox_.push_back(std::move(message));
+  }
+  cv_.notify_one();
+}
+
+void RaftNode::TransferLeader(NodeId to) {
+  {
+    std::lock_guard lock(mu_);
+    transfers_.push_back(to);
+  }
+  cv_.notify_one();
+}
+
+RaftStatus RaftNode::status() const {
+  std::lock_guard lock(mu_);
+  return status_;
+}
+
+void RaftNode::FailAll(const absl::Status& status) {
+  for (auto& [index, pending] : pending_) pending.done(status);
+  pending_.clear();
+  std::vector<Proposal> proposals;
+  {
+    std::lock_guard lock(mu_);
+    failed_ = true;
+    proposals.swap(proposals_);
+  }
+  for (auto& p : proposals) p.done(status);
+}
+
+void RaftNode::Run() {
+  using Clock = std::chrono::steady_clock;
+  const auto tick = std::chrono::milliseconds(options_.tick_ms);
+  auto next_tick = Clock::now() + tick;
+  for (;;) {
+    std::deque<Message> inbox;
+    std::vector<Proposal> proposals;
+    std::vector<NodeId> transfers;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_until(lock, next_tick, [&] {
+        return stopping_ || !inbox_.empty() || !proposals_.empty() || !transfers_.empty();
+      });
+      if (stopping_) return;
+      inbox.swap(inbox_);
+      proposals.swap(proposals_);
+      transfers.swap(transfers_);
+    }
+    if (Clock::now() >= next_tick) {
+      core_->Tick();
+      next_tick += tick;
+      if (next_tick < Clock::now()) next_tick = Clock::now() + tick;  // fell behind: no burst
+    }
+    for (const Message& m : inbox) {
+      if (!core_->Step(m).ok()) rejected_.fetch_add(1, std::memory_order_relaxed);
+    }
+    for (auto& p : proposals) {
+      auto index = core_->Propose(std::move(p.data));
+      if (!index.ok()) {
+        p.done(index.status());
+      } else {
+        pending_[*index] = Pending{core_->term(), std::move(p.done)};
+      }
+    }
+    for (NodeId to : transfers) core_->TransferLeader(to).IgnoreError();
+    HandleReady();
+    if (failed_) return;
+  }
+}
+
+void RaftNode::HandleReady() {
+  while (core_->HasReady()) {
+    Ready ready = core_->GetReady();
+    if (auto s = storage_->Save(ready.hard_state, ready.entries); !s.ok()) {
+      // Nothing of this Ready may leave the node: its promises are not durable.
+      spdlog::error("Raft node {}: {}; stopping this node", options_.core.id,
+                    common::ToStd(s.message()));
+      FailAll(absl::UnavailableError("this node's Raft log cannot be written"));
+      return;
+    }
+    for (const Message& m : ready.messages) transport_.Send(m);
+    for (const Entry& e : ready.committed) {
+      absl::Status result = e.data.empty() ? absl::OkStatus() : apply_(e.index, e.data);
+      // Proposals at or below this index are settled: ours if the term matches, lost if not.
+      while (!pending_.empty() && pending_.begin()->first <= e.index) {
+        auto node = pending_.extract(pending_.begin());
+        Pending& pending = node.mapped();
+        if (node.key() == e.index && pending.term == e.term) {
+          pending.done(result);
+        } else {
+          pending.done(absl::AbortedError(
+              "another leader took over before this write committed; it was not applied"));
+        }
+      }
+    }
+    core_->Advance(ready);
+    std::lock_guard lock(mu_);
+    status_ = RaftStatus{core_->role(), core_->term(), core_->leader(), core_->commit_index(),
+                         core_->applied_index()};
+  }
+  std::lock_guard lock(mu_);
+  status_ = RaftStatus{core_->role(), core_->term(), core_->leader(), core_->commit_index(),
+                       core_->applied_index()};
+}
+
+}  // namespace dnsd::raft

@@ -1,0 +1,114 @@
+// RaftNode runs one RaftCore: its own thread ticks the core, steps incoming messages, and
+// turns each Ready into effects in the order Raft needs: persist (RaftStorage, fsync), then
+// send (RaftTransport), then apply (the state machines), then Advance. Proposals from any
+// thread wait for their entry to be applied and get the state machine's result.
+//
+// Seams: RaftTransport carries messages to peers (the peer gRPC transport in the daemon, an
+// in-memory hub in tests, so several nodes run in one process); the apply function is the
+// same one the single-node LocalDriver takes (node::ApplyLogEntry).
+//
+// Failures: a proposal on a follower fails at once with kFailedPrecondition naming the
+// leader (the API forwards it there); a proposal whose entry was replaced by another leader's
+// fails with kAborted (it was not applied, anywhere); a storage failure stops the node (its
+// peers hold the data) and fails everything waiting with kUnavailable. On Stop(), proposals
+// still waiting get no answer: their outcome is unknown (they may still commit elsewhere).
+//
+// Thread-safety: Propose, Receive, TransferLeader and the accessors are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "raft/raft_core.h"
+#include "raft/raft_storage.h"
+
+namespace dnsd::raft {
+
+class RaftTransport {
+ public:
+  virtual ~RaftTransport() = default;
+  // Must not block; may drop (Raft retransmits).
+  virtual void Send(const Message& message) = 0;
+};
+
+struct RaftNodeOptions {
+  RaftConfig core;    // id, voters, ticks, ...
+  std::string dir;    // the node's Raft log
+  int tick_ms = 100;  // one core tick
+  leveldb::Env* env = nullptr;
+};
+
+struct RaftStatus {
+  Role role = Role::kFollower;
+  uint64_t term = 0;
+  NodeId leader = 0;
+  uint64_t commit = 0;
+  uint64_t applied = 0;
+};
+
+class RaftNode {
+ public:
+  using ApplyFn = std::function<absl::Status(uint64_t index, std::string_view data)>;
+  using DoneFn = std::function<void(absl::Status)>;
+
+  static absl::StatusOr<std::unique_ptr<RaftNode>> Create(RaftNodeOptions options,
+                                                          RaftTransport& transport, ApplyFn apply);
+  ~RaftNode();
+
+  void Start();
+  void Stop();
+  void Propose(std::string data, DoneFn done);
+  void Receive(Message message);
+  void TransferLeader(NodeId to);
+  RaftStatus status() const;
+  NodeId id() const { return options_.core.id; }
+  // Messages refused by the core (malformed, unknown sender).
+  uint64_t rejected_messages() const { return rejected_.load(std::memory_order_relaxed); }
+
+ private:
+  RaftNode(RaftNodeOptions options, RaftTransport& transport, ApplyFn apply,
+           std::unique_ptr<RaftStorage> storage, RaftStorageState state);
+  void Run();
+  void HandleReady();
+  void FailAll(const absl::Status& status);
+
+  struct Proposal {
+    std::string data;
+    DoneFn done;
+  };
+  struct Pending {
+    uint64_t term;
+    DoneFn done;
+  };
+
+  RaftNodeOptions options_;
+  RaftTransport& transport_;
+  ApplyFn apply_;
+  std::unique_ptr<RaftStorage> storage_;
+  std::unique_ptr<RaftCore> core_;  // driver thread only
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Message> inbox_;
+  std::vector<Proposal> proposals_;
+  std::vector<NodeId> transfers_;
+  bool stopping_ = false;
+  bool failed_ = false;
+  RaftStatus status_;
+  std::map<uint64_t, Pending> pending_;  // driver thread only: index -> waiting proposer
+  std::atomic<uint64_t> rejected_{0};
+  std::thread thread_;
+};
+
+}  // namespace dnsd::raft

@@ -1,0 +1,209 @@
+// Several RaftNodes in one process over an in-memory transport, each with its own thread,
+// clock and LevelDB directory: elections, replicated proposals with their results, a leader
+// stopped and another elected, a node restarted from its directory catching up, partitions.
+#include "raft/raft_node.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <future>
+#include <set>
+#include <thread>
+
+namespace dnsd::raft {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// Delivers messages between the nodes registered with it, unless the link is cut.
+class Hub : public RaftTransport {
+ public:
+  void Attach(RaftNode* node) {
+    std::lock_guard lock(mu_);
+    nodes_[node->id()] = node;
+  }
+  void Detach(NodeId id) {
+    std::lock_guard lock(mu_);
+    nodes_.erase(id);
+  }
+  void Cut(NodeId a, NodeId b) {
+    std::lock_guard lock(mu_);
+    cut_.insert({a, b});
+    cut_.insert({b, a});
+  }
+  void Heal() {
+    std::lock_guard lock(mu_);
+    cut_.clear();
+  }
+  void Send(const Message& m) override {
+    std::lock_guard lock(mu_);
+    if (cut_.count({m.from, m.to})) return;
+    auto it = nodes_.find(m.to);
+    if (it != nodes_.end()) it->second->Receive(m);
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<NodeId, RaftNode*> nodes_;
+  std::set<std::pair<NodeId, NodeId>> cut_;
+};
+
+// A state machine that records what it applied.
+struct Recorder {
+  std::mutex mu;
+  std::vector<std::string> applied;
+  absl::Status Apply(uint64_t, std::string_view data) {
+    std::lock_guard lock(mu);
+    applied.emplace_back(data);
+    if (data.starts_with("bad")) return absl::InvalidArgumentError("refused by the state machine");
+    return absl::OkStatus();
+  }
+  std::vector<std::string> Snapshot() {
+    std::lock_guard lock(mu);
+    return applied;
+  }
+};
+
+class RaftNodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("dnsd-raftnode-" + std::to_string(getpid()));
+    fs::remove_all(root_);
+    // Created before any node thread runs: the map is not changed while they use it.
+    for (NodeId id = 1; id <= 3; ++id) recorders_[id];
+    for (NodeId id = 1; id <= 3; ++id) StartNode(id);
+  }
+  void TearDown() override {
+    for (auto& [id, node] : nodes_) {
+      if (node) {
+        hub_.Detach(id);
+        node->Stop();
+      }
+    }
+    nodes_.clear();
+    fs::remove_all(root_);
+  }
+  void StartNode(NodeId id) {
+    RaftNodeOptions options;
+    options.core.id = id;
+    options.core.voters = {1, 2, 3};
+    options.core.election_ticks = 10;
+    options.core.random = [id](uint64_t n) { return n == 0 ? 0 : (id * 7919 + rolls_++) % n; };
+    options.dir = (root_ / std::to_string(id)).string();
+    options.tick_ms = 10;
+    Recorder* recorder = &recorders_.at(id);
+    auto node = RaftNode::Create(options, hub_, [recorder](uint64_t index, std::string_view data) {
+      return recorder->Apply(index, data);
+    });
+    ASSERT_TRUE(node.ok()) << node.status();
+    nodes_[id] = std::move(*node);
+    hub_.Attach(nodes_[id].get());
+    nodes_[id]->Start();
+  }
+  void StopNode(NodeId id) {
+    hub_.Detach(id);
+    nodes_[id]->Stop();
+    nodes_[id].reset();
+    std::lock_guard lock(recorders_[id].mu);
+    recorders_[id].applied.clear();  // the state machine lives in memory; replay rebuilds it
+  }
+  NodeId WaitForLeader(NodeId except = 0) {
+    for (int i = 0; i < 500; ++i) {
+      for (auto& [id, node] : nodes_) {
+        if (node && id != except && node->status().role == Role::kLeader) return id;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    return 0;
+  }
+  absl::Status ProposeAndWait(NodeId id, std::string data) {
+    std::promise<absl::Status> done;
+    auto result = done.get_future();
+    nodes_[id]->Propose(std::move(data), [&](absl::Status s) { done.set_value(s); });
+    if (result.wait_for(10s) != std::future_status::ready) return absl::DeadlineExceededError("");
+    return result.get();
+  }
+  bool WaitApplied(NodeId id, size_t n) {
+    for (int i = 0; i < 500; ++i) {
+      if (recorders_[id].Snapshot().size() >= n) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
+
+  static inline std::atomic<uint64_t> rolls_{0};
+  fs::path root_;
+  Hub hub_;
+  std::map<NodeId, Recorder> recorders_;
+  std::map<NodeId, std::unique_ptr<RaftNode>> nodes_;
+};
+
+TEST_F(RaftNodeTest, ReplicatesProposalsWithTheirResults) {
+  const NodeId leader = WaitForLeader();
+  ASSERT_NE(leader, 0u);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(ProposeAndWait(leader, "v" + std::to_string(i)).ok());
+  EXPECT_EQ(ProposeAndWait(leader, "bad one").code(), absl::StatusCode::kInvalidArgument)
+      << "the state machine's result comes back to the proposer";
+  const NodeId follower = leader % 3 + 1;
+  EXPECT_EQ(ProposeAndWait(follower, "x").code(), absl::StatusCode::kFailedPrecondition);
+  for (NodeId id = 1; id <= 3; ++id) {
+    ASSERT_TRUE(WaitApplied(id, 21)) << id;
+    EXPECT_EQ(recorders_[id].Snapshot(), recorders_[leader].Snapshot());
+  }
+}
+
+TEST_F(RaftNodeTest, ConcurrentProposalsAreAllAppliedInOneOrder) {
+  const NodeId leader = WaitForLeader();
+  ASSERT_NE(leader, 0u);
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int c = 0; c < 4; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; i < 25; ++i) {
+        if (ProposeAndWait(leader, "c" + std::to_string(c) + "-" + std::to_string(i)).ok()) ++ok;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(ok.load(), 100);
+  for (NodeId id = 1; id <= 3; ++id) ASSERT_TRUE(WaitApplied(id, 100));
+  EXPECT_EQ(recorders_[1].Snapshot(), recorders_[2].Snapshot());
+  EXPECT_EQ(recorders_[2].Snapshot(), recorders_[3].Snapshot());
+}
+
+TEST_F(RaftNodeTest, LeaderLossElectsAnotherAndARestartedNodeCatchesUp) {
+  const NodeId first = WaitForLeader();
+  ASSERT_NE(first, 0u);
+  ASSERT_TRUE(ProposeAndWait(first, "before").ok());
+  StopNode(first);
+  const NodeId second = WaitForLeader(first);
+  ASSERT_NE(second, 0u);
+  ASSERT_NE(second, first);
+  ASSERT_TRUE(ProposeAndWait(second, "after").ok());
+  StartNode(first);  // from its directory: replays, then catches up
+  ASSERT_TRUE(WaitApplied(first, 2));
+  EXPECT_EQ(recorders_[first].Snapshot(), (std::vector<std::string>{"before", "after"}));
+}
+
+TEST_F(RaftNodeTest, MinorityLeaderCannotCommitAndStepsDown) {
+  const NodeId leader = WaitForLeader();
+  ASSERT_NE(leader, 0u);
+  for (NodeId other = 1; other <= 3; ++other) {
+    if (other != leader) hub_.Cut(leader, other);
+  }
+  std::promise<absl::Status> done;
+  auto result = done.get_future();
+  nodes_[leader]->Propose("isolated", [&](absl::Status s) { done.set_value(s); });
+  const NodeId fresh = WaitForLeader(leader);
+  ASSERT_NE(fresh, 0u);
+  ASSERT_TRUE(ProposeAndWait(fresh, "majority").ok());
+  hub_.Heal();
+  ASSERT_EQ(result.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(result.get().code(), absl::StatusCode::kAborted) << "never committed, and said so";
+  ASSERT_TRUE(WaitApplied(leader, 1));
+  EXPECT_EQ(recorders_[leader].Snapshot(), (std::vector<std::string>{"majority"}));
+}
+
+}  // namespace
+}  // namespace dnsd::raft
