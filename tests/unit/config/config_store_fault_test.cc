@@ -11,17 +11,12 @@
 #include "config/config_command.h"
 #include "config/config_store.h"
 #include "testing/fault_env.h"
+#include "testing/files.h"
 
 namespace dnsd::config {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string TempDir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("dnsd-test-" + name + "-" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  return dir.string();
-}
 
 ConfigCommand RandomCommand(std::mt19937& rng, int step) {
   ConfigCommand c;
@@ -50,8 +45,8 @@ std::string Fingerprint(const ConfigStore& store) {
 TEST(ConfigStoreFaultTest, FailedWritesAreRetriedToTheSameState) {
   for (int seed = 0; seed < 6; ++seed) {
     SCOPED_TRACE(seed);
-    const std::string faulty_dir = TempDir("cfg-fault");
-    const std::string healthy_dir = TempDir("cfg-healthy");
+    const std::string faulty_dir = testing::TempDir("cfg-fault");
+    const std::string healthy_dir = testing::TempDir("cfg-healthy");
     std::mt19937 rng(seed);
     testing::FaultEnv env;
     ConfigStoreOptions options;
@@ -88,23 +83,16 @@ TEST(ConfigStoreFaultTest, FailedWritesAreRetriedToTheSameState) {
 }
 
 TEST(ConfigStoreFaultTest, DamagedFileIsReportedNotServed) {
-  const std::string dir = TempDir("cfg-flip");
+  const std::string dir = testing::TempDir("cfg-flip");
   {
     auto store = ConfigStore::Open(dir);
     ASSERT_TRUE(store.ok());
     std::mt19937 rng(7);
     for (uint64_t i = 1; i <= 40; ++i) ASSERT_TRUE((*store)->Apply(i, RandomCommand(rng, 0)).ok());
   }
-  std::string wal;
-  for (const auto& f : fs::directory_iterator(dir)) {
-    if (f.path().extension() == ".log" && fs::file_size(f.path()) > 0) wal = f.path().string();
-  }
+  const std::string wal = testing::NewestWal(dir);
   ASSERT_FALSE(wal.empty());
-  {
-    std::fstream f(wal, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(fs::file_size(wal) / 3));
-    f.put('\x01');
-  }
+  testing::DamageByte(wal, 1.0 / 3, '\x01');
   auto store = ConfigStore::Open(dir);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();

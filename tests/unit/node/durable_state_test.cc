@@ -16,18 +16,13 @@
 #include "raft/local_driver.h"
 #include "registry/registry.h"
 #include "testing/fault_env.h"
+#include "testing/files.h"
 
 namespace dnsd::node {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-std::string TempDir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("dnsd-test-" + name + "-" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  return dir.string();
-}
 
 std::string PublishEntry(const std::string& data_id, const std::string& content) {
   config::ConfigCommand c;
@@ -67,29 +62,18 @@ struct Node {
   std::unique_ptr<raft::LocalDriver> driver;
 };
 
-std::string NewestWal(const std::string& dir) {
-  std::string newest;
-  for (const auto& f : fs::directory_iterator(dir)) {
-    if (f.path().extension() == ".log" && fs::file_size(f.path()) > 0 &&
-        f.path().string() > newest) {
-      newest = f.path().string();
-    }
-  }
-  return newest;
-}
-
 // The probe's defect 2: five bytes cut off the log lose an acknowledged write; the config
 // store still holds it. Start-up must refuse (new writes would reuse its index and be
 // skipped), and `dnsd repair` must make the directory start again, saying what was lost.
 TEST(DurableStateTest, StoreAheadOfTruncatedLogRefusesStartUntilRepaired) {
-  const std::string dir = TempDir("node-ahead");
+  const std::string dir = testing::TempDir("node-ahead");
   {
     Node node(dir);
     ASSERT_TRUE(node.Propose(PublishEntry("a", "1")).ok());
     ASSERT_TRUE(node.Propose(PublishEntry("b", "2")).ok());
     ASSERT_TRUE(node.Propose(PublishEntry("c", "3")).ok());
   }
-  const std::string wal = NewestWal(dir + "/log");
+  const std::string wal = testing::NewestWal(dir + "/log");
   fs::resize_file(wal, fs::file_size(wal) - 5);
 
   auto refused = OpenDurableState(dir);
@@ -111,7 +95,7 @@ TEST(DurableStateTest, StoreAheadOfTruncatedLogRefusesStartUntilRepaired) {
 // The probe's defect 3: one flipped byte in the config store's own write-ahead file. The
 // store is moved aside and rebuilt from the log: every config comes back as it was.
 TEST(DurableStateTest, DamagedConfigStoreIsRebuiltFromTheLog) {
-  const std::string dir = TempDir("node-flip");
+  const std::string dir = testing::TempDir("node-flip");
   {
     Node node(dir);
     for (int i = 0; i < 30; ++i) {
@@ -119,13 +103,9 @@ TEST(DurableStateTest, DamagedConfigStoreIsRebuiltFromTheLog) {
           node.Propose(PublishEntry("k" + std::to_string(i % 13), "v" + std::to_string(i))).ok());
     }
   }
-  const std::string wal = NewestWal(dir + "/config");
+  const std::string wal = testing::NewestWal(dir + "/config");
   ASSERT_FALSE(wal.empty());
-  {
-    std::fstream f(wal, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(fs::file_size(wal) / 2));
-    f.put('\x7f');
-  }
+  testing::DamageByte(wal, 1.0 / 2, '\x7f');
   Node node(dir);
   EXPECT_FALSE(node.state.config_moved_to.empty());
   EXPECT_TRUE(fs::exists(node.state.config_moved_to));
@@ -139,7 +119,7 @@ TEST(DurableStateTest, DamagedConfigStoreIsRebuiltFromTheLog) {
 // real result once the disk works again, never an error for a write that is in the log;
 // meanwhile new writes are refused at once.
 TEST(DurableStateTest, ApplyStallsOnStorageFailureAndAnswersWhenTheDiskWorks) {
-  const std::string dir = TempDir("node-stall");
+  const std::string dir = testing::TempDir("node-stall");
   fs::create_directories(dir);
   testing::FaultEnv env;
   auto log = raft::LogStore::Open(dir + "/log");

@@ -10,17 +10,12 @@
 
 #include "raft/log_store.h"
 #include "testing/fault_env.h"
+#include "testing/files.h"
 
 namespace dnsd::raft {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string TempDir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("dnsd-test-" + name + "-" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  return dir.string();
-}
 
 std::map<uint64_t, std::string> ReadAll(LogStore& log) {
   std::map<uint64_t, std::string> out;
@@ -37,7 +32,7 @@ std::map<uint64_t, std::string> ReadAll(LogStore& log) {
 TEST(LogStoreFaultTest, FailedWritesNeverCorruptOrLoseAcknowledgedEntries) {
   for (int seed = 0; seed < 12; ++seed) {
     SCOPED_TRACE(seed);
-    const std::string dir = TempDir("log-fault");
+    const std::string dir = testing::TempDir("log-fault");
     std::mt19937 rng(seed);
     std::map<uint64_t, std::string> acked;
     int failed = 0;
@@ -93,7 +88,7 @@ TEST(LogStoreFaultTest, FailedWritesNeverCorruptOrLoseAcknowledgedEntries) {
 // The process stops while the disk is still full: the batch that failed must not reappear
 // at the next start, even though LevelDB may have written it whole before the fsync failed.
 TEST(LogStoreFaultTest, BatchWhoseSyncFailedIsRolledBackAtNextOpen) {
-  const std::string dir = TempDir("log-sync");
+  const std::string dir = testing::TempDir("log-sync");
   {
     testing::FaultEnv env;
     LogStoreOptions options;
@@ -111,28 +106,16 @@ TEST(LogStoreFaultTest, BatchWhoseSyncFailedIsRolledBackAtNextOpen) {
   EXPECT_EQ(*(*log)->Append({"c"}), 3u);
 }
 
-std::string NewestLogFile(const std::string& dir) {
-  std::string newest;
-  for (const auto& f : fs::directory_iterator(dir)) {
-    if (f.path().extension() == ".log" && f.path().string() > newest) newest = f.path().string();
-  }
-  return newest;
-}
-
 TEST(LogStoreFaultTest, DamageInsideTheWriteAheadFileRefusesToOpen) {
-  const std::string dir = TempDir("log-flip");
+  const std::string dir = testing::TempDir("log-flip");
   {
     auto log = LogStore::Open(dir);
     ASSERT_TRUE(log.ok());
     for (int i = 0; i < 50; ++i) ASSERT_TRUE((*log)->Append({std::string(100, 'x')}).ok());
   }
-  const std::string file = NewestLogFile(dir);
+  const std::string file = testing::NewestWal(dir);
   ASSERT_FALSE(file.empty());
-  {
-    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(fs::file_size(file) / 2));
-    f.put('\x5a');
-  }
+  testing::DamageByte(file, 1.0 / 2, '\x5a');
   auto log = LogStore::Open(dir);
   ASSERT_FALSE(log.ok());
   EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
@@ -143,14 +126,14 @@ TEST(LogStoreFaultTest, DamageInsideTheWriteAheadFileRefusesToOpen) {
 // A crash mid-append leaves a torn record at the very end: that record was never
 // acknowledged and is dropped; everything before it opens.
 TEST(LogStoreFaultTest, TornTailIsDropped) {
-  const std::string dir = TempDir("log-torn");
+  const std::string dir = testing::TempDir("log-torn");
   {
     auto log = LogStore::Open(dir);
     ASSERT_TRUE(log.ok());
     ASSERT_TRUE((*log)->Append({"one"}).ok());
     ASSERT_TRUE((*log)->Append({std::string(300, 't')}).ok());
   }
-  const std::string file = NewestLogFile(dir);
+  const std::string file = testing::NewestWal(dir);
   fs::resize_file(file, fs::file_size(file) - 5);
   auto log = LogStore::Open(dir);
   ASSERT_TRUE(log.ok()) << log.status();

@@ -7,19 +7,13 @@
 #include <future>
 
 #include "raft/local_driver.h"
+#include "testing/files.h"
 
 namespace dnsd::raft {
 namespace {
 
-std::string TempDir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("dnsd-test-" + name + "-" + std::to_string(getpid()));
-  std::filesystem::remove_all(dir);
-  return dir.string();
-}
-
 TEST(LogStoreTest, AppendsSurviveReopen) {
-  const std::string dir = TempDir("log");
+  const std::string dir = testing::TempDir("log");
   {
     auto log = LogStore::Open(dir);
     ASSERT_TRUE(log.ok());
@@ -45,7 +39,7 @@ TEST(LogStoreTest, AppendsSurviveReopen) {
 }
 
 TEST(LocalDriverTest, AppliesInOrderAndReportsApplyErrors) {
-  const std::string dir = TempDir("driver");
+  const std::string dir = testing::TempDir("driver");
   auto log = LogStore::Open(dir);
   ASSERT_TRUE(log.ok());
   std::vector<std::string> applied;

@@ -7,17 +7,12 @@
 #include <random>
 
 #include "testing/fault_env.h"
+#include "testing/files.h"
 
 namespace dnsd::raft {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string TempDir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("dnsd-test-" + name + "-" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  return dir.string();
-}
 
 std::vector<Entry> Entries(uint64_t from, uint64_t to, uint64_t term) {
   std::vector<Entry> out;
@@ -26,7 +21,7 @@ std::vector<Entry> Entries(uint64_t from, uint64_t to, uint64_t term) {
 }
 
 TEST(RaftStorageTest, SavesReplacesAndLoads) {
-  const std::string dir = TempDir("raft-storage");
+  const std::string dir = testing::TempDir("raft-storage");
   {
     auto storage = RaftStorage::Open(dir);
     ASSERT_TRUE(storage.ok()) << storage.status();
@@ -50,7 +45,7 @@ TEST(RaftStorageTest, SavesReplacesAndLoads) {
 TEST(RaftStorageTest, FailedSavesAreAllOrNothing) {
   for (int seed = 0; seed < 8; ++seed) {
     SCOPED_TRACE(seed);
-    const std::string dir = TempDir("raft-storage-fault");
+    const std::string dir = testing::TempDir("raft-storage-fault");
     std::mt19937 rng(seed);
     testing::FaultEnv env;
     RaftStorageOptions options;
@@ -92,7 +87,7 @@ TEST(RaftStorageTest, FailedSavesAreAllOrNothing) {
 }
 
 TEST(RaftStorageTest, DamageIsReportedWithTheDirectory) {
-  const std::string dir = TempDir("raft-storage-flip");
+  const std::string dir = testing::TempDir("raft-storage-flip");
   {
     auto storage = RaftStorage::Open(dir);
     ASSERT_TRUE(storage.ok());
@@ -100,16 +95,9 @@ TEST(RaftStorageTest, DamageIsReportedWithTheDirectory) {
       ASSERT_TRUE((*storage)->Save(HardState{1, 0, 0}, {Entry{1, i, std::string(100, 'd')}}).ok());
     }
   }
-  std::string wal;
-  for (const auto& f : fs::directory_iterator(dir)) {
-    if (f.path().extension() == ".log" && fs::file_size(f.path()) > 0) wal = f.path().string();
-  }
+  const std::string wal = testing::NewestWal(dir);
   ASSERT_FALSE(wal.empty());
-  {
-    std::fstream f(wal, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(fs::file_size(wal) / 2));
-    f.put('\x42');
-  }
+  testing::DamageByte(wal, 1.0 / 2, '\x42');
   auto storage = RaftStorage::Open(dir);
   ASSERT_FALSE(storage.ok());
   EXPECT_EQ(storage.status().code(), absl::StatusCode::kDataLoss);
