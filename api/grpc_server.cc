@@ -166,6 +166,7 @@ class GrpcServer::Impl final {
     transport.max_message_bytes = static_cast<size_t>(options_.max_inbound_bytes);
     transport.keepalive_time_ms = options_.keepalive_time_ms;
     transport.keepalive_timeout_ms = options_.keepalive_timeout_ms;
+    transport.max_connections = options_.max_connections;
     transport.unary_path = "/Request/request";
     transport.stream_path = "/BiRequestStream/requestBiStream";
     transport.on_unary = [this](std::shared_ptr<GrpcCall> call, std::string message) {

@@ -49,6 +49,7 @@ struct GrpcServerOptions {
   int64_t keepalive_time_ms = 6 * 60 * 1000;
   int64_t keepalive_timeout_ms = 20'000;
   int64_t max_config_content_bytes = 10 << 20;
+  int max_connections = 1 << 20;
   int64_t cache_millis = 10'000;
   std::string server_ip = "127.0.0.1";  // reported in Payload metadata
 };

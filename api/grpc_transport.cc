@@ -225,6 +225,9 @@ class GrpcTransport::Impl {
             "message, bad headers)")),
         accept_errors_(metrics.GetCounter("dnsd_grpc_accept_errors_total",
                                           "accept() failures on the gRPC port")),
+        refused_connections_(
+            metrics.GetCounter("dnsd_grpc_refused_connections_total",
+                               "gRPC connections closed at accept by grpc.max_connections")),
         keepalive_closes_(
             metrics.GetCounter("dnsd_grpc_keepalive_closes_total",
                                "Connections closed for not answering a keep-alive PING")) {
@@ -327,6 +330,11 @@ class GrpcTransport::Impl {
   static void OnAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int length,
                        void* self) {
     auto* impl = static_cast<Impl*>(self);
+    if (impl->connections_.size() >= static_cast<size_t>(impl->options_.max_connections)) {
+      impl->refused_connections_.Inc();
+      evutil_closesocket(fd);
+      return;
+    }
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
@@ -346,6 +354,7 @@ class GrpcTransport::Impl {
   common::Counter& protocol_errors_;
   common::Counter& rejected_calls_;
   common::Counter& accept_errors_;
+  common::Counter& refused_connections_;
   common::Counter& keepalive_closes_;
   std::unique_ptr<common::EventLoop> loop_;
   evconnlistener* listener_ = nullptr;

@@ -84,6 +84,8 @@ struct GrpcTransportOptions {
   size_t max_message_bytes = 10 * 1024 * 1024;
   size_t max_header_list_bytes = 64 * 1024;
   uint32_t max_concurrent_streams = 1000;
+  // Connections beyond this are closed at accept (counted), keeping descriptors for the rest.
+  int max_connections = 1 << 20;
   // PING a client this long after its last frame; close if nothing arrives within the timeout.
   int64_t keepalive_time_ms = 6 * 60 * 1000;
   int64_t keepalive_timeout_ms = 20'000;

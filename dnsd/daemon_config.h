@@ -55,6 +55,7 @@ struct DaemonConfig {
   int64_t grpc_detection_timeout_ms = 5000;
   int64_t grpc_keepalive_time_ms = 6 * 60 * 1000;
   int64_t grpc_keepalive_timeout_ms = 20'000;
+  int grpc_max_connections = 0;  // 0: a quarter of the descriptor budget
   // [config]
   int64_t config_max_content_bytes = 10 << 20;
   // [dns]

@@ -244,6 +244,10 @@ int main(int argc, char** argv) {
     grpc_options.keepalive_time_ms = config.grpc_keepalive_time_ms;
     grpc_options.keepalive_timeout_ms = config.grpc_keepalive_timeout_ms;
     grpc_options.max_config_content_bytes = config.config_max_content_bytes;
+    grpc_options.max_connections =
+        config.grpc_max_connections > 0
+            ? config.grpc_max_connections
+            : static_cast<int>(std::min<int64_t>(connection_budget / 4, 10'000'000));
     grpc_options.server_ip = config.advertise_ip;
     auto created = dnsd::api::GrpcServer::Create(grpc_options, registry, **config_store, driver,
                                                  clock, metrics);
