@@ -22,10 +22,11 @@ pid, http_port, dns_port = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 duration, interval = float(sys.argv[4]), float(sys.argv[5])
 
 
-def rss_mb():
+def rss_mb(field="VmRSS"):
+    """VmRSS, or RssAnon (heap: what a leak grows) / RssFile (LevelDB's mapped tables)."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
@@ -122,9 +123,9 @@ threads = [threading.Thread(target=churn, args=(w,)) for w in range(3)] + [threa
 for t in threads:
     t.start()
 start = time.time()
-rss_seen = []
+rss_seen, anon_seen = [], []
 last_requests, last_cpu, last_t = 0, cpu_s(), start
-print(f"{'t (s)':>7} {'RSS MB':>8} {'fds':>5} {'req/s':>8} {'CPU %':>6} {'errors':>7} {'dns errors':>10}", flush=True)
+print(f"{'t (s)':>7} {'RSS MB':>8} {'anon MB':>8} {'fds':>5} {'req/s':>8} {'CPU %':>6} {'errors':>7} {'dns errors':>10}", flush=True)
 try:
     while time.time() - start < duration:
         time.sleep(interval)
@@ -135,9 +136,10 @@ try:
         now, cpu = time.time(), cpu_s()
         with lock:
             req = stats["requests"]
-            line = (f"{now - start:7.0f} {rss_mb():8.1f} {fds():5d} {(req - last_requests) / (now - last_t):8.0f} "
+            line = (f"{now - start:7.0f} {rss_mb():8.1f} {rss_mb('RssAnon'):8.1f} {fds():5d} {(req - last_requests) / (now - last_t):8.0f} "
                     f"{100 * (cpu - last_cpu) / (now - last_t):6.1f} {stats['errors']:7d} {stats['dns_errors']:10d}")
         rss_seen.append(rss_mb())
+        anon_seen.append(rss_mb("RssAnon"))
         last_requests, last_cpu, last_t = req, cpu, now
         print(line, flush=True)
 finally:
@@ -148,6 +150,8 @@ summary = {"seconds": round(time.time() - start), "requests": stats["requests"],
            "dns_checks": stats["dns"], "dns_errors": stats["dns_errors"],
            "rss_first_mb": round(rss_seen[0], 1) if rss_seen else None,
            "rss_max_mb": round(max(rss_seen), 1) if rss_seen else None,
-           "rss_last_mb": round(rss_seen[-1], 1) if rss_seen else None}
+           "rss_last_mb": round(rss_seen[-1], 1) if rss_seen else None,
+           "anon_first_mb": round(anon_seen[0], 1) if anon_seen else None,
+           "anon_last_mb": round(anon_seen[-1], 1) if anon_seen else None}
 print("summary " + json.dumps(summary), flush=True)
 sys.exit(1 if stats["errors"] or stats["dns_errors"] else 0)
