@@ -20,6 +20,7 @@ std::string EncodeRaftBatch(const std::vector<raft::Message>& messages) {
     out->set_reject_hint(m.reject_hint);
     out->set_reject_hint_term(m.reject_hint_term);
     out->set_transfer(m.transfer);
+    if (m.snapshot) out->set_snapshot(*m.snapshot);
     for (const raft::Entry& e : m.entries) {
       auto* entry = out->add_entries();
       entry->set_term(e.term);
@@ -42,7 +43,7 @@ absl::StatusOr<std::vector<raft::Message>> DecodeRaftBatch(std::string_view byte
   out.reserve(batch.messages_size());
   for (const auto& in : batch.messages()) {
     if (!dnsd::peer::RaftMessage::Type_IsValid(in.type()) ||
-        in.type() > dnsd::peer::RaftMessage::TIMEOUT_NOW) {
+        in.type() > dnsd::peer::RaftMessage::SNAPSHOT) {
       return absl::InvalidArgumentError("Raft message of an unknown type");
     }
     if (in.from() == 0 || in.to() == 0 || in.from() == in.to()) {
@@ -63,6 +64,9 @@ absl::StatusOr<std::vector<raft::Message>> DecodeRaftBatch(std::string_view byte
     m.reject_hint = in.reject_hint();
     m.reject_hint_term = in.reject_hint_term();
     m.transfer = in.transfer();
+    if (in.type() == dnsd::peer::RaftMessage::SNAPSHOT) {
+      m.snapshot = std::make_shared<const std::string>(in.snapshot());
+    }
     for (const auto& e : in.entries()) {
       if (e.term() == 0 || e.index() == 0) {
         return absl::InvalidArgumentError("Raft entry without a term or index");

@@ -26,6 +26,8 @@ const char* MessageTypeName(MessageType type) {
       return "HeartbeatResponse";
     case MessageType::kTimeoutNow:
       return "TimeoutNow";
+    case MessageType::kSnapshot:
+      return "Snapshot";
   }
   return "?";
 }
@@ -48,16 +50,24 @@ RaftCore::RaftCore(RaftConfig config, RaftStorageState stored) : config_(std::mo
   if (!config_.random) config_.random = [](uint64_t) { return uint64_t{0}; };
   term_ = stored.hard_state.term;
   vote_ = stored.hard_state.vote;
+  if (stored.snapshot) {
+    // The driver restores the state machines from it before anything is applied.
+    offset_ = stored.snapshot->index;
+    offset_term_ = stored.snapshot->term;
+    snapshot_ = *stored.snapshot;
+    applied_ = offset_;
+  }
   log_ = std::move(stored.entries);
-  commit_ = std::min<uint64_t>(stored.hard_state.commit, log_.size());
-  stable_ = persisting_ = log_.size();
+  commit_ = std::clamp<uint64_t>(stored.hard_state.commit, offset_, last_index());
+  stable_ = persisting_ = last_index();
   persisted_hs_ = stored.hard_state;
   ResetTimers();
 }
 
 uint64_t RaftCore::TermAt(uint64_t index) const {
-  if (index == 0 || index > log_.size()) return 0;
-  return log_[index - 1].term;
+  if (index == offset_) return offset_term_;
+  if (index < offset_ || index > last_index()) return 0;
+  return At(index).term;
 }
 
 bool RaftCore::UpToDate(uint64_t last_term, uint64_t last_index) const {
@@ -220,6 +230,9 @@ absl::Status RaftCore::Step(const Message& m) {
     }
   }
 
+  if (m.type == MessageType::kSnapshot && (m.index == 0 || m.log_term == 0 || !m.snapshot)) {
+    return absl::InvalidArgumentError("snapshot without an index, a term or data");
+  }
   if (m.term > term_) {
     const bool vote_request = m.type == MessageType::kVote || m.type == MessageType::kPreVote;
     if (vote_request && !m.transfer && config_.check_quorum && lead_ != 0 &&
@@ -230,14 +243,16 @@ absl::Status RaftCore::Step(const Message& m) {
     }
     if (m.type == MessageType::kPreVote || (m.type == MessageType::kPreVoteResponse && !m.reject)) {
       // Pre-votes are about a future term; they change nothing here.
-    } else if (m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat) {
+    } else if (m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat ||
+               m.type == MessageType::kSnapshot) {
       BecomeFollower(m.term, m.from);
     } else {
       BecomeFollower(m.term, 0);
     }
   } else if (m.term < term_) {
     if ((config_.check_quorum || config_.pre_vote) &&
-        (m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat)) {
+        (m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat ||
+         m.type == MessageType::kSnapshot)) {
       // A leader of an older term: tell it our term so that it steps down (with pre-vote it
       // could otherwise never learn of it, its followers no longer campaigning).
       Message r;
@@ -306,6 +321,9 @@ void RaftCore::StepCandidate(const Message& m) {
   } else if (m.type == MessageType::kHeartbeat) {
     BecomeFollower(m.term, m.from);
     HandleHeartbeat(m);
+  } else if (m.type == MessageType::kSnapshot) {
+    BecomeFollower(m.term, m.from);
+    HandleSnapshot(m);
   } else if (m.type == answer) {
     const int result = Poll(m.from, !m.reject);
     if (result == 1) {
@@ -335,9 +353,52 @@ void RaftCore::StepFollower(const Message& m) {
     case MessageType::kTimeoutNow:
       StartElection(false, true);
       break;
+    case MessageType::kSnapshot:
+      election_elapsed_ = 0;
+      lead_ = m.from;
+      HandleSnapshot(m);
+      break;
     default:
       break;
   }
+}
+
+void RaftCore::HandleSnapshot(const Message& m) {
+  Message r;
+  r.type = MessageType::kAppendResponse;
+  r.to = m.from;
+  if (m.index <= commit_) {
+    r.index = commit_;  // we have all of it already
+  } else if (m.index <= last_index() && TermAt(m.index) == m.log_term) {
+    // Our log holds the snapshot's last entry: those entries are committed; keep the log.
+    commit_ = m.index;
+    r.index = m.index;
+  } else {
+    // Replace the log and the state with the snapshot. The driver persists and restores it
+    // (Ready::snapshot) before the acknowledgement leaves.
+    log_.clear();
+    offset_ = m.index;
+    offset_term_ = m.log_term;
+    snapshot_ = Snapshot{m.index, m.log_term, m.snapshot};
+    pending_snapshot_ = snapshot_;
+    commit_ = applied_ = stable_ = persisting_ = m.index;
+    r.index = m.index;
+  }
+  Send(std::move(r));
+}
+
+absl::Status RaftCore::Compact(uint64_t index, std::shared_ptr<const std::string> data) {
+  if (index <= offset_) return absl::OkStatus();
+  if (index > applied_) {
+    return absl::InvalidArgumentError(
+        common::StrCat("cannot compact to ", index, ": only ", applied_, " applied"));
+  }
+  const uint64_t term = TermAt(index);
+  log_.erase(log_.begin(), log_.begin() + static_cast<std::ptrdiff_t>(index - offset_));
+  offset_ = index;
+  offset_term_ = term;
+  snapshot_ = Snapshot{index, term, std::move(data)};
+  return absl::OkStatus();
 }
 
 void RaftCore::HandleAppend(const Message& m) {
@@ -377,10 +438,11 @@ void RaftCore::HandleHeartbeat(const Message& m) {
 
 uint64_t RaftCore::AppendFrom(uint64_t prev, const std::vector<Entry>& entries) {
   for (const Entry& e : entries) {
+    if (e.index <= offset_) continue;  // compacted: committed, so the same as the leader's
     if (e.index <= last_index()) {
       if (TermAt(e.index) == e.term) continue;  // already have it
       // A conflict: ours was never committed (leader completeness); drop it and what follows.
-      log_.resize(e.index - 1);
+      log_.resize(e.index - offset_ - 1);
       stable_ = std::min(stable_, e.index - 1);
       persisting_ = std::min(persisting_, e.index - 1);
     }
@@ -390,7 +452,7 @@ uint64_t RaftCore::AppendFrom(uint64_t prev, const std::vector<Entry>& entries) 
 }
 
 uint64_t RaftCore::FindConflictByTerm(uint64_t index, uint64_t term) const {
-  while (index > 0 && TermAt(index) > term) --index;
+  while (index > offset_ && TermAt(index) > term) --index;
   return index;
 }
 
@@ -459,6 +521,20 @@ bool RaftCore::SendAppend(NodeId to, bool allow_empty) {
   Progress& pr = progress_[to];
   if (pr.paused || (pr.replicate && pr.inflight.size() >= config_.max_inflight)) return false;
   const uint64_t prev = pr.next - 1;
+  if (prev < offset_) {
+    // The entries it needs are compacted away: send the snapshot, then wait for its answer.
+    Message m;
+    m.type = MessageType::kSnapshot;
+    m.to = to;
+    m.index = snapshot_.index;
+    m.log_term = snapshot_.term;
+    m.snapshot = snapshot_.data;
+    pr.replicate = false;
+    pr.paused = true;
+    pr.inflight.clear();
+    Send(std::move(m));
+    return false;
+  }
   Message m;
   m.type = MessageType::kAppend;
   m.to = to;
@@ -467,7 +543,7 @@ bool RaftCore::SendAppend(NodeId to, bool allow_empty) {
   m.commit = commit_;
   for (uint64_t i = pr.next;
        i <= last_index() && m.entries.size() < config_.max_entries_per_message; ++i) {
-    m.entries.push_back(log_[i - 1]);
+    m.entries.push_back(At(i));
   }
   if (m.entries.empty() && !allow_empty) return false;
   if (pr.replicate) {
@@ -545,7 +621,7 @@ absl::Status RaftCore::TransferLeader(NodeId to) {
 }
 
 bool RaftCore::HasReady() const {
-  return !outbox_.empty() || persisting_ < last_index() ||
+  return !outbox_.empty() || persisting_ < last_index() || pending_snapshot_.has_value() ||
          HardState{term_, vote_, commit_} != persisted_hs_ || applied_ < std::min(commit_, stable_);
 }
 
@@ -553,11 +629,15 @@ Ready RaftCore::GetReady() {
   Ready ready;
   const HardState hs{term_, vote_, commit_};
   if (hs != persisted_hs_) ready.hard_state = hs;
-  for (uint64_t i = persisting_ + 1; i <= last_index(); ++i) ready.entries.push_back(log_[i - 1]);
+  if (pending_snapshot_) {
+    ready.snapshot = std::move(pending_snapshot_);
+    pending_snapshot_.reset();
+  }
+  for (uint64_t i = persisting_ + 1; i <= last_index(); ++i) ready.entries.push_back(At(i));
   persisting_ = last_index();
   ready.messages.swap(outbox_);
   const uint64_t apply_to = std::min(commit_, stable_);
-  for (uint64_t i = applied_ + 1; i <= apply_to; ++i) ready.committed.push_back(log_[i - 1]);
+  for (uint64_t i = applied_ + 1; i <= apply_to; ++i) ready.committed.push_back(At(i));
   applied_ = std::max(applied_, apply_to);
   return ready;
 }

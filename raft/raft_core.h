@@ -16,7 +16,9 @@
 // replication pipelined with an in-flight window per peer (probe / replicate states), fast
 // backtracking with (index, term) hints, commitment only through an entry of the leader's own
 // term (paper 5.4.2, the figure-8 rule), and leader transfer (TimeoutNow).
-// Not yet: snapshots and compaction, ReadIndex, learners, membership changes.
+// Log compaction: the driver snapshots its state machines at an applied index and calls
+// Compact(); a follower that needs compacted entries gets the snapshot (kSnapshot) and the
+// driver restores it from Ready::snapshot. Not yet: ReadIndex, learners, membership changes.
 //
 // Thread-safety: none; one owner (the driver thread) calls everything.
 #pragma once
@@ -54,10 +56,14 @@ struct RaftConfig {
 // What a node has on disk when it starts.
 struct RaftStorageState {
   HardState hard_state;
-  std::vector<Entry> entries;  // indexes 1..n, contiguous
+  std::optional<Snapshot> snapshot;  // the log starts after it
+  std::vector<Entry> entries;        // contiguous, from the snapshot's index + 1 (or 1)
 };
 
 struct Ready {
+  // A snapshot from the leader: persist it in place of the whole log and restore the state
+  // machines from it before applying `committed`.
+  std::optional<Snapshot> snapshot;
   std::optional<HardState> hard_state;  // set when it changed
   std::vector<Entry> entries;           // to persist; the first replaces stored ones from there
   std::vector<Message> messages;
@@ -80,6 +86,10 @@ class RaftCore {
   // Starts an election now (tests, and a node that knows its leader is gone).
   void Campaign();
 
+  // Drops the entries up to `index` (applied) and keeps `data`, the state machines' snapshot
+  // at that index, for followers that fall behind. The driver persists the snapshot first.
+  absl::Status Compact(uint64_t index, std::shared_ptr<const std::string> data);
+
   bool HasReady() const;
   Ready GetReady();
   void Advance(const Ready& ready);
@@ -89,9 +99,13 @@ class RaftCore {
   uint64_t term() const { return term_; }
   NodeId leader() const { return lead_; }
   uint64_t commit_index() const { return commit_; }
-  uint64_t last_index() const { return log_.size(); }
+  uint64_t last_index() const { return offset_ + log_.size(); }
+  uint64_t first_index() const { return offset_ + 1; }
+  // The term of entry `index`, 0 when it is compacted away (except the snapshot's own).
+  uint64_t term_at(uint64_t index) const { return TermAt(index); }
+  const Snapshot& snapshot() const { return snapshot_; }
   uint64_t applied_index() const { return applied_; }
-  const std::vector<Entry>& log() const { return log_; }
+  const std::vector<Entry>& log() const { return log_; }  // from first_index()
   NodeId vote() const { return vote_; }
 
  private:
@@ -104,7 +118,8 @@ class RaftCore {
     bool recent_active = false;
   };
 
-  uint64_t TermAt(uint64_t index) const;  // 0 for index 0 or beyond the log
+  uint64_t TermAt(uint64_t index) const;  // 0 below the snapshot or beyond the log
+  const Entry& At(uint64_t index) const { return log_[index - offset_ - 1]; }
   uint64_t LastTerm() const { return TermAt(last_index()); }
   bool UpToDate(uint64_t last_term, uint64_t last_index) const;
   size_t Quorum() const { return config_.voters.size() / 2 + 1; }
@@ -136,6 +151,7 @@ class RaftCore {
   void HandleAppend(const Message& m);
   void HandleHeartbeat(const Message& m);
   void HandleVoteRequest(const Message& m);
+  void HandleSnapshot(const Message& m);
   bool QuorumActive();
 
   RaftConfig config_;
@@ -143,7 +159,11 @@ class RaftCore {
   uint64_t term_ = 0;
   NodeId vote_ = 0;
   NodeId lead_ = 0;
-  std::vector<Entry> log_;  // log_[i] has index i + 1
+  std::vector<Entry> log_;  // log_[i] has index offset_ + i + 1
+  uint64_t offset_ = 0;     // index of the last compacted entry (the snapshot's)
+  uint64_t offset_term_ = 0;
+  Snapshot snapshot_;
+  std::optional<Snapshot> pending_snapshot_;  // received, not yet handed out in a Ready
   uint64_t commit_ = 0;
   uint64_t applied_ = 0;     // handed out in Ready::committed
   uint64_t stable_ = 0;      // entries up to here are persisted

@@ -17,6 +17,11 @@ absl::StatusOr<std::unique_ptr<RaftNode>> RaftNode::Create(RaftNodeOptions optio
   if (!storage.ok()) return storage.status();
   auto state = (*storage)->Load();
   if (!state.ok()) return state.status();
+  if (state->snapshot) {
+    if (!options.restore)
+      return absl::InternalError("a snapshot is stored but nothing restores it");
+    if (auto s = options.restore(*state->snapshot->data); !s.ok()) return s;
+  }
   return std::unique_ptr<RaftNode>(new RaftNode(std::move(options), transport, std::move(apply),
                                                 std::move(*storage), std::move(*state)));
 }
@@ -92,6 +97,19 @@ RaftStatus RaftNode::status() const {
   return status_;
 }
 
+void RaftNode::MaybeCompact() {
+  if (options_.compact_every == 0 || !options_.take_snapshot) return;
+  const uint64_t applied = core_->applied_index();
+  if (applied < core_->snapshot().index + options_.compact_every) return;
+  Snapshot snapshot{applied, core_->term_at(applied),
+                    std::make_shared<const std::string>(options_.take_snapshot())};
+  if (auto s = storage_->Compact(snapshot); !s.ok()) {
+    FailAll(absl::UnavailableError("this node's Raft log cannot be written"));
+    return;
+  }
+  core_->Compact(applied, snapshot.data).IgnoreError();
+}
+
 void RaftNode::FailAll(const absl::Status& status) {
   for (auto& [index, pending] : pending_) pending.done(status);
   pending_.clear();
@@ -147,12 +165,29 @@ void RaftNode::Run() {
 void RaftNode::HandleReady() {
   while (core_->HasReady()) {
     Ready ready = core_->GetReady();
-    if (auto s = storage_->Save(ready.hard_state, ready.entries); !s.ok()) {
+    if (auto s = storage_->Save(ready.snapshot, ready.hard_state, ready.entries); !s.ok()) {
       // Nothing of this Ready may leave the node: its promises are not durable.
       spdlog::error("Raft node {}: {}; stopping this node", options_.core.id,
                     common::ToStd(s.message()));
       FailAll(absl::UnavailableError("this node's Raft log cannot be written"));
       return;
+    }
+    if (ready.snapshot) {
+      absl::Status restored = options_.restore
+                                  ? options_.restore(*ready.snapshot->data)
+                                  : absl::InternalError("no state machine restores snapshots");
+      if (!restored.ok()) {
+        spdlog::error("Raft node {}: restoring a snapshot failed: {}; stopping this node",
+                      options_.core.id, common::ToStd(restored.message()));
+        FailAll(absl::UnavailableError("this node could not restore a snapshot"));
+        return;
+      }
+      // Writes this node proposed up to there: their fate is in the snapshot, not knowable.
+      while (!pending_.empty() && pending_.begin()->first <= ready.snapshot->index) {
+        pending_.begin()->second.done(absl::UnavailableError(
+            "this node caught up from a snapshot; whether the write was applied is unknown"));
+        pending_.erase(pending_.begin());
+      }
     }
     for (const Message& m : ready.messages) transport_.Send(m);
     for (const Entry& e : ready.committed) {
@@ -170,13 +205,15 @@ void RaftNode::HandleReady() {
       }
     }
     core_->Advance(ready);
+    MaybeCompact();
+    if (failed_) return;
     std::lock_guard lock(mu_);
-    status_ = RaftStatus{core_->role(), core_->term(), core_->leader(), core_->commit_index(),
-                         core_->applied_index()};
+    status_ = RaftStatus{core_->role(),         core_->term(),          core_->leader(),
+                         core_->commit_index(), core_->applied_index(), core_->snapshot().index};
   }
   std::lock_guard lock(mu_);
-  status_ = RaftStatus{core_->role(), core_->term(), core_->leader(), core_->commit_index(),
-                       core_->applied_index()};
+  status_ = RaftStatus{core_->role(),         core_->term(),          core_->leader(),
+                       core_->commit_index(), core_->applied_index(), core_->snapshot().index};
 }
 
 }  // namespace dnsd::raft

@@ -47,6 +47,13 @@ struct RaftNodeOptions {
   std::string dir;    // the node's Raft log
   int tick_ms = 100;  // one core tick
   leveldb::Env* env = nullptr;
+  // Log compaction: after this many entries applied since the last snapshot, the state
+  // machines are snapshotted (take_snapshot, on the driver thread, right after an apply) and
+  // the log up to there dropped. 0: never. restore() loads a snapshot into the state machines
+  // (at start, and when the leader sends one); both are needed when compacting.
+  uint64_t compact_every = 0;
+  std::function<std::string()> take_snapshot;
+  std::function<absl::Status(const std::string&)> restore;
 };
 
 struct RaftStatus {
@@ -55,6 +62,7 @@ struct RaftStatus {
   NodeId leader = 0;
   uint64_t commit = 0;
   uint64_t applied = 0;
+  uint64_t snapshot_index = 0;  // the log starts after it
 };
 
 class RaftNode {
@@ -81,6 +89,7 @@ class RaftNode {
            std::unique_ptr<RaftStorage> storage, RaftStorageState state);
   void Run();
   void HandleReady();
+  void MaybeCompact();
   void FailAll(const absl::Status& status);
 
   struct Proposal {

@@ -14,6 +14,7 @@ namespace dnsd::raft {
 namespace {
 
 constexpr char kHardStateKey[] = "H";
+constexpr char kSnapshotKey[] = "S";
 
 void PutU64(std::string& out, uint64_t v) {
   for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -59,7 +60,8 @@ absl::StatusOr<std::unique_ptr<RaftStorage>> RaftStorage::Open(const std::string
   std::unique_ptr<RaftStorage> storage(new RaftStorage(dir, std::unique_ptr<leveldb::DB>(raw)));
   auto state = storage->Load();
   if (!state.ok()) return state.status();
-  storage->last_index_ = state->entries.size();
+  storage->first_index_ = state->snapshot ? state->snapshot->index + 1 : 1;
+  storage->last_index_ = storage->first_index_ - 1 + state->entries.size();
   return storage;
 }
 
@@ -79,6 +81,19 @@ absl::StatusOr<RaftStorageState> RaftStorage::Load() const {
   } else if (!s.IsNotFound()) {
     return damaged(s.ToString());
   }
+  s = db_->Get(read, kSnapshotKey, &value);
+  if (s.ok()) {
+    if (value.size() < 16) return damaged("the snapshot record is too short");
+    state.snapshot = Snapshot{GetU64(value.data()), GetU64(value.data() + 8),
+                              std::make_shared<const std::string>(value.substr(16))};
+    if (state.snapshot->index == 0 || state.snapshot->term == 0) {
+      return damaged("the snapshot record has no index or term");
+    }
+  } else if (!s.IsNotFound()) {
+    return damaged(s.ToString());
+  }
+  const uint64_t base = state.snapshot ? state.snapshot->index : 0;
+  const uint64_t base_term = state.snapshot ? state.snapshot->term : 0;
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(read));
   for (it->Seek("E"); it->Valid() && it->key().starts_with("E"); it->Next()) {
     if (it->key().size() != 9 || it->value().size() < 8) return damaged("a malformed entry");
@@ -86,36 +101,67 @@ absl::StatusOr<RaftStorageState> RaftStorage::Load() const {
     e.index = GetU64(it->key().data() + 1);
     e.term = GetU64(it->value().data());
     e.data.assign(it->value().data() + 8, it->value().size() - 8);
-    if (e.index != state.entries.size() + 1) {
-      return damaged(common::StrCat("entry ", state.entries.size() + 1, " is missing"));
+    if (e.index <= base) continue;  // covered by the snapshot
+    if (e.index != base + state.entries.size() + 1) {
+      return damaged(common::StrCat("entry ", base + state.entries.size() + 1, " is missing"));
     }
-    if (e.term == 0 || (!state.entries.empty() && e.term < state.entries.back().term) ||
-        e.term > state.hard_state.term) {
+    const uint64_t previous_term = state.entries.empty() ? base_term : state.entries.back().term;
+    if (e.term == 0 || e.term < previous_term || e.term > state.hard_state.term) {
       return damaged(common::StrCat("entry ", e.index, " has an impossible term ", e.term));
     }
     state.entries.push_back(std::move(e));
   }
   if (!it->status().ok()) return damaged(it->status().ToString());
-  if (state.hard_state.commit > state.entries.size()) {
+  if (state.hard_state.commit > base + state.entries.size()) {
     return damaged(common::StrCat("commit index ", state.hard_state.commit,
-                                  " is past the last entry ", state.entries.size()));
+                                  " is past the last entry ", base + state.entries.size()));
   }
   return state;
 }
 
-absl::Status RaftStorage::Save(const std::optional<HardState>& hard_state,
+absl::Status RaftStorage::Write(leveldb::WriteBatch& batch) {
+  leveldb::WriteOptions sync;
+  sync.sync = true;
+  const leveldb::Status s = db_->Write(sync, &batch);
+  if (s.ok()) return absl::OkStatus();
+  spdlog::error("Raft log {}: write failed: {}", dir_, s.ToString());
+  db_.reset();
+  return absl::UnavailableError(
+      common::StrCat("the Raft log could not be written: ", StorageFailureMessage(s)));
+}
+
+namespace {
+
+void PutSnapshot(leveldb::WriteBatch& batch, const Snapshot& snapshot) {
+  std::string value;
+  PutU64(value, snapshot.index);
+  PutU64(value, snapshot.term);
+  if (snapshot.data) value += *snapshot.data;
+  batch.Put(kSnapshotKey, value);
+}
+
+}  // namespace
+
+absl::Status RaftStorage::Save(const std::optional<Snapshot>& snapshot,
+                               const std::optional<HardState>& hard_state,
                                const std::vector<Entry>& entries) {
   if (!db_) return absl::UnavailableError("the Raft log is closed after a write failure");
-  if (!hard_state && entries.empty()) return absl::OkStatus();
+  if (!snapshot && !hard_state && entries.empty()) return absl::OkStatus();
   leveldb::WriteBatch batch;
-  uint64_t new_last = last_index_;
+  uint64_t new_first = first_index_, new_last = last_index_;
+  if (snapshot) {
+    for (uint64_t i = first_index_; i <= last_index_; ++i) batch.Delete(EntryKey(i));
+    PutSnapshot(batch, *snapshot);
+    new_first = snapshot->index + 1;
+    new_last = snapshot->index;
+  }
   if (!entries.empty()) {
     const uint64_t first = entries.front().index;
-    if (first == 0 || first > last_index_ + 1) {
-      return absl::InternalError(
-          common::StrCat("entries from ", first, " would leave a gap after ", last_index_));
+    if (first < new_first || first > new_last + 1) {
+      return absl::InternalError(common::StrCat("entries from ", first, " do not fit a log of ",
+                                                new_first, "..", new_last));
     }
-    for (uint64_t i = entries.back().index + 1; i <= last_index_; ++i) batch.Delete(EntryKey(i));
+    for (uint64_t i = entries.back().index + 1; i <= new_last; ++i) batch.Delete(EntryKey(i));
     for (const Entry& e : entries) {
       std::string value;
       PutU64(value, e.term);
@@ -131,16 +177,23 @@ absl::Status RaftStorage::Save(const std::optional<HardState>& hard_state,
     PutU64(value, hard_state->commit);
     batch.Put(kHardStateKey, value);
   }
-  leveldb::WriteOptions sync;
-  sync.sync = true;
-  const leveldb::Status s = db_->Write(sync, &batch);
-  if (!s.ok()) {
-    spdlog::error("Raft log {}: write failed: {}", dir_, s.ToString());
-    db_.reset();
-    return absl::UnavailableError(
-        common::StrCat("the Raft log could not be written: ", StorageFailureMessage(s)));
-  }
+  if (auto s = Write(batch); !s.ok()) return s;
+  first_index_ = new_first;
   last_index_ = new_last;
+  return absl::OkStatus();
+}
+
+absl::Status RaftStorage::Compact(const Snapshot& snapshot) {
+  if (!db_) return absl::UnavailableError("the Raft log is closed after a write failure");
+  if (snapshot.index < first_index_) return absl::OkStatus();
+  if (snapshot.index > last_index_) {
+    return absl::InvalidArgumentError("cannot compact past the last stored entry");
+  }
+  leveldb::WriteBatch batch;
+  PutSnapshot(batch, snapshot);
+  for (uint64_t i = first_index_; i <= snapshot.index; ++i) batch.Delete(EntryKey(i));
+  if (auto s = Write(batch); !s.ok()) return s;
+  first_index_ = snapshot.index + 1;
   return absl::OkStatus();
 }
 

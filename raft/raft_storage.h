@@ -4,7 +4,8 @@
 // and the entries it replaces and the hard state change together or not at all.
 //
 // Layout: "H" -> term, vote, commit (8 bytes big-endian each); "E" + index (8 bytes
-// big-endian) -> term (8 bytes big-endian) + command bytes.
+// big-endian) -> term (8 bytes big-endian) + command bytes; "S" -> index, term (8 bytes
+// big-endian each) + the state machines' snapshot at that index, when the log was compacted.
 //
 // Failures: a failed Save closes the database (as LogStore does, so LevelDB never writes
 // good records behind a torn one) and every later call fails until the node is restarted:
@@ -26,6 +27,7 @@
 namespace leveldb {
 class DB;
 class Env;
+class WriteBatch;
 }  // namespace leveldb
 
 namespace dnsd::raft {
@@ -41,14 +43,21 @@ class RaftStorage {
   ~RaftStorage();
 
   absl::StatusOr<RaftStorageState> Load() const;
-  // Entries replace the stored ones from the first entry's index on (later ones are deleted).
-  absl::Status Save(const std::optional<HardState>& hard_state, const std::vector<Entry>& entries);
+  // A snapshot replaces the whole stored log; entries replace the stored ones from the first
+  // entry's index on (later ones are deleted). One synced batch.
+  absl::Status Save(const std::optional<Snapshot>& snapshot,
+                    const std::optional<HardState>& hard_state, const std::vector<Entry>& entries);
+  // Stores the snapshot and drops the entries it covers (log compaction).
+  absl::Status Compact(const Snapshot& snapshot);
+  uint64_t first_index() const { return first_index_; }
   uint64_t last_index() const { return last_index_; }
 
  private:
   RaftStorage(std::string dir, std::unique_ptr<leveldb::DB> db);
   std::string dir_;
   std::unique_ptr<leveldb::DB> db_;
+  absl::Status Write(leveldb::WriteBatch& batch);
+  uint64_t first_index_ = 1;
   uint64_t last_index_ = 0;
 };
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,14 @@ struct Entry {
   uint64_t index = 0;
   std::string data;  // empty: the no-op a new leader appends
   bool operator==(const Entry&) const = default;
+};
+
+// The state machines' state after applying entry `index` (of term `term`), which replaces
+// the log up to there (log compaction, paper section 7).
+struct Snapshot {
+  uint64_t index = 0;
+  uint64_t term = 0;
+  std::shared_ptr<const std::string> data;
 };
 
 // Persisted before any message that depends on it is sent (Raft paper, figure 2).
@@ -36,6 +45,7 @@ enum class MessageType {
   kHeartbeat,  // commit only
   kHeartbeatResponse,
   kTimeoutNow,  // leader transfer: campaign now, skipping pre-vote and the lease check
+  kSnapshot,    // the leader's snapshot, for a follower that needs entries it compacted
 };
 
 const char* MessageTypeName(MessageType type);
@@ -57,6 +67,8 @@ struct Message {
   uint64_t reject_hint_term = 0;
   // kVote sent because of a leader transfer: bypasses the receivers' leader lease.
   bool transfer = false;
+  // kSnapshot: the snapshot at (log_term, index).
+  std::shared_ptr<const std::string> snapshot;
 };
 
 }  // namespace dnsd::raft

@@ -38,6 +38,21 @@ TEST(RaftWireTest, RoundTrips) {
   EXPECT_TRUE(Same((*decoded)[0], Sample()));
 }
 
+TEST(RaftWireTest, SnapshotsTravel) {
+  raft::Message m;
+  m.type = raft::MessageType::kSnapshot;
+  m.from = 1;
+  m.to = 2;
+  m.term = 4;
+  m.index = 100;
+  m.log_term = 3;
+  m.snapshot = std::make_shared<const std::string>(std::string(100000, 's'));
+  auto decoded = DecodeRaftBatch(EncodeRaftBatch({m}));
+  ASSERT_TRUE(decoded.ok());
+  ASSERT_TRUE((*decoded)[0].snapshot);
+  EXPECT_EQ(*(*decoded)[0].snapshot, *m.snapshot);
+}
+
 TEST(RaftWireTest, MalformedBatchesAreErrorsNeverCrashes) {
   raft::Message no_sender = Sample();
   no_sender.from = 0;

@@ -141,6 +141,30 @@ TEST(RaftCoreTest, LeaderTransfer) {
   EXPECT_EQ(c.Applied(1).back().data, "after");
 }
 
+// Log compaction: a follower that was down while the leader compacted its log catches up
+// from the leader's snapshot, and keeps going from there, also after its own restart.
+TEST(RaftCoreTest, LaggingFollowerCatchesUpFromASnapshot) {
+  Cluster c(3, 6);
+  const NodeId leader = ElectOrFail(c, 1);
+  c.Crash(3);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(c.Propose(leader, "v" + std::to_string(i)).ok());
+  c.Settle();
+  c.CompactAll(leader);
+  EXPECT_GT(c.core(leader).first_index(), 10u);
+  c.Restart(3);
+  c.TickAll(3);
+  EXPECT_EQ(c.snapshots_installed(), 1);
+  ASSERT_TRUE(c.Propose(leader, "after").ok());
+  c.Settle();
+  ASSERT_EQ(c.Applied(3).size(), c.Applied(leader).size());
+  EXPECT_EQ(c.Applied(3).back().data, "after");
+  c.Crash(3);
+  c.Restart(3);  // from the installed snapshot and the entries after it
+  c.TickAll(3);
+  EXPECT_EQ(c.Applied(3), c.Applied(leader));
+  EXPECT_TRUE(c.failure().empty()) << c.failure();
+}
+
 TEST(RaftCoreTest, MalformedMessagesAreRefused) {
   RaftConfig config;
   config.id = 1;
@@ -174,6 +198,7 @@ TEST(RaftSimTest, RandomSchedules) {
     count = std::strtoull(n, nullptr, 10);
   }
   const auto started = std::chrono::steady_clock::now();
+  int snapshots = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     std::mt19937_64 pick(seed);
     Faults faults;
@@ -186,6 +211,7 @@ TEST(RaftSimTest, RandomSchedules) {
     faults.heal = 0.1;
     faults.max_entries_per_message = 1 + pick() % 4;
     faults.max_inflight = 1 + pick() % 8;
+    faults.compact = (pick() % 3) / 20.0;
     const int nodes = seed % 2 == 0 ? 3 : 5;
     Cluster c(nodes, seed, faults);
     c.Run(150);
@@ -193,6 +219,7 @@ TEST(RaftSimTest, RandomSchedules) {
     c.Calm();
     c.Run(120);
     c.Settle();
+    snapshots += c.snapshots_installed();
     std::string why = c.failure();
     if (why.empty()) {
       const NodeId leader = c.Leader();
@@ -219,7 +246,9 @@ TEST(RaftSimTest, RandomSchedules) {
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::cout << count << " schedules in " << seconds << " s\n";
+  std::cout << count << " schedules in " << seconds << " s, " << snapshots
+            << " snapshots installed\n";
+  if (count >= 100) EXPECT_GT(snapshots, 0) << "the schedules never sent a snapshot";
 }
 
 }  // namespace

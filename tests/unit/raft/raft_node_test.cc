@@ -63,6 +63,23 @@ struct Recorder {
     std::lock_guard lock(mu);
     return applied;
   }
+  std::string Serialize() {
+    std::lock_guard lock(mu);
+    std::string out;
+    for (const auto& a : applied) out += a + "\n";
+    return out;
+  }
+  absl::Status Restore(const std::string& data) {
+    std::lock_guard lock(mu);
+    applied.clear();
+    size_t start = 0;
+    while (start < data.size()) {
+      const size_t nl = data.find('\n', start);
+      applied.push_back(data.substr(start, nl - start));
+      start = nl + 1;
+    }
+    return absl::OkStatus();
+  }
 };
 
 class RaftNodeTest : public ::testing::Test {
@@ -92,7 +109,10 @@ class RaftNodeTest : public ::testing::Test {
     options.core.random = [id](uint64_t n) { return n == 0 ? 0 : (id * 7919 + rolls_++) % n; };
     options.dir = (root_ / std::to_string(id)).string();
     options.tick_ms = 10;
+    options.compact_every = compact_every_;
     Recorder* recorder = &recorders_.at(id);
+    options.take_snapshot = [recorder] { return recorder->Serialize(); };
+    options.restore = [recorder](const std::string& data) { return recorder->Restore(data); };
     auto node = RaftNode::Create(options, hub_, [recorder](uint64_t index, std::string_view data) {
       return recorder->Apply(index, data);
     });
@@ -133,6 +153,7 @@ class RaftNodeTest : public ::testing::Test {
   }
 
   static inline std::atomic<uint64_t> rolls_{0};
+  uint64_t compact_every_ = 0;
   fs::path root_;
   Hub hub_;
   std::map<NodeId, Recorder> recorders_;
@@ -203,6 +224,35 @@ TEST_F(RaftNodeTest, MinorityLeaderCannotCommitAndStepsDown) {
   EXPECT_EQ(result.get().code(), absl::StatusCode::kAborted) << "never committed, and said so";
   ASSERT_TRUE(WaitApplied(leader, 1));
   EXPECT_EQ(recorders_[leader].Snapshot(), (std::vector<std::string>{"majority"}));
+}
+
+class RaftNodeCompactionTest : public RaftNodeTest {
+ protected:
+  void SetUp() override {
+    compact_every_ = 5;
+    RaftNodeTest::SetUp();
+  }
+};
+
+// The log is compacted every 5 entries; a follower that was down comes back, gets the
+// leader's snapshot, and then the entries after it.
+TEST_F(RaftNodeCompactionTest, FollowerBehindTheCompactedLogCatchesUpBySnapshot) {
+  const NodeId leader = WaitForLeader();
+  ASSERT_NE(leader, 0u);
+  const NodeId follower = leader % 3 + 1;
+  StopNode(follower);
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(ProposeAndWait(leader, "v" + std::to_string(i)).ok());
+  EXPECT_GE(nodes_[leader]->status().snapshot_index, 25u);
+  StartNode(follower);
+  ASSERT_TRUE(WaitApplied(follower, 30));
+  EXPECT_EQ(recorders_[follower].Snapshot(), recorders_[leader].Snapshot());
+  ASSERT_TRUE(ProposeAndWait(leader, "more").ok());
+  ASSERT_TRUE(WaitApplied(follower, 31));
+  // Restarted from its own snapshot and log, it has everything again.
+  StopNode(follower);
+  StartNode(follower);
+  ASSERT_TRUE(WaitApplied(follower, 31));
+  EXPECT_EQ(recorders_[follower].Snapshot(), recorders_[leader].Snapshot());
 }
 
 }  // namespace

@@ -4,6 +4,34 @@
 #include <sstream>
 
 namespace dnsd::raft::sim {
+namespace {
+
+// A snapshot of the simulated state machine: every applied entry, one per line.
+std::shared_ptr<const std::string> Serialize(const std::vector<Entry>& applied, size_t count) {
+  std::string out;
+  for (size_t i = 0; i < count; ++i) {
+    out += std::to_string(applied[i].term) + " " + std::to_string(applied[i].index) + " " +
+           applied[i].data + "\n";
+  }
+  return std::make_shared<const std::string>(std::move(out));
+}
+
+std::vector<Entry> Deserialize(const std::string& data) {
+  std::vector<Entry> out;
+  std::istringstream in(data);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    Entry e;
+    fields >> e.term >> e.index;
+    fields.get();
+    std::getline(fields, e.data);
+    out.push_back(e);
+  }
+  return out;
+}
+
+}  // namespace
 
 Cluster::Cluster(int nodes, uint64_t seed, Faults faults, int election_ticks)
     : rng_(seed), faults_(faults), election_ticks_(election_ticks) {
@@ -51,10 +79,11 @@ void Cluster::Crash(NodeId id) {
 void Cluster::Restart(NodeId id) {
   Node& node = nodes_.at(id);
   if (node.up) return;
-  node.core =
-      std::make_unique<RaftCore>(ConfigFor(id), RaftStorageState{node.hard_state, node.stored});
+  node.core = std::make_unique<RaftCore>(
+      ConfigFor(id), RaftStorageState{node.hard_state, node.snapshot, node.stored});
   node.up = true;
-  node.applied.clear();  // the state machine is rebuilt from the log
+  // The state machine is rebuilt: from the snapshot, then the log.
+  node.applied = node.snapshot ? Deserialize(*node.snapshot->data) : std::vector<Entry>{};
   node.last_commit = node.hard_state.commit;
 }
 
@@ -96,9 +125,20 @@ void Cluster::Process(NodeId id, bool may_crash) {
       Crash(id);  // after reading, before persisting: none of it happened
       return;
     }
+    if (ready.snapshot) {
+      ++snapshots_installed_;
+      node.snapshot = ready.snapshot;
+      node.stored.clear();
+      node.applied = Deserialize(*ready.snapshot->data);
+      for (const Entry& e : node.applied) {
+        auto [it, inserted] = committed_.emplace(e.index, e);
+        if (!inserted && !(it->second == e)) Fail("a snapshot disagrees with committed entries");
+      }
+    }
     if (ready.hard_state) node.hard_state = *ready.hard_state;
     if (!ready.entries.empty()) {
-      node.stored.resize(ready.entries.front().index - 1);
+      const uint64_t base = node.snapshot ? node.snapshot->index : 0;
+      node.stored.resize(ready.entries.front().index - base - 1);
       node.stored.insert(node.stored.end(), ready.entries.begin(), ready.entries.end());
     }
     for (Message& m : ready.messages) {
@@ -193,6 +233,9 @@ void Cluster::Step() {
   }
   if (coin(rng_) < faults_.heal) cut_.clear();
   for (NodeId id : ids_) Tick(id);
+  for (NodeId id : ids_) {
+    if (coin(rng_) < faults_.compact) MaybeCompact(id);
+  }
   if (coin(rng_) < faults_.propose) {
     if (NodeId leader = Leader()) {
       nodes_.at(leader).core->Propose("p" + std::to_string(next_proposal_++)).IgnoreError();
@@ -202,6 +245,35 @@ void Cluster::Step() {
   Deliver(false);
   for (NodeId id : ids_) Process(id, true);
   Check();
+}
+
+void Cluster::CompactAll(NodeId id) {
+  Node& node = nodes_.at(id);
+  const uint64_t index = node.core->applied_index();
+  auto data = Serialize(node.applied, index);
+  node.snapshot = Snapshot{index, node.applied[index - 1].term, data};
+  node.stored.clear();
+  for (uint64_t i = index + 1; i <= node.core->last_index(); ++i) {
+    node.stored.push_back(node.core->log()[i - node.core->first_index()]);
+  }
+  if (auto s = node.core->Compact(index, data); !s.ok()) Fail(std::string(s.message()));
+}
+
+void Cluster::MaybeCompact(NodeId id) {
+  Node& node = nodes_.at(id);
+  if (!node.up) return;
+  RaftCore& core = *node.core;
+  const uint64_t applied = core.applied_index();
+  if (applied <= core.first_index()) return;
+  const uint64_t index = core.first_index() + rng_() % (applied - core.first_index() + 1);
+  auto data = Serialize(node.applied, index);
+  // Persisted first (the snapshot, then the log without what it covers), then the core.
+  node.snapshot = Snapshot{index, node.applied[index - 1].term, data};
+  const uint64_t base = node.stored.empty() ? 0 : node.stored.front().index - 1;
+  node.stored.erase(node.stored.begin(),
+                    node.stored.begin() + static_cast<std::ptrdiff_t>(std::min<uint64_t>(
+                                              index - base, node.stored.size())));
+  if (auto s = core.Compact(index, data); !s.ok()) Fail(std::string(s.message()));
 }
 
 void Cluster::Check() {
@@ -216,30 +288,34 @@ void Cluster::Check() {
     }
   }
   // Log matching: where two logs have an entry of the same term at the same index, they are
-  // identical up to there.
+  // identical up to there (below their first indexes both are committed snapshots).
   for (auto a = nodes_.begin(); a != nodes_.end(); ++a) {
     for (auto b = std::next(a); b != nodes_.end(); ++b) {
       if (!a->second.up || !b->second.up) continue;
-      const auto& la = a->second.core->log();
-      const auto& lb = b->second.core->log();
-      const size_t n = std::min(la.size(), lb.size());
-      size_t first_difference = 0;
-      while (first_difference < n && la[first_difference] == lb[first_difference])
+      const RaftCore& ca = *a->second.core;
+      const RaftCore& cb = *b->second.core;
+      const uint64_t from = std::max(ca.first_index(), cb.first_index());
+      const uint64_t to = std::min(ca.last_index(), cb.last_index());
+      auto entry = [](const RaftCore& c, uint64_t i) { return c.log()[i - c.first_index()]; };
+      uint64_t first_difference = from;
+      while (first_difference <= to && entry(ca, first_difference) == entry(cb, first_difference)) {
         ++first_difference;
-      for (size_t i = first_difference; i < n; ++i) {
-        if (la[i].term == lb[i].term) {
+      }
+      for (uint64_t i = first_difference; i <= to; ++i) {
+        if (entry(ca, i).term == entry(cb, i).term) {
           return Fail("log matching: nodes " + std::to_string(a->first) + " and " +
                       std::to_string(b->first) + " agree on the term at index " +
-                      std::to_string(i + 1) + " but differ before it");
+                      std::to_string(i) + " but differ before it");
         }
       }
     }
   }
   // Leader completeness: the leader of the highest term holds every committed entry.
   if (NodeId leader = Leader()) {
-    const auto& log = nodes_.at(leader).core->log();
+    const RaftCore& core = *nodes_.at(leader).core;
     for (const auto& [index, e] : committed_) {
-      if (index > log.size() || !(log[index - 1] == e)) {
+      if (index < core.first_index()) continue;  // in its snapshot
+      if (index > core.last_index() || !(core.log()[index - core.first_index()] == e)) {
         return Fail("leader completeness: leader " + std::to_string(leader) + " of term " +
                     std::to_string(nodes_.at(leader).core->term()) + " lacks committed index " +
                     std::to_string(index));

@@ -26,6 +26,7 @@ struct Faults {
   double partition = 0;  // per step: cut a random set of directed links
   double heal = 0;       // per step: heal every link
   double propose = 0.5;  // per step: a proposal to whoever leads
+  double compact = 0;    // per node per step: snapshot the applied state, drop the log
   // Not faults but shapes of traffic: small messages and windows make more interleavings.
   size_t max_entries_per_message = 4;
   size_t max_inflight = 8;
@@ -58,19 +59,23 @@ class Cluster {
   absl::StatusOr<uint64_t> Propose(NodeId id, std::string data);
   NodeId Leader() const;  // the up node with the highest term that thinks it leads, or 0
   const std::vector<Entry>& Applied(NodeId id) const { return nodes_.at(id).applied; }
+  // Snapshots the node's applied state at its applied index and compacts its log.
+  void CompactAll(NodeId id);
 
   const std::string& failure() const { return failure_; }
   const std::map<uint64_t, Entry>& committed() const { return committed_; }
   std::set<std::string> proposals_committed() const;
   int steps() const { return static_cast<int>(now_); }
+  int snapshots_installed() const { return snapshots_installed_; }
 
  private:
   struct Node {
     std::unique_ptr<RaftCore> core;
     bool up = true;
-    HardState hard_state;       // persisted
-    std::vector<Entry> stored;  // persisted log
-    std::vector<Entry> applied;
+    HardState hard_state;              // persisted
+    std::optional<Snapshot> snapshot;  // persisted
+    std::vector<Entry> stored;         // persisted log, after the snapshot
+    std::vector<Entry> applied;        // the state machine: every entry applied, from index 1
     uint64_t last_commit = 0;
   };
   struct InFlight {
@@ -83,6 +88,7 @@ class Cluster {
   void Deliver(bool ignore_delay);
   void Check();
   void Fail(const std::string& what);
+  void MaybeCompact(NodeId id);
 
   std::mt19937_64 rng_;
   Faults faults_;
@@ -96,6 +102,7 @@ class Cluster {
   std::map<uint64_t, NodeId> leaders_;   // term -> leader (election safety)
   std::map<uint64_t, Entry> committed_;  // index -> entry, from what any node applied
   std::string failure_;
+  int snapshots_installed_ = 0;
 };
 
 }  // namespace dnsd::raft::sim

@@ -25,9 +25,9 @@ TEST(RaftStorageTest, SavesReplacesAndLoads) {
   {
     auto storage = RaftStorage::Open(dir);
     ASSERT_TRUE(storage.ok()) << storage.status();
-    ASSERT_TRUE((*storage)->Save(HardState{2, 1, 0}, Entries(1, 5, 2)).ok());
+    ASSERT_TRUE((*storage)->Save(std::nullopt, HardState{2, 1, 0}, Entries(1, 5, 2)).ok());
     // A conflicting leader replaces entries 4..5 with a shorter tail of term 3.
-    ASSERT_TRUE((*storage)->Save(HardState{3, 0, 3}, Entries(4, 4, 3)).ok());
+    ASSERT_TRUE((*storage)->Save(std::nullopt, HardState{3, 0, 3}, Entries(4, 4, 3)).ok());
   }
   auto storage = RaftStorage::Open(dir);
   ASSERT_TRUE(storage.ok());
@@ -37,7 +37,43 @@ TEST(RaftStorageTest, SavesReplacesAndLoads) {
   ASSERT_EQ(state->entries.size(), 4u);
   EXPECT_EQ(state->entries[2], (Entry{2, 3, "e3"}));
   EXPECT_EQ(state->entries[3], (Entry{3, 4, "e4"}));
-  EXPECT_FALSE((*storage)->Save(std::nullopt, Entries(7, 7, 3)).ok()) << "a gap is refused";
+  EXPECT_FALSE((*storage)->Save(std::nullopt, std::nullopt, Entries(7, 7, 3)).ok())
+      << "a gap is refused";
+}
+
+TEST(RaftStorageTest, SnapshotsReplaceAndCompactTheLog) {
+  const std::string dir = testing::TempDir("raft-storage-snap");
+  auto data = std::make_shared<const std::string>("state at 3");
+  {
+    auto storage = RaftStorage::Open(dir);
+    ASSERT_TRUE(storage.ok());
+    ASSERT_TRUE((*storage)->Save(std::nullopt, HardState{2, 0, 4}, Entries(1, 6, 2)).ok());
+    ASSERT_TRUE((*storage)->Compact(Snapshot{3, 2, data}).ok());
+    EXPECT_EQ((*storage)->first_index(), 4u);
+  }
+  {
+    auto storage = RaftStorage::Open(dir);
+    ASSERT_TRUE(storage.ok()) << storage.status();
+    auto state = (*storage)->Load();
+    ASSERT_TRUE(state.ok());
+    ASSERT_TRUE(state->snapshot);
+    EXPECT_EQ(*state->snapshot->data, "state at 3");
+    ASSERT_EQ(state->entries.size(), 3u);
+    EXPECT_EQ(state->entries.front().index, 4u);
+    // A leader's snapshot replaces the whole log; entries after it follow.
+    auto leader_data = std::make_shared<const std::string>("state at 10");
+    ASSERT_TRUE((*storage)
+                    ->Save(Snapshot{10, 3, leader_data}, HardState{3, 0, 10}, {Entry{3, 11, "x"}})
+                    .ok());
+  }
+  auto storage = RaftStorage::Open(dir);
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  auto state = (*storage)->Load();
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->snapshot->index, 10u);
+  EXPECT_EQ(*state->snapshot->data, "state at 10");
+  ASSERT_EQ(state->entries.size(), 1u);
+  EXPECT_EQ(state->entries[0], (Entry{3, 11, "x"}));
 }
 
 // Whatever fails, the storage reopens to a state some prefix of the saves produced, with the
@@ -67,7 +103,7 @@ TEST(RaftStorageTest, FailedSavesAreAllOrNothing) {
         attempted.hard_state = hs;
         attempted.entries.resize(from - 1);
         attempted.entries.insert(attempted.entries.end(), entries.begin(), entries.end());
-        if (!(*storage)->Save(hs, entries).ok()) break;
+        if (!(*storage)->Save(std::nullopt, hs, entries).ok()) break;
         before = attempted;
       }
     }
@@ -92,7 +128,9 @@ TEST(RaftStorageTest, DamageIsReportedWithTheDirectory) {
     auto storage = RaftStorage::Open(dir);
     ASSERT_TRUE(storage.ok());
     for (uint64_t i = 1; i <= 50; ++i) {
-      ASSERT_TRUE((*storage)->Save(HardState{1, 0, 0}, {Entry{1, i, std::string(100, 'd')}}).ok());
+      ASSERT_TRUE((*storage)
+                      ->Save(std::nullopt, HardState{1, 0, 0}, {Entry{1, i, std::string(100, 'd')}})
+                      .ok());
     }
   }
   const std::string wal = testing::NewestWal(dir);
