@@ -248,7 +248,9 @@ TEST(RaftSimTest, RandomSchedules) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::cout << count << " schedules in " << seconds << " s, " << snapshots
             << " snapshots installed\n";
-  if (count >= 100) EXPECT_GT(snapshots, 0) << "the schedules never sent a snapshot";
+  if (count >= 100) {
+    EXPECT_GT(snapshots, 0) << "the schedules never sent a snapshot";
+  }
 }
 
 }  // namespace
