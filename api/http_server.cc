@@ -27,32 +27,32 @@ constexpr size_t kMaxBufferedInput = 256 * 1024;
 constexpr size_t kMaxQueuedOutput = 1 << 20;
 
 struct DeferredReply::State {
-  Worker* worker;
-  Connection* conn;                      // valid while alive (loop thread only)
+  HttpWorker* worker;
+  HttpConnection* conn;                  // valid while alive (loop thread only)
   bool alive = true;                     // loop thread only
   std::function<void()> on_client_gone;  // loop thread only
 };
 
-struct Worker {
+struct HttpWorker {
   HttpServer* server = nullptr;
   std::unique_ptr<common::EventLoop> loop;
   evconnlistener* listener = nullptr;
-  std::unordered_map<Connection*, std::unique_ptr<Connection>> connections;
+  std::unordered_map<HttpConnection*, std::unique_ptr<HttpConnection>> connections;
   common::Counter* responses_by_class[6] = {};  // index = status / 100
 };
 
-struct Connection {
+struct HttpConnection {
   enum class Phase { kIdle, kHeaders, kBody, kHandling, kWriting, kClosing };
 
-  Connection(Worker& w, bufferevent* b, std::string peer, const Http1Limits& limits)
+  HttpConnection(HttpWorker& w, bufferevent* b, std::string peer, const Http1Limits& limits)
       : worker(w), bev(b), ip(std::move(peer)), parser(limits) {}
-  ~Connection() {
+  ~HttpConnection() {
     if (pending) pending->alive = false;  // a late DeferredReply::Send finds it gone
     if (timer) event_free(timer);
     if (bev) bufferevent_free(bev);
   }
 
-  Worker& worker;
+  HttpWorker& worker;
   bufferevent* bev;
   std::string ip;
   Http1Parser parser;
@@ -150,15 +150,15 @@ const char* CachedDate() {
 
 }  // namespace
 
-struct ConnectionOps {
-  static void ArmTimer(Connection& conn, int64_t ms) {
+struct HttpConnectionOps {
+  static void ArmTimer(HttpConnection& conn, int64_t ms) {
     timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
     evtimer_add(conn.timer, &tv);
   }
 
   // Queues the answer; afterwards the connection reads its next request or closes.
-  static void WriteResponse(Connection& conn, const HttpResponse& response) {
-    Worker& worker = conn.worker;
+  static void WriteResponse(HttpConnection& conn, const HttpResponse& response) {
+    HttpWorker& worker = conn.worker;
     if (response.status >= 100 && response.status < 600) {
       worker.responses_by_class[response.status / 100]->Inc();
     }
@@ -173,26 +173,26 @@ struct ConnectionOps {
       head += "\r\n";
     }
     if (!conn.keep_alive) {
-      head += "Connection: close\r\n";
+      head += "HttpConnection: close\r\n";
     } else if (conn.version_minor == 0) {
-      head += "Connection: keep-alive\r\n";
+      head += "HttpConnection: keep-alive\r\n";
     }
     head += "\r\n";
     evbuffer* out = bufferevent_get_output(conn.bev);
     evbuffer_add(out, head.data(), head.size());
     if (!conn.head_request) evbuffer_add(out, response.body.data(), response.body.size());
     if (!conn.keep_alive) {
-      conn.phase = Connection::Phase::kClosing;  // closed once the answer is written
+      conn.phase = HttpConnection::Phase::kClosing;  // closed once the answer is written
       evtimer_del(conn.timer);
       bufferevent_disable(conn.bev, EV_READ);
       return;
     }
     conn.parser.Reset();
     if (evbuffer_get_length(out) > kMaxQueuedOutput) {
-      conn.phase = Connection::Phase::kWriting;  // the write callback goes on
+      conn.phase = HttpConnection::Phase::kWriting;  // the write callback goes on
       return;
     }
-    conn.phase = Connection::Phase::kIdle;
+    conn.phase = HttpConnection::Phase::kIdle;
     ArmTimer(conn, worker.server->options_.idle_timeout_ms);
     bufferevent_enable(conn.bev, EV_READ);
     // Pipelined requests already buffered are read from the loop, not from here: calling
@@ -203,13 +203,13 @@ struct ConnectionOps {
   }
 
   // An answer to a request the parser or a limit refused: always closes the connection.
-  static void Refuse(Connection& conn, int status, std::string_view why) {
+  static void Refuse(HttpConnection& conn, int status, std::string_view why) {
     conn.keep_alive = false;
     WriteResponse(conn, HttpResponse::Text(status, std::string(why)));
   }
 
-  static void Close(Connection& conn) {
-    Worker& worker = conn.worker;
+  static void Close(HttpConnection& conn) {
+    HttpWorker& worker = conn.worker;
     if (auto pending = std::move(conn.pending)) {
       pending->alive = false;
       if (pending->on_client_gone) std::exchange(pending->on_client_gone, nullptr)();
@@ -219,18 +219,18 @@ struct ConnectionOps {
   }
 
   static void OnTimeout(evutil_socket_t, short, void* arg) {
-    auto& conn = *static_cast<Connection*>(arg);
+    auto& conn = *static_cast<HttpConnection*>(arg);
     HttpServer& server = *conn.worker.server;
     switch (conn.phase) {
-      case Connection::Phase::kIdle:
+      case HttpConnection::Phase::kIdle:
         server.timeouts_idle_->Inc();
         Close(conn);
         return;
-      case Connection::Phase::kHeaders:
+      case HttpConnection::Phase::kHeaders:
         server.timeouts_header_->Inc();
         Refuse(conn, 408, "the request headers did not arrive in time");
         return;
-      case Connection::Phase::kBody:
+      case HttpConnection::Phase::kBody:
         server.timeouts_body_->Inc();
         Refuse(conn, 408, "the request body did not arrive in time");
         return;
@@ -240,19 +240,20 @@ struct ConnectionOps {
   }
 
   static void OnRead(bufferevent* bev, void* arg) {
-    auto& conn = *static_cast<Connection*>(arg);
+    auto& conn = *static_cast<HttpConnection*>(arg);
     HttpServer& server = *conn.worker.server;
     evbuffer* input = bufferevent_get_input(bev);
-    while (conn.phase == Connection::Phase::kIdle || conn.phase == Connection::Phase::kHeaders ||
-           conn.phase == Connection::Phase::kBody) {
+    while (conn.phase == HttpConnection::Phase::kIdle ||
+           conn.phase == HttpConnection::Phase::kHeaders ||
+           conn.phase == HttpConnection::Phase::kBody) {
       evbuffer_iovec chunk;
       if (evbuffer_peek(input, -1, nullptr, &chunk, 1) < 1 || chunk.iov_len == 0) break;
       size_t consumed = 0;
       const auto state = conn.parser.Feed(
           std::string_view(static_cast<const char*>(chunk.iov_base), chunk.iov_len), consumed);
       evbuffer_drain(input, consumed);
-      if (conn.phase == Connection::Phase::kIdle && conn.parser.started()) {
-        conn.phase = Connection::Phase::kHeaders;
+      if (conn.phase == HttpConnection::Phase::kIdle && conn.parser.started()) {
+        conn.phase = HttpConnection::Phase::kHeaders;
         ArmTimer(conn, server.options_.header_timeout_ms);
       }
       switch (state) {
@@ -260,7 +261,7 @@ struct ConnectionOps {
           if (consumed == 0) return;
           continue;
         case Http1Parser::State::kHeadersDone: {
-          conn.phase = Connection::Phase::kBody;
+          conn.phase = HttpConnection::Phase::kBody;
           ArmTimer(conn, server.options_.body_timeout_ms);
           const Http1Request& req = conn.parser.request();
           conn.version_minor = req.version_minor;
@@ -272,7 +273,7 @@ struct ConnectionOps {
         }
         case Http1Parser::State::kDone:
           evtimer_del(conn.timer);
-          conn.phase = Connection::Phase::kHandling;
+          conn.phase = HttpConnection::Phase::kHandling;
           server.Dispatch(conn);
           return;  // WriteResponse goes on reading pipelined requests
         case Http1Parser::State::kError: {
@@ -290,18 +291,18 @@ struct ConnectionOps {
       }
     }
     // Handling a request: keep reading (to notice a client that leaves) but bound the buffer.
-    if (conn.phase == Connection::Phase::kHandling &&
+    if (conn.phase == HttpConnection::Phase::kHandling &&
         evbuffer_get_length(input) > kMaxBufferedInput) {
       bufferevent_disable(bev, EV_READ);
     }
   }
 
   static void OnWrite(bufferevent* bev, void* arg) {
-    auto& conn = *static_cast<Connection*>(arg);
-    if (conn.phase == Connection::Phase::kClosing) {
+    auto& conn = *static_cast<HttpConnection*>(arg);
+    if (conn.phase == HttpConnection::Phase::kClosing) {
       Close(conn);
-    } else if (conn.phase == Connection::Phase::kWriting) {
-      conn.phase = Connection::Phase::kIdle;
+    } else if (conn.phase == HttpConnection::Phase::kWriting) {
+      conn.phase = HttpConnection::Phase::kIdle;
       ArmTimer(conn, conn.worker.server->options_.idle_timeout_ms);
       bufferevent_enable(bev, EV_READ);
       if (evbuffer_get_length(bufferevent_get_input(bev)) > 0) OnRead(bev, &conn);
@@ -309,7 +310,7 @@ struct ConnectionOps {
   }
 
   static void OnEvent(bufferevent*, short what, void* arg) {
-    auto& conn = *static_cast<Connection*>(arg);
+    auto& conn = *static_cast<HttpConnection*>(arg);
     if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_WRITING)) {
       conn.worker.server->timeouts_write_->Inc();
     }
@@ -318,7 +319,7 @@ struct ConnectionOps {
   }
 
   static void OnAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* arg) {
-    auto& worker = *static_cast<Worker*>(arg);
+    auto& worker = *static_cast<HttpWorker*>(arg);
     HttpServer& server = *worker.server;
     const std::string ip = common::SocketAddress::FromSockaddr(addr, len).ip();
     int refused_status = 0;
@@ -343,8 +344,8 @@ struct ConnectionOps {
     }
     Http1Limits limits;
     limits.max_body_bytes = server.options_.max_body_bytes * 2;
-    auto conn = std::make_unique<Connection>(worker, bev, ip, limits);
-    Connection* raw = conn.get();
+    auto conn = std::make_unique<HttpConnection>(worker, bev, ip, limits);
+    HttpConnection* raw = conn.get();
     raw->timer = evtimer_new(worker.loop->base(), &OnTimeout, raw);
     worker.connections.emplace(raw, std::move(conn));
     bufferevent_setcb(bev, &OnRead, &OnWrite, &OnEvent, raw);
@@ -414,7 +415,7 @@ void ParseFormInto(std::string_view encoded, Params& out) {
 void Responder::Send(HttpResponse response) {
   if (answered_) return;
   answered_ = true;
-  ConnectionOps::WriteResponse(*conn_, response);
+  HttpConnectionOps::WriteResponse(*conn_, response);
 }
 
 DeferredReply Responder::Defer() {
@@ -436,9 +437,9 @@ void DeferredReply::Send(HttpResponse response) const {
     if (!state->alive) return;
     state->alive = false;
     state->on_client_gone = nullptr;
-    Connection& conn = *state->conn;
+    HttpConnection& conn = *state->conn;
     conn.pending.reset();
-    ConnectionOps::WriteResponse(conn, response);
+    HttpConnectionOps::WriteResponse(conn, response);
   });
 }
 
@@ -536,7 +537,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(const HttpServerO
 
   const int threads = options.threads > 0 ? options.threads : 1;
   for (int i = 0; i < threads; ++i) {
-    auto worker = std::make_unique<Worker>();
+    auto worker = std::make_unique<HttpWorker>();
     worker->server = server.get();
     for (int c = 1; c < 6; ++c) {
       worker->responses_by_class[c] = &metrics.GetCounter("dnsd_api_http_responses_total",
@@ -547,8 +548,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(const HttpServerO
     if (!loop.ok()) return loop.status();
     worker->loop = std::move(*loop);
     // The socket is shared by every worker's listener and closed by the server.
-    worker->listener =
-        evconnlistener_new(worker->loop->base(), &ConnectionOps::OnAccept, worker.get(), 0, 0, fd);
+    worker->listener = evconnlistener_new(worker->loop->base(), &HttpConnectionOps::OnAccept,
+                                          worker.get(), 0, 0, fd);
     if (worker->listener == nullptr) return absl::InternalError("evconnlistener_new failed");
     common::PauseOnAcceptErrors(worker->listener, *server->accept_errors_, "HTTP");
     server->workers_.push_back(std::move(worker));
@@ -575,7 +576,7 @@ void HttpServer::Stop() {
   threads_.clear();
 }
 
-void HttpServer::Dispatch(Connection& conn) {
+void HttpServer::Dispatch(HttpConnection& conn) {
   Http1Request& raw = conn.parser.request();
   conn.keep_alive = raw.keep_alive;
   conn.version_minor = raw.version_minor;

@@ -34,9 +34,9 @@
 namespace dnsd::api {
 
 class HttpServer;
-struct Worker;
-struct Connection;
-struct ConnectionOps;
+struct HttpWorker;
+struct HttpConnection;
+struct HttpConnectionOps;
 
 class DeferredReply {
  public:
@@ -58,8 +58,8 @@ class Responder {
 
  private:
   friend class HttpServer;
-  friend struct ConnectionOps;
-  Connection* conn_ = nullptr;
+  friend struct HttpConnectionOps;
+  HttpConnection* conn_ = nullptr;
   bool answered_ = false;
 };
 
@@ -100,9 +100,9 @@ class HttpServer {
   int connection_count() const { return connections_.load(std::memory_order_relaxed); }
 
  private:
-  friend struct ConnectionOps;
+  friend struct HttpConnectionOps;
   HttpServer(const HttpServerOptions& options, common::MetricsRegistry& metrics);
-  void Dispatch(Connection& conn);
+  void Dispatch(HttpConnection& conn);
   // Counts a new connection from `ip`; false (and nothing counted) when a cap is reached.
   bool Admit(const std::string& ip, int& refused_status);
   void Release(const std::string& ip);
@@ -115,7 +115,7 @@ class HttpServer {
   int listen_fd_ = -1;
   int port_ = 0;
   std::unordered_map<std::string, Route_> routes_;
-  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<HttpWorker>> workers_;
   std::vector<std::thread> threads_;
   std::atomic<int> connections_{0};
   std::mutex clients_mu_;
