@@ -36,9 +36,14 @@ class DnsdProcess:
         self.proc = None
         self.port = None
 
-    def start(self, port=None):
-        self.port = port or free_port()
-        args = [DNSD, "--http-address", "127.0.0.1", "--http-port", str(self.port),
+    def start(self, port=None, fresh_ports=False):
+        """Starts dnsd. A restart keeps the DNS and gRPC ports unless `fresh_ports`: a port
+        freed by a killed dnsd may be taken by another test before it starts again."""
+        if fresh_ports:
+            self.dns_port = self.grpc_port = 0
+        # Port 0 lets dnsd bind a free port itself (a port found free here could be taken
+        # before dnsd binds it); the ready line says which.
+        args = [DNSD, "--http-address", "127.0.0.1", "--http-port", str(port or 0),
                 "--dns-port", str(getattr(self, "dns_port", 0) or 0),
                 "--grpc-port", str(getattr(self, "grpc_port", 0) or 0),
                 "--data-dir", self.data_dir, "--log-level", "warn"] + self.extra_args
@@ -57,6 +62,7 @@ class DnsdProcess:
         line = self.proc.stdout.readline()
         self.proc.stdout.close()
         fields = dict(f.split("=") for f in line.split()[2:] if "=" in f)
+        self.port = int(fields.get("http", 0))
         self.dns_port = int(fields.get("dns", 0))
         self.grpc_port = int(fields.get("grpc", 0))
         if not line.startswith("dnsd ready"):

@@ -98,10 +98,10 @@ class CrashPointTest(unittest.TestCase):
                         self.assertEqual(d.proc.wait(timeout=10), -signal.SIGKILL, "dnsd was not killed")
                         self.assertIsNotNone(in_flight)
                         d.env = None
-                        d.start()
+                        d.start(fresh_ports=True)
                         self.check_after_restart(d, acked_configs, acked_ips, in_flight)
                         d.stop()
-                        d.start()  # and once more, from the state the restart wrote
+                        d.start(fresh_ports=True)  # and once more, from the state the restart wrote
                         self.check_after_restart(d, acked_configs, acked_ips, in_flight)
                     finally:
                         d.cleanup()
@@ -119,7 +119,7 @@ class CrashPointTest(unittest.TestCase):
                                      env=dict(os.environ, **env)) if env else None
                 if out is not None:
                     self.assertEqual(out.returncode, -signal.SIGKILL, out.stderr)
-            d.start()
+            d.start(fresh_ports=True)
             self.check_after_restart(d, acked_configs, acked_ips, None)
             self.assertEqual(d.stop(), 0)
             # Damage the config store, then kill the start that moves it aside.
@@ -132,7 +132,7 @@ class CrashPointTest(unittest.TestCase):
                                   "--data-dir", self.dir], capture_output=True, text=True, timeout=30,
                                  env=dict(os.environ, DNSD_CRASH_AT="config.after_move_aside:1"))
             self.assertEqual(out.returncode, -signal.SIGKILL, out.stderr)
-            d.start()
+            d.start(fresh_ports=True)
             self.check_after_restart(d, acked_configs, acked_ips, None)
         finally:
             d.cleanup()

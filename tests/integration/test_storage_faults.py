@@ -109,7 +109,7 @@ class StorageFaultTest(unittest.TestCase):
             self.assertTrue(ok, "writes did not resume after space was freed")
             acked["after-full"] = "back"
             d.kill9()
-            d.start()  # the restart after a full disk must work
+            d.start(fresh_ports=True)  # the restart after a full disk must work
             for key, content in acked.items():
                 self.assertEqual(read_config(d, key), (200, content), key)
             for key in refused:
@@ -136,14 +136,14 @@ class StorageFaultTest(unittest.TestCase):
                                  text=True, timeout=60)
             self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
             self.assertIn("acknowledged writes are lost", out.stdout)
-            d.start()
+            d.start(fresh_ports=True)
             for i in range(4):
                 self.assertEqual(read_config(d, f"t{i}"), (200, f"v{i}"))
             for key in ("new-a", "new-b"):
                 self.assertEqual(publish(d, key, key.upper())[0], 200)
                 self.assertEqual(read_config(d, key), (200, key.upper()))
             self.assertEqual(d.stop(), 0)
-            d.start()
+            d.start(fresh_ports=True)
             self.assertEqual(read_config(d, "new-b"), (200, "NEW-B"))
         finally:
             d.cleanup()
@@ -164,7 +164,7 @@ class StorageFaultTest(unittest.TestCase):
                 byte = f.read(1)
                 f.seek(-1, 1)
                 f.write(bytes([byte[0] ^ 0xFF]))
-            d.start()
+            d.start(fresh_ports=True)
             for key, content in expected.items():
                 self.assertEqual(read_config(d, key), (200, content), key)
             self.assertEqual(metric(d, "dnsd_storage_config_rebuilds"), 1.0)
