@@ -27,11 +27,12 @@ LocalDriver::~LocalDriver() { Stop(); }
 
 absl::Status LocalDriver::Replay() {
   // An entry whose command failed failed the same way when it was first applied; it stays a
-  // no-op, which keeps replay deterministic. A storage failure is not a result: stop.
+  // no-op, which keeps replay deterministic. A storage failure or a damaged state is not a
+  // result: stop (the next start rebuilds a damaged store from the log).
   return log_.ForEach(1, [&](uint64_t index, std::string_view entry) {
     absl::Status result = apply_(index, entry);
     common::CrashPoint("replay.after_apply");
-    if (common::IsStorageFailure(result)) {
+    if (common::IsStorageFailure(result) || common::IsStateDamaged(result)) {
       return absl::UnavailableError(
           common::StrCat("applying log entry ", index, ": ", result.message()));
     }
