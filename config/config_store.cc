@@ -264,51 +264,39 @@ std::shared_ptr<leveldb::DB> ConfigStore::Db() const {
 
 absl::Status ConfigStore::Load() {
   absl::MutexLock lock(&mu_);
-  // Every block is read once with its checksum verified, history included: damage found now
-  // is rebuilt from the log; damage found later would be an error served to a client.
-  leveldb::ReadOptions verified;
-  verified.verify_checksums = true;
-  {
-    std::unique_ptr<leveldb::Iterator> all(db_->NewIterator(verified));
-    for (all->SeekToFirst(); all->Valid(); all->Next()) {
-    }
-    DNSD_RETURN_IF_ERROR(FromLevelDb(all->status()));
-  }
-  std::string value;
-  leveldb::Status s = db_->Get(verified, kAppliedKey, &value);
-  if (s.ok()) {
-    applied_index_ = GetBigEndian(value);
-  } else if (!s.IsNotFound()) {
-    return FromLevelDb(s);
-  }
-  s = db_->Get(verified, kSequenceKey, &value);
-  if (s.ok()) {
-    common::ByteReader r(value);
-    uint64_t config_id, history_id;
-    DNSD_RETURN_IF_ERROR(r.GetU64(config_id));
-    DNSD_RETURN_IF_ERROR(r.GetU64(history_id));
-    next_config_id_ = static_cast<int64_t>(config_id);
-    next_history_id_ = static_cast<int64_t>(history_id);
-  } else if (!s.IsNotFound()) {
-    return FromLevelDb(s);
-  }
-
   NamespaceMap namespaces;
   namespaces[std::string(kDefaultNamespaceId)] =
       NamespaceInfo{std::string(kDefaultNamespaceId), "public", "Default Namespace"};
+  // One pass over every record with checksums verified, history included: damage found now
+  // is rebuilt from the log; damage found later would be an error served to a client.
+  leveldb::ReadOptions verified;
+  verified.verify_checksums = true;
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(verified));
-  for (it->Seek("C"); it->Valid() && it->key().starts_with("C"); it->Next()) {
-    auto item = DecodeItem(std::string_view(it->value().data(), it->value().size()));
-    if (!item.ok()) return item.status();
-    ConfigKey key = item->key;
-    auto shared = std::make_shared<const ConfigItem>(*std::move(item));
-    by_key_[key] = shared;
-    items_[std::move(key)] = std::move(shared);
-  }
-  for (it->Seek("N"); it->Valid() && it->key().starts_with("N"); it->Next()) {
-    auto ns = DecodeNamespace(std::string_view(it->value().data(), it->value().size()));
-    if (!ns.ok()) return ns.status();
-    namespaces[ns->id] = *ns;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key(it->key().data(), it->key().size());
+    const std::string_view value(it->value().data(), it->value().size());
+    if (key == kAppliedKey) {
+      applied_index_ = GetBigEndian(value);
+    } else if (key == kSequenceKey) {
+      common::ByteReader r(value);
+      uint64_t config_id, history_id;
+      DNSD_RETURN_IF_ERROR(r.GetU64(config_id));
+      DNSD_RETURN_IF_ERROR(r.GetU64(history_id));
+      next_config_id_ = static_cast<int64_t>(config_id);
+      next_history_id_ = static_cast<int64_t>(history_id);
+    } else if (key.starts_with("C")) {
+      auto item = DecodeItem(value);
+      if (!item.ok()) return item.status();
+      ConfigKey config_key = item->key;
+      auto shared = std::make_shared<const ConfigItem>(*std::move(item));
+      by_key_[config_key] = shared;
+      items_[std::move(config_key)] = std::move(shared);
+    } else if (key.starts_with("N")) {
+      auto ns = DecodeNamespace(value);
+      if (!ns.ok()) return ns.status();
+      namespaces[ns->id] = *ns;
+    }
+    // "H" and "K" (history) are only read, so that their checksums are checked.
   }
   DNSD_RETURN_IF_ERROR(FromLevelDb(it->status()));
   namespaces_ = std::make_shared<const NamespaceMap>(std::move(namespaces));

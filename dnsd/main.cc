@@ -115,6 +115,12 @@ int main(int argc, char** argv) {
   const int64_t fd_limit = dnsd::common::RaiseFileLimit();
   constexpr int64_t kReservedDescriptors = 128;
   const int64_t connection_budget = std::max<int64_t>(fd_limit - kReservedDescriptors, 64);
+  // A configured connection cap, or 0 for this share of the budget.
+  auto cap_or_share = [&](int configured, int64_t share_divisor) {
+    return configured > 0
+               ? configured
+               : static_cast<int>(std::min<int64_t>(connection_budget / share_divisor, 10'000'000));
+  };
 
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
@@ -201,10 +207,7 @@ int main(int argc, char** argv) {
   http_options.header_timeout_ms = config.http_header_timeout_ms;
   http_options.body_timeout_ms = config.http_body_timeout_ms;
   http_options.idle_timeout_ms = config.http_idle_timeout_ms;
-  http_options.max_connections =
-      config.http_max_connections > 0
-          ? config.http_max_connections
-          : static_cast<int>(std::min<int64_t>(connection_budget / 2, 1'000'000));
+  http_options.max_connections = cap_or_share(config.http_max_connections, 2);
   http_options.max_connections_per_client = config.http_max_connections_per_client;
   auto http = dnsd::api::HttpServer::Create(http_options, metrics);
   if (!http.ok()) return Fail(http.status());
@@ -244,10 +247,7 @@ int main(int argc, char** argv) {
     grpc_options.keepalive_time_ms = config.grpc_keepalive_time_ms;
     grpc_options.keepalive_timeout_ms = config.grpc_keepalive_timeout_ms;
     grpc_options.max_config_content_bytes = config.config_max_content_bytes;
-    grpc_options.max_connections =
-        config.grpc_max_connections > 0
-            ? config.grpc_max_connections
-            : static_cast<int>(std::min<int64_t>(connection_budget / 4, 10'000'000));
+    grpc_options.max_connections = cap_or_share(config.grpc_max_connections, 4);
     grpc_options.server_ip = config.advertise_ip;
     auto created = dnsd::api::GrpcServer::Create(grpc_options, registry, **config_store, driver,
                                                  clock, metrics);

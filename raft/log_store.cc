@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "common/strings.h"
+#include "raft/leveldb_files.h"
 #include "spdlog/spdlog.h"
 
 namespace dnsd::raft {
@@ -49,14 +50,6 @@ absl::StatusOr<uint64_t> LastIndexIn(leveldb::DB& db) {
 
 }  // namespace
 
-std::string StorageFailureMessage(const leveldb::Status& s) {
-  const std::string text = s.ToString();
-  if (text.find("No space left") != std::string::npos) return "no space left on the data disk";
-  if (s.IsCorruption()) return "the data files are damaged";
-  if (s.IsIOError()) return "I/O error on the data disk";
-  return "storage failure";
-}
-
 LogStore::LogStore(std::string dir, const LogStoreOptions& options)
     : dir_(std::move(dir)), options_(options) {}
 LogStore::~LogStore() = default;
@@ -86,23 +79,9 @@ absl::StatusOr<std::unique_ptr<LogStore>> LogStore::Open(const std::string& dir,
 }
 
 absl::Status LogStore::OpenDb() {
-  leveldb::Options options;
-  options.create_if_missing = true;
-  // A damaged record in the middle of the write-ahead file refuses the open instead of being
-  // skipped; a torn record at its very end (a crash mid-write) is dropped by LevelDB.
-  options.paranoid_checks = true;
-  if (options_.env) options.env = options_.env;
-  leveldb::DB* raw = nullptr;
-  const leveldb::Status s = leveldb::DB::Open(options, dir_, &raw);
-  if (!s.ok()) {
-    if (s.IsIOError()) {
-      return absl::UnavailableError(
-          common::StrCat("cannot open the durable log in ", dir_, ": ", s.ToString()));
-    }
-    return absl::DataLossError(
-        common::StrCat("the durable log in ", dir_, " is damaged: ", s.ToString()));
-  }
-  db_.reset(raw);
+  auto db = OpenLevelDb(dir_, options_.env, "durable log");
+  if (!db.ok()) return db.status();
+  db_ = std::move(*db);
   return absl::OkStatus();
 }
 

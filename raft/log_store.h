@@ -28,7 +28,6 @@
 namespace leveldb {
 class DB;
 class Env;
-class Status;
 }  // namespace leveldb
 
 namespace dnsd::raft {
@@ -68,8 +67,5 @@ class LogStore {
   std::unique_ptr<leveldb::DB> db_;
   uint64_t last_index_ = 0;
 };
-
-// A message for clients about a storage failure: what went wrong, without paths.
-std::string StorageFailureMessage(const leveldb::Status& s);
 
 }  // namespace dnsd::raft

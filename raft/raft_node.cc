@@ -207,9 +207,6 @@ void RaftNode::HandleReady() {
     core_->Advance(ready);
     MaybeCompact();
     if (failed_) return;
-    std::lock_guard lock(mu_);
-    status_ = RaftStatus{core_->role(),         core_->term(),          core_->leader(),
-                         core_->commit_index(), core_->applied_index(), core_->snapshot().index};
   }
   std::lock_guard lock(mu_);
   status_ = RaftStatus{core_->role(),         core_->term(),          core_->leader(),

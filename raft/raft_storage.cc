@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include "common/strings.h"
-#include "raft/log_store.h"
+#include "raft/leveldb_files.h"
 #include "spdlog/spdlog.h"
 
 namespace dnsd::raft {
@@ -43,21 +43,9 @@ absl::StatusOr<std::unique_ptr<RaftStorage>> RaftStorage::Open(const std::string
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::UnavailableError(common::StrCat("cannot create ", dir, ": ", ec.message()));
-  leveldb::Options db_options;
-  db_options.create_if_missing = true;
-  db_options.paranoid_checks = true;
-  if (options.env) db_options.env = options.env;
-  leveldb::DB* raw = nullptr;
-  const leveldb::Status s = leveldb::DB::Open(db_options, dir, &raw);
-  if (!s.ok()) {
-    if (s.IsIOError()) {
-      return absl::UnavailableError(
-          common::StrCat("cannot open the Raft log in ", dir, ": ", s.ToString()));
-    }
-    return absl::DataLossError(
-        common::StrCat("the Raft log in ", dir, " is damaged: ", s.ToString()));
-  }
-  std::unique_ptr<RaftStorage> storage(new RaftStorage(dir, std::unique_ptr<leveldb::DB>(raw)));
+  auto db = OpenLevelDb(dir, options.env, "Raft log");
+  if (!db.ok()) return db.status();
+  std::unique_ptr<RaftStorage> storage(new RaftStorage(dir, std::move(*db)));
   auto state = storage->Load();
   if (!state.ok()) return state.status();
   storage->first_index_ = state->snapshot ? state->snapshot->index + 1 : 1;
