@@ -251,12 +251,12 @@ std::string RandomNamespaceId() {
 }  // namespace
 
 ConfigHttpApi::ConfigHttpApi(config::ConfigStore& store, const registry::Registry& registry,
-                             raft::LocalDriver& driver, common::EventLoop& notify_loop,
+                             node::Proposer& proposer, common::EventLoop& notify_loop,
                              const common::Clock& clock, common::MetricsRegistry& metrics,
                              ConfigApiOptions options)
     : store_(store),
       registry_(registry),
-      driver_(driver),
+      proposer_(proposer),
       notify_loop_(notify_loop),
       clock_(clock),
       metrics_(metrics),
@@ -302,7 +302,7 @@ void ConfigHttpApi::Propose(ApiVersion v, ConfigCommand command, Resp resp,
   if (auto s = store_.Precheck(command); !s.ok()) return Reject(v, resp, s);
   const bool is_publish = command.type == ConfigCommandType::kPublish;
   DeferredReply reply = resp.Defer();
-  driver_.Propose(node::ConfigLogEntry(command),
+  proposer_.Propose(node::ConfigLogEntry(command),
                   [this, reply, v, is_publish, on_success = std::move(on_success)](absl::Status s) {
                     if (is_publish) published_.Inc();
                     reply.Send(s.ok() ? on_success() : CountedErrorResponse(metrics_, v, s));
@@ -463,7 +463,7 @@ void ConfigHttpApi::RemoveConfigsById(Req req, Resp resp) {
   for (const auto& key : keys) {
     ConfigCommand c = WriteCommand(ConfigCommandType::kRemove, key, req);
     c.timestamp_ms = clock_.NowMs();
-    driver_.Propose(node::ConfigLogEntry(c), [reply, remaining, ok](absl::Status) {
+    proposer_.Propose(node::ConfigLogEntry(c), [reply, remaining, ok](absl::Status) {
       if (remaining->fetch_sub(1) == 1) reply.Send(ok());
     });
   }

@@ -1,8 +1,8 @@
 // ConfigHttpApi serves the Nacos config HTTP Open API, v1 (/nacos/v1/cs/...) and v2
 // (/nacos/v2/cs/...), the long-polling listener, and the console namespace endpoints (the
 // config store owns the namespaces that naming shares). Reads come from the ConfigStore in
-// memory; writes become ConfigCommands proposed to the log driver and are answered once
-// applied. Long polls are parked in a ListenerIndex (no thread or timer per poll) and
+// memory; writes become ConfigCommands proposed to the node's Proposer (node/proposer.h) and are
+// answered once applied. Long polls are parked in a ListenerIndex (no thread or timer per poll) and
 // answered on a change or when their hold time ends.
 //
 // Threading: handlers run on HTTP loop threads; the store and the listener index are
@@ -23,7 +23,7 @@
 #include "common/metrics.h"
 #include "config/config_store.h"
 #include "config/listener_index.h"
-#include "raft/local_driver.h"
+#include "node/proposer.h"
 #include "registry/registry.h"
 
 namespace dnsd::api {
@@ -38,7 +38,7 @@ class ConfigHttpApi {
   // are notified of changes on `notify_loop`, so a publish is acknowledged without waiting
   // for thousands of long polls to be answered.
   ConfigHttpApi(config::ConfigStore& store, const registry::Registry& registry,
-                raft::LocalDriver& driver, common::EventLoop& notify_loop,
+                node::Proposer& proposer, common::EventLoop& notify_loop,
                 const common::Clock& clock, common::MetricsRegistry& metrics,
                 ConfigApiOptions options);
   void RegisterRoutes(HttpServer& server);
@@ -84,7 +84,7 @@ class ConfigHttpApi {
 
   config::ConfigStore& store_;
   const registry::Registry& registry_;
-  raft::LocalDriver& driver_;
+  node::Proposer& proposer_;
   common::EventLoop& notify_loop_;
   const common::Clock& clock_;
   common::MetricsRegistry& metrics_;

@@ -11,12 +11,12 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "api/grpc_payload.h"
-#include "api/grpc_transport.h"
 #include "api/json_writer.h"
 #include "api/naming_json.h"
 #include "common/strings.h"
 #include "common/thread_name.h"
 #include "nacos_grpc_service.pb.h"
+#include "net/grpc_transport.h"
 #include "node/log_entries.h"
 #include "registry/command.h"
 #include "spdlog/spdlog.h"
@@ -24,6 +24,13 @@
 namespace dnsd::api {
 
 using config::ConfigKey;
+using net::GrpcCall;
+using net::GrpcStreamHandler;
+using net::GrpcTransport;
+using net::GrpcTransportOptions;
+using net::kGrpcFailedPrecondition;
+using net::kGrpcInternal;
+using net::kGrpcOk;
 using registry::InstanceAddress;
 using registry::ServiceKey;
 
@@ -134,12 +141,12 @@ class Stream : public GrpcStreamHandler, public std::enable_shared_from_this<Str
 class GrpcServer::Impl final {
  public:
   Impl(const GrpcServerOptions& options, registry::Registry& registry,
-       config::ConfigStore& config_store, raft::LocalDriver& driver, const common::Clock& clock,
+       config::ConfigStore& config_store, node::Proposer& proposer, const common::Clock& clock,
        common::MetricsRegistry& metrics)
       : options_(options),
         registry_(registry),
         config_store_(config_store),
-        driver_(driver),
+        proposer_(proposer),
         clock_(clock),
         metrics_(metrics),
         authorizer_([](const GrpcCaller&) { return absl::OkStatus(); }),
@@ -167,14 +174,14 @@ class GrpcServer::Impl final {
     transport.keepalive_time_ms = options_.keepalive_time_ms;
     transport.keepalive_timeout_ms = options_.keepalive_timeout_ms;
     transport.max_connections = options_.max_connections;
-    transport.unary_path = "/Request/request";
-    transport.stream_path = "/BiRequestStream/requestBiStream";
-    transport.on_unary = [this](std::shared_ptr<GrpcCall> call, std::string message) {
+    transport.unary_methods["/Request/request"] = [this](std::shared_ptr<GrpcCall> call,
+                                                         std::string message) {
       OnUnary(std::move(call), message);
     };
-    transport.on_stream = [this](std::shared_ptr<GrpcCall> call) {
-      return std::make_shared<Stream>(*this, std::move(call));
-    };
+    transport.stream_methods["/BiRequestStream/requestBiStream"] =
+        [this](std::shared_ptr<GrpcCall> call) {
+          return std::make_shared<Stream>(*this, std::move(call));
+        };
     auto started = GrpcTransport::Start(std::move(transport), metrics_);
     if (!started.ok()) return started.status();
     transport_ = *std::move(started);
@@ -290,7 +297,7 @@ class GrpcServer::Impl final {
   const GrpcServerOptions options_;
   registry::Registry& registry_;
   config::ConfigStore& config_store_;
-  raft::LocalDriver& driver_;
+  node::Proposer& proposer_;
   const common::Clock& clock_;
   common::MetricsRegistry& metrics_;
   GrpcAuthorizer authorizer_;
@@ -707,7 +714,7 @@ void GrpcServer::Impl::PersistentInstance(const ServiceKey& key, const GrpcReque
     return reply(Error(kGrpcInvalidParam, common::StrCat("unknown type '", op, "'")));
   }
   if (auto s = registry_.Precheck(c); !s.ok()) return reply(Error(kGrpcInvalidParam, Msg(s)));
-  driver_.Propose(node::NamingLogEntry(c), [reply, op](absl::Status s) {
+  proposer_.Propose(node::NamingLogEntry(c), [reply, op](absl::Status s) {
     if (!s.ok()) return reply(Error(kGrpcServerError, Msg(s)));
     reply({"InstanceResponse", SuccessBody(common::StrCat(R"(,"type":)", Quoted(op)))});
   });
@@ -848,7 +855,7 @@ void GrpcServer::Impl::PublishConfig(const GrpcRequest& request, const std::stri
   c.item.encrypted_data_key = addition("encryptedDataKey");
   c.cas_md5 = JsonString(request.body, "casMd5");
   c.has_cas = !c.cas_md5.empty();
-  driver_.Propose(node::ConfigLogEntry(c), [reply](absl::Status s) {
+  proposer_.Propose(node::ConfigLogEntry(c), [reply](absl::Status s) {
     if (s.ok()) return reply({"ConfigPublishResponse", SuccessBody()});
     reply({"ConfigPublishResponse", FailureBody(kGrpcServerError, Msg(s))});
   });
@@ -865,7 +872,7 @@ void GrpcServer::Impl::RemoveConfig(const GrpcRequest& request, const std::strin
   c.timestamp_ms = clock_.NowMs();
   c.key = *key;
   c.src_ip = src_ip;
-  driver_.Propose(node::ConfigLogEntry(c), [reply](absl::Status s) {
+  proposer_.Propose(node::ConfigLogEntry(c), [reply](absl::Status s) {
     if (s.ok()) return reply({"ConfigRemoveResponse", SuccessBody()});
     reply({"ConfigRemoveResponse", FailureBody(kGrpcServerError, Msg(s))});
   });
@@ -1109,10 +1116,10 @@ GrpcServer::~GrpcServer() { Shutdown(); }
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Create(const GrpcServerOptions& options,
                                                                registry::Registry& registry,
                                                                config::ConfigStore& config_store,
-                                                               raft::LocalDriver& driver,
+                                                               node::Proposer& proposer,
                                                                const common::Clock& clock,
                                                                common::MetricsRegistry& metrics) {
-  auto impl = std::make_unique<Impl>(options, registry, config_store, driver, clock, metrics);
+  auto impl = std::make_unique<Impl>(options, registry, config_store, proposer, clock, metrics);
   if (auto s = impl->Start(); !s.ok()) return s;
   Impl* raw = impl.get();
   registry.AddListener(

@@ -16,7 +16,7 @@
 // within the merge window, else merged and pushed when the window ends. Pushes wait for the
 // client's ack and are retried after a timeout a few times.
 //
-// Threading: the transport thread (api/grpc_transport.h) runs the handlers; one push thread
+// Threading: the transport thread (net/grpc_transport.h) runs the handlers; one push thread
 // does scheduling, retries and idle detection. Shared state is guarded by small mutexes; registry
 // and config listeners only enqueue. Thread-safe throughout.
 #pragma once
@@ -30,7 +30,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "config/config_store.h"
-#include "raft/local_driver.h"
+#include "node/proposer.h"
 #include "registry/registry.h"
 
 namespace dnsd::api {
@@ -68,7 +68,7 @@ class GrpcServer {
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Create(const GrpcServerOptions& options,
                                                             registry::Registry& registry,
                                                             config::ConfigStore& config_store,
-                                                            raft::LocalDriver& driver,
+                                                            node::Proposer& proposer,
                                                             const common::Clock& clock,
                                                             common::MetricsRegistry& metrics);
   ~GrpcServer();

@@ -182,11 +182,11 @@ std::vector<SubscriberBook::Subscriber> SubscriberBook::List(const ServiceKey& k
 // ---------------------------------------------------------------- helpers
 
 NamingHttpApi::NamingHttpApi(registry::Registry& registry, const config::ConfigStore& namespaces,
-                             raft::LocalDriver& driver, const common::Clock& clock,
+                             node::Proposer& proposer, const common::Clock& clock,
                              common::MetricsRegistry& metrics, NodeIdentity identity)
     : registry_(registry),
       namespaces_(namespaces),
-      driver_(driver),
+      proposer_(proposer),
       clock_(clock),
       metrics_(metrics),
       identity_(std::move(identity)) {}
@@ -315,7 +315,7 @@ void NamingHttpApi::Propose(ApiVersion v, Command command, Resp resp,
     return;
   }
   DeferredReply reply = resp.Defer();
-  driver_.Propose(node::NamingLogEntry(command),
+  proposer_.Propose(node::NamingLogEntry(command),
                   [reply, v, on_success = std::move(on_success)](absl::Status s) {
                     reply.Send(s.ok() ? on_success() : ErrorResponse(v, s));
                   });

@@ -1,8 +1,8 @@
 // NamingHttpApi serves the Nacos naming HTTP Open API, v1 (/nacos/v1/ns/...) and v2
 // (/nacos/v2/ns/...), plus health, cluster-node and operator endpoints, on top of the
 // Registry. Ephemeral writes go straight to the registry; durable writes (persistent
-// instances, service definitions) are proposed to the log driver and answered
-// once applied.
+// instances, service definitions) are proposed to the node's Proposer (node/proposer.h) and
+// answered once applied.
 //
 // Threading: handlers run on HTTP loop threads; everything they touch is thread-safe
 // (registry readers are lock-free, switches and subscribers have their own small locks).
@@ -18,7 +18,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "config/config_store.h"
-#include "raft/local_driver.h"
+#include "node/proposer.h"
 #include "registry/registry.h"
 
 namespace dnsd::api {
@@ -74,7 +74,7 @@ class NamingHttpApi {
  public:
   // `namespaces` is the config store, which owns the namespaces naming shares.
   NamingHttpApi(registry::Registry& registry, const config::ConfigStore& namespaces,
-                raft::LocalDriver& driver, const common::Clock& clock,
+                node::Proposer& proposer, const common::Clock& clock,
                 common::MetricsRegistry& metrics, NodeIdentity identity);
   void RegisterRoutes(HttpServer& server);
 
@@ -113,7 +113,7 @@ class NamingHttpApi {
 
   registry::Registry& registry_;
   const config::ConfigStore& namespaces_;
-  raft::LocalDriver& driver_;
+  node::Proposer& proposer_;
   const common::Clock& clock_;
   common::MetricsRegistry& metrics_;
   const NodeIdentity identity_;

@@ -29,6 +29,7 @@ absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
 
 EventLoop::~EventLoop() {
   timers_.clear();
+  once_timers_.clear();
   wake_.reset();
 }
 
@@ -73,7 +74,33 @@ void EventLoop::RunEvery(int64_t period_ms, std::function<void()> fn) {
   timers_.push_back(std::move(timer));
 }
 
-void EventLoop::OnTimer(evutil_socket_t, short, void* arg) { static_cast<Timer*>(arg)->fn(); }
+void EventLoop::OnTimer(evutil_socket_t, short, void* arg) {
+  auto* timer = static_cast<Timer*>(arg);
+  if (!timer->once) {
+    timer->fn();
+    return;
+  }
+  auto& pending = timer->loop->once_timers_;
+  auto node = pending.extract(timer);
+  std::function<void()> fn = std::move(timer->fn);
+  node.mapped().reset();  // frees the event (allowed inside its own callback) and the timer
+  fn();
+}
+
+void EventLoop::RunAfter(int64_t delay_ms, std::function<void()> fn) {
+  Post([this, delay_ms, fn = std::move(fn)]() mutable {
+    auto once = std::make_unique<Timer>();
+    Timer* raw = once.get();
+    raw->loop = this;
+    raw->once = true;  // owned by once_timers_ until it runs (see OnTimer)
+    raw->fn = std::move(fn);
+    raw->ev.reset(event_new(base_.get(), -1, 0, &EventLoop::OnTimer, raw));
+    timeval tv{static_cast<time_t>(delay_ms / 1000),
+               static_cast<suseconds_t>((delay_ms % 1000) * 1000)};
+    event_add(raw->ev.get(), &tv);
+    once_timers_.emplace(raw, std::move(once));
+  });
+}
 
 namespace {
 

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -40,6 +41,9 @@ class EventLoop {
   void Post(std::function<void()> fn);
   // Calls fn every period_ms on the loop thread, first after one period.
   void RunEvery(int64_t period_ms, std::function<void()> fn);
+  // Calls fn once on the loop thread after delay_ms. Thread-safe. A pending call is dropped
+  // (never run) when the loop is destroyed first.
+  void RunAfter(int64_t delay_ms, std::function<void()> fn);
 
   event_base* base() const { return base_.get(); }
 
@@ -50,6 +54,7 @@ class EventLoop {
 
   struct Timer {
     EventLoop* loop;
+    bool once = false;
     EventPtr ev;
     std::function<void()> fn;
   };
@@ -59,6 +64,7 @@ class EventLoop {
   std::mutex mu_;
   std::vector<std::function<void()>> pending_;
   std::vector<std::unique_ptr<Timer>> timers_;
+  std::map<Timer*, std::unique_ptr<Timer>> once_timers_;  // RunAfter calls not yet run
 };
 
 class Counter;

@@ -30,6 +30,7 @@
 #include "dnsd/static_zones.h"
 #include "node/durable_state.h"
 #include "node/log_entries.h"
+#include "node/proposer.h"
 #include "raft/local_driver.h"
 #include "registry/registry.h"
 #include "spdlog/fmt/ranges.h"
@@ -218,11 +219,12 @@ int main(int argc, char** argv) {
   identity.ip = config.advertise_ip;
   identity.http_port = (*http)->port();
   identity.raft_port = identity.http_port - 1000;
-  dnsd::api::NamingHttpApi naming_api(registry, **config_store, driver, clock, metrics, identity);
+  dnsd::node::LocalProposer proposer(driver);
+  dnsd::api::NamingHttpApi naming_api(registry, **config_store, proposer, clock, metrics, identity);
   naming_api.RegisterRoutes(**http);
   dnsd::api::ConfigApiOptions config_api_options;
   config_api_options.max_content_bytes = config.config_max_content_bytes;
-  dnsd::api::ConfigHttpApi config_api(**config_store, registry, driver, **main_loop, clock, metrics,
+  dnsd::api::ConfigHttpApi config_api(**config_store, registry, proposer, **main_loop, clock, metrics,
                                       config_api_options);
   config_api.RegisterRoutes(**http);
 
@@ -249,7 +251,7 @@ int main(int argc, char** argv) {
     grpc_options.max_config_content_bytes = config.config_max_content_bytes;
     grpc_options.max_connections = cap_or_share(config.grpc_max_connections, 4);
     grpc_options.server_ip = config.advertise_ip;
-    auto created = dnsd::api::GrpcServer::Create(grpc_options, registry, **config_store, driver,
+    auto created = dnsd::api::GrpcServer::Create(grpc_options, registry, **config_store, proposer,
                                                  clock, metrics);
     if (!created.ok()) return Fail(created.status());
     grpc = std::move(*created);

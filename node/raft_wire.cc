@@ -1,11 +1,10 @@
 #include "node/raft_wire.h"
 
 #include "common/strings.h"
-#include "raft_peer.pb.h"
 
 namespace dnsd::node {
 
-std::string EncodeRaftBatch(const std::vector<raft::Message>& messages) {
+dnsd::peer::RaftBatch ToRaftBatch(const std::vector<raft::Message>& messages) {
   dnsd::peer::RaftBatch batch;
   for (const raft::Message& m : messages) {
     auto* out = batch.add_messages();
@@ -28,7 +27,11 @@ std::string EncodeRaftBatch(const std::vector<raft::Message>& messages) {
       entry->set_data(e.data);
     }
   }
-  return batch.SerializeAsString();
+  return batch;
+}
+
+std::string EncodeRaftBatch(const std::vector<raft::Message>& messages) {
+  return ToRaftBatch(messages).SerializeAsString();
 }
 
 absl::StatusOr<std::vector<raft::Message>> DecodeRaftBatch(std::string_view bytes) {
@@ -36,6 +39,10 @@ absl::StatusOr<std::vector<raft::Message>> DecodeRaftBatch(std::string_view byte
   if (!batch.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return absl::InvalidArgumentError("Raft batch does not parse");
   }
+  return FromRaftBatch(batch);
+}
+
+absl::StatusOr<std::vector<raft::Message>> FromRaftBatch(const dnsd::peer::RaftBatch& batch) {
   if (static_cast<size_t>(batch.messages_size()) > kMaxRaftMessagesPerBatch) {
     return absl::InvalidArgumentError("Raft batch has too many messages");
   }

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "raft/raft_types.h"
+#include "raft_peer.pb.h"
 
 namespace dnsd::node {
 
@@ -19,5 +20,7 @@ inline constexpr size_t kMaxRaftEntriesPerMessage = 4096;
 
 std::string EncodeRaftBatch(const std::vector<raft::Message>& messages);
 absl::StatusOr<std::vector<raft::Message>> DecodeRaftBatch(std::string_view bytes);
+dnsd::peer::RaftBatch ToRaftBatch(const std::vector<raft::Message>& messages);
+absl::StatusOr<std::vector<raft::Message>> FromRaftBatch(const dnsd::peer::RaftBatch& batch);
 
 }  // namespace dnsd::node

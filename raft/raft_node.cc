@@ -1,12 +1,31 @@
 #include "raft/raft_node.h"
 
 #include <chrono>
+#include <cstdlib>
 
 #include "common/strings.h"
 #include "common/thread_name.h"
 #include "spdlog/spdlog.h"
 
 namespace dnsd::raft {
+namespace {
+constexpr char kNotLeaderPayload[] = "dnsd.raft/not-leader";
+}  // namespace
+
+absl::Status NotLeaderError(NodeId leader) {
+  absl::Status status = absl::FailedPreconditionError(
+      leader == 0 ? std::string("no leader is known yet")
+                  : common::StrCat("not the leader; the leader is node ", leader));
+  status.SetPayload(kNotLeaderPayload, absl::Cord(std::to_string(leader)));
+  return status;
+}
+
+bool IsNotLeader(const absl::Status& status, NodeId* leader) {
+  auto payload = status.GetPayload(kNotLeaderPayload);
+  if (!payload) return false;
+  if (leader) *leader = std::strtoull(std::string(*payload).c_str(), nullptr, 10);
+  return true;
+}
 
 absl::StatusOr<std::unique_ptr<RaftNode>> RaftNode::Create(RaftNodeOptions options,
                                                            RaftTransport& transport,
@@ -32,7 +51,40 @@ RaftNode::RaftNode(RaftNodeOptions options, RaftTransport& transport, ApplyFn ap
       transport_(transport),
       apply_(std::move(apply)),
       storage_(std::move(storage)),
-      core_(std::make_unique<RaftCore>(options_.core, std::move(state))) {}
+      core_(std::make_unique<RaftCore>(options_.core, std::move(state))) {
+  PublishStatus();
+}
+
+void RaftNode::PublishStatus() {
+  std::lock_guard lock(mu_);
+  status_ = RaftStatus{core_->role(),         core_->term(),          core_->leader(),
+                       core_->commit_index(), core_->applied_index(), core_->snapshot().index,
+                       core_->last_index()};
+}
+
+void RaftNode::WhenApplied(uint64_t index, std::function<void()> fn) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    if (status_.applied < index) {
+      applied_waiters_.emplace(index, std::move(fn));
+      return;
+    }
+  }
+  fn();
+}
+
+void RaftNode::RunAppliedWaiters() {
+  std::vector<std::function<void()>> due;
+  {
+    std::lock_guard lock(mu_);
+    while (!applied_waiters_.empty() && applied_waiters_.begin()->first <= status_.applied) {
+      due.push_back(std::move(applied_waiters_.begin()->second));
+      applied_waiters_.erase(applied_waiters_.begin());
+    }
+  }
+  for (auto& fn : due) fn();
+}
 
 RaftNode::~RaftNode() { Stop(); }
 
@@ -54,6 +106,10 @@ void RaftNode::Stop() {
 }
 
 void RaftNode::Propose(std::string data, DoneFn done) {
+  Propose(std::move(data), [done = std::move(done)](absl::Status s, uint64_t) { done(s); });
+}
+
+void RaftNode::Propose(std::string data, IndexedDoneFn done) {
   absl::Status refused;
   {
     std::lock_guard lock(mu_);
@@ -62,17 +118,14 @@ void RaftNode::Propose(std::string data, DoneFn done) {
     } else if (stopping_ || failed_) {
       refused = absl::UnavailableError("this node is not running");
     } else if (status_.role != Role::kLeader) {
-      refused = absl::FailedPreconditionError(
-          status_.leader == 0
-              ? std::string("no leader is known yet")
-              : common::StrCat("not the leader; the leader is node ", status_.leader));
+      refused = NotLeaderError(status_.leader);
     } else {
       proposals_.push_back({std::move(data), std::move(done)});
       cv_.notify_one();
       return;
     }
   }
-  done(refused);
+  done(refused, 0);
 }
 
 void RaftNode::Receive(Message message) {
@@ -111,7 +164,7 @@ void RaftNode::MaybeCompact() {
 }
 
 void RaftNode::FailAll(const absl::Status& status) {
-  for (auto& [index, pending] : pending_) pending.done(status);
+  for (auto& [index, pending] : pending_) pending.done(status, index);
   pending_.clear();
   std::vector<Proposal> proposals;
   {
@@ -119,7 +172,7 @@ void RaftNode::FailAll(const absl::Status& status) {
     failed_ = true;
     proposals.swap(proposals_);
   }
-  for (auto& p : proposals) p.done(status);
+  for (auto& p : proposals) p.done(status, 0);
 }
 
 void RaftNode::Run() {
@@ -151,7 +204,9 @@ void RaftNode::Run() {
     for (auto& p : proposals) {
       auto index = core_->Propose(std::move(p.data));
       if (!index.ok()) {
-        p.done(index.status());
+        // The core refuses when this node lost leadership meanwhile or is handing it over:
+        // nothing was appended, the proposer may go to the (next) leader.
+        p.done(NotLeaderError(core_->role() == Role::kLeader ? 0 : core_->leader()), 0);
       } else {
         pending_[*index] = Pending{core_->term(), std::move(p.done)};
       }
@@ -184,8 +239,10 @@ void RaftNode::HandleReady() {
       }
       // Writes this node proposed up to there: their fate is in the snapshot, not knowable.
       while (!pending_.empty() && pending_.begin()->first <= ready.snapshot->index) {
-        pending_.begin()->second.done(absl::UnavailableError(
-            "this node caught up from a snapshot; whether the write was applied is unknown"));
+        pending_.begin()->second.done(
+            absl::UnavailableError(
+                "this node caught up from a snapshot; whether the write was applied is unknown"),
+            0);
         pending_.erase(pending_.begin());
       }
     }
@@ -197,10 +254,12 @@ void RaftNode::HandleReady() {
         auto node = pending_.extract(pending_.begin());
         Pending& pending = node.mapped();
         if (node.key() == e.index && pending.term == e.term) {
-          pending.done(result);
+          pending.done(result, e.index);
         } else {
-          pending.done(absl::AbortedError(
-              "another leader took over before this write committed; it was not applied"));
+          pending.done(
+              absl::AbortedError("another leader took over before this write committed; it was not "
+                                 "applied"),
+              0);
         }
       }
     }
@@ -208,9 +267,8 @@ void RaftNode::HandleReady() {
     MaybeCompact();
     if (failed_) return;
   }
-  std::lock_guard lock(mu_);
-  status_ = RaftStatus{core_->role(),         core_->term(),          core_->leader(),
-                       core_->commit_index(), core_->applied_index(), core_->snapshot().index};
+  PublishStatus();
+  RunAppliedWaiters();
 }
 
 }  // namespace dnsd::raft

@@ -7,8 +7,8 @@
 // in-memory hub in tests, so several nodes run in one process); the apply function is the
 // same one the single-node LocalDriver takes (node::ApplyLogEntry).
 //
-// Failures: a proposal on a follower fails at once with kFailedPrecondition naming the
-// leader (the API forwards it there); a proposal whose entry was replaced by another leader's
+// Failures: a proposal on a follower fails at once with a not-leader error (IsNotLeader;
+// the proposer forwards it to the leader); a proposal whose entry was replaced by another leader's
 // fails with kAborted (it was not applied, anywhere); a storage failure stops the node (its
 // peers hold the data) and fails everything waiting with kUnavailable. On Stop(), proposals
 // still waiting get no answer: their outcome is unknown (they may still commit elsewhere).
@@ -63,12 +63,22 @@ struct RaftStatus {
   uint64_t commit = 0;
   uint64_t applied = 0;
   uint64_t snapshot_index = 0;  // the log starts after it
+  uint64_t last_index = 0;
 };
+
+// The refusal of a proposal by a node that is not the leader: kFailedPrecondition with the
+// leader it knows (0: none yet) attached, so that it cannot be mistaken for a state
+// machine's own kFailedPrecondition result (a CAS mismatch, say).
+absl::Status NotLeaderError(NodeId leader);
+// True for a NotLeaderError; sets `leader` to the leader it names.
+bool IsNotLeader(const absl::Status& status, NodeId* leader = nullptr);
 
 class RaftNode {
  public:
   using ApplyFn = std::function<absl::Status(uint64_t index, std::string_view data)>;
   using DoneFn = std::function<void(absl::Status)>;
+  // The result and the entry's index (0 when it was refused before getting one).
+  using IndexedDoneFn = std::function<void(absl::Status, uint64_t index)>;
 
   static absl::StatusOr<std::unique_ptr<RaftNode>> Create(RaftNodeOptions options,
                                                           RaftTransport& transport, ApplyFn apply);
@@ -77,8 +87,12 @@ class RaftNode {
   void Start();
   void Stop();
   void Propose(std::string data, DoneFn done);
+  void Propose(std::string data, IndexedDoneFn done);
   void Receive(Message message);
   void TransferLeader(NodeId to);
+  // Runs `fn` (on the driver thread, or here if already so) once entry `index` is applied
+  // here; never if the node stops first.
+  void WhenApplied(uint64_t index, std::function<void()> fn);
   RaftStatus status() const;
   NodeId id() const { return options_.core.id; }
   // Messages refused by the core (malformed, unknown sender).
@@ -91,14 +105,16 @@ class RaftNode {
   void HandleReady();
   void MaybeCompact();
   void FailAll(const absl::Status& status);
+  void PublishStatus();
+  void RunAppliedWaiters();
 
   struct Proposal {
     std::string data;
-    DoneFn done;
+    IndexedDoneFn done;
   };
   struct Pending {
     uint64_t term;
-    DoneFn done;
+    IndexedDoneFn done;
   };
 
   RaftNodeOptions options_;
@@ -112,6 +128,7 @@ class RaftNode {
   std::deque<Message> inbox_;
   std::vector<Proposal> proposals_;
   std::vector<NodeId> transfers_;
+  std::multimap<uint64_t, std::function<void()>> applied_waiters_;
   bool stopping_ = false;
   bool failed_ = false;
   RaftStatus status_;

@@ -8,18 +8,18 @@
 #include <string_view>
 #include <vector>
 
-#include "api/hpack.h"
+#include "net/hpack.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   constexpr size_t kTableLimit = 4096;
-  dnsd::api::HpackDecoder decoder(kTableLimit);
+  dnsd::net::HpackDecoder decoder(kTableLimit);
   std::string_view input(reinterpret_cast<const char*>(data), size);
   // The first byte picks the block length, so blocks split at varied places.
   const size_t block = size > 0 ? 1 + data[0] % 64 : 1;
   while (!input.empty()) {
     const std::string_view piece = input.substr(0, block);
     input.remove_prefix(piece.size());
-    std::vector<dnsd::api::HeaderField> fields;
+    std::vector<dnsd::net::HeaderField> fields;
     if (!decoder.Decode(piece, fields, 16 * 1024).ok()) break;  // a connection error ends it
     if (decoder.table_size() > kTableLimit) std::abort();
   }

@@ -1,4 +1,4 @@
-#include "api/grpc_transport.h"
+#include "net/grpc_transport.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -18,14 +18,14 @@
 #include <unordered_set>
 #include <vector>
 
-#include "api/hpack.h"
 #include "common/event_loop.h"
 #include "common/socket_address.h"
 #include "common/strings.h"
 #include "common/thread_name.h"
+#include "net/hpack.h"
 #include "spdlog/spdlog.h"
 
-namespace dnsd::api {
+namespace dnsd::net {
 namespace {
 
 // Frame types and flags (RFC 9113 6).
@@ -114,6 +114,7 @@ struct H2Stream {
   bool bidi = false;
   std::shared_ptr<GrpcCall> call;
   std::shared_ptr<GrpcStreamHandler> handler;  // bidi only
+  const UnaryMethod* unary = nullptr;          // unary only (owned by the method table)
   std::string in;                              // request bytes not yet cut into messages
   std::string request;                         // unary: the request message
   bool have_request = false;
@@ -217,21 +218,22 @@ class GrpcTransport::Impl {
  public:
   Impl(GrpcTransportOptions options, common::MetricsRegistry& metrics)
       : options_(std::move(options)),
-        protocol_errors_(metrics.GetCounter("dnsd_grpc_protocol_errors_total",
+        protocol_errors_(metrics.GetCounter(options_.metrics_prefix + "_protocol_errors_total",
                                             "HTTP/2 connections ended for a protocol error")),
         rejected_calls_(metrics.GetCounter(
-            "dnsd_grpc_rejected_calls_total",
+            options_.metrics_prefix + "_rejected_calls_total",
             "gRPC calls refused by the transport (unknown method, oversized or compressed "
             "message, bad headers)")),
-        accept_errors_(metrics.GetCounter("dnsd_grpc_accept_errors_total",
+        accept_errors_(metrics.GetCounter(options_.metrics_prefix + "_accept_errors_total",
                                           "accept() failures on the gRPC port")),
         refused_connections_(
-            metrics.GetCounter("dnsd_grpc_refused_connections_total",
+            metrics.GetCounter(options_.metrics_prefix + "_refused_connections_total",
                                "gRPC connections closed at accept by grpc.max_connections")),
         keepalive_closes_(
-            metrics.GetCounter("dnsd_grpc_keepalive_closes_total",
+            metrics.GetCounter(options_.metrics_prefix + "_keepalive_closes_total",
                                "Connections closed for not answering a keep-alive PING")) {
-    metrics.AddGauge("dnsd_grpc_transport_connections", "Open HTTP/2 connections on the gRPC port",
+    metrics.AddGauge(options_.metrics_prefix + "_transport_connections",
+                     "Open HTTP/2 connections on the gRPC port",
                      [this] { return static_cast<double>(connection_count_.load()); });
   }
 
@@ -849,7 +851,7 @@ void H2Connection::OnRemoteClosed(H2Stream& s) {
   }
   if (!s.dispatched) {
     s.dispatched = true;
-    transport_.options_.on_unary(s.call, std::move(s.request));
+    (*s.unary)(s.call, std::move(s.request));
   }
 }
 
@@ -910,10 +912,14 @@ bool H2Connection::OnHeaders(uint32_t stream_id, std::string block, bool end_str
   s.send_window = peer_initial_window_;
   s.call = std::make_shared<GrpcCall>(transport_.owner_, weak_from_this(), stream_id, peer_);
   streams_.emplace(stream_id, std::move(stream));
-  if (path == transport_.options_.stream_path) {
+  if (auto stream_method = transport_.options_.stream_methods.find(path);
+      stream_method != transport_.options_.stream_methods.end()) {
     s.bidi = true;
-    s.handler = transport_.options_.on_stream(s.call);
-  } else if (path != transport_.options_.unary_path) {
+    s.handler = stream_method->second(s.call);
+  } else if (auto unary = transport_.options_.unary_methods.find(path);
+             unary != transport_.options_.unary_methods.end()) {
+    s.unary = &unary->second;
+  } else {
     Reject(s, kGrpcUnimplemented, common::StrCat("unknown method ", path));
   }
   if (end_stream) OnRemoteClosed(s);
@@ -1081,4 +1087,4 @@ absl::StatusOr<std::unique_ptr<GrpcTransport>> GrpcTransport::Start(
 int GrpcTransport::port() const { return impl_->port_; }
 void GrpcTransport::Shutdown(int grace_ms) { impl_->Shutdown(grace_ms); }
 
-}  // namespace dnsd::api
+}  // namespace dnsd::net

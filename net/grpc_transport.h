@@ -1,5 +1,5 @@
 // GrpcTransport is dnsd's own HTTP/2 server for gRPC (RFC 9113 framing and flow control,
-// HPACK from api/hpack.h, the gRPC length-prefixed message framing). It serves exactly two
+// HPACK from net/hpack.h, the gRPC length-prefixed message framing). It serves exactly two
 // methods, one unary and one bi-directional stream, which is all the Nacos protocol uses.
 //
 // Why not grpc++'s server: an idle Nacos client costs grpc++ about 35 KB (a call arena for
@@ -14,23 +14,27 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "common/metrics.h"
 
-namespace dnsd::api {
+namespace dnsd::net {
 
 class GrpcTransport;
 
 // The gRPC status codes dnsd sends (values of grpc/status.h).
 enum GrpcCode : int {
   kGrpcOk = 0,
+  kGrpcInvalidArgument = 3,
+  kGrpcPermissionDenied = 7,
   kGrpcResourceExhausted = 8,
   kGrpcFailedPrecondition = 9,
   kGrpcUnimplemented = 12,
   kGrpcInternal = 13,
+  kGrpcUnavailable = 14,
 };
 
 // One server call (a unary request or the server side of a stream). Any thread may use it.
@@ -78,6 +82,10 @@ class GrpcStreamHandler {
   virtual void OnDone() = 0;
 };
 
+using UnaryMethod = std::function<void(std::shared_ptr<GrpcCall> call, std::string message)>;
+using StreamMethod =
+    std::function<std::shared_ptr<GrpcStreamHandler>(std::shared_ptr<GrpcCall> call)>;
+
 struct GrpcTransportOptions {
   std::string address = "127.0.0.1";
   int port = 0;  // 0 = any free port
@@ -89,12 +97,16 @@ struct GrpcTransportOptions {
   // PING a client this long after its last frame; close if nothing arrives within the timeout.
   int64_t keepalive_time_ms = 6 * 60 * 1000;
   int64_t keepalive_timeout_ms = 20'000;
-  std::string unary_path;   // e.g. "/Request/request"
-  std::string stream_path;  // e.g. "/BiRequestStream/requestBiStream"
-  // Called on the transport thread for each complete unary request; answer through `call`.
-  std::function<void(std::shared_ptr<GrpcCall> call, std::string message)> on_unary;
-  // Called on the transport thread when a stream opens; returns its handler.
-  std::function<std::shared_ptr<GrpcStreamHandler>(std::shared_ptr<GrpcCall> call)> on_stream;
+  // The method table, by HTTP/2 :path ("/<package>.<Service>/<Method>"); a call to any other
+  // path is answered UNIMPLEMENTED.
+  // Unary methods are called on the transport thread with the complete request message;
+  // they answer through `call`, at once or later from any thread.
+  std::map<std::string, UnaryMethod, std::less<>> unary_methods;
+  // Stream methods are called on the transport thread when a stream opens; they return its
+  // handler.
+  std::map<std::string, StreamMethod, std::less<>> stream_methods;
+  // Metric names start with this ("dnsd_grpc" for the client port, "dnsd_peer" for peers).
+  std::string metrics_prefix = "dnsd_grpc";
 };
 
 class GrpcTransport {
@@ -115,4 +127,4 @@ class GrpcTransport {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace dnsd::api
+}  // namespace dnsd::net

@@ -1,11 +1,11 @@
-#include "api/hpack.h"
+#include "net/hpack.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-namespace dnsd::api {
+namespace dnsd::net {
 namespace {
 
 std::string Hex(std::string_view hex) {
@@ -150,4 +150,4 @@ TEST(Hpack, EncoderOutputDecodes) {
 }
 
 }  // namespace
-}  // namespace dnsd::api
+}  // namespace dnsd::net

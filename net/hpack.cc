@@ -1,14 +1,14 @@
-#include "api/hpack.h"
+#include "net/hpack.h"
 
 #include <array>
 #include <utility>
 
 #include "common/strings.h"
 
-namespace dnsd::api {
+namespace dnsd::net {
 namespace {
 
-#include "api/hpack_tables.inc"
+#include "net/hpack_tables.inc"
 
 constexpr size_t kEntryOverhead = 32;  // RFC 7541 4.1
 constexpr uint64_t kStaticEntries = 61;
@@ -224,4 +224,4 @@ void HpackAppendLiteral(std::string& out, uint32_t name_index, std::string_view 
   AppendString(out, value);
 }
 
-}  // namespace dnsd::api
+}  // namespace dnsd::net

@@ -12,7 +12,7 @@
 
 #include "absl/status/status.h"
 
-namespace dnsd::api {
+namespace dnsd::net {
 
 struct HeaderField {
   std::string name;
@@ -53,4 +53,4 @@ void HpackAppendIndexed(std::string& out, uint32_t static_index);
 void HpackAppendLiteral(std::string& out, uint32_t name_index, std::string_view name,
                         std::string_view value);
 
-}  // namespace dnsd::api
+}  // namespace dnsd::net

@@ -1,0 +1,154 @@
+#include "node/peer_client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+
+#include "node/raft_wire.h"
+
+namespace dnsd::node {
+namespace {
+
+std::chrono::system_clock::time_point DeadlineIn(int ms) {
+  return std::chrono::system_clock::now() + std::chrono::milliseconds(ms);
+}
+
+int64_t SteadyNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+PeerClient::PeerClient(std::string target) : target_(std::move(target)) {
+  grpc::ChannelArguments args;
+  // Reconnect quickly after a peer restarts, but back off (x1.6, jittered) up to 2 s while
+  // it stays away.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // Notice a peer that vanished without closing the connection (kill -9 of a VM, a cut link).
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 2000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 2000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  args.SetMaxSendMessageSize(64 * 1024 * 1024);
+  // Each peer gets its own connection (no sharing with other channels to the same target).
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  channel_ = grpc::CreateCustomChannel(target_, grpc::InsecureChannelCredentials(), args);
+  stub_ = dnsd::peer::Peer::NewStub(channel_);
+}
+
+PeerClient::~PeerClient() {
+  std::unique_lock lock(mu_);
+  stopping_ = true;
+  raft_queue_.clear();
+  for (grpc::ClientContext* context : live_) context->TryCancel();
+  idle_.wait(lock, [&] { return live_.empty(); });
+}
+
+grpc::ClientContext* PeerClient::NewContext(int deadline_ms) {
+  auto* context = new grpc::ClientContext();
+  context->set_deadline(DeadlineIn(deadline_ms));
+  // Fail fast while the peer is unreachable instead of queueing inside grpc++.
+  context->set_wait_for_ready(false);
+  live_.insert(context);
+  return context;
+}
+
+void PeerClient::CallDone(grpc::ClientContext* context) {
+  std::lock_guard lock(mu_);
+  live_.erase(context);
+  delete context;
+  if (live_.empty()) idle_.notify_all();
+}
+
+bool PeerClient::connected() const {
+  return channel_->GetState(/*try_to_connect=*/true) == GRPC_CHANNEL_READY;
+}
+
+void PeerClient::SendRaft(raft::Message message) {
+  std::lock_guard lock(mu_);
+  if (stopping_) return;
+  if (raft_queue_.size() >= kMaxQueuedRaftMessages) {
+    stats_.raft_dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  raft_queue_.push_back(std::move(message));
+  if (!raft_in_flight_) StartRaftCall();
+}
+
+void PeerClient::StartRaftCall() {
+  std::vector<raft::Message> batch;
+  const size_t n = std::min(raft_queue_.size(), kMaxRaftMessagesPerBatch);
+  batch.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    batch.push_back(std::move(raft_queue_.front()));
+    raft_queue_.pop_front();
+  }
+  struct Call {
+    dnsd::peer::RaftBatch request;
+    dnsd::peer::RaftAck response;
+  };
+  auto call = std::make_shared<Call>();
+  call->request = ToRaftBatch(batch);
+  raft_in_flight_ = true;
+  grpc::ClientContext* context = NewContext(kRaftCallDeadlineMs);
+  stub_->async()->Raft(context, &call->request, &call->response,
+                       [this, call, context, n](grpc::Status status) {
+                         reachable_.store(status.ok(), std::memory_order_relaxed);
+                         if (status.ok()) {
+                           stats_.raft_sent.fetch_add(n, std::memory_order_relaxed);
+                           stats_.last_success_ms.store(SteadyNowMs(), std::memory_order_relaxed);
+                         } else {
+                           stats_.raft_failed_calls.fetch_add(1, std::memory_order_relaxed);
+                         }
+                         {
+                           std::lock_guard lock(mu_);
+                           raft_in_flight_ = false;
+                           if (!stopping_ && !raft_queue_.empty()) StartRaftCall();
+                         }
+                         CallDone(context);
+                       });
+}
+
+void PeerClient::Forward(dnsd::peer::ForwardRequest request, int deadline_ms, ForwardDone done) {
+  struct Call {
+    dnsd::peer::ForwardRequest request;
+    dnsd::peer::ForwardResponse response;
+    ForwardDone done;
+  };
+  auto call = std::make_shared<Call>();
+  call->request = std::move(request);
+  call->done = std::move(done);
+  grpc::ClientContext* context = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || forwards_in_flight_ >= kMaxForwardsInFlight) {
+      context = nullptr;
+    } else {
+      ++forwards_in_flight_;
+      context = NewContext(deadline_ms);
+    }
+  }
+  if (context == nullptr) {
+    call->done(absl::ResourceExhaustedError("too many writes are being forwarded to the leader"),
+               {});
+    return;
+  }
+  stub_->async()->Forward(
+      context, &call->request, &call->response, [this, call, context](grpc::Status status) {
+        {
+          std::lock_guard lock(mu_);
+          --forwards_in_flight_;
+        }
+        absl::Status transport =
+            status.ok() ? absl::OkStatus() : absl::UnavailableError(status.error_message());
+        call->done(transport, std::move(call->response));
+        CallDone(context);
+      });
+}
+
+}  // namespace dnsd::node

@@ -1,0 +1,85 @@
+// PeerClient makes this node's calls to one peer's peer port (dnsd.peer.Peer, served by
+// net::GrpcTransport there) through a grpc++ channel, which reconnects with exponential
+// backoff by itself.
+//
+// Raft messages: SendRaft() queues and returns at once. One call is in flight at a time;
+// whatever queued meanwhile leaves in the next call as one batch, so a slow peer gets fewer,
+// larger calls rather than more of them. The queue is bounded (kMaxQueuedRaftMessages): when
+// the peer is gone or slow, new messages are dropped and counted, never buffered without
+// limit; Raft retransmits what matters (heartbeats, probes).
+//
+// Forwarded writes: Forward() is one asynchronous call with a deadline; at most
+// kMaxForwardsInFlight at a time, beyond that it fails at once with kResourceExhausted.
+//
+// Thread-safety: all methods are thread-safe; callbacks run on grpc++'s threads. The
+// destructor cancels the calls in flight and waits for their callbacks (so it must not run on
+// one of them).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "raft/raft_types.h"
+#include "raft_peer.grpc.pb.h"
+
+namespace dnsd::node {
+
+struct PeerClientStats {
+  std::atomic<uint64_t> raft_dropped{0};       // messages dropped: queue full
+  std::atomic<uint64_t> raft_failed_calls{0};  // Raft calls that failed (peer down, deadline)
+  std::atomic<uint64_t> raft_sent{0};          // messages delivered
+  std::atomic<int64_t> last_success_ms{0};     // steady clock of the last call that got through
+};
+
+class PeerClient {
+ public:
+  static constexpr size_t kMaxQueuedRaftMessages = 4096;
+  static constexpr int kMaxForwardsInFlight = 1024;
+  static constexpr int kRaftCallDeadlineMs = 2000;
+
+  using ForwardDone = std::function<void(absl::Status transport, dnsd::peer::ForwardResponse)>;
+
+  explicit PeerClient(std::string target);  // "ip:port" of the peer port
+  ~PeerClient();
+
+  void SendRaft(raft::Message message);
+  void Forward(dnsd::peer::ForwardRequest request, int deadline_ms, ForwardDone done);
+
+  const std::string& target() const { return target_; }
+  const PeerClientStats& stats() const { return stats_; }
+  // True while the last Raft call reached the peer (false before the first one).
+  bool reachable() const { return reachable_.load(std::memory_order_relaxed); }
+  // True when the connection is up, so a call now is sent rather than failed unsent.
+  bool connected() const;
+
+ private:
+  // Starts a Raft call with what is queued; mu_ held, no call in flight.
+  void StartRaftCall();
+  grpc::ClientContext* NewContext(int deadline_ms);  // mu_ held; counted in flight
+  void CallDone(grpc::ClientContext* context);
+
+  const std::string target_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<dnsd::peer::Peer::Stub> stub_;
+  PeerClientStats stats_;
+  std::atomic<bool> reachable_{false};
+
+  std::mutex mu_;
+  std::condition_variable idle_;
+  bool stopping_ = false;
+  std::deque<raft::Message> raft_queue_;
+  bool raft_in_flight_ = false;
+  int forwards_in_flight_ = 0;
+  std::set<grpc::ClientContext*> live_;  // calls in flight, for cancelling at destruction
+};
+
+}  // namespace dnsd::node

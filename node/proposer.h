@@ -1,0 +1,38 @@
+// Proposer is the one door for durable writes: every API (HTTP v1/v2, gRPC) hands its log
+// entry (node/log_entries.h) here and gets the state machine's result back once the entry is
+// applied, or a failure that says the write was not made (or that its outcome is unknown).
+//
+// Implementations: LocalProposer (a single node: the LocalDriver's own log) and RaftCluster
+// (node/raft_cluster.h: the Raft leader proposes, a follower forwards to the leader).
+//
+// Thread-safety: Propose() may be called from any thread; `done` runs on a driver or RPC
+// thread and must only hand the result back to the caller's loop.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "raft/local_driver.h"
+
+namespace dnsd::node {
+
+class Proposer {
+ public:
+  using DoneFn = std::function<void(absl::Status)>;
+  virtual ~Proposer() = default;
+  virtual void Propose(std::string entry, DoneFn done) = 0;
+};
+
+class LocalProposer final : public Proposer {
+ public:
+  explicit LocalProposer(raft::LocalDriver& driver) : driver_(driver) {}
+  void Propose(std::string entry, DoneFn done) override {
+    driver_.Propose(std::move(entry), std::move(done));
+  }
+
+ private:
+  raft::LocalDriver& driver_;
+};
+
+}  // namespace dnsd::node

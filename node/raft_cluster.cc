@@ -1,0 +1,332 @@
+#include "node/raft_cluster.h"
+
+#include <chrono>
+#include <random>
+
+#include "common/strings.h"
+#include "common/thread_name.h"
+#include "node/raft_wire.h"
+#include "spdlog/spdlog.h"
+
+namespace dnsd::node {
+namespace {
+
+constexpr char kRaftMethod[] = "/dnsd.peer.Peer/Raft";
+constexpr char kForwardMethod[] = "/dnsd.peer.Peer/Forward";
+// How often a write that waits for a leader looks again.
+constexpr int kLeaderRetryMs = 50;
+// A member not heard from for this long is DOWN; before that, once a call failed, SUSPICIOUS.
+constexpr int64_t kDownAfterMs = 10'000;
+
+int64_t SteadyNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t WallNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+const char* MemberStateName(MemberState state) {
+  switch (state) {
+    case MemberState::kUp:
+      return "UP";
+    case MemberState::kSuspicious:
+      return "SUSPICIOUS";
+    case MemberState::kDown:
+      return "DOWN";
+  }
+  return "DOWN";
+}
+
+// One write on its way: proposed here, or forwarded, until it has a result or runs out of time.
+struct RaftCluster::Attempt {
+  std::string entry;
+  DoneFn done;
+  int64_t deadline_ms;  // steady clock
+};
+
+RaftCluster::RaftCluster(RaftClusterOptions options, common::MetricsRegistry& metrics)
+    : options_(std::move(options)),
+      self_id_(options_.membership.self_member().raft_id()),
+      metrics_(metrics),
+      bad_peer_messages_(metrics.GetCounter(
+          "dnsd_peer_bad_messages_total",
+          "Peer calls refused: unparsable, malformed or from a node that is not a member")),
+      forwarded_writes_(metrics.GetCounter("dnsd_raft_forwarded_writes_total",
+                                           "Writes this node forwarded to the Raft leader")),
+      forward_failures_(metrics.GetCounter(
+          "dnsd_raft_forward_failures_total",
+          "Forwarded writes whose leader did not answer (outcome unknown to the client)")),
+      received_forwards_(metrics.GetCounter("dnsd_raft_received_forwards_total",
+                                            "Writes other members forwarded to this node")) {}
+
+absl::StatusOr<std::unique_ptr<RaftCluster>> RaftCluster::Create(RaftClusterOptions options,
+                                                                 ApplyFn apply,
+                                                                 common::MetricsRegistry& metrics) {
+  if (options.membership.members.empty()) {
+    return absl::InvalidArgumentError("a Raft cluster needs its member list");
+  }
+  std::unique_ptr<RaftCluster> cluster(new RaftCluster(std::move(options), metrics));
+  const auto& membership = cluster->options_.membership;
+
+  raft::RaftNodeOptions raft_options;
+  raft_options.core.id = cluster->self_id_;
+  for (const auto& member : membership.members) {
+    raft_options.core.voters.push_back(member.raft_id());
+    if (member.raft_id() == cluster->self_id_) continue;
+    cluster->peers_.emplace(
+        member.raft_id(),
+        std::make_unique<PeerClient>(common::StrCat(
+            member.ip.find(':') == std::string::npos ? member.ip : "[" + member.ip + "]", ":",
+            member.peer_port())));
+  }
+  raft_options.core.election_ticks = cluster->options_.election_ticks;
+  auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
+  raft_options.core.random = [rng](uint64_t n) { return n == 0 ? 0 : (*rng)() % n; };
+  raft_options.dir = cluster->options_.raft_dir;
+  raft_options.tick_ms = cluster->options_.tick_ms;
+  raft_options.env = cluster->options_.env;
+  auto node = raft::RaftNode::Create(std::move(raft_options), *cluster, std::move(apply));
+  if (!node.ok()) return node.status();
+  cluster->raft_ = std::move(*node);
+
+  auto loop = common::EventLoop::Create();
+  if (!loop.ok()) return loop.status();
+  cluster->timers_ = std::move(*loop);
+  return cluster;
+}
+
+RaftCluster::~RaftCluster() { Stop(0); }
+
+absl::Status RaftCluster::Start() {
+  net::GrpcTransportOptions transport;
+  transport.address = options_.peer_listen_address;
+  transport.port =
+      options_.peer_port >= 0 ? options_.peer_port : options_.membership.self_member().peer_port();
+  transport.metrics_prefix = "dnsd_peer";
+  // Raft batches carry up to 4096 entries of up to a config's size each.
+  transport.max_message_bytes = 64 * 1024 * 1024;
+  transport.max_connections = 1024;
+  transport.keepalive_time_ms = 10'000;
+  transport.unary_methods[kRaftMethod] = [this](std::shared_ptr<net::GrpcCall> call,
+                                                std::string message) {
+    OnRaftCall(std::move(call), std::move(message));
+  };
+  transport.unary_methods[kForwardMethod] = [this](std::shared_ptr<net::GrpcCall> call,
+                                                   std::string message) {
+    OnForwardCall(std::move(call), std::move(message));
+  };
+  auto server = net::GrpcTransport::Start(std::move(transport), metrics_);
+  if (!server.ok()) {
+    return absl::UnavailableError(
+        common::StrCat("peer port: ", common::ToStd(server.status().message())));
+  }
+  server_ = std::move(*server);
+  timer_thread_ = std::thread([this] {
+    common::SetThreadName("raft-timers");
+    timers_->Run();
+  });
+  raft_->Start();
+  return absl::OkStatus();
+}
+
+void RaftCluster::Stop(int transfer_ms) {
+  if (stopped_.exchange(true)) return;
+  if (transfer_ms > 0 && raft_ && raft_->status().role == raft::Role::kLeader) {
+    // Hand over to the follower that answers (the core picks it only once it is up to date).
+    for (const auto& [id, peer] : peers_) {
+      if (!peer->reachable()) continue;
+      raft_->TransferLeader(id);
+      const int64_t until = SteadyNowMs() + transfer_ms;
+      while (SteadyNowMs() < until && raft_->status().leader == self_id_) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      spdlog::info("Raft: leadership {} to node {}",
+                   raft_->status().leader == id ? "handed over" : "not yet taken", id);
+      break;
+    }
+  }
+  if (server_) server_->Shutdown(0);
+  if (raft_) raft_->Stop();
+  if (timers_) timers_->Stop();
+  if (timer_thread_.joinable()) timer_thread_.join();
+  peers_.clear();  // cancels calls in flight and waits for their callbacks
+}
+
+int RaftCluster::peer_port() const { return server_ ? server_->port() : 0; }
+
+const cluster::Member* RaftCluster::MemberById(raft::NodeId id) const {
+  for (const auto& member : options_.membership.members) {
+    if (member.raft_id() == id) return &member;
+  }
+  return nullptr;
+}
+
+std::vector<MemberStatus> RaftCluster::members() const {
+  std::vector<MemberStatus> out;
+  const int64_t now = SteadyNowMs();
+  const int64_t wall = WallNowMs();
+  for (const auto& member : options_.membership.members) {
+    MemberStatus status;
+    status.member = member;
+    status.raft_id = member.raft_id();
+    status.self = status.raft_id == self_id_;
+    if (status.self) {
+      status.state = MemberState::kUp;
+      status.last_contact_ms = wall;
+    } else if (auto it = peers_.find(status.raft_id); it != peers_.end()) {
+      const int64_t last = it->second->stats().last_success_ms.load(std::memory_order_relaxed);
+      if (it->second->reachable()) {
+        status.state = MemberState::kUp;
+      } else if (last != 0 && now - last < kDownAfterMs) {
+        status.state = MemberState::kSuspicious;
+      }
+      status.last_contact_ms = last == 0 ? 0 : wall - (now - last);
+    }
+    out.push_back(status);
+  }
+  return out;
+}
+
+void RaftCluster::Send(const raft::Message& message) {
+  auto it = peers_.find(message.to);
+  if (it != peers_.end()) it->second->SendRaft(message);
+}
+
+void RaftCluster::OnRaftCall(std::shared_ptr<net::GrpcCall> call, std::string message) {
+  auto batch = DecodeRaftBatch(message);
+  if (!batch.ok()) {
+    bad_peer_messages_.Inc();
+    call->Finish(net::kGrpcInvalidArgument, std::string(batch.status().message()));
+    return;
+  }
+  for (auto& m : *batch) {
+    if (m.to != self_id_ || !peers_.contains(m.from)) {
+      bad_peer_messages_.Inc();
+      call->Finish(net::kGrpcPermissionDenied,
+                   common::StrCat("Raft message from node ", m.from, " to node ", m.to,
+                                  ": not a member of this cluster, or not for this node"));
+      return;
+    }
+  }
+  for (auto& m : *batch) raft_->Receive(std::move(m));
+  call->Send(std::string());  // RaftAck{}
+  call->Finish();
+}
+
+void RaftCluster::OnForwardCall(std::shared_ptr<net::GrpcCall> call, std::string message) {
+  dnsd::peer::ForwardRequest request;
+  if (!request.ParseFromString(message) || request.entry().empty()) {
+    bad_peer_messages_.Inc();
+    call->Finish(net::kGrpcInvalidArgument, "not a ForwardRequest with an entry");
+    return;
+  }
+  if (!peers_.contains(request.from())) {
+    bad_peer_messages_.Inc();
+    call->Finish(net::kGrpcPermissionDenied, "forwarded write from a node that is not a member");
+    return;
+  }
+  received_forwards_.Inc();
+  // Proposed here or refused; never forwarded further (loop guard).
+  raft_->Propose(std::move(*request.mutable_entry()), [call](absl::Status s, uint64_t index) {
+    dnsd::peer::ForwardResponse response;
+    raft::NodeId leader = 0;
+    if (raft::IsNotLeader(s, &leader)) {
+      response.set_not_leader(true);
+      response.set_leader(leader);
+    }
+    response.set_code(static_cast<int>(s.code()));
+    response.set_message(std::string(s.message()));
+    response.set_index(index);
+    call->Send(response.SerializeAsString());
+    call->Finish();
+  });
+}
+
+void RaftCluster::Propose(std::string entry, DoneFn done) {
+  auto attempt = std::make_shared<Attempt>(
+      Attempt{std::move(entry), std::move(done), SteadyNowMs() + options_.propose_timeout_ms});
+  TryPropose(std::move(attempt));
+}
+
+void RaftCluster::TryPropose(std::shared_ptr<Attempt> attempt) {
+  raft_->Propose(attempt->entry, [this, attempt](absl::Status s, uint64_t) {
+    raft::NodeId leader = 0;
+    if (!raft::IsNotLeader(s, &leader)) {
+      attempt->done(s);  // this node led: the state machine's result, applied here
+      return;
+    }
+    if (leader == 0 || leader == self_id_) return RetryLater(attempt, s);
+    ForwardTo(leader, attempt);
+  });
+}
+
+void RaftCluster::RetryLater(std::shared_ptr<Attempt> attempt, absl::Status why) {
+  if (stopped_.load() || SteadyNowMs() + kLeaderRetryMs > attempt->deadline_ms) {
+    attempt->done(absl::UnavailableError(
+        common::StrCat("the cluster has no reachable leader (", common::ToStd(why.message()),
+                       "); the write was not applied, try again")));
+    return;
+  }
+  timers_->RunAfter(kLeaderRetryMs, [this, attempt] { TryPropose(attempt); });
+}
+
+void RaftCluster::ForwardTo(raft::NodeId leader, std::shared_ptr<Attempt> attempt) {
+  auto it = peers_.find(leader);
+  if (it == peers_.end()) {
+    return RetryLater(attempt, absl::UnavailableError("the leader is not in the member list"));
+  }
+  PeerClient& peer = *it->second;
+  if (!peer.connected()) {
+    // Nothing sent yet: waiting for the connection (or a new leader) is safe.
+    return RetryLater(attempt, absl::UnavailableError(common::StrCat("the leader ", peer.target(),
+                                                                     " is unreachable")));
+  }
+  forwarded_writes_.Inc();
+  dnsd::peer::ForwardRequest request;
+  request.set_entry(attempt->entry);
+  request.set_from(self_id_);
+  const int remaining =
+      static_cast<int>(std::max<int64_t>(attempt->deadline_ms - SteadyNowMs(), 1));
+  peer.Forward(
+      std::move(request), remaining,
+      [this, attempt, target = peer.target()](absl::Status transport,
+                                              dnsd::peer::ForwardResponse response) {
+        if (!transport.ok()) {
+          if (transport.code() == absl::StatusCode::kResourceExhausted) {
+            attempt->done(absl::UnavailableError(transport.message()));
+            return;
+          }
+          forward_failures_.Inc();
+          attempt->done(absl::UnavailableError(common::StrCat(
+              "the leader ", target, " did not answer (", common::ToStd(transport.message()),
+              "); the write may or may not have been applied")));
+          return;
+        }
+        if (response.not_leader()) {
+          // Refused before proposing: safe to try again with the leader it names.
+          return RetryLater(attempt, absl::UnavailableError(response.message()));
+        }
+        absl::Status result(static_cast<absl::StatusCode>(response.code()), response.message());
+        if (response.index() == 0 || stopped_.load()) {
+          attempt->done(result);
+          return;
+        }
+        // Answer once this node has applied the write too (read-your-writes here),
+        // or after forward_apply_wait_ms (it is committed either way).
+        auto once = std::make_shared<std::atomic<bool>>(false);
+        auto finish = [attempt, once, result] {
+          if (!once->exchange(true)) attempt->done(result);
+        };
+        raft_->WhenApplied(response.index(), finish);
+        timers_->RunAfter(options_.forward_apply_wait_ms, finish);
+      });
+}
+
+}  // namespace dnsd::node

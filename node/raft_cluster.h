@@ -1,0 +1,111 @@
+// RaftCluster is one node of a dnsd cluster's CP side: the RaftNode that replicates the log,
+// the peer port (net::GrpcTransport serving dnsd.peer.Peer: Raft messages and forwarded
+// writes), a PeerClient per other member, and the Proposer every API writes through.
+//
+// Writes (Propose): on the leader the entry is proposed to Raft and answered with the state
+// machine's result once applied here. On a follower it is forwarded to the leader, which
+// proposes it and answers with the result and the entry's index; the follower then waits
+// (up to forward_apply_wait_ms) until it has applied that index itself before answering, so a
+// client that writes through any node reads its own write from that node. While no leader is
+// known (an election), or the leader's connection is down, the write waits and retries for up
+// to propose_timeout_ms; nothing is sent twice, so a write is never applied twice. A write
+// whose forward was sent but never answered (the leader died) fails with kUnavailable and a
+// message saying its outcome is unknown.
+//
+// Loop guard: a forwarded write is proposed by the receiver or refused (not the leader);
+// it is never forwarded again.
+//
+// Thread-safety: Propose, Send and the accessors are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "cluster/members.h"
+#include "common/event_loop.h"
+#include "common/metrics.h"
+#include "net/grpc_transport.h"
+#include "node/peer_client.h"
+#include "node/proposer.h"
+#include "raft/raft_node.h"
+
+namespace dnsd::node {
+
+struct RaftClusterOptions {
+  cluster::Membership membership;
+  std::string raft_dir;  // the Raft log (LevelDB)
+  std::string peer_listen_address = "0.0.0.0";
+  int peer_port = -1;  // -1: the member's peer port (HTTP + 1001)
+  int tick_ms = 100;
+  int election_ticks = 10;        // election timeout: [10, 20) ticks
+  int propose_timeout_ms = 5000;  // how long a write waits for a leader
+  int forward_apply_wait_ms = 1000;
+  leveldb::Env* env = nullptr;
+};
+
+enum class MemberState { kUp, kSuspicious, kDown };
+const char* MemberStateName(MemberState state);
+
+struct MemberStatus {
+  cluster::Member member;
+  raft::NodeId raft_id = 0;
+  bool self = false;
+  MemberState state = MemberState::kDown;
+  int64_t last_contact_ms = 0;  // wall clock of the last successful call (self: now)
+};
+
+class RaftCluster final : public Proposer, public raft::RaftTransport {
+ public:
+  using ApplyFn = raft::RaftNode::ApplyFn;
+
+  static absl::StatusOr<std::unique_ptr<RaftCluster>> Create(RaftClusterOptions options,
+                                                             ApplyFn apply,
+                                                             common::MetricsRegistry& metrics);
+  ~RaftCluster() override;
+
+  // Opens the peer port and starts Raft.
+  absl::Status Start();
+  // Hands leadership to an up-to-date follower if this node leads (waiting up to
+  // `transfer_ms` for it to take over), then stops.
+  void Stop(int transfer_ms = 2000);
+
+  void Propose(std::string entry, DoneFn done) override;
+  void Send(const raft::Message& message) override;
+
+  raft::RaftStatus raft_status() const { return raft_->status(); }
+  std::vector<MemberStatus> members() const;
+  const cluster::Membership& membership() const { return options_.membership; }
+  int peer_port() const;
+  // The member with this Raft id (nullptr when none).
+  const cluster::Member* MemberById(raft::NodeId id) const;
+
+ private:
+  RaftCluster(RaftClusterOptions options, common::MetricsRegistry& metrics);
+  struct Attempt;
+  void TryPropose(std::shared_ptr<Attempt> attempt);
+  void RetryLater(std::shared_ptr<Attempt> attempt, absl::Status why);
+  void ForwardTo(raft::NodeId leader, std::shared_ptr<Attempt> attempt);
+  void OnRaftCall(std::shared_ptr<net::GrpcCall> call, std::string message);
+  void OnForwardCall(std::shared_ptr<net::GrpcCall> call, std::string message);
+
+  RaftClusterOptions options_;
+  const raft::NodeId self_id_;
+  std::unique_ptr<raft::RaftNode> raft_;
+  std::map<raft::NodeId, std::unique_ptr<PeerClient>> peers_;
+  std::unique_ptr<common::EventLoop> timers_;  // retries and waits
+  std::thread timer_thread_;
+  std::unique_ptr<net::GrpcTransport> server_;
+  common::MetricsRegistry& metrics_;
+  common::Counter& bad_peer_messages_;
+  common::Counter& forwarded_writes_;
+  common::Counter& forward_failures_;
+  common::Counter& received_forwards_;
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace dnsd::node
