@@ -316,9 +316,9 @@ void NamingHttpApi::Propose(ApiVersion v, Command command, Resp resp,
   }
   DeferredReply reply = resp.Defer();
   proposer_.Propose(node::NamingLogEntry(command),
-                  [reply, v, on_success = std::move(on_success)](absl::Status s) {
-                    reply.Send(s.ok() ? on_success() : ErrorResponse(v, s));
-                  });
+                    [reply, v, on_success = std::move(on_success)](absl::Status s) {
+                      reply.Send(s.ok() ? on_success() : ErrorResponse(v, s));
+                    });
 }
 
 // ---------------------------------------------------------------- instances
@@ -1013,29 +1013,62 @@ void NamingHttpApi::OperatorMetrics(ApiVersion v, Req req, Resp resp) {
   resp.Send(SuccessJson(v, w.Take()));
 }
 
-std::string NamingHttpApi::MemberJson() const {
+std::vector<ClusterMemberView> NamingHttpApi::Members() const {
+  if (identity_.members) return identity_.members();
+  ClusterMemberView self;
+  self.ip = identity_.ip;
+  self.http_port = identity_.http_port;
+  self.self = true;
+  self.last_refresh_ms = clock_.NowMs();
+  self.raft_role = "LEADER";
+  self.raft_leader = common::StrCat(identity_.ip, ":", identity_.http_port);
+  return {self};
+}
+
+std::string NamingHttpApi::MemberJson(const ClusterMemberView& m) const {
   JsonWriter w;
-  const std::string address = common::StrCat(identity_.ip, ":", identity_.http_port);
   w.BeginObject()
       .Key("ip")
-      .String(identity_.ip)
+      .String(m.ip)
       .Key("port")
-      .Int(identity_.http_port)
+      .Int(m.http_port)
       .Key("state")
-      .String("UP")
+      .String(m.state)
       .Key("address")
-      .String(address)
+      .String(common::StrCat(m.ip, ":", m.http_port))
       .Key("extendInfo")
       .BeginObject()
       .Key("raftPort")
-      .String(common::StrCat(identity_.raft_port))
+      .String(common::StrCat(m.http_port - 1000))
       .Key("version")
       .String(identity_.version)
       .Key("readyToUpgrade")
       .Bool(true)
       .Key("lastRefreshTime")
-      .Int(clock_.NowMs())
+      .Int(m.last_refresh_ms);
+  // Nacos reports its Raft groups here; dnsd has one group for configs and persistent data.
+  w.Key("raftMetaData")
+      .BeginObject()
+      .Key("metaDataMap")
+      .BeginObject()
+      .Key("dnsd_cp")
+      .BeginObject()
+      .Key("leader")
+      .String(m.raft_leader)
+      .Key("term")
+      .Int(static_cast<int64_t>(m.raft_term))
       .EndObject()
+      .EndObject()
+      .EndObject();
+  if (m.self) {
+    w.Key("raftRole")
+        .String(m.raft_role)
+        .Key("raftAppliedIndex")
+        .Int(static_cast<int64_t>(m.raft_applied))
+        .Key("raftCommitIndex")
+        .Int(static_cast<int64_t>(m.raft_commit));
+  }
+  w.EndObject()
       .Key("abilities")
       .BeginObject()
       .EndObject()
@@ -1045,6 +1078,23 @@ std::string NamingHttpApi::MemberJson() const {
       .Int(0)
       .EndObject();
   return w.Take();
+}
+
+std::string NamingHttpApi::MembersJson() const {
+  std::string out = "[";
+  for (const auto& m : Members()) {
+    if (out.size() > 1) out += ',';
+    out += MemberJson(m);
+  }
+  out += ']';
+  return out;
+}
+
+std::string NamingHttpApi::SelfJson() const {
+  for (const auto& m : Members()) {
+    if (m.self) return MemberJson(m);
+  }
+  return "null";
 }
 
 // ---------------------------------------------------------------- routes
@@ -1101,27 +1151,31 @@ void NamingHttpApi::RegisterRoutes(HttpServer& server) {
         path, [](Req, Resp resp) { resp.Send(HttpResponse::Text(200, "OK")); }, kGetMethod);
   }
 
-  // Cluster membership: a single node for now.
+  // Cluster membership (a single node: itself).
   server.Route(
       "/nacos/v1/core/cluster/nodes",
       [this](Req, Resp resp) {
         resp.Send(HttpResponse::Json(
-            200, common::StrCat(R"({"code":200,"message":null,"data":[)", MemberJson(), "]}")));
+            200, common::StrCat(R"({"code":200,"message":null,"data":)", MembersJson(), "}")));
       },
       kGetMethod);
   server.Route(
       "/nacos/v1/core/cluster/self",
       [this](Req, Resp resp) {
         resp.Send(HttpResponse::Json(
-            200, common::StrCat(R"({"code":200,"message":null,"data":)", MemberJson(), "}")));
+            200, common::StrCat(R"({"code":200,"message":null,"data":)", SelfJson(), "}")));
       },
       kGetMethod);
   server.Route(
       "/nacos/v1/core/cluster/simple/nodes",
       [this](Req, Resp resp) {
+        std::string list;
+        for (const auto& m : Members()) {
+          list += list.empty() ? "\"" : ",\"";
+          list += common::StrCat(m.ip, ":", m.http_port, "\"");
+        }
         resp.Send(HttpResponse::Json(
-            200, common::StrCat(R"({"code":200,"message":null,"data":[")", identity_.ip, ":",
-                                identity_.http_port, "\"]}")));
+            200, common::StrCat(R"({"code":200,"message":null,"data":[)", list, "]}")));
       },
       kGetMethod);
   server.Route(
@@ -1132,13 +1186,10 @@ void NamingHttpApi::RegisterRoutes(HttpServer& server) {
       kGetMethod);
   server.Route(
       "/nacos/v2/core/cluster/node/self",
-      [this](Req, Resp resp) { resp.Send(SuccessJson(V::kV2, MemberJson())); }, kGetMethod);
+      [this](Req, Resp resp) { resp.Send(SuccessJson(V::kV2, SelfJson())); }, kGetMethod);
   server.Route(
       "/nacos/v2/core/cluster/node/list",
-      [this](Req, Resp resp) {
-        resp.Send(SuccessJson(V::kV2, common::StrCat("[", MemberJson(), "]")));
-      },
-      kGetMethod);
+      [this](Req, Resp resp) { resp.Send(SuccessJson(V::kV2, MembersJson())); }, kGetMethod);
   server.Route(
       "/nacos/v2/core/cluster/node/self/health",
       [](Req, Resp resp) { resp.Send(SuccessJson(V::kV2, "\"UP\"")); }, kGetMethod);

@@ -23,11 +23,28 @@
 
 namespace dnsd::api {
 
+// One member as /nacos/v1/core/cluster/nodes shows it.
+struct ClusterMemberView {
+  std::string ip;
+  int http_port = 0;
+  std::string state = "UP";  // UP, SUSPICIOUS, DOWN
+  bool self = false;
+  int64_t last_refresh_ms = 0;
+  // The Raft group as this node sees it.
+  std::string raft_role;  // self only: LEADER, FOLLOWER, CANDIDATE, PRE_CANDIDATE
+  uint64_t raft_term = 0;
+  std::string raft_leader;    // "ip:port" of the leader (HTTP port), empty when none is known
+  uint64_t raft_applied = 0;  // self only
+  uint64_t raft_commit = 0;   // self only
+};
+
 struct NodeIdentity {
   std::string ip = "127.0.0.1";
   int http_port = 8848;
   int raft_port = 7848;
   std::string version = "2.5.1";
+  // The cluster's members, this node among them; unset for a single node (itself, UP).
+  std::function<std::vector<ClusterMemberView>()> members;
 };
 
 // The runtime switches of /operator/switches. Values are kept as JSON literals.
@@ -102,7 +119,10 @@ class NamingHttpApi {
   // /nacos/v2/ns/client/...: the clients that publish and subscribe.
   void Clients(std::string_view what, Req req, Resp resp);
   void OperatorMetrics(ApiVersion v, Req req, Resp resp);
-  std::string MemberJson() const;
+  std::vector<ClusterMemberView> Members() const;
+  std::string MemberJson(const ClusterMemberView& member) const;
+  std::string MembersJson() const;  // a JSON array
+  std::string SelfJson() const;
 
   // Proposes a durable command after a precheck; `reply` renders the applied result.
   void Propose(ApiVersion v, registry::Command command, Resp resp,

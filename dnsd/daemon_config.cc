@@ -136,6 +136,13 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"cache_max_ttl", Integer(&DaemonConfig::cache_max_ttl, 0, 2'147'483'647)},
         {"cache_negative_max_ttl", Integer(&DaemonConfig::cache_negative_max_ttl, 0, 86'400)},
         {"stale_max_s", Integer(&DaemonConfig::stale_max_s, 0, 604'800)}}},
+      {"cluster",
+       {{"members", StringList(&DaemonConfig::cluster_members)},
+        {"conf_file", String(&DaemonConfig::cluster_conf_file)},
+        {"peer_port", Integer(&DaemonConfig::cluster_peer_port, 0, 65535)},
+        {"tick_ms", Integer(&DaemonConfig::cluster_tick_ms, 10, 10'000)},
+        {"election_ticks", Integer(&DaemonConfig::cluster_election_ticks, 3, 1000)},
+        {"propose_timeout_ms", Integer(&DaemonConfig::cluster_propose_timeout_ms, 100, 600'000)}}},
   };
   return *schema;
 }

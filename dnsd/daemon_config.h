@@ -87,6 +87,15 @@ struct DaemonConfig {
   int64_t cache_max_ttl = 86'400;
   int64_t cache_negative_max_ttl = 3600;
   int64_t stale_max_s = 86'400;  // serve-stale window after expiry (RFC 8767)
+
+  // [cluster] Members as Nacos lists them ("ip[:port]", port default 8848). Empty, and no
+  // conf_file: a single node.
+  std::vector<std::string> cluster_members;
+  std::string cluster_conf_file;              // a Nacos cluster.conf; read when members is empty
+  int64_t cluster_peer_port = -1;             // -1: HTTP port + 1001
+  int64_t cluster_tick_ms = 100;              // Raft heartbeat interval
+  int64_t cluster_election_ticks = 10;        // election timeout, in ticks: [n, 2n)
+  int64_t cluster_propose_timeout_ms = 5000;  // a write's wait for a leader
 };
 
 // Parses TOML text (the file name is used in messages) over `config`.

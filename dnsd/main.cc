@@ -22,6 +22,7 @@
 #include "common/metrics.h"
 #include "common/strings.h"
 #include "config/config_store.h"
+#include "dnsd/cluster_config.h"
 #include "dnsd/daemon_config.h"
 #include "dnsd/dns_server.h"
 #include "dnsd/forwarder.h"
@@ -31,6 +32,7 @@
 #include "node/durable_state.h"
 #include "node/log_entries.h"
 #include "node/proposer.h"
+#include "node/raft_cluster.h"
 #include "raft/local_driver.h"
 #include "registry/registry.h"
 #include "spdlog/fmt/ranges.h"
@@ -54,7 +56,7 @@ int Fail(const absl::Status& status) { return Fail(dnsd::common::ToStd(status.me
 int main(int argc, char** argv) {
   CLI::App app{"dnsd: DNS-first naming server that speaks Nacos"};
   std::string config_path;
-  std::string data_dir, log_level, http_address, advertise_ip, dns_address, zones;
+  std::string data_dir, log_level, http_address, advertise_ip, dns_address, zones, cluster_conf;
   int http_port = -1, http_threads = -1, dns_port = -1, dns_workers = -1, grpc_port = -1;
   app.add_option("-c,--config", config_path, "TOML configuration file (see dnsd.example.toml)");
   app.add_option("--data-dir", data_dir, "directory for durable data (default ./data)");
@@ -73,6 +75,8 @@ int main(int argc, char** argv) {
   app.add_option("--grpc-port", grpc_port,
                  "gRPC port (default: HTTP port + 1000, as Nacos SDKs assume; 0 picks a free port)")
       ->check(CLI::Range(0, 65535));
+  app.add_option("--cluster-conf", cluster_conf,
+                 "Nacos cluster.conf listing the cluster's members (ip[:port] per line)");
   app.add_option("--zones", zones, "zone file or directory of *.zone files (default ./zones)");
   CLI::App* repair = app.add_subcommand(
       "repair", "salvage a data directory that dnsd refuses to start from (keeps copies)");
@@ -106,6 +110,10 @@ int main(int argc, char** argv) {
   if (grpc_port >= 0) config.grpc_port = grpc_port;
   if (dns_workers >= 0) config.dns_workers = dns_workers;
   if (!zones.empty()) config.dns_zones = zones;
+  if (!cluster_conf.empty()) {
+    config.cluster_conf_file = cluster_conf;
+    config.cluster_members.clear();  // the flag wins over the file's list
+  }
   if (auto s = dnsd::ValidateConfig(config); !s.ok()) return Fail(s);
   if (auto s = dnsd::common::SetupLogging(config.log_level); !s.ok()) {
     return Fail(std::string("server.log_level: ") + std::string(s.message()));
@@ -122,6 +130,10 @@ int main(int argc, char** argv) {
                ? configured
                : static_cast<int>(std::min<int64_t>(connection_budget / share_divisor, 10'000'000));
   };
+
+  auto membership = dnsd::ResolveMembership(config);
+  if (!membership.ok()) return Fail(membership.status());
+  const bool clustered = !membership->single_node();
 
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
@@ -160,43 +172,101 @@ int main(int argc, char** argv) {
     registry_zone.OnServiceChanged(key, view);
   });
 
-  auto durable = dnsd::node::OpenDurableState(config.data_dir);
-  if (!durable.ok()) return Fail(durable.status());
-  auto* log = &durable->log;
-  auto* config_store = &durable->config;
-  dnsd::raft::LocalDriverOptions driver_options;
-  driver_options.min_free_bytes = static_cast<uint64_t>(config.min_free_bytes);
-  driver_options.fatal = [](const absl::Status& s) {
-    // Crash-only: the restart rebuilds the damaged state from the log.
-    spdlog::critical("stopping: {}; the next start rebuilds the state from the log",
-                     dnsd::common::ToStd(s.message()));
-    spdlog::shutdown();
-    std::_Exit(kStateFailure);
+  // The durable state and the one door for writes to it: a single node's own log, or Raft.
+  std::unique_ptr<dnsd::raft::LocalDriver> driver;
+  std::unique_ptr<dnsd::node::LocalProposer> local_proposer;
+  std::unique_ptr<dnsd::node::RaftCluster> raft_cluster;
+  dnsd::node::Proposer* proposer = nullptr;
+  std::unique_ptr<dnsd::config::ConfigStore> config_store_owner;
+  std::unique_ptr<dnsd::raft::LogStore> log_owner;
+  std::string config_moved_to;
+  auto apply = [&](uint64_t index, std::string_view entry) {
+    return dnsd::node::ApplyLogEntry(registry, *config_store_owner, index, entry);
   };
-  dnsd::raft::LocalDriver driver(
-      **log,
-      [&](uint64_t index, std::string_view entry) {
-        return dnsd::node::ApplyLogEntry(registry, **config_store, index, entry);
-      },
-      driver_options);
-  if (auto s = driver.Replay(); !s.ok())
-    return Fail(std::string("replaying the log: ") + std::string(s.message()));
-  spdlog::info("replayed {} log entries from {}{}", (*log)->last_index(), config.data_dir,
-               durable->config_moved_to.empty() ? "" : " (config store rebuilt)");
-  metrics.AddGauge("dnsd_raft_applied_index", "Last log index applied to the state machines",
-                   [&] { return static_cast<double>(driver.applied_index()); });
-  metrics.AddGauge("dnsd_storage_stalled",
-                   "1 while applying waits for the data disk to accept writes",
-                   [&] { return driver.stalled() ? 1.0 : 0.0; });
-  metrics.AddGauge("dnsd_storage_stalls_total",
-                   "Times applying a logged write had to wait for the data disk",
-                   [&] { return static_cast<double>(driver.storage_stalls()); });
-  metrics.AddGauge("dnsd_storage_low_space_refusals_total",
-                   "Writes refused because the data disk had less than server.min_free_bytes",
-                   [&] { return static_cast<double>(driver.low_space_refusals()); });
+  if (!clustered) {
+    auto durable = dnsd::node::OpenDurableState(config.data_dir);
+    if (!durable.ok()) return Fail(durable.status());
+    log_owner = std::move(durable->log);
+    config_store_owner = std::move(durable->config);
+    config_moved_to = durable->config_moved_to;
+    dnsd::raft::LocalDriverOptions driver_options;
+    driver_options.min_free_bytes = static_cast<uint64_t>(config.min_free_bytes);
+    driver_options.fatal = [](const absl::Status& s) {
+      // Crash-only: the restart rebuilds the damaged state from the log.
+      spdlog::critical("stopping: {}; the next start rebuilds the state from the log",
+                       dnsd::common::ToStd(s.message()));
+      spdlog::shutdown();
+      std::_Exit(kStateFailure);
+    };
+    driver = std::make_unique<dnsd::raft::LocalDriver>(*log_owner, apply, driver_options);
+    if (auto s = driver->Replay(); !s.ok())
+      return Fail(std::string("replaying the log: ") + std::string(s.message()));
+    spdlog::info("replayed {} log entries from {}{}", log_owner->last_index(), config.data_dir,
+                 config_moved_to.empty() ? "" : " (config store rebuilt)");
+    local_proposer = std::make_unique<dnsd::node::LocalProposer>(*driver);
+    proposer = local_proposer.get();
+    metrics.AddGauge("dnsd_raft_applied_index", "Last log index applied to the state machines",
+                     [&] { return static_cast<double>(driver->applied_index()); });
+    metrics.AddGauge("dnsd_storage_stalled",
+                     "1 while applying waits for the data disk to accept writes",
+                     [&] { return driver->stalled() ? 1.0 : 0.0; });
+    metrics.AddGauge("dnsd_storage_stalls_total",
+                     "Times applying a logged write had to wait for the data disk",
+                     [&] { return static_cast<double>(driver->storage_stalls()); });
+    metrics.AddGauge("dnsd_storage_low_space_refusals_total",
+                     "Writes refused because the data disk had less than server.min_free_bytes",
+                     [&] { return static_cast<double>(driver->low_space_refusals()); });
+  } else {
+    auto state = dnsd::node::OpenClusterState(config.data_dir);
+    if (!state.ok()) return Fail(state.status());
+    config_store_owner = std::move(state->config);
+    config_moved_to = state->config_moved_to;
+    dnsd::node::RaftClusterOptions cluster_options;
+    cluster_options.membership = *membership;
+    cluster_options.raft_dir = state->raft_dir;
+    cluster_options.peer_listen_address = config.http_address;
+    cluster_options.peer_port = static_cast<int>(config.cluster_peer_port);
+    cluster_options.tick_ms = static_cast<int>(config.cluster_tick_ms);
+    cluster_options.election_ticks = static_cast<int>(config.cluster_election_ticks);
+    cluster_options.propose_timeout_ms = static_cast<int>(config.cluster_propose_timeout_ms);
+    auto created = dnsd::node::RaftCluster::Create(cluster_options, apply, metrics);
+    if (!created.ok()) return Fail(created.status());
+    raft_cluster = std::move(*created);
+    if (auto s = dnsd::node::CheckClusterState(*config_store_owner, state->raft_dir,
+                                               raft_cluster->raft_status().last_index);
+        !s.ok()) {
+      return Fail(s);
+    }
+    proposer = raft_cluster.get();
+    spdlog::info("cluster member {} of {} (Raft id {})", membership->self_member().address(),
+                 membership->members.size(), membership->self_member().raft_id());
+    auto raft_gauge = [&](const char* name, const char* help, auto field) {
+      metrics.AddGauge(name, help, [&, field] {
+        return static_cast<double>(field(raft_cluster->raft_status()));
+      });
+    };
+    raft_gauge("dnsd_raft_applied_index", "Last log index applied to the state machines",
+               [](const dnsd::raft::RaftStatus& s) { return s.applied; });
+    raft_gauge("dnsd_raft_commit_index", "Last log index known committed",
+               [](const dnsd::raft::RaftStatus& s) { return s.commit; });
+    raft_gauge("dnsd_raft_term", "Current Raft term",
+               [](const dnsd::raft::RaftStatus& s) { return s.term; });
+    raft_gauge("dnsd_raft_is_leader", "1 on the Raft leader", [](const dnsd::raft::RaftStatus& s) {
+      return s.role == dnsd::raft::Role::kLeader ? 1 : 0;
+    });
+    metrics.AddGauge("dnsd_cluster_members_up",
+                     "Cluster members this node can reach (itself included)", [&] {
+                       double up = 0;
+                       for (const auto& m : raft_cluster->members()) {
+                         up += m.state == dnsd::node::MemberState::kUp ? 1 : 0;
+                       }
+                       return up;
+                     });
+  }
+  auto* config_store = &config_store_owner;
   metrics.AddGauge("dnsd_storage_config_rebuilds",
                    "1 when this start found the config store damaged and rebuilt it from the log",
-                   [rebuilt = !durable->config_moved_to.empty()] { return rebuilt ? 1.0 : 0.0; });
+                   [rebuilt = !config_moved_to.empty()] { return rebuilt ? 1.0 : 0.0; });
 
   dnsd::api::HttpServerOptions http_options;
   http_options.address = config.http_address;
@@ -219,13 +289,37 @@ int main(int argc, char** argv) {
   identity.ip = config.advertise_ip;
   identity.http_port = (*http)->port();
   identity.raft_port = identity.http_port - 1000;
-  dnsd::node::LocalProposer proposer(driver);
-  dnsd::api::NamingHttpApi naming_api(registry, **config_store, proposer, clock, metrics, identity);
+  if (raft_cluster) {
+    identity.members = [&] {
+      std::vector<dnsd::api::ClusterMemberView> out;
+      const auto status = raft_cluster->raft_status();
+      const auto* leader = raft_cluster->MemberById(status.leader);
+      for (const auto& m : raft_cluster->members()) {
+        dnsd::api::ClusterMemberView view;
+        view.ip = m.member.ip;
+        view.http_port = m.member.http_port;
+        view.state = dnsd::node::MemberStateName(m.state);
+        view.self = m.self;
+        view.last_refresh_ms = m.last_contact_ms;
+        view.raft_term = status.term;
+        view.raft_leader = leader ? leader->address() : "";
+        if (m.self) {
+          view.raft_role = dnsd::raft::RoleName(status.role);
+          view.raft_applied = status.applied;
+          view.raft_commit = status.commit;
+        }
+        out.push_back(std::move(view));
+      }
+      return out;
+    };
+  }
+  dnsd::api::NamingHttpApi naming_api(registry, **config_store, *proposer, clock, metrics,
+                                      identity);
   naming_api.RegisterRoutes(**http);
   dnsd::api::ConfigApiOptions config_api_options;
   config_api_options.max_content_bytes = config.config_max_content_bytes;
-  dnsd::api::ConfigHttpApi config_api(**config_store, registry, proposer, **main_loop, clock, metrics,
-                                      config_api_options);
+  dnsd::api::ConfigHttpApi config_api(**config_store, registry, *proposer, **main_loop, clock,
+                                      metrics, config_api_options);
   config_api.RegisterRoutes(**http);
 
   // The gRPC server listens to the registry and the config store: created before either
@@ -251,7 +345,7 @@ int main(int argc, char** argv) {
     grpc_options.max_config_content_bytes = config.config_max_content_bytes;
     grpc_options.max_connections = cap_or_share(config.grpc_max_connections, 4);
     grpc_options.server_ip = config.advertise_ip;
-    auto created = dnsd::api::GrpcServer::Create(grpc_options, registry, **config_store, proposer,
+    auto created = dnsd::api::GrpcServer::Create(grpc_options, registry, **config_store, *proposer,
                                                  clock, metrics);
     if (!created.ok()) return Fail(created.status());
     grpc = std::move(*created);
@@ -339,7 +433,19 @@ int main(int argc, char** argv) {
       &on_sighup));
   event_add(sighup.get(), nullptr);
 
-  driver.Start();
+  if (driver) driver->Start();
+  if (raft_cluster) {
+    if (auto s = raft_cluster->Listen(); !s.ok()) return Fail(s);
+    raft_cluster->Start();
+    // Serve once the entries this node knew committed are applied again (the registry's
+    // persistent part lives in memory and is rebuilt from them).
+    const uint64_t committed = raft_cluster->raft_status().commit;
+    while (raft_cluster->raft_status().applied < committed) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    spdlog::info("Raft: replayed {} committed entries; peer port {}", committed,
+                 raft_cluster->peer_port());
+  }
   (*http)->Start();
   if (dns_server) dns_server->Start();
   spdlog::info("dnsd listening: http {}:{} ({} threads), data {}", config.http_address,
@@ -362,7 +468,8 @@ int main(int argc, char** argv) {
   config_api.ReleaseListeners();
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   (*http)->Stop();
-  driver.Stop();
+  if (driver) driver->Stop();
+  if (raft_cluster) raft_cluster->Stop();
   spdlog::info("dnsd stopped");
   return 0;
 }

@@ -24,32 +24,11 @@ std::string RepairHint(const std::string& data_dir) {
                         "is lost), or restore the data directory from a backup");
 }
 
-}  // namespace
-
-absl::StatusOr<DurableState> OpenDurableState(const std::string& data_dir,
-                                              const DurableStateOptions& options) {
-  DurableState state;
-  const std::string log_dir = (fs::path(data_dir) / "log").string();
-  const std::string config_dir = (fs::path(data_dir) / "config").string();
-
+// Opens the config store; a damaged one is moved aside (its new name in `moved_to`) and an
+// empty one opened, which the replay that follows rebuilds.
+absl::StatusOr<std::unique_ptr<config::ConfigStore>> OpenConfigStore(
+    const std::string& config_dir, const DurableStateOptions& options, std::string& moved_to) {
   std::error_code ec;
-  fs::create_directories(data_dir, ec);
-  if (ec) {
-    return absl::UnavailableError(
-        common::StrCat("cannot create the data directory ", data_dir, ": ", ec.message()));
-  }
-  raft::LogStoreOptions log_options;
-  log_options.env = options.env;
-  auto log = raft::LogStore::Open(log_dir, log_options);
-  if (!log.ok()) {
-    if (log.status().code() == absl::StatusCode::kDataLoss) {
-      return absl::DataLossError(common::StrCat(
-          log.status().message(), ". The log is the source of truth: ", RepairHint(data_dir)));
-    }
-    return log.status();
-  }
-  state.log = std::move(*log);
-
   config::ConfigStoreOptions config_options;
   config_options.env = options.env;
   auto store = config::ConfigStore::Open(config_dir, config_options);
@@ -63,9 +42,84 @@ absl::StatusOr<DurableState> OpenDurableState(const std::string& data_dir,
     common::CrashPoint("config.after_move_aside");
     spdlog::warn("{}; moved it to {} and rebuilding it from the log",
                  common::ToStd(store.status().message()), moved);
-    state.config_moved_to = moved;
+    moved_to = moved;
     store = config::ConfigStore::Open(config_dir, config_options);
   }
+  return store;
+}
+
+// A data directory holds either a single node's log ("log") or a cluster member's Raft log
+// ("raft"); the config store's applied index counts entries of one of them only.
+absl::Status CheckLayout(const std::string& data_dir, bool clustered) {
+  const fs::path other = fs::path(data_dir) / (clustered ? "log" : "raft");
+  std::error_code ec;
+  if (!fs::exists(other, ec)) return absl::OkStatus();
+  return absl::FailedPreconditionError(common::StrCat(
+      "the data directory ", data_dir, " belongs to a ",
+      clustered ? "single node (it has a log/ directory)"
+                : "cluster member (it has a raft/ directory)",
+      "; start it the way it was started before, or give this node an empty data directory "
+      "(a new cluster member fetches its data from the leader)"));
+}
+
+}  // namespace
+
+absl::StatusOr<ClusterState> OpenClusterState(const std::string& data_dir,
+                                              const DurableStateOptions& options) {
+  std::error_code ec;
+  fs::create_directories(data_dir, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        common::StrCat("cannot create the data directory ", data_dir, ": ", ec.message()));
+  }
+  if (auto s = CheckLayout(data_dir, /*clustered=*/true); !s.ok()) return s;
+  ClusterState state;
+  state.raft_dir = (fs::path(data_dir) / "raft").string();
+  auto store =
+      OpenConfigStore((fs::path(data_dir) / "config").string(), options, state.config_moved_to);
+  if (!store.ok()) return store.status();
+  state.config = std::move(*store);
+  return state;
+}
+
+absl::Status CheckClusterState(const config::ConfigStore& config, const std::string& raft_dir,
+                               uint64_t raft_last_index) {
+  const uint64_t applied = config.applied_index();
+  if (applied <= raft_last_index) return absl::OkStatus();
+  return absl::DataLossError(common::StrCat(
+      "the config store has applied Raft entry ", applied, " but the Raft log in ", raft_dir,
+      " ends at entry ", raft_last_index,
+      ": the log has lost entries (damaged or replaced files). Refusing to start; move this "
+      "node's data directory aside and start it empty, and it fetches the data from the "
+      "leader"));
+}
+
+absl::StatusOr<DurableState> OpenDurableState(const std::string& data_dir,
+                                              const DurableStateOptions& options) {
+  DurableState state;
+  const std::string log_dir = (fs::path(data_dir) / "log").string();
+  const std::string config_dir = (fs::path(data_dir) / "config").string();
+
+  std::error_code ec;
+  fs::create_directories(data_dir, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        common::StrCat("cannot create the data directory ", data_dir, ": ", ec.message()));
+  }
+  if (auto s = CheckLayout(data_dir, /*clustered=*/false); !s.ok()) return s;
+  raft::LogStoreOptions log_options;
+  log_options.env = options.env;
+  auto log = raft::LogStore::Open(log_dir, log_options);
+  if (!log.ok()) {
+    if (log.status().code() == absl::StatusCode::kDataLoss) {
+      return absl::DataLossError(common::StrCat(
+          log.status().message(), ". The log is the source of truth: ", RepairHint(data_dir)));
+    }
+    return log.status();
+  }
+  state.log = std::move(*log);
+
+  auto store = OpenConfigStore(config_dir, options, state.config_moved_to);
   if (!store.ok()) return store.status();
   state.config = std::move(*store);
 

@@ -41,6 +41,20 @@ struct DurableState {
 absl::StatusOr<DurableState> OpenDurableState(const std::string& data_dir,
                                               const DurableStateOptions& options = {});
 
+// A cluster member's state: the config store (its Raft log is opened by RaftNode in
+// `raft_dir`). A damaged store is moved aside and rebuilt as for a single node; a directory
+// that holds a single node's log is refused (its indexes are not the cluster's).
+struct ClusterState {
+  std::string raft_dir;
+  std::unique_ptr<config::ConfigStore> config;
+  std::string config_moved_to;
+};
+absl::StatusOr<ClusterState> OpenClusterState(const std::string& data_dir,
+                                              const DurableStateOptions& options = {});
+// After the Raft log is loaded: refuses a config store that applied more than the log holds.
+absl::Status CheckClusterState(const config::ConfigStore& config, const std::string& raft_dir,
+                               uint64_t raft_last_index);
+
 // Salvages a data directory that OpenDurableState refuses. Nothing is deleted: damaged files
 // are copied (log) or moved (config store) to `<name>.before-repair-<time>` first. The log is
 // repaired with LevelDB's RepairDB when it does not open, and rewritten with contiguous

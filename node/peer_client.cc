@@ -80,6 +80,13 @@ void PeerClient::SendRaft(raft::Message message) {
   if (!raft_in_flight_) StartRaftCall();
 }
 
+void PeerClient::Probe(int64_t idle_ms) {
+  std::lock_guard lock(mu_);
+  if (stopping_ || raft_in_flight_) return;
+  if (SteadyNowMs() - stats_.last_success_ms.load(std::memory_order_relaxed) < idle_ms) return;
+  StartRaftCall();
+}
+
 void PeerClient::StartRaftCall() {
   std::vector<raft::Message> batch;
   const size_t n = std::min(raft_queue_.size(), kMaxRaftMessagesPerBatch);

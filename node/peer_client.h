@@ -52,6 +52,9 @@ class PeerClient {
   ~PeerClient();
 
   void SendRaft(raft::Message message);
+  // An empty Raft call, when nothing else went out for `idle_ms`: it keeps reachable() and
+  // last_success_ms current between members that have no Raft traffic (two followers).
+  void Probe(int64_t idle_ms);
   void Forward(dnsd::peer::ForwardRequest request, int deadline_ms, ForwardDone done);
 
   const std::string& target() const { return target_; }

@@ -15,6 +15,8 @@ constexpr char kRaftMethod[] = "/dnsd.peer.Peer/Raft";
 constexpr char kForwardMethod[] = "/dnsd.peer.Peer/Forward";
 // How often a write that waits for a leader looks again.
 constexpr int kLeaderRetryMs = 50;
+// Members that exchanged nothing for this long are probed.
+constexpr int64_t kProbeEveryMs = 500;
 // A member not heard from for this long is DOWN; before that, once a call failed, SUSPICIOUS.
 constexpr int64_t kDownAfterMs = 10'000;
 
@@ -64,7 +66,23 @@ RaftCluster::RaftCluster(RaftClusterOptions options, common::MetricsRegistry& me
           "dnsd_raft_forward_failures_total",
           "Forwarded writes whose leader did not answer (outcome unknown to the client)")),
       received_forwards_(metrics.GetCounter("dnsd_raft_received_forwards_total",
-                                            "Writes other members forwarded to this node")) {}
+                                            "Writes other members forwarded to this node")) {
+  auto sum = [this](auto field) {
+    return [this, field] {
+      double total = 0;
+      for (const auto& [id, peer] : peers_) total += static_cast<double>(field(peer->stats()));
+      return total;
+    };
+  };
+  metrics.AddGauge("dnsd_peer_raft_messages_sent_total", "Raft messages delivered to peers",
+                   sum([](const PeerClientStats& s) { return s.raft_sent.load(); }));
+  metrics.AddGauge("dnsd_peer_raft_messages_dropped_total",
+                   "Raft messages dropped because a peer's queue was full (peer slow or gone)",
+                   sum([](const PeerClientStats& s) { return s.raft_dropped.load(); }));
+  metrics.AddGauge("dnsd_peer_raft_failed_calls_total",
+                   "Raft calls to peers that failed (peer down, link cut, deadline)",
+                   sum([](const PeerClientStats& s) { return s.raft_failed_calls.load(); }));
+}
 
 absl::StatusOr<std::unique_ptr<RaftCluster>> RaftCluster::Create(RaftClusterOptions options,
                                                                  ApplyFn apply,
@@ -79,12 +97,7 @@ absl::StatusOr<std::unique_ptr<RaftCluster>> RaftCluster::Create(RaftClusterOpti
   raft_options.core.id = cluster->self_id_;
   for (const auto& member : membership.members) {
     raft_options.core.voters.push_back(member.raft_id());
-    if (member.raft_id() == cluster->self_id_) continue;
-    cluster->peers_.emplace(
-        member.raft_id(),
-        std::make_unique<PeerClient>(common::StrCat(
-            member.ip.find(':') == std::string::npos ? member.ip : "[" + member.ip + "]", ":",
-            member.peer_port())));
+    if (member.raft_id() != cluster->self_id_) cluster->other_ids_.insert(member.raft_id());
   }
   raft_options.core.election_ticks = cluster->options_.election_ticks;
   auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
@@ -104,7 +117,7 @@ absl::StatusOr<std::unique_ptr<RaftCluster>> RaftCluster::Create(RaftClusterOpti
 
 RaftCluster::~RaftCluster() { Stop(0); }
 
-absl::Status RaftCluster::Start() {
+absl::Status RaftCluster::Listen() {
   net::GrpcTransportOptions transport;
   transport.address = options_.peer_listen_address;
   transport.port =
@@ -128,12 +141,28 @@ absl::Status RaftCluster::Start() {
         common::StrCat("peer port: ", common::ToStd(server.status().message())));
   }
   server_ = std::move(*server);
+  return absl::OkStatus();
+}
+
+void RaftCluster::Start() {
+  for (const auto& member : options_.membership.members) {
+    if (member.raft_id() == self_id_) continue;
+    std::string target =
+        options_.peer_target
+            ? options_.peer_target(member)
+            : common::StrCat(
+                  member.ip.find(':') == std::string::npos ? member.ip : "[" + member.ip + "]", ":",
+                  member.peer_port());
+    peers_.emplace(member.raft_id(), std::make_unique<PeerClient>(std::move(target)));
+  }
+  timers_->RunEvery(kProbeEveryMs, [this] {
+    for (auto& [id, peer] : peers_) peer->Probe(kProbeEveryMs);
+  });
   timer_thread_ = std::thread([this] {
     common::SetThreadName("raft-timers");
     timers_->Run();
   });
   raft_->Start();
-  return absl::OkStatus();
 }
 
 void RaftCluster::Stop(int transfer_ms) {
@@ -207,7 +236,7 @@ void RaftCluster::OnRaftCall(std::shared_ptr<net::GrpcCall> call, std::string me
     return;
   }
   for (auto& m : *batch) {
-    if (m.to != self_id_ || !peers_.contains(m.from)) {
+    if (m.to != self_id_ || !other_ids_.contains(m.from)) {
       bad_peer_messages_.Inc();
       call->Finish(net::kGrpcPermissionDenied,
                    common::StrCat("Raft message from node ", m.from, " to node ", m.to,
@@ -227,7 +256,7 @@ void RaftCluster::OnForwardCall(std::shared_ptr<net::GrpcCall> call, std::string
     call->Finish(net::kGrpcInvalidArgument, "not a ForwardRequest with an entry");
     return;
   }
-  if (!peers_.contains(request.from())) {
+  if (!other_ids_.contains(request.from())) {
     bad_peer_messages_.Inc();
     call->Finish(net::kGrpcPermissionDenied, "forwarded write from a node that is not a member");
     return;

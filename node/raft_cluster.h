@@ -20,8 +20,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,10 @@ struct RaftClusterOptions {
   int propose_timeout_ms = 5000;  // how long a write waits for a leader
   int forward_apply_wait_ms = 1000;
   leveldb::Env* env = nullptr;
+  // Where a member's peer port is ("host:port"); unset: its address and HTTP port + 1001.
+  // Tests whose nodes listen on ports picked by the system fill it in between Listen() and
+  // Start().
+  std::function<std::string(const cluster::Member&)> peer_target;
 };
 
 enum class MemberState { kUp, kSuspicious, kDown };
@@ -68,8 +74,10 @@ class RaftCluster final : public Proposer, public raft::RaftTransport {
                                                              common::MetricsRegistry& metrics);
   ~RaftCluster() override;
 
-  // Opens the peer port and starts Raft.
-  absl::Status Start();
+  // Opens the peer port (so that the members' ports are all known before any is called).
+  absl::Status Listen();
+  // Connects to the other members and starts Raft; Listen() first.
+  void Start();
   // Hands leadership to an up-to-date follower if this node leads (waiting up to
   // `transfer_ms` for it to take over), then stops.
   void Stop(int transfer_ms = 2000);
@@ -96,8 +104,9 @@ class RaftCluster final : public Proposer, public raft::RaftTransport {
   RaftClusterOptions options_;
   const raft::NodeId self_id_;
   std::unique_ptr<raft::RaftNode> raft_;
-  std::map<raft::NodeId, std::unique_ptr<PeerClient>> peers_;
-  std::unique_ptr<common::EventLoop> timers_;  // retries and waits
+  std::set<raft::NodeId> other_ids_;  // the other members (fixed at Create)
+  std::map<raft::NodeId, std::unique_ptr<PeerClient>> peers_;  // filled by Start()
+  std::unique_ptr<common::EventLoop> timers_;                  // retries and waits
   std::thread timer_thread_;
   std::unique_ptr<net::GrpcTransport> server_;
   common::MetricsRegistry& metrics_;

@@ -35,13 +35,13 @@ const char* MessageTypeName(MessageType type) {
 const char* RoleName(Role role) {
   switch (role) {
     case Role::kFollower:
-      return "follower";
+      return "FOLLOWER";
     case Role::kPreCandidate:
-      return "pre-candidate";
+      return "PRE_CANDIDATE";
     case Role::kCandidate:
-      return "candidate";
+      return "CANDIDATE";
     case Role::kLeader:
-      return "leader";
+      return "LEADER";
   }
   return "?";
 }

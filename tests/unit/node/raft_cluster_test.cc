@@ -1,0 +1,235 @@
+// Three RaftClusters in one process, talking over real sockets on loopback through the peer
+// port (net::GrpcTransport serving, grpc++ calling): the node factory the architecture asks
+// for. Writes through any node (followers forward), results that come from the state machine
+// (a refusal is not mistaken for "not the leader"), read-your-writes on the forwarding node,
+// a leader that goes away, and peer calls from strangers refused and counted.
+#include "node/raft_cluster.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "testing/files.h"
+
+namespace dnsd::node {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A state machine that records what it applied; entries starting with "bad" are refused
+// with kFailedPrecondition, the code a CAS mismatch gets.
+struct Recorder {
+  std::mutex mu;
+  std::vector<std::string> applied;
+  absl::Status Apply(uint64_t, std::string_view data) {
+    std::lock_guard lock(mu);
+    applied.emplace_back(data);
+    if (data.starts_with("bad")) return absl::FailedPreconditionError("refused by the machine");
+    return absl::OkStatus();
+  }
+  std::vector<std::string> Snapshot() {
+    std::lock_guard lock(mu);
+    return applied;
+  }
+};
+
+struct TestNode {
+  common::MetricsRegistry metrics;
+  Recorder recorder;
+  std::unique_ptr<RaftCluster> cluster;
+};
+
+class RaftClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::TempDir("raft-cluster");
+    // Distinct HTTP ports give distinct Raft ids; the peer ports are picked by the system.
+    for (int i = 0; i < 3; ++i) members_.push_back(cluster::Member{"127.0.0.1", 30001 + i});
+    for (int i = 0; i < 3; ++i) Create(i);
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(nodes_[i]->cluster->Listen().ok());
+    for (int i = 0; i < 3; ++i) {
+      std::lock_guard lock(ports_mu_);
+      ports_[members_[i].http_port] = nodes_[i]->cluster->peer_port();
+    }
+    for (int i = 0; i < 3; ++i) nodes_[i]->cluster->Start();
+  }
+  void TearDown() override {
+    nodes_.clear();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void Create(int i) {
+    auto node = std::make_unique<TestNode>();
+    RaftClusterOptions options;
+    auto membership = cluster::BuildMembership(members_, members_[i]);
+    ASSERT_TRUE(membership.ok());
+    options.membership = *membership;
+    options.raft_dir = dir_ + "/node" + std::to_string(i);
+    options.peer_listen_address = "127.0.0.1";
+    options.peer_port = 0;
+    options.tick_ms = 20;
+    options.propose_timeout_ms = 5000;
+    options.peer_target = [this](const cluster::Member& m) {
+      std::lock_guard lock(ports_mu_);
+      return "127.0.0.1:" + std::to_string(ports_.at(m.http_port));
+    };
+    Recorder* recorder = &node->recorder;
+    auto created = RaftCluster::Create(
+        options,
+        [recorder](uint64_t index, std::string_view data) { return recorder->Apply(index, data); },
+        node->metrics);
+    ASSERT_TRUE(created.ok()) << created.status();
+    node->cluster = std::move(*created);
+    if (nodes_.size() <= static_cast<size_t>(i)) nodes_.resize(i + 1);
+    nodes_[i] = std::move(node);
+  }
+
+  // The index of the leader all live nodes agree on, waiting up to 10 s.
+  int WaitForLeader() {
+    for (int round = 0; round < 1000; ++round) {
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        if (!nodes_[i]) continue;
+        if (nodes_[i]->cluster->raft_status().role == raft::Role::kLeader)
+          return static_cast<int>(i);
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    for (auto& n : nodes_) {
+      if (!n) continue;  // tell what each node saw, for the failure message
+      const auto st = n->cluster->raft_status();
+      ADD_FAILURE() << "no leader: a node is " << raft::RoleName(st.role) << " in term " << st.term;
+    }
+    return -1;
+  }
+
+  absl::Status ProposeAndWait(int i, std::string entry) {
+    std::promise<absl::Status> result;
+    nodes_[i]->cluster->Propose(std::move(entry), [&](absl::Status s) { result.set_value(s); });
+    return result.get_future().get();
+  }
+
+  bool WaitApplied(int i, size_t n) {
+    for (int round = 0; round < 1000; ++round) {
+      if (nodes_[i]->recorder.Snapshot().size() >= n) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
+
+  std::string dir_;
+  std::vector<cluster::Member> members_;
+  std::mutex ports_mu_;
+  std::map<int, int> ports_;  // HTTP port (the member's name) -> peer port
+  std::vector<std::unique_ptr<TestNode>> nodes_;
+};
+
+TEST_F(RaftClusterTest, WritesThroughEveryNodeApplyEverywhereInOneOrder) {
+  const int leader = WaitForLeader();
+  ASSERT_GE(leader, 0);
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < 3; ++i) {
+      const std::string entry = "w" + std::to_string(round) + "-" + std::to_string(i);
+      ASSERT_TRUE(ProposeAndWait(i, entry).ok()) << entry;
+      // Read-your-writes: the node the client wrote through has applied it when it answers.
+      auto applied = nodes_[i]->recorder.Snapshot();
+      ASSERT_FALSE(applied.empty());
+      EXPECT_EQ(applied.back(), entry) << "node " << i;
+    }
+  }
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(WaitApplied(i, 15));
+  EXPECT_EQ(nodes_[0]->recorder.Snapshot(), nodes_[1]->recorder.Snapshot());
+  EXPECT_EQ(nodes_[0]->recorder.Snapshot(), nodes_[2]->recorder.Snapshot());
+  const int follower = (leader + 1) % 3;
+  EXPECT_GE(nodes_[follower]->metrics.GetCounter("dnsd_raft_forwarded_writes_total", "").value(),
+            5u);
+}
+
+TEST_F(RaftClusterTest, StateMachineRefusalComesBackThroughAFollower) {
+  const int leader = WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % 3;
+  const absl::Status refused = ProposeAndWait(follower, "bad-cas");
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(refused.message(), "refused by the machine");
+  EXPECT_FALSE(raft::IsNotLeader(refused));
+  // Applied exactly once, everywhere.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(WaitApplied(i, 1));
+    EXPECT_EQ(nodes_[i]->recorder.Snapshot(), std::vector<std::string>{"bad-cas"});
+  }
+}
+
+TEST_F(RaftClusterTest, WritesResumeAfterTheLeaderGoesAway) {
+  const int leader = WaitForLeader();
+  ASSERT_GE(leader, 0);
+  ASSERT_TRUE(ProposeAndWait(leader, "before").ok());
+  nodes_[leader].reset();  // stops without handing over: the others must elect
+  const int survivor = (leader + 1) % 3;
+  // A write forwarded to the old leader before its connection was seen to close fails as
+  // "outcome unknown"; here nothing can have applied it, so the client's retry is safe.
+  absl::Status after;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    after = ProposeAndWait(survivor, "after");
+    if (after.code() != absl::StatusCode::kUnavailable) break;
+  }
+  ASSERT_TRUE(after.ok()) << after;
+  const int other = (leader + 2) % 3;
+  ASSERT_TRUE(WaitApplied(other, 2));
+  EXPECT_EQ(nodes_[other]->recorder.Snapshot(), (std::vector<std::string>{"before", "after"}));
+  const int new_leader = WaitForLeader();
+  EXPECT_NE(new_leader, leader);
+  // The lost member shows as not UP.
+  for (const auto& m : nodes_[survivor]->cluster->members()) {
+    if (m.member == members_[leader]) {
+      EXPECT_NE(m.state, MemberState::kUp);
+    }
+  }
+}
+
+TEST_F(RaftClusterTest, GracefulStopHandsLeadershipOver) {
+  const int leader = WaitForLeader();
+  ASSERT_GE(leader, 0);
+  ASSERT_TRUE(ProposeAndWait(leader, "x").ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(WaitApplied(i, 1));
+  // Wait until the followers are seen as reachable, so the leader has one to hand over to.
+  for (int round = 0; round < 500; ++round) {
+    int up = 0;
+    for (const auto& m : nodes_[leader]->cluster->members()) up += m.state == MemberState::kUp;
+    if (up == 3) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  const uint64_t term = nodes_[leader]->cluster->raft_status().term;
+  nodes_[leader]->cluster->Stop(/*transfer_ms=*/2000);
+  const int survivor = (leader + 1) % 3;
+  const auto status = nodes_[survivor]->cluster->raft_status();
+  // The new leader took over at once (TimeoutNow), in the next term, without an election
+  // timeout's worth of unavailability.
+  EXPECT_NE(status.leader, 0u);
+  EXPECT_EQ(status.term, term + 1);
+  ASSERT_TRUE(ProposeAndWait(survivor, "y").ok());
+}
+
+TEST_F(RaftClusterTest, PeerCallsFromStrangersAreRefusedAndCounted) {
+  const int leader = WaitForLeader();
+  ASSERT_GE(leader, 0);
+  PeerClient stranger("127.0.0.1:" + std::to_string(nodes_[0]->cluster->peer_port()));
+  raft::Message m;
+  m.type = raft::MessageType::kHeartbeat;
+  m.from = 12345;  // not a member
+  m.to = members_[0].raft_id();
+  m.term = 1000;
+  stranger.SendRaft(m);
+  auto& bad = nodes_[0]->metrics.GetCounter("dnsd_peer_bad_messages_total", "");
+  for (int round = 0; round < 500 && bad.value() == 0; ++round) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(bad.value(), 1u);
+  // The stranger's huge term did not disturb the cluster.
+  EXPECT_LT(nodes_[0]->cluster->raft_status().term, 1000u);
+  ASSERT_TRUE(ProposeAndWait(0, "still-fine").ok());
+}
+
+}  // namespace
+}  // namespace dnsd::node
