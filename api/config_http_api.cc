@@ -302,11 +302,12 @@ void ConfigHttpApi::Propose(ApiVersion v, ConfigCommand command, Resp resp,
   if (auto s = store_.Precheck(command); !s.ok()) return Reject(v, resp, s);
   const bool is_publish = command.type == ConfigCommandType::kPublish;
   DeferredReply reply = resp.Defer();
-  proposer_.Propose(node::ConfigLogEntry(command),
-                  [this, reply, v, is_publish, on_success = std::move(on_success)](absl::Status s) {
-                    if (is_publish) published_.Inc();
-                    reply.Send(s.ok() ? on_success() : CountedErrorResponse(metrics_, v, s));
-                  });
+  proposer_.Propose(
+      node::ConfigLogEntry(command),
+      [this, reply, v, is_publish, on_success = std::move(on_success)](absl::Status s) {
+        if (is_publish) published_.Inc();
+        reply.Send(s.ok() ? on_success() : CountedErrorResponse(metrics_, v, s));
+      });
 }
 
 // ---------------------------------------------------------------- configs
