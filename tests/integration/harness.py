@@ -26,8 +26,13 @@ def free_port():
 
 
 class DnsdProcess:
-    def __init__(self, extra_args=(), data_dir=None, config_text=None, max_open_files=None, env=None):
+    def __init__(self, extra_args=(), data_dir=None, config_text=None, max_open_files=None, env=None,
+                 address="127.0.0.1", run_as_uid=None):
         self.owns_dir = data_dir is None
+        self.address = address  # HTTP and DNS listen address (a loopback address)
+        # Cluster tests run each node under its own uid, so that nftables can tell one node's
+        # outgoing packets from another's (on loopback they all leave from 127.0.0.1).
+        self.run_as_uid = run_as_uid
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="dnsd-it-")
         self.extra_args = list(extra_args)
         self.config_text = config_text
@@ -43,15 +48,23 @@ class DnsdProcess:
             self.dns_port = self.grpc_port = 0
         # Port 0 lets dnsd bind a free port itself (a port found free here could be taken
         # before dnsd binds it); the ready line says which.
-        args = [DNSD, "--http-address", "127.0.0.1", "--http-port", str(port or 0),
+        args = [DNSD, "--http-address", self.address, "--http-port", str(port or 0),
                 "--dns-port", str(getattr(self, "dns_port", 0) or 0),
                 "--grpc-port", str(getattr(self, "grpc_port", 0) or 0),
                 "--data-dir", self.data_dir, "--log-level", "warn"] + self.extra_args
+        if self.address != "127.0.0.1":
+            args += ["--dns-address", self.address]
         if self.config_text is not None:
             path = os.path.join(self.data_dir, "dnsd.toml")
             with open(path, "w") as f:
                 f.write(self.config_text)
             args += ["--config", path]
+        if self.run_as_uid is not None:
+            # setpriv execs dnsd in place (same pid, so kill -9 reaches dnsd); the ambient
+            # CAP_DAC_OVERRIDE lets it use directories the test made as root.
+            uid = str(self.run_as_uid)
+            args = ["setpriv", "--reuid", uid, "--regid", uid, "--clear-groups",
+                    "--inh-caps=+dac_override", "--ambient-caps=+dac_override"] + args
         self.log_path = os.path.join(self.data_dir, "dnsd.stderr.log")
         with open(self.log_path, "ab") as log:
             limit = self.max_open_files
@@ -73,7 +86,7 @@ class DnsdProcess:
 
     @property
     def base(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.address}:{self.port}"
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:

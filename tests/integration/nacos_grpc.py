@@ -44,10 +44,10 @@ def payload(type_name, body, headers=None):
 class NacosGrpcClient:
     """One channel = one HTTP/2 connection = one Nacos connection."""
 
-    def __init__(self, port, ack_pushes=True, answer_detection=True):
+    def __init__(self, port, ack_pushes=True, answer_detection=True, host="127.0.0.1"):
         # A channel of its own transport: gRPC would otherwise share one TCP connection among
         # channels to the same target, and the server tells connections apart by transport.
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}",
+        self.channel = grpc.insecure_channel(f"{host}:{port}",
                                              options=[("grpc.use_local_subchannel_pool", 1)])
         self._unary = self.channel.unary_unary(
             "/Request/request", request_serializer=pb.Payload.SerializeToString,

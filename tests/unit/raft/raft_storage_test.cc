@@ -142,5 +142,29 @@ TEST(RaftStorageTest, DamageIsReportedWithTheDirectory) {
   EXPECT_NE(std::string(storage.status().message()).find(dir), std::string::npos);
 }
 
+// LevelDB would take a directory without CURRENT for a new database and write an empty one
+// over the entries; the open must refuse instead, and leave every file as it was.
+TEST(RaftStorageTest, AMissingCurrentFileRefusesTheOpen) {
+  const std::string dir = testing::TempDir("raft-storage-current");
+  {
+    auto storage = RaftStorage::Open(dir);
+    ASSERT_TRUE(storage.ok());
+    ASSERT_TRUE((*storage)->Save(std::nullopt, HardState{1, 0, 1}, Entries(1, 20, 1)).ok());
+  }
+  fs::rename(fs::path(dir) / "CURRENT", fs::path(dir) / "CURRENT.moved");
+  auto refused = RaftStorage::Open(dir);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(std::string(refused.status().message()).find("CURRENT"), std::string::npos);
+  EXPECT_FALSE(fs::exists(fs::path(dir) / "CURRENT"));
+
+  fs::rename(fs::path(dir) / "CURRENT.moved", fs::path(dir) / "CURRENT");
+  auto storage = RaftStorage::Open(dir);
+  ASSERT_TRUE(storage.ok());
+  auto state = (*storage)->Load();
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->entries.size(), 20u);
+}
+
 }  // namespace
 }  // namespace dnsd::raft

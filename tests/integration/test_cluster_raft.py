@@ -1,0 +1,369 @@
+"""Three real dnsd processes as a Raft cluster on 127.0.0.1, 127.0.0.2 and 127.0.0.3.
+
+The test re-runs itself inside a private network namespace (`unshare -n`), so the nodes can
+use Nacos's own ports (HTTP 8848, gRPC 9848, peer 9849) and nftables rules can cut links
+without touching the host. On loopback every connection leaves from 127.0.0.1, so each node
+runs under its own uid and a rule names a node's outgoing packets by `meta skuid`.
+
+Writes go through every node (followers forward to the leader) with curl, a Nacos gRPC client
+and the nacos npm SDK; the leader is killed with SIGKILL in the middle of a publish stream,
+again and again; the leader is cut off in a minority. After each, every acknowledged write
+must be on every node.
+"""
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+
+NETNS_MARK = "DNSD_TEST_IN_PRIVATE_NETNS"
+
+
+def enter_private_network_namespace():
+    """Re-executes this script under `unshare -n` (as root) and brings up its loopback."""
+    if os.environ.get(NETNS_MARK):
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        return
+    if os.geteuid() != 0:
+        print("test_cluster_raft needs root for a private network namespace; skipped")
+        sys.exit(0)
+    env = dict(os.environ, **{NETNS_MARK: "1"})
+    os.execvpe("unshare", ["unshare", "-n", "--", sys.executable, os.path.abspath(__file__)] + sys.argv[1:], env)
+
+
+if __name__ == "__main__":
+    enter_private_network_namespace()
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import DnsdProcess, wait_until  # noqa: E402
+from nacos_grpc import NacosGrpcClient  # noqa: E402
+
+HTTP_PORT, GRPC_PORT, PEER_PORT = 8848, 9848, 9849
+IPS = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
+JS_DIR = os.path.join(os.path.dirname(__file__), "js")
+
+
+def call(ip, method, path, params=None, timeout=15):
+    """One request with Python's HTTP client; returns (status, body) or (None, error text)."""
+    body = urllib.parse.urlencode(params or {})
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    conn = http.client.HTTPConnection(ip, HTTP_PORT, timeout=timeout)
+    try:
+        if method == "GET":
+            conn.request("GET", f"{path}?{body}")
+        else:
+            conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode()
+    except OSError as e:
+        return None, str(e)
+    finally:
+        conn.close()
+
+
+def publish(ip, data_id, content, timeout=15):
+    status, body = call(ip, "POST", "/nacos/v1/cs/configs",
+                        {"dataId": data_id, "group": "DEFAULT_GROUP", "content": content}, timeout)
+    return status == 200 and body == "true"
+
+
+def config_on(ip, data_id):
+    status, body = call(ip, "GET", "/nacos/v1/cs/configs", {"dataId": data_id, "group": "DEFAULT_GROUP"})
+    return body if status == 200 else None
+
+
+class Cluster:
+    def __init__(self):
+        self.work = tempfile.mkdtemp(prefix="dnsd-cluster-")
+        # Searchable by the nodes' uids: LevelDB checks for its CURRENT file with access(2),
+        # which ignores the capability that lets them in otherwise.
+        os.chmod(self.work, 0o755)
+        self.conf = os.path.join(self.work, "cluster.conf")
+        with open(self.conf, "w") as f:
+            f.write("# three nodes in one network namespace\n")
+            f.writelines(f"{ip}:{HTTP_PORT}\n" for ip in IPS)
+        self.nodes = {}
+        for i, ip in enumerate(IPS):
+            data_dir = os.path.join(self.work, f"node{i + 1}")
+            os.makedirs(data_dir)
+            self.nodes[ip] = DnsdProcess(
+                data_dir=data_dir, address=ip, run_as_uid=30001 + i,
+                extra_args=["--advertise-ip", ip, "--cluster-conf", self.conf])
+            self.nodes[ip].grpc_port = GRPC_PORT
+
+    def uid(self, ip):
+        return self.nodes[ip].run_as_uid
+
+    def start(self, ip):
+        self.nodes[ip].start(port=HTTP_PORT)
+
+    def start_all(self):
+        for ip in IPS:
+            self.start(ip)
+
+    def alive(self):
+        return [ip for ip in IPS if self.nodes[ip].proc and self.nodes[ip].proc.poll() is None]
+
+    def self_view(self, ip):
+        status, body = call(ip, "GET", "/nacos/v1/core/cluster/self", timeout=5)
+        return json.loads(body)["data"] if status == 200 else None
+
+    def role(self, ip):
+        view = self.self_view(ip)
+        return view["extendInfo"]["raftRole"] if view else None
+
+    def term(self, ip):
+        view = self.self_view(ip)
+        return view["extendInfo"]["raftMetaData"]["metaDataMap"]["dnsd_cp"]["term"] if view else None
+
+    def leader(self, among=None, timeout=15):
+        """The node that reports itself leader, once exactly one of `among` does."""
+        found = []
+
+        def one_leader():
+            found[:] = [ip for ip in (among or self.alive()) if self.role(ip) == "LEADER"]
+            return len(found) == 1
+        if not wait_until(one_leader, timeout=timeout, interval=0.05):
+            raise AssertionError(f"no single leader among {among or self.alive()}: {found}")
+        return found[0]
+
+    def applied(self, ip):
+        view = self.self_view(ip)
+        return view["extendInfo"]["raftAppliedIndex"] if view else -1
+
+    def wait_converged(self, timeout=20):
+        """Every live node has applied the same index (nothing more in flight)."""
+        def same():
+            indexes = {self.applied(ip) for ip in self.alive()}
+            return len(indexes) == 1 and -1 not in indexes
+        assert wait_until(same, timeout=timeout, interval=0.1), \
+            {ip: self.applied(ip) for ip in self.alive()}
+
+    def cleanup(self):
+        subprocess.run(["nft", "delete", "table", "inet", "dnsd_test_cut"], capture_output=True)
+        for node in self.nodes.values():
+            node.cleanup()
+        if os.environ.get("DNSD_KEEP_CLUSTER_DATA"):
+            print(f"cluster data kept in {self.work}")
+        else:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
+class Partition:
+    """Cuts every peer link of one node, both ways, with nftables in this namespace; client
+    ports (HTTP, gRPC) stay open so the test can see what the cut-off node answers."""
+
+    def __init__(self, cluster, ip):
+        self.cluster, self.ip = cluster, ip
+
+    def __enter__(self):
+        rules = f"""
+        table inet dnsd_test_cut {{
+          chain out {{
+            type filter hook output priority 0; policy accept;
+            ip daddr {self.ip} tcp dport {PEER_PORT} drop
+            meta skuid {self.cluster.uid(self.ip)} tcp dport {PEER_PORT} drop
+          }}
+        }}"""
+        subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True)
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run(["nft", "delete", "table", "inet", "dnsd_test_cut"], check=True)
+
+
+class ClusterRaftTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster()
+        cls.cluster.start_all()
+        cls.cluster.leader()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.cleanup()
+
+    def setUp(self):
+        # Each test starts from a whole, healed cluster.
+        for ip in IPS:
+            if ip not in self.cluster.alive():
+                self.cluster.start(ip)
+        self.cluster.leader()
+
+    def assert_everywhere(self, expected, timeout=15):
+        """Every node holds every config of `expected` ({dataId: content})."""
+        for ip in self.cluster.alive():
+            missing = {}
+
+            def all_there():
+                missing.clear()
+                for data_id, content in expected.items():
+                    got = config_on(ip, data_id)
+                    if got != content:
+                        missing[data_id] = got
+                return not missing
+            self.assertTrue(wait_until(all_there, timeout=timeout, interval=0.2),
+                            f"{ip} lacks {len(missing)} acknowledged writes, e.g. {list(missing.items())[:5]}")
+
+    def test_members_roles_and_states(self):
+        leader = self.cluster.leader()
+        for ip in IPS:
+            status, body = call(ip, "GET", "/nacos/v1/core/cluster/nodes")
+            self.assertEqual(status, 200)
+            members = {m["address"]: m for m in json.loads(body)["data"]}
+            self.assertEqual(set(members), {f"{x}:{HTTP_PORT}" for x in IPS})
+            self.assertTrue(wait_until(lambda: all(
+                m["state"] == "UP" for m in json.loads(call(ip, "GET", "/nacos/v1/core/cluster/nodes")[1])["data"])))
+            for m in members.values():
+                self.assertEqual(m["extendInfo"]["raftMetaData"]["metaDataMap"]["dnsd_cp"]["leader"],
+                                 f"{leader}:{HTTP_PORT}")
+            status, body = call(ip, "GET", "/nacos/v2/core/cluster/node/list")
+            self.assertEqual(len(json.loads(body)["data"]), 3)
+        roles = sorted(self.cluster.role(ip) for ip in IPS)
+        self.assertEqual(roles, ["FOLLOWER", "FOLLOWER", "LEADER"])
+        status, metrics  = call(leader, "GET", "/metrics")
+        self.assertIn("dnsd_raft_is_leader 1", metrics)
+        self.assertIn("dnsd_cluster_members_up 3", metrics)
+
+    def test_writes_through_every_node_with_curl_grpc_and_the_npm_sdk(self):
+        leader = self.cluster.leader()
+        followers = [ip for ip in IPS if ip != leader]
+        expected = {}
+        # curl: a config and a persistent instance through every node.
+        for n, ip in enumerate(IPS):
+            node = self.cluster.nodes[ip]
+            status, body = node.curl("POST", "/nacos/v1/cs/configs",
+                                     body={"dataId": f"curl-{n}", "group": "DEFAULT_GROUP", "content": f"via {ip}"})
+            self.assertEqual((status, body), (200, "true"), ip)
+            expected[f"curl-{n}"] = f"via {ip}"
+            # Read-your-writes on the node written through, at once.
+            self.assertEqual(config_on(ip, f"curl-{n}"), f"via {ip}")
+            status, body = node.curl("POST", "/nacos/v1/ns/instance",
+                                     {"serviceName": "cluster-svc", "ip": f"10.9.0.{n + 1}", "port": 80,
+                                      "ephemeral": "false"})
+            self.assertEqual((status, body), (200, "ok"), ip)
+        # A CAS publish through a follower: the state machine's refusal comes back as such.
+        status, _ = self.cluster.nodes[followers[0]].curl(
+            "POST", "/nacos/v1/cs/configs",
+            body={"dataId": "curl-0", "group": "DEFAULT_GROUP", "content": "lost", "casMd5": "0" * 32})
+        self.assertNotEqual(status, 200)
+        # gRPC: a Nacos 2.x client connected to a follower.
+        client = NacosGrpcClient(GRPC_PORT, host=followers[1])
+        try:
+            client.connect()
+            rtype, body = client.request("ConfigPublishRequest", {"dataId": "grpc-0", "group": "DEFAULT_GROUP",
+                                                                  "content": "via grpc", "module": "config"})
+            self.assertEqual((rtype, body["resultCode"]), ("ConfigPublishResponse", 200), body)
+            expected["grpc-0"] = "via grpc"
+        finally:
+            client.close()
+        # The nacos npm SDK against a follower.
+        out = subprocess.run(["node", os.path.join(JS_DIR, "publish_configs.js"), f"{followers[0]}:{HTTP_PORT}",
+                              "sdk-", "5"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        result = json.loads(out.stdout)
+        self.assertEqual(result["failed"], [])
+        for data_id in result["acknowledged"]:
+            self.assertEqual(result["readBack"][data_id], f"content of {data_id}")
+            expected[data_id] = f"content of {data_id}"
+        self.assertEqual(len(result["acknowledged"]), 5)
+
+        self.assert_everywhere(expected)
+        for ip in IPS:
+            def three_instances():
+                status, body = call(ip, "GET", "/nacos/v1/ns/instance/list", {"serviceName": "cluster-svc"})
+                return status == 200 and sorted(h["ip"] for h in json.loads(body)["hosts"]) == \
+                    ["10.9.0.1", "10.9.0.2", "10.9.0.3"]
+            self.assertTrue(wait_until(three_instances), ip)
+
+    def test_leader_killed_mid_stream_again_and_again_loses_no_acknowledged_write(self):
+        acknowledged = {}
+        stop = threading.Event()
+        lock = threading.Lock()
+        timings = []  # (sent, acknowledged) of each acknowledged write, to measure failover (printed only)
+
+        def publisher(worker):
+            i = 0
+            while not stop.is_set():
+                for ip in IPS:
+                    if stop.is_set():
+                        break
+                    data_id = f"stream-{worker}-{i}"
+                    i += 1
+                    sent = time.monotonic()
+                    if publish(ip, data_id, f"{data_id} via {ip}", timeout=10):
+                        with lock:
+                            acknowledged[data_id] = f"{data_id} via {ip}"
+                            timings.append((sent, time.monotonic()))
+                    else:
+                        time.sleep(0.02)
+
+        workers = [threading.Thread(target=publisher, args=(w,)) for w in range(3)]
+        for t in workers:
+            t.start()
+        failovers = []
+        try:
+            for _ in range(3):
+                time.sleep(1.0)
+                leader = self.cluster.leader()
+                before = len(acknowledged)
+                killed_at = time.monotonic()
+                self.cluster.nodes[leader].kill9()
+                survivors = [ip for ip in IPS if ip != leader]
+                new_leader = self.cluster.leader(among=survivors)
+                self.assertNotEqual(new_leader, leader)
+                # Writes resume without the old leader.
+                self.assertTrue(wait_until(lambda: len(acknowledged) >= before + 20, timeout=20),
+                                f"writes did not resume: {before} -> {len(acknowledged)}")
+                with lock:
+                    failovers.append(min(acked for sent, acked in timings if sent > killed_at) - killed_at)
+                self.cluster.start(leader)
+        finally:
+            stop.set()
+            for t in workers:
+                t.join()
+        print(f"\nfailover to first acknowledged write (s): {[round(f, 2) for f in failovers]}; "
+              f"{len(acknowledged)} writes acknowledged")
+        self.cluster.wait_converged()
+        self.assert_everywhere(acknowledged)
+
+    def test_leader_cut_off_in_a_minority(self):
+        old_leader = self.cluster.leader()
+        old_term = self.cluster.term(old_leader)
+        majority = [ip for ip in IPS if ip != old_leader]
+        self.assertTrue(publish(old_leader, "before-cut", "1"))
+        with Partition(self.cluster, old_leader):
+            new_leader = self.cluster.leader(among=majority)
+            self.assertGreater(self.cluster.term(new_leader), old_term)
+            # The old leader steps down once it cannot hear a quorum (check-quorum).
+            self.assertTrue(wait_until(lambda: self.cluster.role(old_leader) != "LEADER", timeout=10))
+            # Its clients get an error, not a silent acceptance.
+            self.assertFalse(publish(old_leader, "written-to-minority", "x", timeout=30))
+            # The majority goes on, through its leader and its follower.
+            for n, ip in enumerate(majority):
+                self.assertTrue(publish(ip, f"majority-{n}", f"during cut via {ip}"))
+            self.assertIsNone(config_on(old_leader, "majority-0"))
+
+            def isolated_not_up():
+                _, body  = call(new_leader, "GET", "/nacos/v1/core/cluster/nodes")
+                return any(m["ip"] == old_leader and m["state"] != "UP" for m in json.loads(body)["data"])
+            self.assertTrue(wait_until(isolated_not_up, timeout=15))
+        # Healed: the old leader catches up and follows the new leader.
+        self.assert_everywhere({"before-cut": "1", "majority-0": f"during cut via {majority[0]}",
+                                "majority-1": f"during cut via {majority[1]}"})
+        self.cluster.wait_converged()
+        self.assertEqual(self.cluster.leader(), new_leader)
+        for ip in IPS:
+            self.assertIsNone(config_on(ip, "written-to-minority"), ip)
+        self.assertTrue(publish(old_leader, "after-heal", "2"))
+        self.assert_everywhere({"after-heal": "2"})
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
