@@ -139,7 +139,7 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
       {"cluster",
        {{"members", StringList(&DaemonConfig::cluster_members)},
         {"conf_file", String(&DaemonConfig::cluster_conf_file)},
-        {"peer_port", Integer(&DaemonConfig::cluster_peer_port, 0, 65535)},
+        {"peer_port", Integer(&DaemonConfig::cluster_peer_port, -1, 65535)},
         {"tick_ms", Integer(&DaemonConfig::cluster_tick_ms, 10, 10'000)},
         {"election_ticks", Integer(&DaemonConfig::cluster_election_ticks, 3, 1000)},
         {"propose_timeout_ms", Integer(&DaemonConfig::cluster_propose_timeout_ms, 100, 600'000)}}},

@@ -152,7 +152,7 @@ void RaftCluster::Start() {
             ? options_.peer_target(member)
             : common::StrCat(
                   member.ip.find(':') == std::string::npos ? member.ip : "[" + member.ip + "]", ":",
-                  member.peer_port());
+                  options_.peer_port >= 0 ? options_.peer_port : member.peer_port());
     peers_.emplace(member.raft_id(), std::make_unique<PeerClient>(std::move(target)));
   }
   timers_->RunEvery(kProbeEveryMs, [this] {

@@ -42,7 +42,9 @@ struct RaftClusterOptions {
   cluster::Membership membership;
   std::string raft_dir;  // the Raft log (LevelDB)
   std::string peer_listen_address = "0.0.0.0";
-  int peer_port = -1;  // -1: the member's peer port (HTTP + 1001)
+  // -1: every member's peer port is its HTTP port + 1001; otherwise every member listens on
+  // this port (at its own address).
+  int peer_port = -1;
   int tick_ms = 100;
   int election_ticks = 10;        // election timeout: [10, 20) ticks
   int propose_timeout_ms = 5000;  // how long a write waits for a leader
