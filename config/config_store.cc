@@ -707,4 +707,121 @@ absl::Status ConfigStore::WriteState(leveldb::WriteBatch& batch, uint64_t index)
   return StorageFailure(retried);
 }
 
+// ---------------------------------------------------------------- Raft snapshots
+// Layout (version 1): u8 version, u64 record count, then every LevelDB record of the store as
+// two strings (key, value), in key order, the applied index ("A") included.
+
+namespace {
+constexpr uint8_t kSnapshotVersion = 1;
+}  // namespace
+
+absl::StatusOr<std::string> ConfigStore::Snapshot() const {
+  std::shared_ptr<leveldb::DB> db = Db();
+  if (!db) return common::StorageFailure("the config store is closed after a write failure");
+  std::vector<std::pair<std::string, std::string>> records;
+  leveldb::ReadOptions read;
+  read.verify_checksums = true;
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(read));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    records.emplace_back(it->key().ToString(), it->value().ToString());
+  }
+  if (!it->status().ok()) return ReadFailure(it->status());
+  common::ByteWriter w;
+  w.PutU8(kSnapshotVersion);
+  w.PutU64(records.size());
+  for (const auto& [key, value] : records) {
+    w.PutString(key);
+    w.PutString(value);
+  }
+  return w.Take();
+}
+
+absl::Status ConfigStore::Restore(std::string_view snapshot) {
+  // Everything is decoded and checked before the store changes.
+  common::ByteReader r(snapshot);
+  uint8_t version;
+  uint64_t count;
+  DNSD_RETURN_IF_ERROR(r.GetU8(version));
+  if (version != kSnapshotVersion) return absl::DataLossError("unknown config snapshot version");
+  DNSD_RETURN_IF_ERROR(r.GetU64(count));
+  std::vector<std::pair<std::string, std::string>> records;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string key, value;
+    DNSD_RETURN_IF_ERROR(r.GetString(key));
+    DNSD_RETURN_IF_ERROR(r.GetString(value));
+    bool valid = false;
+    if (key == kAppliedKey) {
+      valid = value.size() == 8;
+    } else if (key == kSequenceKey) {
+      valid = value.size() == 16;
+    } else if (key.starts_with("C")) {
+      valid = DecodeItem(value).ok();
+    } else if (key.starts_with("N")) {
+      valid = DecodeNamespace(value).ok();
+    } else {
+      valid = key.starts_with("H") || key.starts_with("K");
+    }
+    if (!valid) return absl::DataLossError("a config snapshot record does not decode");
+    records.emplace_back(std::move(key), std::move(value));
+  }
+  if (!r.AtEnd()) return absl::DataLossError("trailing bytes after the config snapshot");
+
+  std::shared_ptr<leveldb::DB> db = Db();
+  if (!db) return common::StorageFailure("the config store is closed after a write failure");
+  std::map<ConfigKey, std::string> old_md5;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const auto& [key, item] : items_) old_md5[key] = item->md5;
+  }
+  // One synced batch: the old records go, the snapshot's come, atomically.
+  leveldb::WriteBatch batch;
+  {
+    std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) batch.Delete(it->key());
+    if (!it->status().ok()) return ReadFailure(it->status());
+  }
+  for (const auto& [key, value] : records) batch.Put(key, value);
+  leveldb::WriteOptions sync;
+  sync.sync = true;
+  if (const leveldb::Status s = db->Write(sync, &batch); !s.ok()) {
+    spdlog::error("config store {}: restoring a snapshot failed: {}", dir_, s.ToString());
+    return StorageFailure(s);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    items_.clear();
+    by_key_.clear();
+    applied_index_ = 0;
+  }
+  DNSD_RETURN_IF_ERROR(Load());
+  // Listeners hear about every config whose content the snapshot changed.
+  std::vector<ConfigChange> changes;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const auto& [key, item] : items_) {
+      auto old = old_md5.find(key);
+      if (old == old_md5.end() || old->second != item->md5) changes.push_back({key, item->md5});
+      if (old != old_md5.end()) old_md5.erase(old);
+    }
+  }
+  for (const auto& [key, md5] : old_md5) changes.push_back({key, ""});
+  for (const auto& change : changes) {
+    for (const auto& listener : listeners_) listener(change);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ConfigStore::Sync() {
+  std::shared_ptr<leveldb::DB> db = Db();
+  if (!db) return common::StorageFailure("the config store is closed after a write failure");
+  leveldb::WriteBatch batch;
+  std::string applied;
+  PutBigEndian(applied, applied_index());
+  batch.Put(kAppliedKey, applied);
+  leveldb::WriteOptions sync;
+  sync.sync = true;
+  if (const leveldb::Status s = db->Write(sync, &batch); !s.ok()) return StorageFailure(s);
+  return absl::OkStatus();
+}
+
 }  // namespace dnsd::config

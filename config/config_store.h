@@ -101,6 +101,17 @@ class ConfigStore {
   // Register before the driver starts applying new entries.
   void AddListener(ConfigChangeListener listener) { listeners_.push_back(std::move(listener)); }
 
+  // ---- Raft snapshots (writer thread) ----
+  // Every record of the store (configs, history, namespaces, the applied index) as bytes.
+  absl::StatusOr<std::string> Snapshot() const;
+  // Replaces the whole store with a snapshot's records in one synced write and tells the
+  // listeners about every config that changed. A snapshot that does not decode is kDataLoss
+  // and changes nothing.
+  absl::Status Restore(std::string_view snapshot);
+  // Makes every state written so far durable (state writes are not fsynced one by one): Raft
+  // calls it before dropping the log entries that produced the state.
+  absl::Status Sync();
+
   // ---- Readers (any thread) ----
   std::shared_ptr<const ConfigItem> Get(const ConfigKey& key) const;
   // The md5 a listener compares against: "" for a missing config.

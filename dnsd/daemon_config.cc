@@ -142,7 +142,8 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"peer_port", Integer(&DaemonConfig::cluster_peer_port, -1, 65535)},
         {"tick_ms", Integer(&DaemonConfig::cluster_tick_ms, 10, 10'000)},
         {"election_ticks", Integer(&DaemonConfig::cluster_election_ticks, 3, 1000)},
-        {"propose_timeout_ms", Integer(&DaemonConfig::cluster_propose_timeout_ms, 100, 600'000)}}},
+        {"propose_timeout_ms", Integer(&DaemonConfig::cluster_propose_timeout_ms, 100, 600'000)},
+        {"snapshot_every", Integer(&DaemonConfig::cluster_snapshot_every, 0, 100'000'000)}}},
   };
   return *schema;
 }

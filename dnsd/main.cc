@@ -33,6 +33,7 @@
 #include "node/log_entries.h"
 #include "node/proposer.h"
 #include "node/raft_cluster.h"
+#include "node/state_snapshot.h"
 #include "raft/local_driver.h"
 #include "registry/registry.h"
 #include "spdlog/fmt/ranges.h"
@@ -229,6 +230,14 @@ int main(int argc, char** argv) {
     cluster_options.tick_ms = static_cast<int>(config.cluster_tick_ms);
     cluster_options.election_ticks = static_cast<int>(config.cluster_election_ticks);
     cluster_options.propose_timeout_ms = static_cast<int>(config.cluster_propose_timeout_ms);
+    cluster_options.compact_every = static_cast<uint64_t>(config.cluster_snapshot_every);
+    cluster_options.take_snapshot = [&] {
+      return dnsd::node::TakeStateSnapshot(registry, *config_store_owner);
+    };
+    cluster_options.restore = [&](const std::string& snapshot) {
+      return dnsd::node::RestoreStateSnapshot(registry, *config_store_owner, snapshot,
+                                              clock.NowMs());
+    };
     auto created = dnsd::node::RaftCluster::Create(cluster_options, apply, metrics);
     if (!created.ok()) return Fail(created.status());
     raft_cluster = std::move(*created);
@@ -249,6 +258,11 @@ int main(int argc, char** argv) {
                [](const dnsd::raft::RaftStatus& s) { return s.applied; });
     raft_gauge("dnsd_raft_commit_index", "Last log index known committed",
                [](const dnsd::raft::RaftStatus& s) { return s.commit; });
+    raft_gauge("dnsd_raft_snapshot_index", "Last log index covered by this node's snapshot",
+               [](const dnsd::raft::RaftStatus& s) { return s.snapshot_index; });
+    raft_gauge("dnsd_raft_snapshots_restored_total",
+               "Snapshots received from a leader and restored (catching up past its compacted log)",
+               [](const dnsd::raft::RaftStatus& s) { return s.snapshots_restored; });
     raft_gauge("dnsd_raft_term", "Current Raft term",
                [](const dnsd::raft::RaftStatus& s) { return s.term; });
     raft_gauge("dnsd_raft_is_leader", "1 on the Raft leader", [](const dnsd::raft::RaftStatus& s) {

@@ -105,6 +105,9 @@ absl::StatusOr<std::unique_ptr<RaftCluster>> RaftCluster::Create(RaftClusterOpti
   raft_options.dir = cluster->options_.raft_dir;
   raft_options.tick_ms = cluster->options_.tick_ms;
   raft_options.env = cluster->options_.env;
+  raft_options.compact_every = cluster->options_.compact_every;
+  raft_options.take_snapshot = cluster->options_.take_snapshot;
+  raft_options.restore = cluster->options_.restore;
   auto node = raft::RaftNode::Create(std::move(raft_options), *cluster, std::move(apply));
   if (!node.ok()) return node.status();
   cluster->raft_ = std::move(*node);

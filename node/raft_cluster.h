@@ -50,6 +50,11 @@ struct RaftClusterOptions {
   int propose_timeout_ms = 5000;  // how long a write waits for a leader
   int forward_apply_wait_ms = 1000;
   leveldb::Env* env = nullptr;
+  // Log compaction (raft::RaftNodeOptions): a snapshot of the state machines after this many
+  // applied entries; 0 never. take_snapshot and restore must be set when it is not 0.
+  uint64_t compact_every = 0;
+  std::function<absl::StatusOr<std::string>()> take_snapshot;
+  std::function<absl::Status(const std::string&)> restore;
   // Where a member's peer port is ("host:port"); unset: its address and HTTP port + 1001.
   // Tests whose nodes listen on ports picked by the system fill it in between Listen() and
   // Start().

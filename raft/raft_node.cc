@@ -59,7 +59,7 @@ void RaftNode::PublishStatus() {
   std::lock_guard lock(mu_);
   status_ = RaftStatus{core_->role(),         core_->term(),          core_->leader(),
                        core_->commit_index(), core_->applied_index(), core_->snapshot().index,
-                       core_->last_index()};
+                       core_->last_index(),   snapshots_restored_};
 }
 
 void RaftNode::WhenApplied(uint64_t index, std::function<void()> fn) {
@@ -154,8 +154,15 @@ void RaftNode::MaybeCompact() {
   if (options_.compact_every == 0 || !options_.take_snapshot) return;
   const uint64_t applied = core_->applied_index();
   if (applied < core_->snapshot().index + options_.compact_every) return;
+  auto data = options_.take_snapshot();
+  if (!data.ok()) {
+    // The log stays as it is; the next apply tries again.
+    spdlog::warn("Raft node {}: no snapshot at {}: {}", options_.core.id, applied,
+                 common::ToStd(data.status().message()));
+    return;
+  }
   Snapshot snapshot{applied, core_->term_at(applied),
-                    std::make_shared<const std::string>(options_.take_snapshot())};
+                    std::make_shared<const std::string>(*std::move(data))};
   if (auto s = storage_->Compact(snapshot); !s.ok()) {
     FailAll(absl::UnavailableError("this node's Raft log cannot be written"));
     return;
@@ -237,6 +244,7 @@ void RaftNode::HandleReady() {
         FailAll(absl::UnavailableError("this node could not restore a snapshot"));
         return;
       }
+      ++snapshots_restored_;
       // Writes this node proposed up to there: their fate is in the snapshot, not knowable.
       while (!pending_.empty() && pending_.begin()->first <= ready.snapshot->index) {
         pending_.begin()->second.done(

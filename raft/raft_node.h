@@ -52,7 +52,7 @@ struct RaftNodeOptions {
   // the log up to there dropped. 0: never. restore() loads a snapshot into the state machines
   // (at start, and when the leader sends one); both are needed when compacting.
   uint64_t compact_every = 0;
-  std::function<std::string()> take_snapshot;
+  std::function<absl::StatusOr<std::string>()> take_snapshot;  // an error skips this compaction
   std::function<absl::Status(const std::string&)> restore;
 };
 
@@ -64,6 +64,7 @@ struct RaftStatus {
   uint64_t applied = 0;
   uint64_t snapshot_index = 0;  // the log starts after it
   uint64_t last_index = 0;
+  uint64_t snapshots_restored = 0;  // snapshots received from a leader and restored
 };
 
 // The refusal of a proposal by a node that is not the leader: kFailedPrecondition with the
@@ -134,6 +135,7 @@ class RaftNode {
   RaftStatus status_;
   std::map<uint64_t, Pending> pending_;  // driver thread only: index -> waiting proposer
   std::atomic<uint64_t> rejected_{0};
+  uint64_t snapshots_restored_ = 0;  // driver thread
   std::thread thread_;
 };
 

@@ -96,6 +96,12 @@ class Registry {
   // before it is written to the log.
   absl::Status Precheck(const Command& command) const;
   absl::StatusOr<CommandResult> Apply(const Command& command);
+  // The durable part (durable services' definitions and persistent instances) as bytes, for
+  // a Raft snapshot; consistent when taken on the thread that calls Apply.
+  std::string DurableSnapshot() const;
+  // Replaces the durable part with a snapshot's; ephemeral instances stay. A snapshot that
+  // does not decode is kDataLoss and changes nothing. (registry_snapshot.cc)
+  absl::Status RestoreDurable(std::string_view snapshot, int64_t now_ms);
 
   // Register before writers start.
   void AddListener(ChangeListener listener) { listeners_.push_back(std::move(listener)); }

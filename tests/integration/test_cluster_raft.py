@@ -47,6 +47,10 @@ from nacos_grpc import NacosGrpcClient  # noqa: E402
 HTTP_PORT, GRPC_PORT, PEER_PORT = 8848, 9848, 9849
 IPS = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
 JS_DIR = os.path.join(os.path.dirname(__file__), "js")
+# Snapshots every 100 applied entries: the log is compacted many times over in these tests,
+# so restarts load a snapshot and replay a tail, and a node that was down catches up by one.
+SNAPSHOT_EVERY = 100
+CONFIG = f"[cluster]\nsnapshot_every = {SNAPSHOT_EVERY}\n"
 
 
 def call(ip, method, path, params=None, timeout=15):
@@ -93,7 +97,7 @@ class Cluster:
             data_dir = os.path.join(self.work, f"node{i + 1}")
             os.makedirs(data_dir)
             self.nodes[ip] = DnsdProcess(
-                data_dir=data_dir, address=ip, run_as_uid=30001 + i,
+                data_dir=data_dir, address=ip, run_as_uid=30001 + i, config_text=CONFIG,
                 extra_args=["--advertise-ip", ip, "--cluster-conf", self.conf])
             self.nodes[ip].grpc_port = GRPC_PORT
 
@@ -132,6 +136,13 @@ class Cluster:
         if not wait_until(one_leader, timeout=timeout, interval=0.05):
             raise AssertionError(f"no single leader among {among or self.alive()}: {found}")
         return found[0]
+
+    def metric(self, ip, name):
+        status, body = call(ip, "GET", "/metrics", timeout=5)
+        for line in body.splitlines() if status == 200 else []:
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return None
 
     def applied(self, ip):
         view = self.self_view(ip)
@@ -363,6 +374,54 @@ class ClusterRaftTest(unittest.TestCase):
             self.assertIsNone(config_on(ip, "written-to-minority"), ip)
         self.assertTrue(publish(old_leader, "after-heal", "2"))
         self.assert_everywhere({"after-heal": "2"})
+
+    def test_node_restarted_after_compaction_catches_up_by_snapshot(self):
+        leader = self.cluster.leader()
+        down = next(ip for ip in IPS if ip != leader)
+        up = [ip for ip in IPS if ip != down]
+        self.cluster.nodes[down].kill9()
+        expected = {}
+        # Enough writes for the leader to compact past everything the stopped node has.
+        for n in range(3 * SNAPSHOT_EVERY):
+            ip = up[n % 2]
+            self.assertTrue(publish(ip, f"compacted-{n}", f"{n} via {ip}"))
+            expected[f"compacted-{n}"] = f"{n} via {ip}"
+        for n in range(5):
+            status, body = call(up[n % 2], "POST", "/nacos/v1/ns/instance",
+                                {"serviceName": "compacted-svc", "ip": f"10.8.0.{n}", "port": 80,
+                                 "ephemeral": "false"})
+            self.assertEqual((status, body), (200, "ok"))
+        self.assertGreater(self.cluster.metric(leader, "dnsd_raft_snapshot_index"), 0)
+        restored_before = self.cluster.metric(leader, "dnsd_raft_snapshots_restored_total")
+        self.assertIsNotNone(restored_before)
+
+        self.cluster.start(down)
+        self.cluster.wait_converged()
+        self.assertGreaterEqual(self.cluster.metric(down, "dnsd_raft_snapshots_restored_total"), 1)
+        self.assert_everywhere(expected, timeout=5)
+        status, body = call(down, "GET", "/nacos/v1/ns/instance/list", {"serviceName": "compacted-svc"})
+        self.assertEqual(sorted(h["ip"] for h in json.loads(body)["hosts"]), [f"10.8.0.{n}" for n in range(5)])
+
+    def test_whole_cluster_killed_and_restarted_after_compaction_loses_nothing(self):
+        expected = {}
+        for n in range(2 * SNAPSHOT_EVERY + 17):
+            ip = IPS[n % 3]
+            self.assertTrue(publish(ip, f"restart-{n}", f"{n} via {ip}"))
+            expected[f"restart-{n}"] = f"{n} via {ip}"
+        status, body = call(IPS[1], "POST", "/nacos/v1/ns/instance",
+                            {"serviceName": "restart-svc", "ip": "10.7.0.1", "port": 80, "ephemeral": "false"})
+        self.assertEqual((status, body), (200, "ok"))
+        self.cluster.wait_converged()
+        for ip in IPS:
+            self.assertGreater(self.cluster.metric(ip, "dnsd_raft_snapshot_index"), 0, ip)
+            self.cluster.nodes[ip].kill9()
+        for ip in IPS:
+            self.cluster.start(ip)
+        self.cluster.leader()
+        self.assert_everywhere(expected, timeout=5)
+        for ip in IPS:
+            status, body = call(ip, "GET", "/nacos/v1/ns/instance/list", {"serviceName": "restart-svc"})
+            self.assertEqual([h["ip"] for h in json.loads(body)["hosts"]], ["10.7.0.1"], ip)
 
 
 if __name__ == "__main__":

@@ -345,5 +345,65 @@ TEST_F(RegistryTest, ReplayingCommandsRebuildsTheSameState) {
   }
 }
 
+// The durable part round-trips through a snapshot; restoring it elsewhere replaces that
+// registry's durable part (a persistent instance the snapshot lacks is gone) and leaves its
+// ephemeral instances alone.
+TEST_F(RegistryTest, DurableSnapshotReplacesOnlyTheDurablePart) {
+  Command defined = CreateService(Key("defined"), 0.5);
+  defined.meta.metadata = {{"owner", "team-a"}};
+  ASSERT_TRUE(registry_.Apply(defined).ok());
+  Command persistent;
+  persistent.type = CommandType::kRegisterInstance;
+  persistent.service = Key("db");
+  persistent.instance = MakeInstance("10.0.0.1", 5432);
+  persistent.instance.ephemeral = false;
+  persistent.instance.weight = 3;
+  persistent.instance.metadata = {{"role", "primary"}};
+  ASSERT_TRUE(registry_.Apply(persistent).ok());
+  Command sick;
+  sick.type = CommandType::kSetHealth;
+  sick.service = Key("db");
+  sick.instance.address = persistent.instance.address;
+  sick.healthy = false;
+  ASSERT_TRUE(registry_.Apply(sick).ok());
+  ASSERT_TRUE(Register(Key("web"), MakeInstance("10.0.0.9", 80)).ok());  // ephemeral: not in it
+  const std::string snapshot = registry_.DurableSnapshot();
+
+  Registry other(RegistryOptions{});
+  ASSERT_TRUE(
+      other.RegisterEphemeral(Key("cache"), MakeInstance("10.0.0.7", 6379), "", true, 0).ok());
+  Command stale = persistent;
+  stale.instance.address.ip = "10.0.0.2";
+  ASSERT_TRUE(other.Apply(stale).ok());
+  Command gone = CreateService(Key("gone"), 0);
+  ASSERT_TRUE(other.Apply(gone).ok());
+
+  ASSERT_TRUE(other.RestoreDurable(snapshot, 0).ok());
+  auto db = other.Find(Key("db"));
+  ASSERT_NE(db, nullptr);
+  ASSERT_EQ(db->instances().size(), 1u);
+  EXPECT_EQ(db->instances()[0]->ip(), "10.0.0.1");
+  EXPECT_EQ(db->instances()[0]->weight, 3);
+  EXPECT_FALSE(db->instances()[0]->healthy);
+  EXPECT_EQ(db->instances()[0]->metadata.at("role"), "primary");
+  auto defined_view = other.Find(Key("defined"));
+  ASSERT_NE(defined_view, nullptr);
+  EXPECT_EQ(defined_view->meta().protect_threshold, 0.5);
+  EXPECT_TRUE(defined_view->meta().stored);
+  EXPECT_EQ(defined_view->meta().metadata.at("owner"), "team-a");
+  EXPECT_EQ(other.Find(Key("gone")), nullptr);
+  EXPECT_EQ(other.Find(Key("web")), nullptr);
+  ASSERT_NE(other.Find(Key("cache")), nullptr);
+  EXPECT_EQ(other.instance_count(), 2);
+  EXPECT_EQ(other.service_count(), 3);
+  EXPECT_EQ(other.DurableSnapshot(), snapshot);
+
+  // A damaged snapshot changes nothing.
+  for (size_t cut : {size_t{0}, size_t{3}, snapshot.size() - 1}) {
+    EXPECT_FALSE(other.RestoreDurable(snapshot.substr(0, cut), 0).ok()) << cut;
+  }
+  EXPECT_EQ(other.DurableSnapshot(), snapshot);
+}
+
 }  // namespace
 }  // namespace dnsd::registry

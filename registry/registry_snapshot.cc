@@ -1,0 +1,133 @@
+// The registry's durable part as a snapshot for Raft log compaction: every service that is
+// durable (defined through the service API, or of the persistent kind) with its definition,
+// and every persistent instance. Ephemeral instances are not in it: they belong to their
+// clients and live in memory only.
+//
+// Layout (version 1): u8 version, u32 record count, then each record as a string holding an
+// encoded Command (registry/command.h): kCreateService carries a service's key and its whole
+// meta (stored flag and creation time included), kRegisterInstance one persistent instance.
+// Reusing the command encoding keeps one codec for every durable naming record.
+#include "absl/container/flat_hash_set.h"
+#include "common/byte_codec.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "registry/registry.h"
+
+namespace dnsd::registry {
+namespace {
+
+constexpr uint8_t kSnapshotVersion = 1;
+
+bool IsDurableService(const ServiceMeta& meta) { return meta.stored || !meta.ephemeral; }
+
+}  // namespace
+
+std::string Registry::DurableSnapshot() const {
+  std::vector<std::string> records;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, state] : services_) {
+      if (!IsDurableService(state.meta)) continue;
+      Command service;
+      service.type = CommandType::kCreateService;
+      service.service = key;
+      service.meta = state.meta;
+      service.timestamp_ms = state.empty_since_ms;
+      records.push_back(EncodeCommand(service));
+      for (const Slot& slot : state.instances.items()) {
+        if (slot.instance->ephemeral) continue;
+        Command instance;
+        instance.type = CommandType::kRegisterInstance;
+        instance.service = key;
+        instance.instance = *slot.instance;
+        records.push_back(EncodeCommand(instance));
+      }
+    }
+  }
+  common::ByteWriter w;
+  w.PutU8(kSnapshotVersion);
+  w.PutU32(static_cast<uint32_t>(records.size()));
+  for (const auto& r : records) w.PutString(r);
+  return w.Take();
+}
+
+absl::Status Registry::RestoreDurable(std::string_view snapshot, int64_t now_ms) {
+  // Decode and check everything before changing anything.
+  common::ByteReader r(snapshot);
+  uint8_t version;
+  uint32_t count;
+  DNSD_RETURN_IF_ERROR(r.GetU8(version));
+  if (version != kSnapshotVersion) return absl::DataLossError("unknown registry snapshot version");
+  DNSD_RETURN_IF_ERROR(r.GetU32(count));
+  std::vector<Command> records;
+  for (uint32_t i = 0; i < count; ++i) {
+    std::string bytes;
+    DNSD_RETURN_IF_ERROR(r.GetString(bytes));
+    auto command = DecodeCommand(bytes);
+    if (!command.ok()) return command.status();
+    const bool is_service = command->type == CommandType::kCreateService;
+    const bool is_instance =
+        command->type == CommandType::kRegisterInstance && !command->instance.ephemeral;
+    if (!is_service && !is_instance) {
+      return absl::DataLossError(
+          "a registry snapshot record is neither a service nor a "
+          "persistent instance");
+    }
+    if (is_instance && (records.empty() || !(records.back().service == command->service))) {
+      return absl::DataLossError("a registry snapshot instance is not under its service");
+    }
+    records.push_back(*std::move(command));
+  }
+  if (!r.AtEnd()) return absl::DataLossError("trailing bytes after the registry snapshot");
+
+  absl::flat_hash_set<ServiceKey> in_snapshot;
+  for (const Command& c : records) in_snapshot.insert(c.service);
+
+  absl::MutexLock lock(&mu_);
+  // Forget the durable state this node had; ephemeral instances stay.
+  absl::flat_hash_set<ServiceKey> touched = in_snapshot;
+  for (auto& [key, state] : services_) {
+    if (!IsDurableService(state.meta)) continue;
+    touched.insert(key);
+    auto& items = state.instances.items();
+    const size_t before = items.size();
+    std::erase_if(items, [](const Slot& slot) { return !slot.instance->ephemeral; });
+    instance_count_.fetch_sub(static_cast<int64_t>(before - items.size()));
+    const bool kind = state.meta.ephemeral;
+    state.meta = ServiceMeta{};
+    state.meta.ephemeral = kind;
+  }
+  for (Command& c : records) {
+    auto [it, created] = services_.try_emplace(c.service);
+    ServiceState& state = it->second;
+    if (created) service_count_.fetch_add(1);
+    if (c.type == CommandType::kCreateService) {
+      state.meta = c.meta;
+      state.empty_since_ms = c.timestamp_ms;
+      continue;
+    }
+    auto [slot, inserted] = state.instances.FindOrInsert(c.instance.address);
+    if (inserted) instance_count_.fetch_add(1);
+    slot->owner.clear();
+    slot->heartbeat_driven = false;
+    slot->policy = options_.heartbeat_defaults;
+    ParseHeartbeatPolicy(c.instance.metadata, options_.heartbeat_defaults, slot->policy)
+        .IgnoreError();
+    slot->last_beat_ms = now_ms;
+    slot->instance = std::make_shared<const Instance>(std::move(c.instance));
+    state.empty_since_ms = 0;
+  }
+  for (const ServiceKey& key : touched) {
+    auto it = services_.find(key);
+    if (it == services_.end()) continue;
+    // A durable service the snapshot does not know, with nothing left in it, is gone.
+    if (!in_snapshot.contains(key) && it->second.instances.empty()) {
+      RemoveServiceLocked(key);
+    } else {
+      PublishLocked(key, it->second);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace dnsd::registry
