@@ -336,19 +336,38 @@ void ConfigHttpApi::GetConfig(ApiVersion v, Req req, Resp resp) {
   API_TRY(v, resp, key, KeyFrom(v, req.params));
   // Gray releases by tag are not kept, so a tagged read finds nothing, as in Nacos when no
   // tagged version exists.
-  auto item = Param(req.params, {"tag"}).empty() ? store_.Get(*key) : nullptr;
+  const bool tagged = !Param(req.params, {"tag"}).empty();
+  // dnsd's extension: consistency=linearizable reads after a barrier through the log, so the
+  // answer holds every write acknowledged before the read, through any node. The default
+  // (local) answers from this node's state at once, as Nacos does.
+  const std::string consistency = Param(req.params, {"consistency"});
+  if (consistency.empty() || consistency == "local") {
+    return resp.Send(ConfigReadResponse(v, *key, tagged));
+  }
+  if (consistency != "linearizable") {
+    return Reject(v, resp, absl::InvalidArgumentError("consistency must be local or linearizable"));
+  }
+  DeferredReply reply = resp.Defer();
+  proposer_.Barrier([this, reply, v, key = *key, tagged](absl::Status s) {
+    reply.Send(s.ok() ? ConfigReadResponse(v, key, tagged) : CountedErrorResponse(metrics_, v, s));
+  });
+}
+
+HttpResponse ConfigHttpApi::ConfigReadResponse(ApiVersion v, const config::ConfigKey& key,
+                                               bool tagged) const {
+  auto item = tagged ? nullptr : store_.Get(key);
   if (!item) {
     if (v == ApiVersion::kV1) {
       HttpResponse r = HttpResponse::Text(404, "config data not exist");
       AddNoCacheHeaders(r);
-      return resp.Send(std::move(r));
+      return r;
     }
-    return Reject(v, resp, absl::NotFoundError("config data not exist"));
+    return CountedErrorResponse(metrics_, v, absl::NotFoundError("config data not exist"));
   }
   if (v == ApiVersion::kV2) {
     std::string quoted;
     JsonWriter::AppendQuoted(quoted, item->content);
-    return resp.Send(SuccessJson(v, std::move(quoted)));
+    return SuccessJson(v, std::move(quoted));
   }
   HttpResponse r = HttpResponse::Text(200, item->content);
   r.content_type = ContentTypeOf(item->type);
@@ -359,7 +378,7 @@ void ConfigHttpApi::GetConfig(ApiVersion v, Req req, Resp resp) {
     r.headers.emplace_back("Encrypted-Data-Key", item->encrypted_data_key);
   }
   AddNoCacheHeaders(r);
-  resp.Send(std::move(r));
+  return r;
 }
 
 void ConfigHttpApi::GetConfigDetail(Req req, Resp resp) {

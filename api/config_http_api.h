@@ -58,6 +58,7 @@ class ConfigHttpApi {
 
   void Configs(ApiVersion v, Req req, Resp resp);
   void GetConfig(ApiVersion v, Req req, Resp resp);
+  HttpResponse ConfigReadResponse(ApiVersion v, const config::ConfigKey& key, bool tagged) const;
   void GetConfigDetail(Req req, Resp resp);
   void SearchConfigs(Req req, Resp resp);
   void PublishConfig(ApiVersion v, Req req, Resp resp);

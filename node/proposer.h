@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "node/log_entries.h"
 #include "raft/local_driver.h"
 
 namespace dnsd::node {
@@ -22,6 +23,10 @@ class Proposer {
   using DoneFn = std::function<void(absl::Status)>;
   virtual ~Proposer() = default;
   virtual void Propose(std::string entry, DoneFn done) = 0;
+  // Calls `done` (OK) once this node's state holds every write acknowledged, anywhere, before
+  // the call: what a linearizable read waits for. An error when that cannot be known (no
+  // quorum). In a cluster it is a barrier entry through the log.
+  virtual void Barrier(DoneFn done) { Propose(BarrierLogEntry(), std::move(done)); }
 };
 
 class LocalProposer final : public Proposer {
@@ -30,6 +35,8 @@ class LocalProposer final : public Proposer {
   void Propose(std::string entry, DoneFn done) override {
     driver_.Propose(std::move(entry), std::move(done));
   }
+  // A single node acknowledges a write only once it is applied here: already up to date.
+  void Barrier(DoneFn done) override { done(absl::OkStatus()); }
 
  private:
   raft::LocalDriver& driver_;

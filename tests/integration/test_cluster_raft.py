@@ -10,7 +10,10 @@ and the nacos npm SDK; the leader is killed with SIGKILL in the middle of a publ
 again and again; the leader is cut off in a minority. After each, every acknowledged write
 must be on every node.
 """
+import hashlib
 import http.client
+import math
+import random
 import json
 import os
 import shutil
@@ -43,6 +46,7 @@ if __name__ == "__main__":
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import DnsdProcess, wait_until  # noqa: E402
 from nacos_grpc import NacosGrpcClient  # noqa: E402
+import linearizability  # noqa: E402
 
 HTTP_PORT, GRPC_PORT, PEER_PORT = 8848, 9848, 9849
 IPS = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
@@ -422,6 +426,118 @@ class ClusterRaftTest(unittest.TestCase):
         for ip in IPS:
             status, body = call(ip, "GET", "/nacos/v1/ns/instance/list", {"serviceName": "restart-svc"})
             self.assertEqual([h["ip"] for h in json.loads(body)["hosts"]], ["10.7.0.1"], ip)
+
+    def test_history_under_kills_and_cuts_is_linearizable(self):
+        """Concurrent writes, CAS writes and linearizable reads of a few configs through
+        random nodes while the leader is killed and, later, cut off; every key's history
+        must be linearizable."""
+        keys = [f"lin-{k}" for k in range(8)]
+        history = {k: [] for k in keys}
+        lock = threading.Lock()
+        stop = threading.Event()
+        t0 = time.monotonic()
+
+        def now():
+            return time.monotonic() - t0
+
+        def client(name, seed):
+            rng = random.Random(seed)
+            seen = {}  # the last value this client read or wrote, per key
+            n = 0
+            while not stop.is_set():
+                key, ip = rng.choice(keys), rng.choice(IPS)
+                n += 1
+                value = f"{name}-{n}"
+                kind = rng.choice(["write", "cas", "read", "read"])
+                if kind == "cas" and seen.get(key) is None:
+                    kind = "write"
+                params = {"dataId": key, "group": "DEFAULT_GROUP"}
+                start = now()
+                if kind == "read":
+                    params["consistency"] = "linearizable"
+                    status, body = call(ip, "GET", "/nacos/v1/cs/configs", params, timeout=10)
+                    if status not in (200, 404):
+                        continue  # an unknown read tells nothing
+                    op = linearizability.Op("read", start, now(), "ok", body if status == 200 else None,
+                                            client=name)
+                    seen[key] = op.value
+                else:
+                    params["content"] = value
+                    expected = seen.get(key) if kind == "cas" else None
+                    if kind == "cas":
+                        params["casMd5"] = hashlib.md5(expected.encode()).hexdigest()
+                    status, body = call(ip, "POST", "/nacos/v1/cs/configs", params, timeout=10)
+                    if status == 200 and body == "true":
+                        outcome, complete = "ok", now()
+                        seen[key] = value
+                    elif kind == "cas" and status == 409:
+                        outcome, complete = "fail", now()
+                    else:
+                        outcome, complete = linearizability.UNKNOWN, math.inf
+                    op = linearizability.Op(kind, start, complete, outcome, value, expected, client=name)
+                with lock:
+                    history[key].append(op)
+
+        workers = [threading.Thread(target=client, args=(f"c{w}", 1000 + w)) for w in range(4)]
+        for t in workers:
+            t.start()
+        try:
+            time.sleep(2)
+            leader = self.cluster.leader()
+            self.cluster.nodes[leader].kill9()
+            self.cluster.leader(among=[ip for ip in IPS if ip != leader])
+            time.sleep(1)
+            self.cluster.start(leader)
+            time.sleep(1)
+            leader = self.cluster.leader()
+            with Partition(self.cluster, leader):
+                self.cluster.leader(among=[ip for ip in IPS if ip != leader])
+                time.sleep(2)
+            time.sleep(2)
+        finally:
+            stop.set()
+            for t in workers:
+                t.join()
+        for key in keys:
+            ops = history[key]
+            counts = {o: sum(1 for op in ops if op.outcome == o) for o in ("ok", "fail", "unknown")}
+            print(f"\n{key}: {len(ops)} operations {counts}")
+            self.assertGreater(counts["ok"], 10, key)
+            ok, detail = linearizability.check(ops)
+            self.assertTrue(ok, f"{key}: {detail}")
+
+
+class LinearizabilityCheckerTest(unittest.TestCase):
+    """The checker itself must catch what it is there to catch."""
+    Op = linearizability.Op
+
+    def test_accepts_overlapping_operations_in_some_order(self):
+        Op = self.Op
+        ops = [Op("write", 0, 2, "ok", "a"), Op("read", 1, 3, "ok", None), Op("read", 2.5, 4, "ok", "a"),
+               Op("cas", 5, 6, "ok", "b", "a"), Op("write", 5.5, math.inf, linearizability.UNKNOWN, "c"),
+               Op("read", 7, 8, "ok", "b"), Op("cas", 9, 10, "fail", "d", "a")]
+        self.assertTrue(linearizability.check(ops)[0])
+
+    def test_finds_a_stale_read(self):
+        Op = self.Op
+        ops = [Op("write", 0, 1, "ok", "a"), Op("write", 2, 3, "ok", "b"), Op("read", 4, 5, "ok", "a")]
+        self.assertFalse(linearizability.check(ops)[0])
+
+    def test_finds_a_cas_that_should_have_failed(self):
+        Op = self.Op
+        ops = [Op("write", 0, 1, "ok", "a"), Op("write", 2, 3, "ok", "b"), Op("cas", 4, 5, "ok", "c", "a")]
+        self.assertFalse(linearizability.check(ops)[0])
+
+    def test_an_unknown_write_may_or_may_not_happen(self):
+        Op = self.Op
+        unknown = Op("write", 1, math.inf, linearizability.UNKNOWN, "x")
+        seen = [Op("write", 0, 0.5, "ok", "a"), unknown, Op("read", 2, 3, "ok", "x")]
+        unseen = [Op("write", 0, 0.5, "ok", "a"), unknown, Op("read", 2, 3, "ok", "a")]
+        self.assertTrue(linearizability.check(seen)[0])
+        self.assertTrue(linearizability.check(unseen)[0])
+        # but not before it was invoked
+        early = [Op("write", 0, 0.5, "ok", "a"), Op("read", 0.6, 0.9, "ok", "x"), unknown]
+        self.assertFalse(linearizability.check(early)[0])
 
 
 if __name__ == "__main__":
