@@ -24,6 +24,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (decoder.table_size() > kTableLimit) std::abort();
   }
   std::string out;
-  (void)dnsd::api::HuffmanDecode(std::string_view(reinterpret_cast<const char*>(data), size), out);
+  (void)dnsd::net::HuffmanDecode(std::string_view(reinterpret_cast<const char*>(data), size), out);
   return 0;
 }
