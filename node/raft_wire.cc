@@ -1,5 +1,7 @@
 #include "node/raft_wire.h"
 
+#include <algorithm>
+
 #include "common/strings.h"
 
 namespace dnsd::node {
@@ -20,6 +22,12 @@ dnsd::peer::RaftBatch ToRaftBatch(const std::vector<raft::Message>& messages) {
     out->set_reject_hint_term(m.reject_hint_term);
     out->set_transfer(m.transfer);
     if (m.snapshot) out->set_snapshot(*m.snapshot);
+    if (m.type == raft::MessageType::kSnapshot) {
+      for (raft::NodeId id : m.conf.voters) out->add_conf_voters(id);
+      for (raft::NodeId id : m.conf.learners) out->add_conf_learners(id);
+      for (const auto& [id, context] : m.conf.contexts)
+        (*out->mutable_conf_contexts())[id] = context;
+    }
     for (const raft::Entry& e : m.entries) {
       auto* entry = out->add_entries();
       entry->set_term(e.term);
@@ -73,6 +81,14 @@ absl::StatusOr<std::vector<raft::Message>> FromRaftBatch(const dnsd::peer::RaftB
     m.transfer = in.transfer();
     if (in.type() == dnsd::peer::RaftMessage::SNAPSHOT) {
       m.snapshot = std::make_shared<const std::string>(in.snapshot());
+      if (in.conf_voters_size() == 0) {
+        return absl::InvalidArgumentError("Raft snapshot without a configuration");
+      }
+      m.conf.voters.assign(in.conf_voters().begin(), in.conf_voters().end());
+      m.conf.learners.assign(in.conf_learners().begin(), in.conf_learners().end());
+      for (const auto& [id, context] : in.conf_contexts()) m.conf.contexts[id] = context;
+      std::sort(m.conf.voters.begin(), m.conf.voters.end());
+      std::sort(m.conf.learners.begin(), m.conf.learners.end());
     }
     for (const auto& e : in.entries()) {
       if (e.term() == 0 || e.index() == 0) {

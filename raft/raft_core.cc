@@ -56,12 +56,64 @@ RaftCore::RaftCore(RaftConfig config, RaftStorageState stored) : config_(std::mo
     offset_term_ = stored.snapshot->term;
     snapshot_ = *stored.snapshot;
     applied_ = offset_;
+    base_conf_ = stored.snapshot->conf;
+  } else {
+    base_conf_.voters = config_.voters;
+    std::sort(base_conf_.voters.begin(), base_conf_.voters.end());
   }
   log_ = std::move(stored.entries);
+  for (const Entry& e : log_) NoteConfEntries(e);
+  RebuildConf();
   commit_ = std::clamp<uint64_t>(stored.hard_state.commit, offset_, last_index());
   stable_ = persisting_ = last_index();
   persisted_hs_ = stored.hard_state;
   ResetTimers();
+}
+
+bool RaftCore::IsVoter(NodeId id) const {
+  return std::find(conf_.voters.begin(), conf_.voters.end(), id) != conf_.voters.end();
+}
+
+bool RaftCore::IsMember(NodeId id) const {
+  return IsVoter(id) ||
+         std::find(conf_.learners.begin(), conf_.learners.end(), id) != conf_.learners.end();
+}
+
+uint64_t RaftCore::match_of(NodeId id) const {
+  auto it = progress_.find(id);
+  return it == progress_.end() ? 0 : it->second.match;
+}
+
+void RaftCore::NoteConfEntries(const Entry& e) {
+  if (!IsConfChange(e.data)) return;
+  // A change that does not decode came from a broken leader; it changes nothing, everywhere.
+  if (auto change = DecodeConfChange(e.data); change.ok()) conf_log_[e.index] = *change;
+}
+
+ConfState RaftCore::conf_at(uint64_t index) const {
+  ConfState conf = base_conf_;
+  for (auto it = conf_log_.begin(); it != conf_log_.end() && it->first <= index; ++it) {
+    ApplyConfChange(conf, it->second);
+  }
+  return conf;
+}
+
+void RaftCore::RebuildConf() {
+  conf_ = base_conf_;
+  for (const auto& [index, change] : conf_log_) ApplyConfChange(conf_, change);
+  if (role_ != Role::kLeader) return;
+  for (auto it = progress_.begin(); it != progress_.end();) {
+    it = IsMember(it->first) ? std::next(it) : progress_.erase(it);
+  }
+  auto track = [&](NodeId peer) {
+    if (progress_.contains(peer)) return;
+    Progress& pr = progress_[peer];
+    pr.next = last_index() + 1;
+    pr.match = peer == config_.id ? stable_ : 0;
+    pr.recent_active = true;
+  };
+  for (NodeId peer : conf_.voters) track(peer);
+  for (NodeId peer : conf_.learners) track(peer);
 }
 
 uint64_t RaftCore::TermAt(uint64_t index) const {
@@ -116,20 +168,26 @@ void RaftCore::BecomeLeader() {
   lead_ = config_.id;
   transferee_ = 0;
   progress_.clear();
-  for (NodeId peer : config_.voters) {
-    Progress& pr = progress_[peer];
-    pr.next = last_index() + 1;
-    pr.match = peer == config_.id ? stable_ : 0;
-    pr.recent_active = true;
-  }
+  RebuildConf();  // progress for every member
   ResetTimers();
-  // A no-op of the new term: committing it commits everything before it (paper 5.4.2).
-  AppendLocal({Entry{term_, last_index() + 1, {}}});
+  // An entry of the new term: committing it commits everything before it (paper 5.4.2). The
+  // first leader of a new cluster writes the initial configuration there; others a no-op.
+  std::string first;
+  if (last_index() == 0) {
+    ConfChange initial;
+    initial.type = ConfChangeType::kSet;
+    initial.voters = conf_.voters;
+    first = EncodeConfChange(initial);
+  }
+  AppendLocal({Entry{term_, last_index() + 1, std::move(first)}});
+  // No membership change until an entry of this term commits (thesis 4.1, the fix for
+  // single-server changes across leader changes).
+  pending_conf_index_ = last_index();
   BroadcastAppend();
 }
 
 void RaftCore::Campaign() {
-  if (role_ == Role::kLeader) return;
+  if (role_ == Role::kLeader || !IsVoter(config_.id)) return;
   StartElection(config_.pre_vote, false);
 }
 
@@ -151,7 +209,7 @@ void RaftCore::StartElection(bool pre, bool transfer) {
     }
     return;
   }
-  for (NodeId peer : config_.voters) {
+  for (NodeId peer : conf_.voters) {
     if (peer == config_.id) continue;
     Message m;
     m.type = pre ? MessageType::kPreVote : MessageType::kVote;
@@ -167,9 +225,11 @@ void RaftCore::StartElection(bool pre, bool transfer) {
 int RaftCore::Poll(NodeId from, bool granted) {
   votes_.emplace(from, granted);
   size_t yes = 0, no = 0;
-  for (const auto& [id, vote] : votes_) (vote ? yes : no)++;
+  for (const auto& [id, vote] : votes_) {
+    if (IsVoter(id)) (vote ? yes : no)++;  // a learner's answer counts for nothing
+  }
   if (yes >= Quorum()) return 1;
-  if (no > config_.voters.size() - Quorum()) return -1;
+  if (no > conf_.voters.size() - Quorum()) return -1;
   return 0;
 }
 
@@ -201,13 +261,17 @@ void RaftCore::Tick() {
     }
     return;
   }
+  if (!IsVoter(config_.id)) {
+    election_elapsed_ = 0;  // a learner, a joining or a removed node never campaigns
+    return;
+  }
   if (++election_elapsed_ >= randomized_timeout_) Campaign();
 }
 
 bool RaftCore::QuorumActive() {
   size_t active = 0;
   for (auto& [peer, pr] : progress_) {
-    if (peer == config_.id || pr.recent_active) ++active;
+    if (IsVoter(peer) && (peer == config_.id || pr.recent_active)) ++active;
     if (peer != config_.id) pr.recent_active = false;
   }
   return active >= Quorum();
@@ -215,9 +279,18 @@ bool RaftCore::QuorumActive() {
 
 absl::Status RaftCore::Step(const Message& m) {
   if (m.to != config_.id) return absl::InvalidArgumentError("message for another node");
-  if (m.from == config_.id ||
-      std::find(config_.voters.begin(), config_.voters.end(), m.from) == config_.voters.end()) {
-    return absl::InvalidArgumentError(common::StrCat("message from unknown node ", m.from));
+  if (m.from == config_.id || m.from == 0) {
+    return absl::InvalidArgumentError(common::StrCat("message from node ", m.from));
+  }
+  // Only voters may ask for votes. Anything else is heard from any node: this node's own
+  // configuration may be stale (a change it has not heard of, or an uncommitted removal of the
+  // current leader, which only that leader's appends can truncate). A node outside the
+  // configuration cannot win an election (its log lacks the change, and single-node changes
+  // keep old and new majorities overlapping); the transport keeps strangers out.
+  if ((m.type == MessageType::kPreVote || m.type == MessageType::kVote) && IsMember(config_.id) &&
+      !IsVoter(m.from)) {
+    return absl::InvalidArgumentError(
+        common::StrCat("vote request from node ", m.from, ", not a voter"));
   }
   if (m.type == MessageType::kAppend) {
     uint64_t expect = m.index + 1, prev_term = m.log_term;
@@ -230,8 +303,9 @@ absl::Status RaftCore::Step(const Message& m) {
     }
   }
 
-  if (m.type == MessageType::kSnapshot && (m.index == 0 || m.log_term == 0 || !m.snapshot)) {
-    return absl::InvalidArgumentError("snapshot without an index, a term or data");
+  if (m.type == MessageType::kSnapshot &&
+      (m.index == 0 || m.log_term == 0 || !m.snapshot || m.conf.voters.empty())) {
+    return absl::InvalidArgumentError("snapshot without an index, a term, data or voters");
   }
   if (m.term > term_) {
     const bool vote_request = m.type == MessageType::kVote || m.type == MessageType::kPreVote;
@@ -379,8 +453,11 @@ void RaftCore::HandleSnapshot(const Message& m) {
     log_.clear();
     offset_ = m.index;
     offset_term_ = m.log_term;
-    snapshot_ = Snapshot{m.index, m.log_term, m.snapshot};
+    snapshot_ = Snapshot{m.index, m.log_term, m.snapshot, m.conf};
     pending_snapshot_ = snapshot_;
+    base_conf_ = m.conf;
+    conf_log_.clear();
+    RebuildConf();
     commit_ = applied_ = stable_ = persisting_ = m.index;
     r.index = m.index;
   }
@@ -397,7 +474,12 @@ absl::Status RaftCore::Compact(uint64_t index, std::shared_ptr<const std::string
   log_.erase(log_.begin(), log_.begin() + static_cast<std::ptrdiff_t>(index - offset_));
   offset_ = index;
   offset_term_ = term;
-  snapshot_ = Snapshot{index, term, std::move(data)};
+  // The snapshot carries the configuration at its index.
+  while (!conf_log_.empty() && conf_log_.begin()->first <= index) {
+    ApplyConfChange(base_conf_, conf_log_.begin()->second);
+    conf_log_.erase(conf_log_.begin());
+  }
+  snapshot_ = Snapshot{index, term, std::move(data), base_conf_};
   return absl::OkStatus();
 }
 
@@ -441,12 +523,20 @@ uint64_t RaftCore::AppendFrom(uint64_t prev, const std::vector<Entry>& entries) 
     if (e.index <= offset_) continue;  // compacted: committed, so the same as the leader's
     if (e.index <= last_index()) {
       if (TermAt(e.index) == e.term) continue;  // already have it
-      // A conflict: ours was never committed (leader completeness); drop it and what follows.
+      // A conflict: ours was never committed (leader completeness); drop it and what follows,
+      // membership changes included.
       log_.resize(e.index - offset_ - 1);
       stable_ = std::min(stable_, e.index - 1);
       persisting_ = std::min(persisting_, e.index - 1);
+      const bool had_changes = conf_log_.lower_bound(e.index) != conf_log_.end();
+      conf_log_.erase(conf_log_.lower_bound(e.index), conf_log_.end());
+      if (had_changes) RebuildConf();
     }
     log_.push_back(e);
+    if (IsConfChange(e.data)) {
+      NoteConfEntries(e);
+      RebuildConf();
+    }
   }
   return prev + entries.size();
 }
@@ -529,6 +619,7 @@ bool RaftCore::SendAppend(NodeId to, bool allow_empty) {
     m.index = snapshot_.index;
     m.log_term = snapshot_.term;
     m.snapshot = snapshot_.data;
+    m.conf = snapshot_.conf;
     pr.replicate = false;
     pr.paused = true;
     pr.inflight.clear();
@@ -560,9 +651,11 @@ bool RaftCore::SendAppend(NodeId to, bool allow_empty) {
 }
 
 void RaftCore::BroadcastAppend() {
-  for (NodeId peer : config_.voters) {
-    if (peer != config_.id) SendAppend(peer, true);
+  std::vector<NodeId> peers;
+  for (const auto& [peer, pr] : progress_) {
+    if (peer != config_.id) peers.push_back(peer);
   }
+  for (NodeId peer : peers) SendAppend(peer, true);
 }
 
 void RaftCore::BroadcastHeartbeat() {
@@ -578,7 +671,10 @@ void RaftCore::BroadcastHeartbeat() {
 
 bool RaftCore::MaybeCommit() {
   std::vector<uint64_t> matches;
-  for (const auto& [peer, pr] : progress_) matches.push_back(pr.match);
+  for (const auto& [peer, pr] : progress_) {
+    if (IsVoter(peer)) matches.push_back(pr.match);
+  }
+  if (matches.size() < Quorum()) return false;  // a leader that is not a voter commits nothing
   std::sort(matches.begin(), matches.end(), std::greater<>());
   const uint64_t candidate = matches[Quorum() - 1];
   // Only an entry of this term commits by counting replicas (figure 8 of the paper).
@@ -590,7 +686,15 @@ bool RaftCore::MaybeCommit() {
 }
 
 void RaftCore::AppendLocal(std::vector<Entry> entries) {
-  for (Entry& e : entries) log_.push_back(std::move(e));
+  bool changed = false;
+  for (Entry& e : entries) {
+    if (IsConfChange(e.data)) {
+      NoteConfEntries(e);
+      changed = true;
+    }
+    log_.push_back(std::move(e));
+  }
+  if (changed) RebuildConf();
 }
 
 absl::StatusOr<uint64_t> RaftCore::Propose(std::string data) {
@@ -602,11 +706,52 @@ absl::StatusOr<uint64_t> RaftCore::Propose(std::string data) {
   return index;
 }
 
+absl::StatusOr<uint64_t> RaftCore::ProposeConfChange(const ConfChange& change) {
+  if (role_ != Role::kLeader) return absl::FailedPreconditionError("not the leader");
+  if (pending_conf_index_ > commit_) {
+    return absl::FailedPreconditionError(
+        "the previous membership change (or this leader's first entry) is not committed yet");
+  }
+  const bool learner = IsMember(change.node) && !IsVoter(change.node);
+  switch (change.type) {
+    case ConfChangeType::kAddLearner:
+      if (change.node == 0 || IsMember(change.node)) {
+        return absl::FailedPreconditionError("the node is a member already");
+      }
+      break;
+    case ConfChangeType::kPromote: {
+      if (!learner) return absl::FailedPreconditionError("the node is not a learner");
+      // A voter that is far behind would hold back every commit until it caught up.
+      const uint64_t match = match_of(change.node);
+      if (match + config_.max_entries_per_message * 4 < commit_) {
+        return absl::FailedPreconditionError(common::StrCat("the learner has not caught up yet (",
+                                                            match, " of ", commit_, " entries)"));
+      }
+      break;
+    }
+    case ConfChangeType::kSet:
+      return absl::InvalidArgumentError("the initial configuration is set by the first leader");
+    case ConfChangeType::kRemove:
+      if (!IsMember(change.node)) return absl::FailedPreconditionError("not a member");
+      if (change.node == config_.id) {
+        return absl::FailedPreconditionError(
+            "the leader cannot remove itself: transfer leadership first");
+      }
+      if (IsVoter(change.node) && conf_.voters.size() == 1) {
+        return absl::FailedPreconditionError("cannot remove the last voter");
+      }
+      break;
+  }
+  auto index = Propose(EncodeConfChange(change));
+  if (index.ok()) pending_conf_index_ = *index;
+  return index;
+}
+
 absl::Status RaftCore::TransferLeader(NodeId to) {
   if (role_ != Role::kLeader) return absl::FailedPreconditionError("not the leader");
   if (to == config_.id) return absl::OkStatus();
   auto it = progress_.find(to);
-  if (it == progress_.end()) return absl::InvalidArgumentError("not a member");
+  if (it == progress_.end() || !IsVoter(to)) return absl::InvalidArgumentError("not a voter");
   transferee_ = to;
   election_elapsed_ = 0;
   if (it->second.match == last_index()) {

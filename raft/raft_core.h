@@ -18,7 +18,15 @@
 // term (paper 5.4.2, the figure-8 rule), and leader transfer (TimeoutNow).
 // Log compaction: the driver snapshots its state machines at an applied index and calls
 // Compact(); a follower that needs compacted entries gets the snapshot (kSnapshot) and the
-// driver restores it from Ready::snapshot. Not yet: ReadIndex, learners, membership changes.
+// driver restores it from Ready::snapshot.
+// Membership: the configuration (voters, learners) is the base one (the snapshot's, or the
+// configured voters on a fresh node) with every membership change entry of the log applied,
+// committed or not (thesis 4.1); a truncated log takes its changes back. Learners receive the
+// log but neither vote nor count in any quorum, and never campaign; nor does a node that is
+// not a voter in its own configuration (a new node waiting for the leader, a removed one).
+// The leader proposes one change at a time: the next only once the previous has committed,
+// and none before an entry of its own term has.
+// Not yet: ReadIndex.
 //
 // Thread-safety: none; one owner (the driver thread) calls everything.
 #pragma once
@@ -41,8 +49,11 @@ const char* RoleName(Role role);
 
 struct RaftConfig {
   NodeId id = 0;
-  std::vector<NodeId> voters;  // every member, this node included
-  int election_ticks = 10;     // a follower campaigns after [election, 2 x election) ticks
+  // The configuration of a brand-new cluster (every member, this node included); once the
+  // node has a snapshot or log entries its configuration comes from them. Empty: this node
+  // joins an existing cluster and waits for its leader.
+  std::vector<NodeId> voters;
+  int election_ticks = 10;  // a follower campaigns after [election, 2 x election) ticks
   int heartbeat_ticks = 1;
   bool pre_vote = true;
   bool check_quorum = true;
@@ -80,6 +91,11 @@ class RaftCore {
   // Appends a command if this node is the leader (kFailedPrecondition otherwise, with the
   // leader's id in leader()); returns the index it will have.
   absl::StatusOr<uint64_t> Propose(std::string data);
+  // Proposes a membership change (leader only): kFailedPrecondition while the previous change
+  // is not committed, for a node that is not the right kind of member, for removing the
+  // leader itself (transfer leadership first) or the last voter, and for promoting a learner
+  // that has not caught up. Returns the entry's index.
+  absl::StatusOr<uint64_t> ProposeConfChange(const ConfChange& change);
   // Hands leadership to `to` once it is up to date (the leader stops accepting proposals
   // while the transfer runs, at most one election timeout).
   absl::Status TransferLeader(NodeId to);
@@ -107,6 +123,13 @@ class RaftCore {
   uint64_t applied_index() const { return applied_; }
   const std::vector<Entry>& log() const { return log_; }  // from first_index()
   NodeId vote() const { return vote_; }
+  const ConfState& conf() const { return conf_; }
+  // The configuration as of entry `index` (at least the snapshot's), for a snapshot there.
+  ConfState conf_at(uint64_t index) const;
+  bool IsVoter(NodeId id) const;
+  bool IsMember(NodeId id) const;
+  // Leader: the last index known replicated on `id` (0 if unknown).
+  uint64_t match_of(NodeId id) const;
 
  private:
   struct Progress {
@@ -122,7 +145,11 @@ class RaftCore {
   const Entry& At(uint64_t index) const { return log_[index - offset_ - 1]; }
   uint64_t LastTerm() const { return TermAt(last_index()); }
   bool UpToDate(uint64_t last_term, uint64_t last_index) const;
-  size_t Quorum() const { return config_.voters.size() / 2 + 1; }
+  size_t Quorum() const { return conf_.voters.size() / 2 + 1; }
+  // conf_ from base_conf_ and the log's changes; on the leader, progress follows it.
+  void RebuildConf();
+  // Records the membership changes among entries just added to the log.
+  void NoteConfEntries(const Entry& e);
 
   void BecomeFollower(uint64_t term, NodeId lead);
   void BecomePreCandidate();
@@ -176,6 +203,10 @@ class RaftCore {
   int randomized_timeout_ = 0;
   std::map<NodeId, bool> votes_;
   std::map<NodeId, Progress> progress_;
+  ConfState base_conf_;                      // the configuration at offset_
+  ConfState conf_;                           // base_conf_ + the log's changes
+  std::map<uint64_t, ConfChange> conf_log_;  // membership changes in log_, by index
+  uint64_t pending_conf_index_ = 0;          // leader: the last change proposed
   NodeId transferee_ = 0;
   int transfer_elapsed_ = 0;
 };

@@ -162,7 +162,7 @@ void RaftNode::MaybeCompact() {
     return;
   }
   Snapshot snapshot{applied, core_->term_at(applied),
-                    std::make_shared<const std::string>(*std::move(data))};
+                    std::make_shared<const std::string>(*std::move(data)), core_->conf_at(applied)};
   if (auto s = storage_->Compact(snapshot); !s.ok()) {
     FailAll(absl::UnavailableError("this node's Raft log cannot be written"));
     return;
@@ -256,7 +256,9 @@ void RaftNode::HandleReady() {
     }
     for (const Message& m : ready.messages) transport_.Send(m);
     for (const Entry& e : ready.committed) {
-      absl::Status result = e.data.empty() ? absl::OkStatus() : apply_(e.index, e.data);
+      // No-ops and membership changes are the core's; the state machines see the rest.
+      absl::Status result =
+          e.data.empty() || IsConfChange(e.data) ? absl::OkStatus() : apply_(e.index, e.data);
       // Proposals at or below this index are settled: ours if the term matches, lost if not.
       while (!pending_.empty() && pending_.begin()->first <= e.index) {
         auto node = pending_.extract(pending_.begin());
@@ -265,8 +267,10 @@ void RaftNode::HandleReady() {
           pending.done(result, e.index);
         } else {
           pending.done(
-              absl::AbortedError("another leader took over before this write committed; it was not "
-                                 "applied"),
+              // Not kAborted: the APIs answer that with 409, which clients read as a lost
+              // compare-and-set. This write simply did not happen and may be retried.
+              absl::UnavailableError("another leader took over before this write committed; it "
+                                     "was not applied, retry it"),
               0);
         }
       }

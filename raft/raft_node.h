@@ -9,8 +9,8 @@
 //
 // Failures: a proposal on a follower fails at once with a not-leader error (IsNotLeader;
 // the proposer forwards it to the leader); a proposal whose entry was replaced by another leader's
-// fails with kAborted (it was not applied, anywhere); a storage failure stops the node (its
-// peers hold the data) and fails everything waiting with kUnavailable. On Stop(), proposals
+// fails with kUnavailable saying it was not applied (anywhere); a storage failure stops the node
+// (its peers hold the data) and fails everything waiting with kUnavailable. On Stop(), proposals
 // still waiting get no answer: their outcome is unknown (they may still commit elsewhere).
 //
 // Thread-safety: Propose, Receive, TransferLeader and the accessors are thread-safe.

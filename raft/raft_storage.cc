@@ -5,6 +5,7 @@
 #include <leveldb/write_batch.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "common/strings.h"
 #include "raft/leveldb_files.h"
@@ -30,6 +31,40 @@ std::string EntryKey(uint64_t index) {
   std::string key = "E";
   PutU64(key, index);
   return key;
+}
+
+// The snapshot record's layout is described at PutSnapshot.
+std::optional<Snapshot> DecodeSnapshotRecord(std::string_view value) {
+  size_t pos = 0;
+  auto u64 = [&](uint64_t& out) {
+    if (value.size() - pos < 8) return false;
+    out = GetU64(value.data() + pos);
+    pos += 8;
+    return true;
+  };
+  Snapshot snapshot;
+  uint64_t count;
+  if (!u64(snapshot.index) || !u64(snapshot.term) || !u64(count) || count > value.size() / 8) {
+    return std::nullopt;
+  }
+  snapshot.conf.voters.resize(count);
+  for (NodeId& id : snapshot.conf.voters) {
+    if (!u64(id)) return std::nullopt;
+  }
+  if (!u64(count) || count > value.size() / 8) return std::nullopt;
+  snapshot.conf.learners.resize(count);
+  for (NodeId& id : snapshot.conf.learners) {
+    if (!u64(id)) return std::nullopt;
+  }
+  if (!u64(count) || count > value.size() / 16) return std::nullopt;
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t id, length;
+    if (!u64(id) || !u64(length) || length > value.size() - pos) return std::nullopt;
+    snapshot.conf.contexts[id] = std::string(value.substr(pos, length));
+    pos += length;
+  }
+  snapshot.data = std::make_shared<const std::string>(value.substr(pos));
+  return snapshot;
 }
 
 }  // namespace
@@ -71,9 +106,9 @@ absl::StatusOr<RaftStorageState> RaftStorage::Load() const {
   }
   s = db_->Get(read, kSnapshotKey, &value);
   if (s.ok()) {
-    if (value.size() < 16) return damaged("the snapshot record is too short");
-    state.snapshot = Snapshot{GetU64(value.data()), GetU64(value.data() + 8),
-                              std::make_shared<const std::string>(value.substr(16))};
+    auto snapshot = DecodeSnapshotRecord(value);
+    if (!snapshot) return damaged("the snapshot record is malformed");
+    state.snapshot = *std::move(snapshot);
     if (state.snapshot->index == 0 || state.snapshot->term == 0) {
       return damaged("the snapshot record has no index or term");
     }
@@ -120,10 +155,22 @@ absl::Status RaftStorage::Write(leveldb::WriteBatch& batch) {
 
 namespace {
 
+// The snapshot record: u64 index, u64 term, the configuration (u64 count + voter ids, u64
+// count + learner ids, u64 count + (id, u64 length, context) each), then the data.
 void PutSnapshot(leveldb::WriteBatch& batch, const Snapshot& snapshot) {
   std::string value;
   PutU64(value, snapshot.index);
   PutU64(value, snapshot.term);
+  PutU64(value, snapshot.conf.voters.size());
+  for (NodeId id : snapshot.conf.voters) PutU64(value, id);
+  PutU64(value, snapshot.conf.learners.size());
+  for (NodeId id : snapshot.conf.learners) PutU64(value, id);
+  PutU64(value, snapshot.conf.contexts.size());
+  for (const auto& [id, context] : snapshot.conf.contexts) {
+    PutU64(value, id);
+    PutU64(value, context.size());
+    value += context;
+  }
   if (snapshot.data) value += *snapshot.data;
   batch.Put(kSnapshotKey, value);
 }

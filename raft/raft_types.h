@@ -4,9 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "absl/status/statusor.h"
 
 namespace dnsd::raft {
 
@@ -19,12 +23,47 @@ struct Entry {
   bool operator==(const Entry&) const = default;
 };
 
+// The cluster's configuration: who votes, who only receives the log (learners, which catch
+// up before they are promoted), and what each member added at run time said about itself
+// (its address, for the driver; the core does not read it).
+struct ConfState {
+  std::vector<NodeId> voters;
+  std::vector<NodeId> learners;
+  std::map<NodeId, std::string> contexts;
+  bool operator==(const ConfState&) const = default;
+};
+
+// A membership change, one node at a time (Raft thesis 4.1): it takes effect on every node as
+// soon as the entry is in its log, committed or not, and the leader proposes the next one only
+// after it committed.
+// kSet is the first entry of a new cluster's log (its first leader writes it): the initial
+// voters, so that a node that joins later and replays the log from index 1 knows them too.
+enum class ConfChangeType : uint8_t { kAddLearner = 1, kPromote = 2, kRemove = 3, kSet = 4 };
+struct ConfChange {
+  ConfChangeType type = ConfChangeType::kAddLearner;
+  NodeId node = 0;             // kSet: unused
+  std::string context;         // kAddLearner: what the node says about itself (its address)
+  std::vector<NodeId> voters;  // kSet
+};
+
+// An entry whose data starts with this byte is a membership change, the core's own; any other
+// data belongs to the state machines (the daemon's entries start with a letter).
+inline constexpr char kConfChangeMarker = '\0';
+inline bool IsConfChange(std::string_view data) {
+  return !data.empty() && data.front() == kConfChangeMarker;
+}
+std::string EncodeConfChange(const ConfChange& change);
+absl::StatusOr<ConfChange> DecodeConfChange(std::string_view data);
+// `conf` after `change`.
+void ApplyConfChange(ConfState& conf, const ConfChange& change);
+
 // The state machines' state after applying entry `index` (of term `term`), which replaces
-// the log up to there (log compaction, paper section 7).
+// the log up to there (log compaction, paper section 7), and the configuration at that index.
 struct Snapshot {
   uint64_t index = 0;
   uint64_t term = 0;
   std::shared_ptr<const std::string> data;
+  ConfState conf;
 };
 
 // Persisted before any message that depends on it is sent (Raft paper, figure 2).
@@ -67,8 +106,9 @@ struct Message {
   uint64_t reject_hint_term = 0;
   // kVote sent because of a leader transfer: bypasses the receivers' leader lease.
   bool transfer = false;
-  // kSnapshot: the snapshot at (log_term, index).
+  // kSnapshot: the snapshot at (log_term, index), and the configuration there.
   std::shared_ptr<const std::string> snapshot;
+  ConfState conf;
 };
 
 }  // namespace dnsd::raft

@@ -7,6 +7,9 @@
 // encoded Command (registry/command.h): kCreateService carries a service's key and its whole
 // meta (stored flag and creation time included), kRegisterInstance one persistent instance.
 // Reusing the command encoding keeps one codec for every durable naming record.
+#include <algorithm>
+#include <tuple>
+
 #include "absl/container/flat_hash_set.h"
 #include "common/byte_codec.h"
 #include "common/status_macros.h"
@@ -26,8 +29,18 @@ std::string Registry::DurableSnapshot() const {
   std::vector<std::string> records;
   {
     absl::MutexLock lock(&mu_);
-    for (const auto& [key, state] : services_) {
-      if (!IsDurableService(state.meta)) continue;
+    // In key order, so that replicas with the same state write the same bytes.
+    std::vector<const std::pair<const ServiceKey, ServiceState>*> durable;
+    for (const auto& entry : services_) {
+      if (IsDurableService(entry.second.meta)) durable.push_back(&entry);
+    }
+    std::sort(durable.begin(), durable.end(), [](const auto* a, const auto* b) {
+      return std::tie(a->first.namespace_id, a->first.group, a->first.name) <
+             std::tie(b->first.namespace_id, b->first.group, b->first.name);
+    });
+    for (const auto* entry : durable) {
+      const ServiceKey& key = entry->first;
+      const ServiceState& state = entry->second;
       Command service;
       service.type = CommandType::kCreateService;
       service.service = key;

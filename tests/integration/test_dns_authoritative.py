@@ -25,6 +25,10 @@ ZONE = "nacos.internal."
 
 
 class DnsAuthoritativeTest(SharedDnsdTest):
+    # The instances are registered once, with no heartbeats after: long timeouts keep them
+    # healthy however long the suite takes on a loaded machine (with the defaults, 15 s).
+    dnsd_config = "[naming]\nheartbeat_timeout_ms = 600000\nip_delete_timeout_ms = 1200000\n"
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

@@ -47,10 +47,14 @@ TEST(RaftWireTest, SnapshotsTravel) {
   m.index = 100;
   m.log_term = 3;
   m.snapshot = std::make_shared<const std::string>(std::string(100000, 's'));
+  m.conf = raft::ConfState{{1, 2, 4}, {5}, {{4, "10.0.0.4:8848"}, {5, "10.0.0.5:8848"}}};
   auto decoded = DecodeRaftBatch(EncodeRaftBatch({m}));
   ASSERT_TRUE(decoded.ok());
   ASSERT_TRUE((*decoded)[0].snapshot);
   EXPECT_EQ(*(*decoded)[0].snapshot, *m.snapshot);
+  EXPECT_EQ((*decoded)[0].conf, m.conf) << "the configuration travels with the snapshot";
+  m.conf = {};
+  EXPECT_FALSE(DecodeRaftBatch(EncodeRaftBatch({m})).ok()) << "a snapshot without voters";
 }
 
 TEST(RaftWireTest, MalformedBatchesAreErrorsNeverCrashes) {

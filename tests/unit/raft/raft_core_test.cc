@@ -141,6 +141,103 @@ TEST(RaftCoreTest, LeaderTransfer) {
   EXPECT_EQ(c.Applied(1).back().data, "after");
 }
 
+ConfChange Change(ConfChangeType type, NodeId node) {
+  ConfChange change;
+  change.type = type;
+  change.node = node;
+  change.context = "10.0.0." + std::to_string(node) + ":8848";
+  return change;
+}
+
+// Membership, one node at a time: a fourth node joins empty, learns the configuration from the
+// log (the first leader wrote it at index 1), follows as a learner without counting in the
+// quorum, is promoted once caught up, and then counts; a voter is removed and no longer does.
+TEST(RaftCoreTest, LearnerJoinsIsPromotedAndAVoterIsRemoved) {
+  Cluster c(3, 21, {}, 10, /*spares=*/1);
+  const NodeId leader = ElectOrFail(c, 1);
+  ASSERT_TRUE(c.Propose(leader, "before").ok());
+  c.Settle();
+  EXPECT_EQ(c.Applied(4).size(), 0u) << "not a member yet";
+  EXPECT_EQ(c.core(leader).ProposeConfChange(Change(ConfChangeType::kPromote, 4)).status().code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "only learners are promoted";
+
+  ASSERT_TRUE(c.core(leader).ProposeConfChange(Change(ConfChangeType::kAddLearner, 4)).ok());
+  EXPECT_EQ(c.core(leader).ProposeConfChange(Change(ConfChangeType::kRemove, 3)).status().code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "one change at a time: the first is not committed yet";
+  c.Settle();
+  c.TickAll(1);  // a heartbeat tells the learner the commit index
+  EXPECT_EQ(c.core(4).conf(), (ConfState{{1, 2, 3}, {4}, {{4, "10.0.0.4:8848"}}}));
+  EXPECT_EQ(c.Applied(4).size(), c.Applied(leader).size());
+  EXPECT_EQ(c.core(4).role(), Role::kFollower);
+  c.TickAll(40);
+  EXPECT_EQ(c.Leader(), leader) << "a learner never campaigns";
+
+  // Learners do not count: with two voters down, nothing commits.
+  c.Crash(2);
+  c.Crash(3);
+  const uint64_t commit = c.core(leader).commit_index();
+  ASSERT_TRUE(c.Propose(leader, "needs a voter").ok());
+  c.Settle();
+  EXPECT_EQ(c.core(leader).commit_index(), commit);
+  c.Restart(2);
+  c.Restart(3);
+  c.TickAll(3);
+  ASSERT_GT(c.core(leader).commit_index(), commit);
+
+  ASSERT_TRUE(c.core(leader).ProposeConfChange(Change(ConfChangeType::kPromote, 4)).ok());
+  c.Settle();
+  EXPECT_EQ(c.core(2).conf().voters, (std::vector<NodeId>{1, 2, 3, 4}));
+  // Four voters: with two down, nothing commits; with one, it does.
+  c.Crash(2);
+  c.Crash(3);
+  const uint64_t commit4 = c.core(leader).commit_index();
+  ASSERT_TRUE(c.Propose(leader, "needs three of four").ok());
+  c.Settle();
+  EXPECT_EQ(c.core(leader).commit_index(), commit4);
+  c.Restart(3);
+  c.TickAll(3);
+  EXPECT_GT(c.core(leader).commit_index(), commit4);
+
+  EXPECT_EQ(
+      c.core(leader).ProposeConfChange(Change(ConfChangeType::kRemove, leader)).status().code(),
+      absl::StatusCode::kFailedPrecondition)
+      << "the leader hands over before it leaves";
+  ASSERT_TRUE(c.core(leader).ProposeConfChange(Change(ConfChangeType::kRemove, 2)).ok());
+  c.Settle();
+  EXPECT_EQ(c.core(leader).conf().voters, (std::vector<NodeId>{1, 3, 4}));
+  // Three voters left (1, 3, 4): node 2 is not needed and never gets the next entries.
+  ASSERT_TRUE(c.Propose(leader, "without 2").ok());
+  c.Settle();
+  EXPECT_EQ(c.Applied(4).back().data, "without 2");
+  EXPECT_EQ(c.Applied(3).back().data, "without 2");
+  // Restarted from its own storage, the promoted node still knows the configuration.
+  c.Crash(4);
+  c.Restart(4);
+  EXPECT_EQ(c.core(4).conf().voters, (std::vector<NodeId>{1, 3, 4}));
+}
+
+// A membership change that never committed goes away with the entries that carried it.
+TEST(RaftCoreTest, AnUncommittedChangeIsUndoneWithItsEntry) {
+  Cluster c(3, 22, {}, 10, /*spares=*/1);
+  const NodeId leader = ElectOrFail(c, 1);
+  c.Settle();
+  c.Isolate(leader);
+  ASSERT_TRUE(c.core(leader).ProposeConfChange(Change(ConfChangeType::kRemove, 3)).ok());
+  c.Settle();
+  EXPECT_EQ(c.core(leader).conf().voters, (std::vector<NodeId>{1, 2}))
+      << "a change takes effect once in the log";
+  c.TickAll(40);  // 2 and 3 elect a leader of their own; the old one steps down
+  const NodeId other = c.Leader();
+  ASSERT_TRUE(other == 2 || other == 3);
+  ASSERT_TRUE(c.Propose(other, "majority").ok());
+  c.HealAll();
+  c.TickAll(5);
+  EXPECT_EQ(c.core(1).conf().voters, (std::vector<NodeId>{1, 2, 3}));
+  EXPECT_EQ(c.Applied(1).back().data, "majority");
+}
+
 // Log compaction: a follower that was down while the leader compacted its log catches up
 // from the leader's snapshot, and keeps going from there, also after its own restart.
 TEST(RaftCoreTest, LaggingFollowerCatchesUpFromASnapshot) {
@@ -171,11 +268,14 @@ TEST(RaftCoreTest, MalformedMessagesAreRefused) {
   config.voters = {1, 2, 3};
   RaftCore core(config, {});
   Message m;
-  m.type = MessageType::kAppend;
+  m.type = MessageType::kVote;
   m.from = 9;
   m.to = 1;
   m.term = 1;
-  EXPECT_FALSE(core.Step(m).ok()) << "unknown sender";
+  EXPECT_FALSE(core.Step(m).ok()) << "vote request from a node outside the configuration";
+  m.from = 0;
+  EXPECT_FALSE(core.Step(m).ok()) << "no sender";
+  m.type = MessageType::kAppend;
   m.from = 2;
   m.to = 3;
   EXPECT_FALSE(core.Step(m).ok()) << "not for us";
@@ -198,7 +298,7 @@ TEST(RaftSimTest, RandomSchedules) {
     count = std::strtoull(n, nullptr, 10);
   }
   const auto started = std::chrono::steady_clock::now();
-  int snapshots = 0;
+  int snapshots = 0, conf_changes = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     std::mt19937_64 pick(seed);
     Faults faults;
@@ -212,21 +312,27 @@ TEST(RaftSimTest, RandomSchedules) {
     faults.max_entries_per_message = 1 + pick() % 4;
     faults.max_inflight = 1 + pick() % 8;
     faults.compact = (pick() % 3) / 20.0;
+    // Every other schedule changes the membership as it goes, with two spare nodes to add.
+    faults.conf_change = seed % 4 < 2 ? 0.02 : 0;
     const int nodes = seed % 2 == 0 ? 3 : 5;
-    Cluster c(nodes, seed, faults);
+    const int spares = faults.conf_change > 0 ? 2 : 0;
+    Cluster c(nodes, seed, faults, 10, spares);
     c.Run(150);
     const auto before_calm = c.proposals_committed();
     c.Calm();
     c.Run(120);
     c.Settle();
     snapshots += c.snapshots_installed();
+    conf_changes += c.conf_changes_committed();
     std::string why = c.failure();
     if (why.empty()) {
       const NodeId leader = c.Leader();
       if (leader == 0) {
         why = "no leader after the faults stopped";
       } else {
-        for (NodeId id = 1; id <= static_cast<NodeId>(nodes) && why.empty(); ++id) {
+        // Every member of the final configuration has applied everything committed.
+        for (NodeId id : c.ids()) {
+          if (!why.empty() || !c.core(leader).IsMember(id)) continue;
           if (c.Applied(id).size() != c.committed().size()) {
             why = "node " + std::to_string(id) + " applied " +
                   std::to_string(c.Applied(id).size()) + " of " +
@@ -247,9 +353,10 @@ TEST(RaftSimTest, RandomSchedules) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::cout << count << " schedules in " << seconds << " s, " << snapshots
-            << " snapshots installed\n";
+            << " snapshots installed, " << conf_changes << " membership entries committed\n";
   if (count >= 100) {
     EXPECT_GT(snapshots, 0) << "the schedules never sent a snapshot";
+    EXPECT_GT(conf_changes, count / 2) << "the schedules hardly changed the membership";
   }
 }
 

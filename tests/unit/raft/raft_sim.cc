@@ -6,12 +6,31 @@
 namespace dnsd::raft::sim {
 namespace {
 
-// A snapshot of the simulated state machine: every applied entry, one per line.
+std::string Hex(const std::string& data) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : data) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+std::string Unhex(const std::string& hex) {
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  return out;
+}
+
+// A snapshot of the simulated state machine: every applied entry, one per line (data in hex:
+// membership changes are binary).
 std::shared_ptr<const std::string> Serialize(const std::vector<Entry>& applied, size_t count) {
   std::string out;
   for (size_t i = 0; i < count; ++i) {
     out += std::to_string(applied[i].term) + " " + std::to_string(applied[i].index) + " " +
-           applied[i].data + "\n";
+           Hex(applied[i].data) + "\n";
   }
   return std::make_shared<const std::string>(std::move(out));
 }
@@ -25,7 +44,9 @@ std::vector<Entry> Deserialize(const std::string& data) {
     Entry e;
     fields >> e.term >> e.index;
     fields.get();
-    std::getline(fields, e.data);
+    std::string hex;
+    std::getline(fields, hex);
+    e.data = Unhex(hex);
     out.push_back(e);
   }
   return out;
@@ -33,9 +54,10 @@ std::vector<Entry> Deserialize(const std::string& data) {
 
 }  // namespace
 
-Cluster::Cluster(int nodes, uint64_t seed, Faults faults, int election_ticks)
+Cluster::Cluster(int nodes, uint64_t seed, Faults faults, int election_ticks, int spares)
     : rng_(seed), faults_(faults), election_ticks_(election_ticks) {
-  for (int i = 1; i <= nodes; ++i) ids_.push_back(static_cast<NodeId>(i));
+  for (int i = 1; i <= nodes + spares; ++i) ids_.push_back(static_cast<NodeId>(i));
+  initial_voters_.assign(ids_.begin(), ids_.begin() + nodes);
   for (NodeId id : ids_) {
     Node& node = nodes_[id];
     node.core = std::make_unique<RaftCore>(ConfigFor(id), RaftStorageState{});
@@ -45,7 +67,11 @@ Cluster::Cluster(int nodes, uint64_t seed, Faults faults, int election_ticks)
 RaftConfig Cluster::ConfigFor(NodeId id) {
   RaftConfig config;
   config.id = id;
-  config.voters = ids_;
+  // A spare starts outside the cluster: it waits to be added and learns who is in it from
+  // the leader's log.
+  if (std::find(initial_voters_.begin(), initial_voters_.end(), id) != initial_voters_.end()) {
+    config.voters = initial_voters_;
+  }
   config.election_ticks = election_ticks_;
   config.heartbeat_ticks = 1;
   config.max_inflight = faults_.max_inflight;
@@ -179,7 +205,12 @@ void Cluster::Deliver(bool ignore_delay) {
   for (auto& f : due) {
     const Message& m = f.message;
     if (cut_.count({m.from, m.to}) || !nodes_.at(m.to).up) continue;
-    if (auto s = nodes_.at(m.to).core->Step(m); !s.ok()) {
+    RaftCore& to = *nodes_.at(m.to).core;
+    // A member refuses vote requests from nodes that are not voters in its configuration
+    // (removed ones, or ones whose promotion it has not heard of); any other refusal is a bug.
+    const bool stranger = (m.type == MessageType::kVote || m.type == MessageType::kPreVote) &&
+                          to.IsMember(m.to) && !to.IsVoter(m.from);
+    if (auto s = to.Step(m); !s.ok() && !stranger) {
       Fail(std::string("a valid message was refused: ") + std::string(s.message()));
     }
     Process(m.to, false);
@@ -208,9 +239,52 @@ void Cluster::Calm() {
 std::set<std::string> Cluster::proposals_committed() const {
   std::set<std::string> out;
   for (const auto& [index, e] : committed_) {
-    if (!e.data.empty()) out.insert(e.data);
+    if (!e.data.empty() && !IsConfChange(e.data)) out.insert(e.data);
   }
   return out;
+}
+
+int Cluster::conf_changes_committed() const {
+  int n = 0;
+  for (const auto& [index, e] : committed_) {
+    auto change = IsConfChange(e.data) ? DecodeConfChange(e.data) : absl::DataLossError("");
+    n += change.ok() && change->type != ConfChangeType::kSet ? 1 : 0;  // kSet: the bootstrap
+  }
+  return n;
+}
+
+absl::StatusOr<uint64_t> Cluster::ProposeConfChange(NodeId id, const ConfChange& change) {
+  if (!nodes_.at(id).up) return absl::UnavailableError("down");
+  return nodes_.at(id).core->ProposeConfChange(change);
+}
+
+void Cluster::MaybeChangeMembership() {
+  const NodeId leader = Leader();
+  if (leader == 0) return;
+  const ConfState& conf = nodes_.at(leader).core->conf();
+  std::vector<NodeId> outside, removable;
+  for (NodeId id : ids_) {
+    const bool member =
+        std::find(conf.voters.begin(), conf.voters.end(), id) != conf.voters.end() ||
+        std::find(conf.learners.begin(), conf.learners.end(), id) != conf.learners.end();
+    if (!member) outside.push_back(id);
+    if (member && id != leader) removable.push_back(id);
+  }
+  ConfChange change;
+  const uint64_t pick = rng_() % 3;
+  if (pick == 0 && !conf.learners.empty()) {
+    change.type = ConfChangeType::kPromote;
+    change.node = conf.learners[rng_() % conf.learners.size()];
+  } else if (pick == 1 && !outside.empty()) {
+    change.type = ConfChangeType::kAddLearner;
+    change.node = outside[rng_() % outside.size()];
+  } else if (pick == 2 && !removable.empty() && conf.voters.size() > 2) {
+    change.type = ConfChangeType::kRemove;
+    change.node = removable[rng_() % removable.size()];
+  } else {
+    return;
+  }
+  nodes_.at(leader).core->ProposeConfChange(change).IgnoreError();  // may be refused: fine
 }
 
 void Cluster::Step() {
@@ -236,6 +310,7 @@ void Cluster::Step() {
   for (NodeId id : ids_) {
     if (coin(rng_) < faults_.compact) MaybeCompact(id);
   }
+  if (coin(rng_) < faults_.conf_change) MaybeChangeMembership();
   if (coin(rng_) < faults_.propose) {
     if (NodeId leader = Leader()) {
       nodes_.at(leader).core->Propose("p" + std::to_string(next_proposal_++)).IgnoreError();
@@ -251,7 +326,7 @@ void Cluster::CompactAll(NodeId id) {
   Node& node = nodes_.at(id);
   const uint64_t index = node.core->applied_index();
   auto data = Serialize(node.applied, index);
-  node.snapshot = Snapshot{index, node.applied[index - 1].term, data};
+  node.snapshot = Snapshot{index, node.applied[index - 1].term, data, node.core->conf_at(index)};
   node.stored.clear();
   for (uint64_t i = index + 1; i <= node.core->last_index(); ++i) {
     node.stored.push_back(node.core->log()[i - node.core->first_index()]);
@@ -268,7 +343,7 @@ void Cluster::MaybeCompact(NodeId id) {
   const uint64_t index = core.first_index() + rng_() % (applied - core.first_index() + 1);
   auto data = Serialize(node.applied, index);
   // Persisted first (the snapshot, then the log without what it covers), then the core.
-  node.snapshot = Snapshot{index, node.applied[index - 1].term, data};
+  node.snapshot = Snapshot{index, node.applied[index - 1].term, data, core.conf_at(index)};
   const uint64_t base = node.stored.empty() ? 0 : node.stored.front().index - 1;
   node.stored.erase(node.stored.begin(),
                     node.stored.begin() + static_cast<std::ptrdiff_t>(std::min<uint64_t>(

@@ -27,6 +27,9 @@ struct Faults {
   double heal = 0;       // per step: heal every link
   double propose = 0.5;  // per step: a proposal to whoever leads
   double compact = 0;    // per node per step: snapshot the applied state, drop the log
+  // per step: the leader proposes a membership change (add a spare node as a learner,
+  // promote a learner, remove a member other than itself)
+  double conf_change = 0;
   // Not faults but shapes of traffic: small messages and windows make more interleavings.
   size_t max_entries_per_message = 4;
   size_t max_inflight = 8;
@@ -34,7 +37,9 @@ struct Faults {
 
 class Cluster {
  public:
-  Cluster(int nodes, uint64_t seed, Faults faults = {}, int election_ticks = 10);
+  // `nodes` voters form the cluster; `spares` more nodes start empty, outside it, and can be
+  // added by membership changes.
+  Cluster(int nodes, uint64_t seed, Faults faults = {}, int election_ticks = 10, int spares = 0);
 
   // One step: faults, ticks, deliveries, persistence, checks.
   void Step();
@@ -61,6 +66,9 @@ class Cluster {
   const std::vector<Entry>& Applied(NodeId id) const { return nodes_.at(id).applied; }
   // Snapshots the node's applied state at its applied index and compacts its log.
   void CompactAll(NodeId id);
+  absl::StatusOr<uint64_t> ProposeConfChange(NodeId id, const ConfChange& change);
+  const std::vector<NodeId>& ids() const { return ids_; }
+  int conf_changes_committed() const;
 
   const std::string& failure() const { return failure_; }
   const std::map<uint64_t, Entry>& committed() const { return committed_; }
@@ -89,11 +97,13 @@ class Cluster {
   void Check();
   void Fail(const std::string& what);
   void MaybeCompact(NodeId id);
+  void MaybeChangeMembership();
 
   std::mt19937_64 rng_;
   Faults faults_;
   int election_ticks_;
   std::vector<NodeId> ids_;
+  std::vector<NodeId> initial_voters_;
   std::map<NodeId, Node> nodes_;
   std::vector<InFlight> network_;
   std::set<std::pair<NodeId, NodeId>> cut_;

@@ -48,7 +48,7 @@ TEST(RaftStorageTest, SnapshotsReplaceAndCompactTheLog) {
     auto storage = RaftStorage::Open(dir);
     ASSERT_TRUE(storage.ok());
     ASSERT_TRUE((*storage)->Save(std::nullopt, HardState{2, 0, 4}, Entries(1, 6, 2)).ok());
-    ASSERT_TRUE((*storage)->Compact(Snapshot{3, 2, data}).ok());
+    ASSERT_TRUE((*storage)->Compact(Snapshot{3, 2, data, ConfState{{1, 2, 3}, {}, {}}}).ok());
     EXPECT_EQ((*storage)->first_index(), 4u);
   }
   {
@@ -58,12 +58,15 @@ TEST(RaftStorageTest, SnapshotsReplaceAndCompactTheLog) {
     ASSERT_TRUE(state.ok());
     ASSERT_TRUE(state->snapshot);
     EXPECT_EQ(*state->snapshot->data, "state at 3");
+    EXPECT_EQ(state->snapshot->conf, (ConfState{{1, 2, 3}, {}, {}}));
     ASSERT_EQ(state->entries.size(), 3u);
     EXPECT_EQ(state->entries.front().index, 4u);
     // A leader's snapshot replaces the whole log; entries after it follow.
     auto leader_data = std::make_shared<const std::string>("state at 10");
+    const ConfState leader_conf{{1, 2, 4}, {5}, {{4, "10.0.0.4:8848"}, {5, "10.0.0.5:8848"}}};
     ASSERT_TRUE((*storage)
-                    ->Save(Snapshot{10, 3, leader_data}, HardState{3, 0, 10}, {Entry{3, 11, "x"}})
+                    ->Save(Snapshot{10, 3, leader_data, leader_conf}, HardState{3, 0, 10},
+                           {Entry{3, 11, "x"}})
                     .ok());
   }
   auto storage = RaftStorage::Open(dir);
@@ -72,6 +75,8 @@ TEST(RaftStorageTest, SnapshotsReplaceAndCompactTheLog) {
   ASSERT_TRUE(state.ok());
   EXPECT_EQ(state->snapshot->index, 10u);
   EXPECT_EQ(*state->snapshot->data, "state at 10");
+  EXPECT_EQ(state->snapshot->conf,
+            (ConfState{{1, 2, 4}, {5}, {{4, "10.0.0.4:8848"}, {5, "10.0.0.5:8848"}}}));
   ASSERT_EQ(state->entries.size(), 1u);
   EXPECT_EQ(state->entries[0], (Entry{3, 11, "x"}));
 }
