@@ -1060,6 +1060,7 @@ std::string NamingHttpApi::MemberJson(const ClusterMemberView& m) const {
       .EndObject()
       .EndObject()
       .EndObject();
+  if (!m.raft_membership.empty()) w.Key("raftMembership").String(m.raft_membership);
   if (m.self) {
     w.Key("raftRole")
         .String(m.raft_role)
@@ -1190,6 +1191,36 @@ void NamingHttpApi::RegisterRoutes(HttpServer& server) {
   server.Route(
       "/nacos/v2/core/cluster/node/list",
       [this](Req, Resp resp) { resp.Send(SuccessJson(V::kV2, MembersJson())); }, kGetMethod);
+  // dnsd's membership admin (Nacos has none: its members come from cluster.conf files):
+  // POST adds `address` as a learner, PUT with action=promote makes that learner a voter,
+  // DELETE removes a member; GET lists the members. One change at a time, through any node.
+  server.Route("/dnsd/v1/cluster/members", [this](Req req, Resp resp) {
+    if (req.method == Method::kGet) return resp.Send(SuccessJson(V::kV2, MembersJson()));
+    if (!identity_.change_membership) {
+      return Reject(V::kV2, resp,
+                    absl::FailedPreconditionError("a single node has no membership to change"));
+    }
+    std::string_view op;
+    if (req.method == Method::kPost) {
+      op = "add";
+    } else if (req.method == Method::kPut && req.params.Get("action") == "promote") {
+      op = "promote";
+    } else if (req.method == Method::kDelete) {
+      op = "remove";
+    } else {
+      return Reject(V::kV2, resp,
+                    absl::InvalidArgumentError(
+                        "POST adds a learner, PUT ?action=promote promotes it, DELETE removes"));
+    }
+    const std::string address(req.params.Get("address"));
+    if (address.empty()) {
+      return Reject(V::kV2, resp, absl::InvalidArgumentError("address (ip:port) is required"));
+    }
+    DeferredReply reply = resp.Defer();
+    identity_.change_membership(op, address, [reply](absl::Status s) {
+      reply.Send(s.ok() ? SuccessJson(V::kV2, "\"ok\"") : ErrorResponse(V::kV2, s));
+    });
+  });
   server.Route(
       "/nacos/v2/core/cluster/node/self/health",
       [](Req, Resp resp) { resp.Send(SuccessJson(V::kV2, "\"UP\"")); }, kGetMethod);

@@ -33,9 +33,10 @@ struct ClusterMemberView {
   // The Raft group as this node sees it.
   std::string raft_role;  // self only: LEADER, FOLLOWER, CANDIDATE, PRE_CANDIDATE
   uint64_t raft_term = 0;
-  std::string raft_leader;    // "ip:port" of the leader (HTTP port), empty when none is known
-  uint64_t raft_applied = 0;  // self only
-  uint64_t raft_commit = 0;   // self only
+  std::string raft_leader;      // "ip:port" of the leader (HTTP port), empty when none is known
+  uint64_t raft_applied = 0;    // self only
+  uint64_t raft_commit = 0;     // self only
+  std::string raft_membership;  // VOTER, LEARNER, or "" (not in the Raft configuration)
 };
 
 struct NodeIdentity {
@@ -45,6 +46,11 @@ struct NodeIdentity {
   std::string version = "2.5.1";
   // The cluster's members, this node among them; unset for a single node (itself, UP).
   std::function<std::vector<ClusterMemberView>()> members;
+  // Membership changes (dnsd's admin API); unset for a single node. `op` is "add" (as a
+  // learner), "promote" or "remove"; `address` is the member's ip:port (HTTP port).
+  std::function<void(std::string_view op, const std::string& address,
+                     std::function<void(absl::Status)> done)>
+      change_membership;
 };
 
 // The runtime switches of /operator/switches. Values are kept as JSON literals.

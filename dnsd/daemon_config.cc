@@ -143,7 +143,8 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"tick_ms", Integer(&DaemonConfig::cluster_tick_ms, 10, 10'000)},
         {"election_ticks", Integer(&DaemonConfig::cluster_election_ticks, 3, 1000)},
         {"propose_timeout_ms", Integer(&DaemonConfig::cluster_propose_timeout_ms, 100, 600'000)},
-        {"snapshot_every", Integer(&DaemonConfig::cluster_snapshot_every, 0, 100'000'000)}}},
+        {"snapshot_every", Integer(&DaemonConfig::cluster_snapshot_every, 0, 100'000'000)},
+        {"join", Bool(&DaemonConfig::cluster_join)}}},
   };
   return *schema;
 }

@@ -97,6 +97,7 @@ struct DaemonConfig {
   int64_t cluster_election_ticks = 10;        // election timeout, in ticks: [n, 2n)
   int64_t cluster_propose_timeout_ms = 5000;  // a write's wait for a leader
   int64_t cluster_snapshot_every = 10000;     // applied entries between log compactions
+  bool cluster_join = false;                  // join a running cluster (see --join)
 };
 
 // Parses TOML text (the file name is used in messages) over `config`.

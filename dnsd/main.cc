@@ -78,6 +78,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 65535));
   app.add_option("--cluster-conf", cluster_conf,
                  "Nacos cluster.conf listing the cluster's members (ip[:port] per line)");
+  bool join = false;
+  app.add_flag("--join", join,
+               "join a running cluster: wait to be added (POST /dnsd/v1/cluster/members on a "
+               "member) instead of counting the listed members as the first voters");
   app.add_option("--zones", zones, "zone file or directory of *.zone files (default ./zones)");
   CLI::App* repair = app.add_subcommand(
       "repair", "salvage a data directory that dnsd refuses to start from (keeps copies)");
@@ -111,6 +115,7 @@ int main(int argc, char** argv) {
   if (grpc_port >= 0) config.grpc_port = grpc_port;
   if (dns_workers >= 0) config.dns_workers = dns_workers;
   if (!zones.empty()) config.dns_zones = zones;
+  if (join) config.cluster_join = true;
   if (!cluster_conf.empty()) {
     config.cluster_conf_file = cluster_conf;
     config.cluster_members.clear();  // the flag wins over the file's list
@@ -231,6 +236,7 @@ int main(int argc, char** argv) {
     cluster_options.election_ticks = static_cast<int>(config.cluster_election_ticks);
     cluster_options.propose_timeout_ms = static_cast<int>(config.cluster_propose_timeout_ms);
     cluster_options.compact_every = static_cast<uint64_t>(config.cluster_snapshot_every);
+    cluster_options.join = config.cluster_join;
     cluster_options.take_snapshot = [&] {
       return dnsd::node::TakeStateSnapshot(registry, *config_store_owner);
     };
@@ -307,7 +313,7 @@ int main(int argc, char** argv) {
     identity.members = [&] {
       std::vector<dnsd::api::ClusterMemberView> out;
       const auto status = raft_cluster->raft_status();
-      const auto* leader = raft_cluster->MemberById(status.leader);
+      const std::string leader = raft_cluster->AddressOf(status.leader);
       for (const auto& m : raft_cluster->members()) {
         dnsd::api::ClusterMemberView view;
         view.ip = m.member.ip;
@@ -316,7 +322,8 @@ int main(int argc, char** argv) {
         view.self = m.self;
         view.last_refresh_ms = m.last_contact_ms;
         view.raft_term = status.term;
-        view.raft_leader = leader ? leader->address() : "";
+        view.raft_leader = leader;
+        view.raft_membership = m.raft_membership;
         if (m.self) {
           view.raft_role = dnsd::raft::RoleName(status.role);
           view.raft_applied = status.applied;
@@ -325,6 +332,14 @@ int main(int argc, char** argv) {
         out.push_back(std::move(view));
       }
       return out;
+    };
+    identity.change_membership = [&](std::string_view op, const std::string& address,
+                                     std::function<void(absl::Status)> done) {
+      using Change = dnsd::node::RaftCluster::MembershipChange;
+      const Change change = op == "add"       ? Change::kAddLearner
+                            : op == "promote" ? Change::kPromote
+                                              : Change::kRemove;
+      raft_cluster->ChangeMembership(change, address, std::move(done));
     };
   }
   dnsd::api::NamingHttpApi naming_api(registry, **config_store, *proposer, clock, metrics,

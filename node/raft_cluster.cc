@@ -70,7 +70,7 @@ RaftCluster::RaftCluster(RaftClusterOptions options, common::MetricsRegistry& me
   auto sum = [this](auto field) {
     return [this, field] {
       double total = 0;
-      for (const auto& [id, peer] : peers_) total += static_cast<double>(field(peer->stats()));
+      for (const auto& [id, peer] : Peers()) total += static_cast<double>(field(peer->stats()));
       return total;
     };
   };
@@ -96,7 +96,8 @@ absl::StatusOr<std::unique_ptr<RaftCluster>> RaftCluster::Create(RaftClusterOpti
   raft::RaftNodeOptions raft_options;
   raft_options.core.id = cluster->self_id_;
   for (const auto& member : membership.members) {
-    raft_options.core.voters.push_back(member.raft_id());
+    // A joining node starts with no configuration: it learns it from the leader's log.
+    if (!cluster->options_.join) raft_options.core.voters.push_back(member.raft_id());
     if (member.raft_id() != cluster->self_id_) cluster->other_ids_.insert(member.raft_id());
   }
   raft_options.core.election_ticks = cluster->options_.election_ticks;
@@ -147,19 +148,28 @@ absl::Status RaftCluster::Listen() {
   return absl::OkStatus();
 }
 
+std::string RaftCluster::TargetOf(const cluster::Member& member) const {
+  if (options_.peer_target) return options_.peer_target(member);
+  return common::StrCat(
+      member.ip.find(':') == std::string::npos ? member.ip : "[" + member.ip + "]", ":",
+      options_.peer_port >= 0 ? options_.peer_port : member.peer_port());
+}
+
 void RaftCluster::Start() {
-  for (const auto& member : options_.membership.members) {
-    if (member.raft_id() == self_id_) continue;
-    std::string target =
-        options_.peer_target
-            ? options_.peer_target(member)
-            : common::StrCat(
-                  member.ip.find(':') == std::string::npos ? member.ip : "[" + member.ip + "]", ":",
-                  options_.peer_port >= 0 ? options_.peer_port : member.peer_port());
-    peers_.emplace(member.raft_id(), std::make_unique<PeerClient>(std::move(target)));
+  {
+    std::lock_guard lock(peers_mu_);
+    for (const auto& member : options_.membership.members) {
+      if (member.raft_id() == self_id_) continue;
+      peers_.emplace(member.raft_id(), std::make_unique<PeerClient>(TargetOf(member)));
+    }
   }
   timers_->RunEvery(kProbeEveryMs, [this] {
-    for (auto& [id, peer] : peers_) peer->Probe(kProbeEveryMs);
+    // Members added at run time get their client here too, before anything is sent to them.
+    const raft::ConfState conf = raft_->status().conf;
+    for (const auto& ids : {conf.voters, conf.learners}) {
+      for (raft::NodeId id : ids) Peer(id);
+    }
+    for (auto& [id, peer] : Peers()) peer->Probe(kProbeEveryMs);
   });
   timer_thread_ = std::thread([this] {
     common::SetThreadName("raft-timers");
@@ -172,8 +182,12 @@ void RaftCluster::Stop(int transfer_ms) {
   if (stopped_.exchange(true)) return;
   if (transfer_ms > 0 && raft_ && raft_->status().role == raft::Role::kLeader) {
     // Hand over to the follower that answers (the core picks it only once it is up to date).
-    for (const auto& [id, peer] : peers_) {
-      if (!peer->reachable()) continue;
+    const raft::ConfState conf = raft_->status().conf;
+    for (const auto& [id, peer] : Peers()) {
+      if (!peer->reachable() ||
+          std::find(conf.voters.begin(), conf.voters.end(), id) == conf.voters.end()) {
+        continue;  // only a voter can lead
+      }
       raft_->TransferLeader(id);
       const int64_t until = SteadyNowMs() + transfer_ms;
       while (SteadyNowMs() < until && raft_->status().leader == self_id_) {
@@ -188,7 +202,67 @@ void RaftCluster::Stop(int transfer_ms) {
   if (raft_) raft_->Stop();
   if (timers_) timers_->Stop();
   if (timer_thread_.joinable()) timer_thread_.join();
-  peers_.clear();  // cancels calls in flight and waits for their callbacks
+  std::map<raft::NodeId, std::unique_ptr<PeerClient>> peers;
+  {
+    std::lock_guard lock(peers_mu_);
+    peers.swap(peers_);
+  }
+  peers.clear();  // cancels calls in flight and waits for their callbacks
+}
+
+PeerClient* RaftCluster::Peer(raft::NodeId id) {
+  std::lock_guard lock(peers_mu_);
+  if (auto it = peers_.find(id); it != peers_.end()) return it->second.get();
+  if (id == self_id_ || stopped_.load()) return nullptr;
+  // A member added at run time: its address is the context it was added with.
+  const raft::ConfState conf = raft_->status().conf;
+  auto context = conf.contexts.find(id);
+  if (context == conf.contexts.end()) return nullptr;
+  auto member = cluster::ParseMember(context->second);
+  if (!member.ok() || member->raft_id() != id) return nullptr;
+  auto [it, inserted] = peers_.emplace(id, std::make_unique<PeerClient>(TargetOf(*member)));
+  spdlog::info("Raft: peer {} ({}) added", id, context->second);
+  return it->second.get();
+}
+
+std::vector<std::pair<raft::NodeId, PeerClient*>> RaftCluster::Peers() const {
+  std::lock_guard lock(peers_mu_);
+  std::vector<std::pair<raft::NodeId, PeerClient*>> out;
+  for (const auto& [id, peer] : peers_) out.emplace_back(id, peer.get());
+  return out;
+}
+
+bool RaftCluster::IsKnownPeer(raft::NodeId id) const {
+  if (other_ids_.contains(id)) return true;
+  const raft::ConfState conf = raft_->status().conf;
+  return std::find(conf.voters.begin(), conf.voters.end(), id) != conf.voters.end() ||
+         std::find(conf.learners.begin(), conf.learners.end(), id) != conf.learners.end();
+}
+
+void RaftCluster::ChangeMembership(MembershipChange change, const std::string& address,
+                                   DoneFn done) {
+  auto member = cluster::ParseMember(address);
+  if (!member.ok()) {
+    done(absl::InvalidArgumentError(common::StrCat("member address ", address, ": ",
+                                                   common::ToStd(member.status().message()))));
+    return;
+  }
+  raft::ConfChange conf_change;
+  conf_change.node = member->raft_id();
+  conf_change.context = member->address();
+  switch (change) {
+    case MembershipChange::kAddLearner:
+      conf_change.type = raft::ConfChangeType::kAddLearner;
+      break;
+    case MembershipChange::kPromote:
+      conf_change.type = raft::ConfChangeType::kPromote;
+      break;
+    case MembershipChange::kRemove:
+      conf_change.type = raft::ConfChangeType::kRemove;
+      break;
+  }
+  // Through the same door as writes: proposed here when leading, forwarded otherwise.
+  Propose(raft::EncodeConfChange(conf_change), std::move(done));
 }
 
 int RaftCluster::peer_port() const { return server_ ? server_->port() : 0; }
@@ -200,21 +274,45 @@ const cluster::Member* RaftCluster::MemberById(raft::NodeId id) const {
   return nullptr;
 }
 
+std::string RaftCluster::AddressOf(raft::NodeId id) const {
+  if (id == 0) return "";
+  if (const cluster::Member* member = MemberById(id)) return member->address();
+  const raft::ConfState conf = raft_->status().conf;
+  auto it = conf.contexts.find(id);
+  return it == conf.contexts.end() ? "" : it->second;
+}
+
 std::vector<MemberStatus> RaftCluster::members() const {
-  std::vector<MemberStatus> out;
   const int64_t now = SteadyNowMs();
   const int64_t wall = WallNowMs();
-  for (const auto& member : options_.membership.members) {
+  const raft::ConfState conf = raft_->status().conf;
+  auto in = [](const std::vector<raft::NodeId>& ids, raft::NodeId id) {
+    return std::find(ids.begin(), ids.end(), id) != ids.end();
+  };
+  // The members listed at start, then those added at run time.
+  std::vector<cluster::Member> listed = options_.membership.members;
+  for (const auto& [id, context] : conf.contexts) {
+    auto member = cluster::ParseMember(context);
+    if (member.ok() && !MemberById(id)) listed.push_back(*member);
+  }
+  const auto peers = Peers();
+  std::vector<MemberStatus> out;
+  for (const auto& member : listed) {
     MemberStatus status;
     status.member = member;
     status.raft_id = member.raft_id();
     status.self = status.raft_id == self_id_;
+    status.raft_membership = in(conf.voters, status.raft_id)     ? "VOTER"
+                             : in(conf.learners, status.raft_id) ? "LEARNER"
+                                                                 : "";
+    auto peer = std::find_if(peers.begin(), peers.end(),
+                             [&](const auto& p) { return p.first == status.raft_id; });
     if (status.self) {
       status.state = MemberState::kUp;
       status.last_contact_ms = wall;
-    } else if (auto it = peers_.find(status.raft_id); it != peers_.end()) {
-      const int64_t last = it->second->stats().last_success_ms.load(std::memory_order_relaxed);
-      if (it->second->reachable()) {
+    } else if (peer != peers.end()) {
+      const int64_t last = peer->second->stats().last_success_ms.load(std::memory_order_relaxed);
+      if (peer->second->reachable()) {
         status.state = MemberState::kUp;
       } else if (last != 0 && now - last < kDownAfterMs) {
         status.state = MemberState::kSuspicious;
@@ -227,8 +325,7 @@ std::vector<MemberStatus> RaftCluster::members() const {
 }
 
 void RaftCluster::Send(const raft::Message& message) {
-  auto it = peers_.find(message.to);
-  if (it != peers_.end()) it->second->SendRaft(message);
+  if (PeerClient* peer = Peer(message.to)) peer->SendRaft(message);
 }
 
 void RaftCluster::OnRaftCall(std::shared_ptr<net::GrpcCall> call, std::string message) {
@@ -239,7 +336,7 @@ void RaftCluster::OnRaftCall(std::shared_ptr<net::GrpcCall> call, std::string me
     return;
   }
   for (auto& m : *batch) {
-    if (m.to != self_id_ || !other_ids_.contains(m.from)) {
+    if (m.to != self_id_ || !IsKnownPeer(m.from)) {
       bad_peer_messages_.Inc();
       call->Finish(net::kGrpcPermissionDenied,
                    common::StrCat("Raft message from node ", m.from, " to node ", m.to,
@@ -259,7 +356,7 @@ void RaftCluster::OnForwardCall(std::shared_ptr<net::GrpcCall> call, std::string
     call->Finish(net::kGrpcInvalidArgument, "not a ForwardRequest with an entry");
     return;
   }
-  if (!other_ids_.contains(request.from())) {
+  if (!IsKnownPeer(request.from())) {
     bad_peer_messages_.Inc();
     call->Finish(net::kGrpcPermissionDenied, "forwarded write from a node that is not a member");
     return;
@@ -310,11 +407,11 @@ void RaftCluster::RetryLater(std::shared_ptr<Attempt> attempt, absl::Status why)
 }
 
 void RaftCluster::ForwardTo(raft::NodeId leader, std::shared_ptr<Attempt> attempt) {
-  auto it = peers_.find(leader);
-  if (it == peers_.end()) {
+  PeerClient* found = Peer(leader);
+  if (found == nullptr) {
     return RetryLater(attempt, absl::UnavailableError("the leader is not in the member list"));
   }
-  PeerClient& peer = *it->second;
+  PeerClient& peer = *found;
   if (!peer.connected()) {
     // Nothing sent yet: waiting for the connection (or a new leader) is safe.
     return RetryLater(attempt, absl::UnavailableError(common::StrCat("the leader ", peer.target(),

@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -49,6 +50,9 @@ struct RaftClusterOptions {
   int election_ticks = 10;        // election timeout: [10, 20) ticks
   int propose_timeout_ms = 5000;  // how long a write waits for a leader
   int forward_apply_wait_ms = 1000;
+  // This node joins a running cluster: it starts outside the configuration and waits for the
+  // leader to add it (as a learner), instead of counting the listed members as voters.
+  bool join = false;
   leveldb::Env* env = nullptr;
   // Log compaction (raft::RaftNodeOptions): a snapshot of the state machines after this many
   // applied entries; 0 never. take_snapshot and restore must be set when it is not 0.
@@ -68,6 +72,9 @@ struct MemberStatus {
   cluster::Member member;
   raft::NodeId raft_id = 0;
   bool self = false;
+  // Its place in the Raft configuration this node knows: "VOTER", "LEARNER", or "" (listed in
+  // cluster.conf but not, or no longer, in the configuration).
+  std::string raft_membership;
   MemberState state = MemberState::kDown;
   int64_t last_contact_ms = 0;  // wall clock of the last successful call (self: now)
 };
@@ -90,6 +97,11 @@ class RaftCluster final : public Proposer, public raft::RaftTransport {
   void Stop(int transfer_ms = 2000);
 
   void Propose(std::string entry, DoneFn done) override;
+  // Membership, one node at a time, through any member (forwarded to the leader like a
+  // write): add `address` ("ip:port", its HTTP port) as a learner, promote that learner to a
+  // voter, or remove a member. `done` gets the result once the change is committed.
+  enum class MembershipChange { kAddLearner, kPromote, kRemove };
+  void ChangeMembership(MembershipChange change, const std::string& address, DoneFn done);
   void Send(const raft::Message& message) override;
 
   raft::RaftStatus raft_status() const { return raft_->status(); }
@@ -98,6 +110,8 @@ class RaftCluster final : public Proposer, public raft::RaftTransport {
   int peer_port() const;
   // The member with this Raft id (nullptr when none).
   const cluster::Member* MemberById(raft::NodeId id) const;
+  // "ip:port" of a member listed at start or added at run time; "" when unknown.
+  std::string AddressOf(raft::NodeId id) const;
 
  private:
   RaftCluster(RaftClusterOptions options, common::MetricsRegistry& metrics);
@@ -107,13 +121,23 @@ class RaftCluster final : public Proposer, public raft::RaftTransport {
   void ForwardTo(raft::NodeId leader, std::shared_ptr<Attempt> attempt);
   void OnRaftCall(std::shared_ptr<net::GrpcCall> call, std::string message);
   void OnForwardCall(std::shared_ptr<net::GrpcCall> call, std::string message);
+  // The client for a member, created on first use for members added at run time (their
+  // address comes from the configuration); nullptr for an unknown node.
+  PeerClient* Peer(raft::NodeId id);
+  std::vector<std::pair<raft::NodeId, PeerClient*>> Peers() const;
+  // A member listed at start or in the Raft configuration.
+  bool IsKnownPeer(raft::NodeId id) const;
+  std::string TargetOf(const cluster::Member& member) const;
 
   RaftClusterOptions options_;
   const raft::NodeId self_id_;
   std::unique_ptr<raft::RaftNode> raft_;
-  std::set<raft::NodeId> other_ids_;  // the other members (fixed at Create)
-  std::map<raft::NodeId, std::unique_ptr<PeerClient>> peers_;  // filled by Start()
-  std::unique_ptr<common::EventLoop> timers_;                  // retries and waits
+  std::set<raft::NodeId> other_ids_;  // the other members listed at start
+  // Clients are added (at Start, and for members added at run time), never removed before
+  // Stop, so a pointer looked up under the lock stays valid.
+  mutable std::mutex peers_mu_;
+  std::map<raft::NodeId, std::unique_ptr<PeerClient>> peers_;
+  std::unique_ptr<common::EventLoop> timers_;  // retries and waits
   std::thread timer_thread_;
   std::unique_ptr<net::GrpcTransport> server_;
   common::MetricsRegistry& metrics_;

@@ -59,7 +59,7 @@ void RaftNode::PublishStatus() {
   std::lock_guard lock(mu_);
   status_ = RaftStatus{core_->role(),         core_->term(),          core_->leader(),
                        core_->commit_index(), core_->applied_index(), core_->snapshot().index,
-                       core_->last_index(),   snapshots_restored_};
+                       core_->last_index(),   snapshots_restored_,    core_->conf()};
 }
 
 void RaftNode::WhenApplied(uint64_t index, std::function<void()> fn) {
@@ -209,7 +209,17 @@ void RaftNode::Run() {
       if (!core_->Step(m).ok()) rejected_.fetch_add(1, std::memory_order_relaxed);
     }
     for (auto& p : proposals) {
-      auto index = core_->Propose(std::move(p.data));
+      absl::StatusOr<uint64_t> index;
+      if (IsConfChange(p.data)) {
+        auto change = DecodeConfChange(p.data);
+        index = change.ok() ? core_->ProposeConfChange(*change) : change.status();
+        if (!index.ok() && core_->role() == Role::kLeader) {
+          p.done(index.status(), 0);  // refused by the membership rules, not for leadership
+          continue;
+        }
+      } else {
+        index = core_->Propose(std::move(p.data));
+      }
       if (!index.ok()) {
         // The core refuses when this node lost leadership meanwhile or is handing it over:
         // nothing was appended, the proposer may go to the (next) leader.

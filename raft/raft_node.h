@@ -65,6 +65,7 @@ struct RaftStatus {
   uint64_t snapshot_index = 0;  // the log starts after it
   uint64_t last_index = 0;
   uint64_t snapshots_restored = 0;  // snapshots received from a leader and restored
+  ConfState conf;                   // the configuration in this node's log
 };
 
 // The refusal of a proposal by a node that is not the leader: kFailedPrecondition with the
@@ -88,6 +89,8 @@ class RaftNode {
   void Start();
   void Stop();
   void Propose(std::string data, DoneFn done);
+  // Data made by EncodeConfChange proposes a membership change (ProposeConfChange's rules;
+  // its refusals come back as they are), so a follower can forward one like any write.
   void Propose(std::string data, IndexedDoneFn done);
   void Receive(Message message);
   void TransferLeader(NodeId to);

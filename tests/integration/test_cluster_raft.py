@@ -87,7 +87,9 @@ def config_on(ip, data_id):
 
 
 class Cluster:
-    def __init__(self):
+    def __init__(self, joining=()):
+        """Nodes on IPS form the cluster; nodes on `joining` start with --join, waiting to be
+        added (their cluster.conf lists everyone, the others' only IPS)."""
         self.work = tempfile.mkdtemp(prefix="dnsd-cluster-")
         # Searchable by the nodes' uids: LevelDB checks for its CURRENT file with access(2),
         # which ignores the capability that lets them in otherwise.
@@ -96,13 +98,19 @@ class Cluster:
         with open(self.conf, "w") as f:
             f.write("# three nodes in one network namespace\n")
             f.writelines(f"{ip}:{HTTP_PORT}\n" for ip in IPS)
+        join_conf = os.path.join(self.work, "join.conf")
+        with open(join_conf, "w") as f:
+            f.writelines(f"{ip}:{HTTP_PORT}\n" for ip in IPS + list(joining))
         self.nodes = {}
-        for i, ip in enumerate(IPS):
+        for i, ip in enumerate(IPS + list(joining)):
             data_dir = os.path.join(self.work, f"node{i + 1}")
             os.makedirs(data_dir)
+            args = ["--advertise-ip", ip, "--cluster-conf", self.conf]
+            if ip in joining:
+                args = ["--advertise-ip", ip, "--cluster-conf", join_conf, "--join"]
             self.nodes[ip] = DnsdProcess(
                 data_dir=data_dir, address=ip, run_as_uid=30001 + i, config_text=CONFIG,
-                extra_args=["--advertise-ip", ip, "--cluster-conf", self.conf])
+                extra_args=args)
             self.nodes[ip].grpc_port = GRPC_PORT
 
     def uid(self, ip):
@@ -116,7 +124,16 @@ class Cluster:
             self.start(ip)
 
     def alive(self):
-        return [ip for ip in IPS if self.nodes[ip].proc and self.nodes[ip].proc.poll() is None]
+        return [ip for ip in self.nodes if self.nodes[ip].proc and self.nodes[ip].proc.poll() is None]
+
+    def membership(self, ip):
+        view = self.self_view(ip)
+        return view["extendInfo"].get("raftMembership", "") if view else None
+
+    def voters(self, ip):
+        status, body = call(ip, "GET", "/dnsd/v1/cluster/members", timeout=5)
+        members = json.loads(body)["data"] if status == 200 else []
+        return sorted(m["ip"] for m in members if m["extendInfo"].get("raftMembership") == "VOTER")
 
     def self_view(self, ip):
         status, body = call(ip, "GET", "/nacos/v1/core/cluster/self", timeout=5)
@@ -505,6 +522,88 @@ class ClusterRaftTest(unittest.TestCase):
             self.assertGreater(counts["ok"], 10, key)
             ok, detail = linearizability.check(ops)
             self.assertTrue(ok, f"{key}: {detail}")
+
+
+class ClusterMembershipTest(unittest.TestCase):
+    """A fourth node joins as a learner, is promoted, and a voter is removed, while writes go on
+    through the members; nothing acknowledged is lost."""
+    NEW = "127.0.0.4"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster(joining=[cls.NEW])
+        cls.cluster.start_all()
+        cls.cluster.leader(among=IPS)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.cleanup()
+
+    def change(self, via, method, params, expect_ok=True, timeout=20):
+        """Sends a membership change through `via`; retries refusals while a previous change
+        or the learner's catch-up is still under way."""
+        deadline = time.time() + timeout
+        while True:
+            status, body = call(via, method, "/dnsd/v1/cluster/members", params)
+            if status == 200 or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        if expect_ok:
+            self.assertEqual(status, 200, body)
+        return status, body
+
+    def test_add_a_learner_promote_it_and_remove_a_voter_while_writing(self):
+        c = self.cluster
+        c.start(self.NEW)
+        self.assertEqual(c.membership(self.NEW), "", "a joining node is not a member yet")
+        acknowledged, stop, lock = {}, threading.Event(), threading.Lock()
+        writers = list(IPS)
+
+        def writer():
+            n = 0
+            while not stop.is_set():
+                ip = writers[n % len(writers)]
+                n += 1
+                if publish(ip, f"member-{n}", f"{n} via {ip}", timeout=10):
+                    with lock:
+                        acknowledged[f"member-{n}"] = f"{n} via {ip}"
+        thread = threading.Thread(target=writer)
+        thread.start()
+        try:
+            leader = c.leader(among=IPS)
+            follower = next(ip for ip in IPS if ip != leader)
+            # Added through a follower, which forwards the change to the leader.
+            self.change(follower, "POST", {"address": f"{self.NEW}:{HTTP_PORT}"})
+            self.assertTrue(wait_until(lambda: c.membership(self.NEW) == "LEARNER", timeout=15))
+            self.assertEqual(c.voters(leader), IPS)
+            status, _ = self.change(leader, "POST", {"address": f"{self.NEW}:{HTTP_PORT}"},
+                                    expect_ok=False, timeout=0)
+            self.assertNotEqual(status, 200, "already a member")
+            # Once it has caught up it is promoted; the leader refuses while it lags.
+            self.change(leader, "PUT", {"address": f"{self.NEW}:{HTTP_PORT}", "action": "promote"})
+            self.assertTrue(wait_until(lambda: c.membership(self.NEW) == "VOTER", timeout=15))
+            self.assertTrue(wait_until(lambda: c.voters(leader) == sorted(IPS + [self.NEW])))
+            writers.append(self.NEW)  # and it takes writes too
+            time.sleep(1)
+            # Remove a voter that is not the leader, then stop it: three voters remain.
+            leader = c.leader(among=IPS + [self.NEW])
+            removed = next(ip for ip in IPS if ip != leader)
+            writers.remove(removed)
+            self.change(self.NEW, "DELETE", {"address": f"{removed}:{HTTP_PORT}"})
+            remaining = [ip for ip in IPS + [self.NEW] if ip != removed]
+            self.assertTrue(wait_until(lambda: c.voters(leader) == sorted(remaining)))
+            c.nodes[removed].kill9()
+            before = len(acknowledged)
+            self.assertTrue(wait_until(lambda: len(acknowledged) > before + 20, timeout=15),
+                            "writes go on without the removed node")
+        finally:
+            stop.set()
+            thread.join()
+        for ip in remaining:
+            def all_there():
+                return all(config_on(ip, k) == v for k, v in acknowledged.items())
+            self.assertTrue(wait_until(all_there, timeout=15), ip)
+        print(f"\n{len(acknowledged)} writes acknowledged across the membership changes")
 
 
 class LinearizabilityCheckerTest(unittest.TestCase):
