@@ -51,6 +51,9 @@ struct RaftCluster::Attempt {
   std::string entry;
   DoneFn done;
   int64_t deadline_ms;  // steady clock
+  // A barrier for a linearizable read: answered only once this node has applied the entry
+  // (a write may be answered once committed, if applying here takes long).
+  bool must_apply_here = false;
 };
 
 RaftCluster::RaftCluster(RaftClusterOptions options, common::MetricsRegistry& metrics)
@@ -384,6 +387,12 @@ void RaftCluster::Propose(std::string entry, DoneFn done) {
   TryPropose(std::move(attempt));
 }
 
+void RaftCluster::Barrier(DoneFn done) {
+  auto attempt = std::make_shared<Attempt>(Attempt{
+      BarrierLogEntry(), std::move(done), SteadyNowMs() + options_.propose_timeout_ms, true});
+  TryPropose(std::move(attempt));
+}
+
 void RaftCluster::TryPropose(std::shared_ptr<Attempt> attempt) {
   raft_->Propose(attempt->entry, [this, attempt](absl::Status s, uint64_t) {
     raft::NodeId leader = 0;
@@ -450,11 +459,20 @@ void RaftCluster::ForwardTo(raft::NodeId leader, std::shared_ptr<Attempt> attemp
         // Answer once this node has applied the write too (read-your-writes here),
         // or after forward_apply_wait_ms (it is committed either way).
         auto once = std::make_shared<std::atomic<bool>>(false);
-        auto finish = [attempt, once, result] {
-          if (!once->exchange(true)) attempt->done(result);
+        auto finish = [attempt, once](absl::Status status) {
+          if (!once->exchange(true)) attempt->done(status);
         };
-        raft_->WhenApplied(response.index(), finish);
-        timers_->RunAfter(options_.forward_apply_wait_ms, finish);
+        raft_->WhenApplied(response.index(), [finish, result] { finish(result); });
+        if (attempt->must_apply_here) {
+          // A read must not be served from a state that lacks the barrier: fail instead.
+          const int64_t left = std::max<int64_t>(attempt->deadline_ms - SteadyNowMs(), 1);
+          timers_->RunAfter(left, [finish] {
+            finish(absl::UnavailableError(
+                "this node has not caught up with the leader; read through another node"));
+          });
+        } else {
+          timers_->RunAfter(options_.forward_apply_wait_ms, [finish, result] { finish(result); });
+        }
       });
 }
 

@@ -97,6 +97,8 @@ class RaftCluster final : public Proposer, public raft::RaftTransport {
   void Stop(int transfer_ms = 2000);
 
   void Propose(std::string entry, DoneFn done) override;
+  // A barrier entry, answered only once this node has applied it (never on a timer).
+  void Barrier(DoneFn done) override;
   // Membership, one node at a time, through any member (forwarded to the leader like a
   // write): add `address` ("ip:port", its HTTP port) as a learner, promote that learner to a
   // voter, or remove a member. `done` gets the result once the change is committed.

@@ -781,6 +781,20 @@ Ready RaftCore::GetReady() {
   for (uint64_t i = persisting_ + 1; i <= last_index(); ++i) ready.entries.push_back(At(i));
   persisting_ = last_index();
   ready.messages.swap(outbox_);
+  // A leader's appends and heartbeats depend on nothing this Ready persists unless the term
+  // or the vote changes in it (then everything waits, the rare case).
+  const bool term_or_vote_changed =
+      ready.hard_state && (ready.hard_state->term != persisted_hs_.term ||
+                           ready.hard_state->vote != persisted_hs_.vote);
+  if (role_ == Role::kLeader && !term_or_vote_changed) {
+    std::vector<Message> later;
+    for (Message& m : ready.messages) {
+      const bool early = m.term == term_ && (m.type == MessageType::kAppend ||
+                                             m.type == MessageType::kHeartbeat);
+      (early ? ready.early_messages : later).push_back(std::move(m));
+    }
+    ready.messages.swap(later);
+  }
   const uint64_t apply_to = std::min(commit_, stable_);
   for (uint64_t i = applied_ + 1; i <= apply_to; ++i) ready.committed.push_back(At(i));
   applied_ = std::max(applied_, apply_to);

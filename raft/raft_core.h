@@ -1,6 +1,7 @@
 // RaftCore is the Raft consensus algorithm as a pure state machine, after etcd's raft: no
 // clock, thread, randomness or I/O inside. Time comes in as Tick(), messages as Step(),
 // client commands as Propose(); everything the node must do comes out as a Ready batch:
+//   0. send `early_messages` (a leader's appends: they may go before its own fsync);
 //   1. persist `entries` (replacing any stored entries from the first one's index on) and
 //      `hard_state` (if changed), with fsync;
 //   2. then send `messages` (votes and acknowledgements must not leave before the state they
@@ -77,7 +78,12 @@ struct Ready {
   std::optional<Snapshot> snapshot;
   std::optional<HardState> hard_state;  // set when it changed
   std::vector<Entry> entries;           // to persist; the first replaces stored ones from there
-  std::vector<Message> messages;
+  // A leader's appends and heartbeats, which promise nothing about this node's own disk:
+  // they may leave before `entries` are persisted, so the leader's fsync overlaps its
+  // followers' (thesis 10.2.1; the leader counts itself only for persisted entries). Empty
+  // when this Ready changes the term or the vote.
+  std::vector<Message> early_messages;
+  std::vector<Message> messages;  // only after `entries` and `hard_state` are persisted
   std::vector<Entry> committed;  // to apply, in order
 };
 

@@ -237,6 +237,8 @@ void RaftNode::Run() {
 void RaftNode::HandleReady() {
   while (core_->HasReady()) {
     Ready ready = core_->GetReady();
+    // The leader's appends go out first: its own fsync then overlaps its followers'.
+    for (const Message& m : ready.early_messages) transport_.Send(m);
     if (auto s = storage_->Save(ready.snapshot, ready.hard_state, ready.entries); !s.ok()) {
       // Nothing of this Ready may leave the node: its promises are not durable.
       spdlog::error("Raft node {}: {}; stopping this node", options_.core.id,

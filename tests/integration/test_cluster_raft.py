@@ -521,7 +521,11 @@ class ClusterRaftTest(unittest.TestCase):
             print(f"\n{key}: {len(ops)} operations {counts}")
             self.assertGreater(counts["ok"], 10, key)
             ok, detail = linearizability.check(ops)
-            self.assertTrue(ok, f"{key}: {detail}")
+            if not ok:
+                path = os.path.join(tempfile.gettempdir(), f"dnsd-history-{key}.txt")
+                with open(path, "w") as f:
+                    f.writelines(f"{op!r}\n" for op in sorted(ops, key=lambda o: o.invoke))
+                self.fail(f"{key}: not linearizable; the history is in {path}: {detail[:2000]}")
 
 
 class ClusterMembershipTest(unittest.TestCase):

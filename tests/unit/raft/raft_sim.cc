@@ -146,6 +146,21 @@ void Cluster::Process(NodeId id, bool may_crash) {
     Node& node = nodes_.at(id);
     if (!node.up || !node.core->HasReady()) return;
     Ready ready = node.core->GetReady();
+    // A leader's early messages leave before it persists anything: a crash right after
+    // must lose nothing committed either.
+    auto send = [&](std::vector<Message>& messages) {
+      for (Message& m : messages) {
+        const double r = std::uniform_real_distribution<>(0, 1)(rng_);
+        if (r < faults_.loss) continue;
+        const int copies = r > 1 - faults_.duplicate ? 2 : 1;
+        for (int c = 0; c < copies; ++c) {
+          const uint64_t delay =
+              faults_.max_delay > 0 ? rng_() % static_cast<uint64_t>(faults_.max_delay + 1) : 0;
+          network_.push_back({now_ + delay, m});
+        }
+      }
+    };
+    send(ready.early_messages);
     if (may_crash && faults_.crash > 0 &&
         std::uniform_real_distribution<>(0, 1)(rng_) < faults_.crash / 4) {
       Crash(id);  // after reading, before persisting: none of it happened
@@ -167,16 +182,7 @@ void Cluster::Process(NodeId id, bool may_crash) {
       node.stored.resize(ready.entries.front().index - base - 1);
       node.stored.insert(node.stored.end(), ready.entries.begin(), ready.entries.end());
     }
-    for (Message& m : ready.messages) {
-      const double r = std::uniform_real_distribution<>(0, 1)(rng_);
-      if (r < faults_.loss) continue;
-      const int copies = r > 1 - faults_.duplicate ? 2 : 1;
-      for (int c = 0; c < copies; ++c) {
-        const uint64_t delay =
-            faults_.max_delay > 0 ? rng_() % static_cast<uint64_t>(faults_.max_delay + 1) : 0;
-        network_.push_back({now_ + delay, m});
-      }
-    }
+    send(ready.messages);
     for (const Entry& e : ready.committed) {
       if (e.index != node.applied.size() + 1) {
         Fail("node " + std::to_string(id) + " applied index " + std::to_string(e.index) +
