@@ -240,6 +240,9 @@ int main(int argc, char** argv) {
     cluster_options.take_snapshot = [&] {
       return dnsd::node::TakeStateSnapshot(registry, *config_store_owner);
     };
+    cluster_options.expand_snapshot = [&](const std::string& snapshot) {
+      return dnsd::node::ExpandStateSnapshot(*config_store_owner, snapshot);
+    };
     cluster_options.restore = [&](const std::string& snapshot) {
       return dnsd::node::RestoreStateSnapshot(registry, *config_store_owner, snapshot,
                                               clock.NowMs());

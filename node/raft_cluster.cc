@@ -328,7 +328,23 @@ std::vector<MemberStatus> RaftCluster::members() const {
 }
 
 void RaftCluster::Send(const raft::Message& message) {
-  if (PeerClient* peer = Peer(message.to)) peer->SendRaft(message);
+  PeerClient* peer = Peer(message.to);
+  if (peer == nullptr) return;
+  if (message.type == raft::MessageType::kSnapshot && options_.expand_snapshot &&
+      message.snapshot) {
+    auto expanded = options_.expand_snapshot(*message.snapshot);
+    if (!expanded.ok()) {
+      // Not sent: the follower asks again (its heartbeat answers re-open the probe).
+      spdlog::warn("Raft: no snapshot for node {}: {}", message.to,
+                   common::ToStd(expanded.status().message()));
+      return;
+    }
+    raft::Message full = message;
+    full.snapshot = std::make_shared<const std::string>(*std::move(expanded));
+    peer->SendRaft(full);
+    return;
+  }
+  peer->SendRaft(message);
 }
 
 void RaftCluster::OnRaftCall(std::shared_ptr<net::GrpcCall> call, std::string message) {

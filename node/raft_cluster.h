@@ -59,6 +59,9 @@ struct RaftClusterOptions {
   uint64_t compact_every = 0;
   std::function<absl::StatusOr<std::string>()> take_snapshot;
   std::function<absl::Status(const std::string&)> restore;
+  // Turns the snapshot this node keeps into the one a follower gets (adds what the node keeps
+  // outside the Raft log); unset: sent as kept.
+  std::function<absl::StatusOr<std::string>(const std::string&)> expand_snapshot;
   // Where a member's peer port is ("host:port"); unset: its address and HTTP port + 1001.
   // Tests whose nodes listen on ports picked by the system fill it in between Listen() and
   // Start().

@@ -1,5 +1,6 @@
 // Layout (version 1): "dnsdsnap", u8 version, u64 the config store's applied index, string
-// registry part (Registry::DurableSnapshot), string config part (ConfigStore::Snapshot).
+// registry part (Registry::DurableSnapshot), u8 whether the config store follows, and if so
+// string config part (ConfigStore::Snapshot).
 #include "node/state_snapshot.h"
 
 #include "common/byte_codec.h"
@@ -11,40 +12,81 @@ namespace {
 constexpr std::string_view kMagic = "dnsdsnap";
 constexpr uint8_t kVersion = 1;
 
+struct Parts {
+  uint64_t config_applied = 0;
+  std::string registry;
+  bool has_config = false;
+  std::string config;
+};
+
+std::string Encode(const Parts& parts) {
+  common::ByteWriter w;
+  for (char c : kMagic) w.PutU8(static_cast<uint8_t>(c));
+  w.PutU8(kVersion);
+  w.PutU64(parts.config_applied);
+  w.PutString(parts.registry);
+  w.PutBool(parts.has_config);
+  if (parts.has_config) w.PutString(parts.config);
+  return w.Take();
+}
+
+absl::StatusOr<Parts> Decode(std::string_view snapshot) {
+  if (!snapshot.starts_with(kMagic)) return absl::DataLossError("not a dnsd state snapshot");
+  common::ByteReader r(snapshot.substr(kMagic.size()));
+  Parts parts;
+  uint8_t version;
+  DNSD_RETURN_IF_ERROR(r.GetU8(version));
+  if (version != kVersion) return absl::DataLossError("unknown state snapshot version");
+  DNSD_RETURN_IF_ERROR(r.GetU64(parts.config_applied));
+  DNSD_RETURN_IF_ERROR(r.GetString(parts.registry));
+  DNSD_RETURN_IF_ERROR(r.GetBool(parts.has_config));
+  if (parts.has_config) DNSD_RETURN_IF_ERROR(r.GetString(parts.config));
+  if (!r.AtEnd()) return absl::DataLossError("trailing bytes after the state snapshot");
+  return parts;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> TakeStateSnapshot(const registry::Registry& registry,
                                               config::ConfigStore& config_store) {
-  // Everything applied so far reaches the disk before Raft drops the entries behind it.
+  // Everything applied so far reaches the disk before Raft drops the entries behind it: the
+  // store itself is the config part of this node's snapshot.
   DNSD_RETURN_IF_ERROR(config_store.Sync());
+  Parts parts;
+  parts.config_applied = config_store.applied_index();
+  parts.registry = registry.DurableSnapshot();
+  return Encode(parts);
+}
+
+absl::StatusOr<std::string> ExpandStateSnapshot(config::ConfigStore& config_store,
+                                                std::string_view snapshot) {
+  auto parts = Decode(snapshot);
+  if (!parts.ok()) return parts.status();
+  if (parts->has_config) return std::string(snapshot);
   auto config_part = config_store.Snapshot();
   if (!config_part.ok()) return config_part.status();
-  common::ByteWriter w;
-  for (char c : kMagic) w.PutU8(static_cast<uint8_t>(c));
-  w.PutU8(kVersion);
-  w.PutU64(config_store.applied_index());
-  w.PutString(registry.DurableSnapshot());
-  w.PutString(*config_part);
-  return w.Take();
+  // The store may be ahead of the snapshot's index: the receiver's store then skips the
+  // config entries it already holds, while its registry applies the tail from the index.
+  parts->config_applied = config_store.applied_index();
+  parts->has_config = true;
+  parts->config = *std::move(config_part);
+  return Encode(*parts);
 }
 
 absl::Status RestoreStateSnapshot(registry::Registry& registry, config::ConfigStore& config_store,
                                   std::string_view snapshot, int64_t now_ms) {
-  if (!snapshot.starts_with(kMagic)) return absl::DataLossError("not a dnsd state snapshot");
-  common::ByteReader r(snapshot.substr(kMagic.size()));
-  uint8_t version;
-  uint64_t config_applied;
-  std::string registry_part, config_part;
-  DNSD_RETURN_IF_ERROR(r.GetU8(version));
-  if (version != kVersion) return absl::DataLossError("unknown state snapshot version");
-  DNSD_RETURN_IF_ERROR(r.GetU64(config_applied));
-  DNSD_RETURN_IF_ERROR(r.GetString(registry_part));
-  DNSD_RETURN_IF_ERROR(r.GetString(config_part));
-  if (!r.AtEnd()) return absl::DataLossError("trailing bytes after the state snapshot");
-  if (config_store.applied_index() < config_applied) {
-    DNSD_RETURN_IF_ERROR(config_store.Restore(config_part));
+  auto parts = Decode(snapshot);
+  if (!parts.ok()) return parts.status();
+  if (config_store.applied_index() < parts->config_applied) {
+    if (!parts->has_config) {
+      return absl::DataLossError(
+          "this node's config store is older than its Raft snapshot (it was rebuilt or "
+          "replaced); move this node's data directory aside so that it copies the state from "
+          "the cluster");
+    }
+    DNSD_RETURN_IF_ERROR(config_store.Restore(parts->config));
   }
-  return registry.RestoreDurable(registry_part, now_ms);
+  return registry.RestoreDurable(parts->registry, now_ms);
 }
 
 }  // namespace dnsd::node

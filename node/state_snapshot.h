@@ -1,11 +1,12 @@
-// A Raft snapshot of this node's state machines: the registry's durable part and the whole
-// config store, taken at an applied index so that the log up to there can be dropped, and
-// sent to a follower that has fallen behind the compacted log.
+// A Raft snapshot of this node's state machines, taken at an applied index so that the log up
+// to there can be dropped. The snapshot a node keeps holds the registry's durable part and
+// the config store's applied index only: the config store is its own durable copy (synced
+// before the log is compacted), so compaction costs no copy of it. When a follower needs the
+// snapshot, the leader expands it with every record of its config store.
 //
-// Restoring the config part is skipped when the config store has already applied as much as
-// the snapshot holds: at a restart the store on disk (synced before the log was compacted) is
-// the same state or newer, and entries it already holds are skipped when the tail is applied.
-// The registry lives in memory and is always restored.
+// Restoring: the registry (in memory) always; the config part only when the store has applied
+// less than the snapshot holds (a follower behind the leader). At a restart the store on disk
+// is as new or newer, and entries it already holds are skipped when the tail is applied.
 //
 // Thread-safety: call on the thread that applies log entries (the Raft node's).
 #pragma once
@@ -22,8 +23,11 @@ namespace dnsd::node {
 
 absl::StatusOr<std::string> TakeStateSnapshot(const registry::Registry& registry,
                                               config::ConfigStore& config_store);
-// kDataLoss when the bytes are not a snapshot (nothing changed); a config store write failure
-// as the store reports it.
+// The snapshot with the config store's records added, for a follower (leader side).
+absl::StatusOr<std::string> ExpandStateSnapshot(config::ConfigStore& config_store,
+                                                std::string_view snapshot);
+// kDataLoss when the bytes are not a snapshot (nothing changed), or when the store is behind a
+// snapshot that does not carry it; a config store write failure as the store reports it.
 absl::Status RestoreStateSnapshot(registry::Registry& registry, config::ConfigStore& config_store,
                                   std::string_view snapshot, int64_t now_ms);
 

@@ -786,11 +786,12 @@ Ready RaftCore::GetReady() {
   const bool term_or_vote_changed =
       ready.hard_state && (ready.hard_state->term != persisted_hs_.term ||
                            ready.hard_state->vote != persisted_hs_.vote);
+  ready.must_sync = term_or_vote_changed || ready.snapshot || !ready.entries.empty();
   if (role_ == Role::kLeader && !term_or_vote_changed) {
     std::vector<Message> later;
     for (Message& m : ready.messages) {
-      const bool early = m.term == term_ && (m.type == MessageType::kAppend ||
-                                             m.type == MessageType::kHeartbeat);
+      const bool early =
+          m.term == term_ && (m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat);
       (early ? ready.early_messages : later).push_back(std::move(m));
     }
     ready.messages.swap(later);

@@ -84,6 +84,9 @@ struct Ready {
   // when this Ready changes the term or the vote.
   std::vector<Message> early_messages;
   std::vector<Message> messages;  // only after `entries` and `hard_state` are persisted
+  // Whether persisting needs an fsync: new entries, a snapshot, or a new term or vote. A
+  // change of the commit index alone does not (it can be learnt again after a crash).
+  bool must_sync = false;
   std::vector<Entry> committed;  // to apply, in order
 };
 

@@ -239,7 +239,8 @@ void RaftNode::HandleReady() {
     Ready ready = core_->GetReady();
     // The leader's appends go out first: its own fsync then overlaps its followers'.
     for (const Message& m : ready.early_messages) transport_.Send(m);
-    if (auto s = storage_->Save(ready.snapshot, ready.hard_state, ready.entries); !s.ok()) {
+    if (auto s = storage_->Save(ready.snapshot, ready.hard_state, ready.entries, ready.must_sync);
+        !s.ok()) {
       // Nothing of this Ready may leave the node: its promises are not durable.
       spdlog::error("Raft node {}: {}; stopping this node", options_.core.id,
                     common::ToStd(s.message()));

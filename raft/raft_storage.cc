@@ -142,10 +142,10 @@ absl::StatusOr<RaftStorageState> RaftStorage::Load() const {
   return state;
 }
 
-absl::Status RaftStorage::Write(leveldb::WriteBatch& batch) {
-  leveldb::WriteOptions sync;
-  sync.sync = true;
-  const leveldb::Status s = db_->Write(sync, &batch);
+absl::Status RaftStorage::Write(leveldb::WriteBatch& batch, bool sync) {
+  leveldb::WriteOptions options;
+  options.sync = sync;
+  const leveldb::Status s = db_->Write(options, &batch);
   if (s.ok()) return absl::OkStatus();
   spdlog::error("Raft log {}: write failed: {}", dir_, s.ToString());
   db_.reset();
@@ -179,7 +179,7 @@ void PutSnapshot(leveldb::WriteBatch& batch, const Snapshot& snapshot) {
 
 absl::Status RaftStorage::Save(const std::optional<Snapshot>& snapshot,
                                const std::optional<HardState>& hard_state,
-                               const std::vector<Entry>& entries) {
+                               const std::vector<Entry>& entries, bool sync) {
   if (!db_) return absl::UnavailableError("the Raft log is closed after a write failure");
   if (!snapshot && !hard_state && entries.empty()) return absl::OkStatus();
   leveldb::WriteBatch batch;
@@ -212,7 +212,7 @@ absl::Status RaftStorage::Save(const std::optional<Snapshot>& snapshot,
     PutU64(value, hard_state->commit);
     batch.Put(kHardStateKey, value);
   }
-  if (auto s = Write(batch); !s.ok()) return s;
+  if (auto s = Write(batch, sync || snapshot || !entries.empty()); !s.ok()) return s;
   first_index_ = new_first;
   last_index_ = new_last;
   return absl::OkStatus();

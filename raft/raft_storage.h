@@ -44,9 +44,11 @@ class RaftStorage {
 
   absl::StatusOr<RaftStorageState> Load() const;
   // A snapshot replaces the whole stored log; entries replace the stored ones from the first
-  // entry's index on (later ones are deleted). One synced batch.
+  // entry's index on (later ones are deleted). One batch, synced unless `sync` is false (a
+  // hard state whose only change is the commit index: losing that to a power cut is safe).
   absl::Status Save(const std::optional<Snapshot>& snapshot,
-                    const std::optional<HardState>& hard_state, const std::vector<Entry>& entries);
+                    const std::optional<HardState>& hard_state, const std::vector<Entry>& entries,
+                    bool sync = true);
   // Stores the snapshot and drops the entries it covers (log compaction).
   absl::Status Compact(const Snapshot& snapshot);
   uint64_t first_index() const { return first_index_; }
@@ -56,7 +58,7 @@ class RaftStorage {
   RaftStorage(std::string dir, std::unique_ptr<leveldb::DB> db);
   std::string dir_;
   std::unique_ptr<leveldb::DB> db_;
-  absl::Status Write(leveldb::WriteBatch& batch);
+  absl::Status Write(leveldb::WriteBatch& batch, bool sync = true);
   uint64_t first_index_ = 1;
   uint64_t last_index_ = 0;
 };

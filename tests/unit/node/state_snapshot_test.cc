@@ -1,0 +1,78 @@
+// Raft snapshots of the state machines: the snapshot a node keeps does not copy its config
+// store; the one a follower gets does, and restores a store that is behind.
+#include "node/state_snapshot.h"
+
+#include <gtest/gtest.h>
+
+#include "config/config_command.h"
+#include "node/log_entries.h"
+#include "testing/files.h"
+
+namespace dnsd::node {
+namespace {
+
+std::string PublishEntry(const std::string& data_id, const std::string& content) {
+  config::ConfigCommand c;
+  c.type = config::ConfigCommandType::kPublish;
+  c.timestamp_ms = 1000;
+  c.key = {"", "DEFAULT_GROUP", data_id};
+  c.item.content = content;
+  return ConfigLogEntry(c);
+}
+
+std::string PersistentInstanceEntry(const std::string& ip) {
+  registry::Command c;
+  c.type = registry::CommandType::kRegisterInstance;
+  c.service = {"public", "DEFAULT_GROUP", "db"};
+  c.instance.address = {ip, 5432, "DEFAULT"};
+  c.instance.ephemeral = false;
+  return NamingLogEntry(c);
+}
+
+std::unique_ptr<config::ConfigStore> OpenStore(const std::string& name) {
+  auto store = config::ConfigStore::Open(testing::TempDir(name));
+  EXPECT_TRUE(store.ok()) << store.status();
+  return *std::move(store);
+}
+
+TEST(StateSnapshotTest, KeptSmallExpandedForAFollower) {
+  registry::Registry leader_registry(registry::RegistryOptions{});
+  auto leader_store = OpenStore("snap-leader");
+  uint64_t index = 0;
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(ApplyLogEntry(leader_registry, *leader_store, ++index,
+                              PublishEntry("c" + std::to_string(i), std::string(200, 'x')))
+                    .ok());
+  }
+  ASSERT_TRUE(
+      ApplyLogEntry(leader_registry, *leader_store, ++index, PersistentInstanceEntry("10.0.0.1"))
+          .ok());
+  auto kept = TakeStateSnapshot(leader_registry, *leader_store);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_LT(kept->size(), 2000u) << "the config store is not copied into the kept snapshot";
+
+  // A restart: the store on disk holds everything; the registry comes from the snapshot.
+  registry::Registry restarted(registry::RegistryOptions{});
+  ASSERT_TRUE(RestoreStateSnapshot(restarted, *leader_store, *kept, 0).ok());
+  ASSERT_NE(restarted.Find({"public", "DEFAULT_GROUP", "db"}), nullptr);
+
+  // A follower whose store is behind cannot use the kept snapshot, and says why...
+  registry::Registry follower_registry(registry::RegistryOptions{});
+  auto follower_store = OpenStore("snap-follower");
+  const absl::Status refused = RestoreStateSnapshot(follower_registry, *follower_store, *kept, 0);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(follower_store->applied_index(), 0u);
+  // ...but the expanded one carries the store.
+  auto full = ExpandStateSnapshot(*leader_store, *kept);
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_GT(full->size(), 50u * 200);
+  ASSERT_TRUE(RestoreStateSnapshot(follower_registry, *follower_store, *full, 0).ok());
+  EXPECT_EQ(follower_store->applied_index(), index);
+  ASSERT_NE(follower_store->Get({"", "DEFAULT_GROUP", "c49"}), nullptr);
+  ASSERT_NE(follower_registry.Find({"public", "DEFAULT_GROUP", "db"}), nullptr);
+  EXPECT_FALSE(
+      RestoreStateSnapshot(follower_registry, *follower_store, full->substr(0, 20), 0).ok());
+}
+
+}  // namespace
+}  // namespace dnsd::node
