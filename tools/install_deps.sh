@@ -11,8 +11,8 @@ packages=(
   nsd iproute2 util-linux nftables
 )
 if [[ "${1:-}" == "--test" ]]; then
-  # clang and its runtime build the libFuzzer target; dnsperf and gdnsd are for bench/.
-  packages+=(clang libclang-rt-14-dev dnsperf gdnsd)
+  # clang and its runtime build the libFuzzer target; dnsperf, gdnsd and etcd are for bench/.
+  packages+=(clang libclang-rt-14-dev dnsperf gdnsd etcd-server etcd-client)
   # Node.js runs the nacos npm SDK tests; only install it when the machine has none.
   command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi
