@@ -81,8 +81,9 @@ absl::Status RestoreStateSnapshot(registry::Registry& registry, config::ConfigSt
     if (!parts->has_config) {
       return absl::DataLossError(
           "this node's config store is older than its Raft snapshot (it was rebuilt or "
-          "replaced); move this node's data directory aside so that it copies the state from "
-          "the cluster");
+          "replaced): remove this node from the cluster (DELETE /dnsd/v1/cluster/members on "
+          "another member), move its data directory aside, start it with --join and add it "
+          "again; it then copies the state from the leader");
     }
     DNSD_RETURN_IF_ERROR(config_store.Restore(parts->config));
   }
