@@ -21,7 +21,8 @@ int64_t SteadyNowMs() {
 
 }  // namespace
 
-PeerClient::PeerClient(std::string target) : target_(std::move(target)) {
+PeerClient::PeerClient(std::string target, size_t snapshot_chunk_bytes)
+    : target_(std::move(target)), snapshot_chunk_bytes_(snapshot_chunk_bytes) {
   grpc::ChannelArguments args;
   // Reconnect quickly after a peer restarts, but back off (x1.6, jittered) up to 2 s while
   // it stays away.
@@ -70,13 +71,14 @@ bool PeerClient::connected() const {
 }
 
 void PeerClient::SendRaft(raft::Message message) {
+  std::vector<dnsd::peer::RaftMessage> wire = ToWireMessages(message, snapshot_chunk_bytes_);
   std::lock_guard lock(mu_);
   if (stopping_) return;
-  if (raft_queue_.size() >= kMaxQueuedRaftMessages) {
+  if (raft_queue_.size() + wire.size() > kMaxQueuedRaftMessages) {
     stats_.raft_dropped.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  raft_queue_.push_back(std::move(message));
+  for (auto& m : wire) raft_queue_.push_back(std::move(m));
   if (!raft_in_flight_) StartRaftCall();
 }
 
@@ -88,19 +90,19 @@ void PeerClient::Probe(int64_t idle_ms) {
 }
 
 void PeerClient::StartRaftCall() {
-  std::vector<raft::Message> batch;
-  const size_t n = std::min(raft_queue_.size(), kMaxRaftMessagesPerBatch);
-  batch.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    batch.push_back(std::move(raft_queue_.front()));
-    raft_queue_.pop_front();
-  }
   struct Call {
     dnsd::peer::RaftBatch request;
     dnsd::peer::RaftAck response;
   };
   auto call = std::make_shared<Call>();
-  call->request = ToRaftBatch(batch);
+  size_t n = 0, bytes = 0;
+  while (!raft_queue_.empty() && n < kMaxRaftMessagesPerBatch &&
+         (n == 0 || bytes + raft_queue_.front().ByteSizeLong() <= kMaxBatchBytes)) {
+    bytes += raft_queue_.front().ByteSizeLong();
+    *call->request.add_messages() = std::move(raft_queue_.front());
+    raft_queue_.pop_front();
+    ++n;
+  }
   raft_in_flight_ = true;
   grpc::ClientContext* context = NewContext(kRaftCallDeadlineMs);
   stub_->async()->Raft(context, &call->request, &call->response,

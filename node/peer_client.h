@@ -45,10 +45,15 @@ class PeerClient {
   static constexpr size_t kMaxQueuedRaftMessages = 4096;
   static constexpr int kMaxForwardsInFlight = 1024;
   static constexpr int kRaftCallDeadlineMs = 2000;
+  // A call carries queued messages up to about this many bytes (a message is never split,
+  // but snapshots come in chunks of `snapshot_chunk_bytes`), well below the peer port's limit.
+  static constexpr size_t kMaxBatchBytes = 8 << 20;
+  static constexpr size_t kDefaultSnapshotChunkBytes = 4 << 20;
 
   using ForwardDone = std::function<void(absl::Status transport, dnsd::peer::ForwardResponse)>;
 
-  explicit PeerClient(std::string target);  // "ip:port" of the peer port
+  // "ip:port" of the peer port.
+  explicit PeerClient(std::string target, size_t snapshot_chunk_bytes = kDefaultSnapshotChunkBytes);
   ~PeerClient();
 
   void SendRaft(raft::Message message);
@@ -71,6 +76,7 @@ class PeerClient {
   void CallDone(grpc::ClientContext* context);
 
   const std::string target_;
+  const size_t snapshot_chunk_bytes_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<dnsd::peer::Peer::Stub> stub_;
   PeerClientStats stats_;
@@ -79,7 +85,7 @@ class PeerClient {
   std::mutex mu_;
   std::condition_variable idle_;
   bool stopping_ = false;
-  std::deque<raft::Message> raft_queue_;
+  std::deque<dnsd::peer::RaftMessage> raft_queue_;  // on the wire already: chunks are split
   bool raft_in_flight_ = false;
   int forwards_in_flight_ = 0;
   std::set<grpc::ClientContext*> live_;  // calls in flight, for cancelling at destruction

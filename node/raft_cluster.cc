@@ -163,7 +163,8 @@ void RaftCluster::Start() {
     std::lock_guard lock(peers_mu_);
     for (const auto& member : options_.membership.members) {
       if (member.raft_id() == self_id_) continue;
-      peers_.emplace(member.raft_id(), std::make_unique<PeerClient>(TargetOf(member)));
+      peers_.emplace(member.raft_id(),
+                     std::make_unique<PeerClient>(TargetOf(member), options_.snapshot_chunk_bytes));
     }
   }
   timers_->RunEvery(kProbeEveryMs, [this] {
@@ -223,7 +224,8 @@ PeerClient* RaftCluster::Peer(raft::NodeId id) {
   if (context == conf.contexts.end()) return nullptr;
   auto member = cluster::ParseMember(context->second);
   if (!member.ok() || member->raft_id() != id) return nullptr;
-  auto [it, inserted] = peers_.emplace(id, std::make_unique<PeerClient>(TargetOf(*member)));
+  auto [it, inserted] = peers_.emplace(
+      id, std::make_unique<PeerClient>(TargetOf(*member), options_.snapshot_chunk_bytes));
   spdlog::info("Raft: peer {} ({}) added", id, context->second);
   return it->second.get();
 }
@@ -348,7 +350,34 @@ void RaftCluster::Send(const raft::Message& message) {
 }
 
 void RaftCluster::OnRaftCall(std::shared_ptr<net::GrpcCall> call, std::string message) {
-  auto batch = DecodeRaftBatch(message);
+  dnsd::peer::RaftBatch wire;
+  if (!wire.ParseFromString(message)) {
+    bad_peer_messages_.Inc();
+    call->Finish(net::kGrpcInvalidArgument, "Raft batch does not parse");
+    return;
+  }
+  // Snapshot chunks wait here until their snapshot is whole; the rest passes through.
+  dnsd::peer::RaftBatch whole;
+  for (auto& m : *wire.mutable_messages()) {
+    if (m.type() != dnsd::peer::RaftMessage::SNAPSHOT || m.snapshot_size() == 0) {
+      *whole.add_messages() = std::move(m);
+      continue;
+    }
+    if (!IsKnownPeer(m.from())) {
+      bad_peer_messages_.Inc();
+      call->Finish(net::kGrpcPermissionDenied, "snapshot chunk from a node that is not a member");
+      return;
+    }
+    std::lock_guard lock(assemblers_mu_);
+    auto assembled = assemblers_[m.from()].Add(std::move(m));
+    if (!assembled.ok()) {
+      bad_peer_messages_.Inc();
+      call->Finish(net::kGrpcInvalidArgument, std::string(assembled.status().message()));
+      return;
+    }
+    if (*assembled) *whole.add_messages() = std::move(**assembled);
+  }
+  auto batch = FromRaftBatch(whole);
   if (!batch.ok()) {
     bad_peer_messages_.Inc();
     call->Finish(net::kGrpcInvalidArgument, std::string(batch.status().message()));

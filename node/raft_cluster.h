@@ -35,6 +35,7 @@
 #include "net/grpc_transport.h"
 #include "node/peer_client.h"
 #include "node/proposer.h"
+#include "node/raft_wire.h"
 #include "raft/raft_node.h"
 
 namespace dnsd::node {
@@ -62,6 +63,7 @@ struct RaftClusterOptions {
   // Turns the snapshot this node keeps into the one a follower gets (adds what the node keeps
   // outside the Raft log); unset: sent as kept.
   std::function<absl::StatusOr<std::string>(const std::string&)> expand_snapshot;
+  size_t snapshot_chunk_bytes = PeerClient::kDefaultSnapshotChunkBytes;
   // Where a member's peer port is ("host:port"); unset: its address and HTTP port + 1001.
   // Tests whose nodes listen on ports picked by the system fill it in between Listen() and
   // Start().
@@ -145,6 +147,8 @@ class RaftCluster final : public Proposer, public raft::RaftTransport {
   std::unique_ptr<common::EventLoop> timers_;  // retries and waits
   std::thread timer_thread_;
   std::unique_ptr<net::GrpcTransport> server_;
+  std::mutex assemblers_mu_;
+  std::map<raft::NodeId, SnapshotAssembler> assemblers_;  // snapshot chunks, per sender
   common::MetricsRegistry& metrics_;
   common::Counter& bad_peer_messages_;
   common::Counter& forwarded_writes_;

@@ -5,6 +5,7 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,5 +23,25 @@ std::string EncodeRaftBatch(const std::vector<raft::Message>& messages);
 absl::StatusOr<std::vector<raft::Message>> DecodeRaftBatch(std::string_view bytes);
 dnsd::peer::RaftBatch ToRaftBatch(const std::vector<raft::Message>& messages);
 absl::StatusOr<std::vector<raft::Message>> FromRaftBatch(const dnsd::peer::RaftBatch& batch);
+
+// Snapshots travel in chunks, so that no call outgrows the peer port's message limit: a
+// snapshot larger than `chunk_bytes` becomes several SNAPSHOT messages with the same header,
+// each with a piece of the data; any other message is one message.
+std::vector<dnsd::peer::RaftMessage> ToWireMessages(const raft::Message& message,
+                                                    size_t chunk_bytes);
+inline constexpr uint64_t kMaxSnapshotBytes = uint64_t{1} << 32;  // 4 GiB
+
+// Puts a sender's snapshot chunks back together. Chunks come in order (one call in flight per
+// peer); a chunk that does not continue the snapshot being assembled starts over or is
+// dropped (Raft sends the snapshot again). Memory: one snapshot per sender.
+class SnapshotAssembler {
+ public:
+  // A whole SNAPSHOT message once `chunk` completes one, nullopt while incomplete; an error
+  // for a chunk that cannot be part of any snapshot (sizes out of bounds).
+  absl::StatusOr<std::optional<dnsd::peer::RaftMessage>> Add(dnsd::peer::RaftMessage chunk);
+
+ private:
+  std::optional<dnsd::peer::RaftMessage> partial_;
+};
 
 }  // namespace dnsd::node

@@ -35,6 +35,27 @@ struct Recorder {
     std::lock_guard lock(mu);
     return applied;
   }
+  // A Raft snapshot of what was applied, padded so that it travels in several chunks.
+  std::string Serialize() {
+    std::lock_guard lock(mu);
+    std::string out(8192, '#');
+    for (const auto& a : applied) out += "\n" + a;
+    return out;
+  }
+  absl::Status Restore(const std::string& data) {
+    if (data.size() < 8192 || data.find_first_not_of('#') != 8192) {
+      return absl::DataLossError("not a recorder snapshot");
+    }
+    std::lock_guard lock(mu);
+    applied.clear();
+    size_t pos = 8192;
+    while (pos < data.size()) {
+      const size_t next = data.find('\n', pos + 1);
+      applied.push_back(data.substr(pos + 1, next == std::string::npos ? next : next - pos - 1));
+      pos = next == std::string::npos ? data.size() : next;
+    }
+    return absl::OkStatus();
+  }
 };
 
 struct TestNode {
@@ -62,7 +83,9 @@ class RaftClusterTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  void Create(int i) {
+  // peer_port 0: one picked by the system (a restarted node takes its old one back, where
+  // the others' clients look for it).
+  void Create(int i, int peer_port = 0) {
     auto node = std::make_unique<TestNode>();
     RaftClusterOptions options;
     auto membership = cluster::BuildMembership(members_, members_[i]);
@@ -70,7 +93,7 @@ class RaftClusterTest : public ::testing::Test {
     options.membership = *membership;
     options.raft_dir = dir_ + "/node" + std::to_string(i);
     options.peer_listen_address = "127.0.0.1";
-    options.peer_port = 0;
+    options.peer_port = peer_port;
     options.tick_ms = 20;
     options.propose_timeout_ms = 5000;
     options.peer_target = [this](const cluster::Member& m) {
@@ -78,6 +101,14 @@ class RaftClusterTest : public ::testing::Test {
       return "127.0.0.1:" + std::to_string(ports_.at(m.http_port));
     };
     Recorder* recorder = &node->recorder;
+    if (compact_every_ > 0) {
+      options.compact_every = compact_every_;
+      options.snapshot_chunk_bytes = 1024;
+      options.take_snapshot = [recorder]() -> absl::StatusOr<std::string> {
+        return recorder->Serialize();
+      };
+      options.restore = [recorder](const std::string& data) { return recorder->Restore(data); };
+    }
     auto created = RaftCluster::Create(
         options,
         [recorder](uint64_t index, std::string_view data) { return recorder->Apply(index, data); },
@@ -122,6 +153,7 @@ class RaftClusterTest : public ::testing::Test {
 
   std::string dir_;
   std::vector<cluster::Member> members_;
+  uint64_t compact_every_ = 0;  // > 0: compaction, and snapshots sent in 1 KiB chunks
   std::mutex ports_mu_;
   std::map<int, int> ports_;  // HTTP port (the member's name) -> peer port
   std::vector<std::unique_ptr<TestNode>> nodes_;
@@ -188,6 +220,46 @@ TEST_F(RaftClusterTest, WritesResumeAfterTheLeaderGoesAway) {
       EXPECT_NE(m.state, MemberState::kUp);
     }
   }
+}
+
+class RaftClusterCompactionTest : public RaftClusterTest {
+ protected:
+  void SetUp() override {
+    compact_every_ = 10;
+    RaftClusterTest::SetUp();
+  }
+};
+
+// A member that was away while the others compacted their logs catches up from a snapshot
+// sent over the peer port in chunks (the snapshot is ~8 KiB, the chunks 1 KiB), and ends
+// with the same state as the leader.
+TEST_F(RaftClusterCompactionTest, AMemberBehindTheCompactedLogCatchesUpByChunkedSnapshot) {
+  const int leader = WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int away = (leader + 1) % 3;
+  ASSERT_TRUE(ProposeAndWait(leader, "first").ok());
+  ASSERT_TRUE(WaitApplied(away, 1));
+  nodes_[away].reset();
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(ProposeAndWait(leader, "w" + std::to_string(i)).ok());
+  ASSERT_GT(nodes_[leader]->cluster->raft_status().snapshot_index, 1u);
+  int old_port;
+  {
+    std::lock_guard lock(ports_mu_);
+    old_port = ports_.at(members_[away].http_port);
+  }
+  Create(away, old_port);
+  ASSERT_TRUE(nodes_[away]->cluster->Listen().ok());
+  nodes_[away]->cluster->Start();
+  const bool caught_up = WaitApplied(away, 41);
+  const auto st = nodes_[away]->cluster->raft_status();
+  ASSERT_TRUE(caught_up) << "applied " << st.applied << " commit " << st.commit << " last "
+                         << st.last_index << " snapshot " << st.snapshot_index << " restored "
+                         << st.snapshots_restored << " term " << st.term << " recorder "
+                         << nodes_[away]->recorder.Snapshot().size();
+  EXPECT_GE(nodes_[away]->cluster->raft_status().snapshots_restored, 1u);
+  EXPECT_EQ(nodes_[away]->recorder.Snapshot(), nodes_[leader]->recorder.Snapshot());
+  ASSERT_TRUE(ProposeAndWait(away, "after").ok());  // and it takes part from there
+  ASSERT_TRUE(WaitApplied(away, 42));
 }
 
 TEST_F(RaftClusterTest, GracefulStopHandsLeadershipOver) {

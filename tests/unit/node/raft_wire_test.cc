@@ -57,6 +57,53 @@ TEST(RaftWireTest, SnapshotsTravel) {
   EXPECT_FALSE(DecodeRaftBatch(EncodeRaftBatch({m})).ok()) << "a snapshot without voters";
 }
 
+TEST(RaftWireTest, SnapshotsTravelInChunksAndAreAssembledInOrderOnly) {
+  raft::Message m;
+  m.type = raft::MessageType::kSnapshot;
+  m.from = 1;
+  m.to = 2;
+  m.term = 4;
+  m.index = 100;
+  m.log_term = 3;
+  m.conf = raft::ConfState{{1, 2, 3}, {}, {}};
+  std::string data;
+  for (int i = 0; i < 10000; ++i) data += std::to_string(i);
+  m.snapshot = std::make_shared<const std::string>(data);
+  auto chunks = ToWireMessages(m, 4096);
+  ASSERT_EQ(chunks.size(), (data.size() + 4095) / 4096);
+  EXPECT_EQ(ToWireMessages(m, 1 << 20).size(), 1u) << "small enough: one message";
+
+  SnapshotAssembler assembler;
+  for (size_t i = 0; i + 1 < chunks.size(); ++i) {
+    auto partial = assembler.Add(chunks[i]);
+    ASSERT_TRUE(partial.ok());
+    EXPECT_FALSE(partial->has_value());
+  }
+  auto whole = assembler.Add(chunks.back());
+  ASSERT_TRUE(whole.ok() && whole->has_value());
+  dnsd::peer::RaftBatch batch;
+  *batch.add_messages() = **whole;
+  auto decoded = FromRaftBatch(batch);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*(*decoded)[0].snapshot, data);
+  EXPECT_EQ((*decoded)[0].conf, m.conf);
+
+  // A lost chunk: nothing is delivered until the snapshot starts again.
+  SnapshotAssembler gappy;
+  ASSERT_TRUE(gappy.Add(chunks[0]).ok());
+  auto after_gap = gappy.Add(chunks[2]);
+  ASSERT_TRUE(after_gap.ok());
+  EXPECT_FALSE(after_gap->has_value());
+  for (size_t i = 1; i < chunks.size(); ++i) EXPECT_FALSE(gappy.Add(chunks[i])->has_value());
+  // A chunk on its own never reaches the core, and bounds are checked.
+  dnsd::peer::RaftBatch lone;
+  *lone.add_messages() = chunks[1];
+  EXPECT_FALSE(FromRaftBatch(lone).ok());
+  dnsd::peer::RaftMessage bad = chunks[1];
+  bad.set_chunk_offset(bad.snapshot_size());
+  EXPECT_FALSE(SnapshotAssembler().Add(bad).ok());
+}
+
 TEST(RaftWireTest, MalformedBatchesAreErrorsNeverCrashes) {
   raft::Message no_sender = Sample();
   no_sender.from = 0;
