@@ -19,7 +19,7 @@ trap 'kill "${pid[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 printf '%s:38848\n' "${ips[@]}" > "$work/cluster.conf"
 start() {  # ip
   "$bin" --cluster-conf "$work/cluster.conf" --advertise-ip "$1" --http-address "$1" \
-    --http-port 38848 --dns-port 0 --data-dir "$work/data-$1" --log-level warn \
+    --http-port 38848 --dns-port 0 --data-dir "$work/data-$1" --log-level "${2:-warn}" \
     >"$work/out-$1" 2>>"$work/log-$1" &
   pid[$1]=$!
 }
@@ -50,7 +50,8 @@ node=127.0.0.1
 echo "data directory of $node after the kill: raft log $(du -sh "$work/data-$node/raft" | cut -f1), config store $(du -sh "$work/data-$node/config" | cut -f1)"
 
 t0=$(date +%s.%N)
-for ip in "${ips[@]}"; do start "$ip"; done
+: >"$work/log-$node"
+for ip in "${ips[@]}"; do start "$ip" info; done
 until grep -q "dnsd ready" "$work/out-$node" 2>/dev/null; do
   kill -0 "${pid[$node]}" 2>/dev/null || { echo "dnsd did not restart:"; cat "$work/log-$node"; exit 1; }
   sleep 0.01
@@ -62,3 +63,5 @@ done
 t2=$(date +%s.%N)
 printf 'restart: ready after %.2f s, first config served after %.2f s; %s entries applied\n' \
   "$(echo "$t1 - $t0" | bc -l)" "$(echo "$t2 - $t0" | bc -l)" "$(applied "$node")"
+echo "start-up of $node, from its log:"
+sed -n '1,/dnsd listening/p' "$work/log-$node"
