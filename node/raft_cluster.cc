@@ -51,9 +51,6 @@ struct RaftCluster::Attempt {
   std::string entry;
   DoneFn done;
   int64_t deadline_ms;  // steady clock
-  // A barrier for a linearizable read: answered only once this node has applied the entry
-  // (a write may be answered once committed, if applying here takes long).
-  bool must_apply_here = false;
 };
 
 RaftCluster::RaftCluster(RaftClusterOptions options, common::MetricsRegistry& metrics)
@@ -433,9 +430,21 @@ void RaftCluster::Propose(std::string entry, DoneFn done) {
 }
 
 void RaftCluster::Barrier(DoneFn done) {
-  auto attempt = std::make_shared<Attempt>(Attempt{
-      BarrierLogEntry(), std::move(done), SteadyNowMs() + options_.propose_timeout_ms, true});
-  TryPropose(std::move(attempt));
+  TryRead(std::make_shared<DoneFn>(std::move(done)), SteadyNowMs() + options_.propose_timeout_ms);
+}
+
+void RaftCluster::TryRead(std::shared_ptr<DoneFn> done, int64_t deadline_ms) {
+  // ReadIndex: no log entry; the leader confirms with a quorum that it still leads.
+  raft_->ReadIndex([this, done, deadline_ms](absl::Status s) {
+    if (s.ok() || stopped_.load() || SteadyNowMs() + kLeaderRetryMs > deadline_ms) {
+      (*done)(s.ok() ? s
+                     : absl::UnavailableError(common::StrCat("no leader confirmed the read (",
+                                                             common::ToStd(s.message()), ")")));
+      return;
+    }
+    // No leader yet, or one that has not committed in its term: try again shortly.
+    timers_->RunAfter(kLeaderRetryMs, [this, done, deadline_ms] { TryRead(done, deadline_ms); });
+  });
 }
 
 void RaftCluster::TryPropose(std::shared_ptr<Attempt> attempt) {
@@ -508,16 +517,7 @@ void RaftCluster::ForwardTo(raft::NodeId leader, std::shared_ptr<Attempt> attemp
           if (!once->exchange(true)) attempt->done(status);
         };
         raft_->WhenApplied(response.index(), [finish, result] { finish(result); });
-        if (attempt->must_apply_here) {
-          // A read must not be served from a state that lacks the barrier: fail instead.
-          const int64_t left = std::max<int64_t>(attempt->deadline_ms - SteadyNowMs(), 1);
-          timers_->RunAfter(left, [finish] {
-            finish(absl::UnavailableError(
-                "this node has not caught up with the leader; read through another node"));
-          });
-        } else {
-          timers_->RunAfter(options_.forward_apply_wait_ms, [finish, result] { finish(result); });
-        }
+        timers_->RunAfter(options_.forward_apply_wait_ms, [finish, result] { finish(result); });
       });
 }
 

@@ -102,7 +102,8 @@ class RaftCluster final : public Proposer, public raft::RaftTransport {
   void Stop(int transfer_ms = 2000);
 
   void Propose(std::string entry, DoneFn done) override;
-  // A barrier entry, answered only once this node has applied it (never on a timer).
+  // A linearizable read's wait: ReadIndex through the leader, then until this node has
+  // applied that index (never answered OK on a timer).
   void Barrier(DoneFn done) override;
   // Membership, one node at a time, through any member (forwarded to the leader like a
   // write): add `address` ("ip:port", its HTTP port) as a learner, promote that learner to a
@@ -125,6 +126,7 @@ class RaftCluster final : public Proposer, public raft::RaftTransport {
   struct Attempt;
   void TryPropose(std::shared_ptr<Attempt> attempt);
   void RetryLater(std::shared_ptr<Attempt> attempt, absl::Status why);
+  void TryRead(std::shared_ptr<DoneFn> done, int64_t deadline_ms);
   void ForwardTo(raft::NodeId leader, std::shared_ptr<Attempt> attempt);
   void OnRaftCall(std::shared_ptr<net::GrpcCall> call, std::string message);
   void OnForwardCall(std::shared_ptr<net::GrpcCall> call, std::string message);

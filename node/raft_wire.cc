@@ -20,6 +20,7 @@ void FillRaftMessage(const raft::Message& m, dnsd::peer::RaftMessage* out) {
   out->set_reject_hint(m.reject_hint);
   out->set_reject_hint_term(m.reject_hint_term);
   out->set_transfer(m.transfer);
+  if (!m.context.empty()) out->set_context(m.context);
   if (m.snapshot) out->set_snapshot(*m.snapshot);
   if (m.type == raft::MessageType::kSnapshot) {
     for (raft::NodeId id : m.conf.voters) out->add_conf_voters(id);
@@ -112,7 +113,7 @@ absl::StatusOr<std::vector<raft::Message>> FromRaftBatch(const dnsd::peer::RaftB
   out.reserve(batch.messages_size());
   for (const auto& in : batch.messages()) {
     if (!dnsd::peer::RaftMessage::Type_IsValid(in.type()) ||
-        in.type() > dnsd::peer::RaftMessage::SNAPSHOT) {
+        in.type() > dnsd::peer::RaftMessage::READ_INDEX_RESPONSE) {
       return absl::InvalidArgumentError("Raft message of an unknown type");
     }
     if (in.from() == 0 || in.to() == 0 || in.from() == in.to()) {
@@ -133,6 +134,8 @@ absl::StatusOr<std::vector<raft::Message>> FromRaftBatch(const dnsd::peer::RaftB
     m.reject_hint = in.reject_hint();
     m.reject_hint_term = in.reject_hint_term();
     m.transfer = in.transfer();
+    if (in.context().size() > 64) return absl::InvalidArgumentError("Raft read context too long");
+    m.context = in.context();
     if (in.type() == dnsd::peer::RaftMessage::SNAPSHOT) {
       if (in.snapshot_size() != 0) {
         return absl::InvalidArgumentError("a snapshot chunk outside a snapshot assembler");

@@ -28,6 +28,10 @@ const char* MessageTypeName(MessageType type) {
       return "TimeoutNow";
     case MessageType::kSnapshot:
       return "Snapshot";
+    case MessageType::kReadIndex:
+      return "ReadIndex";
+    case MessageType::kReadIndexResponse:
+      return "ReadIndexResponse";
   }
   return "?";
 }
@@ -135,6 +139,7 @@ void RaftCore::ResetTimers() {
 }
 
 void RaftCore::BecomeFollower(uint64_t term, NodeId lead) {
+  FailPendingReads();  // a leader stepping down can confirm no read any more
   if (term != term_) {
     term_ = term;
     vote_ = 0;
@@ -432,6 +437,12 @@ void RaftCore::StepFollower(const Message& m) {
       lead_ = m.from;
       HandleSnapshot(m);
       break;
+    case MessageType::kReadIndexResponse:
+      read_states_.push_back(ReadState{m.context, m.reject ? 0 : m.index});
+      break;
+    case MessageType::kReadIndex:
+      ReadDone(m.from, m.context, 0);  // not the leader: the asker finds the right one
+      break;
     default:
       break;
   }
@@ -515,7 +526,54 @@ void RaftCore::HandleHeartbeat(const Message& m) {
   Message r;
   r.type = MessageType::kHeartbeatResponse;
   r.to = m.from;
+  r.context = m.context;  // confirms the leader's reads up to this one
   Send(std::move(r));
+}
+
+absl::Status RaftCore::ReadIndex(std::string context) {
+  if (role_ == Role::kLeader) {
+    if (TermAt(commit_) != term_) {
+      return absl::UnavailableError("the leader has not committed an entry of its term yet");
+    }
+    StartRead(config_.id, std::move(context));
+    return absl::OkStatus();
+  }
+  if (lead_ == 0) return absl::UnavailableError("no leader is known");
+  Message m;
+  m.type = MessageType::kReadIndex;
+  m.to = lead_;
+  m.context = std::move(context);
+  Send(std::move(m));
+  return absl::OkStatus();
+}
+
+void RaftCore::StartRead(NodeId requester, std::string context) {
+  if (Quorum() == 1 && IsVoter(config_.id)) {
+    ReadDone(requester, std::move(context), commit_);
+    return;
+  }
+  pending_reads_.push_back(PendingRead{requester, std::move(context), commit_, {config_.id}});
+  BroadcastHeartbeat();
+}
+
+void RaftCore::ReadDone(NodeId requester, std::string context, uint64_t index) {
+  if (requester == config_.id) {
+    read_states_.push_back(ReadState{std::move(context), index});
+    return;
+  }
+  Message r;
+  r.type = MessageType::kReadIndexResponse;
+  r.to = requester;
+  r.context = std::move(context);
+  r.index = index;
+  r.reject = index == 0;
+  Send(std::move(r));
+}
+
+void RaftCore::FailPendingReads() {
+  std::deque<PendingRead> reads;
+  reads.swap(pending_reads_);
+  for (PendingRead& read : reads) ReadDone(read.requester, std::move(read.context), 0);
 }
 
 uint64_t RaftCore::AppendFrom(uint64_t prev, const std::vector<Entry>& entries) {
@@ -601,6 +659,27 @@ void RaftCore::StepLeader(const Message& m) {
         pr.inflight.erase(pr.inflight.begin());
       }
       if (pr.match < last_index()) SendAppend(m.from, true);
+      if (!m.context.empty() && IsVoter(m.from)) {
+        // The answer to the heartbeat sent for read `context` confirms it and every read
+        // that arrived before it.
+        auto it = std::find_if(pending_reads_.begin(), pending_reads_.end(),
+                               [&](const PendingRead& r) { return r.context == m.context; });
+        if (it != pending_reads_.end()) {
+          for (auto r = pending_reads_.begin(); r != std::next(it); ++r) r->acks.insert(m.from);
+        }
+        while (!pending_reads_.empty() && pending_reads_.front().acks.size() >= Quorum()) {
+          PendingRead read = std::move(pending_reads_.front());
+          pending_reads_.pop_front();
+          ReadDone(read.requester, std::move(read.context), read.index);
+        }
+      }
+      return;
+    case MessageType::kReadIndex:
+      if (TermAt(commit_) != term_) {
+        ReadDone(m.from, m.context, 0);  // not yet: the follower asks again
+      } else {
+        StartRead(m.from, m.context);
+      }
       return;
     default:
       return;
@@ -665,6 +744,7 @@ void RaftCore::BroadcastHeartbeat() {
     m.type = MessageType::kHeartbeat;
     m.to = peer;
     m.commit = std::min(pr.match, commit_);
+    if (!pending_reads_.empty()) m.context = pending_reads_.back().context;
     Send(std::move(m));
   }
 }
@@ -766,8 +846,9 @@ absl::Status RaftCore::TransferLeader(NodeId to) {
 }
 
 bool RaftCore::HasReady() const {
-  return !outbox_.empty() || persisting_ < last_index() || pending_snapshot_.has_value() ||
-         HardState{term_, vote_, commit_} != persisted_hs_ || applied_ < std::min(commit_, stable_);
+  return !outbox_.empty() || !read_states_.empty() || persisting_ < last_index() ||
+         pending_snapshot_.has_value() || HardState{term_, vote_, commit_} != persisted_hs_ ||
+         applied_ < std::min(commit_, stable_);
 }
 
 Ready RaftCore::GetReady() {
@@ -781,6 +862,7 @@ Ready RaftCore::GetReady() {
   for (uint64_t i = persisting_ + 1; i <= last_index(); ++i) ready.entries.push_back(At(i));
   persisting_ = last_index();
   ready.messages.swap(outbox_);
+  ready.read_states.swap(read_states_);
   // A leader's appends and heartbeats depend on nothing this Ready persists unless the term
   // or the vote changes in it (then everything waits, the rare case).
   const bool term_or_vote_changed =

@@ -27,15 +27,19 @@
 // not a voter in its own configuration (a new node waiting for the leader, a removed one).
 // The leader proposes one change at a time: the next only once the previous has committed,
 // and none before an entry of its own term has.
-// Not yet: ReadIndex.
+// ReadIndex (thesis 6.4): a read is linearizable once the state machine has applied the
+// leader's commit index as of when the read arrived, the leader having since heard from a
+// quorum (so it was still the leader then). A follower asks the leader for that index.
 //
 // Thread-safety: none; one owner (the driver thread) calls everything.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -87,7 +91,8 @@ struct Ready {
   // Whether persisting needs an fsync: new entries, a snapshot, or a new term or vote. A
   // change of the commit index alone does not (it can be learnt again after a crash).
   bool must_sync = false;
-  std::vector<Entry> committed;  // to apply, in order
+  std::vector<Entry> committed;        // to apply, in order
+  std::vector<ReadState> read_states;  // reads whose index is known (or that failed)
 };
 
 class RaftCore {
@@ -105,6 +110,10 @@ class RaftCore {
   // leader itself (transfer leadership first) or the last voter, and for promoting a learner
   // that has not caught up. Returns the entry's index.
   absl::StatusOr<uint64_t> ProposeConfChange(const ConfChange& change);
+  // Starts a linearizable read named `context`; its ReadState comes in a later Ready. Fails at
+  // once (kUnavailable) when no leader is known or the leader has not yet committed an entry
+  // of its term (its commit index may still be behind).
+  absl::Status ReadIndex(std::string context);
   // Hands leadership to `to` once it is up to date (the leader stops accepting proposals
   // while the transfer runs, at most one election timeout).
   absl::Status TransferLeader(NodeId to);
@@ -189,6 +198,10 @@ class RaftCore {
   void HandleVoteRequest(const Message& m);
   void HandleSnapshot(const Message& m);
   bool QuorumActive();
+  // Leader: a read for `requester` (this node or a follower) at the current commit index.
+  void StartRead(NodeId requester, std::string context);
+  void ReadDone(NodeId requester, std::string context, uint64_t index);
+  void FailPendingReads();
 
   RaftConfig config_;
   Role role_ = Role::kFollower;
@@ -216,6 +229,14 @@ class RaftCore {
   ConfState conf_;                           // base_conf_ + the log's changes
   std::map<uint64_t, ConfChange> conf_log_;  // membership changes in log_, by index
   uint64_t pending_conf_index_ = 0;          // leader: the last change proposed
+  struct PendingRead {
+    NodeId requester;
+    std::string context;
+    uint64_t index;
+    std::set<NodeId> acks;  // voters that answered a heartbeat sent for this read or later
+  };
+  std::deque<PendingRead> pending_reads_;  // leader, in arrival order
+  std::vector<ReadState> read_states_;     // for the next Ready
   NodeId transferee_ = 0;
   int transfer_elapsed_ = 0;
 };

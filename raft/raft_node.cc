@@ -8,6 +8,10 @@
 #include "spdlog/spdlog.h"
 
 namespace dnsd::raft {
+
+namespace {
+constexpr int64_t kReadTimeoutMs = 10000;
+}  // namespace
 namespace {
 constexpr char kNotLeaderPayload[] = "dnsd.raft/not-leader";
 }  // namespace
@@ -60,6 +64,18 @@ void RaftNode::PublishStatus() {
   status_ = RaftStatus{core_->role(),         core_->term(),          core_->leader(),
                        core_->commit_index(), core_->applied_index(), core_->snapshot().index,
                        core_->last_index(),   snapshots_restored_,    core_->conf()};
+}
+
+void RaftNode::ReadIndex(DoneFn done) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_ && !failed_) {
+      reads_.push_back(std::move(done));
+      cv_.notify_one();
+      return;
+    }
+  }
+  done(absl::UnavailableError("this node is not running"));
 }
 
 void RaftNode::WhenApplied(uint64_t index, std::function<void()> fn) {
@@ -190,15 +206,18 @@ void RaftNode::Run() {
     std::deque<Message> inbox;
     std::vector<Proposal> proposals;
     std::vector<NodeId> transfers;
+    std::vector<DoneFn> reads;
     {
       std::unique_lock lock(mu_);
       cv_.wait_until(lock, next_tick, [&] {
-        return stopping_ || !inbox_.empty() || !proposals_.empty() || !transfers_.empty();
+        return stopping_ || !inbox_.empty() || !proposals_.empty() || !transfers_.empty() ||
+               !reads_.empty();
       });
       if (stopping_) return;
       inbox.swap(inbox_);
       proposals.swap(proposals_);
       transfers.swap(transfers_);
+      reads.swap(reads_);
     }
     if (Clock::now() >= next_tick) {
       core_->Tick();
@@ -229,6 +248,26 @@ void RaftNode::Run() {
       }
     }
     for (NodeId to : transfers) core_->TransferLeader(to).IgnoreError();
+    const int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+            .count();
+    for (DoneFn& done : reads) {
+      std::string context = std::to_string(++read_seq_);
+      if (absl::Status s = core_->ReadIndex(context); !s.ok()) {
+        done(s);
+      } else {
+        pending_reads_.emplace(std::move(context), PendingRead{std::move(done), now_ms});
+      }
+    }
+    // A read whose request or answer was lost is answered, not forgotten.
+    for (auto it = pending_reads_.begin(); it != pending_reads_.end();) {
+      if (now_ms - it->second.started_ms < kReadTimeoutMs) {
+        ++it;
+        continue;
+      }
+      it->second.done(absl::UnavailableError("the leader did not confirm the read in time"));
+      it = pending_reads_.erase(it);
+    }
     HandleReady();
     if (failed_) return;
   }
@@ -268,6 +307,17 @@ void RaftNode::HandleReady() {
       }
     }
     for (const Message& m : ready.messages) transport_.Send(m);
+    for (const ReadState& read : ready.read_states) {
+      auto it = pending_reads_.find(read.context);
+      if (it == pending_reads_.end()) continue;  // timed out already
+      DoneFn done = std::move(it->second.done);
+      pending_reads_.erase(it);
+      if (read.index == 0) {
+        done(absl::UnavailableError("leadership changed before the read was confirmed; retry"));
+      } else {
+        WhenApplied(read.index, [done] { done(absl::OkStatus()); });
+      }
+    }
     for (const Entry& e : ready.committed) {
       // No-ops and membership changes are the core's; the state machines see the rest.
       absl::Status result =

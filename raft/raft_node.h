@@ -93,6 +93,10 @@ class RaftNode {
   // its refusals come back as they are), so a follower can forward one like any write.
   void Propose(std::string data, IndexedDoneFn done);
   void Receive(Message message);
+  // A linearizable read: `done` (on the driver thread) gets OK once this node has applied
+  // everything committed when the read started, as confirmed by the leader and a quorum
+  // (ReadIndex); kUnavailable when that cannot be had (no leader, leadership lost, 10 s).
+  void ReadIndex(DoneFn done);
   void TransferLeader(NodeId to);
   // Runs `fn` (on the driver thread, or here if already so) once entry `index` is applied
   // here; never if the node stops first.
@@ -138,7 +142,14 @@ class RaftNode {
   RaftStatus status_;
   std::map<uint64_t, Pending> pending_;  // driver thread only: index -> waiting proposer
   std::atomic<uint64_t> rejected_{0};
-  uint64_t snapshots_restored_ = 0;  // driver thread
+  std::vector<DoneFn> reads_;  // mu_: reads to start
+  struct PendingRead {
+    DoneFn done;
+    int64_t started_ms;
+  };
+  std::map<std::string, PendingRead> pending_reads_;  // driver thread, by context
+  uint64_t read_seq_ = 0;                             // driver thread
+  uint64_t snapshots_restored_ = 0;                   // driver thread
   std::thread thread_;
 };
 

@@ -83,8 +83,10 @@ enum class MessageType {
   kAppendResponse,
   kHeartbeat,  // commit only
   kHeartbeatResponse,
-  kTimeoutNow,  // leader transfer: campaign now, skipping pre-vote and the lease check
-  kSnapshot,    // the leader's snapshot, for a follower that needs entries it compacted
+  kTimeoutNow,         // leader transfer: campaign now, skipping pre-vote and the lease check
+  kSnapshot,           // the leader's snapshot, for a follower that needs entries it compacted
+  kReadIndex,          // a follower asks the leader for a read index (context identifies the read)
+  kReadIndexResponse,  // the leader's answer: index, or reject
 };
 
 const char* MessageTypeName(MessageType type);
@@ -109,6 +111,16 @@ struct Message {
   // kSnapshot: the snapshot at (log_term, index), and the configuration there.
   std::shared_ptr<const std::string> snapshot;
   ConfState conf;
+  // kReadIndex, kReadIndexResponse, and the heartbeats (and their answers) that confirm a read:
+  // which read this is about.
+  std::string context;
+};
+
+// A linearizable read may be served once the state machines have applied `index` (0: the read
+// failed, e.g. leadership was lost; try again).
+struct ReadState {
+  std::string context;
+  uint64_t index = 0;
 };
 
 }  // namespace dnsd::raft

@@ -104,6 +104,23 @@ TEST(RaftWireTest, SnapshotsTravelInChunksAndAreAssembledInOrderOnly) {
   EXPECT_FALSE(SnapshotAssembler().Add(bad).ok());
 }
 
+TEST(RaftWireTest, ReadsCarryTheirContext) {
+  raft::Message m;
+  m.type = raft::MessageType::kReadIndexResponse;
+  m.from = 1;
+  m.to = 2;
+  m.term = 3;
+  m.index = 42;
+  m.context = "17";
+  auto decoded = DecodeRaftBatch(EncodeRaftBatch({m}));
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ((*decoded)[0].type, raft::MessageType::kReadIndexResponse);
+  EXPECT_EQ((*decoded)[0].context, "17");
+  EXPECT_EQ((*decoded)[0].index, 42u);
+  m.context = std::string(65, 'x');
+  EXPECT_FALSE(DecodeRaftBatch(EncodeRaftBatch({m})).ok()) << "contexts are short";
+}
+
 TEST(RaftWireTest, MalformedBatchesAreErrorsNeverCrashes) {
   raft::Message no_sender = Sample();
   no_sender.from = 0;

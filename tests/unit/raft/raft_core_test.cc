@@ -238,6 +238,46 @@ TEST(RaftCoreTest, AnUncommittedChangeIsUndoneWithItsEntry) {
   EXPECT_EQ(c.Applied(1).back().data, "majority");
 }
 
+// ReadIndex: a read on the leader or a follower gets the commit index once a quorum has
+// confirmed the leader; a leader cut off from the quorum confirms nothing, and its reads fail
+// when it learns it lost leadership.
+TEST(RaftCoreTest, ReadIndexNeedsAQuorumToConfirmTheLeader) {
+  Cluster c(3, 23);
+  const NodeId leader = ElectOrFail(c, 1);
+  const uint64_t written = *c.Propose(leader, "a");
+  c.Settle();
+  ASSERT_TRUE(c.core(leader).ReadIndex("on-leader").ok());
+  c.Settle();
+  ASSERT_EQ(c.Reads(leader).size(), 1u);
+  EXPECT_EQ(c.Reads(leader)[0].context, "on-leader");
+  EXPECT_GE(c.Reads(leader)[0].index, written);
+
+  const NodeId follower = 2;
+  ASSERT_TRUE(c.core(follower).ReadIndex("on-follower").ok());
+  c.Settle();
+  ASSERT_EQ(c.Reads(follower).size(), 1u);
+  EXPECT_GE(c.Reads(follower)[0].index, written);
+
+  c.Isolate(leader);
+  ASSERT_TRUE(c.core(leader).ReadIndex("cut-off").ok());
+  c.Settle();
+  EXPECT_EQ(c.Reads(leader).size(), 1u) << "no quorum confirmed it";
+  c.TickAll(40);  // the others elect a leader and write on
+  const NodeId other = c.Leader();
+  ASSERT_NE(other, leader);
+  const uint64_t later = *c.Propose(other, "b");
+  c.Settle();
+  c.HealAll();
+  c.TickAll(3);
+  ASSERT_EQ(c.Reads(leader).size(), 2u);
+  EXPECT_EQ(c.Reads(leader)[1].context, "cut-off");
+  EXPECT_EQ(c.Reads(leader)[1].index, 0u) << "failed, never answered with a stale index";
+  ASSERT_TRUE(c.core(leader).ReadIndex("after").ok());
+  c.Settle();
+  ASSERT_EQ(c.Reads(leader).size(), 3u);
+  EXPECT_GE(c.Reads(leader)[2].index, later) << "through the new leader";
+}
+
 // Log compaction: a follower that was down while the leader compacted its log catches up
 // from the leader's snapshot, and keeps going from there, also after its own restart.
 TEST(RaftCoreTest, LaggingFollowerCatchesUpFromASnapshot) {

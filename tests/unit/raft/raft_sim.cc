@@ -183,6 +183,7 @@ void Cluster::Process(NodeId id, bool may_crash) {
       node.stored.insert(node.stored.end(), ready.entries.begin(), ready.entries.end());
     }
     send(ready.messages);
+    for (const ReadState& read : ready.read_states) node.reads.push_back(read);
     for (const Entry& e : ready.committed) {
       if (e.index != node.applied.size() + 1) {
         Fail("node " + std::to_string(id) + " applied index " + std::to_string(e.index) +

@@ -64,6 +64,7 @@ class Cluster {
   absl::StatusOr<uint64_t> Propose(NodeId id, std::string data);
   NodeId Leader() const;  // the up node with the highest term that thinks it leads, or 0
   const std::vector<Entry>& Applied(NodeId id) const { return nodes_.at(id).applied; }
+  const std::vector<ReadState>& Reads(NodeId id) const { return nodes_.at(id).reads; }
   // Snapshots the node's applied state at its applied index and compacts its log.
   void CompactAll(NodeId id);
   absl::StatusOr<uint64_t> ProposeConfChange(NodeId id, const ConfChange& change);
@@ -84,6 +85,7 @@ class Cluster {
     std::optional<Snapshot> snapshot;  // persisted
     std::vector<Entry> stored;         // persisted log, after the snapshot
     std::vector<Entry> applied;        // the state machine: every entry applied, from index 1
+    std::vector<ReadState> reads;      // read states handed out, in order
     uint64_t last_commit = 0;
   };
   struct InFlight {
