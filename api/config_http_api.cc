@@ -337,7 +337,7 @@ void ConfigHttpApi::GetConfig(ApiVersion v, Req req, Resp resp) {
   // Gray releases by tag are not kept, so a tagged read finds nothing, as in Nacos when no
   // tagged version exists.
   const bool tagged = !Param(req.params, {"tag"}).empty();
-  // dnsd's extension: consistency=linearizable reads after a barrier through the log, so the
+  // dnsd's extension: consistency=linearizable reads after Raft's ReadIndex, so the
   // answer holds every write acknowledged before the read, through any node. The default
   // (local) answers from this node's state at once, as Nacos does.
   const std::string consistency = Param(req.params, {"consistency"});

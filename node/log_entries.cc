@@ -44,8 +44,6 @@ absl::Status ApplyLogEntry(registry::Registry& registry, config::ConfigStore& co
       }
       return config_store.Apply(index, *command);
     }
-    case kBarrierEntryTag:
-      return config_store.RecordApplied(index);
     default:
       DNSD_RETURN_IF_ERROR(config_store.RecordApplied(index));
       return absl::InternalError(

@@ -19,13 +19,9 @@ namespace dnsd::node {
 
 inline constexpr char kNamingEntryTag = 'N';
 inline constexpr char kConfigEntryTag = 'C';
-// A no-op entry: once a node has applied it, its state holds every write acknowledged before
-// the barrier was proposed (a linearizable read waits for one).
-inline constexpr char kBarrierEntryTag = 'B';
 
 std::string NamingLogEntry(const registry::Command& command);
 std::string ConfigLogEntry(const config::ConfigCommand& command);
-inline std::string BarrierLogEntry() { return std::string(1, kBarrierEntryTag); }
 
 // Applies log entry `index`; returns the command's result, kInternal for bytes that do not
 // decode (a no-op, the same on every replay), or a storage failure of the config store

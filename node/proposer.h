@@ -13,7 +13,6 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "node/log_entries.h"
 #include "raft/local_driver.h"
 
 namespace dnsd::node {
@@ -25,8 +24,8 @@ class Proposer {
   virtual void Propose(std::string entry, DoneFn done) = 0;
   // Calls `done` (OK) once this node's state holds every write acknowledged, anywhere, before
   // the call: what a linearizable read waits for. An error when that cannot be known (no
-  // quorum). In a cluster it is a barrier entry through the log.
-  virtual void Barrier(DoneFn done) { Propose(BarrierLogEntry(), std::move(done)); }
+  // quorum). In a cluster it is Raft's ReadIndex.
+  virtual void Barrier(DoneFn done) = 0;
 };
 
 class LocalProposer final : public Proposer {
