@@ -475,7 +475,7 @@ int main(int argc, char** argv) {
     while (raft_cluster->raft_status().applied < committed) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    spdlog::info("Raft: replayed {} committed entries; peer port {}", committed,
+    spdlog::info("Raft: applied up to committed entry {}; peer port {}", committed,
                  raft_cluster->peer_port());
   }
   (*http)->Start();

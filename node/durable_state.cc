@@ -48,31 +48,31 @@ absl::StatusOr<std::unique_ptr<config::ConfigStore>> OpenConfigStore(
   return store;
 }
 
-// A data directory holds either a single node's log ("log") or a cluster member's Raft log
-// ("raft"); the config store's applied index counts entries of one of them only.
-absl::Status CheckLayout(const std::string& data_dir, bool clustered) {
-  const fs::path other = fs::path(data_dir) / (clustered ? "log" : "raft");
-  std::error_code ec;
-  if (!fs::exists(other, ec)) return absl::OkStatus();
-  return absl::FailedPreconditionError(common::StrCat(
-      "the data directory ", data_dir, " belongs to a ",
-      clustered ? "single node (it has a log/ directory)"
-                : "cluster member (it has a raft/ directory)",
-      "; start it the way it was started before, or give this node an empty data directory "
-      "(a new cluster member fetches its data from the leader)"));
-}
-
-}  // namespace
-
-absl::StatusOr<ClusterState> OpenClusterState(const std::string& data_dir,
-                                              const DurableStateOptions& options) {
+// Creates the data directory if needed. It holds either a single node's log ("log") or a
+// cluster member's Raft log ("raft"); the config store's applied index counts entries of one
+// of them only, so the other kind is refused.
+absl::Status PrepareDataDir(const std::string& data_dir, bool clustered) {
   std::error_code ec;
   fs::create_directories(data_dir, ec);
   if (ec) {
     return absl::UnavailableError(
         common::StrCat("cannot create the data directory ", data_dir, ": ", ec.message()));
   }
-  if (auto s = CheckLayout(data_dir, /*clustered=*/true); !s.ok()) return s;
+  const fs::path other = fs::path(data_dir) / (clustered ? "log" : "raft");
+  if (!fs::exists(other, ec)) return absl::OkStatus();
+  return absl::FailedPreconditionError(common::StrCat(
+      "the data directory ", data_dir, " belongs to a ",
+      clustered ? "single node (it has a log/ directory)"
+                : "cluster member (it has a raft/ directory)",
+      "; start it the way it was started before, or give it an empty data directory (to join "
+      "a running cluster, start it with --join and add it as a member)"));
+}
+
+}  // namespace
+
+absl::StatusOr<ClusterState> OpenClusterState(const std::string& data_dir,
+                                              const DurableStateOptions& options) {
+  if (auto s = PrepareDataDir(data_dir, /*clustered=*/true); !s.ok()) return s;
   ClusterState state;
   state.raft_dir = (fs::path(data_dir) / "raft").string();
   auto store =
@@ -86,12 +86,11 @@ absl::Status CheckClusterState(const config::ConfigStore& config, const std::str
                                uint64_t raft_last_index) {
   const uint64_t applied = config.applied_index();
   if (applied <= raft_last_index) return absl::OkStatus();
-  return absl::DataLossError(common::StrCat(
-      "the config store has applied Raft entry ", applied, " but the Raft log in ", raft_dir,
-      " ends at entry ", raft_last_index,
-      ": the log has lost entries (damaged or replaced files). Refusing to start; move this "
-      "node's data directory aside and start it empty, and it fetches the data from the "
-      "leader"));
+  return absl::DataLossError(
+      common::StrCat("the config store has applied Raft entry ", applied, " but the Raft log in ",
+                     raft_dir, " ends at entry ", raft_last_index,
+                     ": the log has lost entries (damaged or replaced files). Refusing to start; ",
+                     kRejoinAdvice));
 }
 
 absl::StatusOr<DurableState> OpenDurableState(const std::string& data_dir,
@@ -100,13 +99,7 @@ absl::StatusOr<DurableState> OpenDurableState(const std::string& data_dir,
   const std::string log_dir = (fs::path(data_dir) / "log").string();
   const std::string config_dir = (fs::path(data_dir) / "config").string();
 
-  std::error_code ec;
-  fs::create_directories(data_dir, ec);
-  if (ec) {
-    return absl::UnavailableError(
-        common::StrCat("cannot create the data directory ", data_dir, ": ", ec.message()));
-  }
-  if (auto s = CheckLayout(data_dir, /*clustered=*/false); !s.ok()) return s;
+  if (auto s = PrepareDataDir(data_dir, /*clustered=*/false); !s.ok()) return s;
   raft::LogStoreOptions log_options;
   log_options.env = options.env;
   auto log = raft::LogStore::Open(log_dir, log_options);

@@ -16,6 +16,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "config/config_store.h"
@@ -26,6 +27,14 @@ class Env;
 }
 
 namespace dnsd::node {
+
+// What a cluster member whose own data cannot be trusted must do. Not "start it empty in
+// place": a voter that forgot its disk could forget a vote it gave in the current term; a
+// learner votes for nobody until it is promoted.
+inline constexpr std::string_view kRejoinAdvice =
+    "remove this node from the cluster (DELETE /dnsd/v1/cluster/members on another member), "
+    "move its data directory aside, start it with --join and add it again; it then copies the "
+    "state from the leader";
 
 struct DurableStateOptions {
   leveldb::Env* env = nullptr;  // nullptr: the real file system

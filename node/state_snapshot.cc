@@ -5,6 +5,8 @@
 
 #include "common/byte_codec.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
+#include "node/durable_state.h"
 
 namespace dnsd::node {
 namespace {
@@ -79,11 +81,10 @@ absl::Status RestoreStateSnapshot(registry::Registry& registry, config::ConfigSt
   if (!parts.ok()) return parts.status();
   if (config_store.applied_index() < parts->config_applied) {
     if (!parts->has_config) {
-      return absl::DataLossError(
+      return absl::DataLossError(common::StrCat(
           "this node's config store is older than its Raft snapshot (it was rebuilt or "
-          "replaced): remove this node from the cluster (DELETE /dnsd/v1/cluster/members on "
-          "another member), move its data directory aside, start it with --join and add it "
-          "again; it then copies the state from the leader");
+          "replaced): ",
+          kRejoinAdvice));
     }
     DNSD_RETURN_IF_ERROR(config_store.Restore(parts->config));
   }

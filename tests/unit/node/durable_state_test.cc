@@ -94,6 +94,30 @@ TEST(DurableStateTest, StoreAheadOfTruncatedLogRefusesStartUntilRepaired) {
 
 // The probe's defect 3: one flipped byte in the config store's own write-ahead file. The
 // store is moved aside and rebuilt from the log: every config comes back as it was.
+// A single node's directory is never opened as a cluster member's, nor the other way round
+// (each one's config store counts entries of its own log); a member whose config store is
+// ahead of its Raft log is refused and told to rejoin, not to start empty in place.
+TEST(DurableStateTest, SingleNodeAndClusterDirectoriesAreToldApart) {
+  const std::string single = testing::TempDir("layout-single");
+  ASSERT_TRUE(OpenDurableState(single).ok());
+  auto as_member = OpenClusterState(single);
+  ASSERT_FALSE(as_member.ok());
+  EXPECT_EQ(as_member.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(as_member.status().message()).find("--join"), std::string::npos);
+
+  const std::string member = testing::TempDir("layout-member");
+  auto cluster = OpenClusterState(member);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  fs::create_directories(cluster->raft_dir);
+  EXPECT_EQ(OpenDurableState(member).status().code(), absl::StatusCode::kFailedPrecondition);
+
+  ASSERT_TRUE(cluster->config->RecordApplied(7).ok());
+  EXPECT_TRUE(CheckClusterState(*cluster->config, cluster->raft_dir, 7).ok());
+  const absl::Status behind = CheckClusterState(*cluster->config, cluster->raft_dir, 5);
+  EXPECT_EQ(behind.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(std::string(behind.message()).find(kRejoinAdvice), std::string::npos);
+}
+
 TEST(DurableStateTest, DamagedConfigStoreIsRebuiltFromTheLog) {
   const std::string dir = testing::TempDir("node-flip");
   {
