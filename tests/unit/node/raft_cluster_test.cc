@@ -14,53 +14,18 @@
 #include <thread>
 
 #include "testing/files.h"
+#include "testing/recorder.h"
 
 namespace dnsd::node {
 namespace {
 
 using namespace std::chrono_literals;
 
-// A state machine that records what it applied; entries starting with "bad" are refused
-// with kFailedPrecondition, the code a CAS mismatch gets.
-struct Recorder {
-  std::mutex mu;
-  std::vector<std::string> applied;
-  absl::Status Apply(uint64_t, std::string_view data) {
-    std::lock_guard lock(mu);
-    applied.emplace_back(data);
-    if (data.starts_with("bad")) return absl::FailedPreconditionError("refused by the machine");
-    return absl::OkStatus();
-  }
-  std::vector<std::string> Snapshot() {
-    std::lock_guard lock(mu);
-    return applied;
-  }
-  // A Raft snapshot of what was applied, padded so that it travels in several chunks.
-  std::string Serialize() {
-    std::lock_guard lock(mu);
-    std::string out(8192, '#');
-    for (const auto& a : applied) out += "\n" + a;
-    return out;
-  }
-  absl::Status Restore(const std::string& data) {
-    if (data.size() < 8192 || data.find_first_not_of('#') != 8192) {
-      return absl::DataLossError("not a recorder snapshot");
-    }
-    std::lock_guard lock(mu);
-    applied.clear();
-    size_t pos = 8192;
-    while (pos < data.size()) {
-      const size_t next = data.find('\n', pos + 1);
-      applied.push_back(data.substr(pos + 1, next == std::string::npos ? next : next - pos - 1));
-      pos = next == std::string::npos ? data.size() : next;
-    }
-    return absl::OkStatus();
-  }
-};
+using testing::Recorder;
 
 struct TestNode {
   common::MetricsRegistry metrics;
-  Recorder recorder;
+  Recorder recorder{8192};  // snapshots of ~8 KiB: several 1 KiB chunks
   std::unique_ptr<RaftCluster> cluster;
 };
 
@@ -145,7 +110,7 @@ class RaftClusterTest : public ::testing::Test {
 
   bool WaitApplied(int i, size_t n) {
     for (int round = 0; round < 1000; ++round) {
-      if (nodes_[i]->recorder.Snapshot().size() >= n) return true;
+      if (nodes_[i]->recorder.Applied().size() >= n) return true;
       std::this_thread::sleep_for(10ms);
     }
     return false;
@@ -167,14 +132,14 @@ TEST_F(RaftClusterTest, WritesThroughEveryNodeApplyEverywhereInOneOrder) {
       const std::string entry = "w" + std::to_string(round) + "-" + std::to_string(i);
       ASSERT_TRUE(ProposeAndWait(i, entry).ok()) << entry;
       // Read-your-writes: the node the client wrote through has applied it when it answers.
-      auto applied = nodes_[i]->recorder.Snapshot();
+      auto applied = nodes_[i]->recorder.Applied();
       ASSERT_FALSE(applied.empty());
       EXPECT_EQ(applied.back(), entry) << "node " << i;
     }
   }
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(WaitApplied(i, 15));
-  EXPECT_EQ(nodes_[0]->recorder.Snapshot(), nodes_[1]->recorder.Snapshot());
-  EXPECT_EQ(nodes_[0]->recorder.Snapshot(), nodes_[2]->recorder.Snapshot());
+  EXPECT_EQ(nodes_[0]->recorder.Applied(), nodes_[1]->recorder.Applied());
+  EXPECT_EQ(nodes_[0]->recorder.Applied(), nodes_[2]->recorder.Applied());
   const int follower = (leader + 1) % 3;
   EXPECT_GE(nodes_[follower]->metrics.GetCounter("dnsd_raft_forwarded_writes_total", "").value(),
             5u);
@@ -191,7 +156,7 @@ TEST_F(RaftClusterTest, StateMachineRefusalComesBackThroughAFollower) {
   // Applied exactly once, everywhere.
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(WaitApplied(i, 1));
-    EXPECT_EQ(nodes_[i]->recorder.Snapshot(), std::vector<std::string>{"bad-cas"});
+    EXPECT_EQ(nodes_[i]->recorder.Applied(), std::vector<std::string>{"bad-cas"});
   }
 }
 
@@ -211,7 +176,7 @@ TEST_F(RaftClusterTest, WritesResumeAfterTheLeaderGoesAway) {
   ASSERT_TRUE(after.ok()) << after;
   const int other = (leader + 2) % 3;
   ASSERT_TRUE(WaitApplied(other, 2));
-  EXPECT_EQ(nodes_[other]->recorder.Snapshot(), (std::vector<std::string>{"before", "after"}));
+  EXPECT_EQ(nodes_[other]->recorder.Applied(), (std::vector<std::string>{"before", "after"}));
   const int new_leader = WaitForLeader();
   EXPECT_NE(new_leader, leader);
   // The lost member shows as not UP.
@@ -255,9 +220,9 @@ TEST_F(RaftClusterCompactionTest, AMemberBehindTheCompactedLogCatchesUpByChunked
   ASSERT_TRUE(caught_up) << "applied " << st.applied << " commit " << st.commit << " last "
                          << st.last_index << " snapshot " << st.snapshot_index << " restored "
                          << st.snapshots_restored << " term " << st.term << " recorder "
-                         << nodes_[away]->recorder.Snapshot().size();
+                         << nodes_[away]->recorder.Applied().size();
   EXPECT_GE(nodes_[away]->cluster->raft_status().snapshots_restored, 1u);
-  EXPECT_EQ(nodes_[away]->recorder.Snapshot(), nodes_[leader]->recorder.Snapshot());
+  EXPECT_EQ(nodes_[away]->recorder.Applied(), nodes_[leader]->recorder.Applied());
   ASSERT_TRUE(ProposeAndWait(away, "after").ok());  // and it takes part from there
   ASSERT_TRUE(WaitApplied(away, 42));
 }

@@ -38,7 +38,8 @@ TEST(RaftWireTest, RoundTrips) {
   EXPECT_TRUE(Same((*decoded)[0], Sample()));
 }
 
-TEST(RaftWireTest, SnapshotsTravel) {
+// A snapshot at (term 3, index 100) from node 1 to node 2, with three voters.
+raft::Message SnapshotMessage(std::string data) {
   raft::Message m;
   m.type = raft::MessageType::kSnapshot;
   m.from = 1;
@@ -46,7 +47,13 @@ TEST(RaftWireTest, SnapshotsTravel) {
   m.term = 4;
   m.index = 100;
   m.log_term = 3;
-  m.snapshot = std::make_shared<const std::string>(std::string(100000, 's'));
+  m.conf = raft::ConfState{{1, 2, 3}, {}, {}};
+  m.snapshot = std::make_shared<const std::string>(std::move(data));
+  return m;
+}
+
+TEST(RaftWireTest, SnapshotsTravel) {
+  raft::Message m = SnapshotMessage(std::string(100000, 's'));
   m.conf = raft::ConfState{{1, 2, 4}, {5}, {{4, "10.0.0.4:8848"}, {5, "10.0.0.5:8848"}}};
   auto decoded = DecodeRaftBatch(EncodeRaftBatch({m}));
   ASSERT_TRUE(decoded.ok());
@@ -58,17 +65,9 @@ TEST(RaftWireTest, SnapshotsTravel) {
 }
 
 TEST(RaftWireTest, SnapshotsTravelInChunksAndAreAssembledInOrderOnly) {
-  raft::Message m;
-  m.type = raft::MessageType::kSnapshot;
-  m.from = 1;
-  m.to = 2;
-  m.term = 4;
-  m.index = 100;
-  m.log_term = 3;
-  m.conf = raft::ConfState{{1, 2, 3}, {}, {}};
   std::string data;
   for (int i = 0; i < 10000; ++i) data += std::to_string(i);
-  m.snapshot = std::make_shared<const std::string>(data);
+  const raft::Message m = SnapshotMessage(data);
   auto chunks = ToWireMessages(m, 4096);
   ASSERT_EQ(chunks.size(), (data.size() + 4095) / 4096);
   EXPECT_EQ(ToWireMessages(m, 1 << 20).size(), 1u) << "small enough: one message";

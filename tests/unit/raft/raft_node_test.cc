@@ -10,6 +10,8 @@
 #include <set>
 #include <thread>
 
+#include "testing/recorder.h"
+
 namespace dnsd::raft {
 namespace {
 
@@ -49,38 +51,7 @@ class Hub : public RaftTransport {
   std::set<std::pair<NodeId, NodeId>> cut_;
 };
 
-// A state machine that records what it applied.
-struct Recorder {
-  std::mutex mu;
-  std::vector<std::string> applied;
-  absl::Status Apply(uint64_t, std::string_view data) {
-    std::lock_guard lock(mu);
-    applied.emplace_back(data);
-    if (data.starts_with("bad")) return absl::InvalidArgumentError("refused by the state machine");
-    return absl::OkStatus();
-  }
-  std::vector<std::string> Snapshot() {
-    std::lock_guard lock(mu);
-    return applied;
-  }
-  std::string Serialize() {
-    std::lock_guard lock(mu);
-    std::string out;
-    for (const auto& a : applied) out += a + "\n";
-    return out;
-  }
-  absl::Status Restore(const std::string& data) {
-    std::lock_guard lock(mu);
-    applied.clear();
-    size_t start = 0;
-    while (start < data.size()) {
-      const size_t nl = data.find('\n', start);
-      applied.push_back(data.substr(start, nl - start));
-      start = nl + 1;
-    }
-    return absl::OkStatus();
-  }
-};
+using testing::Recorder;
 
 class RaftNodeTest : public ::testing::Test {
  protected:
@@ -125,8 +96,7 @@ class RaftNodeTest : public ::testing::Test {
     hub_.Detach(id);
     nodes_[id]->Stop();
     nodes_[id].reset();
-    std::lock_guard lock(recorders_[id].mu);
-    recorders_[id].applied.clear();  // the state machine lives in memory; replay rebuilds it
+    recorders_[id].Clear();  // the state machine lives in memory; replay rebuilds it
   }
   NodeId WaitForLeader(NodeId except = 0) {
     for (int i = 0; i < 500; ++i) {
@@ -146,7 +116,7 @@ class RaftNodeTest : public ::testing::Test {
   }
   bool WaitApplied(NodeId id, size_t n) {
     for (int i = 0; i < 500; ++i) {
-      if (recorders_[id].Snapshot().size() >= n) return true;
+      if (recorders_[id].Applied().size() >= n) return true;
       std::this_thread::sleep_for(10ms);
     }
     return false;
@@ -164,13 +134,13 @@ TEST_F(RaftNodeTest, ReplicatesProposalsWithTheirResults) {
   const NodeId leader = WaitForLeader();
   ASSERT_NE(leader, 0u);
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(ProposeAndWait(leader, "v" + std::to_string(i)).ok());
-  EXPECT_EQ(ProposeAndWait(leader, "bad one").code(), absl::StatusCode::kInvalidArgument)
+  EXPECT_EQ(ProposeAndWait(leader, "bad one").code(), absl::StatusCode::kFailedPrecondition)
       << "the state machine's result comes back to the proposer";
   const NodeId follower = leader % 3 + 1;
   EXPECT_EQ(ProposeAndWait(follower, "x").code(), absl::StatusCode::kFailedPrecondition);
   for (NodeId id = 1; id <= 3; ++id) {
     ASSERT_TRUE(WaitApplied(id, 21)) << id;
-    EXPECT_EQ(recorders_[id].Snapshot(), recorders_[leader].Snapshot());
+    EXPECT_EQ(recorders_[id].Applied(), recorders_[leader].Applied());
   }
 }
 
@@ -189,8 +159,8 @@ TEST_F(RaftNodeTest, ConcurrentProposalsAreAllAppliedInOneOrder) {
   for (auto& t : clients) t.join();
   EXPECT_EQ(ok.load(), 100);
   for (NodeId id = 1; id <= 3; ++id) ASSERT_TRUE(WaitApplied(id, 100));
-  EXPECT_EQ(recorders_[1].Snapshot(), recorders_[2].Snapshot());
-  EXPECT_EQ(recorders_[2].Snapshot(), recorders_[3].Snapshot());
+  EXPECT_EQ(recorders_[1].Applied(), recorders_[2].Applied());
+  EXPECT_EQ(recorders_[2].Applied(), recorders_[3].Applied());
 }
 
 TEST_F(RaftNodeTest, LeaderLossElectsAnotherAndARestartedNodeCatchesUp) {
@@ -204,7 +174,7 @@ TEST_F(RaftNodeTest, LeaderLossElectsAnotherAndARestartedNodeCatchesUp) {
   ASSERT_TRUE(ProposeAndWait(second, "after").ok());
   StartNode(first);  // from its directory: replays, then catches up
   ASSERT_TRUE(WaitApplied(first, 2));
-  EXPECT_EQ(recorders_[first].Snapshot(), (std::vector<std::string>{"before", "after"}));
+  EXPECT_EQ(recorders_[first].Applied(), (std::vector<std::string>{"before", "after"}));
 }
 
 TEST_F(RaftNodeTest, MinorityLeaderCannotCommitAndStepsDown) {
@@ -225,7 +195,7 @@ TEST_F(RaftNodeTest, MinorityLeaderCannotCommitAndStepsDown) {
   EXPECT_EQ(lost.code(), absl::StatusCode::kUnavailable) << "never committed, and said so";
   EXPECT_NE(std::string(lost.message()).find("not applied"), std::string::npos);
   ASSERT_TRUE(WaitApplied(leader, 1));
-  EXPECT_EQ(recorders_[leader].Snapshot(), (std::vector<std::string>{"majority"}));
+  EXPECT_EQ(recorders_[leader].Applied(), (std::vector<std::string>{"majority"}));
 }
 
 class RaftNodeCompactionTest : public RaftNodeTest {
@@ -247,14 +217,14 @@ TEST_F(RaftNodeCompactionTest, FollowerBehindTheCompactedLogCatchesUpBySnapshot)
   EXPECT_GE(nodes_[leader]->status().snapshot_index, 25u);
   StartNode(follower);
   ASSERT_TRUE(WaitApplied(follower, 30));
-  EXPECT_EQ(recorders_[follower].Snapshot(), recorders_[leader].Snapshot());
+  EXPECT_EQ(recorders_[follower].Applied(), recorders_[leader].Applied());
   ASSERT_TRUE(ProposeAndWait(leader, "more").ok());
   ASSERT_TRUE(WaitApplied(follower, 31));
   // Restarted from its own snapshot and log, it has everything again.
   StopNode(follower);
   StartNode(follower);
   ASSERT_TRUE(WaitApplied(follower, 31));
-  EXPECT_EQ(recorders_[follower].Snapshot(), recorders_[leader].Snapshot());
+  EXPECT_EQ(recorders_[follower].Applied(), recorders_[leader].Applied());
 }
 
 }  // namespace
