@@ -66,6 +66,11 @@ void PeerClient::CallDone(grpc::ClientContext* context) {
   if (live_.empty()) idle_.notify_all();
 }
 
+bool PeerClient::reachable() const {
+  return reachable_.load(std::memory_order_relaxed) &&
+         channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
+}
+
 bool PeerClient::connected() const {
   return channel_->GetState(/*try_to_connect=*/true) == GRPC_CHANNEL_READY;
 }

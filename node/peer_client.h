@@ -64,8 +64,10 @@ class PeerClient {
 
   const std::string& target() const { return target_; }
   const PeerClientStats& stats() const { return stats_; }
-  // True while the last Raft call reached the peer (false before the first one).
-  bool reachable() const { return reachable_.load(std::memory_order_relaxed); }
+  // True while the last Raft call reached the peer (false before the first one) and the
+  // connection is still up: a peer that went away since is not reachable, even before the
+  // next call (or probe) to it fails.
+  bool reachable() const;
   // True when the connection is up, so a call now is sent rather than failed unsent.
   bool connected() const;
 
