@@ -344,7 +344,7 @@ void NamingHttpApi::RegisterInstance(ApiVersion v, Req req, Resp resp) {
   API_TRY(v, resp, key, ServiceKeyFrom(v, req.params));
   API_TRY(v, resp, instance, InstanceFrom(req.params, switches_.Bool("defaultInstanceEphemeral")));
   if (instance->ephemeral) {
-    const std::string owner = common::StrCat(instance->ip(), ":", instance->port(), "#true");
+    const std::string owner = registry::HttpClientId(instance->address);
     auto s = registry_.RegisterEphemeral(*key, std::move(*instance), owner,
                                          /*heartbeat_driven=*/true, clock_.NowMs());
     if (!s.ok()) return Reject(v, resp, s);

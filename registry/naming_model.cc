@@ -193,4 +193,10 @@ absl::Status ParseHeartbeatPolicy(const Metadata& metadata, const HeartbeatPolic
   return absl::OkStatus();
 }
 
+std::string HttpClientId(const InstanceAddress& address) {
+  return common::StrCat(address.ip, ":", address.port, "#true");
+}
+
+bool IsHttpClientId(std::string_view client_id) { return client_id.ends_with("#true"); }
+
 }  // namespace dnsd::registry

@@ -54,6 +54,11 @@ struct InstanceAddress {
   friend auto operator<=>(const InstanceAddress&, const InstanceAddress&) = default;
 };
 
+// The id of the HTTP client that publishes an ephemeral instance: Nacos 2.x's "ip:port#true".
+std::string HttpClientId(const InstanceAddress& address);
+// True for an id HttpClientId makes (other clients are gRPC connections).
+bool IsHttpClientId(std::string_view client_id);
+
 struct HeartbeatPolicy {
   int64_t interval_ms = 5000;
   int64_t timeout_ms = 15000;

@@ -136,6 +136,15 @@ absl::Status Registry::RegisterLocked(const ServiceKey& key, Instance instance,
   Slot& slot = *slot_ptr;
   const bool unchanged = !inserted && SameInstance(*slot.instance, instance) &&
                          slot.owner == owner && slot.heartbeat_driven == heartbeat_driven;
+  if (inserted || slot.owner != owner) {
+    // The address changes hands: the previous client no longer publishes it.
+    if (!inserted && !slot.owner.empty()) {
+      IndexRemoveLocked(slot.owner, key, instance.address);
+      ClientChangedLocked(slot.owner);
+    }
+    if (!owner.empty())
+      IndexAddLocked(std::string(owner), key, instance.address, /*local_if_new=*/!replacing_);
+  }
   slot.owner = std::string(owner);
   slot.heartbeat_driven = heartbeat_driven;
   slot.policy = policy;
@@ -144,6 +153,7 @@ absl::Status Registry::RegisterLocked(const ServiceKey& key, Instance instance,
   slot.instance = std::make_shared<const Instance>(std::move(instance));
   state.empty_since_ms = 0;
   PublishLocked(key, state);
+  if (!slot_ptr->owner.empty()) ClientChangedLocked(slot_ptr->owner);
   return absl::OkStatus();
 }
 
@@ -156,10 +166,13 @@ absl::Status Registry::DeregisterLocked(const ServiceKey& key, const InstanceAdd
   Slot* slot = state.instances.Find(address);
   if (slot == nullptr || slot->instance->ephemeral != ephemeral) return absl::OkStatus();
   if (owner && slot->owner != *owner) return absl::OkStatus();
+  const std::string previous_owner = std::move(slot->owner);
+  if (!previous_owner.empty()) IndexRemoveLocked(previous_owner, key, address);
   state.instances.Erase(slot);
   instance_count_.fetch_sub(1);
   if (state.instances.empty()) state.empty_since_ms = now_ms;
   PublishLocked(key, state);
+  if (!previous_owner.empty()) ClientChangedLocked(previous_owner);
   return absl::OkStatus();
 }
 
@@ -189,6 +202,7 @@ absl::Status Registry::UpdateLocked(const ServiceKey& key, const InstanceAddress
   slot->policy = policy;
   slot->instance = std::make_shared<const Instance>(std::move(updated));
   PublishLocked(key, state);
+  if (!slot->owner.empty()) ClientChangedLocked(slot->owner);
   return absl::OkStatus();
 }
 
@@ -220,6 +234,9 @@ absl::StatusOr<CommandResult> Registry::BatchMetadataLocked(
     slot.instance = std::make_shared<const Instance>(std::move(updated));
   }
   if (!result.updated.empty()) PublishLocked(key, state);
+  for (const Slot& slot : state.instances.items()) {
+    if (!slot.owner.empty()) ClientChangedLocked(slot.owner);
+  }
   return result;
 }
 
@@ -274,6 +291,7 @@ BeatResult Registry::Beat(const ServiceKey& key, const InstanceAddress& address,
         revived.healthy = true;
         s.instance = std::make_shared<const Instance>(std::move(revived));
         PublishLocked(key, it->second);
+        if (!s.owner.empty()) ClientChangedLocked(s.owner);
       }
       return result;
     }
@@ -282,8 +300,8 @@ BeatResult Registry::Beat(const ServiceKey& key, const InstanceAddress& address,
   Instance instance = *body;
   instance.ephemeral = true;
   const InstanceAddress registered = instance.address;
-  if (RegisterLocked(key, std::move(instance), /*owner=*/"", /*heartbeat_driven=*/true, now_ms)
-          .ok()) {
+  const std::string owner = HttpClientId(registered);
+  if (RegisterLocked(key, std::move(instance), owner, /*heartbeat_driven=*/true, now_ms).ok()) {
     result.found = true;
     result.interval_ms = services_[key].instances.Find(registered)->policy.interval_ms;
   }
@@ -295,30 +313,155 @@ void Registry::Tick(int64_t now_ms) {
   std::vector<ServiceKey> empty_expired;
   for (auto& [key, state] : services_) {
     bool changed = false;
+    std::vector<std::string> changed_clients;
+    // A remote client's instances expire on its owner, which sends the result.
+    auto expires = [&](const Slot& slot) {
+      return slot.heartbeat_driven && IsLocalLocked(slot.owner);
+    };
     const size_t removed = std::erase_if(state.instances.items(), [&](const Slot& slot) {
-      return slot.heartbeat_driven && now_ms - slot.last_beat_ms > slot.policy.delete_timeout_ms;
+      if (!expires(slot) || now_ms - slot.last_beat_ms <= slot.policy.delete_timeout_ms)
+        return false;
+      if (!slot.owner.empty()) {
+        IndexRemoveLocked(slot.owner, key, slot.instance->address);
+        changed_clients.push_back(slot.owner);
+      }
+      return true;
     });
     if (removed > 0) {
       instance_count_.fetch_sub(static_cast<int64_t>(removed));
       changed = true;
     }
     for (Slot& slot : state.instances.items()) {
-      if (slot.heartbeat_driven && now_ms - slot.last_beat_ms > slot.policy.timeout_ms &&
+      if (expires(slot) && now_ms - slot.last_beat_ms > slot.policy.timeout_ms &&
           slot.instance->healthy) {
         Instance stale = *slot.instance;
         stale.healthy = false;
         slot.instance = std::make_shared<const Instance>(std::move(stale));
         changed = true;
+        if (!slot.owner.empty()) changed_clients.push_back(slot.owner);
       }
     }
     if (changed && state.instances.empty()) state.empty_since_ms = now_ms;
     if (changed) PublishLocked(key, state);
+    for (const auto& client : changed_clients) ClientChangedLocked(client);
     if (state.instances.empty() && !state.meta.stored && state.empty_since_ms != 0 &&
         now_ms - state.empty_since_ms >= options_.empty_service_ttl_ms) {
       empty_expired.push_back(key);
     }
   }
   for (const auto& key : empty_expired) RemoveServiceLocked(key);
+}
+
+// ---------------------------------------------------------------- clients
+
+void Registry::IndexAddLocked(const std::string& owner, const ServiceKey& key,
+                              const InstanceAddress& address, bool local_if_new) {
+  auto [it, created] = clients_.try_emplace(owner);
+  if (created) it->second.local = local_if_new;
+  it->second.publications.insert(PublicationRef{key, address});
+}
+
+void Registry::IndexRemoveLocked(const std::string& owner, const ServiceKey& key,
+                                 const InstanceAddress& address) {
+  auto it = clients_.find(owner);
+  if (it == clients_.end()) return;
+  it->second.publications.erase(PublicationRef{key, address});
+  if (it->second.publications.empty()) clients_.erase(it);
+}
+
+bool Registry::IsLocalLocked(const std::string& owner) const {
+  if (owner.empty()) return true;
+  auto it = clients_.find(owner);
+  return it == clients_.end() || it->second.local;
+}
+
+void Registry::ClientChangedLocked(const std::string& owner) {
+  if (client_listener_ && !replacing_ && IsLocalLocked(owner)) client_listener_(owner);
+}
+
+std::vector<Registry::Publication> Registry::ClientPublications(std::string_view client_id) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<Publication> out;
+  auto it = clients_.find(std::string(client_id));
+  if (it == clients_.end()) return out;
+  for (const PublicationRef& ref : it->second.publications) {
+    auto service = services_.find(ref.service);
+    if (service == services_.end()) continue;
+    auto* slots = const_cast<SlotList*>(&service->second.instances);
+    const Slot* slot = slots->Find(ref.address);
+    if (slot == nullptr) continue;
+    out.push_back(Publication{ref.service, slot->instance, slot->heartbeat_driven});
+  }
+  std::sort(out.begin(), out.end(), [](const Publication& a, const Publication& b) {
+    if (!(a.service == b.service)) return a.service < b.service;
+    return a.instance->address < b.instance->address;
+  });
+  return out;
+}
+
+Registry::ReplaceResult Registry::ReplaceClient(const std::string& client_id,
+                                                std::vector<Publication> publications,
+                                                int64_t now_ms) {
+  absl::MutexLock lock(&mu_);
+  replacing_ = true;
+  ReplaceResult result;
+  absl::flat_hash_set<PublicationRef> before;
+  if (auto it = clients_.find(client_id); it != clients_.end()) {
+    before = it->second.publications;
+    it->second.local = false;
+  }
+  absl::flat_hash_set<PublicationRef> kept;
+  for (Publication& p : publications) {
+    if (!p.instance) continue;
+    Instance instance = *p.instance;
+    instance.ephemeral = true;
+    PublicationRef ref{p.service, instance.address};
+    const uint64_t revision = revision_;
+    if (!RegisterLocked(p.service, std::move(instance), client_id, p.heartbeat_driven, now_ms)
+             .ok()) {
+      ++result.refused;
+      continue;
+    }
+    if (revision_ != revision) ++result.changed;
+    kept.insert(std::move(ref));
+  }
+  for (const PublicationRef& ref : before) {
+    if (kept.contains(ref)) continue;
+    const uint64_t revision = revision_;
+    DeregisterLocked(ref.service, ref.address, /*ephemeral=*/true, now_ms, client_id).IgnoreError();
+    if (revision_ != revision) ++result.changed;
+  }
+  if (auto it = clients_.find(client_id); it != clients_.end()) it->second.local = false;
+  replacing_ = false;
+  return result;
+}
+
+void Registry::SetClientLocal(std::string_view client_id, bool local, int64_t now_ms) {
+  absl::MutexLock lock(&mu_);
+  auto it = clients_.find(std::string(client_id));
+  if (it == clients_.end() || it->second.local == local) return;
+  it->second.local = local;
+  if (!local) return;
+  for (const PublicationRef& ref : it->second.publications) {
+    auto service = services_.find(ref.service);
+    if (service == services_.end()) continue;
+    if (Slot* slot = service->second.instances.Find(ref.address)) slot->last_beat_ms = now_ms;
+  }
+}
+
+bool Registry::IsClientLocal(std::string_view client_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = clients_.find(std::string(client_id));
+  return it == clients_.end() || it->second.local;
+}
+
+std::vector<std::string> Registry::ClientIds() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> ids;
+  ids.reserve(clients_.size());
+  for (const auto& [id, entry] : clients_) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  return ids;
 }
 
 // ---------------------------------------------------------------- durable commands

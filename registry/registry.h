@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "registry/command.h"
@@ -85,11 +86,46 @@ class Registry {
   absl::StatusOr<CommandResult> BatchMetadataEphemeral(const ServiceKey& key,
                                                        const std::vector<InstanceAddress>& targets,
                                                        const Metadata& metadata, bool remove_keys);
-  // A heartbeat. `body`, when given, re-registers an unknown instance (Nacos 2.x behaviour).
+  // A heartbeat. `body`, when given, re-registers an unknown instance (Nacos 2.x behaviour)
+  // for the HTTP client `ip:port#true`.
   BeatResult Beat(const ServiceKey& key, const InstanceAddress& address, const Instance* body,
                   int64_t now_ms);
   // Marks instances without recent beats unhealthy, removes dead ones, drops empty services.
+  // Only local clients' instances expire here: a remote client's owner decides.
   void Tick(int64_t now_ms);
+
+  // ---- Clients (what Distro replicates) ----
+  // Every ephemeral instance belongs to one client: the `owner` it was registered with (HTTP:
+  // "ip:port#true"; gRPC: the connection id). A client is local (its owner is this node: it
+  // is written through the calls above and expired by Tick here) or remote (a copy of another
+  // node's client, written only by ReplaceClient).
+  struct Publication {
+    ServiceKey service;
+    std::shared_ptr<const Instance> instance;
+    bool heartbeat_driven = false;
+  };
+  // Called, under the writer lock, with the id of a local client whose publications changed
+  // (registered, removed, updated, turned unhealthy, expired). Set before writers start; it
+  // must only note the id. ReplaceClient and SetClientLocal do not call it.
+  using ClientListener = std::function<void(const std::string& client_id)>;
+  void SetClientListener(ClientListener listener) { client_listener_ = std::move(listener); }
+  // The client's instances, sorted by (service, address); empty for an unknown client.
+  std::vector<Publication> ClientPublications(std::string_view client_id) const;
+  // Makes a remote client's publications exactly `publications` (its owner's copy); an empty
+  // list removes the client. A publication the registry refuses (a persistent service of
+  // that name here) is skipped and counted in the result. The client is remote afterwards.
+  struct ReplaceResult {
+    int changed = 0;  // instances added, changed or removed
+    int refused = 0;
+  };
+  ReplaceResult ReplaceClient(const std::string& client_id, std::vector<Publication> publications,
+                              int64_t now_ms);
+  // Ownership moved to (local = true) or away from this node. A client that becomes local
+  // starts a fresh heartbeat period (its beats now come here).
+  void SetClientLocal(std::string_view client_id, bool local, int64_t now_ms);
+  bool IsClientLocal(std::string_view client_id) const;
+  // Ids of every client with at least one instance, sorted.
+  std::vector<std::string> ClientIds() const;
 
   // ---- Durable state machine ----
   // The checks Apply would make, without changing anything; lets the API reject a command
@@ -152,12 +188,36 @@ class Registry {
                                                     const Metadata& metadata, bool remove_keys);
   void PublishLocked(const ServiceKey& key, const ServiceState& state);
   void RemoveServiceLocked(const ServiceKey& key);
+  // The client index: which (service, address) slots each client owns.
+  struct PublicationRef {
+    ServiceKey service;
+    InstanceAddress address;
+    friend bool operator==(const PublicationRef&, const PublicationRef&) = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const PublicationRef& r) {
+      return H::combine(std::move(h), r.service, r.address.ip, r.address.port, r.address.cluster);
+    }
+  };
+  struct ClientEntry {
+    bool local = true;
+    absl::flat_hash_set<PublicationRef> publications;
+  };
+  void IndexAddLocked(const std::string& owner, const ServiceKey& key,
+                      const InstanceAddress& address, bool local_if_new);
+  void IndexRemoveLocked(const std::string& owner, const ServiceKey& key,
+                         const InstanceAddress& address);
+  void ClientChangedLocked(const std::string& owner);
+  bool IsLocalLocked(const std::string& owner) const;
 
   const RegistryOptions options_;
   std::vector<ChangeListener> listeners_;
+  ClientListener client_listener_;
+  // Set while ReplaceClient writes: the writes are a remote owner's, not local changes.
+  bool replacing_ = false;
 
   mutable absl::Mutex mu_;  // the writer lock (spins briefly before blocking: sections are short)
   absl::flat_hash_map<ServiceKey, ServiceState> services_;
+  absl::flat_hash_map<std::string, ClientEntry> clients_;  // ephemeral instances' owners
   uint64_t revision_ = 0;
 
   ServiceIndex index_;

@@ -1,0 +1,262 @@
+#include "distro/distro_core.h"
+
+#include <algorithm>
+
+#include "registry/naming_model.h"
+
+namespace dnsd::distro {
+
+DistroCore::DistroCore(std::string self, std::vector<std::string> peers, DistroOptions options)
+    : self_(std::move(self)), options_(options), ring_({self_}) {
+  for (auto& peer : peers) {
+    if (peer != self_) peers_[peer];
+  }
+}
+
+uint64_t DistroCore::DigestOf(const std::string& client_id, uint64_t revision) {
+  return HashRing::Hash(client_id + "#" + std::to_string(revision));
+}
+
+std::string DistroCore::OwnerOf(const std::string& client_id) const {
+  if (registry::IsHttpClientId(client_id)) return ring_.OwnerOf(client_id);
+  auto it = records_.find(client_id);
+  return it == records_.end() ? self_ : it->second.owner;
+}
+
+DistroCore::OwnershipChange DistroCore::SetUpPeers(const std::set<std::string>& up,
+                                                   int64_t now_ms) {
+  up_.clear();
+  for (const auto& peer : up) {
+    if (peers_.contains(peer)) up_.insert(peer);
+  }
+  std::vector<std::string> members(up_.begin(), up_.end());
+  members.push_back(self_);
+  ring_ = HashRing(std::move(members));
+
+  OwnershipChange change;
+  for (auto& [id, record] : records_) {
+    if (record.gone) continue;
+    if (!registry::IsHttpClientId(id)) {
+      if (IsUp(record.owner)) {
+        record.owner_lost_ms = 0;
+      } else if (record.owner_lost_ms == 0) {
+        record.owner_lost_ms = now_ms;
+      }
+      continue;
+    }
+    const std::string& target = ring_.OwnerOf(id);
+    if (target == self_ && record.owner != self_) {
+      record.owner = self_;
+      // Continue from the copy's revision, so every holder sees the new owner's as newer.
+      ++record.revision;
+      dirty_.emplace(id, now_ms);
+      change.adopted.push_back(id);
+    } else if (record.owner == self_ && target != self_) {
+      record.owner = target;
+      dirty_.erase(id);
+      for (auto& [peer, state] : peers_) state.pending.erase(id);
+      change.released.push_back(id);
+    } else if (!IsUp(record.owner)) {
+      record.owner = target;  // its copy now comes from the new owner
+    }
+  }
+  return change;
+}
+
+void DistroCore::OnLocalChange(const std::string& client_id, int64_t now_ms) {
+  Record& record = records_[client_id];
+  record.owner = self_;
+  record.gone = false;
+  record.owner_lost_ms = 0;
+  dirty_.emplace(client_id, now_ms);  // keeps the first change's time: merged until then + delay
+}
+
+DistroCore::Work DistroCore::Poll(int64_t now_ms) {
+  Work work;
+  for (auto it = dirty_.begin(); it != dirty_.end();) {
+    if (now_ms - it->second < options_.sync_delay_ms) {
+      ++it;
+      continue;
+    }
+    auto record = records_.find(it->first);
+    if (record != records_.end() && record->second.owner == self_) {
+      ++record->second.revision;
+      for (auto& [peer, state] : peers_) state.pending.insert(it->first);
+    }
+    it = dirty_.erase(it);
+  }
+  for (auto it = records_.begin(); it != records_.end();) {
+    const Record& r = it->second;
+    const bool expired_tombstone = r.gone && now_ms - r.gone_ms >= options_.tombstone_ms;
+    const bool owner_lost =
+        !r.gone && r.owner_lost_ms != 0 && now_ms - r.owner_lost_ms >= options_.lost_owner_grace_ms;
+    if (owner_lost) work.drop.push_back(it->first);
+    if (expired_tombstone || owner_lost) {
+      records_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [peer, state] : peers_) {
+    if (state.next_verify_ms == 0) state.next_verify_ms = now_ms + options_.verify_interval_ms;
+    if (state.in_flight || now_ms < state.retry_at_ms || !up_.contains(peer)) continue;
+    if (!state.pending.empty()) {
+      std::vector<std::string>& batch = work.sync[peer];
+      while (!state.pending.empty() && batch.size() < options_.max_batch_clients) {
+        batch.push_back(std::move(state.pending.extract(state.pending.begin()).value()));
+      }
+      state.in_flight = true;
+    } else if (now_ms >= state.next_verify_ms) {
+      work.verify.push_back(peer);
+      state.in_flight = true;
+      state.next_verify_ms = now_ms + options_.verify_interval_ms;
+    }
+  }
+  return work;
+}
+
+uint64_t DistroCore::revision(const std::string& client_id) const {
+  auto it = records_.find(client_id);
+  return it == records_.end() ? 0 : it->second.revision;
+}
+
+void DistroCore::MarkGone(const std::string& client_id, int64_t now_ms) {
+  auto it = records_.find(client_id);
+  if (it == records_.end() || it->second.owner != self_) return;
+  it->second.gone = true;
+  it->second.gone_ms = now_ms;
+}
+
+void DistroCore::OnSyncDone(const std::string& peer, const std::vector<std::string>& clients,
+                            bool delivered, int64_t now_ms) {
+  auto it = peers_.find(peer);
+  if (it == peers_.end()) return;
+  PeerState& state = it->second;
+  state.in_flight = false;
+  if (delivered) {
+    state.backoff_ms = 0;
+    state.retry_at_ms = 0;
+    return;
+  }
+  ++syncs_failed_;
+  for (const auto& id : clients) {
+    auto record = records_.find(id);
+    if (record != records_.end() && record->second.owner == self_) state.pending.insert(id);
+  }
+  state.backoff_ms = std::clamp(state.backoff_ms * 2, options_.retry_min_ms, options_.retry_max_ms);
+  state.retry_at_ms = now_ms + state.backoff_ms;
+}
+
+void DistroCore::OnVerifyDone(const std::string& peer, bool delivered, int64_t now_ms) {
+  auto it = peers_.find(peer);
+  if (it == peers_.end()) return;
+  it->second.in_flight = false;
+  // A verify that did not get through is due again after the retry delay, not a whole interval.
+  if (!delivered) it->second.next_verify_ms = now_ms + options_.retry_min_ms;
+}
+
+void DistroCore::Resend(const std::string& peer, const std::vector<std::string>& clients) {
+  auto it = peers_.find(peer);
+  if (it == peers_.end()) return;
+  for (const auto& id : clients) {
+    auto record = records_.find(id);
+    if (record != records_.end() && record->second.owner == self_) it->second.pending.insert(id);
+  }
+}
+
+DistroCore::Summary DistroCore::LocalSummary(bool with_list) const {
+  Summary summary;
+  for (const auto& [id, record] : records_) {
+    if (record.owner != self_ || record.gone) continue;
+    ++summary.count;
+    summary.digest += DigestOf(id, record.revision);
+    if (with_list) summary.clients.emplace_back(id, record.revision);
+  }
+  std::sort(summary.clients.begin(), summary.clients.end());
+  return summary;
+}
+
+DistroCore::Accept DistroCore::OnRemote(const std::string& from, const std::string& client_id,
+                                        uint64_t revision, bool gone, int64_t now_ms) {
+  auto it = records_.find(client_id);
+  if (it != records_.end()) {
+    Record& record = it->second;
+    if (record.owner == self_ && !record.gone) return Accept::kRefused;
+    if (record.owner == from && revision < record.revision) return Accept::kStale;
+  }
+  Record& record = records_[client_id];
+  record.owner = from;
+  record.revision = revision;
+  record.gone = gone;
+  record.gone_ms = gone ? now_ms : 0;
+  record.owner_lost_ms = 0;
+  dirty_.erase(client_id);
+  return Accept::kApply;
+}
+
+bool DistroCore::SummaryMatches(const std::string& from, uint64_t count, uint64_t digest) const {
+  uint64_t held = 0;
+  uint64_t sum = 0;
+  for (const auto& [id, record] : records_) {
+    if (record.owner != from || record.gone) continue;
+    ++held;
+    sum += DigestOf(id, record.revision);
+  }
+  return held == count && sum == digest;
+}
+
+DistroCore::VerifyAnswer DistroCore::CompareList(
+    const std::string& from, const std::vector<std::pair<std::string, uint64_t>>& listed) {
+  VerifyAnswer answer;
+  absl::flat_hash_map<std::string, uint64_t> by_id(listed.begin(), listed.end());
+  for (const auto& [id, revision] : listed) {
+    auto it = records_.find(id);
+    if (it == records_.end() || it->second.gone) {
+      answer.resend.push_back(id);
+      continue;
+    }
+    const Record& record = it->second;
+    if (record.owner == self_) continue;  // ours: the sender will learn from our copy
+    if (record.owner != from ? !IsUp(record.owner) : record.revision != revision) {
+      answer.resend.push_back(id);
+    }
+  }
+  for (auto it = records_.begin(); it != records_.end();) {
+    if (it->second.owner == from && !it->second.gone && !by_id.contains(it->first)) {
+      answer.drop.push_back(it->first);
+      records_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  return answer;
+}
+
+std::vector<DistroCore::Held> DistroCore::HeldClients() const {
+  std::vector<Held> held;
+  for (const auto& [id, record] : records_) {
+    if (!record.gone) held.push_back(Held{id, record.owner, record.revision});
+  }
+  std::sort(held.begin(), held.end(),
+            [](const Held& a, const Held& b) { return a.client_id < b.client_id; });
+  return held;
+}
+
+size_t DistroCore::clients() const {
+  size_t n = 0;
+  for (const auto& [id, record] : records_) n += record.gone ? 0 : 1;
+  return n;
+}
+
+size_t DistroCore::local_clients() const {
+  size_t n = 0;
+  for (const auto& [id, record] : records_) n += !record.gone && record.owner == self_ ? 1 : 0;
+  return n;
+}
+
+size_t DistroCore::pending(const std::string& peer) const {
+  auto it = peers_.find(peer);
+  return it == peers_.end() ? 0 : it->second.pending.size();
+}
+
+}  // namespace dnsd::distro

@@ -1,0 +1,164 @@
+// DistroCore under a fake clock: merging, batching, retry with backoff, verify, ownership.
+#include "distro/distro_core.h"
+
+#include <gtest/gtest.h>
+
+namespace dnsd::distro {
+namespace {
+
+const std::string kA = "127.0.0.1:8848";
+const std::string kB = "127.0.0.2:8848";
+const std::string kC = "127.0.0.3:8848";
+
+DistroOptions Options() {
+  DistroOptions o;
+  o.sync_delay_ms = 10;
+  o.verify_interval_ms = 5000;
+  o.retry_min_ms = 100;
+  o.retry_max_ms = 800;
+  o.lost_owner_grace_ms = 15'000;
+  o.max_batch_clients = 3;
+  return o;
+}
+
+class DistroCoreTest : public ::testing::Test {
+ protected:
+  DistroCoreTest() : core_(kA, {kA, kB, kC}, Options()) { core_.SetUpPeers({kB, kC}, 0); }
+  DistroCore core_;
+};
+
+TEST_F(DistroCoreTest, ChangesWithinTheDelayAreMergedIntoOneSend) {
+  core_.OnLocalChange("conn-1", 1000);
+  core_.OnLocalChange("conn-1", 1004);
+  core_.OnLocalChange("conn-1", 1009);
+  EXPECT_TRUE(core_.Poll(1009).sync.empty()) << "not before the first change + delay";
+  auto work = core_.Poll(1010);
+  ASSERT_EQ(work.sync.size(), 2u);
+  EXPECT_EQ(work.sync[kB], std::vector<std::string>{"conn-1"});
+  EXPECT_EQ(work.sync[kC], std::vector<std::string>{"conn-1"});
+  EXPECT_EQ(core_.revision("conn-1"), 1u);
+  EXPECT_TRUE(core_.Poll(2000).sync.empty());
+}
+
+TEST_F(DistroCoreTest, OneCallInFlightPerPeerAndBatchesAreBounded) {
+  for (int i = 0; i < 5; ++i) core_.OnLocalChange("conn-" + std::to_string(i), 0);
+  auto work = core_.Poll(10);
+  EXPECT_EQ(work.sync[kB].size(), 3u);
+  EXPECT_TRUE(core_.Poll(11).sync.empty()) << "the first call is still in flight";
+  core_.OnSyncDone(kB, work.sync[kB], true, 12);
+  core_.OnSyncDone(kC, work.sync[kC], true, 12);
+  work = core_.Poll(13);
+  EXPECT_EQ(work.sync[kB].size(), 2u);
+  EXPECT_EQ(core_.pending(kB), 0u);
+}
+
+TEST_F(DistroCoreTest, AFailedCallIsRetriedWithGrowingBackoffAndNewestData) {
+  core_.OnLocalChange("conn-1", 0);
+  auto work = core_.Poll(10);
+  core_.OnSyncDone(kC, work.sync[kC], true, 11);
+  int64_t now = 11;
+  std::vector<int64_t> retries;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    core_.OnSyncDone(kB, {"conn-1"}, false, now);
+    int64_t t = now + 1;
+    while (core_.Poll(t).sync.empty()) ++t;
+    retries.push_back(t - now);
+    now = t;
+  }
+  EXPECT_EQ(retries, (std::vector<int64_t>{100, 200, 400, 800, 800}));
+  EXPECT_EQ(core_.syncs_failed(), 5u);
+  // A change meanwhile is sent once, with the newer revision.
+  core_.OnLocalChange("conn-1", now);
+  core_.OnSyncDone(kB, {"conn-1"}, true, now);
+  work = core_.Poll(now + 10);
+  EXPECT_EQ(work.sync[kB], std::vector<std::string>{"conn-1"});
+  EXPECT_EQ(core_.revision("conn-1"), 2u);
+}
+
+TEST_F(DistroCoreTest, APeerThatIsDownGetsNothingUntilItIsBack) {
+  core_.SetUpPeers({kC}, 0);
+  core_.OnLocalChange("conn-1", 0);
+  auto work = core_.Poll(10);
+  EXPECT_FALSE(work.sync.contains(kB));
+  EXPECT_EQ(core_.pending(kB), 1u);
+  core_.SetUpPeers({kB, kC}, 20);
+  work = core_.Poll(21);
+  EXPECT_EQ(work.sync[kB], std::vector<std::string>{"conn-1"});
+}
+
+TEST_F(DistroCoreTest, ReceiverTakesNewerCopiesRefusesItsOwnAndVerifiesByDigest) {
+  DistroCore b(kB, {kA, kB, kC}, Options());
+  b.SetUpPeers({kA, kC}, 0);
+  EXPECT_EQ(b.OnRemote(kA, "conn-0", 3, false, 0), DistroCore::Accept::kApply);
+  EXPECT_EQ(b.OnRemote(kA, "conn-0", 2, false, 0), DistroCore::Accept::kStale);
+  b.CompareList(kA, {});  // A no longer has conn-0: B drops it
+  EXPECT_EQ(b.clients(), 0u);
+  b.OnLocalChange("conn-9", 0);
+  EXPECT_EQ(b.OnRemote(kA, "conn-9", 1, false, 0), DistroCore::Accept::kRefused);
+
+  core_.OnLocalChange("conn-1", 0);
+  core_.OnLocalChange("conn-2", 0);
+  core_.Poll(10);  // revisions 1 and 1
+  auto summary = core_.LocalSummary(false);
+  EXPECT_EQ(summary.count, 2u);
+  EXPECT_FALSE(b.SummaryMatches(kA, summary.count, summary.digest));
+  auto listed = core_.LocalSummary(true).clients;
+  auto answer = b.CompareList(kA, listed);
+  EXPECT_EQ(answer.resend, (std::vector<std::string>{"conn-1", "conn-2"}));
+  b.OnRemote(kA, "conn-1", 1, false, 0);
+  b.OnRemote(kA, "conn-2", 1, false, 0);
+  EXPECT_TRUE(b.SummaryMatches(kA, summary.count, summary.digest));
+
+  // The owner deleted conn-2 and the deletion was lost: the list drops it.
+  core_.MarkGone("conn-2", 20);
+  answer = b.CompareList(kA, core_.LocalSummary(true).clients);
+  EXPECT_TRUE(answer.resend.empty());
+  EXPECT_EQ(answer.drop, std::vector<std::string>{"conn-2"});
+}
+
+TEST_F(DistroCoreTest, VerifyIsSentEveryIntervalToEachPeer) {
+  EXPECT_TRUE(core_.Poll(0).verify.empty()) << "the first summary goes one interval after start";
+  auto work = core_.Poll(5000);
+  EXPECT_EQ(work.verify.size(), 2u);
+  core_.OnVerifyDone(kB, true, 5001);
+  core_.OnVerifyDone(kC, false, 5001);
+  work = core_.Poll(7000);
+  EXPECT_EQ(work.verify, std::vector<std::string>{kC}) << "a failed verify is retried soon";
+  core_.OnVerifyDone(kC, true, 7001);
+  EXPECT_TRUE(core_.Poll(9999).verify.empty());
+  EXPECT_EQ(core_.Poll(10'000).verify, std::vector<std::string>{kB});
+}
+
+TEST_F(DistroCoreTest, HttpClientsMoveWithTheRingAndGrpcClientsOfALostOwnerAreDropped) {
+  // Find HTTP clients the ring gives to B and to A.
+  std::string of_b, of_a;
+  for (int i = 0; of_b.empty() || of_a.empty(); ++i) {
+    const std::string id = "10.1.0.1:" + std::to_string(1000 + i) + "#true";
+    if (core_.ring().OwnerOf(id) == kB && of_b.empty()) of_b = id;
+    if (core_.ring().OwnerOf(id) == kA && of_a.empty()) of_a = id;
+  }
+  EXPECT_EQ(core_.OnRemote(kB, of_b, 7, false, 0), DistroCore::Accept::kApply);
+  core_.OnLocalChange(of_a, 0);
+  core_.Poll(10);
+  EXPECT_EQ(core_.OnRemote(kB, "conn-b", 1, false, 0), DistroCore::Accept::kApply);
+
+  // B goes down: its HTTP client is re-owned (here or by C), its gRPC client waits for the grace.
+  auto change = core_.SetUpPeers({kC}, 100);
+  const bool adopted_here = core_.ring().OwnerOf(of_b) == kA;
+  EXPECT_EQ(change.adopted.size(), adopted_here ? 1u : 0u);
+  EXPECT_EQ(core_.OwnerOf(of_b), adopted_here ? kA : kC);
+  if (adopted_here) {
+    EXPECT_EQ(core_.revision(of_b), 8u) << "continues from the copy's revision";
+  }
+  EXPECT_TRUE(core_.Poll(15'099).drop.empty());
+  EXPECT_EQ(core_.Poll(15'100).drop, std::vector<std::string>{"conn-b"});
+
+  // B comes back: the clients the ring gives B again are released to it.
+  change = core_.SetUpPeers({kB, kC}, 20'000);
+  EXPECT_EQ(change.released.size(), adopted_here ? 1u : 0u);
+  EXPECT_EQ(core_.OwnerOf(of_b), kB);
+  EXPECT_EQ(core_.OwnerOf(of_a), kA);
+}
+
+}  // namespace
+}  // namespace dnsd::distro
