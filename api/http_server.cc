@@ -27,8 +27,10 @@ constexpr size_t kMaxBufferedInput = 256 * 1024;
 constexpr size_t kMaxQueuedOutput = 1 << 20;
 
 struct DeferredReply::State {
-  HttpWorker* worker;
-  HttpConnection* conn;                  // valid while alive (loop thread only)
+  HttpWorker* worker = nullptr;
+  HttpConnection* conn = nullptr;          // valid while alive (loop thread only)
+  std::function<void(HttpResponse)> sink;  // an internal request's answer, instead of conn
+  std::atomic<bool> sunk{false};
   bool alive = true;                     // loop thread only
   std::function<void()> on_client_gone;  // loop thread only
 };
@@ -415,12 +417,20 @@ void ParseFormInto(std::string_view encoded, Params& out) {
 void Responder::Send(HttpResponse response) {
   if (answered_) return;
   answered_ = true;
+  if (sink_) {
+    sink_(std::move(response));
+    return;
+  }
   HttpConnectionOps::WriteResponse(*conn_, response);
 }
 
 DeferredReply Responder::Defer() {
   answered_ = true;
   auto state = std::make_shared<DeferredReply::State>();
+  if (sink_) {
+    state->sink = sink_;
+    return DeferredReply(std::move(state));
+  }
   state->worker = &conn_->worker;
   state->conn = conn_;
   conn_->pending = state;
@@ -433,6 +443,10 @@ void DeferredReply::OnClientGone(std::function<void()> fn) const {
 
 void DeferredReply::Send(HttpResponse response) const {
   auto state = state_;
+  if (state->sink) {
+    if (!state->sunk.exchange(true)) state->sink(std::move(response));
+    return;
+  }
   state->worker->loop->Post([state, response = std::move(response)] {
     if (!state->alive) return;
     state->alive = false;
@@ -628,6 +642,21 @@ void HttpServer::Dispatch(HttpConnection& conn) {
       ParseFormInto(request.body, request.params);
     }
   }
+  RouteRequest(request, responder);
+}
+
+void HttpServer::DispatchInternal(const HttpRequest& request,
+                                  std::function<void(HttpResponse)> reply) {
+  Responder responder;
+  responder.sink_ = std::move(reply);
+  if (request.method == Method::kOther) {
+    responder.Send(HttpResponse::Text(501, "method is not served"));
+    return;
+  }
+  RouteRequest(request, responder);
+}
+
+void HttpServer::RouteRequest(const HttpRequest& request, Responder& responder) {
   auto route = routes_.find(request.path);
   if (route == routes_.end()) {
     responder.Send(HttpResponse::Text(404, common::StrCat("no such API: ", request.path)));
@@ -646,8 +675,12 @@ void HttpServer::Dispatch(HttpConnection& conn) {
       if (methods & (1u << static_cast<int>(m)))
         allow += allow.empty() ? name : std::string(", ") + name;
     }
+    std::string method = "this method";
+    for (const auto& [m, name] : kNames) {
+      if (m == request.method) method = name;
+    }
     HttpResponse response = HttpResponse::Text(
-        405, common::StrCat("method ", raw.method, " is not allowed on ", request.path));
+        405, common::StrCat("method ", method, " is not allowed on ", request.path));
     response.headers.emplace_back("Allow", allow);
     responder.Send(std::move(response));
     return;

@@ -60,6 +60,8 @@ class Responder {
   friend class HttpServer;
   friend struct HttpConnectionOps;
   HttpConnection* conn_ = nullptr;
+  // Where an internal request's answer goes (DispatchInternal); unset for a connection's.
+  std::function<void(HttpResponse)> sink_;
   bool answered_ = false;
 };
 
@@ -94,6 +96,9 @@ class HttpServer {
   ~HttpServer();
 
   void Route(std::string path, Handler handler, uint32_t methods = kAnyMethod);
+  // Serves a request that did not come on a connection (one another member forwarded) with the
+  // same routes, on the calling thread; `reply` gets the answer once, from any thread.
+  void DispatchInternal(const HttpRequest& request, std::function<void(HttpResponse)> reply);
   void Start();
   void Stop();
   int port() const { return port_; }
@@ -103,6 +108,8 @@ class HttpServer {
   friend struct HttpConnectionOps;
   HttpServer(const HttpServerOptions& options, common::MetricsRegistry& metrics);
   void Dispatch(HttpConnection& conn);
+  // Finds the request's route and runs it (404 / 405 when there is none).
+  void RouteRequest(const HttpRequest& request, Responder& responder);
   // Counts a new connection from `ip`; false (and nothing counted) when a cap is reached.
   bool Admit(const std::string& ip, int& refused_status);
   void Release(const std::string& ip);

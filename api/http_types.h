@@ -28,6 +28,7 @@ class Params {
   }
   bool Has(std::string_view name) const { return Find(name) != nullptr; }
   size_t size() const { return entries_.size(); }
+  const std::pair<std::string, std::string>& At(size_t i) const { return entries_[i]; }
 
  private:
   std::vector<std::pair<std::string, std::string>> entries_;
@@ -80,6 +81,22 @@ struct HttpResponse {
     r.body = std::move(body);
     return r;
   }
+};
+
+// A request that owns its bytes, for serving it after the connection's buffers are gone (a
+// request forwarded to, or from, another member). Not copyable: `request` points into it.
+struct OwnedHttpRequest {
+  explicit OwnedHttpRequest(const HttpRequest& r) : request(r) {
+    if (r.headers) headers = *r.headers;
+    body = std::string(r.body);
+    request.headers = &headers;
+    request.body = body;
+  }
+  OwnedHttpRequest(const OwnedHttpRequest&) = delete;
+  OwnedHttpRequest& operator=(const OwnedHttpRequest&) = delete;
+  HttpRequest request;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
 };
 
 // Percent-decodes `in` ('+' means space). Invalid escapes are kept literally, because some

@@ -189,7 +189,37 @@ NamingHttpApi::NamingHttpApi(registry::Registry& registry, const config::ConfigS
       proposer_(proposer),
       clock_(clock),
       metrics_(metrics),
-      identity_(std::move(identity)) {}
+      identity_(std::move(identity)),
+      forwarded_writes_(&metrics.GetCounter(
+          "dnsd_distro_forwarded_requests_total",
+          "HTTP ephemeral writes and beats forwarded to the member that owns their client")),
+      forward_fallbacks_(&metrics.GetCounter(
+          "dnsd_distro_forward_fallbacks_total",
+          "Forwarded requests served here because their owner could not be reached")) {}
+
+bool NamingHttpApi::ForwardToOwner(const HttpRequest& req, Responder& resp,
+                                   const registry::InstanceAddress& address) {
+  if (!routing_.remote_owner || !req.Header(kForwardedHeader).empty()) return false;
+  const std::string owner = routing_.remote_owner(registry::HttpClientId(address));
+  if (owner.empty()) return false;
+  forwarded_writes_->Inc();
+  auto copy = std::make_shared<OwnedHttpRequest>(req);
+  DeferredReply reply = resp.Defer();
+  routing_.forward(owner, copy->request, [this, copy, reply](std::optional<HttpResponse> answer) {
+    if (answer) {
+      reply.Send(std::move(*answer));
+      return;
+    }
+    // Availability first: the owner is unreachable, so the write is made
+    // here; the ring gives the client to a live member once the owner is
+    // seen down, and that member's copy wins.
+    forward_fallbacks_->Inc();
+    copy->headers.emplace_back(std::string(kForwardedHeader),
+                               identity_.ip + ":" + std::to_string(identity_.http_port));
+    server_->DispatchInternal(copy->request, [reply](HttpResponse r) { reply.Send(std::move(r)); });
+  });
+  return true;
+}
 
 void NamingHttpApi::Reject(ApiVersion v, Resp resp, const absl::Status& status) {
   resp.Send(CountedErrorResponse(metrics_, v, status));
@@ -344,6 +374,7 @@ void NamingHttpApi::RegisterInstance(ApiVersion v, Req req, Resp resp) {
   API_TRY(v, resp, key, ServiceKeyFrom(v, req.params));
   API_TRY(v, resp, instance, InstanceFrom(req.params, switches_.Bool("defaultInstanceEphemeral")));
   if (instance->ephemeral) {
+    if (ForwardToOwner(req, resp, instance->address)) return;
     const std::string owner = registry::HttpClientId(instance->address);
     auto s = registry_.RegisterEphemeral(*key, std::move(*instance), owner,
                                          /*heartbeat_driven=*/true, clock_.NowMs());
@@ -363,6 +394,7 @@ void NamingHttpApi::DeregisterInstance(ApiVersion v, Req req, Resp resp) {
   API_TRY(v, resp, ephemeral,
           BoolParam(req.params, "ephemeral", switches_.Bool("defaultInstanceEphemeral")));
   if (*ephemeral) {
+    if (ForwardToOwner(req, resp, *address)) return;
     auto s = registry_.DeregisterEphemeral(*key, *address, clock_.NowMs());
     if (!s.ok()) return Reject(v, resp, s);
     return resp.Send(SuccessOk(v));
@@ -416,6 +448,7 @@ void NamingHttpApi::UpdateInstance(ApiVersion v, Req req, Resp resp, bool patch)
     ephemeral = found->ephemeral;
   }
   if (ephemeral) {
+    if (ForwardToOwner(req, resp, *address)) return;
     auto s = registry_.UpdateEphemeral(*key, *address, changes, clock_.NowMs());
     if (!s.ok())
       return Reject(v, resp,
@@ -529,6 +562,7 @@ void NamingHttpApi::Beat(ApiVersion v, Req req, Resp resp) {
         InvalidParam(kParameterValidateError,
                      common::StrCat("port ", address.port, " is out of range [1, 65535]")));
   }
+  if (ForwardToOwner(req, resp, address)) return;
   std::optional<registry::Instance> body;
   if (beat) {
     registry::Instance instance;
@@ -1101,6 +1135,7 @@ std::string NamingHttpApi::SelfJson() const {
 // ---------------------------------------------------------------- routes
 
 void NamingHttpApi::RegisterRoutes(HttpServer& server) {
+  server_ = &server;
   using V = ApiVersion;
   auto bind = [this](auto method, V v) {
     return [this, method, v](Req req, Resp resp) { (this->*method)(v, req, resp); };
@@ -1138,9 +1173,16 @@ void NamingHttpApi::RegisterRoutes(HttpServer& server) {
                [this](Req req, Resp resp) { Statuses(req, resp); });
   server.Route(
       "/nacos/v1/ns/operator/distro/client",
-      [this](Req, Resp resp) {
-        resp.Send(HttpResponse::Json(200, common::StrCat(R"({"responsibleServer":")", identity_.ip,
-                                                         ":", identity_.http_port, "\"}")));
+      [this](Req req, Resp resp) {
+        std::string owner = common::StrCat(identity_.ip, ":", identity_.http_port);
+        const int port = std::atoi(req.params.Get("port").c_str());
+        if (routing_.remote_owner && req.params.Has("ip") && port > 0) {
+          std::string remote =
+              routing_.remote_owner(registry::HttpClientId({req.params.Get("ip"), port, ""}));
+          if (!remote.empty()) owner = std::move(remote);
+        }
+        resp.Send(
+            HttpResponse::Json(200, common::StrCat(R"({"responsibleServer":")", owner, "\"}")));
       },
       kGetMethod);
 
@@ -1148,8 +1190,17 @@ void NamingHttpApi::RegisterRoutes(HttpServer& server) {
   for (const char* path :
        {"/nacos/v1/console/health/liveness", "/nacos/v1/console/health/readiness",
         "/nacos/v2/console/health/liveness", "/nacos/v2/console/health/readiness"}) {
+    const bool readiness = std::string_view(path).ends_with("readiness");
     server.Route(
-        path, [](Req, Resp resp) { resp.Send(HttpResponse::Text(200, "OK")); }, kGetMethod);
+        path,
+        [this, readiness](Req, Resp resp) {
+          if (readiness && identity_.ready && !identity_.ready()) {
+            return resp.Send(HttpResponse::Text(
+                500, "not ready: loading the ephemeral instances from the other members"));
+          }
+          resp.Send(HttpResponse::Text(200, "OK"));
+        },
+        kGetMethod);
   }
 
   // Cluster membership (a single node: itself).

@@ -51,7 +51,25 @@ struct NodeIdentity {
   std::function<void(std::string_view op, const std::string& address,
                      std::function<void(absl::Status)> done)>
       change_membership;
+  // False while this node is not ready to serve (loading the naming data from its peers);
+  // unset: always ready.
+  std::function<bool()> ready;
 };
+
+// Where an HTTP client's ephemeral writes are made in a cluster (Distro): on the member that
+// owns the client. A request that reaches another member is forwarded there and answered with
+// the owner's answer (Nacos's DistroFilter); a forwarded request carries kForwardedHeader and
+// is never forwarded again. When the owner cannot be reached the request is served here.
+struct EphemeralRouting {
+  // The owner ("ip:port") of the client when it is another member; "" when it is this node.
+  std::function<std::string(const std::string& client_id)> remote_owner;
+  // Sends `request` to `owner`; `done` gets the answer, or nullopt when the owner could not be
+  // reached. Any thread.
+  std::function<void(const std::string& owner, const HttpRequest& request,
+                     std::function<void(std::optional<HttpResponse>)> done)>
+      forward;
+};
+inline constexpr std::string_view kForwardedHeader = "x-dnsd-forwarded-by";
 
 // The runtime switches of /operator/switches. Values are kept as JSON literals.
 class NamingSwitches {
@@ -100,6 +118,8 @@ class NamingHttpApi {
                 node::Proposer& proposer, const common::Clock& clock,
                 common::MetricsRegistry& metrics, NodeIdentity identity);
   void RegisterRoutes(HttpServer& server);
+  // A cluster's routing of ephemeral writes; call before the server starts.
+  void SetEphemeralRouting(EphemeralRouting routing) { routing_ = std::move(routing); }
 
  private:
   using Req = const HttpRequest&;
@@ -142,7 +162,16 @@ class NamingHttpApi {
   node::Proposer& proposer_;
   const common::Clock& clock_;
   common::MetricsRegistry& metrics_;
+  // Forwards the request to the owner of the HTTP client at `address` when that is another
+  // member (see EphemeralRouting); true when it did, and the answer is on its way.
+  bool ForwardToOwner(const HttpRequest& req, Responder& resp,
+                      const registry::InstanceAddress& address);
+
   const NodeIdentity identity_;
+  EphemeralRouting routing_;
+  HttpServer* server_ = nullptr;
+  common::Counter* forwarded_writes_ = nullptr;
+  common::Counter* forward_fallbacks_ = nullptr;
   NamingSwitches switches_;
   SubscriberBook subscribers_;
 };

@@ -51,9 +51,7 @@ Distro::Distro(std::string self, std::vector<std::string> peers, registry::Regis
   metrics.AddGauge("dnsd_distro_pending_clients", "Client changes waiting to reach peers (sum)",
                    [this] {
                      std::lock_guard lock(mu_);
-                     size_t n = 0;
-                     for (const auto& peer : peers_) n += core_.pending(peer);
-                     return static_cast<double>(n);
+                     return static_cast<double>(core_.pending_total());
                    });
   metrics.AddGauge("dnsd_distro_ready", "1 once the start-up snapshot is loaded",
                    [this] { return ready() ? 1.0 : 0.0; });
@@ -69,7 +67,8 @@ Distro::Distro(std::string self, std::vector<std::string> peers, registry::Regis
 Distro::~Distro() { Stop(); }
 
 bool Distro::IsPeer(const std::string& node) const {
-  return std::find(peers_.begin(), peers_.end(), node) != peers_.end();
+  std::lock_guard lock(mu_);
+  return core_.IsKnownPeer(node);
 }
 
 absl::Status Distro::LoadSnapshot(int64_t timeout_ms) {
@@ -79,7 +78,8 @@ absl::Status Distro::LoadSnapshot(int64_t timeout_ms) {
   }
   std::shuffle(order.begin(), order.end(), std::mt19937(std::random_device{}()));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (!order.empty() && std::chrono::steady_clock::now() < deadline) {
+  for (;;) {
+    size_t refused = 0;
     for (const auto& peer : order) {
       std::mutex m;
       std::condition_variable cv;
@@ -100,46 +100,58 @@ absl::Status Distro::LoadSnapshot(int64_t timeout_ms) {
         cv.wait(lock, [&] { return done; });
       }
       if (!status.ok()) {
+        // A peer that does not count this node as a member yet (it is being added) will
+        // answer once it does; one that is unreachable has nothing to give.
+        if (status.code() == absl::StatusCode::kPermissionDenied) ++refused;
         spdlog::info("distro: no snapshot from {}: {}", peer, common::ToStd(status.message()));
         continue;
       }
-      const int64_t now = clock_.NowMs();
-      size_t loaded = 0;
-      for (const auto& held : response.clients()) {
-        auto publications = DecodeClient(held.client());
-        if (!publications.ok()) {
-          bad_messages_.Inc();
-          continue;
-        }
-        const std::string& id = held.client().id();
-        const bool own = held.owner() == self_;
-        if (own && !registry::IsHttpClientId(id)) continue;  // its connection died with us
-        bool apply;
-        {
-          std::lock_guard lock(mu_);
-          apply = own || core_.OnRemote(held.owner(), id, held.client().revision(),
-                                        publications->empty(), now) == DistroCore::Accept::kApply;
-        }
-        if (!apply) continue;
-        registry_.ReplaceClient(id, std::move(*publications), now);
-        if (own) {
-          // This node's own HTTP client from before a restart: it writes it again.
-          registry_.SetClientLocal(id, true, now);
-          std::lock_guard lock(mu_);
-          core_.OnRemote(self_, id, held.client().revision(), false, now);
-          core_.OnLocalChange(id, now);
-        }
-        ++loaded;
-      }
-      spdlog::info("distro: loaded {} clients from {}", loaded, peer);
+      if (!response.ready()) continue;  // loading itself: its copy may be incomplete
+      LoadFrom(peer, response);
       ready_.store(true, std::memory_order_release);
       return absl::OkStatus();
     }
+    if (refused == 0 || std::chrono::steady_clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  spdlog::warn("distro: no peer gave a snapshot; starting with this node's data only");
+  // No peer is serving: the whole cluster is starting, or this node is cut off. Either way
+  // what it holds is all there is; the others' data arrives by sync and verify.
+  spdlog::info("distro: no peer had data to load; starting with this node's own");
   ready_.store(true, std::memory_order_release);
   return absl::OkStatus();
+}
+
+void Distro::LoadFrom(const std::string& peer, const dnsd::peer::DistroSnapshotResponse& response) {
+  const int64_t now = clock_.NowMs();
+  size_t loaded = 0;
+  for (const auto& held : response.clients()) {
+    auto publications = DecodeClient(held.client());
+    if (!publications.ok()) {
+      bad_messages_.Inc();
+      continue;
+    }
+    const std::string& id = held.client().id();
+    const bool own = held.owner() == self_;
+    if (own && !registry::IsHttpClientId(id)) continue;  // its connection died with us
+    DistroCore::Accept accept = DistroCore::Accept::kAdopt;
+    if (!own) {
+      std::lock_guard lock(mu_);
+      accept =
+          core_.OnRemote(held.owner(), id, held.client().revision(), publications->empty(), now);
+    }
+    if (accept == DistroCore::Accept::kStale || accept == DistroCore::Accept::kRefused) continue;
+    registry_.ReplaceClient(id, std::move(*publications), now);
+    if (accept == DistroCore::Accept::kAdopt && !own) registry_.SetClientLocal(id, true, now);
+    if (own) {
+      // This node's own HTTP client from before a restart: it writes it again.
+      registry_.SetClientLocal(id, true, now);
+      std::lock_guard lock(mu_);
+      core_.OnRemote(self_, id, held.client().revision(), false, now);
+      core_.OnLocalChange(id, now);
+    }
+    ++loaded;
+  }
+  spdlog::info("distro: loaded {} clients from {}", loaded, peer);
 }
 
 void Distro::Start() {
@@ -292,12 +304,16 @@ dnsd::peer::DistroSyncResponse Distro::HandleSync(const dnsd::peer::DistroSyncRe
       accept = core_.OnRemote(request.from(), client.id(), client.revision(), publications->empty(),
                               now);
     }
-    if (accept != DistroCore::Accept::kApply) {
+    if (accept == DistroCore::Accept::kStale || accept == DistroCore::Accept::kRefused) {
       refused_clients_.Inc();
       if (accept == DistroCore::Accept::kRefused) response.add_refused(client.id());
       continue;
     }
     registry_.ReplaceClient(client.id(), std::move(*publications), now);
+    if (accept == DistroCore::Accept::kAdopt) {
+      registry_.SetClientLocal(client.id(), true, now);
+      moved_clients_.Inc();
+    }
     received_clients_.Inc();
   }
   return response;
@@ -335,13 +351,15 @@ dnsd::peer::DistroVerifyResponse Distro::HandleVerify(
   return response;
 }
 
-dnsd::peer::DistroSnapshotResponse Distro::HandleSnapshot(
+absl::StatusOr<dnsd::peer::DistroSnapshotResponse> Distro::HandleSnapshot(
     const dnsd::peer::DistroSnapshotRequest& request) {
   dnsd::peer::DistroSnapshotResponse response;
   if (!IsPeer(request.from())) {
     bad_messages_.Inc();
-    return response;
+    return absl::PermissionDeniedError(
+        common::StrCat(request.from(), " is not a member (yet) of this node's cluster"));
   }
+  response.set_ready(ready());
   std::vector<DistroCore::Held> held;
   {
     std::lock_guard lock(mu_);

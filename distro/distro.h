@@ -7,9 +7,10 @@
 // Its thread polls the core: every change is sent within sync_delay_ms (merged with the
 // changes that follow it in that time), summaries every verify_interval_ms.
 //
-// Start-up: LoadSnapshot() copies every client from a peer (trying each in turn) before the
-// node reports ready; a node whose peers are all unreachable (the whole cluster starting)
-// serves what it has after trying them.
+// Start-up: LoadSnapshot() copies every client from a peer that is serving (trying each in
+// turn) before the node reports ready. When none is serving (they are unreachable, or starting
+// too: a whole cluster starting) there is nothing to load and the node starts with what it has;
+// while peers refuse it as a non-member (it is being added) it keeps trying until the timeout.
 //
 // Thread-safety: all public methods are thread-safe. Lock order: registry writer lock, then
 // Distro's own; Distro never calls the registry while holding its own lock.
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "distro/distro_core.h"
@@ -72,11 +74,13 @@ class Distro {
   // Peer calls (any thread).
   dnsd::peer::DistroSyncResponse HandleSync(const dnsd::peer::DistroSyncRequest& request);
   dnsd::peer::DistroVerifyResponse HandleVerify(const dnsd::peer::DistroVerifyRequest& request);
-  dnsd::peer::DistroSnapshotResponse HandleSnapshot(
+  // kPermissionDenied for a node that is not (yet) a member.
+  absl::StatusOr<dnsd::peer::DistroSnapshotResponse> HandleSnapshot(
       const dnsd::peer::DistroSnapshotRequest& request);
 
  private:
   void Run();
+  void LoadFrom(const std::string& peer, const dnsd::peer::DistroSnapshotResponse& response);
   void SendSync(const std::string& peer, const std::vector<std::string>& clients);
   void SendVerify(const std::string& peer, bool with_list);
   void ApplyOwnership(const DistroCore::OwnershipChange& change);

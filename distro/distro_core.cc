@@ -27,7 +27,9 @@ DistroCore::OwnershipChange DistroCore::SetUpPeers(const std::set<std::string>& 
                                                    int64_t now_ms) {
   up_.clear();
   for (const auto& peer : up) {
-    if (peers_.contains(peer)) up_.insert(peer);
+    if (peer == self_) continue;
+    peers_[peer];  // a member added at run time starts receiving from now on
+    up_.insert(peer);
   }
   std::vector<std::string> members(up_.begin(), up_.end());
   members.push_back(self_);
@@ -55,6 +57,8 @@ DistroCore::OwnershipChange DistroCore::SetUpPeers(const std::set<std::string>& 
       record.owner = target;
       dirty_.erase(id);
       for (auto& [peer, state] : peers_) state.pending.erase(id);
+      record.handoff = true;
+      peers_[target].pending.insert(id);
       change.released.push_back(id);
     } else if (!IsUp(record.owner)) {
       record.owner = target;  // its copy now comes from the new owner
@@ -136,12 +140,18 @@ void DistroCore::OnSyncDone(const std::string& peer, const std::vector<std::stri
   if (delivered) {
     state.backoff_ms = 0;
     state.retry_at_ms = 0;
+    for (const auto& id : clients) {
+      auto record = records_.find(id);
+      if (record != records_.end() && record->second.owner == peer) record->second.handoff = false;
+    }
     return;
   }
   ++syncs_failed_;
   for (const auto& id : clients) {
     auto record = records_.find(id);
-    if (record != records_.end() && record->second.owner == self_) state.pending.insert(id);
+    if (record == records_.end()) continue;
+    if (record->second.owner == self_ || (record->second.handoff && record->second.owner == peer))
+      state.pending.insert(id);
   }
   state.backoff_ms = std::clamp(state.backoff_ms * 2, options_.retry_min_ms, options_.retry_max_ms);
   state.retry_at_ms = now_ms + state.backoff_ms;
@@ -185,11 +195,19 @@ DistroCore::Accept DistroCore::OnRemote(const std::string& from, const std::stri
     if (record.owner == from && revision < record.revision) return Accept::kStale;
   }
   Record& record = records_[client_id];
-  record.owner = from;
   record.revision = revision;
   record.gone = gone;
   record.gone_ms = gone ? now_ms : 0;
   record.owner_lost_ms = 0;
+  record.handoff = false;
+  if (!gone && registry::IsHttpClientId(client_id) && ring_.OwnerOf(client_id) == self_) {
+    // Handed over (or sent by a member whose ring is behind this one's): this node writes it.
+    record.owner = self_;
+    ++record.revision;
+    dirty_.emplace(client_id, now_ms);
+    return Accept::kAdopt;
+  }
+  record.owner = from;
   dirty_.erase(client_id);
   return Accept::kApply;
 }
@@ -222,7 +240,9 @@ DistroCore::VerifyAnswer DistroCore::CompareList(
     }
   }
   for (auto it = records_.begin(); it != records_.end();) {
-    if (it->second.owner == from && !it->second.gone && !by_id.contains(it->first)) {
+    // A client being handed to `from` is not in its list yet: not a deletion.
+    if (it->second.owner == from && !it->second.gone && !it->second.handoff &&
+        !by_id.contains(it->first)) {
       answer.drop.push_back(it->first);
       records_.erase(it++);
     } else {
@@ -253,6 +273,14 @@ size_t DistroCore::local_clients() const {
   for (const auto& [id, record] : records_) n += !record.gone && record.owner == self_ ? 1 : 0;
   return n;
 }
+
+size_t DistroCore::pending_total() const {
+  size_t n = 0;
+  for (const auto& [peer, state] : peers_) n += state.pending.size();
+  return n;
+}
+
+bool DistroCore::IsKnownPeer(const std::string& node) const { return peers_.contains(node); }
 
 size_t DistroCore::pending(const std::string& peer) const {
   auto it = peers_.find(peer);

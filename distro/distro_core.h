@@ -17,7 +17,8 @@
 //   are dropped.
 // - Ownership: a gRPC client is owned by the node holding its connection; an HTTP client by its
 //   place on the hash ring of this node and the peers that are up. When the ring changes, HTTP
-//   clients move (adopted here, or released to their new owner); a gRPC client whose owner is
+//   clients move (adopted here, or released to their new owner, which is sent the client's data
+//   once: after a partition it may never have seen it); a gRPC client whose owner is
 //   down for `lost_owner_grace_ms` is dropped (it reconnects to another node and registers
 //   again there).
 //
@@ -57,7 +58,8 @@ class DistroCore {
     std::vector<std::string> adopted;   // HTTP clients this node owns now
     std::vector<std::string> released;  // HTTP clients another node owns now
   };
-  // The peers that are up (reachable). Recomputes the ring and moves HTTP clients.
+  // The peers that are up (reachable); one not known yet (added at run time) becomes a peer.
+  // Recomputes the ring and moves HTTP clients.
   OwnershipChange SetUpPeers(const std::set<std::string>& up, int64_t now_ms);
   const HashRing& ring() const { return ring_; }
   const std::string& self() const { return self_; }
@@ -89,7 +91,9 @@ class DistroCore {
   Summary LocalSummary(bool with_list) const;
 
   // ---- Receiver side
-  enum class Accept { kApply, kStale, kRefused };
+  // kAdopt: apply, and the client is this node's from now on (the ring gives it the client;
+  // the sender handed it over).
+  enum class Accept { kApply, kAdopt, kStale, kRefused };
   // A copy of `client_id` at `revision` sent by `from` (`gone`: it has no instances).
   Accept OnRemote(const std::string& from, const std::string& client_id, uint64_t revision,
                   bool gone, int64_t now_ms);
@@ -113,6 +117,8 @@ class DistroCore {
   size_t clients() const;
   size_t local_clients() const;
   size_t pending(const std::string& peer) const;
+  size_t pending_total() const;
+  bool IsKnownPeer(const std::string& node) const;
   uint64_t syncs_failed() const { return syncs_failed_; }
 
  private:
@@ -122,6 +128,9 @@ class DistroCore {
     bool gone = false;
     int64_t gone_ms = 0;
     int64_t owner_lost_ms = 0;  // when its (gRPC) owner was last seen going down; 0: up
+    // Released to `owner` by a ring change; its data goes there once, since the new owner may
+    // never have had it (it was written here while the two could not talk).
+    bool handoff = false;
   };
   struct PeerState {
     std::set<std::string> pending;

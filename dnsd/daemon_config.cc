@@ -145,6 +145,11 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"propose_timeout_ms", Integer(&DaemonConfig::cluster_propose_timeout_ms, 100, 600'000)},
         {"snapshot_every", Integer(&DaemonConfig::cluster_snapshot_every, 0, 100'000'000)},
         {"join", Bool(&DaemonConfig::cluster_join)}}},
+      {"distro",
+       {{"sync_delay_ms", Integer(&DaemonConfig::distro_sync_delay_ms, 0, 60'000)},
+        {"verify_interval_ms", Integer(&DaemonConfig::distro_verify_interval_ms, 100, 3'600'000)},
+        {"lost_owner_grace_ms", Integer(&DaemonConfig::distro_lost_owner_grace_ms, 0, 86'400'000)},
+        {"snapshot_timeout_ms", Integer(&DaemonConfig::distro_snapshot_timeout_ms, 0, 3'600'000)}}},
   };
   return *schema;
 }

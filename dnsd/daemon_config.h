@@ -98,6 +98,12 @@ struct DaemonConfig {
   int64_t cluster_propose_timeout_ms = 5000;  // a write's wait for a leader
   int64_t cluster_snapshot_every = 10000;     // applied entries between log compactions
   bool cluster_join = false;                  // join a running cluster (see --join)
+
+  // [distro] Replication of ephemeral instances between the members (distro/README.md).
+  int64_t distro_sync_delay_ms = 10;           // changes to one client merged within this
+  int64_t distro_verify_interval_ms = 5000;    // owners' summaries to each peer
+  int64_t distro_lost_owner_grace_ms = 15000;  // gRPC clients of a member that is down
+  int64_t distro_snapshot_timeout_ms = 10000;  // start-up: how long to try the peers
 };
 
 // Parses TOML text (the file name is used in messages) over `config`.

@@ -23,6 +23,7 @@
 #include "common/strings.h"
 #include "config/config_store.h"
 #include "dnsd/cluster_config.h"
+#include "dnsd/cluster_naming.h"
 #include "dnsd/daemon_config.h"
 #include "dnsd/dns_server.h"
 #include "dnsd/forwarder.h"
@@ -182,6 +183,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<dnsd::raft::LocalDriver> driver;
   std::unique_ptr<dnsd::node::LocalProposer> local_proposer;
   std::unique_ptr<dnsd::node::RaftCluster> raft_cluster;
+  std::unique_ptr<dnsd::ClusterNaming> cluster_naming;  // Distro: ephemeral instances
   dnsd::node::Proposer* proposer = nullptr;
   std::unique_ptr<dnsd::config::ConfigStore> config_store_owner;
   std::unique_ptr<dnsd::raft::LogStore> log_owner;
@@ -227,8 +229,15 @@ int main(int argc, char** argv) {
     if (!state.ok()) return Fail(state.status());
     config_store_owner = std::move(state->config);
     config_moved_to = state->config_moved_to;
+    dnsd::distro::DistroOptions distro_options;
+    distro_options.sync_delay_ms = config.distro_sync_delay_ms;
+    distro_options.verify_interval_ms = config.distro_verify_interval_ms;
+    distro_options.lost_owner_grace_ms = config.distro_lost_owner_grace_ms;
+    cluster_naming = std::make_unique<dnsd::ClusterNaming>(*membership, registry, clock,
+                                                           distro_options, metrics);
     dnsd::node::RaftClusterOptions cluster_options;
     cluster_options.membership = *membership;
+    cluster_naming->AddPeerMethods(cluster_options.peer_methods);
     cluster_options.raft_dir = state->raft_dir;
     cluster_options.peer_listen_address = config.http_address;
     cluster_options.peer_port = static_cast<int>(config.cluster_peer_port);
@@ -344,9 +353,11 @@ int main(int argc, char** argv) {
                                               : Change::kRemove;
       raft_cluster->ChangeMembership(change, address, std::move(done));
     };
+    identity.ready = [&] { return cluster_naming->ready(); };
   }
   dnsd::api::NamingHttpApi naming_api(registry, **config_store, *proposer, clock, metrics,
                                       identity);
+  if (cluster_naming) naming_api.SetEphemeralRouting(cluster_naming->Routing());
   naming_api.RegisterRoutes(**http);
   dnsd::api::ConfigApiOptions config_api_options;
   config_api_options.max_content_bytes = config.config_max_content_bytes;
@@ -477,6 +488,8 @@ int main(int argc, char** argv) {
     }
     spdlog::info("Raft: applied up to committed entry {}; peer port {}", committed,
                  raft_cluster->peer_port());
+    // Ephemeral instances: the other members' copies are loaded before this node serves.
+    cluster_naming->Start(*raft_cluster, **http, config.distro_snapshot_timeout_ms);
   }
   (*http)->Start();
   if (dns_server) dns_server->Start();
@@ -501,6 +514,7 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   (*http)->Stop();
   if (driver) driver->Stop();
+  if (cluster_naming) cluster_naming->Stop();
   if (raft_cluster) raft_cluster->Stop();
   spdlog::info("dnsd stopped");
   return 0;

@@ -165,4 +165,74 @@ void PeerClient::Forward(dnsd::peer::ForwardRequest request, int deadline_ms, Fo
       });
 }
 
+template <typename Request, typename Response, typename Start>
+void PeerClient::Unary(Request request, int deadline_ms, Done<Response> done, Start start) {
+  struct Call {
+    Request request;
+    Response response;
+    Done<Response> done;
+  };
+  auto call = std::make_shared<Call>();
+  call->request = std::move(request);
+  call->done = std::move(done);
+  grpc::ClientContext* context = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_ && forwards_in_flight_ < kMaxForwardsInFlight) {
+      ++forwards_in_flight_;
+      context = NewContext(deadline_ms);
+    }
+  }
+  if (context == nullptr) {
+    call->done(absl::ResourceExhaustedError("too many calls in flight to this peer"), {});
+    return;
+  }
+  start(stub_->async(), context, &call->request, &call->response,
+        [this, call, context](grpc::Status status) {
+          {
+            std::lock_guard lock(mu_);
+            --forwards_in_flight_;
+          }
+          if (status.ok()) stats_.last_success_ms.store(SteadyNowMs(), std::memory_order_relaxed);
+          // gRPC's and absl's status codes are the same canonical codes.
+          call->done(status.ok() ? absl::OkStatus()
+                                 : absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                                                status.error_message()),
+                     std::move(call->response));
+          CallDone(context);
+        });
+}
+
+void PeerClient::DistroSync(dnsd::peer::DistroSyncRequest request, int deadline_ms,
+                            Done<dnsd::peer::DistroSyncResponse> done) {
+  Unary(std::move(request), deadline_ms, std::move(done),
+        [](auto* stub, auto* context, auto* req, auto* resp, auto on_done) {
+          stub->DistroSync(context, req, resp, std::move(on_done));
+        });
+}
+
+void PeerClient::DistroVerify(dnsd::peer::DistroVerifyRequest request, int deadline_ms,
+                              Done<dnsd::peer::DistroVerifyResponse> done) {
+  Unary(std::move(request), deadline_ms, std::move(done),
+        [](auto* stub, auto* context, auto* req, auto* resp, auto on_done) {
+          stub->DistroVerify(context, req, resp, std::move(on_done));
+        });
+}
+
+void PeerClient::DistroSnapshot(dnsd::peer::DistroSnapshotRequest request, int deadline_ms,
+                                Done<dnsd::peer::DistroSnapshotResponse> done) {
+  Unary(std::move(request), deadline_ms, std::move(done),
+        [](auto* stub, auto* context, auto* req, auto* resp, auto on_done) {
+          stub->DistroSnapshot(context, req, resp, std::move(on_done));
+        });
+}
+
+void PeerClient::ForwardHttp(dnsd::peer::ForwardHttpRequest request, int deadline_ms,
+                             Done<dnsd::peer::ForwardHttpResponse> done) {
+  Unary(std::move(request), deadline_ms, std::move(done),
+        [](auto* stub, auto* context, auto* req, auto* resp, auto on_done) {
+          stub->ForwardHttp(context, req, resp, std::move(on_done));
+        });
+}
+
 }  // namespace dnsd::node

@@ -62,6 +62,20 @@ class PeerClient {
   void Probe(int64_t idle_ms);
   void Forward(dnsd::peer::ForwardRequest request, int deadline_ms, ForwardDone done);
 
+  // Distro's calls and forwarded HTTP requests: one asynchronous call each, with a deadline,
+  // sharing the kMaxForwardsInFlight budget (beyond it they fail at once with
+  // kResourceExhausted). `done` gets kUnavailable when the call did not complete.
+  template <typename Response>
+  using Done = std::function<void(absl::Status, Response)>;
+  void DistroSync(dnsd::peer::DistroSyncRequest request, int deadline_ms,
+                  Done<dnsd::peer::DistroSyncResponse> done);
+  void DistroVerify(dnsd::peer::DistroVerifyRequest request, int deadline_ms,
+                    Done<dnsd::peer::DistroVerifyResponse> done);
+  void DistroSnapshot(dnsd::peer::DistroSnapshotRequest request, int deadline_ms,
+                      Done<dnsd::peer::DistroSnapshotResponse> done);
+  void ForwardHttp(dnsd::peer::ForwardHttpRequest request, int deadline_ms,
+                   Done<dnsd::peer::ForwardHttpResponse> done);
+
   const std::string& target() const { return target_; }
   const PeerClientStats& stats() const { return stats_; }
   // True while the last Raft call reached the peer (false before the first one) and the
@@ -76,6 +90,9 @@ class PeerClient {
   void StartRaftCall();
   grpc::ClientContext* NewContext(int deadline_ms);  // mu_ held; counted in flight
   void CallDone(grpc::ClientContext* context);
+  // One unary call: `start(async_stub, context, request, response, on_done)` issues it.
+  template <typename Request, typename Response, typename Start>
+  void Unary(Request request, int deadline_ms, Done<Response> done, Start start);
 
   const std::string target_;
   const size_t snapshot_chunk_bytes_;

@@ -139,6 +139,7 @@ absl::Status RaftCluster::Listen() {
                                                    std::string message) {
     OnForwardCall(std::move(call), std::move(message));
   };
+  for (auto& [method, handler] : options_.peer_methods) transport.unary_methods[method] = handler;
   auto server = net::GrpcTransport::Start(std::move(transport), metrics_);
   if (!server.ok()) {
     return absl::UnavailableError(
@@ -225,6 +226,12 @@ PeerClient* RaftCluster::Peer(raft::NodeId id) {
       id, std::make_unique<PeerClient>(TargetOf(*member), options_.snapshot_chunk_bytes));
   spdlog::info("Raft: peer {} ({}) added", id, context->second);
   return it->second.get();
+}
+
+PeerClient* RaftCluster::PeerByAddress(const std::string& address) {
+  auto member = cluster::ParseMember(address);
+  if (!member.ok() || !IsKnownPeer(member->raft_id())) return nullptr;
+  return Peer(member->raft_id());
 }
 
 std::vector<std::pair<raft::NodeId, PeerClient*>> RaftCluster::Peers() const {

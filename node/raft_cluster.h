@@ -68,6 +68,8 @@ struct RaftClusterOptions {
   // Tests whose nodes listen on ports picked by the system fill it in between Listen() and
   // Start().
   std::function<std::string(const cluster::Member&)> peer_target;
+  // Further methods of the peer port (Distro's, forwarded HTTP requests), served beside Raft's.
+  std::map<std::string, net::UnaryMethod, std::less<>> peer_methods;
 };
 
 enum class MemberState { kUp, kSuspicious, kDown };
@@ -120,6 +122,9 @@ class RaftCluster final : public Proposer, public raft::RaftTransport {
   const cluster::Member* MemberById(raft::NodeId id) const;
   // "ip:port" of a member listed at start or added at run time; "" when unknown.
   std::string AddressOf(raft::NodeId id) const;
+  // The client for the member at "ip:port" (its HTTP address); nullptr for this node or a
+  // node that is not a member. Valid until Stop().
+  PeerClient* PeerByAddress(const std::string& address);
 
  private:
   RaftCluster(RaftClusterOptions options, common::MetricsRegistry& metrics);

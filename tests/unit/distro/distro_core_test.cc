@@ -160,5 +160,36 @@ TEST_F(DistroCoreTest, HttpClientsMoveWithTheRingAndGrpcClientsOfALostOwnerAreDr
   EXPECT_EQ(core_.OwnerOf(of_a), kA);
 }
 
+TEST_F(DistroCoreTest, AReleasedClientIsHandedToItsNewOwnerWhichAdoptsIt) {
+  // While A saw no peer, it owned every HTTP client; one registered then belongs to B.
+  core_.SetUpPeers({}, 0);
+  DistroCore b(kB, {kA, kB, kC}, Options());
+  b.SetUpPeers({kA, kC}, 0);
+  std::string id;
+  for (int i = 0; id.empty(); ++i) {
+    const std::string candidate = "10.2.0.1:" + std::to_string(2000 + i) + "#true";
+    if (b.ring().OwnerOf(candidate) == kB) id = candidate;
+  }
+  core_.OnLocalChange(id, 0);
+  core_.Poll(10);
+  auto change = core_.SetUpPeers({kB, kC}, 20);  // healed
+  EXPECT_EQ(change.released, std::vector<std::string>{id});
+  // B's summary (which cannot list it yet) does not make A drop its only copy.
+  EXPECT_TRUE(core_.CompareList(kB, {}).drop.empty());
+  auto work = core_.Poll(21);
+  EXPECT_EQ(work.sync[kB], std::vector<std::string>{id}) << "the data goes to the new owner";
+  EXPECT_FALSE(work.sync.contains(kC));
+  EXPECT_EQ(b.OnRemote(kA, id, core_.revision(id), false, 22), DistroCore::Accept::kAdopt);
+  EXPECT_EQ(b.OwnerOf(id), kB);
+  EXPECT_EQ(b.local_clients(), 1u);
+  // A failed hand-over is retried.
+  core_.OnSyncDone(kB, work.sync[kB], false, 23);
+  work = core_.Poll(200);
+  EXPECT_EQ(work.sync[kB], std::vector<std::string>{id});
+  core_.OnSyncDone(kB, work.sync[kB], true, 201);
+  // Once delivered, B's summary governs A's copy again.
+  EXPECT_EQ(core_.CompareList(kB, {}).drop, std::vector<std::string>{id});
+}
+
 }  // namespace
 }  // namespace dnsd::distro

@@ -80,7 +80,9 @@ void HubTransport::Snapshot(const std::string& peer, dnsd::peer::DistroSnapshotR
                             Done<dnsd::peer::DistroSnapshotResponse> done) {
   Distro* to = hub_.Target(self_, peer);
   if (!to) return done(absl::UnavailableError("link cut"), {});
-  done(absl::OkStatus(), to->HandleSnapshot(request));
+  auto response = to->HandleSnapshot(request);
+  if (!response.ok()) return done(response.status(), {});
+  done(absl::OkStatus(), *std::move(response));
 }
 
 struct Node {
@@ -127,6 +129,8 @@ class DistroTest : public ::testing::Test {
       hub_.Add(name, &nodes_.back()->distro);
     }
     for (auto& n : nodes_) {
+      ASSERT_TRUE(n->distro.LoadSnapshot(1000).ok());  // the first finds its peers starting too
+      EXPECT_TRUE(n->distro.ready());
       std::set<std::string> up(kNodes.begin(), kNodes.end());
       n->distro.SetUpPeers(up);
       n->distro.Start();
