@@ -136,8 +136,8 @@ void Distro::LoadFrom(const std::string& peer, const dnsd::peer::DistroSnapshotR
     DistroCore::Accept accept = DistroCore::Accept::kAdopt;
     if (!own) {
       std::lock_guard lock(mu_);
-      accept =
-          core_.OnRemote(held.owner(), id, held.client().revision(), publications->empty(), now);
+      accept = core_.OnRemote(held.owner(), id, held.client().revision(), publications->empty(),
+                              /*handoff=*/false, now);
     }
     if (accept == DistroCore::Accept::kStale || accept == DistroCore::Accept::kRefused) continue;
     registry_.ReplaceClient(id, std::move(*publications), now);
@@ -146,12 +146,19 @@ void Distro::LoadFrom(const std::string& peer, const dnsd::peer::DistroSnapshotR
       // This node's own HTTP client from before a restart: it writes it again.
       registry_.SetClientLocal(id, true, now);
       std::lock_guard lock(mu_);
-      core_.OnRemote(self_, id, held.client().revision(), false, now);
       core_.OnLocalChange(id, now);
     }
     ++loaded;
   }
   spdlog::info("distro: loaded {} clients from {}", loaded, peer);
+  // The loaded copies' owners are the peer's view; the ring decides which are this node's.
+  DistroCore::OwnershipChange change;
+  {
+    std::lock_guard lock(mu_);
+    const std::set<std::string> up = core_.up_peers();
+    change = core_.SetUpPeers(up, now);
+  }
+  ApplyOwnership(change);
 }
 
 void Distro::Start() {
@@ -171,7 +178,24 @@ void Distro::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  thread_.join();
+  // Changes acknowledged in the last sync_delay_ms have not left yet: send them before going,
+  // for up to two seconds (a peer that is slow or gone does not hold the shutdown longer).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < deadline) {
+    DistroCore::Work work;
+    {
+      std::lock_guard lock(mu_);
+      core_.FlushAll(clock_.NowMs());
+      if (core_.undelivered() == 0) break;
+      work = core_.Poll(clock_.NowMs());
+    }
+    for (const auto& [peer, clients] : work.sync) SendSync(peer, clients);
+    for (const auto& peer : work.verify) SendVerify(peer, /*with_list=*/false);
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(10));
+  }
 }
 
 void Distro::SetUpPeers(const std::set<std::string>& up) {
@@ -187,6 +211,8 @@ void Distro::SetUpPeers(const std::set<std::string>& up) {
 
 void Distro::ApplyOwnership(const DistroCore::OwnershipChange& change) {
   const int64_t now = clock_.NowMs();
+  for (const auto& id : change.adopted) spdlog::debug("distro: adopted {}", id);
+  for (const auto& id : change.released) spdlog::debug("distro: released {}", id);
   for (const auto& id : change.adopted) registry_.SetClientLocal(id, true, now);
   for (const auto& id : change.released) registry_.SetClientLocal(id, false, now);
   moved_clients_.Inc(change.adopted.size() + change.released.size());
@@ -215,9 +241,11 @@ void Distro::Run() {
     }
     const int64_t now = clock_.NowMs();
     for (const auto& id : work.drop) {
+      spdlog::debug("distro: {} dropped: its owner was lost", id);
       registry_.ReplaceClient(id, {}, now);
       dropped_clients_.Inc();
     }
+    if (!work.released.empty()) ApplyOwnership({.adopted = {}, .released = work.released});
     for (const auto& [peer, clients] : work.sync) SendSync(peer, clients);
     for (const auto& peer : work.verify) SendVerify(peer, /*with_list=*/false);
   }
@@ -230,12 +258,16 @@ void Distro::SendSync(const std::string& peer, const std::vector<std::string>& c
   for (const auto& id : clients) {
     auto publications = registry_.ClientPublications(id);
     uint64_t revision;
+    bool handoff;
     {
       std::lock_guard lock(mu_);
       if (publications.empty()) core_.MarkGone(id, now);
       revision = core_.revision(id);
+      handoff = core_.IsHandoff(id, peer);
     }
-    EncodeClient(id, revision, publications, *request.add_clients());
+    auto* client = request.add_clients();
+    EncodeClient(id, revision, publications, *client);
+    client->set_handoff(handoff);
   }
   sent_clients_.Inc(clients.size());
   transport_.Sync(peer, std::move(request),
@@ -302,11 +334,19 @@ dnsd::peer::DistroSyncResponse Distro::HandleSync(const dnsd::peer::DistroSyncRe
     {
       std::lock_guard lock(mu_);
       accept = core_.OnRemote(request.from(), client.id(), client.revision(), publications->empty(),
-                              now);
+                              client.handoff(), now);
     }
+    spdlog::debug("distro: {} from {} rev {} ({} instances{}): {}", client.id(), request.from(),
+                  client.revision(), publications->size(), client.handoff() ? ", handed over" : "",
+                  static_cast<int>(accept));
     if (accept == DistroCore::Accept::kStale || accept == DistroCore::Accept::kRefused) {
       refused_clients_.Inc();
-      if (accept == DistroCore::Accept::kRefused) response.add_refused(client.id());
+      if (accept == DistroCore::Accept::kRefused) {
+        // This node owns it and its write is the later one: the sender gets this copy.
+        response.add_refused(client.id());
+        std::lock_guard lock(mu_);
+        core_.Resend(request.from(), {client.id()});
+      }
       continue;
     }
     registry_.ReplaceClient(client.id(), std::move(*publications), now);
@@ -344,6 +384,7 @@ dnsd::peer::DistroVerifyResponse Distro::HandleVerify(
   }
   const int64_t now = clock_.NowMs();
   for (const auto& id : answer.drop) {
+    spdlog::debug("distro: {} dropped: {}'s summary does not list it", id, request.from());
     registry_.ReplaceClient(id, {}, now);
     dropped_clients_.Inc();
   }

@@ -49,27 +49,50 @@ DistroCore::OwnershipChange DistroCore::SetUpPeers(const std::set<std::string>& 
     const std::string& target = ring_.OwnerOf(id);
     if (target == self_ && record.owner != self_) {
       record.owner = self_;
-      // Continue from the copy's revision, so every holder sees the new owner's as newer.
-      ++record.revision;
+      record.source = self_;
+      // The data is the copy's, at its revision; sending it tells every holder the new owner.
       dirty_.emplace(id, now_ms);
       change.adopted.push_back(id);
     } else if (record.owner == self_ && target != self_) {
-      record.owner = target;
       dirty_.erase(id);
       for (auto& [peer, state] : peers_) state.pending.erase(id);
-      record.handoff = true;
-      peers_[target].pending.insert(id);
+      Release(id, record, target, now_ms);
       change.released.push_back(id);
-    } else if (!IsUp(record.owner)) {
-      record.owner = target;  // its copy now comes from the new owner
+    } else if (record.owner != target && record.owner != self_) {
+      // The copy now comes from the new owner, which may not have the data yet (it is being
+      // handed over): until its data arrives, its summaries do not remove this copy.
+      Retarget(record, target, now_ms);
     }
   }
   return change;
 }
 
+void DistroCore::Release(const std::string& client_id, Record& record, const std::string& target,
+                         int64_t now_ms) {
+  // What this node holds is its own data, not yet the new owner's: the new owner's summaries
+  // do not remove it before that owner has sent its copy. The data goes to every peer, not
+  // only to `target`: a peer whose ring is not yet this one's may be the owner in its own
+  // view, and whichever member the rings settle on then has the data to adopt.
+  Retarget(record, target, now_ms);
+  record.handoff = true;
+  for (auto& [peer, state] : peers_) state.pending.insert(client_id);
+}
+
+void DistroCore::Retarget(Record& record, const std::string& owner, int64_t now_ms) {
+  record.owner = owner;
+  if (record.source != owner) record.retargeted_ms = now_ms;
+}
+
+uint64_t DistroCore::NextRevision(uint64_t revision, int64_t now_ms) {
+  return std::max(revision + 1, static_cast<uint64_t>(std::max<int64_t>(now_ms, 0)));
+}
+
 void DistroCore::OnLocalChange(const std::string& client_id, int64_t now_ms) {
   Record& record = records_[client_id];
   record.owner = self_;
+  record.source = self_;
+  record.handoff = false;
+  record.revision = NextRevision(record.revision, now_ms);
   record.gone = false;
   record.owner_lost_ms = 0;
   dirty_.emplace(client_id, now_ms);  // keeps the first change's time: merged until then + delay
@@ -84,16 +107,27 @@ DistroCore::Work DistroCore::Poll(int64_t now_ms) {
     }
     auto record = records_.find(it->first);
     if (record != records_.end() && record->second.owner == self_) {
-      ++record->second.revision;
       for (auto& [peer, state] : peers_) state.pending.insert(it->first);
+      // Written here (a forwarded write, or one whose owner was unreachable) though the ring
+      // gives it to another member: that member writes it from now on.
+      const std::string& target = ring_.OwnerOf(it->first);
+      if (registry::IsHttpClientId(it->first) && target != self_) {
+        Release(it->first, record->second, target, now_ms);
+        work.released.push_back(it->first);
+      }
     }
     it = dirty_.erase(it);
   }
   for (auto it = records_.begin(); it != records_.end();) {
     const Record& r = it->second;
     const bool expired_tombstone = r.gone && now_ms - r.gone_ms >= options_.tombstone_ms;
+    // A gRPC client whose owner is gone, or a copy whose new owner never sent its data (the
+    // hand-over was lost with the old owner; a live client registers again with its owner).
     const bool owner_lost =
-        !r.gone && r.owner_lost_ms != 0 && now_ms - r.owner_lost_ms >= options_.lost_owner_grace_ms;
+        !r.gone && !r.handoff &&
+        ((r.owner_lost_ms != 0 && now_ms - r.owner_lost_ms >= options_.lost_owner_grace_ms) ||
+         (r.source != r.owner && r.owner != self_ &&
+          now_ms - r.retargeted_ms >= options_.lost_owner_grace_ms));
     if (owner_lost) work.drop.push_back(it->first);
     if (expired_tombstone || owner_lost) {
       records_.erase(it++);
@@ -117,6 +151,19 @@ DistroCore::Work DistroCore::Poll(int64_t now_ms) {
     }
   }
   return work;
+}
+
+void DistroCore::FlushAll(int64_t now_ms) {
+  for (auto& [id, since] : dirty_) since = now_ms - options_.sync_delay_ms;
+  for (auto& [peer, state] : peers_) state.retry_at_ms = 0;
+}
+
+size_t DistroCore::undelivered() const {
+  size_t n = dirty_.size();
+  for (const auto& [peer, state] : peers_) {
+    if (up_.contains(peer)) n += state.pending.size() + (state.in_flight ? 1 : 0);
+  }
+  return n;
 }
 
 uint64_t DistroCore::revision(const std::string& client_id) const {
@@ -187,27 +234,40 @@ DistroCore::Summary DistroCore::LocalSummary(bool with_list) const {
 }
 
 DistroCore::Accept DistroCore::OnRemote(const std::string& from, const std::string& client_id,
-                                        uint64_t revision, bool gone, int64_t now_ms) {
+                                        uint64_t revision, bool gone, bool handoff,
+                                        int64_t now_ms) {
+  (void)handoff;  // a hand-over is data like any other: the later write wins
+  const bool http = registry::IsHttpClientId(client_id);
   auto it = records_.find(client_id);
-  if (it != records_.end()) {
+  if (it != records_.end() && it->second.owner == self_) {
+    // This node writes the client. A later write made elsewhere (during a partition, by a
+    // member whose ring differed, or handed over) wins; an earlier one is refused, and the
+    // sender is sent this node's copy.
     Record& record = it->second;
-    if (record.owner == self_ && !record.gone) return Accept::kRefused;
-    if (record.owner == from && revision < record.revision) return Accept::kStale;
+    if (revision <= record.revision) return Accept::kRefused;
+    record.revision = revision;
+    record.gone = gone;
+    record.gone_ms = gone ? now_ms : 0;
+    record.handoff = false;
+    return gone ? Accept::kApply : Accept::kAdopt;
   }
+  if (it != records_.end() && revision < it->second.revision) return Accept::kStale;
   Record& record = records_[client_id];
   record.revision = revision;
   record.gone = gone;
   record.gone_ms = gone ? now_ms : 0;
   record.owner_lost_ms = 0;
   record.handoff = false;
-  if (!gone && registry::IsHttpClientId(client_id) && ring_.OwnerOf(client_id) == self_) {
-    // Handed over (or sent by a member whose ring is behind this one's): this node writes it.
+  record.source = from;
+  const std::string owner = http ? ring_.OwnerOf(client_id) : from;
+  if (owner == self_ && !gone) {
+    // The ring gives it to this node: handed over, or sent by a member whose ring is behind.
     record.owner = self_;
-    ++record.revision;
-    dirty_.emplace(client_id, now_ms);
+    record.source = self_;
+    dirty_.emplace(client_id, now_ms);  // tells every holder who writes it now
     return Accept::kAdopt;
   }
-  record.owner = from;
+  Retarget(record, owner, now_ms);
   dirty_.erase(client_id);
   return Accept::kApply;
 }
@@ -216,7 +276,7 @@ bool DistroCore::SummaryMatches(const std::string& from, uint64_t count, uint64_
   uint64_t held = 0;
   uint64_t sum = 0;
   for (const auto& [id, record] : records_) {
-    if (record.owner != from || record.gone) continue;
+    if (record.owner != from || record.source != from || record.gone) continue;
     ++held;
     sum += DigestOf(id, record.revision);
   }
@@ -229,19 +289,17 @@ DistroCore::VerifyAnswer DistroCore::CompareList(
   absl::flat_hash_map<std::string, uint64_t> by_id(listed.begin(), listed.end());
   for (const auto& [id, revision] : listed) {
     auto it = records_.find(id);
-    if (it == records_.end() || it->second.gone) {
-      answer.resend.push_back(id);
-      continue;
-    }
-    const Record& record = it->second;
-    if (record.owner == self_) continue;  // ours: the sender will learn from our copy
-    if (record.owner != from ? !IsUp(record.owner) : record.revision != revision) {
-      answer.resend.push_back(id);
+    if (it == records_.end() || revision > it->second.revision) {
+      answer.resend.push_back(id);  // missing here, or the sender's write is later
+    } else if (revision == it->second.revision && it->second.owner == from) {
+      it->second.source = from;  // the same data its owner holds
     }
   }
   for (auto it = records_.begin(); it != records_.end();) {
-    // A client being handed to `from` is not in its list yet: not a deletion.
-    if (it->second.owner == from && !it->second.gone && !it->second.handoff &&
+    const Record& r = it->second;
+    // Only a copy that `from` itself sent, as the owner, is its to remove; one being handed
+    // to it is not in its list yet.
+    if (r.owner == from && r.source == from && !r.gone && !r.handoff &&
         !by_id.contains(it->first)) {
       answer.drop.push_back(it->first);
       records_.erase(it++);
@@ -281,6 +339,11 @@ size_t DistroCore::pending_total() const {
 }
 
 bool DistroCore::IsKnownPeer(const std::string& node) const { return peers_.contains(node); }
+
+bool DistroCore::IsHandoff(const std::string& client_id, const std::string& peer) const {
+  auto it = records_.find(client_id);
+  return it != records_.end() && it->second.handoff && it->second.owner == peer;
+}
 
 size_t DistroCore::pending(const std::string& peer) const {
   auto it = peers_.find(peer);

@@ -45,7 +45,7 @@ struct DistroOptions {
   size_t max_batch_clients = 512;
   // A deleted client's record is kept this long, so a late copy from before the deletion
   // is not taken for new data.
-  int64_t tombstone_ms = 60'000;
+  int64_t tombstone_ms = 600'000;
 };
 
 class DistroCore {
@@ -62,6 +62,7 @@ class DistroCore {
   // Recomputes the ring and moves HTTP clients.
   OwnershipChange SetUpPeers(const std::set<std::string>& up, int64_t now_ms);
   const HashRing& ring() const { return ring_; }
+  const std::set<std::string>& up_peers() const { return up_; }
   const std::string& self() const { return self_; }
   // The node that writes this client: the ring's choice for an HTTP client, else its record's.
   std::string OwnerOf(const std::string& client_id) const;
@@ -72,9 +73,14 @@ class DistroCore {
   struct Work {
     std::map<std::string, std::vector<std::string>> sync;  // peer -> clients to send now
     std::vector<std::string> verify;                       // peers to send a summary now
-    std::vector<std::string> drop;  // copies to remove here (their owner was lost)
+    std::vector<std::string> drop;      // copies to remove here (their owner was lost)
+    std::vector<std::string> released;  // written here, but the ring gives them to another
   };
   Work Poll(int64_t now_ms);
+  // Shutting down: every change is due now and every peer may be tried at once.
+  void FlushAll(int64_t now_ms);
+  // Changes not yet delivered to a peer that is up.
+  size_t undelivered() const;
   uint64_t revision(const std::string& client_id) const;
   // The shell found no instances when reading a client to send: it is deleted.
   void MarkGone(const std::string& client_id, int64_t now_ms);
@@ -94,9 +100,12 @@ class DistroCore {
   // kAdopt: apply, and the client is this node's from now on (the ring gives it the client;
   // the sender handed it over).
   enum class Accept { kApply, kAdopt, kStale, kRefused };
-  // A copy of `client_id` at `revision` sent by `from` (`gone`: it has no instances).
+  // A copy of `client_id` at `revision` sent by `from` (`gone`: it has no instances;
+  // `handoff`: `from` released it to this node).
   Accept OnRemote(const std::string& from, const std::string& client_id, uint64_t revision,
-                  bool gone, int64_t now_ms);
+                  bool gone, bool handoff, int64_t now_ms);
+  // Whether `client_id` is being handed over to `peer` (its data goes with a hand-over mark).
+  bool IsHandoff(const std::string& client_id, const std::string& peer) const;
   bool SummaryMatches(const std::string& from, uint64_t count, uint64_t digest) const;
   struct VerifyAnswer {
     std::vector<std::string> resend;  // ask the owner for these
@@ -131,7 +140,20 @@ class DistroCore {
     // Released to `owner` by a ring change; its data goes there once, since the new owner may
     // never have had it (it was written here while the two could not talk).
     bool handoff = false;
+    // Who sent the data held. A copy whose owner changed with the ring before the new owner
+    // sent anything (source != owner) is not removed by that owner's summaries, and is
+    // dropped if no data comes within lost_owner_grace_ms.
+    std::string source;
+    int64_t retargeted_ms = 0;
   };
+  // Gives a client this node wrote to `target`, whose data it is sent once.
+  void Release(const std::string& client_id, Record& record, const std::string& target,
+               int64_t now_ms);
+  void Retarget(Record& record, const std::string& owner, int64_t now_ms);
+  // A revision is the owner's clock (ms) at the client's last change, or one more than the
+  // previous revision: when two members wrote the same client during a partition, the later
+  // write wins. A change of owner keeps the revision (the data did not change).
+  static uint64_t NextRevision(uint64_t revision, int64_t now_ms);
   struct PeerState {
     std::set<std::string> pending;
     bool in_flight = false;

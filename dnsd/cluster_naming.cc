@@ -120,8 +120,16 @@ void ClusterNaming::OnForwardHttp(std::shared_ptr<net::GrpcCall> call, std::stri
     call->Finish(net::kGrpcPermissionDenied, "not a forwarded request from a member");
     return;
   }
-  if (!http) {
-    call->Finish(net::kGrpcUnavailable, "this member is starting");
+  // Counted before the check, so that Stop() sees every request it lets through.
+  forwards_in_progress_.fetch_add(1);
+  struct Done {
+    std::atomic<int>& n;
+    ~Done() { n.fetch_sub(1); }
+  } done{forwards_in_progress_};
+  if (!http || !serving_forwards_.load()) {
+    // Starting, or stopping: a write made now might never reach the peers. The forwarder
+    // serves it itself.
+    call->Finish(net::kGrpcUnavailable, "this member is starting or stopping");
     return;
   }
   api::HttpRequest plain;
@@ -211,9 +219,8 @@ void ClusterNaming::Start(node::RaftCluster& raft, api::HttpServer& http,
                           int64_t snapshot_timeout_ms) {
   raft_.store(&raft);
   http_.store(&http);
-  distro_->LoadSnapshot(snapshot_timeout_ms).IgnoreError();
-  // The first ring should hold every member that is up: a ring of this node alone would adopt
-  // every HTTP client only to hand most of them back a moment later.
+  // The first ring should hold every member that is up: a ring of this node alone would take
+  // every HTTP client it loads only to hand most of them back a moment later.
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
   while (std::chrono::steady_clock::now() < until) {
     bool all_up = true;
@@ -222,6 +229,7 @@ void ClusterNaming::Start(node::RaftCluster& raft, api::HttpServer& http,
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   WatchOnce(raft);
+  distro_->LoadSnapshot(snapshot_timeout_ms).IgnoreError();
   distro_->Start();
   watcher_ = std::thread([this] {
     common::SetThreadName("distro-members");
@@ -259,6 +267,13 @@ void ClusterNaming::Stop() {
   }
   cv_.notify_all();
   if (watcher_.joinable()) watcher_.join();
+  // No write may land after Distro's last flush: forwarded requests are refused from now on
+  // (their senders serve them), and those already being served finish first.
+  serving_forwards_.store(false);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (forwards_in_progress_.load() > 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   distro_->Stop();
 }
 

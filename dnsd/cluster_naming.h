@@ -58,6 +58,8 @@ class ClusterNaming {
   std::unique_ptr<distro::Distro> distro_;
   std::atomic<node::RaftCluster*> raft_{nullptr};
   std::atomic<api::HttpServer*> http_{nullptr};
+  std::atomic<bool> serving_forwards_{true};
+  std::atomic<int> forwards_in_progress_{0};
   common::Counter& bad_forwards_;
 
   std::mutex mu_;

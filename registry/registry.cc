@@ -216,6 +216,7 @@ absl::StatusOr<CommandResult> Registry::BatchMetadataLocked(
   }
   ServiceState& state = it->second;
   CommandResult result;
+  std::vector<std::string> changed_clients;
   for (Slot& slot : state.instances.items()) {
     if (slot.instance->ephemeral != ephemeral) continue;
     if (!targets.empty() &&
@@ -232,11 +233,10 @@ absl::StatusOr<CommandResult> Registry::BatchMetadataLocked(
     }
     result.updated.push_back(UpdatedKey(updated));
     slot.instance = std::make_shared<const Instance>(std::move(updated));
+    if (!slot.owner.empty()) changed_clients.push_back(slot.owner);
   }
   if (!result.updated.empty()) PublishLocked(key, state);
-  for (const Slot& slot : state.instances.items()) {
-    if (!slot.owner.empty()) ClientChangedLocked(slot.owner);
-  }
+  for (const auto& client : changed_clients) ClientChangedLocked(client);
   return result;
 }
 
@@ -376,7 +376,11 @@ bool Registry::IsLocalLocked(const std::string& owner) const {
 }
 
 void Registry::ClientChangedLocked(const std::string& owner) {
-  if (client_listener_ && !replacing_ && IsLocalLocked(owner)) client_listener_(owner);
+  if (!client_listener_ || replacing_) return;
+  // Written here through the API: this node's write, even of a client it held as a copy (a
+  // request forwarded to it, or served here because the owner was unreachable).
+  if (auto it = clients_.find(owner); it != clients_.end()) it->second.local = true;
+  client_listener_(owner);
 }
 
 std::vector<Registry::Publication> Registry::ClientPublications(std::string_view client_id) const {

@@ -51,7 +51,7 @@ class DnsdProcess:
         args = [DNSD, "--http-address", self.address, "--http-port", str(port or 0),
                 "--dns-port", str(getattr(self, "dns_port", 0) or 0),
                 "--grpc-port", str(getattr(self, "grpc_port", 0) or 0),
-                "--data-dir", self.data_dir, "--log-level", "warn"] + self.extra_args
+                "--data-dir", self.data_dir, "--log-level", os.environ.get("DNSD_TEST_LOG_LEVEL", "warn")] + self.extra_args
         if self.address != "127.0.0.1":
             args += ["--dns-address", self.address]
         if self.config_text is not None:
