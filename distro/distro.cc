@@ -22,6 +22,11 @@ Distro::Distro(std::string self, std::vector<std::string> peers, registry::Regis
       core_(self_, peers_, options),
       sent_clients_(metrics.GetCounter("dnsd_distro_sent_clients_total",
                                        "Client copies sent to peers (a client per peer)")),
+      sync_bytes_(metrics.GetCounter(
+          "dnsd_distro_sync_bytes_total",
+          "Bytes of client data sent to peers (message payloads, before gRPC framing)")),
+      verify_bytes_(metrics.GetCounter("dnsd_distro_verify_bytes_total",
+                                       "Bytes of owner summaries sent to peers (payloads)")),
       received_clients_(metrics.GetCounter("dnsd_distro_received_clients_total",
                                            "Client copies from peers applied here")),
       refused_clients_(metrics.GetCounter(
@@ -232,9 +237,9 @@ void Distro::Run() {
     DistroCore::Work work;
     {
       std::unique_lock lock(mu_);
-      // Changes wait at most sync_delay_ms; a short poll keeps that bound without a timer per
-      // client.
-      cv_.wait_for(lock, std::chrono::milliseconds(5), [&] { return stopping_ || woken_; });
+      // Until the core's next deadline, or until a change, a call's end or a ring change.
+      const int64_t wait_ms = core_.MsUntilWork(clock_.NowMs());
+      cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [&] { return stopping_ || woken_; });
       if (stopping_) return;
       woken_ = false;
       work = core_.Poll(clock_.NowMs());
@@ -270,6 +275,7 @@ void Distro::SendSync(const std::string& peer, const std::vector<std::string>& c
     client->set_handoff(handoff);
   }
   sent_clients_.Inc(clients.size());
+  sync_bytes_.Inc(request.ByteSizeLong());
   transport_.Sync(peer, std::move(request),
                   [this, peer, clients](absl::Status s, dnsd::peer::DistroSyncResponse) {
                     if (!s.ok()) failed_calls_.Inc();
@@ -296,6 +302,7 @@ void Distro::SendVerify(const std::string& peer, bool with_list) {
       request.add_revisions(revision);
     }
   }
+  verify_bytes_.Inc(request.ByteSizeLong());
   transport_.Verify(peer, std::move(request),
                     [this, peer, with_list](absl::Status s, dnsd::peer::DistroVerifyResponse r) {
                       if (!s.ok()) failed_calls_.Inc();

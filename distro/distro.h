@@ -101,6 +101,8 @@ class Distro {
   std::thread thread_;
 
   common::Counter& sent_clients_;
+  common::Counter& sync_bytes_;
+  common::Counter& verify_bytes_;
   common::Counter& received_clients_;
   common::Counter& refused_clients_;
   common::Counter& bad_messages_;

@@ -153,6 +153,17 @@ DistroCore::Work DistroCore::Poll(int64_t now_ms) {
   return work;
 }
 
+int64_t DistroCore::MsUntilWork(int64_t now_ms) const {
+  int64_t next = now_ms + 1000;
+  for (const auto& [id, since] : dirty_) next = std::min(next, since + options_.sync_delay_ms);
+  for (const auto& [peer, state] : peers_) {
+    if (state.in_flight || !up_.contains(peer)) continue;
+    if (!state.pending.empty()) next = std::min(next, std::max(state.retry_at_ms, now_ms));
+    next = std::min(next, state.next_verify_ms == 0 ? now_ms : state.next_verify_ms);
+  }
+  return std::max<int64_t>(0, next - now_ms);
+}
+
 void DistroCore::FlushAll(int64_t now_ms) {
   for (auto& [id, since] : dirty_) since = now_ms - options_.sync_delay_ms;
   for (auto& [peer, state] : peers_) state.retry_at_ms = 0;

@@ -77,6 +77,8 @@ class DistroCore {
     std::vector<std::string> released;  // written here, but the ring gives them to another
   };
   Work Poll(int64_t now_ms);
+  // How long until Poll has something to do (at most a second: timers of lost owners).
+  int64_t MsUntilWork(int64_t now_ms) const;
   // Shutting down: every change is due now and every peer may be tried at once.
   void FlushAll(int64_t now_ms);
   // Changes not yet delivered to a peer that is up.
