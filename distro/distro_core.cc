@@ -1,10 +1,19 @@
 #include "distro/distro_core.h"
 
 #include <algorithm>
+#include <mutex>
 
 #include "registry/naming_model.h"
 
 namespace dnsd::distro {
+
+const std::string& DistroCore::Member::Intern(const std::string& name) {
+  // Member addresses only: a handful per cluster, kept for the life of the process.
+  static std::mutex mu;
+  static auto* names = new std::set<std::string>();
+  std::lock_guard lock(mu);
+  return *names->insert(name).first;
+}
 
 DistroCore::DistroCore(std::string self, std::vector<std::string> peers, DistroOptions options)
     : self_(std::move(self)), options_(options), ring_({self_}) {
@@ -118,7 +127,10 @@ DistroCore::Work DistroCore::Poll(int64_t now_ms) {
     }
     it = dirty_.erase(it);
   }
-  for (auto it = records_.begin(); it != records_.end();) {
+  // Timers of whole records are checked once a second: the sweep visits every client.
+  const bool sweep = now_ms - last_sweep_ms_ >= 1000;
+  if (sweep) last_sweep_ms_ = now_ms;
+  for (auto it = sweep ? records_.begin() : records_.end(); it != records_.end();) {
     const Record& r = it->second;
     const bool expired_tombstone = r.gone && now_ms - r.gone_ms >= options_.tombstone_ms;
     // A gRPC client whose owner is gone, or a copy whose new owner never sent its data (the

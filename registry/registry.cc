@@ -143,7 +143,8 @@ absl::Status Registry::RegisterLocked(const ServiceKey& key, Instance instance,
       ClientChangedLocked(slot.owner);
     }
     if (!owner.empty())
-      IndexAddLocked(std::string(owner), key, instance.address, /*local_if_new=*/!replacing_);
+      IndexAddLocked(std::string(owner), state, key, instance.address,
+                     /*local_if_new=*/!replacing_);
   }
   slot.owner = std::string(owner);
   slot.heartbeat_driven = heartbeat_driven;
@@ -354,19 +355,31 @@ void Registry::Tick(int64_t now_ms) {
 
 // ---------------------------------------------------------------- clients
 
-void Registry::IndexAddLocked(const std::string& owner, const ServiceKey& key,
-                              const InstanceAddress& address, bool local_if_new) {
+void Registry::IndexAddLocked(const std::string& owner, ServiceState& state,
+                              const ServiceKey& key, const InstanceAddress& address,
+                              bool local_if_new) {
   auto [it, created] = clients_.try_emplace(owner);
   if (created) it->second.local = local_if_new;
-  it->second.publications.insert(PublicationRef{key, address});
+  auto& refs = it->second.publications;
+  for (const auto& ref : refs) {
+    if (ref.Is(key, address)) return;
+  }
+  if (!state.key_ref) state.key_ref = std::make_shared<const ServiceKey>(key);
+  refs.push_back(PublicationRef{state.key_ref, address});
 }
 
 void Registry::IndexRemoveLocked(const std::string& owner, const ServiceKey& key,
                                  const InstanceAddress& address) {
   auto it = clients_.find(owner);
   if (it == clients_.end()) return;
-  it->second.publications.erase(PublicationRef{key, address});
-  if (it->second.publications.empty()) clients_.erase(it);
+  auto& refs = it->second.publications;
+  for (size_t i = 0; i < refs.size(); ++i) {
+    if (!refs[i].Is(key, address)) continue;
+    if (i + 1 != refs.size()) refs[i] = std::move(refs.back());
+    refs.pop_back();
+    break;
+  }
+  if (refs.empty()) clients_.erase(it);
 }
 
 bool Registry::IsLocalLocked(const std::string& owner) const {
@@ -389,12 +402,12 @@ std::vector<Registry::Publication> Registry::ClientPublications(std::string_view
   auto it = clients_.find(std::string(client_id));
   if (it == clients_.end()) return out;
   for (const PublicationRef& ref : it->second.publications) {
-    auto service = services_.find(ref.service);
+    auto service = services_.find(*ref.service);
     if (service == services_.end()) continue;
     auto* slots = const_cast<SlotList*>(&service->second.instances);
     const Slot* slot = slots->Find(ref.address);
     if (slot == nullptr) continue;
-    out.push_back(Publication{ref.service, slot->instance, slot->heartbeat_driven});
+    out.push_back(Publication{*ref.service, slot->instance, slot->heartbeat_driven});
   }
   std::sort(out.begin(), out.end(), [](const Publication& a, const Publication& b) {
     if (!(a.service == b.service)) return a.service < b.service;
@@ -409,17 +422,17 @@ Registry::ReplaceResult Registry::ReplaceClient(const std::string& client_id,
   absl::MutexLock lock(&mu_);
   replacing_ = true;
   ReplaceResult result;
-  absl::flat_hash_set<PublicationRef> before;
+  std::vector<PublicationRef> before;
   if (auto it = clients_.find(client_id); it != clients_.end()) {
-    before = it->second.publications;
+    before.assign(it->second.publications.begin(), it->second.publications.end());
     it->second.local = false;
   }
-  absl::flat_hash_set<PublicationRef> kept;
+  std::vector<std::pair<ServiceKey, InstanceAddress>> kept;
   for (Publication& p : publications) {
     if (!p.instance) continue;
     Instance instance = *p.instance;
     instance.ephemeral = true;
-    PublicationRef ref{p.service, instance.address};
+    InstanceAddress address = instance.address;
     const uint64_t revision = revision_;
     if (!RegisterLocked(p.service, std::move(instance), client_id, p.heartbeat_driven, now_ms)
              .ok()) {
@@ -427,12 +440,15 @@ Registry::ReplaceResult Registry::ReplaceClient(const std::string& client_id,
       continue;
     }
     if (revision_ != revision) ++result.changed;
-    kept.insert(std::move(ref));
+    kept.emplace_back(p.service, std::move(address));
   }
+  std::sort(kept.begin(), kept.end());
   for (const PublicationRef& ref : before) {
-    if (kept.contains(ref)) continue;
+    if (std::binary_search(kept.begin(), kept.end(), std::make_pair(*ref.service, ref.address)))
+      continue;
     const uint64_t revision = revision_;
-    DeregisterLocked(ref.service, ref.address, /*ephemeral=*/true, now_ms, client_id).IgnoreError();
+    DeregisterLocked(*ref.service, ref.address, /*ephemeral=*/true, now_ms, client_id)
+        .IgnoreError();
     if (revision_ != revision) ++result.changed;
   }
   if (auto it = clients_.find(client_id); it != clients_.end()) it->second.local = false;
@@ -447,7 +463,7 @@ void Registry::SetClientLocal(std::string_view client_id, bool local, int64_t no
   it->second.local = local;
   if (!local) return;
   for (const PublicationRef& ref : it->second.publications) {
-    auto service = services_.find(ref.service);
+    auto service = services_.find(*ref.service);
     if (service == services_.end()) continue;
     if (Slot* slot = service->second.instances.Find(ref.address)) slot->last_beat_ms = now_ms;
   }

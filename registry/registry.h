@@ -27,6 +27,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "registry/command.h"
@@ -172,6 +173,7 @@ class Registry {
     ServiceMeta meta;
     SlotList instances;
     int64_t empty_since_ms = 0;
+    std::shared_ptr<const ServiceKey> key_ref;  // for the client index, made on first use
   };
 
   absl::Status CheckLocked(const Command& command) const;
@@ -189,20 +191,20 @@ class Registry {
   void PublishLocked(const ServiceKey& key, const ServiceState& state);
   void RemoveServiceLocked(const ServiceKey& key);
   // The client index: which (service, address) slots each client owns.
+  // Compact, because there is one per ephemeral instance: the service key is shared with the
+  // service's state, and most clients publish one instance (no separate allocation).
   struct PublicationRef {
-    ServiceKey service;
+    std::shared_ptr<const ServiceKey> service;
     InstanceAddress address;
-    friend bool operator==(const PublicationRef&, const PublicationRef&) = default;
-    template <typename H>
-    friend H AbslHashValue(H h, const PublicationRef& r) {
-      return H::combine(std::move(h), r.service, r.address.ip, r.address.port, r.address.cluster);
+    bool Is(const ServiceKey& key, const InstanceAddress& at) const {
+      return address == at && *service == key;
     }
   };
   struct ClientEntry {
     bool local = true;
-    absl::flat_hash_set<PublicationRef> publications;
+    absl::InlinedVector<PublicationRef, 1> publications;
   };
-  void IndexAddLocked(const std::string& owner, const ServiceKey& key,
+  void IndexAddLocked(const std::string& owner, ServiceState& state, const ServiceKey& key,
                       const InstanceAddress& address, bool local_if_new);
   void IndexRemoveLocked(const std::string& owner, const ServiceKey& key,
                          const InstanceAddress& address);

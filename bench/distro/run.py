@@ -231,8 +231,8 @@ def main():
             time.sleep(0.5)
             ok, counts = converged()
         print(f"instances per node after the load: {counts}" + ("" if ok else " (NOT converged)"))
-        print("RSS per node: " + ", ".join(f"{n.ip} {n.rss_mb():.1f} MB" for n in nodes) +
-              f"; single node {single.rss_mb():.1f} MB (target < 150 MB at 100,000 instances)")
+        print("RSS right after the load: " + ", ".join(f"{n.ip} {n.rss_mb():.1f} MB" for n in nodes) +
+              f"; single node {single.rss_mb():.1f} MB")
 
         idle = 20
         verify_before = sum(n.metric("dnsd_distro_verify_bytes_total") for n in nodes)
@@ -242,6 +242,8 @@ def main():
         sync = sum(n.metric("dnsd_distro_sync_bytes_total") for n in nodes) - sync_before
         print(f"idle cluster at {counts[IPS[0]]:,.0f} instances, {idle} s: verify {verify / idle:,.0f} B/s, "
               f"sync {sync / idle:,.0f} B/s in all (Nacos: one verify request per client per peer every 5 s)")
+        print("RSS per node, idle at that size: " + ", ".join(f"{n.ip} {n.rss_mb():.1f} MB" for n in nodes) +
+              f"; single node {single.rss_mb():.1f} MB (target < 150 MB at 100,000 instances)")
     finally:
         for n in nodes + [single]:
             n.stop()
