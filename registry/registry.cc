@@ -355,9 +355,8 @@ void Registry::Tick(int64_t now_ms) {
 
 // ---------------------------------------------------------------- clients
 
-void Registry::IndexAddLocked(const std::string& owner, ServiceState& state,
-                              const ServiceKey& key, const InstanceAddress& address,
-                              bool local_if_new) {
+void Registry::IndexAddLocked(const std::string& owner, ServiceState& state, const ServiceKey& key,
+                              const InstanceAddress& address, bool local_if_new) {
   auto [it, created] = clients_.try_emplace(owner);
   if (created) it->second.local = local_if_new;
   auto& refs = it->second.publications;
