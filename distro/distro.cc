@@ -58,6 +58,12 @@ Distro::Distro(std::string self, std::vector<std::string> peers, registry::Regis
                      std::lock_guard lock(mu_);
                      return static_cast<double>(core_.pending_total());
                    });
+  metrics.AddGauge("dnsd_distro_replication_lag_ms",
+                   "How long the oldest change not yet delivered to a peer that is up has waited",
+                   [this] {
+                     std::lock_guard lock(mu_);
+                     return static_cast<double>(core_.lag_ms(clock_.NowMs()));
+                   });
   metrics.AddGauge("dnsd_distro_ready", "1 once the start-up snapshot is loaded",
                    [this] { return ready() ? 1.0 : 0.0; });
   registry_.SetClientListener([this](const std::string& client_id) {

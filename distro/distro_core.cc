@@ -148,6 +148,11 @@ DistroCore::Work DistroCore::Poll(int64_t now_ms) {
     }
   }
   for (auto& [peer, state] : peers_) {
+    if (state.pending.empty() && !state.in_flight) {
+      state.waiting_since_ms = 0;
+    } else if (state.waiting_since_ms == 0) {
+      state.waiting_since_ms = now_ms;
+    }
     if (state.next_verify_ms == 0) state.next_verify_ms = now_ms + options_.verify_interval_ms;
     if (state.in_flight || now_ms < state.retry_at_ms || !up_.contains(peer)) continue;
     if (!state.pending.empty()) {
@@ -353,6 +358,15 @@ size_t DistroCore::local_clients() const {
   size_t n = 0;
   for (const auto& [id, record] : records_) n += !record.gone && record.owner == self_ ? 1 : 0;
   return n;
+}
+
+int64_t DistroCore::lag_ms(int64_t now_ms) const {
+  int64_t lag = 0;
+  for (const auto& [peer, state] : peers_) {
+    if (up_.contains(peer) && state.waiting_since_ms != 0)
+      lag = std::max(lag, now_ms - state.waiting_since_ms);
+  }
+  return lag;
 }
 
 size_t DistroCore::pending_total() const {

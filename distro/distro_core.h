@@ -129,6 +129,9 @@ class DistroCore {
   size_t local_clients() const;
   size_t pending(const std::string& peer) const;
   size_t pending_total() const;
+  // Replication lag: how long the oldest undelivered change has waited for a peer that is up
+  // (as of the last Poll); 0 when every up peer has everything.
+  int64_t lag_ms(int64_t now_ms) const;
   bool IsKnownPeer(const std::string& node) const;
   uint64_t syncs_failed() const { return syncs_failed_; }
 
@@ -179,6 +182,7 @@ class DistroCore {
     int64_t retry_at_ms = 0;
     int64_t backoff_ms = 0;
     int64_t next_verify_ms = 0;
+    int64_t waiting_since_ms = 0;  // since when it has had changes not yet delivered (0: none)
   };
   static uint64_t DigestOf(const std::string& client_id, uint64_t revision);
   bool IsUp(const std::string& node) const { return node == self_ || up_.contains(node); }

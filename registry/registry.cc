@@ -312,7 +312,8 @@ BeatResult Registry::Beat(const ServiceKey& key, const InstanceAddress& address,
 void Registry::Tick(int64_t now_ms) {
   absl::MutexLock lock(&mu_);
   std::vector<ServiceKey> empty_expired;
-  for (auto& [key, state] : services_) {
+  for (auto& [service_key, state] : services_) {
+    const ServiceKey& key = service_key;  // a lambda below uses it (no captured bindings in C++20)
     bool changed = false;
     std::vector<std::string> changed_clients;
     // A remote client's instances expire on its owner, which sends the result.

@@ -66,6 +66,7 @@ TEST_F(DistroCoreTest, AFailedCallIsRetriedWithGrowingBackoffAndNewestData) {
     now = t;
   }
   EXPECT_EQ(retries, (std::vector<int64_t>{100, 200, 400, 800, 800}));
+  EXPECT_EQ(core_.lag_ms(now), now - 10) << "B has waited for the change since it was first sent";
   EXPECT_EQ(core_.syncs_failed(), 5u);
   // A change meanwhile is sent once, with the newer revision.
   core_.OnLocalChange("conn-1", now);
@@ -73,6 +74,10 @@ TEST_F(DistroCoreTest, AFailedCallIsRetriedWithGrowingBackoffAndNewestData) {
   work = core_.Poll(now + 10);
   EXPECT_EQ(work.sync[kB], std::vector<std::string>{"conn-1"});
   EXPECT_GT(core_.revision("conn-1"), 10u);
+  core_.OnSyncDone(kB, work.sync[kB], true, now + 11);
+  core_.OnSyncDone(kC, work.sync[kC], true, now + 11);
+  core_.Poll(now + 12);
+  EXPECT_EQ(core_.lag_ms(now + 12), 0);
 }
 
 TEST_F(DistroCoreTest, APeerThatIsDownGetsNothingUntilItIsBack) {
