@@ -76,17 +76,6 @@ int HexValue(char c) {
   return -1;
 }
 
-Method ToMethod(std::string_view m) {
-  if (m == "GET") return Method::kGet;
-  if (m == "POST") return Method::kPost;
-  if (m == "PUT") return Method::kPut;
-  if (m == "DELETE") return Method::kDelete;
-  if (m == "PATCH") return Method::kPatch;
-  if (m == "HEAD") return Method::kHead;
-  if (m == "OPTIONS") return Method::kOptions;
-  return Method::kOther;
-}
-
 const char* ReasonPhrase(int status) {
   switch (status) {
     case 100:
@@ -597,7 +586,7 @@ void HttpServer::Dispatch(HttpConnection& conn) {
   conn.head_request = raw.method == "HEAD";
   HttpRequest& request = conn.request;
   request = HttpRequest();
-  request.method = ToMethod(raw.method);
+  request.method = MethodFromName(raw.method);
   request.headers = &raw.headers;
   request.remote_ip = conn.ip;
   std::string_view target = raw.target;
@@ -668,19 +657,15 @@ void HttpServer::RouteRequest(const HttpRequest& request, Responder& responder) 
   if (!(methods & (1u << static_cast<int>(request.method)))) {
     wrong_method_->Inc();
     std::string allow;
-    static constexpr std::pair<Method, const char*> kNames[] = {
-        {Method::kGet, "GET"}, {Method::kHead, "HEAD"},     {Method::kPost, "POST"},
-        {Method::kPut, "PUT"}, {Method::kDelete, "DELETE"}, {Method::kPatch, "PATCH"}};
-    for (const auto& [m, name] : kNames) {
-      if (methods & (1u << static_cast<int>(m)))
-        allow += allow.empty() ? name : std::string(", ") + name;
+    for (const auto& [m, name] : kMethodNames) {
+      if (m == Method::kOptions || !(methods & (1u << static_cast<int>(m)))) continue;
+      if (!allow.empty()) allow += ", ";
+      allow += name;
     }
-    std::string method = "this method";
-    for (const auto& [m, name] : kNames) {
-      if (m == request.method) method = name;
-    }
-    HttpResponse response = HttpResponse::Text(
-        405, common::StrCat("method ", method, " is not allowed on ", request.path));
+    const std::string_view method = MethodName(request.method);
+    HttpResponse response =
+        HttpResponse::Text(405, common::StrCat("method ", method.empty() ? "this method" : method,
+                                               " is not allowed on ", request.path));
     response.headers.emplace_back("Allow", allow);
     responder.Send(std::move(response));
     return;

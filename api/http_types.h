@@ -36,6 +36,25 @@ class Params {
 
 enum class Method { kGet, kPost, kPut, kDelete, kPatch, kHead, kOptions, kOther };
 
+// The methods by their names on the wire, in the order an Allow header lists them.
+inline constexpr std::pair<Method, std::string_view> kMethodNames[] = {
+    {Method::kGet, "GET"},        {Method::kHead, "HEAD"},     {Method::kPost, "POST"},
+    {Method::kPut, "PUT"},        {Method::kDelete, "DELETE"}, {Method::kPatch, "PATCH"},
+    {Method::kOptions, "OPTIONS"}};
+inline Method MethodFromName(std::string_view name) {
+  for (const auto& [method, text] : kMethodNames) {
+    if (text == name) return method;
+  }
+  return Method::kOther;
+}
+// "" for kOther.
+inline std::string_view MethodName(Method method) {
+  for (const auto& [m, text] : kMethodNames) {
+    if (m == method) return text;
+  }
+  return {};
+}
+
 struct HttpRequest {
   Method method = Method::kGet;
   std::string path;

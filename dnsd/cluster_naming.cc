@@ -133,14 +133,7 @@ void ClusterNaming::OnForwardHttp(std::shared_ptr<net::GrpcCall> call, std::stri
     return;
   }
   api::HttpRequest plain;
-  static constexpr std::pair<api::Method, std::string_view> kMethods[] = {
-      {api::Method::kGet, "GET"},     {api::Method::kPost, "POST"},
-      {api::Method::kPut, "PUT"},     {api::Method::kDelete, "DELETE"},
-      {api::Method::kPatch, "PATCH"}, {api::Method::kHead, "HEAD"}};
-  plain.method = api::Method::kOther;
-  for (const auto& [m, name] : kMethods) {
-    if (request.method() == name) plain.method = m;
-  }
+  plain.method = api::MethodFromName(request.method());
   plain.path = request.path();
   plain.remote_ip = request.remote_ip();
   for (const auto& p : request.params()) plain.params.Add(p.name(), p.value());
@@ -175,13 +168,7 @@ api::EphemeralRouting ClusterNaming::Routing() {
     if (!client) return done(std::nullopt);
     dnsd::peer::ForwardHttpRequest out;
     out.set_from(self_);
-    static constexpr std::pair<api::Method, const char*> kNames[] = {
-        {api::Method::kGet, "GET"},     {api::Method::kPost, "POST"},
-        {api::Method::kPut, "PUT"},     {api::Method::kDelete, "DELETE"},
-        {api::Method::kPatch, "PATCH"}, {api::Method::kHead, "HEAD"}};
-    for (const auto& [m, name] : kNames) {
-      if (request.method == m) out.set_method(name);
-    }
+    out.set_method(std::string(api::MethodName(request.method)));
     out.set_path(request.path);
     out.set_remote_ip(request.remote_ip);
     // Parameters travel decoded (query and form merged), so the body is not needed again.

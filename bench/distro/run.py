@@ -177,7 +177,7 @@ def visibility(a, c, count):
 def wrk(targets, seconds):
     """wrk (64 connections) against each target at once; total requests per second (which
     register and re-register the 100,000 instances of bench/naming/register.lua)."""
-    script = os.path.join(ROOT, "bench", "distro", "register.lua")
+    script = os.path.join(ROOT, "bench", "naming", "register.lua")
     procs = [subprocess.Popen(["wrk", "-t1", "-c64", f"-d{seconds}s", "-s", script, f"http://{ip}:{PORT}",
                                "--", str(k * 100_000 // len(targets))],
                               stdout=subprocess.PIPE, text=True) for k, ip in enumerate(targets)]
