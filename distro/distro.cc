@@ -147,8 +147,8 @@ void Distro::LoadFrom(const std::string& peer, const dnsd::peer::DistroSnapshotR
     DistroCore::Accept accept = DistroCore::Accept::kAdopt;
     if (!own) {
       std::lock_guard lock(mu_);
-      accept = core_.OnRemote(held.owner(), id, held.client().revision(), publications->empty(),
-                              /*handoff=*/false, now);
+      accept =
+          core_.OnRemote(held.owner(), id, held.client().revision(), publications->empty(), now);
     }
     if (accept == DistroCore::Accept::kStale || accept == DistroCore::Accept::kRefused) continue;
     registry_.ReplaceClient(id, std::move(*publications), now);
@@ -269,16 +269,12 @@ void Distro::SendSync(const std::string& peer, const std::vector<std::string>& c
   for (const auto& id : clients) {
     auto publications = registry_.ClientPublications(id);
     uint64_t revision;
-    bool handoff;
     {
       std::lock_guard lock(mu_);
       if (publications.empty()) core_.MarkGone(id, now);
       revision = core_.revision(id);
-      handoff = core_.IsHandoff(id, peer);
     }
-    auto* client = request.add_clients();
-    EncodeClient(id, revision, publications, *client);
-    client->set_handoff(handoff);
+    EncodeClient(id, revision, publications, *request.add_clients());
   }
   sent_clients_.Inc(clients.size());
   sync_bytes_.Inc(request.ByteSizeLong());
@@ -347,11 +343,10 @@ dnsd::peer::DistroSyncResponse Distro::HandleSync(const dnsd::peer::DistroSyncRe
     {
       std::lock_guard lock(mu_);
       accept = core_.OnRemote(request.from(), client.id(), client.revision(), publications->empty(),
-                              client.handoff(), now);
+                              now);
     }
-    spdlog::debug("distro: {} from {} rev {} ({} instances{}): {}", client.id(), request.from(),
-                  client.revision(), publications->size(), client.handoff() ? ", handed over" : "",
-                  static_cast<int>(accept));
+    spdlog::debug("distro: {} from {} rev {} ({} instances): {}", client.id(), request.from(),
+                  client.revision(), publications->size(), static_cast<int>(accept));
     if (accept == DistroCore::Accept::kStale || accept == DistroCore::Accept::kRefused) {
       refused_clients_.Inc();
       if (accept == DistroCore::Accept::kRefused) {

@@ -262,9 +262,7 @@ DistroCore::Summary DistroCore::LocalSummary(bool with_list) const {
 }
 
 DistroCore::Accept DistroCore::OnRemote(const std::string& from, const std::string& client_id,
-                                        uint64_t revision, bool gone, bool handoff,
-                                        int64_t now_ms) {
-  (void)handoff;  // a hand-over is data like any other: the later write wins
+                                        uint64_t revision, bool gone, int64_t now_ms) {
   const bool http = registry::IsHttpClientId(client_id);
   auto it = records_.find(client_id);
   if (it != records_.end() && it->second.owner == self_) {
@@ -376,11 +374,6 @@ size_t DistroCore::pending_total() const {
 }
 
 bool DistroCore::IsKnownPeer(const std::string& node) const { return peers_.contains(node); }
-
-bool DistroCore::IsHandoff(const std::string& client_id, const std::string& peer) const {
-  auto it = records_.find(client_id);
-  return it != records_.end() && it->second.handoff && it->second.owner == peer;
-}
 
 size_t DistroCore::pending(const std::string& peer) const {
   auto it = peers_.find(peer);

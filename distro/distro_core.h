@@ -99,15 +99,13 @@ class DistroCore {
   Summary LocalSummary(bool with_list) const;
 
   // ---- Receiver side
-  // kAdopt: apply, and the client is this node's from now on (the ring gives it the client;
-  // the sender handed it over).
+  // kAdopt: apply, and the client is this node's from now on (the ring gives it to this node,
+  // or this node owns it and the copy is a later write than its own).
   enum class Accept { kApply, kAdopt, kStale, kRefused };
-  // A copy of `client_id` at `revision` sent by `from` (`gone`: it has no instances;
-  // `handoff`: `from` released it to this node).
+  // A copy of `client_id` at `revision` sent by `from` (`gone`: it has no instances). A
+  // released client's data is a copy like any other: the later write wins.
   Accept OnRemote(const std::string& from, const std::string& client_id, uint64_t revision,
-                  bool gone, bool handoff, int64_t now_ms);
-  // Whether `client_id` is being handed over to `peer` (its data goes with a hand-over mark).
-  bool IsHandoff(const std::string& client_id, const std::string& peer) const;
+                  bool gone, int64_t now_ms);
   bool SummaryMatches(const std::string& from, uint64_t count, uint64_t digest) const;
   struct VerifyAnswer {
     std::vector<std::string> resend;  // ask the owner for these

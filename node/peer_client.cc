@@ -129,44 +129,12 @@ void PeerClient::StartRaftCall() {
 }
 
 void PeerClient::Forward(dnsd::peer::ForwardRequest request, int deadline_ms, ForwardDone done) {
-  struct Call {
-    dnsd::peer::ForwardRequest request;
-    dnsd::peer::ForwardResponse response;
-    ForwardDone done;
-  };
-  auto call = std::make_shared<Call>();
-  call->request = std::move(request);
-  call->done = std::move(done);
-  grpc::ClientContext* context = nullptr;
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_ || forwards_in_flight_ >= kMaxForwardsInFlight) {
-      context = nullptr;
-    } else {
-      ++forwards_in_flight_;
-      context = NewContext(deadline_ms);
-    }
-  }
-  if (context == nullptr) {
-    call->done(absl::ResourceExhaustedError("too many writes are being forwarded to the leader"),
-               {});
-    return;
-  }
-  stub_->async()->Forward(
-      context, &call->request, &call->response, [this, call, context](grpc::Status status) {
-        {
-          std::lock_guard lock(mu_);
-          --forwards_in_flight_;
-        }
-        absl::Status transport =
-            status.ok() ? absl::OkStatus() : absl::UnavailableError(status.error_message());
-        call->done(transport, std::move(call->response));
-        CallDone(context);
-      });
+  Unary(&Stub::async::Forward, std::move(request), deadline_ms, std::move(done));
 }
 
-template <typename Request, typename Response, typename Start>
-void PeerClient::Unary(Request request, int deadline_ms, Done<Response> done, Start start) {
+template <typename Request, typename Response>
+void PeerClient::Unary(AsyncMethod<Request, Response> method, Request request, int deadline_ms,
+                       Done<Response> done) {
   struct Call {
     Request request;
     Response response;
@@ -187,52 +155,40 @@ void PeerClient::Unary(Request request, int deadline_ms, Done<Response> done, St
     call->done(absl::ResourceExhaustedError("too many calls in flight to this peer"), {});
     return;
   }
-  start(stub_->async(), context, &call->request, &call->response,
-        [this, call, context](grpc::Status status) {
-          {
-            std::lock_guard lock(mu_);
-            --forwards_in_flight_;
-          }
-          if (status.ok()) stats_.last_success_ms.store(SteadyNowMs(), std::memory_order_relaxed);
-          // gRPC's and absl's status codes are the same canonical codes.
-          call->done(status.ok() ? absl::OkStatus()
-                                 : absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                                                status.error_message()),
-                     std::move(call->response));
-          CallDone(context);
-        });
+  (stub_->async()->*method)(
+      context, &call->request, &call->response, [this, call, context](grpc::Status status) {
+        {
+          std::lock_guard lock(mu_);
+          --forwards_in_flight_;
+        }
+        if (status.ok()) stats_.last_success_ms.store(SteadyNowMs(), std::memory_order_relaxed);
+        // gRPC's and absl's status codes are the same canonical codes.
+        call->done(status.ok() ? absl::OkStatus()
+                               : absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                                              status.error_message()),
+                   std::move(call->response));
+        CallDone(context);
+      });
 }
 
 void PeerClient::DistroSync(dnsd::peer::DistroSyncRequest request, int deadline_ms,
                             Done<dnsd::peer::DistroSyncResponse> done) {
-  Unary(std::move(request), deadline_ms, std::move(done),
-        [](auto* stub, auto* context, auto* req, auto* resp, auto on_done) {
-          stub->DistroSync(context, req, resp, std::move(on_done));
-        });
+  Unary(&Stub::async::DistroSync, std::move(request), deadline_ms, std::move(done));
 }
 
 void PeerClient::DistroVerify(dnsd::peer::DistroVerifyRequest request, int deadline_ms,
                               Done<dnsd::peer::DistroVerifyResponse> done) {
-  Unary(std::move(request), deadline_ms, std::move(done),
-        [](auto* stub, auto* context, auto* req, auto* resp, auto on_done) {
-          stub->DistroVerify(context, req, resp, std::move(on_done));
-        });
+  Unary(&Stub::async::DistroVerify, std::move(request), deadline_ms, std::move(done));
 }
 
 void PeerClient::DistroSnapshot(dnsd::peer::DistroSnapshotRequest request, int deadline_ms,
                                 Done<dnsd::peer::DistroSnapshotResponse> done) {
-  Unary(std::move(request), deadline_ms, std::move(done),
-        [](auto* stub, auto* context, auto* req, auto* resp, auto on_done) {
-          stub->DistroSnapshot(context, req, resp, std::move(on_done));
-        });
+  Unary(&Stub::async::DistroSnapshot, std::move(request), deadline_ms, std::move(done));
 }
 
 void PeerClient::ForwardHttp(dnsd::peer::ForwardHttpRequest request, int deadline_ms,
                              Done<dnsd::peer::ForwardHttpResponse> done) {
-  Unary(std::move(request), deadline_ms, std::move(done),
-        [](auto* stub, auto* context, auto* req, auto* resp, auto on_done) {
-          stub->ForwardHttp(context, req, resp, std::move(on_done));
-        });
+  Unary(&Stub::async::ForwardHttp, std::move(request), deadline_ms, std::move(done));
 }
 
 }  // namespace dnsd::node

@@ -50,7 +50,9 @@ class PeerClient {
   static constexpr size_t kMaxBatchBytes = 8 << 20;
   static constexpr size_t kDefaultSnapshotChunkBytes = 4 << 20;
 
-  using ForwardDone = std::function<void(absl::Status transport, dnsd::peer::ForwardResponse)>;
+  template <typename Response>
+  using Done = std::function<void(absl::Status, Response)>;
+  using ForwardDone = Done<dnsd::peer::ForwardResponse>;
 
   // "ip:port" of the peer port.
   explicit PeerClient(std::string target, size_t snapshot_chunk_bytes = kDefaultSnapshotChunkBytes);
@@ -64,9 +66,7 @@ class PeerClient {
 
   // Distro's calls and forwarded HTTP requests: one asynchronous call each, with a deadline,
   // sharing the kMaxForwardsInFlight budget (beyond it they fail at once with
-  // kResourceExhausted). `done` gets kUnavailable when the call did not complete.
-  template <typename Response>
-  using Done = std::function<void(absl::Status, Response)>;
+  // kResourceExhausted). `done` gets the call's gRPC status when it did not complete.
   void DistroSync(dnsd::peer::DistroSyncRequest request, int deadline_ms,
                   Done<dnsd::peer::DistroSyncResponse> done);
   void DistroVerify(dnsd::peer::DistroVerifyRequest request, int deadline_ms,
@@ -90,9 +90,14 @@ class PeerClient {
   void StartRaftCall();
   grpc::ClientContext* NewContext(int deadline_ms);  // mu_ held; counted in flight
   void CallDone(grpc::ClientContext* context);
-  // One unary call: `start(async_stub, context, request, response, on_done)` issues it.
-  template <typename Request, typename Response, typename Start>
-  void Unary(Request request, int deadline_ms, Done<Response> done, Start start);
+  // One unary call of `method`: Forward, Distro's calls and forwarded HTTP requests.
+  using Stub = dnsd::peer::Peer::Stub;
+  template <typename Request, typename Response>
+  using AsyncMethod = void (Stub::async::*)(grpc::ClientContext*, const Request*, Response*,
+                                            std::function<void(grpc::Status)>);
+  template <typename Request, typename Response>
+  void Unary(AsyncMethod<Request, Response> method, Request request, int deadline_ms,
+             Done<Response> done);
 
   const std::string target_;
   const size_t snapshot_chunk_bytes_;

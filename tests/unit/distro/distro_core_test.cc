@@ -94,12 +94,12 @@ TEST_F(DistroCoreTest, APeerThatIsDownGetsNothingUntilItIsBack) {
 TEST_F(DistroCoreTest, ReceiverTakesNewerCopiesRefusesItsOwnAndVerifiesByDigest) {
   DistroCore b(kB, {kA, kB, kC}, Options());
   b.SetUpPeers({kA, kC}, 0);
-  EXPECT_EQ(b.OnRemote(kA, "conn-0", 3, false, false, 0), DistroCore::Accept::kApply);
-  EXPECT_EQ(b.OnRemote(kA, "conn-0", 2, false, false, 0), DistroCore::Accept::kStale);
+  EXPECT_EQ(b.OnRemote(kA, "conn-0", 3, false, 0), DistroCore::Accept::kApply);
+  EXPECT_EQ(b.OnRemote(kA, "conn-0", 2, false, 0), DistroCore::Accept::kStale);
   b.CompareList(kA, {});  // A no longer has conn-0: B drops it
   EXPECT_EQ(b.clients(), 0u);
   b.OnLocalChange("conn-9", 0);
-  EXPECT_EQ(b.OnRemote(kA, "conn-9", 1, false, false, 0), DistroCore::Accept::kRefused);
+  EXPECT_EQ(b.OnRemote(kA, "conn-9", 1, false, 0), DistroCore::Accept::kRefused);
 
   core_.OnLocalChange("conn-1", 0);
   core_.OnLocalChange("conn-2", 0);
@@ -110,8 +110,8 @@ TEST_F(DistroCoreTest, ReceiverTakesNewerCopiesRefusesItsOwnAndVerifiesByDigest)
   auto listed = core_.LocalSummary(true).clients;
   auto answer = b.CompareList(kA, listed);
   EXPECT_EQ(answer.resend, (std::vector<std::string>{"conn-1", "conn-2"}));
-  b.OnRemote(kA, "conn-1", core_.revision("conn-1"), false, false, 0);
-  b.OnRemote(kA, "conn-2", core_.revision("conn-2"), false, false, 0);
+  b.OnRemote(kA, "conn-1", core_.revision("conn-1"), false, 0);
+  b.OnRemote(kA, "conn-2", core_.revision("conn-2"), false, 0);
   EXPECT_TRUE(b.SummaryMatches(kA, summary.count, summary.digest));
 
   // The owner deleted conn-2 and the deletion was lost: the list drops it.
@@ -142,10 +142,10 @@ TEST_F(DistroCoreTest, HttpClientsMoveWithTheRingAndGrpcClientsOfALostOwnerAreDr
     if (core_.ring().OwnerOf(id) == kB && of_b.empty()) of_b = id;
     if (core_.ring().OwnerOf(id) == kA && of_a.empty()) of_a = id;
   }
-  EXPECT_EQ(core_.OnRemote(kB, of_b, 7, false, false, 0), DistroCore::Accept::kApply);
+  EXPECT_EQ(core_.OnRemote(kB, of_b, 7, false, 0), DistroCore::Accept::kApply);
   core_.OnLocalChange(of_a, 0);
   core_.Poll(10);
-  EXPECT_EQ(core_.OnRemote(kB, "conn-b", 1, false, false, 0), DistroCore::Accept::kApply);
+  EXPECT_EQ(core_.OnRemote(kB, "conn-b", 1, false, 0), DistroCore::Accept::kApply);
 
   // B goes down: its HTTP client is re-owned (here or by C), its gRPC client waits for the grace.
   auto change = core_.SetUpPeers({kC}, 100);
@@ -186,8 +186,7 @@ TEST_F(DistroCoreTest, AReleasedClientIsHandedToItsNewOwnerWhichAdoptsIt) {
   EXPECT_EQ(work.sync[kB], std::vector<std::string>{id}) << "the data goes to the new owner";
   EXPECT_EQ(work.sync[kC], std::vector<std::string>{id})
       << "and to the others, whose ring may differ";
-  EXPECT_EQ(b.OnRemote(kA, id, core_.revision(id), false, /*handoff=*/true, 22),
-            DistroCore::Accept::kAdopt);
+  EXPECT_EQ(b.OnRemote(kA, id, core_.revision(id), false, 22), DistroCore::Accept::kAdopt);
   EXPECT_EQ(b.OwnerOf(id), kB);
   EXPECT_EQ(b.local_clients(), 1u);
   // A failed hand-over is retried.
@@ -197,7 +196,7 @@ TEST_F(DistroCoreTest, AReleasedClientIsHandedToItsNewOwnerWhichAdoptsIt) {
   core_.OnSyncDone(kB, work.sync[kB], true, 201);
   EXPECT_TRUE(core_.CompareList(kB, {}).drop.empty()) << "B has not sent its own copy yet";
   // Once B's copy has come, B's summary governs A's copy.
-  EXPECT_EQ(core_.OnRemote(kB, id, b.revision(id), false, false, 202), DistroCore::Accept::kApply);
+  EXPECT_EQ(core_.OnRemote(kB, id, b.revision(id), false, 202), DistroCore::Accept::kApply);
   EXPECT_EQ(core_.CompareList(kB, {}).drop, std::vector<std::string>{id});
 }
 
@@ -217,8 +216,8 @@ TEST_F(DistroCoreTest, AfterAPartitionTheLaterWriteOfAClientWinsAndCopiesWaitFor
   // C holds B's copy.
   b.OnLocalChange(id, 0);
   b.Poll(10);
-  ASSERT_EQ(c.OnRemote(kB, id, b.revision(id), false, false, 11), DistroCore::Accept::kApply);
-  ASSERT_EQ(core_.OnRemote(kB, id, b.revision(id), false, false, 11), DistroCore::Accept::kApply);
+  ASSERT_EQ(c.OnRemote(kB, id, b.revision(id), false, 11), DistroCore::Accept::kApply);
+  ASSERT_EQ(core_.OnRemote(kB, id, b.revision(id), false, 11), DistroCore::Accept::kApply);
   // A is cut off: it owns every client it sees, and changes this one at 5000; B at 3000.
   EXPECT_EQ(core_.SetUpPeers({}, 1000).adopted, std::vector<std::string>{id});
   EXPECT_EQ(core_.OwnerOf(id), kA);
@@ -229,17 +228,16 @@ TEST_F(DistroCoreTest, AfterAPartitionTheLaterWriteOfAClientWinsAndCopiesWaitFor
   // Healed: A hands the client to B, whose own write is older: A's write wins.
   auto change = core_.SetUpPeers({kB, kC}, 6000);
   ASSERT_EQ(change.released, std::vector<std::string>{id});
-  EXPECT_EQ(b.OnRemote(kA, id, core_.revision(id), false, /*handoff=*/true, 6001),
-            DistroCore::Accept::kAdopt);
+  EXPECT_EQ(b.OnRemote(kA, id, core_.revision(id), false, 6001), DistroCore::Accept::kAdopt);
   EXPECT_EQ(b.revision(id), 5000u) << "A's write, at its revision";
   // A hand-over of an older write is refused: the owner's later write stands.
-  EXPECT_EQ(b.OnRemote(kA, id, 4000, false, /*handoff=*/true, 6002), DistroCore::Accept::kRefused);
+  EXPECT_EQ(b.OnRemote(kA, id, 4000, false, 6002), DistroCore::Accept::kRefused);
 
   // C saw A's ring change as well: a copy retargeted to an owner that has not sent it yet is
   // not removed by that owner's summary, and goes if no data comes.
   DistroCore d(kC, {kA, kB, kC}, Options());
   d.SetUpPeers({kA}, 0);  // B down: A owns the client in C's view
-  ASSERT_EQ(d.OnRemote(kA, id, 5010, false, false, 10), DistroCore::Accept::kApply);
+  ASSERT_EQ(d.OnRemote(kA, id, 5010, false, 10), DistroCore::Accept::kApply);
   d.SetUpPeers({kA, kB}, 20);
   EXPECT_EQ(d.OwnerOf(id), kB);
   EXPECT_TRUE(d.CompareList(kB, {}).drop.empty());
