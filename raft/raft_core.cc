@@ -68,7 +68,10 @@ RaftCore::RaftCore(RaftConfig config, RaftStorageState stored) : config_(std::mo
   log_ = std::move(stored.entries);
   for (const Entry& e : log_) NoteConfEntries(e);
   RebuildConf();
-  commit_ = std::clamp<uint64_t>(stored.hard_state.commit, offset_, last_index());
+  // What the state machines hold is committed, whatever the stored commit index says.
+  applied_ = std::clamp<uint64_t>(stored.applied, applied_, last_index());
+  commit_ =
+      std::clamp<uint64_t>(std::max(stored.hard_state.commit, applied_), offset_, last_index());
   stable_ = persisting_ = last_index();
   persisted_hs_ = stored.hard_state;
   ResetTimers();

@@ -74,6 +74,10 @@ struct RaftStorageState {
   HardState hard_state;
   std::optional<Snapshot> snapshot;  // the log starts after it
   std::vector<Entry> entries;        // contiguous, from the snapshot's index + 1 (or 1)
+  // Entries up to here are in the state machines already (a node rebuilding its core after a
+  // storage failure); committed entries are handed out from the next one. 0: from the
+  // snapshot's index.
+  uint64_t applied = 0;
 };
 
 struct Ready {

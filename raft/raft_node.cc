@@ -1,8 +1,12 @@
 #include "raft/raft_node.h"
 
+#include <sys/statvfs.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 
+#include "common/storage_failure.h"
 #include "common/strings.h"
 #include "common/thread_name.h"
 #include "spdlog/spdlog.h"
@@ -45,8 +49,17 @@ absl::StatusOr<std::unique_ptr<RaftNode>> RaftNode::Create(RaftNodeOptions optio
       return absl::InternalError("a snapshot is stored but nothing restores it");
     if (auto s = options.restore(*state->snapshot->data); !s.ok()) return s;
   }
-  return std::unique_ptr<RaftNode>(new RaftNode(std::move(options), transport, std::move(apply),
-                                                std::move(*storage), std::move(*state)));
+  if (!options.fatal) {
+    options.fatal = [](const absl::Status& s) {
+      spdlog::critical("state machine failed: {}", common::ToStd(s.message()));
+      std::abort();
+    };
+  }
+  const uint64_t restored = state->snapshot ? state->snapshot->index : 0;
+  auto node = std::unique_ptr<RaftNode>(new RaftNode(
+      std::move(options), transport, std::move(apply), std::move(*storage), std::move(*state)));
+  node->state_applied_ = restored;
+  return node;
 }
 
 RaftNode::RaftNode(RaftNodeOptions options, RaftTransport& transport, ApplyFn apply,
@@ -133,6 +146,12 @@ void RaftNode::Propose(std::string data, IndexedDoneFn done) {
       refused = absl::InvalidArgumentError("empty command");  // empty entries are no-ops
     } else if (stopping_ || failed_) {
       refused = absl::UnavailableError("this node is not running");
+    } else if (log_unwritable_) {
+      refused = absl::UnavailableError(
+          "writes are paused: this node's Raft log cannot be written (disk full or failing)");
+    } else if (stalled_) {
+      refused = absl::UnavailableError(
+          "writes are paused: the state machine is waiting for the data disk to accept writes");
     } else if (status_.role != Role::kLeader) {
       refused = NotLeaderError(status_.leader);
     } else {
@@ -147,7 +166,8 @@ void RaftNode::Propose(std::string data, IndexedDoneFn done) {
 void RaftNode::Receive(Message message) {
   {
     std::lock_guard lock(mu_);
-    if (stopping_) return;
+    // A node that cannot write its log or apply takes no part (Raft retransmits).
+    if (stopping_ || log_unwritable_ || stalled_) return;
     inbox_.push_back(std::move(message));
   }
   cv_.notify_one();
@@ -163,7 +183,130 @@ void RaftNode::TransferLeader(NodeId to) {
 
 RaftStatus RaftNode::status() const {
   std::lock_guard lock(mu_);
-  return status_;
+  RaftStatus status = status_;
+  status.stalled = stalled_;
+  status.log_unwritable = log_unwritable_;
+  status.storage_stalls = storage_stalls_;
+  status.log_write_failures = log_write_failures_;
+  status.low_space_refusals = low_space_refusals_;
+  return status;
+}
+
+bool RaftNode::alone() const {
+  const ConfState& conf = core_->conf();
+  return conf.learners.empty() && conf.voters.size() == 1 && conf.voters[0] == options_.core.id;
+}
+
+absl::Status RaftNode::CheckFreeSpace() const {
+  if (options_.min_free_bytes == 0) return absl::OkStatus();
+  struct statvfs fs {};
+  if (statvfs(options_.dir.c_str(), &fs) != 0) return absl::OkStatus();
+  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (free_bytes >= options_.min_free_bytes) return absl::OkStatus();
+  return absl::UnavailableError(common::StrCat(
+      "the data disk is almost full (", free_bytes / 1024,
+      " KiB free; writes need storage.min_free_bytes = ", options_.min_free_bytes / 1024, " KiB)"));
+}
+
+void RaftNode::OnLogWriteFailure(const absl::Status& cause) {
+  spdlog::error("Raft node {}: {}; writes pause until the log can be written again",
+                options_.core.id, common::ToStd(cause.message()));
+  // Entries the log holds stay pending: they commit (or are replaced) once it is back.
+  const uint64_t durable = storage_->last_index();
+  const absl::Status lost =
+      alone() ? absl::UnavailableError(
+                    common::StrCat("the write was not stored: ", common::ToStd(cause.message())))
+              : absl::UnavailableError(
+                    "this node could not write its Raft log; the write's outcome is unknown "
+                    "(the other members may still commit it)");
+  for (auto it = pending_.upper_bound(durable); it != pending_.end();) {
+    it->second.done(lost, 0);
+    it = pending_.erase(it);
+  }
+  for (auto& [context, read] : pending_reads_) {
+    read.done(absl::UnavailableError("this node cannot write its Raft log"));
+  }
+  pending_reads_.clear();
+  {
+    std::lock_guard lock(mu_);
+    log_unwritable_ = true;
+    ++log_write_failures_;
+  }
+  recover_backoff_ms_ = 20;
+  next_recover_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+}
+
+bool RaftNode::TryRecoverLog() {
+  absl::Status s = storage_->Reopen();
+  absl::StatusOr<RaftStorageState> state = s.ok() ? storage_->Load() : s;
+  if (!state.ok()) {
+    spdlog::debug("Raft node {}: log still unwritable: {}", options_.core.id,
+                  common::ToStd(state.status().message()));
+    recover_backoff_ms_ = std::min<int64_t>(recover_backoff_ms_ * 2, 2000);
+    next_recover_ =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(recover_backoff_ms_);
+    return false;
+  }
+  if (state->snapshot && state->snapshot->index > state_applied_) {
+    // A leader's snapshot reached the disk although its write was reported failed.
+    absl::Status restored = options_.restore
+                                ? options_.restore(*state->snapshot->data)
+                                : absl::InternalError("no state machine restores snapshots");
+    if (!restored.ok()) {
+      spdlog::error("Raft node {}: restoring a snapshot failed: {}; stopping this node",
+                    options_.core.id, common::ToStd(restored.message()));
+      FailAll(absl::UnavailableError("this node could not restore a snapshot"));
+      return false;
+    }
+    state_applied_ = state->snapshot->index;
+  }
+  const uint64_t last =
+      (state->snapshot ? state->snapshot->index : 0) + static_cast<uint64_t>(state->entries.size());
+  if (state_applied_ > last) {
+    // Applied entries were durable before they were applied: the disk lost them.
+    spdlog::error("Raft node {}: the reopened log ends at {} but {} entries were applied",
+                  options_.core.id, last, state_applied_);
+    FailAll(absl::UnavailableError("this node's Raft log lost entries"));
+    return false;
+  }
+  state->applied = state_applied_;
+  // As after a restart: the core comes back from what is stored, a follower until it hears
+  // from a leader or wins an election.
+  core_ = std::make_unique<RaftCore>(options_.core, *std::move(state));
+  {
+    std::lock_guard lock(mu_);
+    log_unwritable_ = false;
+  }
+  spdlog::info("Raft node {}: log writable again; rejoining at term {}", options_.core.id,
+               core_->term());
+  if (alone()) core_->Campaign();
+  return true;
+}
+
+bool RaftNode::ApplyWithRetry(const Entry& entry, absl::Status& result) {
+  auto backoff = std::chrono::milliseconds(20);
+  for (;;) {
+    result = apply_(entry.index, entry.data);
+    if (!common::IsStorageFailure(result)) {
+      std::lock_guard lock(mu_);
+      if (stalled_) {
+        spdlog::info("Raft node {}: entry {} applied; going on", options_.core.id, entry.index);
+        stalled_ = false;
+      }
+      return true;
+    }
+    std::unique_lock lock(mu_);
+    if (!stalled_) {
+      spdlog::error(
+          "Raft node {}: cannot apply entry {}: {}; retrying until the disk accepts "
+          "writes",
+          options_.core.id, entry.index, common::ToStd(result.message()));
+      stalled_ = true;
+      ++storage_stalls_;
+    }
+    if (cv_.wait_for(lock, backoff, [&] { return stopping_; })) return false;
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
 }
 
 void RaftNode::MaybeCompact() {
@@ -180,7 +323,7 @@ void RaftNode::MaybeCompact() {
   Snapshot snapshot{applied, core_->term_at(applied),
                     std::make_shared<const std::string>(*std::move(data)), core_->conf_at(applied)};
   if (auto s = storage_->Compact(snapshot); !s.ok()) {
-    FailAll(absl::UnavailableError("this node's Raft log cannot be written"));
+    OnLogWriteFailure(s);
     return;
   }
   core_->Compact(applied, snapshot.data).IgnoreError();
@@ -202,6 +345,10 @@ void RaftNode::Run() {
   using Clock = std::chrono::steady_clock;
   const auto tick = std::chrono::milliseconds(options_.tick_ms);
   auto next_tick = Clock::now() + tick;
+  if (options_.campaign_at_start) {
+    core_->Campaign();
+    HandleReady();
+  }
   for (;;) {
     std::deque<Message> inbox;
     std::vector<Proposal> proposals;
@@ -209,7 +356,7 @@ void RaftNode::Run() {
     std::vector<DoneFn> reads;
     {
       std::unique_lock lock(mu_);
-      cv_.wait_until(lock, next_tick, [&] {
+      cv_.wait_until(lock, log_unwritable_ ? std::min(next_tick, next_recover_) : next_tick, [&] {
         return stopping_ || !inbox_.empty() || !proposals_.empty() || !transfers_.empty() ||
                !reads_.empty();
       });
@@ -218,6 +365,30 @@ void RaftNode::Run() {
       proposals.swap(proposals_);
       transfers.swap(transfers_);
       reads.swap(reads_);
+    }
+    if (log_unwritable_) {
+      const absl::Status paused = absl::UnavailableError(
+          "writes are paused: this node's Raft log cannot be written (disk full or failing)");
+      for (auto& p : proposals) p.done(paused, 0);
+      for (DoneFn& done : reads) done(paused);
+      if (Clock::now() >= next_tick) next_tick = Clock::now() + tick;
+      if (Clock::now() < next_recover_ || !TryRecoverLog()) {
+        if (failed_) return;
+        continue;
+      }
+      HandleReady();
+      if (failed_) return;
+      continue;
+    }
+    if (!proposals.empty() && core_->role() == Role::kLeader) {
+      if (absl::Status space = CheckFreeSpace(); !space.ok()) {
+        {
+          std::lock_guard lock(mu_);
+          low_space_refusals_ += proposals.size();
+        }
+        for (auto& p : proposals) p.done(space, 0);
+        proposals.clear();
+      }
     }
     if (Clock::now() >= next_tick) {
       core_->Tick();
@@ -281,9 +452,7 @@ void RaftNode::HandleReady() {
     if (auto s = storage_->Save(ready.snapshot, ready.hard_state, ready.entries, ready.must_sync);
         !s.ok()) {
       // Nothing of this Ready may leave the node: its promises are not durable.
-      spdlog::error("Raft node {}: {}; stopping this node", options_.core.id,
-                    common::ToStd(s.message()));
-      FailAll(absl::UnavailableError("this node's Raft log cannot be written"));
+      OnLogWriteFailure(s);
       return;
     }
     if (ready.snapshot) {
@@ -297,6 +466,7 @@ void RaftNode::HandleReady() {
         return;
       }
       ++snapshots_restored_;
+      state_applied_ = ready.snapshot->index;
       // Writes this node proposed up to there: their fate is in the snapshot, not knowable.
       while (!pending_.empty() && pending_.begin()->first <= ready.snapshot->index) {
         pending_.begin()->second.done(
@@ -320,8 +490,16 @@ void RaftNode::HandleReady() {
     }
     for (const Entry& e : ready.committed) {
       // No-ops and membership changes are the core's; the state machines see the rest.
-      absl::Status result =
-          e.data.empty() || IsConfChange(e.data) ? absl::OkStatus() : apply_(e.index, e.data);
+      absl::Status result;
+      if (!e.data.empty() && !IsConfChange(e.data)) {
+        if (!ApplyWithRetry(e, result)) return;  // stopping: the next start applies it
+        if (common::IsStateDamaged(result)) {
+          options_.fatal(result);
+          FailAll(absl::UnavailableError("a state machine of this node failed"));
+          return;
+        }
+      }
+      state_applied_ = e.index;
       // Proposals at or below this index are settled: ours if the term matches, lost if not.
       while (!pending_.empty() && pending_.begin()->first <= e.index) {
         auto node = pending_.extract(pending_.begin());
@@ -340,7 +518,7 @@ void RaftNode::HandleReady() {
     }
     core_->Advance(ready);
     MaybeCompact();
-    if (failed_) return;
+    if (failed_ || log_unwritable_) break;
   }
   PublishStatus();
   RunAppliedWaiters();

@@ -9,14 +9,29 @@
 //
 // Failures: a proposal on a follower fails at once with a not-leader error (IsNotLeader;
 // the proposer forwards it to the leader); a proposal whose entry was replaced by another leader's
-// fails with kUnavailable saying it was not applied (anywhere); a storage failure stops the node
-// (its peers hold the data) and fails everything waiting with kUnavailable. On Stop(), proposals
-// still waiting get no answer: their outcome is unknown (they may still commit elsewhere).
+// fails with kUnavailable saying it was not applied (anywhere). On Stop(), proposals still
+// waiting get no answer: their outcome is unknown (they may still commit elsewhere).
+// Storage (one rule, as for any durable store here: a proposer hears "not stored" only for a
+// write that is not in the log):
+// - The Raft log cannot be written (full disk, I/O error, failed fsync): proposals whose
+//   entries were not saved fail with kUnavailable (on a node alone, "not stored"; with peers,
+//   "outcome unknown", since a leader sends its appends before its own fsync ends); saved
+//   ones keep waiting. The node stops taking part (messages dropped, proposals refused) and
+//   retries with backoff to reopen the log (RaftStorage rolls it back to the last good
+//   write), then rebuilds its core from what is stored, as a restart would, and goes on.
+// - Applying a committed entry fails for lack of storage (common::IsStorageFailure, e.g. the
+//   config store cannot write): the node stalls on that entry, retrying with backoff until
+//   it applies, and only then answers its proposer. Meanwhile proposals are refused at once
+//   and peer messages dropped (a stalled leader loses leadership; its followers go on).
+// - A state machine's files turn out damaged (common::IsStateDamaged): `fatal` runs.
+// - The log's disk has less than `min_free_bytes` free: proposals are refused before anything
+//   is written, which keeps room for applying what is logged and for LevelDB's compactions.
 //
 // Thread-safety: Propose, Receive, TransferLeader and the accessors are thread-safe.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -54,6 +69,14 @@ struct RaftNodeOptions {
   uint64_t compact_every = 0;
   std::function<absl::StatusOr<std::string>()> take_snapshot;  // an error skips this compaction
   std::function<absl::Status(const std::string&)> restore;
+  // Proposals are refused while the log's file system has less free space than this. 0: off.
+  uint64_t min_free_bytes = 0;
+  // A state machine cannot go on (its files are damaged). Must not return normally in
+  // production (the daemon exits and rebuilds at the next start); unset: abort.
+  std::function<void(const absl::Status&)> fatal;
+  // Campaign at once on start instead of after an election timeout: for a node that is the
+  // only voter (its leadership needs nobody's vote, so there is nothing to wait for).
+  bool campaign_at_start = false;
 };
 
 struct RaftStatus {
@@ -66,6 +89,11 @@ struct RaftStatus {
   uint64_t last_index = 0;
   uint64_t snapshots_restored = 0;  // snapshots received from a leader and restored
   ConfState conf;                   // the configuration in this node's log
+  bool stalled = false;             // applying waits for the disk (see RaftNode)
+  bool log_unwritable = false;      // the Raft log failed a write and is not reopened yet
+  uint64_t storage_stalls = 0;      // times applying had to wait for the disk
+  uint64_t log_write_failures = 0;  // times the Raft log failed a write
+  uint64_t low_space_refusals = 0;  // proposals refused for lack of free space
 };
 
 // The refusal of a proposal by a node that is not the leader: kFailedPrecondition with the
@@ -112,6 +140,14 @@ class RaftNode {
   void Run();
   void HandleReady();
   void MaybeCompact();
+  // The log failed a write: answers what cannot be saved now, drops out until it reopens.
+  void OnLogWriteFailure(const absl::Status& cause);
+  // Reopens the log and rebuilds the core from it; false while the disk still fails.
+  bool TryRecoverLog();
+  // Applies a committed entry, waiting out storage failures; false when stopped meanwhile.
+  bool ApplyWithRetry(const Entry& entry, absl::Status& result);
+  absl::Status CheckFreeSpace() const;
+  bool alone() const;  // the only member of its configuration
   void FailAll(const absl::Status& status);
   void PublishStatus();
   void RunAppliedWaiters();
@@ -139,6 +175,15 @@ class RaftNode {
   std::multimap<uint64_t, std::function<void()>> applied_waiters_;
   bool stopping_ = false;
   bool failed_ = false;
+  // Driver thread writes, Propose/Receive read under mu_ (see the failure rules above).
+  bool log_unwritable_ = false;
+  bool stalled_ = false;
+  uint64_t storage_stalls_ = 0;
+  uint64_t log_write_failures_ = 0;
+  uint64_t low_space_refusals_ = 0;
+  int64_t recover_backoff_ms_ = 0;
+  uint64_t state_applied_ = 0;  // driver thread: the last entry in the state machines
+  std::chrono::steady_clock::time_point next_recover_;
   RaftStatus status_;
   std::map<uint64_t, Pending> pending_;  // driver thread only: index -> waiting proposer
   std::atomic<uint64_t> rejected_{0};

@@ -5,6 +5,7 @@
 #include <leveldb/write_batch.h>
 
 #include <filesystem>
+#include <fstream>
 #include <optional>
 
 #include "common/strings.h"
@@ -15,6 +16,9 @@ namespace dnsd::raft {
 namespace {
 
 constexpr char kHardStateKey[] = "H";
+// The last index a successful write left, written when a write fails and removed once the
+// store is rolled back to it: a restart before the rollback still does it.
+constexpr char kAckedMarker[] = "ACKED_INDEX";
 constexpr char kSnapshotKey[] = "S";
 
 void PutU64(std::string& out, uint64_t v) {
@@ -69,8 +73,9 @@ std::optional<Snapshot> DecodeSnapshotRecord(std::string_view value) {
 
 }  // namespace
 
-RaftStorage::RaftStorage(std::string dir, std::unique_ptr<leveldb::DB> db)
-    : dir_(std::move(dir)), db_(std::move(db)) {}
+RaftStorage::RaftStorage(std::string dir, RaftStorageOptions options,
+                         std::unique_ptr<leveldb::DB> db)
+    : dir_(std::move(dir)), options_(options), db_(std::move(db)) {}
 RaftStorage::~RaftStorage() = default;
 
 absl::StatusOr<std::unique_ptr<RaftStorage>> RaftStorage::Open(const std::string& dir,
@@ -80,12 +85,83 @@ absl::StatusOr<std::unique_ptr<RaftStorage>> RaftStorage::Open(const std::string
   if (ec) return absl::UnavailableError(common::StrCat("cannot create ", dir, ": ", ec.message()));
   auto db = OpenLevelDb(dir, options.env, "Raft log");
   if (!db.ok()) return db.status();
-  std::unique_ptr<RaftStorage> storage(new RaftStorage(dir, std::move(*db)));
-  auto state = storage->Load();
-  if (!state.ok()) return state.status();
-  storage->first_index_ = state->snapshot ? state->snapshot->index + 1 : 1;
-  storage->last_index_ = storage->first_index_ - 1 + state->entries.size();
+  std::unique_ptr<RaftStorage> storage(new RaftStorage(dir, options, std::move(*db)));
+  const auto marker = std::filesystem::path(dir) / kAckedMarker;
+  std::ifstream marker_file(marker);
+  uint64_t acked = 0;
+  if (marker_file >> acked) {
+    // The process stopped before a failed write was rolled back: do it now. The hard state's
+    // commit index cannot be past what stays.
+    std::string value;
+    std::optional<HardState> hard_state;
+    if (storage->db_->Get(leveldb::ReadOptions(), kHardStateKey, &value).ok() &&
+        value.size() == 24 && GetU64(value.data() + 16) > acked) {
+      hard_state = HardState{GetU64(value.data()), GetU64(value.data() + 8), acked};
+    }
+    spdlog::warn("Raft log {}: rolling back what followed entry {} (its write failed)", dir, acked);
+    if (auto s = storage->RollBack(acked, hard_state); !s.ok()) return s;
+  }
+  marker_file.close();
+  std::filesystem::remove(marker, ec);
+  if (auto s = storage->ReadBounds(); !s.ok()) return s;
   return storage;
+}
+
+absl::Status RaftStorage::ReadBounds() {
+  auto state = Load();
+  if (!state.ok()) return state.status();
+  first_index_ = state->snapshot ? state->snapshot->index + 1 : 1;
+  last_index_ = first_index_ - 1 + state->entries.size();
+  saved_hard_state_ = state->hard_state;
+  return absl::OkStatus();
+}
+
+absl::Status RaftStorage::RollBack(uint64_t last, const std::optional<HardState>& hard_state) {
+  leveldb::WriteBatch batch;
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  std::string from = EntryKey(last + 1);
+  for (it->Seek(from); it->Valid() && it->key().starts_with("E"); it->Next()) {
+    batch.Delete(it->key());
+  }
+  if (!it->status().ok()) {
+    return absl::DataLossError(
+        common::StrCat("the Raft log in ", dir_, " is damaged: ", it->status().ToString()));
+  }
+  if (hard_state) {
+    std::string value;
+    PutU64(value, hard_state->term);
+    PutU64(value, hard_state->vote);
+    PutU64(value, hard_state->commit);
+    batch.Put(kHardStateKey, value);
+  }
+  leveldb::WriteOptions options;
+  options.sync = true;
+  const leveldb::Status s = db_->Write(options, &batch);
+  if (!s.ok()) {
+    return absl::UnavailableError(
+        common::StrCat("rolling back the Raft log failed: ", StorageFailureMessage(s)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RaftStorage::Reopen() {
+  if (db_) return absl::OkStatus();
+  auto db = OpenLevelDb(dir_, options_.env, "Raft log");
+  if (!db.ok()) return db.status();
+  db_ = std::move(*db);
+  // Whatever the failed batch left goes: entries past the last good one, and a hard state
+  // that no successful write made. A compaction or a leader's snapshot that did reach the
+  // file is kept: either outcome of those is a consistent log.
+  absl::Status s = RollBack(last_index_, saved_hard_state_);
+  if (s.ok()) s = ReadBounds();
+  if (!s.ok()) {
+    db_.reset();
+    return s;
+  }
+  std::error_code ec;
+  std::filesystem::remove(std::filesystem::path(dir_) / kAckedMarker, ec);
+  spdlog::info("Raft log {}: reopened after a write failure (entries up to {})", dir_, last_index_);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<RaftStorageState> RaftStorage::Load() const {
@@ -149,6 +225,10 @@ absl::Status RaftStorage::Write(leveldb::WriteBatch& batch, bool sync) {
   if (s.ok()) return absl::OkStatus();
   spdlog::error("Raft log {}: write failed: {}", dir_, s.ToString());
   db_.reset();
+  {
+    std::ofstream marker(std::filesystem::path(dir_) / kAckedMarker, std::ios::trunc);
+    marker << last_index_ << '\n';
+  }
   return absl::UnavailableError(
       common::StrCat("the Raft log could not be written: ", StorageFailureMessage(s)));
 }
@@ -215,6 +295,7 @@ absl::Status RaftStorage::Save(const std::optional<Snapshot>& snapshot,
   if (auto s = Write(batch, sync || snapshot || !entries.empty()); !s.ok()) return s;
   first_index_ = new_first;
   last_index_ = new_last;
+  if (hard_state) saved_hard_state_ = *hard_state;
   return absl::OkStatus();
 }
 

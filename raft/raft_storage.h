@@ -7,11 +7,14 @@
 // big-endian) -> term (8 bytes big-endian) + command bytes; "S" -> index, term (8 bytes
 // big-endian each) + the state machines' snapshot at that index, when the log was compacted.
 //
-// Failures: a failed Save closes the database (as LogStore does, so LevelDB never writes
-// good records behind a torn one) and every later call fails until the node is restarted:
-// Raft's peers hold the data, so a node whose disk fails stops rather than guessing. Load()
-// verifies checksums and the log's shape (contiguous from 1, terms never decreasing, commit
-// within the log) and names the directory when something is wrong.
+// Failures: a failed Save closes the database at once (so LevelDB never writes good records
+// behind the torn one its failed write may have left) and every later call fails until
+// Reopen() succeeds. Reopening rolls the store back to what the last successful Save left:
+// LevelDB's recovery drops a torn tail, and a batch that reached the file although its fsync
+// failed is deleted, so a write its proposer was told failed never reappears. A marker file
+// (ACKED_INDEX, best effort) carries the last good index over a restart that comes first.
+// Load() verifies checksums and the log's shape (contiguous from 1, terms never decreasing,
+// commit within the log) and names the directory when something is wrong.
 //
 // Thread-safety: one thread (the node's driver).
 #pragma once
@@ -51,14 +54,24 @@ class RaftStorage {
                     bool sync = true);
   // Stores the snapshot and drops the entries it covers (log compaction).
   absl::Status Compact(const Snapshot& snapshot);
+  // After a failed write: reopens the database and rolls it back as described above. OK at
+  // once when the store is open.
+  absl::Status Reopen();
+  bool is_open() const { return db_ != nullptr; }
   uint64_t first_index() const { return first_index_; }
   uint64_t last_index() const { return last_index_; }
 
  private:
-  RaftStorage(std::string dir, std::unique_ptr<leveldb::DB> db);
+  RaftStorage(std::string dir, RaftStorageOptions options, std::unique_ptr<leveldb::DB> db);
+  // Deletes entries after `last` and, when given, rewrites the hard state; synced.
+  absl::Status RollBack(uint64_t last, const std::optional<HardState>& hard_state);
+  // Sets first/last index from what is stored.
+  absl::Status ReadBounds();
   std::string dir_;
+  RaftStorageOptions options_;
   std::unique_ptr<leveldb::DB> db_;
   absl::Status Write(leveldb::WriteBatch& batch, bool sync = true);
+  HardState saved_hard_state_;  // as of the last successful write
   uint64_t first_index_ = 1;
   uint64_t last_index_ = 0;
 };
