@@ -1,7 +1,8 @@
 // Layout (version 1): u8 version, u8 type, i64 timestamp, src_ip, src_user, key (tenant,
 // group, dataId), item attributes (content, type, app_name, tags, description, use, effect,
 // schema, encrypted_data_key), bool has_cas, cas_md5, namespace (id, name, description).
-// Strings are u32 length + bytes (common/byte_codec.h). Every field is always present.
+// Strings are u32 length + bytes (common/byte_codec.h). Every field is always present; a
+// kTrimHistory command adds i64 trim_before_ms and u32 trim_max_rows at the end.
 #include "config/config_command.h"
 
 #include "common/byte_codec.h"
@@ -34,6 +35,10 @@ std::string EncodeConfigCommand(const ConfigCommand& c) {
   w.PutString(c.namespace_info.id);
   w.PutString(c.namespace_info.name);
   w.PutString(c.namespace_info.description);
+  if (c.type == ConfigCommandType::kTrimHistory) {
+    w.PutI64(c.trim_before_ms);
+    w.PutU32(c.trim_max_rows);
+  }
   return w.Take();
 }
 
@@ -44,7 +49,7 @@ absl::StatusOr<ConfigCommand> DecodeConfigCommand(std::string_view bytes) {
   if (version != kVersion) return absl::DataLossError("unknown config command version");
   DNSD_RETURN_IF_ERROR(r.GetU8(type));
   if (type < static_cast<uint8_t>(ConfigCommandType::kPublish) ||
-      type > static_cast<uint8_t>(ConfigCommandType::kDeleteNamespace)) {
+      type > static_cast<uint8_t>(ConfigCommandType::kTrimHistory)) {
     return absl::DataLossError("unknown config command type");
   }
   ConfigCommand c;
@@ -65,6 +70,10 @@ absl::StatusOr<ConfigCommand> DecodeConfigCommand(std::string_view bytes) {
   DNSD_RETURN_IF_ERROR(r.GetString(c.namespace_info.id));
   DNSD_RETURN_IF_ERROR(r.GetString(c.namespace_info.name));
   DNSD_RETURN_IF_ERROR(r.GetString(c.namespace_info.description));
+  if (c.type == ConfigCommandType::kTrimHistory) {
+    DNSD_RETURN_IF_ERROR(r.GetI64(c.trim_before_ms));
+    DNSD_RETURN_IF_ERROR(r.GetU32(c.trim_max_rows));
+  }
   if (!r.AtEnd()) return absl::DataLossError("trailing bytes after config command");
   return c;
 }

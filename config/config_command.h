@@ -20,6 +20,10 @@ enum class ConfigCommandType : uint8_t {
   kCreateNamespace = 3,
   kUpdateNamespace = 4,
   kDeleteNamespace = 5,
+  // Drops history rows older than trim_before_ms, oldest first, at most trim_max_rows of
+  // them (config.history_retention_days; the proposer computes the cut-off from its clock, so
+  // every replica drops the same rows).
+  kTrimHistory = 6,
 };
 
 struct ConfigCommand {
@@ -36,6 +40,9 @@ struct ConfigCommand {
   bool has_cas = false;
   // kCreateNamespace / kUpdateNamespace / kDeleteNamespace
   NamespaceInfo namespace_info;
+  // kTrimHistory
+  int64_t trim_before_ms = 0;
+  uint32_t trim_max_rows = 0;
 };
 
 std::string EncodeConfigCommand(const ConfigCommand& command);

@@ -329,6 +329,7 @@ absl::Status ConfigStore::CheckLocked(const ConfigCommand& c) const {
   switch (c.type) {
     case ConfigCommandType::kPublish:
     case ConfigCommandType::kRemove:
+    case ConfigCommandType::kTrimHistory:
       return absl::OkStatus();
     case ConfigCommandType::kCreateNamespace:
       if (namespaces_->contains(id)) {
@@ -480,6 +481,9 @@ absl::Status ConfigStore::Apply(uint64_t index, const ConfigCommand& c) {
         batch.Delete(common::StrCat("N", c.namespace_info.id));
         break;
       }
+      case ConfigCommandType::kTrimHistory:
+        result = ApplyTrimHistory(c, batch);
+        break;
     }
   }
   if (!result.ok()) {
@@ -616,6 +620,43 @@ absl::StatusOr<Page<HistoryEntry>> ConfigStore::History(const ConfigKey& key, in
     if (*entry) page.items.push_back(std::move(**entry));
   }
   return page;
+}
+
+absl::Status ConfigStore::ApplyTrimHistory(const ConfigCommand& c, leveldb::WriteBatch& batch) {
+  // Rows are keyed by nid, which grows in apply order: the oldest come first, and the first
+  // row at or after the cut-off ends the trim (a row a later leader stamped a little earlier
+  // stays a little longer; every replica stops at the same row).
+  const auto db = Db();
+  if (!db) return common::StorageFailure("the config store is reopening after a write failure");
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(Verified()));
+  uint32_t dropped = 0;
+  for (it->Seek("H"); it->Valid() && it->key().starts_with("H") && dropped < c.trim_max_rows;
+       it->Next()) {
+    auto h = DecodeHistory(std::string_view(it->value().data(), it->value().size()));
+    if (!h.ok()) return common::StateDamaged(h.status().message());
+    if (h->modified_time_ms >= c.trim_before_ms) break;
+    batch.Delete(it->key());
+    std::string index_key = HistoryIndexPrefix(h->key);
+    PutBigEndian(index_key, static_cast<uint64_t>(h->id));
+    batch.Delete(index_key);
+    ++dropped;
+  }
+  if (!it->status().ok()) return common::StateDamaged(it->status().ToString());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<int64_t>> ConfigStore::OldestHistoryMs() const {
+  const auto db = Db();
+  if (!db) return absl::UnavailableError("the config store is reopening after a write failure");
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(Verified()));
+  it->Seek("H");
+  if (!it->Valid() || !it->key().starts_with("H")) {
+    DNSD_RETURN_IF_ERROR(FromLevelDb(it->status()));
+    return std::optional<int64_t>();
+  }
+  auto h = DecodeHistory(std::string_view(it->value().data(), it->value().size()));
+  if (!h.ok()) return h.status();
+  return std::optional<int64_t>(h->modified_time_ms);
 }
 
 absl::StatusOr<std::optional<HistoryEntry>> ConfigStore::HistoryById(int64_t nid) const {

@@ -1,7 +1,7 @@
 // ConfigStore is the config center's state machine: configs, their history and the
 // namespaces (shared with naming), kept in LevelDB with the index of the last applied log
 // entry written in the same atomic batch as the state it produced. Apply(index, command) is
-// the one entry point Raft's apply (today the single-node LocalDriver) calls; given the same
+// the one entry point Raft's apply (raft::RaftNode) calls; given the same
 // sequence of commands every replica reaches the same state and returns the same results,
 // because everything Apply needs (time, client address, ids) is in the command or the state.
 //
@@ -130,6 +130,9 @@ class ConfigStore {
   // The newest history row of the same config older than row `nid`.
   absl::StatusOr<std::optional<HistoryEntry>> PreviousHistory(int64_t nid) const;
 
+  // The modification time of the oldest history row (nullopt: no history), for the
+  // retention timer to decide whether a trim is due.
+  absl::StatusOr<std::optional<int64_t>> OldestHistoryMs() const;
   std::shared_ptr<const NamespaceMap> namespaces() const;
   bool NamespaceExists(std::string_view id) const;
 
@@ -146,6 +149,7 @@ class ConfigStore {
   absl::Status ApplyPublish(const ConfigCommand& command, leveldb::WriteBatch& batch,
                             std::optional<ConfigChange>& change,
                             std::shared_ptr<const ConfigItem>& new_item);
+  absl::Status ApplyTrimHistory(const ConfigCommand& command, leveldb::WriteBatch& batch);
   absl::Status ApplyRemove(const ConfigCommand& command, leveldb::WriteBatch& batch,
                            std::optional<ConfigChange>& change);
   void AddHistory(const ConfigItem& item, char op_type, const ConfigCommand& command,

@@ -58,6 +58,10 @@ struct DaemonConfig {
   int grpc_max_connections = 0;  // 0: a quarter of the descriptor budget
   // [config]
   int64_t config_max_content_bytes = 10 << 20;
+  // Config history is kept this long (Nacos: nacos.config.retention.days, 30); 0 keeps it for
+  // ever. history_retention_ms, when set, wins (finer, for tests).
+  int64_t config_history_retention_days = 30;
+  int64_t config_history_retention_ms = 0;
   // [dns]
   bool dns_enabled = true;
   std::string dns_address = "127.0.0.1";

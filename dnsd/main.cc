@@ -27,6 +27,7 @@
 #include "dnsd/daemon_config.h"
 #include "dnsd/dns_server.h"
 #include "dnsd/forwarder.h"
+#include "dnsd/history_retention.h"
 #include "dnsd/query_pipeline.h"
 #include "dnsd/registry_zone.h"
 #include "dnsd/static_zones.h"
@@ -35,7 +36,6 @@
 #include "node/proposer.h"
 #include "node/raft_cluster.h"
 #include "node/state_snapshot.h"
-#include "raft/local_driver.h"
 #include "registry/registry.h"
 #include "spdlog/fmt/ranges.h"
 #include "spdlog/spdlog.h"
@@ -43,7 +43,7 @@
 namespace {
 
 constexpr int kStartupError = 2;
-// A state machine's files turned out damaged while running (see raft::LocalDriverOptions).
+// A state machine's files turned out damaged while running (see raft::RaftNodeOptions::fatal).
 constexpr int kStateFailure = 3;
 
 int Fail(std::string_view message) {
@@ -179,113 +179,113 @@ int main(int argc, char** argv) {
     registry_zone.OnServiceChanged(key, view);
   });
 
-  // The durable state and the one door for writes to it: a single node's own log, or Raft.
-  std::unique_ptr<dnsd::raft::LocalDriver> driver;
-  std::unique_ptr<dnsd::node::LocalProposer> local_proposer;
+  // The durable state and the one door for writes to it: Raft, a group of one on a single
+  // node (same code path, no peers) or the cluster's.
   std::unique_ptr<dnsd::node::RaftCluster> raft_cluster;
   std::unique_ptr<dnsd::ClusterNaming> cluster_naming;  // Distro: ephemeral instances
-  dnsd::node::Proposer* proposer = nullptr;
   std::unique_ptr<dnsd::config::ConfigStore> config_store_owner;
-  std::unique_ptr<dnsd::raft::LogStore> log_owner;
-  std::string config_moved_to;
   auto apply = [&](uint64_t index, std::string_view entry) {
     return dnsd::node::ApplyLogEntry(registry, *config_store_owner, index, entry);
   };
+  auto state = clustered ? dnsd::node::OpenClusterState(config.data_dir)
+                         : dnsd::node::OpenStandaloneState(config.data_dir);
+  if (!state.ok()) return Fail(state.status());
+  config_store_owner = std::move(state->config);
+  const std::string config_moved_to = state->config_moved_to;
   if (!clustered) {
-    auto durable = dnsd::node::OpenDurableState(config.data_dir);
-    if (!durable.ok()) return Fail(durable.status());
-    log_owner = std::move(durable->log);
-    config_store_owner = std::move(durable->config);
-    config_moved_to = durable->config_moved_to;
-    dnsd::raft::LocalDriverOptions driver_options;
-    driver_options.min_free_bytes = static_cast<uint64_t>(config.min_free_bytes);
-    driver_options.fatal = [](const absl::Status& s) {
-      // Crash-only: the restart rebuilds the damaged state from the log.
-      spdlog::critical("stopping: {}; the next start rebuilds the state from the log",
-                       dnsd::common::ToStd(s.message()));
-      spdlog::shutdown();
-      std::_Exit(kStateFailure);
-    };
-    driver = std::make_unique<dnsd::raft::LocalDriver>(*log_owner, apply, driver_options);
-    if (auto s = driver->Replay(); !s.ok())
-      return Fail(std::string("replaying the log: ") + std::string(s.message()));
-    spdlog::info("replayed {} log entries from {}{}", log_owner->last_index(), config.data_dir,
-                 config_moved_to.empty() ? "" : " (config store rebuilt)");
-    local_proposer = std::make_unique<dnsd::node::LocalProposer>(*driver);
-    proposer = local_proposer.get();
-    metrics.AddGauge("dnsd_raft_applied_index", "Last log index applied to the state machines",
-                     [&] { return static_cast<double>(driver->applied_index()); });
-    metrics.AddGauge("dnsd_storage_stalled",
-                     "1 while applying waits for the data disk to accept writes",
-                     [&] { return driver->stalled() ? 1.0 : 0.0; });
-    metrics.AddGauge("dnsd_storage_stalls_total",
-                     "Times applying a logged write had to wait for the data disk",
-                     [&] { return static_cast<double>(driver->storage_stalls()); });
-    metrics.AddGauge("dnsd_storage_low_space_refusals_total",
-                     "Writes refused because the data disk had less than server.min_free_bytes",
-                     [&] { return static_cast<double>(driver->low_space_refusals()); });
-  } else {
-    auto state = dnsd::node::OpenClusterState(config.data_dir);
-    if (!state.ok()) return Fail(state.status());
-    config_store_owner = std::move(state->config);
-    config_moved_to = state->config_moved_to;
+    // A data directory from before Raft: its log becomes the new log's first snapshot.
+    if (auto s = dnsd::node::MigrateLegacyLog(config.data_dir, registry, *config_store_owner);
+        !s.ok()) {
+      return Fail(s);
+    }
+  }
+  dnsd::node::RaftClusterOptions cluster_options;
+  cluster_options.membership = *membership;
+  cluster_options.standalone = !clustered;
+  cluster_options.raft_dir = state->raft_dir;
+  cluster_options.peer_listen_address = config.http_address;
+  cluster_options.peer_port = static_cast<int>(config.cluster_peer_port);
+  cluster_options.tick_ms = static_cast<int>(config.cluster_tick_ms);
+  cluster_options.election_ticks = static_cast<int>(config.cluster_election_ticks);
+  cluster_options.propose_timeout_ms = static_cast<int>(config.cluster_propose_timeout_ms);
+  cluster_options.compact_every = static_cast<uint64_t>(config.cluster_snapshot_every);
+  cluster_options.join = config.cluster_join;
+  cluster_options.min_free_bytes = static_cast<uint64_t>(config.min_free_bytes);
+  cluster_options.fatal = [](const absl::Status& s) {
+    // Crash-only: the restart rebuilds the damaged state from the snapshot and the log.
+    spdlog::critical("stopping: {}; the next start rebuilds the state from the log",
+                     dnsd::common::ToStd(s.message()));
+    spdlog::shutdown();
+    std::_Exit(kStateFailure);
+  };
+  cluster_options.take_snapshot = [&, clustered]() -> absl::StatusOr<std::string> {
+    auto kept = dnsd::node::TakeStateSnapshot(registry, *config_store_owner);
+    // A single node's snapshot carries its config store: no peer could supply it when the
+    // store is damaged and rebuilt.
+    if (clustered || !kept.ok()) return kept;
+    return dnsd::node::ExpandStateSnapshot(*config_store_owner, *kept);
+  };
+  cluster_options.expand_snapshot = [&](const std::string& snapshot) {
+    return dnsd::node::ExpandStateSnapshot(*config_store_owner, snapshot);
+  };
+  cluster_options.restore = [&](const std::string& snapshot) {
+    return dnsd::node::RestoreStateSnapshot(registry, *config_store_owner, snapshot, clock.NowMs());
+  };
+  if (clustered) {
     dnsd::distro::DistroOptions distro_options;
     distro_options.sync_delay_ms = config.distro_sync_delay_ms;
     distro_options.verify_interval_ms = config.distro_verify_interval_ms;
     distro_options.lost_owner_grace_ms = config.distro_lost_owner_grace_ms;
     cluster_naming = std::make_unique<dnsd::ClusterNaming>(*membership, registry, clock,
                                                            distro_options, metrics);
-    dnsd::node::RaftClusterOptions cluster_options;
-    cluster_options.membership = *membership;
     cluster_naming->AddPeerMethods(cluster_options.peer_methods);
-    cluster_options.raft_dir = state->raft_dir;
-    cluster_options.peer_listen_address = config.http_address;
-    cluster_options.peer_port = static_cast<int>(config.cluster_peer_port);
-    cluster_options.tick_ms = static_cast<int>(config.cluster_tick_ms);
-    cluster_options.election_ticks = static_cast<int>(config.cluster_election_ticks);
-    cluster_options.propose_timeout_ms = static_cast<int>(config.cluster_propose_timeout_ms);
-    cluster_options.compact_every = static_cast<uint64_t>(config.cluster_snapshot_every);
-    cluster_options.join = config.cluster_join;
-    cluster_options.take_snapshot = [&] {
-      return dnsd::node::TakeStateSnapshot(registry, *config_store_owner);
-    };
-    cluster_options.expand_snapshot = [&](const std::string& snapshot) {
-      return dnsd::node::ExpandStateSnapshot(*config_store_owner, snapshot);
-    };
-    cluster_options.restore = [&](const std::string& snapshot) {
-      return dnsd::node::RestoreStateSnapshot(registry, *config_store_owner, snapshot,
-                                              clock.NowMs());
-    };
-    auto created = dnsd::node::RaftCluster::Create(cluster_options, apply, metrics);
-    if (!created.ok()) return Fail(created.status());
-    raft_cluster = std::move(*created);
-    if (auto s = dnsd::node::CheckClusterState(*config_store_owner, state->raft_dir,
-                                               raft_cluster->raft_status().last_index);
-        !s.ok()) {
-      return Fail(s);
-    }
-    proposer = raft_cluster.get();
+  }
+  auto created = dnsd::node::RaftCluster::Create(cluster_options, apply, metrics);
+  if (!created.ok()) {
+    return Fail(clustered ? created.status()
+                          : dnsd::node::WithRepairHint(created.status(), config.data_dir));
+  }
+  raft_cluster = std::move(*created);
+  if (auto s = dnsd::node::CheckClusterState(*config_store_owner, state->raft_dir,
+                                             raft_cluster->raft_status().last_index, !clustered);
+      !s.ok()) {
+    return Fail(s);
+  }
+  dnsd::node::Proposer* proposer = raft_cluster.get();
+  if (clustered) {
     spdlog::info("cluster member {} of {} (Raft id {})", membership->self_member().address(),
                  membership->members.size(), membership->self_member().raft_id());
-    auto raft_gauge = [&](const char* name, const char* help, auto field) {
-      metrics.AddGauge(name, help, [&, field] {
-        return static_cast<double>(field(raft_cluster->raft_status()));
-      });
-    };
-    raft_gauge("dnsd_raft_applied_index", "Last log index applied to the state machines",
-               [](const dnsd::raft::RaftStatus& s) { return s.applied; });
-    raft_gauge("dnsd_raft_commit_index", "Last log index known committed",
-               [](const dnsd::raft::RaftStatus& s) { return s.commit; });
-    raft_gauge("dnsd_raft_snapshot_index", "Last log index covered by this node's snapshot",
-               [](const dnsd::raft::RaftStatus& s) { return s.snapshot_index; });
-    raft_gauge("dnsd_raft_snapshots_restored_total",
-               "Snapshots received from a leader and restored (catching up past its compacted log)",
-               [](const dnsd::raft::RaftStatus& s) { return s.snapshots_restored; });
-    raft_gauge("dnsd_raft_term", "Current Raft term",
-               [](const dnsd::raft::RaftStatus& s) { return s.term; });
-    raft_gauge("dnsd_raft_is_leader", "1 on the Raft leader", [](const dnsd::raft::RaftStatus& s) {
-      return s.role == dnsd::raft::Role::kLeader ? 1 : 0;
-    });
+  }
+  auto raft_gauge = [&](const char* name, const char* help, auto field) {
+    metrics.AddGauge(
+        name, help, [&, field] { return static_cast<double>(field(raft_cluster->raft_status())); });
+  };
+  using RaftStatus = dnsd::raft::RaftStatus;
+  raft_gauge("dnsd_raft_applied_index", "Last log index applied to the state machines",
+             [](const RaftStatus& s) { return s.applied; });
+  raft_gauge("dnsd_raft_commit_index", "Last log index known committed",
+             [](const RaftStatus& s) { return s.commit; });
+  raft_gauge("dnsd_raft_snapshot_index", "Last log index covered by this node's snapshot",
+             [](const RaftStatus& s) { return s.snapshot_index; });
+  raft_gauge("dnsd_raft_snapshots_restored_total",
+             "Snapshots received from a leader and restored (catching up past its compacted log)",
+             [](const RaftStatus& s) { return s.snapshots_restored; });
+  raft_gauge("dnsd_raft_term", "Current Raft term", [](const RaftStatus& s) { return s.term; });
+  raft_gauge("dnsd_raft_is_leader", "1 on the Raft leader",
+             [](const RaftStatus& s) { return s.role == dnsd::raft::Role::kLeader ? 1 : 0; });
+  raft_gauge("dnsd_storage_stalled", "1 while applying waits for the data disk to accept writes",
+             [](const RaftStatus& s) { return s.stalled ? 1 : 0; });
+  raft_gauge("dnsd_storage_stalls_total",
+             "Times applying a logged write had to wait for the data disk",
+             [](const RaftStatus& s) { return s.storage_stalls; });
+  raft_gauge("dnsd_storage_log_unwritable", "1 while the Raft log cannot be written",
+             [](const RaftStatus& s) { return s.log_unwritable ? 1 : 0; });
+  raft_gauge("dnsd_storage_log_write_failures_total", "Writes of the Raft log that failed",
+             [](const RaftStatus& s) { return s.log_write_failures; });
+  raft_gauge("dnsd_storage_low_space_refusals_total",
+             "Writes refused because the data disk had less than server.min_free_bytes",
+             [](const RaftStatus& s) { return s.low_space_refusals; });
+  if (clustered) {
     metrics.AddGauge("dnsd_cluster_members_up",
                      "Cluster members this node can reach (itself included)", [&] {
                        double up = 0;
@@ -321,7 +321,7 @@ int main(int argc, char** argv) {
   identity.ip = config.advertise_ip;
   identity.http_port = (*http)->port();
   identity.raft_port = identity.http_port - 1000;
-  if (raft_cluster) {
+  if (clustered) {
     identity.members = [&] {
       std::vector<dnsd::api::ClusterMemberView> out;
       const auto status = raft_cluster->raft_status();
@@ -364,6 +364,14 @@ int main(int argc, char** argv) {
   dnsd::api::ConfigHttpApi config_api(**config_store, registry, *proposer, **main_loop, clock,
                                       metrics, config_api_options);
   config_api.RegisterRoutes(**http);
+  const int64_t retention_ms = config.config_history_retention_ms > 0
+                                   ? config.config_history_retention_ms
+                                   : config.config_history_retention_days * 86'400'000;
+  dnsd::HistoryRetention history_retention(
+      **config_store, *proposer, **main_loop, clock,
+      [&] { return raft_cluster->raft_status().role == dnsd::raft::Role::kLeader; }, retention_ms,
+      metrics);
+  history_retention.Start();
 
   // The gRPC server listens to the registry and the config store: created before either
   // is written by clients.
@@ -476,20 +484,28 @@ int main(int argc, char** argv) {
       &on_sighup));
   event_add(sighup.get(), nullptr);
 
-  if (driver) driver->Start();
-  if (raft_cluster) {
-    if (auto s = raft_cluster->Listen(); !s.ok()) return Fail(s);
+  {
+    if (clustered) {
+      if (auto s = raft_cluster->Listen(); !s.ok()) return Fail(s);
+    }
     raft_cluster->Start();
     // Serve once the entries this node knew committed are applied again (the registry's
     // persistent part lives in memory and is rebuilt from them).
-    const uint64_t committed = raft_cluster->raft_status().commit;
+    // (A single node commits its whole log again as it takes the lead.)
+    const uint64_t committed =
+        clustered ? raft_cluster->raft_status().commit : raft_cluster->raft_status().last_index;
     while (raft_cluster->raft_status().applied < committed) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    spdlog::info("Raft: applied up to committed entry {}; peer port {}", committed,
-                 raft_cluster->peer_port());
-    // Ephemeral instances: the other members' copies are loaded before this node serves.
-    cluster_naming->Start(*raft_cluster, **http, config.distro_snapshot_timeout_ms);
+    if (clustered) {
+      spdlog::info("Raft: applied up to committed entry {}; peer port {}", committed,
+                   raft_cluster->peer_port());
+      // Ephemeral instances: the other members' copies are loaded before this node serves.
+      cluster_naming->Start(*raft_cluster, **http, config.distro_snapshot_timeout_ms);
+    } else {
+      spdlog::info("applied the log up to entry {} from {}{}", committed, config.data_dir,
+                   config_moved_to.empty() ? "" : " (config store rebuilt)");
+    }
   }
   (*http)->Start();
   if (dns_server) dns_server->Start();
@@ -513,7 +529,6 @@ int main(int argc, char** argv) {
   config_api.ReleaseListeners();
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   (*http)->Stop();
-  if (driver) driver->Stop();
   if (cluster_naming) cluster_naming->Stop();
   if (raft_cluster) raft_cluster->Stop();
   spdlog::info("dnsd stopped");

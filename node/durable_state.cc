@@ -1,14 +1,24 @@
 #include "node/durable_state.h"
 
+#include <fcntl.h>
 #include <leveldb/db.h>
 #include <leveldb/write_batch.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <vector>
 
 #include "common/crash_point.h"
+#include "common/storage_failure.h"
 #include "common/strings.h"
+#include "node/log_entries.h"
+#include "node/state_snapshot.h"
+#include "raft/raft_storage.h"
 #include "spdlog/spdlog.h"
 
 namespace dnsd::node {
@@ -17,12 +27,6 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string Stamp() { return std::to_string(static_cast<long long>(std::time(nullptr))); }
-
-std::string RepairHint(const std::string& data_dir) {
-  return common::StrCat("run `dnsd repair --data-dir ", data_dir,
-                        "` to salvage it (it keeps a copy of what it changes and reports what "
-                        "is lost), or restore the data directory from a backup");
-}
 
 // Opens the config store; a damaged one is moved aside (its new name in `moved_to`) and an
 // empty one opened, which the replay that follows rebuilds.
@@ -48,9 +52,9 @@ absl::StatusOr<std::unique_ptr<config::ConfigStore>> OpenConfigStore(
   return store;
 }
 
-// Creates the data directory if needed. It holds either a single node's log ("log") or a
-// cluster member's Raft log ("raft"); the config store's applied index counts entries of one
-// of them only, so the other kind is refused.
+// Creates the data directory if needed. It holds a single node's log (`raft-standalone`, or
+// `log` from before Raft) or a cluster member's Raft log (`raft`); the config store's applied
+// index counts entries of one of them only, so the other kind is refused.
 absl::Status PrepareDataDir(const std::string& data_dir, bool clustered) {
   std::error_code ec;
   fs::create_directories(data_dir, ec);
@@ -58,23 +62,68 @@ absl::Status PrepareDataDir(const std::string& data_dir, bool clustered) {
     return absl::UnavailableError(
         common::StrCat("cannot create the data directory ", data_dir, ": ", ec.message()));
   }
-  const fs::path other = fs::path(data_dir) / (clustered ? "log" : "raft");
-  if (!fs::exists(other, ec)) return absl::OkStatus();
-  return absl::FailedPreconditionError(common::StrCat(
-      "the data directory ", data_dir, " belongs to a ",
-      clustered ? "single node (it has a log/ directory)"
-                : "cluster member (it has a raft/ directory)",
-      "; start it the way it was started before, or give it an empty data directory (to join "
-      "a running cluster, start it with --join and add it as a member)"));
+  std::vector<std::string_view> others = {kClusterRaftDir};
+  if (clustered) others = {kStandaloneRaftDir, kLegacyLogDir};
+  for (std::string_view other : others) {
+    if (!fs::exists(fs::path(data_dir) / other, ec)) continue;
+    return absl::FailedPreconditionError(common::StrCat(
+        "the data directory ", data_dir, " belongs to a ",
+        clustered ? common::StrCat("single node (it has a ", other, "/ directory)")
+                  : std::string("cluster member (it has a raft/ directory)"),
+        "; start it the way it was started before, or give it an empty data directory (to "
+        "join a running cluster, start it with --join and add it as a member)"));
+  }
+  return absl::OkStatus();
+}
+
+std::string Stamped(const std::string& data_dir, std::string_view name, std::string_view what) {
+  return (fs::path(data_dir) / common::StrCat(name, ".", what, "-", Stamp())).string();
 }
 
 }  // namespace
 
-absl::StatusOr<ClusterState> OpenClusterState(const std::string& data_dir,
-                                              const DurableStateOptions& options) {
-  if (auto s = PrepareDataDir(data_dir, /*clustered=*/true); !s.ok()) return s;
+std::string RepairHint(const std::string& data_dir) {
+  return common::StrCat("run `dnsd repair --data-dir ", data_dir,
+                        "` to salvage it (it keeps a copy of what it changes and reports what "
+                        "is lost), or restore the data directory from a backup");
+}
+
+absl::Status WithRepairHint(const absl::Status& status, const std::string& data_dir) {
+  if (status.code() != absl::StatusCode::kDataLoss) return status;
+  return absl::DataLossError(common::StrCat(status.message(), ". ", RepairHint(data_dir)));
+}
+
+DataDirLock::~DataDirLock() {
+  if (fd >= 0) close(fd);
+}
+
+namespace {
+
+// An advisory lock on <data_dir>/dnsd.lock, released when the process ends however it ends.
+absl::StatusOr<std::unique_ptr<DataDirLock>> LockDataDir(const std::string& data_dir) {
+  const std::string path = (fs::path(data_dir) / "dnsd.lock").string();
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return absl::UnavailableError(common::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  }
+  auto lock = std::make_unique<DataDirLock>(fd);
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(
+        common::StrCat("the data directory ", data_dir, " is in use by another dnsd (", path,
+                       " is locked); give each dnsd its own --data-dir"));
+  }
+  return lock;
+}
+
+absl::StatusOr<ClusterState> OpenState(const std::string& data_dir,
+                                       const DurableStateOptions& options, bool clustered) {
+  if (auto s = PrepareDataDir(data_dir, clustered); !s.ok()) return s;
   ClusterState state;
-  state.raft_dir = (fs::path(data_dir) / "raft").string();
+  auto lock = LockDataDir(data_dir);
+  if (!lock.ok()) return lock.status();
+  state.lock = std::move(*lock);
+  state.raft_dir =
+      (fs::path(data_dir) / (clustered ? kClusterRaftDir : kStandaloneRaftDir)).string();
   auto store =
       OpenConfigStore((fs::path(data_dir) / "config").string(), options, state.config_moved_to);
   if (!store.ok()) return store.status();
@@ -82,27 +131,51 @@ absl::StatusOr<ClusterState> OpenClusterState(const std::string& data_dir,
   return state;
 }
 
-absl::Status CheckClusterState(const config::ConfigStore& config, const std::string& raft_dir,
-                               uint64_t raft_last_index) {
-  const uint64_t applied = config.applied_index();
-  if (applied <= raft_last_index) return absl::OkStatus();
-  return absl::DataLossError(
-      common::StrCat("the config store has applied Raft entry ", applied, " but the Raft log in ",
-                     raft_dir, " ends at entry ", raft_last_index,
-                     ": the log has lost entries (damaged or replaced files). Refusing to start; ",
-                     kRejoinAdvice));
+}  // namespace
+
+absl::StatusOr<ClusterState> OpenClusterState(const std::string& data_dir,
+                                              const DurableStateOptions& options) {
+  return OpenState(data_dir, options, /*clustered=*/true);
 }
 
-absl::StatusOr<DurableState> OpenDurableState(const std::string& data_dir,
-                                              const DurableStateOptions& options) {
-  DurableState state;
-  const std::string log_dir = (fs::path(data_dir) / "log").string();
-  const std::string config_dir = (fs::path(data_dir) / "config").string();
+absl::StatusOr<ClusterState> OpenStandaloneState(const std::string& data_dir,
+                                                 const DurableStateOptions& options) {
+  return OpenState(data_dir, options, /*clustered=*/false);
+}
 
-  if (auto s = PrepareDataDir(data_dir, /*clustered=*/false); !s.ok()) return s;
-  raft::LogStoreOptions log_options;
-  log_options.env = options.env;
-  auto log = raft::LogStore::Open(log_dir, log_options);
+absl::Status CheckClusterState(const config::ConfigStore& config, const std::string& raft_dir,
+                               uint64_t raft_last_index, bool standalone) {
+  const uint64_t applied = config.applied_index();
+  if (applied <= raft_last_index) return absl::OkStatus();
+  const std::string data_dir = fs::path(raft_dir).parent_path().string();
+  return absl::DataLossError(common::StrCat(
+      "the config store has applied Raft entry ", applied, " but the Raft log in ", raft_dir,
+      " ends at entry ", raft_last_index,
+      ": the log has lost acknowledged writes (damaged or replaced files). Refusing to start; ",
+      standalone ? common::StrCat(RepairHint(data_dir), " (entries ", raft_last_index + 1, "..",
+                                  applied, " would be lost)")
+                 : std::string(kRejoinAdvice)));
+}
+
+absl::Status MigrateLegacyLog(const std::string& data_dir, registry::Registry& registry,
+                              config::ConfigStore& config_store) {
+  const fs::path legacy = fs::path(data_dir) / kLegacyLogDir;
+  const fs::path raft_dir = fs::path(data_dir) / kStandaloneRaftDir;
+  const fs::path building = fs::path(data_dir) / common::StrCat(kStandaloneRaftDir, ".migrating");
+  std::error_code ec;
+  if (!fs::exists(legacy, ec)) return absl::OkStatus();
+  const std::string legacy_moved = Stamped(data_dir, kLegacyLogDir, "migrated");
+  auto rename = [&](const fs::path& from, const fs::path& to) {
+    fs::rename(from, to, ec);
+    return ec ? absl::UnavailableError(
+                    common::StrCat("renaming ", from.string(), ": ", ec.message()))
+              : absl::OkStatus();
+  };
+  // A crash after the new log was in place: only the old log's rename was left.
+  if (fs::exists(raft_dir, ec)) return rename(legacy, legacy_moved);
+  fs::remove_all(building, ec);  // a migration a crash interrupted starts over
+
+  auto log = raft::LogStore::Open(legacy.string());
   if (!log.ok()) {
     if (log.status().code() == absl::StatusCode::kDataLoss) {
       return absl::DataLossError(common::StrCat(
@@ -110,32 +183,182 @@ absl::StatusOr<DurableState> OpenDurableState(const std::string& data_dir,
     }
     return log.status();
   }
-  state.log = std::move(*log);
-
-  auto store = OpenConfigStore(config_dir, options, state.config_moved_to);
-  if (!store.ok()) return store.status();
-  state.config = std::move(*store);
-
-  const uint64_t applied = state.config->applied_index();
-  const uint64_t last = state.log->last_index();
-  if (applied > last) {
+  const uint64_t last = (*log)->last_index();
+  if (config_store.applied_index() > last) {
     return absl::DataLossError(common::StrCat(
-        "the config store in ", config_dir, " has applied log entry ", applied,
-        " but the durable log in ", log_dir, " ends at entry ", last,
+        "the config store has applied log entry ", config_store.applied_index(),
+        " but the durable log in ", legacy.string(), " ends at entry ", last,
         ": the log has lost acknowledged writes (a damaged or truncated file). Refusing to "
-        "start, since new writes would reuse those indexes; ",
-        RepairHint(data_dir), " (entries ", last + 1, "..", applied, " would be lost)"));
+        "start; ",
+        RepairHint(data_dir)));
   }
-  return state;
+  spdlog::info("migrating the log in {} ({} entries) to a Raft log", legacy.string(), last);
+  absl::Status replayed = (*log)->ForEach(1, [&](uint64_t index, std::string_view entry) {
+    absl::Status result = ApplyLogEntry(registry, config_store, index, entry);
+    if (common::IsStorageFailure(result) || common::IsStateDamaged(result)) {
+      return absl::UnavailableError(
+          common::StrCat("applying log entry ", index, ": ", result.message()));
+    }
+    return absl::OkStatus();  // a command's own failure is a no-op, as when it was applied
+  });
+  if (!replayed.ok()) return replayed;
+  log->reset();
+  if (last > 0) {
+    auto kept = TakeStateSnapshot(registry, config_store);
+    auto whole = kept.ok() ? ExpandStateSnapshot(config_store, *kept) : kept;
+    if (!whole.ok()) return whole.status();
+    auto storage = raft::RaftStorage::Open(building.string());
+    if (!storage.ok()) return storage.status();
+    raft::Snapshot snapshot;
+    snapshot.index = last;
+    snapshot.term = 1;
+    snapshot.data = std::make_shared<const std::string>(*std::move(whole));
+    snapshot.conf.voters = {kStandaloneRaftId};
+    if (auto s = (*storage)->Save(snapshot, raft::HardState{1, 0, last}, {}); !s.ok()) return s;
+    storage->reset();
+    common::CrashPoint("migrate.before_rename");
+    if (auto s = rename(building, raft_dir); !s.ok()) return s;
+  }
+  if (auto s = rename(legacy, legacy_moved); !s.ok()) return s;
+  spdlog::info("the old log is kept in {}; it is no longer read", legacy_moved);
+  return absl::OkStatus();
 }
 
+namespace {
+
+absl::Status MoveConfigStoreAside(const std::string& data_dir, uint64_t log_last,
+                                  const std::string& stamp, std::ostream& report);
+
+uint64_t BigEndian(std::string_view bytes) {
+  uint64_t v = 0;
+  for (char c : bytes.substr(0, 8)) v = (v << 8) | static_cast<uint8_t>(c);
+  return v;
+}
+
+std::string BigEndianKey(char prefix, uint64_t v) {
+  std::string key(9, '\0');
+  key[0] = prefix;
+  for (int b = 0; b < 8; ++b) key[8 - b] = static_cast<char>((v >> (8 * b)) & 0xff);
+  return key;
+}
+
+// Opens a LevelDB directory for repair; when it does not open, `keep_copy` runs first and
+// LevelDB's RepairDB salvages the readable records.
+absl::StatusOr<std::unique_ptr<leveldb::DB>> OpenForRepair(
+    const fs::path& dir, const std::function<absl::Status()>& keep_copy, std::ostream& report) {
+  leveldb::Options options;
+  options.paranoid_checks = true;
+  leveldb::DB* raw = nullptr;
+  leveldb::Status s = leveldb::DB::Open(options, dir.string(), &raw);
+  if (s.ok()) return std::unique_ptr<leveldb::DB>(raw);
+  report << "the log does not open: " << s.ToString() << "\n";
+  if (auto c = keep_copy(); !c.ok()) return c;
+  s = leveldb::RepairDB(dir.string(), leveldb::Options());
+  if (!s.ok()) return absl::DataLossError(common::StrCat("LevelDB repair failed: ", s.ToString()));
+  report << "LevelDB salvaged the readable records of the log\n";
+  options.paranoid_checks = false;
+  s = leveldb::DB::Open(options, dir.string(), &raw);
+  if (!s.ok()) {
+    return absl::DataLossError(common::StrCat("the log still does not open: ", s.ToString()));
+  }
+  return std::unique_ptr<leveldb::DB>(raw);
+}
+
+// A single node's Raft log (RaftStorage's layout): entries after the snapshot renumbered to
+// follow it without gaps, their terms kept (so never decreasing); the hard state's term at
+// least the last entry's and its commit within the log. Returns the last index.
+absl::StatusOr<uint64_t> RepairRaftLog(const fs::path& dir,
+                                       const std::function<absl::Status()>& keep_copy,
+                                       std::ostream& report) {
+  auto db = OpenForRepair(dir, keep_copy, report);
+  if (!db.ok()) return db.status();
+  leveldb::ReadOptions read;
+  read.verify_checksums = true;
+  uint64_t base = 0;
+  std::string value;
+  if ((*db)->Get(read, "S", &value).ok()) {
+    if (value.size() < 16) return absl::DataLossError("the snapshot record is damaged");
+    base = BigEndian(value);
+    report << "the log starts after a snapshot at entry " << base << "\n";
+  }
+  raft::HardState hs;
+  if ((*db)->Get(read, "H", &value).ok() && value.size() == 24) {
+    hs = {BigEndian(value), BigEndian(std::string_view(value).substr(8)),
+          BigEndian(std::string_view(value).substr(16))};
+  }
+  std::vector<std::pair<std::string, std::string>> entries;  // key, value
+  uint64_t expected = base + 1, missing = 0, max_term = 0;
+  {
+    std::unique_ptr<leveldb::Iterator> it((*db)->NewIterator(read));
+    for (it->Seek("E"); it->Valid() && it->key().starts_with("E"); it->Next()) {
+      if (it->key().size() != 9 || it->value().size() < 8) continue;
+      const uint64_t index = BigEndian(std::string_view(it->key().data() + 1, 8));
+      if (index <= base) continue;
+      if (index != expected) {
+        report << "entries " << expected << ".." << index - 1 << " are missing\n";
+        missing += index - expected;
+      }
+      expected = index + 1;
+      max_term = std::max(max_term, BigEndian(std::string_view(it->value().data(), 8)));
+      entries.emplace_back(it->key().ToString(), it->value().ToString());
+    }
+    if (!it->status().ok()) {
+      report << "reading stopped at a damaged block: " << it->status().ToString() << "\n";
+    }
+  }
+  const uint64_t last = base + entries.size();
+  report << "the log holds " << entries.size() << " readable entries after the snapshot\n";
+  leveldb::WriteBatch batch;
+  if (missing > 0) {
+    if (auto c = keep_copy(); !c.ok()) return c;
+    for (const auto& [key, v] : entries) batch.Delete(key);
+    for (size_t i = 0; i < entries.size(); ++i) {
+      batch.Put(BigEndianKey('E', base + 1 + i), entries[i].second);
+    }
+    report << "renumbered the log's entries " << base + 1 << ".." << last << "\n";
+  }
+  raft::HardState fixed{std::max(hs.term, max_term), hs.vote, std::min(hs.commit, last)};
+  if (!(fixed == hs)) {
+    std::string h;
+    for (uint64_t v : {fixed.term, fixed.vote, fixed.commit}) {
+      h += BigEndianKey(' ', v).substr(1);
+    }
+    batch.Put("H", h);
+  }
+  leveldb::WriteOptions sync;
+  sync.sync = true;
+  if (auto w = (*db)->Write(sync, &batch); !w.ok()) {
+    return absl::DataLossError(common::StrCat("rewriting the log: ", w.ToString()));
+  }
+  return last;
+}
+
+}  // namespace
+
 absl::Status RepairDataDir(const std::string& data_dir, std::ostream& report) {
-  const fs::path log_dir = fs::path(data_dir) / "log";
   const fs::path config_dir = fs::path(data_dir) / "config";
   const std::string stamp = Stamp();
   std::error_code ec;
+  const fs::path raft_dir = fs::path(data_dir) / kStandaloneRaftDir;
+  if (fs::exists(raft_dir)) {
+    const fs::path copy =
+        fs::path(data_dir) / common::StrCat(kStandaloneRaftDir, ".before-repair-", stamp);
+    auto keep_copy = [&]() -> absl::Status {
+      if (fs::exists(copy)) return absl::OkStatus();
+      fs::copy(raft_dir, copy, fs::copy_options::recursive, ec);
+      if (ec) return absl::InternalError(common::StrCat("copying the log: ", ec.message()));
+      report << "kept a copy of the log in " << copy.string() << "\n";
+      return absl::OkStatus();
+    };
+    auto last = RepairRaftLog(raft_dir, keep_copy, report);
+    if (!last.ok()) return last.status();
+    return MoveConfigStoreAside(data_dir, *last, stamp, report);
+  }
+  const fs::path log_dir = fs::path(data_dir) / kLegacyLogDir;
   if (!fs::exists(log_dir)) {
-    return absl::NotFoundError(common::StrCat("no durable log in ", log_dir.string()));
+    return absl::NotFoundError(common::StrCat(
+        "no single node's log in ", data_dir, " (neither ", kStandaloneRaftDir, "/ nor ",
+        kLegacyLogDir, "/); a cluster member is repaired by rejoining: ", kRejoinAdvice));
   }
 
   // 1. The log must open; if it does not, keep a copy and let LevelDB salvage what it can.
@@ -211,16 +434,24 @@ absl::Status RepairDataDir(const std::string& data_dir, std::ostream& report) {
     report << "renumbered the log's entries 1.." << entries.size() << "\n";
   }
   db.reset();
+  return MoveConfigStoreAside(data_dir, entries.size(), stamp, report);
+}
 
-  // 3. The config store is derived state: move it aside; the next start rebuilds it.
+namespace {
+
+absl::Status MoveConfigStoreAside(const std::string& data_dir, uint64_t log_last,
+                                  const std::string& stamp, std::ostream& report) {
+  // The config store is derived state: move it aside; the next start rebuilds it.
+  const fs::path config_dir = fs::path(data_dir) / "config";
+  std::error_code ec;
   if (fs::exists(config_dir)) {
     config::ConfigStoreOptions store_options;
     auto store = config::ConfigStore::Open(config_dir.string(), store_options);
     if (store.ok()) {
       const uint64_t applied = (*store)->applied_index();
-      if (applied > entries.size()) {
+      if (applied > log_last) {
         report << "the config store had applied " << applied << " entries; the log now holds "
-               << entries.size() << ": the last " << applied - entries.size()
+               << log_last << ": the last " << applied - log_last
                << " acknowledged writes are lost\n";
       }
     } else {
@@ -236,5 +467,7 @@ absl::Status RepairDataDir(const std::string& data_dir, std::ostream& report) {
   report << "repair done\n";
   return absl::OkStatus();
 }
+
+}  // namespace
 
 }  // namespace dnsd::node

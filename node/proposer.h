@@ -2,8 +2,8 @@
 // entry (node/log_entries.h) here and gets the state machine's result back once the entry is
 // applied, or a failure that says the write was not made (or that its outcome is unknown).
 //
-// Implementations: LocalProposer (a single node: the LocalDriver's own log) and RaftCluster
-// (node/raft_cluster.h: the Raft leader proposes, a follower forwards to the leader).
+// Implementation: RaftCluster (node/raft_cluster.h: the Raft leader proposes, a follower
+// forwards to the leader; a single node is a group of one). Tests may implement it.
 //
 // Thread-safety: Propose() may be called from any thread; `done` runs on a driver or RPC
 // thread and must only hand the result back to the caller's loop.
@@ -13,7 +13,6 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "raft/local_driver.h"
 
 namespace dnsd::node {
 
@@ -26,19 +25,6 @@ class Proposer {
   // the call: what a linearizable read waits for. An error when that cannot be known (no
   // quorum). In a cluster it is Raft's ReadIndex.
   virtual void Barrier(DoneFn done) = 0;
-};
-
-class LocalProposer final : public Proposer {
- public:
-  explicit LocalProposer(raft::LocalDriver& driver) : driver_(driver) {}
-  void Propose(std::string entry, DoneFn done) override {
-    driver_.Propose(std::move(entry), std::move(done));
-  }
-  // A single node acknowledges a write only once it is applied here: already up to date.
-  void Barrier(DoneFn done) override { done(absl::OkStatus()); }
-
- private:
-  raft::LocalDriver& driver_;
 };
 
 }  // namespace dnsd::node

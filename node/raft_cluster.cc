@@ -5,6 +5,7 @@
 
 #include "common/strings.h"
 #include "common/thread_name.h"
+#include "node/durable_state.h"
 #include "node/raft_wire.h"
 #include "spdlog/spdlog.h"
 
@@ -55,7 +56,8 @@ struct RaftCluster::Attempt {
 
 RaftCluster::RaftCluster(RaftClusterOptions options, common::MetricsRegistry& metrics)
     : options_(std::move(options)),
-      self_id_(options_.membership.self_member().raft_id()),
+      self_id_(options_.standalone ? kStandaloneRaftId
+                                   : options_.membership.self_member().raft_id()),
       metrics_(metrics),
       bad_peer_messages_(metrics.GetCounter(
           "dnsd_peer_bad_messages_total",
@@ -95,11 +97,21 @@ absl::StatusOr<std::unique_ptr<RaftCluster>> RaftCluster::Create(RaftClusterOpti
 
   raft::RaftNodeOptions raft_options;
   raft_options.core.id = cluster->self_id_;
-  for (const auto& member : membership.members) {
-    // A joining node starts with no configuration: it learns it from the leader's log.
-    if (!cluster->options_.join) raft_options.core.voters.push_back(member.raft_id());
-    if (member.raft_id() != cluster->self_id_) cluster->other_ids_.insert(member.raft_id());
+  if (cluster->options_.standalone) {
+    raft_options.core.voters = {cluster->self_id_};
+  } else {
+    for (const auto& member : membership.members) {
+      // A joining node starts with no configuration: it learns it from the leader's log.
+      if (!cluster->options_.join) raft_options.core.voters.push_back(member.raft_id());
+      if (member.raft_id() != cluster->self_id_) cluster->other_ids_.insert(member.raft_id());
+    }
   }
+  // The only voter leads without waiting for an election timeout (a restart of a single node
+  // takes writes at once).
+  raft_options.campaign_at_start =
+      raft_options.core.voters.size() == 1 && raft_options.core.voters[0] == cluster->self_id_;
+  raft_options.min_free_bytes = cluster->options_.min_free_bytes;
+  raft_options.fatal = cluster->options_.fatal;
   raft_options.core.election_ticks = cluster->options_.election_ticks;
   auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
   raft_options.core.random = [rng](uint64_t n) { return n == 0 ? 0 : (*rng)() % n; };
@@ -160,7 +172,7 @@ void RaftCluster::Start() {
   {
     std::lock_guard lock(peers_mu_);
     for (const auto& member : options_.membership.members) {
-      if (member.raft_id() == self_id_) continue;
+      if (options_.standalone || member.raft_id() == self_id_) continue;
       peers_.emplace(member.raft_id(),
                      std::make_unique<PeerClient>(TargetOf(member), options_.snapshot_chunk_bytes));
     }

@@ -70,6 +70,14 @@ struct RaftClusterOptions {
   std::function<std::string(const cluster::Member&)> peer_target;
   // Further methods of the peer port (Distro's, forwarded HTTP requests), served beside Raft's.
   std::map<std::string, net::UnaryMethod, std::less<>> peer_methods;
+  // A single node: a one-member group of its own with the fixed Raft id 1 (so that its log
+  // does not depend on its address or port), no peers and no peer port (Listen() is not
+  // called), snapshots that carry the config store (no peer can supply it).
+  bool standalone = false;
+  // raft::RaftNodeOptions: proposals are refused below this much free space (0: off), and
+  // what runs when a state machine's files turn out damaged.
+  uint64_t min_free_bytes = 0;
+  std::function<void(const absl::Status&)> fatal;
 };
 
 enum class MemberState { kUp, kSuspicious, kDown };

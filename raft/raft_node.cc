@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "common/crash_point.h"
 #include "common/storage_failure.h"
 #include "common/strings.h"
 #include "common/thread_name.h"
@@ -59,6 +60,7 @@ absl::StatusOr<std::unique_ptr<RaftNode>> RaftNode::Create(RaftNodeOptions optio
   auto node = std::unique_ptr<RaftNode>(new RaftNode(
       std::move(options), transport, std::move(apply), std::move(*storage), std::move(*state)));
   node->state_applied_ = restored;
+  node->replay_until_ = node->storage_->last_index();
   return node;
 }
 
@@ -449,12 +451,18 @@ void RaftNode::HandleReady() {
     Ready ready = core_->GetReady();
     // The leader's appends go out first: its own fsync then overlaps its followers'.
     for (const Message& m : ready.early_messages) transport_.Send(m);
+    // Crash points count writes of the state machines (not a leader's no-op or membership).
+    const bool has_writes =
+        std::any_of(ready.entries.begin(), ready.entries.end(),
+                    [](const Entry& e) { return !e.data.empty() && !IsConfChange(e.data); });
+    if (has_writes) common::CrashPoint("log.before_append");
     if (auto s = storage_->Save(ready.snapshot, ready.hard_state, ready.entries, ready.must_sync);
         !s.ok()) {
       // Nothing of this Ready may leave the node: its promises are not durable.
       OnLogWriteFailure(s);
       return;
     }
+    if (has_writes) common::CrashPoint("log.after_append");
     if (ready.snapshot) {
       absl::Status restored = options_.restore
                                   ? options_.restore(*ready.snapshot->data)
@@ -500,12 +508,16 @@ void RaftNode::HandleReady() {
         }
       }
       state_applied_ = e.index;
+      if (!e.data.empty() && !IsConfChange(e.data)) {
+        common::CrashPoint(e.index <= replay_until_ ? "replay.after_apply" : "log.after_apply");
+      }
       // Proposals at or below this index are settled: ours if the term matches, lost if not.
       while (!pending_.empty() && pending_.begin()->first <= e.index) {
         auto node = pending_.extract(pending_.begin());
         Pending& pending = node.mapped();
         if (node.key() == e.index && pending.term == e.term) {
           pending.done(result, e.index);
+          common::CrashPoint("log.after_answer");
         } else {
           pending.done(
               // Not kAborted: the APIs answer that with 409, which clients read as a lost

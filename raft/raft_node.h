@@ -4,8 +4,8 @@
 // thread wait for their entry to be applied and get the state machine's result.
 //
 // Seams: RaftTransport carries messages to peers (the peer gRPC transport in the daemon, an
-// in-memory hub in tests, so several nodes run in one process); the apply function is the
-// same one the single-node LocalDriver takes (node::ApplyLogEntry).
+// in-memory hub in tests, so several nodes run in one process); the apply function in the
+// daemon is node::ApplyLogEntry.
 //
 // Failures: a proposal on a follower fails at once with a not-leader error (IsNotLeader;
 // the proposer forwards it to the leader); a proposal whose entry was replaced by another leader's
@@ -183,6 +183,7 @@ class RaftNode {
   uint64_t low_space_refusals_ = 0;
   int64_t recover_backoff_ms_ = 0;
   uint64_t state_applied_ = 0;  // driver thread: the last entry in the state machines
+  uint64_t replay_until_ = 0;   // the last entry stored at start (crash points tell replay apart)
   std::chrono::steady_clock::time_point next_recover_;
   RaftStatus status_;
   std::map<uint64_t, Pending> pending_;  // driver thread only: index -> waiting proposer

@@ -213,7 +213,8 @@ absl::StatusOr<RaftStorageState> RaftStorage::Load() const {
   if (!it->status().ok()) return damaged(it->status().ToString());
   if (state.hard_state.commit > base + state.entries.size()) {
     return damaged(common::StrCat("commit index ", state.hard_state.commit,
-                                  " is past the last entry ", base + state.entries.size()));
+                                  " is past the last entry ", base + state.entries.size(),
+                                  " (committed entries are lost)"));
   }
   return state;
 }

@@ -24,7 +24,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_harness import (  # noqa: E402
-    GRPC_PORT, HTTP_PORT, IPS, JS_DIR, SNAPSHOT_EVERY, Cluster, Partition, call, config_on,
+    CONFIG, GRPC_PORT, HTTP_PORT, IPS, JS_DIR, SNAPSHOT_EVERY, Cluster, Partition, call, config_on,
     enter_private_network_namespace, publish)
 from harness import wait_until  # noqa: E402
 from nacos_grpc import NacosGrpcClient  # noqa: E402
@@ -432,6 +432,69 @@ class ClusterMembershipTest(unittest.TestCase):
                 return all(config_on(ip, k) == v for k, v in acknowledged.items())
             self.assertTrue(wait_until(all_there, timeout=15), ip)
         print(f"\n{len(acknowledged)} writes acknowledged across the membership changes")
+
+
+RETENTION_S = 8
+
+
+def history_rows(ip, data_id):
+    status, body = call(ip, "GET", "/nacos/v1/cs/history",
+                        {"search": "accurate", "dataId": data_id, "group": "DEFAULT_GROUP",
+                         "pageNo": 1, "pageSize": 100})
+    if status != 200:
+        return None
+    return [(row["id"], row["content"]) for row in json.loads(body)["pageItems"]]
+
+
+class ConfigHistoryRetentionTest(unittest.TestCase):
+    """History past config.history_retention is dropped by a trim that goes through the Raft
+    log: every node drops the same rows, newer rows stay, and a node that was down while the
+    trim committed drops them too when it catches up."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster(config_text=CONFIG + f"[config]\nhistory_retention_ms = {RETENTION_S * 1000}\n")
+        cls.cluster.start_all()
+        cls.cluster.leader()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.cleanup()
+
+    def test_old_history_is_dropped_alike_on_every_node(self):
+        leader = self.cluster.leader()
+        late = next(ip for ip in IPS if ip != leader)
+        for n in range(5):
+            self.assertTrue(publish(IPS[n % 3], "kept-short", f"old {n}"))
+        old_written = time.time()
+        time.sleep(RETENTION_S / 2)
+        self.cluster.nodes[late].kill9()  # down while the trim commits
+        newer = [f"new {n}" for n in range(2)]
+        for content in newer:
+            self.assertTrue(publish(leader, "kept-short", content))
+        new_written = time.time()
+        up = [ip for ip in IPS if ip != late]
+        self.assertEqual(len(history_rows(leader, "kept-short")), 7)
+
+        # An update row holds the version it replaced and is as old as the update: five rows
+        # (the insert and four updates) are older than the pause, two are newer.
+        def old_rows_gone():
+            return all(len(history_rows(ip, "kept-short") or [None] * 7) < 7 for ip in up)
+        self.assertTrue(wait_until(old_rows_gone, timeout=RETENTION_S * 3, interval=0.2),
+                        "history older than the retention was not dropped")
+        observed = time.time()
+        self.assertGreaterEqual(observed - old_written, RETENTION_S * 0.9, "dropped before its time")
+        rows = {ip: history_rows(ip, "kept-short") for ip in up}
+        self.assertEqual(rows[up[0]], rows[up[1]], "nodes dropped different rows")
+        if observed < new_written + RETENTION_S - 1:
+            # Rows newer than the cut-off stay (checked while they still are).
+            self.assertEqual(sorted(c for _, c in rows[leader]), ["new 0", "old 4"], rows[leader])
+        self.assertGreaterEqual(self.cluster.metric(leader, "dnsd_config_history_trims_total"), 1)
+
+        self.cluster.start(late)
+        self.cluster.wait_converged()
+        self.assertTrue(wait_until(lambda: history_rows(late, "kept-short") == history_rows(leader, "kept-short"),
+                                   timeout=10), "the restarted node did not drop the same rows")
 
 
 class LinearizabilityCheckerTest(unittest.TestCase):

@@ -3,9 +3,10 @@ import concurrent.futures
 import shutil
 import tempfile
 import threading
+import time
 import unittest
 
-from harness import DnsdProcess
+from harness import DnsdProcess, wait_until
 
 WRITERS = 4
 KEYS_PER_WRITER = 3
@@ -77,6 +78,42 @@ class ConfigDurabilityTest(unittest.TestCase):
                 missing = [c for c in contents if c not in recorded]
                 self.assertEqual(missing, [], f"{data_id}: acknowledged versions missing from history")
                 self.assertTrue(all(op == "U" for op, _ in rows[1:]))
+        finally:
+            d.cleanup()
+
+
+    def test_history_past_its_retention_is_dropped_and_stays_dropped(self):
+        retention_s = 6
+        d = DnsdProcess(data_dir=self.dir,
+                        config_text=f"[config]\nhistory_retention_ms = {retention_s * 1000}\n").start()
+        try:
+            for n in range(4):
+                self.assertEqual(d.curl("POST", "/nacos/v1/cs/configs",
+                                        body={"dataId": "short", "group": "CRASH", "content": f"old {n}"}),
+                                 (200, "true"))
+            old_written = time.time()
+            time.sleep(retention_s / 2)
+            self.assertEqual(d.curl("POST", "/nacos/v1/cs/configs",
+                                    body={"dataId": "short", "group": "CRASH", "content": "new"}),
+                             (200, "true"))
+            new_written = time.time()
+            self.assertEqual(len(self.history_contents(d, "short")), 5)
+
+            # An update row holds the version it replaced and is as old as the update: the
+            # rows written before the pause are the insert and the first three updates.
+            def old_gone():
+                return len(self.history_contents(d, "short")) < 5
+            self.assertTrue(wait_until(old_gone, timeout=retention_s * 3, interval=0.2))
+            self.assertGreaterEqual(time.time() - old_written, retention_s * 0.9, "dropped before its time")
+            rows = self.history_contents(d, "short")
+            if time.time() < new_written + retention_s - 1:
+                self.assertEqual(rows, [("U", "old 3")], "the row newer than the cut-off stays")
+            self.assertEqual(d.curl("GET", "/nacos/v1/cs/configs", {"dataId": "short", "group": "CRASH"}),
+                             (200, "new"), "the config itself stays")
+            d.kill9()
+            d.start(fresh_ports=True)
+            self.assertLessEqual(len(self.history_contents(d, "short")), 1,
+                                 "a trim is state: it survives a restart")
         finally:
             d.cleanup()
 

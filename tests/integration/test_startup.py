@@ -82,7 +82,7 @@ class StartupTest(unittest.TestCase):
         try:
             task_dir = f"/proc/{d.proc.pid}/task"
             expected = {"dns-udp-0", "dns-udp-1", "dns-loop-0", "dns-loop-1", "http-0",
-                        "grpc-io", "grpc-push", "log-apply"}
+                        "grpc-io", "grpc-push", "raft-1"}
             # A thread names itself when it starts, which may be just after "ready".
             deadline = time.time() + 5
             while True:

@@ -120,16 +120,22 @@ class StorageFaultTest(unittest.TestCase):
     # Defect 2: the log's tail is cut off; the config store had applied the lost entry.
     def test_truncated_log_refuses_start_and_repair_makes_new_writes_stick(self):
         d = DnsdProcess(data_dir=self.dir).start()
+        raft_log = os.path.join(self.dir, "raft-standalone")
         try:
-            for i in range(5):
+            for i in range(4):
                 self.assertEqual(publish(d, f"t{i}", f"v{i}")[0], 200)
+            # Everything up to t3 is in the write-ahead file once t3 is answered: cutting the
+            # file back to this size loses exactly the records of t4.
+            wal = newest_wal(raft_log)
+            size_before_t4 = os.path.getsize(wal)
+            self.assertEqual(publish(d, "t4", "v4")[0], 200)
             self.assertEqual(d.stop(), 0)
-            wal = newest_wal(os.path.join(self.dir, "log"))
-            os.truncate(wal, os.path.getsize(wal) - 5)
+            self.assertEqual(newest_wal(raft_log), wal, "the log rolled over to a new file")
+            os.truncate(wal, size_before_t4)
 
             code, err = self.start_failed(self.dir)
             self.assertEqual(code, 2, err)
-            self.assertIn("lost acknowledged writes", err)
+            self.assertIn("lost", err)
             self.assertIn(f"dnsd repair --data-dir {self.dir}", err)
 
             out = subprocess.run([DNSD, "repair", "--data-dir", self.dir], capture_output=True,

@@ -379,5 +379,58 @@ TEST_F(ConfigStoreTest, SnapshotRestoresAnotherStoreWhole) {
   std::filesystem::remove_all(leader_dir);
 }
 
+ConfigCommand TrimHistory(int64_t before_ms, uint32_t max_rows) {
+  ConfigCommand c;
+  c.type = ConfigCommandType::kTrimHistory;
+  c.timestamp_ms = before_ms + 1;
+  c.trim_before_ms = before_ms;
+  c.trim_max_rows = max_rows;
+  return c;
+}
+
+TEST(ConfigCommand, TrimRoundTrips) {
+  const std::string bytes = EncodeConfigCommand(TrimHistory(12345, 77));
+  auto back = DecodeConfigCommand(bytes);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->type, ConfigCommandType::kTrimHistory);
+  EXPECT_EQ(back->trim_before_ms, 12345);
+  EXPECT_EQ(back->trim_max_rows, 77u);
+  EXPECT_FALSE(DecodeConfigCommand(bytes.substr(0, bytes.size() - 1)).ok());
+}
+
+// Retention: rows older than the cut-off go, oldest first and at most the budget per command;
+// the configs themselves and newer rows stay; the per-config index goes with its rows.
+TEST_F(ConfigStoreTest, TrimHistoryDropsOnlyOldRowsWithinTheBudget) {
+  for (int i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(Apply(Publish("a", "v" + std::to_string(i), i * 1000)).ok());
+    ASSERT_TRUE(Apply(Publish("b", "v" + std::to_string(i), i * 1000 + 500)).ok());
+  }
+  auto count = [&](const std::string& id) {
+    auto page = store_->History({"", "DEFAULT_GROUP", id}, 1, 100);
+    EXPECT_TRUE(page.ok());
+    return page.ok() ? page->total_count : -1;
+  };
+  ASSERT_EQ(count("a"), 5);
+  EXPECT_EQ(*store_->OldestHistoryMs(), std::optional<int64_t>(1000));
+
+  ASSERT_TRUE(Apply(TrimHistory(3000, 2)).ok());  // the budget stops it after two rows
+  EXPECT_EQ(count("a"), 4);
+  EXPECT_EQ(count("b"), 4);
+  EXPECT_EQ(*store_->OldestHistoryMs(), std::optional<int64_t>(2000));
+
+  ASSERT_TRUE(Apply(TrimHistory(3000, 100)).ok());  // rows of 2000 and 2500 go; 3000 stays
+  EXPECT_EQ(count("a"), 3);
+  EXPECT_EQ(count("b"), 3);
+  EXPECT_EQ(*store_->OldestHistoryMs(), std::optional<int64_t>(3000));
+  EXPECT_EQ(store_->Get({"", "DEFAULT_GROUP", "a"})->content, "v5");
+
+  Reopen();  // the trim is state like any other
+  EXPECT_EQ(count("a"), 3);
+  ASSERT_TRUE(Apply(TrimHistory(1'000'000, 100)).ok());
+  EXPECT_EQ(count("a"), 0);
+  EXPECT_EQ(*store_->OldestHistoryMs(), std::optional<int64_t>());
+  EXPECT_EQ(store_->Get({"", "DEFAULT_GROUP", "b"})->content, "v5");
+}
+
 }  // namespace
 }  // namespace dnsd::config
