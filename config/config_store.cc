@@ -767,15 +767,21 @@ namespace {
 constexpr uint8_t kSnapshotVersion = 1;
 }  // namespace
 
-absl::StatusOr<std::string> ConfigStore::Snapshot() const {
+absl::StatusOr<std::string> ConfigStore::Snapshot(bool with_history) const {
   std::shared_ptr<leveldb::DB> db = Db();
   if (!db) return common::StorageFailure("the config store is closed after a write failure");
   std::vector<std::pair<std::string, std::string>> records;
   leveldb::ReadOptions read;
   read.verify_checksums = true;
   std::unique_ptr<leveldb::Iterator> it(db->NewIterator(read));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  for (it->SeekToFirst(); it->Valid();) {
+    if (!with_history && (it->key().starts_with("H") || it->key().starts_with("K"))) {
+      // Jump over the whole history range ("H" rows, "K" index keys) instead of reading it.
+      it->Seek(it->key().starts_with("H") ? "I" : "L");
+      continue;
+    }
     records.emplace_back(it->key().ToString(), it->value().ToString());
+    it->Next();
   }
   if (!it->status().ok()) return ReadFailure(it->status());
   common::ByteWriter w;

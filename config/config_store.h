@@ -102,8 +102,10 @@ class ConfigStore {
   void AddListener(ConfigChangeListener listener) { listeners_.push_back(std::move(listener)); }
 
   // ---- Raft snapshots (writer thread) ----
-  // Every record of the store (configs, history, namespaces, the applied index) as bytes.
-  absl::StatusOr<std::string> Snapshot() const;
+  // Every record of the store (configs, history, namespaces, the applied index) as bytes;
+  // without history, only the configs, namespaces and counters (what a single node keeps to
+  // rebuild a damaged store: cheap to take at every compaction, history grows with every write).
+  absl::StatusOr<std::string> Snapshot(bool with_history = true) const;
   // Replaces the whole store with a snapshot's records in one synced write and tells the
   // listeners about every config that changed. A snapshot that does not decode is kDataLoss
   // and changes nothing.

@@ -220,10 +220,10 @@ int main(int argc, char** argv) {
   };
   cluster_options.take_snapshot = [&, clustered]() -> absl::StatusOr<std::string> {
     auto kept = dnsd::node::TakeStateSnapshot(registry, *config_store_owner);
-    // A single node's snapshot carries its config store: no peer could supply it when the
-    // store is damaged and rebuilt.
+    // A single node's snapshot carries its configs: no peer could supply them when the store
+    // is damaged and rebuilt. Not the history, which grows with every write.
     if (clustered || !kept.ok()) return kept;
-    return dnsd::node::ExpandStateSnapshot(*config_store_owner, *kept);
+    return dnsd::node::ExpandStateSnapshot(*config_store_owner, *kept, /*with_history=*/false);
   };
   cluster_options.expand_snapshot = [&](const std::string& snapshot) {
     return dnsd::node::ExpandStateSnapshot(*config_store_owner, snapshot);

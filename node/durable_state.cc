@@ -205,7 +205,8 @@ absl::Status MigrateLegacyLog(const std::string& data_dir, registry::Registry& r
   log->reset();
   if (last > 0) {
     auto kept = TakeStateSnapshot(registry, config_store);
-    auto whole = kept.ok() ? ExpandStateSnapshot(config_store, *kept) : kept;
+    auto whole =
+        kept.ok() ? ExpandStateSnapshot(config_store, *kept, /*with_history=*/false) : kept;
     if (!whole.ok()) return whole.status();
     auto storage = raft::RaftStorage::Open(building.string());
     if (!storage.ok()) return storage.status();

@@ -61,11 +61,11 @@ absl::StatusOr<std::string> TakeStateSnapshot(const registry::Registry& registry
 }
 
 absl::StatusOr<std::string> ExpandStateSnapshot(config::ConfigStore& config_store,
-                                                std::string_view snapshot) {
+                                                std::string_view snapshot, bool with_history) {
   auto parts = Decode(snapshot);
   if (!parts.ok()) return parts.status();
   if (parts->has_config) return std::string(snapshot);
-  auto config_part = config_store.Snapshot();
+  auto config_part = config_store.Snapshot(with_history);
   if (!config_part.ok()) return config_part.status();
   // The store may be ahead of the snapshot's index: the receiver's store then skips the
   // config entries it already holds, while its registry applies the tail from the index.

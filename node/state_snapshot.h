@@ -23,9 +23,12 @@ namespace dnsd::node {
 
 absl::StatusOr<std::string> TakeStateSnapshot(const registry::Registry& registry,
                                               config::ConfigStore& config_store);
-// The snapshot with the config store's records added, for a follower (leader side).
+// The snapshot with the config store's records added: all of them for a follower (leader
+// side); without history for the snapshot a single node keeps, which only serves to rebuild
+// a damaged store (its configs come back whole, its history from the entries after it).
 absl::StatusOr<std::string> ExpandStateSnapshot(config::ConfigStore& config_store,
-                                                std::string_view snapshot);
+                                                std::string_view snapshot,
+                                                bool with_history = true);
 // kDataLoss when the bytes are not a snapshot (nothing changed), or when the store is behind a
 // snapshot that does not carry it; a config store write failure as the store reports it.
 absl::Status RestoreStateSnapshot(registry::Registry& registry, config::ConfigStore& config_store,

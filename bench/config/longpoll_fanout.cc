@@ -54,7 +54,7 @@ std::string Exchange(int port, const std::string& request) {
     const size_t head_end = out.find("\r\n\r\n");
     if (head_end == std::string::npos) continue;
     const size_t cl = out.find("Content-Length: ");
-    if (cl == std::string::npos) break;
+    if (cl == std::string::npos) continue;  // read to the end (the request closes)
     if (out.size() >= head_end + 4 + std::strtoul(out.c_str() + cl + 16, nullptr, 10)) break;
   }
   close(fd);
@@ -74,8 +74,8 @@ std::string BodyOf(const std::string& response) {
 }
 
 double ParkedListeners(int port) {
-  const std::string metrics =
-      BodyOf(Exchange(port, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  const std::string metrics = BodyOf(
+      Exchange(port, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
   static constexpr char kName[] = "\ndnsd_config_listeners ";
   const size_t at = metrics.find(kName);
   return at == std::string::npos ? -1 : std::atof(metrics.c_str() + at + sizeof(kName) - 1);

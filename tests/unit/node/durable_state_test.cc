@@ -70,7 +70,7 @@ class Node {
     cluster.take_snapshot = [n]() -> absl::StatusOr<std::string> {
       auto kept = TakeStateSnapshot(n->registry_, *n->state_.config);
       if (!kept.ok()) return kept;
-      return ExpandStateSnapshot(*n->state_.config, *kept);
+      return ExpandStateSnapshot(*n->state_.config, *kept, /*with_history=*/false);
     };
     cluster.restore = [n](const std::string& snapshot) {
       return RestoreStateSnapshot(n->registry_, *n->state_.config, snapshot, 0);
