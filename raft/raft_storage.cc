@@ -262,15 +262,7 @@ absl::Status RaftStorage::Save(const std::optional<Snapshot>& snapshot,
                                const std::optional<HardState>& hard_state,
                                const std::vector<Entry>& entries, bool sync) {
   if (!db_) return absl::UnavailableError("the Raft log is closed after a write failure");
-  if (!snapshot && entries.empty()) {
-    if (hard_state && !sync) {
-      deferred_hard_state_ = hard_state;
-      return absl::OkStatus();
-    }
-    if (!hard_state) return absl::OkStatus();
-  }
-  const std::optional<HardState>& hard_state_to_write =
-      hard_state ? hard_state : deferred_hard_state_;
+  if (!snapshot && !hard_state && entries.empty()) return absl::OkStatus();
   leveldb::WriteBatch batch;
   uint64_t new_first = first_index_, new_last = last_index_;
   if (snapshot) {
@@ -294,21 +286,17 @@ absl::Status RaftStorage::Save(const std::optional<Snapshot>& snapshot,
     }
     new_last = entries.back().index;
   }
-  std::optional<HardState> written = hard_state_to_write;
-  if (written) {
-    // A deferred commit index never points past what this batch leaves.
-    written->commit = std::min(written->commit, new_last);
+  if (hard_state) {
     std::string value;
-    PutU64(value, written->term);
-    PutU64(value, written->vote);
-    PutU64(value, written->commit);
+    PutU64(value, hard_state->term);
+    PutU64(value, hard_state->vote);
+    PutU64(value, hard_state->commit);
     batch.Put(kHardStateKey, value);
   }
   if (auto s = Write(batch, sync || snapshot || !entries.empty()); !s.ok()) return s;
   first_index_ = new_first;
   last_index_ = new_last;
-  if (written) saved_hard_state_ = *written;
-  deferred_hard_state_.reset();
+  if (hard_state) saved_hard_state_ = *hard_state;
   return absl::OkStatus();
 }
 

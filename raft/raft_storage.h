@@ -49,9 +49,6 @@ class RaftStorage {
   // A snapshot replaces the whole stored log; entries replace the stored ones from the first
   // entry's index on (later ones are deleted). One batch, synced unless `sync` is false (a
   // hard state whose only change is the commit index: losing that to a power cut is safe).
-  // Such a hard state alone is not written at once but with the next entries: the stored
-  // commit index may lag, which Raft allows (a restarted node learns it again), and a busy
-  // log saves a write per batch.
   absl::Status Save(const std::optional<Snapshot>& snapshot,
                     const std::optional<HardState>& hard_state, const std::vector<Entry>& entries,
                     bool sync = true);
@@ -74,8 +71,7 @@ class RaftStorage {
   RaftStorageOptions options_;
   std::unique_ptr<leveldb::DB> db_;
   absl::Status Write(leveldb::WriteBatch& batch, bool sync = true);
-  HardState saved_hard_state_;                    // as of the last successful write
-  std::optional<HardState> deferred_hard_state_;  // a commit-only change not yet written
+  HardState saved_hard_state_;  // as of the last successful write
   uint64_t first_index_ = 1;
   uint64_t last_index_ = 0;
 };

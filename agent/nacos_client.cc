@@ -1,0 +1,394 @@
+#include "agent/nacos_client.h"
+
+#include <grpcpp/grpcpp.h>
+#include <json/json.h>
+
+#include <chrono>
+#include <random>
+
+#include "common/strings.h"
+#include "common/thread_name.h"
+#include "nacos_grpc_service.grpc.pb.h"
+#include "spdlog/spdlog.h"
+
+namespace dnsd::agent {
+namespace {
+
+constexpr int kNacosOk = 200;
+
+std::optional<Json::Value> ParseJson(std::string_view text) {
+  Json::CharReaderBuilder builder;
+  builder["collectComments"] = false;
+  std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
+  Json::Value value;
+  std::string errors;
+  if (!reader->parse(text.data(), text.data() + text.size(), &value, &errors)) return std::nullopt;
+  return value;
+}
+
+std::string ToJson(const Json::Value& value) {
+  Json::StreamWriterBuilder builder;
+  builder["indentation"] = "";
+  return Json::writeString(builder, value);
+}
+
+Json::Value Base(const char* module) {
+  Json::Value body(Json::objectValue);
+  body["module"] = module;
+  body["headers"] = Json::Value(Json::objectValue);
+  return body;
+}
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+absl::StatusOr<ServiceUpdate> ParseServiceInfo(const std::string& json_text,
+                                               const std::string& namespace_id) {
+  auto bad = [](std::string_view what) {
+    return absl::InvalidArgumentError(common::StrCat("serviceInfo: ", what));
+  };
+  auto parsed = ParseJson(json_text);
+  if (!parsed || !parsed->isObject()) return bad("not a JSON object");
+  const Json::Value& info = *parsed;
+  ServiceUpdate update;
+  update.key.namespace_id = namespace_id;
+  if (!info["name"].isString() || info["name"].asString().empty()) return bad("no name");
+  std::string name = info["name"].asString();
+  std::string group = info["groupName"].isString() ? info["groupName"].asString() : "";
+  if (const size_t at = name.find(registry::kGroupSeparator); at != std::string::npos) {
+    if (group.empty()) group = name.substr(0, at);
+    name = name.substr(at + registry::kGroupSeparator.size());
+  }
+  update.key.group = group.empty() ? std::string(registry::kDefaultGroup) : group;
+  update.key.name = name;
+  const Json::Value& hosts = info["hosts"];
+  if (!hosts.isArray()) return bad("hosts is not a list");
+  for (const Json::Value& h : hosts) {
+    if (!h.isObject()) return bad("a host is not an object");
+    if (!h["ip"].isString() || h["ip"].asString().empty()) return bad("a host has no ip");
+    if (!h["port"].isIntegral() || h["port"].asInt64() < 0 || h["port"].asInt64() > 65535) {
+      return bad("a host has no valid port");
+    }
+    registry::Instance instance;
+    instance.address.ip = h["ip"].asString();
+    instance.address.port = static_cast<int>(h["port"].asInt64());
+    if (h["clusterName"].isString() && !h["clusterName"].asString().empty()) {
+      instance.address.cluster = h["clusterName"].asString();
+    }
+    if (h["instanceId"].isString()) instance.instance_id = h["instanceId"].asString();
+    if (h.isMember("weight")) {
+      if (!h["weight"].isNumeric()) return bad("a host's weight is not a number");
+      instance.weight = h["weight"].asDouble();
+    }
+    for (const char* flag : {"healthy", "enabled", "ephemeral"}) {
+      if (h.isMember(flag) && !h[flag].isBool()) return bad(common::StrCat("a host's ", flag));
+    }
+    instance.healthy = h.get("healthy", true).asBool();
+    instance.enabled = h.get("enabled", true).asBool();
+    instance.ephemeral = h.get("ephemeral", true).asBool();
+    if (h["metadata"].isObject()) {
+      for (const auto& k : h["metadata"].getMemberNames()) {
+        if (h["metadata"][k].isString()) instance.metadata[k] = h["metadata"][k].asString();
+      }
+    }
+    update.hosts.push_back(std::move(instance));
+  }
+  if (info["lastRefTime"].isIntegral()) update.last_ref_time_ms = info["lastRefTime"].asInt64();
+  return update;
+}
+
+// One connection to one server: its channel (one HTTP/2 connection, shared by the unary
+// calls and the stream, which is how the server ties them together) and the stream.
+struct NacosClient::Connection {
+  std::string server;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<::Request::Stub> unary;
+  std::unique_ptr<::BiRequestStream::Stub> bidi;
+  grpc::ClientContext stream_context;
+  std::unique_ptr<grpc::ClientReaderWriter<::Payload, ::Payload>> stream;
+  std::mutex write_mu;  // one writer at a time on the stream
+  std::atomic<bool> broken{false};
+  std::thread reader;
+
+  bool Write(const std::string& type, const std::string& body_json, const std::string& ip) {
+    ::Payload p;
+    p.mutable_metadata()->set_type(type);
+    p.mutable_metadata()->set_clientip(ip);
+    p.mutable_body()->set_value(body_json);
+    std::lock_guard lock(write_mu);
+    return stream->Write(p);
+  }
+};
+
+NacosClient::NacosClient(NacosClientOptions options) : options_(std::move(options)) {}
+NacosClient::~NacosClient() { Stop(); }
+
+void NacosClient::Start() {
+  thread_ = std::thread([this] {
+    common::SetThreadName("agent-conn");
+    Run();
+  });
+}
+
+void NacosClient::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    if (live_ != nullptr) live_->stream_context.TryCancel();
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string NacosClient::server() const {
+  std::lock_guard lock(mu_);
+  return server_;
+}
+
+void NacosClient::Subscribe(const registry::ServiceKey& key) {
+  std::lock_guard lock(mu_);
+  if (!subscribed_.insert(key).second) return;
+  pending_.emplace_back(key, true);
+  cv_.notify_all();
+}
+
+void NacosClient::Unsubscribe(const registry::ServiceKey& key) {
+  std::lock_guard lock(mu_);
+  if (subscribed_.erase(key) == 0) return;
+  pending_.emplace_back(key, false);
+  cv_.notify_all();
+}
+
+void NacosClient::Run() {
+  if (options_.servers.empty()) return;
+  std::mt19937_64 rng(std::random_device{}());
+  size_t next = rng() % options_.servers.size();
+  int64_t backoff = options_.backoff_min_ms;
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    const std::string& server = options_.servers[next];
+    next = (next + 1) % options_.servers.size();
+    const int64_t started = SteadyMs();
+    const bool held = Serve(server);
+    // A connection that held for a while resets the backoff; one that failed at once grows it.
+    if (held && SteadyMs() - started > options_.health_check_ms) backoff = options_.backoff_min_ms;
+    std::uniform_real_distribution<double> jitter(0.8, 1.2);
+    const auto wait = std::chrono::milliseconds(static_cast<int64_t>(backoff * jitter(rng)));
+    backoff = std::min<int64_t>(backoff * 2, options_.backoff_max_ms);
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, wait, [&] { return stopping_; })) return;
+  }
+}
+
+absl::StatusOr<std::string> NacosClient::Request(Connection& c, const std::string& type,
+                                                 const std::string& body_json,
+                                                 std::string* response_type) {
+  ::Payload request, response;
+  request.mutable_metadata()->set_type(type);
+  request.mutable_metadata()->set_clientip(options_.client_ip);
+  request.mutable_body()->set_value(body_json);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::milliseconds(options_.request_timeout_ms));
+  const grpc::Status s = c.unary->request(&context, request, &response);
+  if (!s.ok()) {
+    return absl::UnavailableError(common::StrCat(type, " to ", c.server, ": ", s.error_message()));
+  }
+  *response_type = response.metadata().type();
+  return response.body().value();
+}
+
+absl::Status NacosClient::SubscribeOn(Connection& c, const registry::ServiceKey& key,
+                                      bool subscribe) {
+  Json::Value body = Base("naming");
+  body["namespace"] = key.namespace_id;
+  body["serviceName"] = key.name;
+  body["groupName"] = key.group;
+  body["subscribe"] = subscribe;
+  body["clusters"] = "";
+  std::string type;
+  auto answer = Request(c, "SubscribeServiceRequest", ToJson(body), &type);
+  if (!answer.ok()) return answer.status();
+  auto parsed = ParseJson(*answer);
+  if (type != "SubscribeServiceResponse" || !parsed ||
+      (*parsed)["resultCode"].asInt() != kNacosOk) {
+    return absl::UnavailableError(common::StrCat("subscribing to ", key.GroupedName(), " on ",
+                                                 c.server, " was refused: ", type, " ", *answer));
+  }
+  if (!subscribe) return absl::OkStatus();
+  auto update = ParseServiceInfo(ToJson((*parsed)["serviceInfo"]), key.namespace_id);
+  if (!update.ok()) {
+    stats_.bad_messages.fetch_add(1);
+    return update.status();
+  }
+  update->key = key;  // the answer is for what was asked
+  if (options_.on_service) options_.on_service(*update);
+  return absl::OkStatus();
+}
+
+void NacosClient::ReadPushes(Connection& c) {
+  ::Payload p;
+  while (c.stream->Read(&p)) {
+    const std::string& type = p.metadata().type();
+    auto body = ParseJson(p.body().value());
+    if (!body || !body->isObject()) {
+      stats_.bad_messages.fetch_add(1);
+      continue;
+    }
+    const std::string request_id = (*body)["requestId"].asString();
+    auto answer = [&](const char* response_type) {
+      Json::Value ack(Json::objectValue);
+      ack["resultCode"] = kNacosOk;
+      ack["errorCode"] = 0;
+      ack["requestId"] = request_id;
+      c.Write(response_type, ToJson(ack), options_.client_ip);
+    };
+    if (type == "NotifySubscriberRequest") {
+      auto update = ParseServiceInfo(ToJson((*body)["serviceInfo"]), options_.namespace_id);
+      if (!update.ok()) {
+        // Not acknowledged: the server retries, and a bad list is never applied.
+        stats_.bad_messages.fetch_add(1);
+        spdlog::warn("agent: bad push from {}: {}", c.server,
+                     common::ToStd(update.status().message()));
+        continue;
+      }
+      update->from_push = true;
+      if (options_.on_service) options_.on_service(*update);
+      stats_.pushes.fetch_add(1);
+      answer("NotifySubscriberResponse");
+    } else if (type == "ClientDetectionRequest") {
+      answer("ClientDetectionResponse");
+    } else if (type == "ConnectResetRequest") {
+      answer("ConnectResetResponse");
+      break;  // the server wants this client elsewhere
+    } else {
+      stats_.bad_messages.fetch_add(1);
+    }
+  }
+  c.broken = true;
+  cv_.notify_all();
+}
+
+bool NacosClient::Serve(const std::string& server) {
+  Connection c;
+  c.server = server;
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5'000);
+  c.channel = grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
+  c.unary = ::Request::NewStub(c.channel);
+  c.bidi = ::BiRequestStream::NewStub(c.channel);
+  auto fail = [&](std::string_view why) {
+    stats_.failed_attempts.fetch_add(1);
+    spdlog::warn("agent: server {}: {}", server, why);
+    return false;
+  };
+
+  std::string type;
+  auto check = Request(c, "ServerCheckRequest", ToJson(Base("internal")), &type);
+  if (!check.ok()) return fail(common::ToStd(check.status().message()));
+  if (type != "ServerCheckResponse") return fail(common::StrCat("server check answered ", type));
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return false;
+    c.stream = c.bidi->requestBiStream(&c.stream_context);
+    live_ = &c;
+  }
+  Json::Value setup = Base("internal");
+  setup["clientVersion"] = "dnsd-agent";
+  setup["tenant"] = options_.namespace_id == "public" ? "" : options_.namespace_id;
+  setup["labels"]["source"] = "sdk";
+  setup["labels"]["module"] = "naming";
+  bool ok = c.Write("ConnectionSetupRequest", ToJson(setup), options_.client_ip);
+  c.reader = std::thread([this, &c] {
+    common::SetThreadName("agent-push");
+    ReadPushes(c);
+  });
+  // The setup travels on the stream; the connection is usable once a health check says so.
+  const int64_t deadline = SteadyMs() + options_.request_timeout_ms;
+  bool registered = false;
+  while (ok && !registered && SteadyMs() < deadline && !c.broken) {
+    auto health = Request(c, "HealthCheckRequest", ToJson(Base("internal")), &type);
+    registered = health.ok() && type == "HealthCheckResponse";
+    if (!registered) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  bool connected = false;
+  if (registered) {
+    {
+      std::lock_guard lock(mu_);
+      server_ = server;
+      pending_.clear();  // everything is subscribed below
+    }
+    std::vector<registry::ServiceKey> keys;
+    {
+      std::lock_guard lock(mu_);
+      keys.assign(subscribed_.begin(), subscribed_.end());
+    }
+    connected = true;
+    for (const auto& key : keys) {
+      if (!SubscribeOn(c, key, true).ok()) {
+        connected = false;
+        break;
+      }
+    }
+  }
+  if (connected) {
+    stats_.connects.fetch_add(1);
+    connected_ = true;
+    spdlog::info("agent: connected to {}", server);
+    if (options_.on_connection) options_.on_connection(true, server);
+    int64_t next_health = SteadyMs() + options_.health_check_ms;
+    for (;;) {
+      std::vector<std::pair<registry::ServiceKey, bool>> work;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock,
+                     std::chrono::milliseconds(std::max<int64_t>(1, next_health - SteadyMs())),
+                     [&] { return stopping_ || c.broken || !pending_.empty(); });
+        if (stopping_ || c.broken) break;
+        work.swap(pending_);
+      }
+      bool failed = false;
+      for (const auto& [key, subscribe] : work) {
+        if (!SubscribeOn(c, key, subscribe).ok()) {
+          failed = true;
+          break;
+        }
+      }
+      if (failed) break;
+      if (SteadyMs() >= next_health) {
+        auto health = Request(c, "HealthCheckRequest", ToJson(Base("internal")), &type);
+        if (!health.ok() || type != "HealthCheckResponse") {
+          fail("health check failed");
+          break;
+        }
+        next_health = SteadyMs() + options_.health_check_ms;
+      }
+    }
+    connected_ = false;
+    if (options_.on_connection) options_.on_connection(false, server);
+    spdlog::warn("agent: lost {}", server);
+  } else {
+    fail("the connection was not set up");
+  }
+  {
+    std::lock_guard lock(mu_);
+    live_ = nullptr;
+    server_.clear();
+  }
+  c.stream_context.TryCancel();
+  if (c.reader.joinable()) c.reader.join();
+  return connected;
+}
+
+}  // namespace dnsd::agent
