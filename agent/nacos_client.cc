@@ -231,8 +231,23 @@ absl::Status NacosClient::SubscribeOn(Connection& c, const registry::ServiceKey&
     return update.status();
   }
   update->key = key;  // the answer is for what was asked
-  if (options_.on_service) options_.on_service(*update);
+  Deliver(*update);
   return absl::OkStatus();
+}
+
+void NacosClient::Deliver(const ServiceUpdate& update) {
+  std::lock_guard lock(deliver_mu_);
+  auto [it, fresh] = delivered_.try_emplace(update.key, update.last_ref_time_ms, update.from_push);
+  if (!fresh) {
+    const auto [last_time, last_was_push] = it->second;
+    if (update.last_ref_time_ms < last_time ||
+        (update.last_ref_time_ms == last_time && !update.from_push && last_was_push)) {
+      stats_.out_of_order.fetch_add(1);
+      return;
+    }
+    it->second = {update.last_ref_time_ms, update.from_push};
+  }
+  if (options_.on_service) options_.on_service(update);
 }
 
 void NacosClient::ReadPushes(Connection& c) {
@@ -262,7 +277,7 @@ void NacosClient::ReadPushes(Connection& c) {
         continue;
       }
       update->from_push = true;
-      if (options_.on_service) options_.on_service(*update);
+      Deliver(*update);
       stats_.pushes.fetch_add(1);
       answer("NotifySubscriberResponse");
     } else if (type == "ClientDetectionRequest") {
@@ -328,6 +343,10 @@ bool NacosClient::Serve(const std::string& server) {
       std::lock_guard lock(mu_);
       server_ = server;
       pending_.clear();  // everything is subscribed below
+    }
+    {
+      std::lock_guard lock(deliver_mu_);
+      delivered_.clear();  // this server's stamps start here
     }
     std::vector<registry::ServiceKey> keys;
     {

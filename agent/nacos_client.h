@@ -12,6 +12,12 @@
 // After every (re)connection each subscription is made again and its answer delivered as a
 // full list, so what changed while disconnected is caught up.
 //
+// Order: a subscription's answer and a push for the same service travel on different streams
+// and may arrive in either order, so each list carries the server's stamp (lastRefTime) and
+// one older than the last delivered is dropped (an answer stamped like the last push too:
+// the push is the newer news), as the Nacos SDKs do. Stamps restart with every connection,
+// since another server's clock is another clock.
+//
 // Bad input (a push that does not parse, an unexpected type) is counted and skipped, never
 // acknowledged as applied; the connection goes on.
 //
@@ -24,6 +30,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -70,6 +77,7 @@ struct NacosClientStats {
   std::atomic<uint64_t> failed_attempts{0};  // connection attempts or connections that failed
   std::atomic<uint64_t> pushes{0};           // service pushes applied and acknowledged
   std::atomic<uint64_t> bad_messages{0};     // pushes or answers that did not parse, or unknown
+  std::atomic<uint64_t> out_of_order{0};     // lists dropped as older than one delivered
 };
 
 class NacosClient {
@@ -99,6 +107,8 @@ class NacosClient {
   absl::StatusOr<std::string> Request(Connection& connection, const std::string& type,
                                       const std::string& body_json, std::string* response_type);
   absl::Status SubscribeOn(Connection& connection, const registry::ServiceKey& key, bool subscribe);
+  // Hands `update` to on_service unless it is older than what was delivered (see above).
+  void Deliver(const ServiceUpdate& update);
 
   NacosClientOptions options_;
   NacosClientStats stats_;
@@ -109,6 +119,9 @@ class NacosClient {
   std::set<registry::ServiceKey> subscribed_;  // what every connection subscribes to
   std::vector<std::pair<registry::ServiceKey, bool>> pending_;  // (key, subscribe) to send now
   std::string server_;
+  // Serialises deliveries; the stamp and origin of the last list delivered per service.
+  std::mutex deliver_mu_;
+  std::map<registry::ServiceKey, std::pair<int64_t, bool>> delivered_;
   Connection* live_ = nullptr;  // mu_: the connection being served, to cancel on Stop()
   std::thread thread_;
 };

@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_split.h"
+#include "agent/agent.h"
 #include "api/config_http_api.h"
 #include "api/grpc_server.h"
 #include "api/http_server.h"
@@ -25,8 +27,8 @@
 #include "dnsd/cluster_config.h"
 #include "dnsd/cluster_naming.h"
 #include "dnsd/daemon_config.h"
+#include "dnsd/dns_front_end.h"
 #include "dnsd/dns_server.h"
-#include "dnsd/forwarder.h"
 #include "dnsd/history_retention.h"
 #include "dnsd/query_pipeline.h"
 #include "dnsd/registry_zone.h"
@@ -88,6 +90,17 @@ int main(int argc, char** argv) {
       "repair", "salvage a data directory that dnsd refuses to start from (keeps copies)");
   std::string repair_dir = "./data";
   repair->add_option("--data-dir", repair_dir, "the data directory to repair (default ./data)");
+  CLI::App* agent_command = app.add_subcommand(
+      "agent", "run as a DNS-F sidecar: follow a dnsd or Nacos cluster over gRPC and answer DNS");
+  agent_command->fallthrough();  // --config, --dns-port, --zones, ... apply to the agent too
+  dnsd::agent::AgentConfig agent_config;
+  std::string agent_servers, agent_services;
+  agent_command->add_option("--server", agent_servers,
+                            "servers to follow: host:port of their gRPC ports, comma separated");
+  agent_command->add_option("--service", agent_services,
+                            "services to follow: name or group@@name, comma separated");
+  agent_command->add_option("--namespace", agent_config.namespace_id,
+                            "the namespace of those services (default public)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -126,6 +139,15 @@ int main(int argc, char** argv) {
     return Fail(std::string("server.log_level: ") + std::string(s.message()));
   }
   signal(SIGPIPE, SIG_IGN);
+  if (agent_command->parsed()) {
+    for (const auto& server : absl::StrSplit(agent_servers, ',', absl::SkipWhitespace())) {
+      agent_config.servers.emplace_back(server);
+    }
+    for (const auto& service : absl::StrSplit(agent_services, ',', absl::SkipWhitespace())) {
+      agent_config.services.emplace_back(service);
+    }
+    return dnsd::agent::RunAgent(config, agent_config);
+  }
   // Descriptors: the soft limit goes up to the hard one; connection caps stay below it with
   // room for the log, the stores, zone files and the forwarder's sockets.
   const int64_t fd_limit = dnsd::common::RaiseFileLimit();
@@ -164,16 +186,7 @@ int main(int argc, char** argv) {
                    [&] { return static_cast<double>(registry.instance_count()); });
 
   // DNS answer sets are built by the registry writer, so the zone listens before replay.
-  dnsd::dns::RegistryZoneOptions zone_options;
-  zone_options.zone = config.dns_zone;
-  zone_options.ttl = static_cast<uint32_t>(config.dns_ttl);
-  zone_options.negative_ttl = static_cast<uint32_t>(config.dns_negative_ttl);
-  zone_options.addr_ttl = static_cast<uint32_t>(config.dns_addr_ttl);
-  zone_options.minimal_responses = config.dns_minimal_responses;
-  zone_options.bare_names = config.dns_bare_names;
-  zone_options.compat_suffix = config.dns_compat_suffix;
-  zone_options.ns_address = config.advertise_ip;
-  dnsd::dns::RegistryZone registry_zone(zone_options, metrics);
+  dnsd::dns::RegistryZone registry_zone(dnsd::dns::RegistryZoneOptionsFrom(config), metrics);
   registry.AddListener([&](const dnsd::registry::ServiceKey& key,
                            const std::shared_ptr<const dnsd::registry::ServiceView>& view) {
     registry_zone.OnServiceChanged(key, view);
@@ -402,61 +415,9 @@ int main(int argc, char** argv) {
     grpc = std::move(*created);
   }
 
-  dnsd::dns::StaticZones static_zones;
-  auto load_zones = [&] {
-    const auto files = dnsd::dns::ZoneFilesIn(config.dns_zones);
-    for (const auto& error : static_zones.Reload(files)) spdlog::error("zone file: {}", error);
-    spdlog::info("serving {} static zone(s) from {}", static_zones.zone_count(), config.dns_zones);
-  };
-  dnsd::dns::QueryPipeline pipeline(registry_zone, metrics);
-  pipeline.SetStaticZones(&static_zones);
-  std::unique_ptr<dnsd::dns::UpstreamForwarder> forwarder;
-  std::unique_ptr<dnsd::dns::DnsServer> dns_server;
-  if (config.dns_enabled && config.forward_enabled) {
-    dnsd::dns::ForwarderOptions forward_options;
-    forward_options.upstreams = config.forward_upstreams;
-    if (forward_options.upstreams.empty()) {
-      // Every nameserver of the system's resolv.conf, except dnsd itself.
-      for (const auto& ns : dnsd::dns::ReadResolvConf(config.forward_resolv_conf)) {
-        const bool is_self = config.dns_port == 53 &&
-                             (ns == config.dns_address ||
-                              ((config.dns_address == "0.0.0.0" || config.dns_address == "::") &&
-                               (ns.rfind("127.", 0) == 0 || ns == "::1")));
-        if (!is_self) forward_options.upstreams.push_back(ns);
-      }
-    }
-    forward_options.timeout_ms = config.forward_timeout_ms;
-    forward_options.cache_max_entries = config.cache_max_entries;
-    forward_options.cache_min_ttl = config.cache_min_ttl;
-    forward_options.cache_max_ttl = config.cache_max_ttl;
-    forward_options.cache_negative_max_ttl = config.cache_negative_max_ttl;
-    forward_options.stale_max_s = config.stale_max_s;
-    if (!forward_options.upstreams.empty()) {
-      auto created = dnsd::dns::UpstreamForwarder::Create(forward_options, clock, metrics);
-      if (!created.ok()) return Fail(created.status());
-      forwarder = std::move(*created);
-      pipeline.SetForwardingEnabled(true);
-      spdlog::info("forwarding other names to {}", fmt::join(forward_options.upstreams, ", "));
-    } else {
-      spdlog::warn("no upstream resolvers: names outside our zones get REFUSED");
-    }
-  }
-  if (config.dns_enabled) {
-    load_zones();
-    dnsd::dns::DnsServerOptions dns_options;
-    dns_options.address = config.dns_address;
-    dns_options.port = config.dns_port;
-    dns_options.workers = config.dns_workers;
-    dns_options.tcp_idle_timeout_ms = config.dns_tcp_idle_timeout_ms;
-    dns_options.tcp_message_timeout_ms = config.dns_tcp_message_timeout_ms;
-    dns_options.tcp_max_connections = static_cast<int>(std::min<int64_t>(
-        config.dns_tcp_max_connections, std::max<int64_t>(connection_budget / 4, 16)));
-    dns_options.tcp_max_per_client = config.dns_tcp_max_per_client;
-    dns_options.forward_allow = config.dns_forward_allow;
-    auto created = dnsd::dns::DnsServer::Create(dns_options, pipeline, forwarder.get(), metrics);
-    if (!created.ok()) return Fail(created.status());
-    dns_server = std::move(*created);
-  }
+  auto dns =
+      dnsd::dns::DnsFrontEnd::Create(config, registry_zone, clock, metrics, connection_budget);
+  if (!dns.ok()) return Fail(dns.status());
 
   (*main_loop)->RunEvery(config.expiry_check_interval_ms, [&] { registry.Tick(clock.NowMs()); });
   // Long polls are answered within this much of the end of their hold time.
@@ -476,7 +437,7 @@ int main(int argc, char** argv) {
   event_add(sigint.get(), nullptr);
   std::function<void()> on_sighup = [&] {
     spdlog::info("SIGHUP: reloading zone files");
-    load_zones();
+    (*dns)->ReloadZones();
   };
   dnsd::common::EventPtr sighup(evsignal_new(
       (*main_loop)->base(), SIGHUP,
@@ -508,19 +469,18 @@ int main(int argc, char** argv) {
     }
   }
   (*http)->Start();
-  if (dns_server) dns_server->Start();
+  (*dns)->Start();
   spdlog::info("dnsd listening: http {}:{} ({} threads), data {}", config.http_address,
                (*http)->port(), http_options.threads, config.data_dir);
   spdlog::info("descriptor limit {}: at most {} HTTP connections ({} per client)", fd_limit,
                http_options.max_connections, http_options.max_connections_per_client);
   // Tests and scripts read this line to learn the ports when they asked for port 0.
-  std::cout << "dnsd ready http=" << (*http)->port()
-            << " dns=" << (dns_server ? dns_server->port() : 0)
+  std::cout << "dnsd ready http=" << (*http)->port() << " dns=" << (*dns)->port()
             << " grpc=" << (grpc ? grpc->port() : 0) << std::endl;
 
   (*main_loop)->Run();
 
-  if (dns_server) dns_server->Stop();
+  (*dns)->Stop();
   // gRPC clients are told to reconnect elsewhere and their connections released while the
   // registry, the driver and the HTTP loops are still running.
   if (grpc) grpc->Shutdown();
