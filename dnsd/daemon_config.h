@@ -95,6 +95,11 @@ struct DaemonConfig {
   // [cluster] Members as Nacos lists them ("ip[:port]", port default 8848). Empty, and no
   // conf_file: a single node.
   std::vector<std::string> cluster_members;
+  // `dnsd agent` (agent/agent.h): the servers' gRPC ports to follow, the services followed
+  // from start ("name" or "group@@name"), their namespace. The flags win over these.
+  std::vector<std::string> agent_servers;
+  std::vector<std::string> agent_services;
+  std::string agent_namespace = "public";
   std::string cluster_conf_file;              // a Nacos cluster.conf; read when members is empty
   int64_t cluster_peer_port = -1;             // -1: HTTP port + 1001
   int64_t cluster_tick_ms = 100;              // Raft heartbeat interval

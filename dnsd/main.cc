@@ -99,6 +99,7 @@ int main(int argc, char** argv) {
                             "servers to follow: host:port of their gRPC ports, comma separated");
   agent_command->add_option("--service", agent_services,
                             "services to follow: name or group@@name, comma separated");
+  agent_config.namespace_id.clear();  // unset: agent.namespace, then "public"
   agent_command->add_option("--namespace", agent_config.namespace_id,
                             "the namespace of those services (default public)");
   try {
@@ -140,6 +141,9 @@ int main(int argc, char** argv) {
   }
   signal(SIGPIPE, SIG_IGN);
   if (agent_command->parsed()) {
+    if (agent_servers.empty()) agent_config.servers = config.agent_servers;
+    if (agent_services.empty()) agent_config.services = config.agent_services;
+    if (agent_config.namespace_id.empty()) agent_config.namespace_id = config.agent_namespace;
     for (const auto& server : absl::StrSplit(agent_servers, ',', absl::SkipWhitespace())) {
       agent_config.servers.emplace_back(server);
     }

@@ -24,8 +24,12 @@ class Agent:
         config = os.path.join(self.dir, "agent.toml")
         with open(config, "w") as f:
             f.write(config_text)
-        args = [DNSD, "agent", "--server", ",".join(servers), "--service", ",".join(services),
-                "--config", config, "--dns-port", "0", "--zones", zones,
+        flags = []
+        if servers:
+            flags += ["--server", ",".join(servers)]
+        if services:
+            flags += ["--service", ",".join(services)]
+        args = [DNSD, "agent"] + flags + ["--config", config, "--dns-port", "0", "--zones", zones,
                 "--log-level", os.environ.get("DNSD_TEST_LOG_LEVEL", "warn")]
         self.log = open(os.path.join(self.dir, "agent.log"), "ab")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True)
@@ -99,6 +103,12 @@ class AgentTest(unittest.TestCase):
         self.assertIsNone(self.agent.proc.poll(), "the agent must keep running")
         # Every other name goes to the upstreams, registry or not.
         self.assertEqual(self.agent.answers("www.upstream.test."), ["192.0.2.80"])
+
+    def test_follows_what_its_config_file_lists(self):
+        self.assertEqual(register(self.server, "cfg", "10.43.0.1"), (200, "ok"))
+        self.agent = Agent(None, None, f'[agent]\nservers = ["127.0.0.1:{self.server.grpc_port}"]\n'
+                                       f'services = ["cfg"]\nnamespace = "public"\n')
+        self.assertTrue(wait_until(lambda: self.agent.answers("cfg.svc.nacos.internal") == ["10.43.0.1"]))
 
     def test_refuses_to_start_without_a_server(self):
         out = subprocess.run([DNSD, "agent", "--service", "web", "--dns-port", "0"],
