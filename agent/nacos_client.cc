@@ -54,7 +54,15 @@ absl::StatusOr<ServiceUpdate> ParseServiceInfo(const std::string& json_text,
   };
   auto parsed = ParseJson(json_text);
   if (!parsed || !parsed->isObject()) return bad("not a JSON object");
-  const Json::Value& info = *parsed;
+  return ServiceInfoFromJson(*parsed, namespace_id);
+}
+
+absl::StatusOr<ServiceUpdate> ServiceInfoFromJson(const Json::Value& info,
+                                                  const std::string& namespace_id) {
+  auto bad = [](std::string_view what) {
+    return absl::InvalidArgumentError(common::StrCat("serviceInfo: ", what));
+  };
+  if (!info.isObject()) return bad("not a JSON object");
   ServiceUpdate update;
   update.key.namespace_id = namespace_id;
   if (!info["name"].isString() || info["name"].asString().empty()) return bad("no name");
@@ -221,14 +229,15 @@ absl::Status NacosClient::SubscribeOn(Connection& c, const registry::ServiceKey&
   auto parsed = ParseJson(*answer);
   if (type != "SubscribeServiceResponse" || !parsed ||
       (*parsed)["resultCode"].asInt() != kNacosOk) {
-    return absl::UnavailableError(common::StrCat("subscribing to ", key.GroupedName(), " on ",
-                                                 c.server, " was refused: ", type, " ", *answer));
+    return absl::FailedPreconditionError(common::StrCat("subscribing to ", key.GroupedName(),
+                                                        " on ", c.server, " was refused: ", type,
+                                                        " ", *answer));
   }
   if (!subscribe) return absl::OkStatus();
   auto update = ParseServiceInfo(ToJson((*parsed)["serviceInfo"]), key.namespace_id);
   if (!update.ok()) {
     stats_.bad_messages.fetch_add(1);
-    return update.status();
+    return absl::FailedPreconditionError(update.status().message());
   }
   update->key = key;  // the answer is for what was asked
   Deliver(*update);
@@ -348,26 +357,40 @@ bool NacosClient::Serve(const std::string& server) {
       std::lock_guard lock(deliver_mu_);
       delivered_.clear();  // this server's stamps start here
     }
+    connected = true;
+    stats_.connects.fetch_add(1);
+    connected_ = true;
+    spdlog::info("agent: connected to {}", server);
+    // Before the subscriptions: each answer then counts as this connection's resync.
+    if (options_.on_connection) options_.on_connection(true, server);
+  }
+  if (connected) {
+    // Subscriptions the server refused are asked again at each health check.
+    std::vector<registry::ServiceKey> refused;
+    auto subscribe = [&](const registry::ServiceKey& key, bool on) {
+      const absl::Status s = SubscribeOn(c, key, on);
+      if (s.ok() || !absl::IsFailedPrecondition(s)) return s.ok();
+      spdlog::warn("agent: {}", common::ToStd(s.message()));
+      if (on) {
+        refused.push_back(key);
+        if (options_.on_subscription_failed) options_.on_subscription_failed(key);
+      }
+      return true;  // the connection itself is fine
+    };
     std::vector<registry::ServiceKey> keys;
     {
       std::lock_guard lock(mu_);
       keys.assign(subscribed_.begin(), subscribed_.end());
     }
-    connected = true;
+    bool failed = false;
     for (const auto& key : keys) {
-      if (!SubscribeOn(c, key, true).ok()) {
-        connected = false;
+      if (!subscribe(key, true)) {
+        failed = true;
         break;
       }
     }
-  }
-  if (connected) {
-    stats_.connects.fetch_add(1);
-    connected_ = true;
-    spdlog::info("agent: connected to {}", server);
-    if (options_.on_connection) options_.on_connection(true, server);
     int64_t next_health = SteadyMs() + options_.health_check_ms;
-    for (;;) {
+    while (!failed) {
       std::vector<std::pair<registry::ServiceKey, bool>> work;
       {
         std::unique_lock lock(mu_);
@@ -377,15 +400,28 @@ bool NacosClient::Serve(const std::string& server) {
         if (stopping_ || c.broken) break;
         work.swap(pending_);
       }
-      bool failed = false;
-      for (const auto& [key, subscribe] : work) {
-        if (!SubscribeOn(c, key, subscribe).ok()) {
+      for (const auto& [key, on] : work) {
+        if (!subscribe(key, on)) {
           failed = true;
           break;
         }
       }
       if (failed) break;
       if (SteadyMs() >= next_health) {
+        std::vector<registry::ServiceKey> again;
+        again.swap(refused);
+        for (const auto& key : again) {
+          bool still = false;
+          {
+            std::lock_guard lock(mu_);
+            still = subscribed_.contains(key);
+          }
+          if (still && !subscribe(key, true)) {
+            failed = true;
+            break;
+          }
+        }
+        if (failed) break;
         auto health = Request(c, "HealthCheckRequest", ToJson(Base("internal")), &type);
         if (!health.ok() || type != "HealthCheckResponse") {
           fail("health check failed");
@@ -394,6 +430,7 @@ bool NacosClient::Serve(const std::string& server) {
         next_health = SteadyMs() + options_.health_check_ms;
       }
     }
+    if (failed) fail("a subscription got no answer");
     connected_ = false;
     if (options_.on_connection) options_.on_connection(false, server);
     spdlog::warn("agent: lost {}", server);

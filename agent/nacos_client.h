@@ -41,6 +41,10 @@
 #include "absl/status/statusor.h"
 #include "registry/naming_model.h"
 
+namespace Json {
+class Value;
+}
+
 namespace dnsd::agent {
 
 // A service as the server sent it: the full list of its instances.
@@ -56,6 +60,9 @@ struct ServiceUpdate {
 // and "groupName". kInvalidArgument naming the field when it is malformed.
 absl::StatusOr<ServiceUpdate> ParseServiceInfo(const std::string& json_text,
                                                const std::string& namespace_id);
+// The same from a parsed value (the snapshot keeps lists in this form).
+absl::StatusOr<ServiceUpdate> ServiceInfoFromJson(const Json::Value& info,
+                                                  const std::string& namespace_id);
 
 struct NacosClientOptions {
   std::vector<std::string> servers;  // "host:port" of each server's gRPC port (HTTP + 1000)
@@ -68,8 +75,11 @@ struct NacosClientOptions {
   int backoff_min_ms = 100;
   int backoff_max_ms = 10000;
   std::function<void(const ServiceUpdate&)> on_service;
-  // Connected to `server` (true) or lost it (false).
+  // Connected to `server` (true; the subscriptions' answers follow) or lost it (false).
   std::function<void(bool connected, const std::string& server)> on_connection;
+  // The server refused a subscription (an error answer, or a list that does not parse); it
+  // is asked again at each health check while the connection holds.
+  std::function<void(const registry::ServiceKey& key)> on_subscription_failed;
 };
 
 struct NacosClientStats {

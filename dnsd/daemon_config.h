@@ -100,13 +100,24 @@ struct DaemonConfig {
   std::vector<std::string> agent_servers;
   std::vector<std::string> agent_services;
   std::string agent_namespace = "public";
-  std::string cluster_conf_file;              // a Nacos cluster.conf; read when members is empty
-  int64_t cluster_peer_port = -1;             // -1: HTTP port + 1001
-  int64_t cluster_tick_ms = 100;              // Raft heartbeat interval
-  int64_t cluster_election_ticks = 10;        // election timeout, in ticks: [n, 2n)
-  int64_t cluster_propose_timeout_ms = 5000;  // a write's wait for a leader
-  int64_t cluster_snapshot_every = 10000;     // applied entries between log compactions
-  bool cluster_join = false;                  // join a running cluster (see --join)
+  // Stale rules and lazy following (agent/service_follower.h, dns.md part D).
+  int64_t agent_max_stale_ms = 86'400'000;        // 0: stale data never expires
+  int64_t agent_stale_ttl = 5;                    // TTL cap of stale answers, seconds
+  int64_t agent_idle_unsubscribe_ms = 3'600'000;  // 0: never
+  int64_t agent_push_empty_grace_ms = 30'000;     // 0: no push-empty protection
+  int64_t agent_wait_ms = 500;                    // a first query's wait for its service
+  int64_t agent_fresh_hysteresis_ms = 2'000;      // a new connection's probation
+  int64_t agent_max_services = 10'000;
+  std::string agent_snapshot;                    // "": <data_dir>/agent-snapshot
+  std::string agent_http_address = "127.0.0.1";  // readiness, metrics, status
+  int64_t agent_http_port = 8849;                // 0: a free port; -1: off
+  std::string cluster_conf_file;                 // a Nacos cluster.conf; read when members is empty
+  int64_t cluster_peer_port = -1;                // -1: HTTP port + 1001
+  int64_t cluster_tick_ms = 100;                 // Raft heartbeat interval
+  int64_t cluster_election_ticks = 10;           // election timeout, in ticks: [n, 2n)
+  int64_t cluster_propose_timeout_ms = 5000;     // a write's wait for a leader
+  int64_t cluster_snapshot_every = 10000;        // applied entries between log compactions
+  bool cluster_join = false;                     // join a running cluster (see --join)
 
   // [distro] Replication of ephemeral instances between the members (distro/README.md).
   int64_t distro_sync_delay_ms = 10;           // changes to one client merged within this

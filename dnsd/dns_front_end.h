@@ -40,6 +40,11 @@ class DnsFrontEnd {
   // Reads the zone files again (SIGHUP); bad files are logged and keep their old contents.
   void ReloadZones();
   int port() const { return server_ ? server_->port() : 0; }
+  const QueryPipeline& pipeline() const { return pipeline_; }
+  // The waiter of queries a followed zone parks (DnsServer::SetWaiter); before Start.
+  void SetWaiter(Forwarder* waiter) {
+    if (server_) server_->SetWaiter(waiter);
+  }
 
  private:
   DnsFrontEnd(const DaemonConfig& config, RegistryZone& zone, common::MetricsRegistry& metrics);

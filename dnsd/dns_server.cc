@@ -198,7 +198,9 @@ struct DnsServer::Worker {
   // Blocking receive loop of the worker's UDP socket; runs on its own thread so each wake-up
   // costs one recvmmsg instead of epoll_wait + recvmmsg.
   void RunUdp();
-  void Forward(const Query& q, size_t limit, const sockaddr_storage& client,
+  // Hands `q` to `handler` (the forwarder, or the waiter) and sends its reply from the UDP
+  // socket.
+  void Forward(Forwarder* handler, const Query& q, size_t limit, const sockaddr_storage& client,
                const ReplySource& source);
   void OnAccept(evutil_socket_t fd, sockaddr* addr, int len);
   void OnTcpRead(Connection& conn);
@@ -250,12 +252,14 @@ void DnsServer::Worker::RunUdp() {
           }
         }
         ++responses;
-      } else if (outcome.verdict == Verdict::kForward) {
+      } else if (outcome.verdict == Verdict::kForward || outcome.verdict == Verdict::kWait) {
         ReplySource source;
         if (wildcard) ReplySourceOf(in_msgs[i].msg_hdr, source);
-        // The forwarder lives on the worker's event loop.
-        loop->Post([this, q, client = addrs[i], source] {
-          Forward(q, QueryPipeline::ResponseLimit(q, false), client, source);
+        Forwarder* handler =
+            outcome.verdict == Verdict::kForward ? server->forwarder_ : server->waiter_;
+        // The forwarder and the waiter live on the worker's event loop.
+        loop->Post([this, handler, q, client = addrs[i], source] {
+          Forward(handler, q, QueryPipeline::ResponseLimit(q, false), client, source);
         });
       }
     }
@@ -267,25 +271,24 @@ void DnsServer::Worker::RunUdp() {
   }
 }
 
-void DnsServer::Worker::Forward(const Query& q, size_t limit, const sockaddr_storage& client,
-                                const ReplySource& source) {
+void DnsServer::Worker::Forward(Forwarder* handler, const Query& q, size_t limit,
+                                const sockaddr_storage& client, const ReplySource& source) {
   const int fd = udp_fd;
   const socklen_t len = client.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-  server->forwarder_->Resolve(*loop, q, limit,
-                              [fd, client, len, source](const uint8_t* data, size_t size) {
-                                if (size == 0) return;
-                                iovec iov{const_cast<uint8_t*>(data), size};
-                                msghdr msg{};
-                                msg.msg_name = const_cast<sockaddr_storage*>(&client);
-                                msg.msg_namelen = len;
-                                msg.msg_iov = &iov;
-                                msg.msg_iovlen = 1;
-                                if (source.length > 0) {
-                                  msg.msg_control = const_cast<uint8_t*>(source.control);
-                                  msg.msg_controllen = source.length;
-                                }
-                                sendmsg(fd, &msg, 0);
-                              });
+  handler->Resolve(*loop, q, limit, [fd, client, len, source](const uint8_t* data, size_t size) {
+    if (size == 0) return;
+    iovec iov{const_cast<uint8_t*>(data), size};
+    msghdr msg{};
+    msg.msg_name = const_cast<sockaddr_storage*>(&client);
+    msg.msg_namelen = len;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (source.length > 0) {
+      msg.msg_control = const_cast<uint8_t*>(source.control);
+      msg.msg_controllen = source.length;
+    }
+    sendmsg(fd, &msg, 0);
+  });
 }
 
 void DnsServer::Worker::OnAccept(evutil_socket_t fd, sockaddr* addr, int) {
@@ -355,9 +358,11 @@ void DnsServer::Worker::OnTcpRead(Connection& conn) {
       // Length and message in one write (RFC 7766 §8).
       Write16(tcp_out, static_cast<uint16_t>(outcome.size));
       bufferevent_write(conn.bev, tcp_out, outcome.size + 2);
-    } else if (outcome.verdict == Verdict::kForward) {
+    } else if (outcome.verdict == Verdict::kForward || outcome.verdict == Verdict::kWait) {
       std::weak_ptr<Connection> weak = connections[&conn];
-      server->forwarder_->Resolve(*loop, q, 65535, [weak](const uint8_t* data, size_t n) {
+      Forwarder* handler =
+          outcome.verdict == Verdict::kForward ? server->forwarder_ : server->waiter_;
+      handler->Resolve(*loop, q, 65535, [weak](const uint8_t* data, size_t n) {
         auto c = weak.lock();
         if (!c || !c->open || n == 0) return;
         uint8_t len[2];

@@ -68,6 +68,9 @@ class DnsServer {
                                                            Forwarder* forwarder,
                                                            common::MetricsRegistry& metrics);
   ~DnsServer();
+  // Parks the queries the pipeline says to wait for (Verdict::kWait, a followed registry
+  // fetching a service) and answers them later through the same Reply. Set before Start.
+  void SetWaiter(Forwarder* waiter) { waiter_ = waiter; }
   void Start();
   void Stop();
   int port() const { return port_; }
@@ -82,6 +85,7 @@ class DnsServer {
   DnsServerOptions options_;
   const QueryPipeline& pipeline_;
   Forwarder* forwarder_;
+  Forwarder* waiter_ = nullptr;
   std::vector<Network> allow_;
   int port_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;

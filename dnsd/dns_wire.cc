@@ -170,6 +170,8 @@ void ResponseWriter::Begin(const Query& q, bool has_question, size_t limit, size
   pos_ = kHeaderSize;
   counts_[0] = counts_[1] = counts_[2] = 0;
   section_ = kAnswer;
+  ede_ = 0;
+  ttl_cap_ = UINT32_MAX;
   qname_ = nullptr;
   qname_size_ = 0;
   if (has_question) {
@@ -290,7 +292,33 @@ void ResponseWriter::Rollback(size_t mark, Section s, uint16_t count) {
   counts_[s] = count;
 }
 
+void ResponseWriter::ApplyTtlCap() {
+  // Walks the records this writer wrote: owners are label sequences or end in a pointer.
+  size_t p = kHeaderSize;
+  if (qname_ != nullptr) p += qname_size_ + 4u;
+  const int records = counts_[kAnswer] + counts_[kAuthority] + counts_[kAdditional];
+  for (int i = 0; i < records && p < pos_; ++i) {
+    while (p < pos_) {
+      const uint8_t len = buf_[p];
+      if (len == 0) {
+        ++p;
+        break;
+      }
+      if ((len & 0xC0) == 0xC0) {
+        p += 2;
+        break;
+      }
+      p += 1u + len;
+    }
+    if (p + 10 > pos_) return;
+    if (Read32(buf_ + p + 4) > ttl_cap_) Write32(buf_ + p + 4, ttl_cap_);
+    p += 10u + Read16(buf_ + p + 8);
+  }
+}
+
 size_t ResponseWriter::Finish(const Query& q, bool edns, uint16_t ede_code) {
+  if (ttl_cap_ != UINT32_MAX) ApplyTtlCap();
+  if (ede_code == 0) ede_code = ede_;
   uint16_t flags = 0x8000;                                 // QR
   flags |= static_cast<uint16_t>((q.opcode & 0xF) << 11);  // OPCODE
   if (aa_) flags |= 0x0400;

@@ -104,6 +104,11 @@ class ResponseWriter {
   void SetAa(bool aa) { aa_ = aa; }
   void SetRa(bool ra) { ra_ = ra; }
   void SetTc() { tc_ = true; }
+  // An Extended DNS Error (RFC 8914) for Finish to add when the caller names none; the OPT
+  // must have been reserved with OptSize(true).
+  void SetEde(uint16_t code) { ede_ = code; }
+  // Finish lowers every TTL in the message to at most `ttl` (stale answers, RFC 8767).
+  void CapTtl(uint32_t ttl) { ttl_cap_ = ttl; }
 
   enum Section { kAnswer, kAuthority, kAdditional };
   // A record whose owner is the question name (compressed to offset 12).
@@ -155,7 +160,10 @@ class ResponseWriter {
   uint16_t counts_[3] = {0, 0, 0};
   Section section_ = kAnswer;
   uint16_t rcode_ = 0;
+  uint16_t ede_ = 0;
+  uint32_t ttl_cap_ = UINT32_MAX;
   bool aa_ = false, ra_ = false, tc_ = false;
+  void ApplyTtlCap();
 };
 
 // Size of the OPT record Finish() writes (with an EDE option when `with_ede`).

@@ -102,6 +102,12 @@ int main(int argc, char** argv) {
   agent_config.namespace_id.clear();  // unset: agent.namespace, then "public"
   agent_command->add_option("--namespace", agent_config.namespace_id,
                             "the namespace of those services (default public)");
+  int64_t agent_status_port = -2;  // unset: agent.http_port
+  agent_command
+      ->add_option("--status-port", agent_status_port,
+                   "port of the agent's readiness, metrics and status page on 127.0.0.1 (default "
+                   "8849; 0 picks a free port; -1 turns it off)")
+      ->check(CLI::Range(-1, 65535));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -144,6 +150,7 @@ int main(int argc, char** argv) {
     if (agent_servers.empty()) agent_config.servers = config.agent_servers;
     if (agent_services.empty()) agent_config.services = config.agent_services;
     if (agent_config.namespace_id.empty()) agent_config.namespace_id = config.agent_namespace;
+    if (agent_status_port >= -1) config.agent_http_port = agent_status_port;
     for (const auto& server : absl::StrSplit(agent_servers, ',', absl::SkipWhitespace())) {
       agent_config.servers.emplace_back(server);
     }

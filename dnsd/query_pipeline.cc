@@ -97,11 +97,23 @@ PipelineOutcome QueryPipeline::Process(const uint8_t* in, size_t in_size, uint8_
   if (q.qtype == 253 || q.qtype == 254 || (q.qtype >= 128 && q.qtype < 251)) {
     return {Verdict::kRespond, Error(q, true, q.edns.present, kRcodeNotImp, out, out_cap)};
   }
+  return AnswerParsed(q, out, out_cap, tcp, may_forward, /*may_wait=*/true);
+}
 
+PipelineOutcome QueryPipeline::Reanswer(const Query& q, uint8_t* out, size_t out_cap, bool tcp,
+                                        bool may_wait) const {
+  return AnswerParsed(q, out, out_cap, tcp, /*may_forward=*/false, may_wait);
+}
+
+PipelineOutcome QueryPipeline::AnswerParsed(const Query& q, uint8_t* out, size_t out_cap, bool tcp,
+                                            bool may_forward, bool may_wait) const {
   ResponseWriter w(out, out_cap);
-  w.Begin(q, true, ResponseLimit(q, tcp), q.edns.present ? OptSize(false) : 0);
+  // A followed zone may add an EDE (stale data, not ready): room for it is kept.
+  w.Begin(q, true, ResponseLimit(q, tcp), q.edns.present ? OptSize(registry_zone_.followed()) : 0);
   if (q.qclass == kClassIN || q.qclass == kTypeANY) {
-    if (registry_zone_.Answer(q, w) == ZoneResult::kAnswered) {
+    const ZoneResult result = registry_zone_.Answer(q, w, may_wait);
+    if (result == ZoneResult::kWait) return {Verdict::kWait, 0};
+    if (result == ZoneResult::kAnswered) {
       by_zone_[0]->Inc();
       const size_t size = w.Finish(q, q.edns.present);
       CountRcode(static_cast<uint8_t>(out[3] & 0xF));

@@ -19,6 +19,8 @@ enum class Verdict {
   kRespond,  // `size` bytes of response are in the output buffer
   kDrop,     // nothing to send (not a query, or too short to answer)
   kForward,  // not ours: the caller hands the parsed query to the forwarder
+  kWait,     // a followed registry is fetching the service: the caller parks the parsed
+             // query with its waiter, which calls Reanswer
 };
 
 struct PipelineOutcome {
@@ -36,6 +38,10 @@ class QueryPipeline {
   // false for clients outside the forwarding allow-list: they get REFUSED for foreign names.
   PipelineOutcome Process(const uint8_t* in, size_t in_size, uint8_t* out, size_t out_cap, bool tcp,
                           bool may_forward, Query& query) const;
+  // Answers again a query for which Process said kWait. `may_wait` false once the query's
+  // deadline has passed (the answer is then whatever is known: data, or SERVFAIL + EDE 14).
+  PipelineOutcome Reanswer(const Query& q, uint8_t* out, size_t out_cap, bool tcp,
+                           bool may_wait) const;
   // REFUSED for a query that asked for forwarding from a client that may not forward.
   size_t Refuse(const Query& q, bool tcp, uint8_t* out, size_t out_cap) const;
 
@@ -46,6 +52,8 @@ class QueryPipeline {
   void CountRcode(uint8_t rcode) const;
 
  private:
+  PipelineOutcome AnswerParsed(const Query& q, uint8_t* out, size_t out_cap, bool tcp,
+                               bool may_forward, bool may_wait) const;
   size_t Error(const Query& q, bool has_question, bool with_opt, uint16_t rcode, uint8_t* out,
                size_t out_cap) const;
 

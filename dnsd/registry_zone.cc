@@ -234,7 +234,7 @@ RegistryZone::RegistryZone(RegistryZoneOptions options, common::MetricsRegistry&
 
 // ---------------------------------------------------------------- writer side
 
-std::shared_ptr<const ServiceAnswers> RegistryZone::BuildAnswers(
+std::shared_ptr<ServiceAnswers> RegistryZone::BuildAnswers(
     const registry::ServiceView& view) const {
   auto answers = std::make_shared<ServiceAnswers>();
   answers->protect_threshold = view.meta().protect_threshold;
@@ -380,7 +380,9 @@ void RegistryZone::OnServiceChanged(const registry::ServiceKey& key,
     return;
   }
 
-  const auto answers = BuildAnswers(*view);
+  auto built = BuildAnswers(*view);
+  if (follower_ != nullptr) built->freshness = follower_->FreshnessOf(key);
+  const std::shared_ptr<const ServiceAnswers> answers = std::move(built);
   if (existing == published_.end()) {
     const DerivedKeys keys = KeysFor(key);
     for (const auto& ent : keys.ent_keys) AddRef(ent, nullptr);
@@ -604,7 +606,55 @@ bool RegistryZone::AnswerService(const Query& q, ResponseWriter& w, const Servic
   return false;
 }
 
-ZoneResult RegistryZone::AnswerCompat(const Query& q, ResponseWriter& w, size_t before) const {
+bool RegistryZone::FreshnessAllows(ResponseWriter& w, const ServiceAnswers& answers) const {
+  if (!answers.freshness) return true;
+  answers.freshness->MarkQueried();
+  switch (answers.freshness->state.load(std::memory_order_relaxed)) {
+    case Freshness::kFresh:
+      return true;
+    case Freshness::kStale:
+      w.SetEde(kEdeStaleAnswer);
+      w.CapTtl(follower_->stale_ttl());
+      return true;
+    case Freshness::kExpired:
+      break;
+  }
+  w.SetAa(false);
+  w.SetRcode(kRcodeServFail);
+  w.SetEde(kEdeNoReachableAuthority);
+  return false;
+}
+
+void RegistryZone::AnswerHit(const Query& q, ResponseWriter& w, const ServiceAnswers& answers,
+                             std::string_view cluster, bool srv_owner) const {
+  if (!FreshnessAllows(w, answers)) return;
+  if (!AnswerService(q, w, answers, cluster, srv_owner)) Negative(w, kRcodeNoError);
+}
+
+ZoneResult RegistryZone::MissRules(ResponseWriter& w, const ServiceGuess& guess,
+                                   bool may_wait) const {
+  const MissAction action = follower_->OnMiss(guess, may_wait);
+  switch (action) {
+    case MissAction::kWait:
+      return ZoneResult::kWait;
+    case MissAction::kNotReady:
+    case MissAction::kNoAuthority:
+      w.SetAa(false);
+      w.SetRcode(kRcodeServFail);
+      w.SetEde(action == MissAction::kNotReady ? kEdeNotReady : kEdeNoReachableAuthority);
+      return ZoneResult::kAnswered;
+    case MissAction::kStaleNegative:
+      w.SetEde(kEdeStaleNxDomain);
+      w.CapTtl(follower_->stale_ttl());
+      break;
+    case MissAction::kNegative:
+      break;
+  }
+  return ZoneResult::kNotOurs;
+}
+
+ZoneResult RegistryZone::AnswerCompat(const Query& q, ResponseWriter& w, size_t before,
+                                      bool may_wait) const {
   LabelList l;
   SplitLabels(q.qname_lower, l);
   w.SetAa(true);
@@ -636,15 +686,25 @@ ZoneResult RegistryZone::AnswerCompat(const Query& q, ResponseWriter& w, size_t 
   key.Append("s:");
   key.Append(l.label[0]);
   const auto entry = Lookup(key.view());
+  if (!entry && follower_ != nullptr) {
+    // The service's first label as sent: the name with its case.
+    const std::string_view name(reinterpret_cast<const char*>(q.qname.data + 1), q.qname.data[0]);
+    const ZoneResult rules = MissRules(
+        w,
+        {default_ns_label_, before == 2 ? l.label[1] : std::string_view(default_grp_label_), name},
+        may_wait);
+    if (rules != ZoneResult::kNotOurs) return rules;
+  }
   if (!entry || !entry->answers) {
     negative(entry ? kRcodeNoError : kRcodeNxDomain);
     return ZoneResult::kAnswered;
   }
+  if (!FreshnessAllows(w, *entry->answers)) return ZoneResult::kAnswered;
   if (!AnswerService(q, w, *entry->answers, {}, false)) negative(kRcodeNoError);
   return ZoneResult::kAnswered;
 }
 
-ZoneResult RegistryZone::Answer(const Query& q, ResponseWriter& w) const {
+ZoneResult RegistryZone::Answer(const Query& q, ResponseWriter& w, bool may_wait) const {
   const WireName& name = q.qname_lower;
   const bool in_zone = name.size >= apex_.size &&
                        std::memcmp(name.data + name.size - apex_.size, apex_.data, apex_.size) == 0;
@@ -666,7 +726,7 @@ ZoneResult RegistryZone::Answer(const Query& q, ResponseWriter& w) const {
       size_t off = 0;
       for (int i = 0; i < before; ++i) off += 1 + l.label[i].size();
       if (name.size - off == compat_apex_.size)
-        return AnswerCompat(q, w, static_cast<size_t>(before));
+        return AnswerCompat(q, w, static_cast<size_t>(before), may_wait);
     }
     if (options_.bare_names && l.count > 0) {
       KeyBuffer key;
@@ -680,7 +740,7 @@ ZoneResult RegistryZone::Answer(const Query& q, ResponseWriter& w) const {
       if (entry && entry->answers) {
         // Not our zone: no SOA to offer, so a name without data is an empty NOERROR.
         w.SetRa(true);
-        AnswerService(q, w, *entry->answers, {}, false);
+        if (FreshnessAllows(w, *entry->answers)) AnswerService(q, w, *entry->answers, {}, false);
         return ZoneResult::kAnswered;
       }
     }
@@ -720,13 +780,15 @@ ZoneResult RegistryZone::Answer(const Query& q, ResponseWriter& w) const {
   KeyBuffer key;
   key.Append(ns);
   key.Append(kSep);
-  if (explicit_ns && !HasEntry(key.view())) {
+  // A follower learns namespaces and groups with their services: a missing one is a miss
+  // of the service below (decided by the follower), not an NXDOMAIN of its own.
+  if (explicit_ns && follower_ == nullptr && !HasEntry(key.view())) {
     Negative(w, kRcodeNxDomain);
     return ZoneResult::kAnswered;
   }
   key.Append(grp);
   key.Append(kSep);
-  if (explicit_grp && !HasEntry(key.view())) {
+  if (explicit_grp && follower_ == nullptr && !HasEntry(key.view())) {
     Negative(w, kRcodeNxDomain);
     return ZoneResult::kAnswered;
   }
@@ -763,9 +825,14 @@ ZoneResult RegistryZone::Answer(const Query& q, ResponseWriter& w) const {
     const size_t key_prefix = key.size;
     key.Append(service);
     if (const auto entry = Lookup(key.view()); entry && entry->answers) {
-      if (!AnswerService(q, w, *entry->answers, cluster, /*srv_owner=*/true))
-        Negative(w, kRcodeNoError);
+      AnswerHit(q, w, *entry->answers, cluster, /*srv_owner=*/true);
       return ZoneResult::kAnswered;
+    }
+    if (follower_ != nullptr) {
+      const std::string_view name(reinterpret_cast<const char*>(q.qname.data + 2),
+                                  q.qname.data[0] - 1u);
+      const ZoneResult rules = MissRules(w, {ns, grp, name}, may_wait);
+      if (rules != ZoneResult::kNotOurs) return rules;
     }
     key.size = key_prefix;
   }
@@ -779,11 +846,13 @@ ZoneResult RegistryZone::Answer(const Query& q, ResponseWriter& w) const {
       return ZoneResult::kAnswered;
     }
   }
+  // The service name a miss names: the exact name of an .enc name, or the labels as sent.
+  char raw[kMaxName];
+  size_t raw_size = 0;
+  bool hashed = false;
   if (type == "enc" && !(idx - first == 1 && l.label[first].substr(0, 2) == "h-")) {
     // Decode the base32hex labels to the Nacos name; when the service has a usable natural
     // name, that entry answers (after checking it is this very service).
-    char raw[kMaxName];
-    size_t raw_size = 0;
     uint32_t buffer = 0;
     int bits = 0;
     for (int i = first; i < idx; ++i) {
@@ -815,7 +884,7 @@ ZoneResult RegistryZone::Answer(const Query& q, ResponseWriter& w) const {
       key.Append(std::string_view(natural, natural_size));
       if (const auto entry = Lookup(key.view());
           entry && entry->answers && entry->answers->service_name == name) {
-        if (!AnswerService(q, w, *entry->answers, cluster, srv_owner)) Negative(w, kRcodeNoError);
+        AnswerHit(q, w, *entry->answers, cluster, srv_owner);
         return ZoneResult::kAnswered;
       }
       key.size = key_prefix;
@@ -828,11 +897,28 @@ ZoneResult RegistryZone::Answer(const Query& q, ResponseWriter& w) const {
   }
   const auto entry = Lookup(key.view());
   if (!entry) {
+    if (follower_ != nullptr) {
+      if (type == "enc") {
+        hashed = raw_size == 0;  // an h-<hash> name: only data can say what it names
+      } else {
+        LabelList original;  // the labels with the case they were sent in
+        SplitLabels(q.qname, original);
+        for (int i = first; i < idx; ++i) {
+          if (raw_size + original.label[i].size() + 1 > sizeof(raw)) break;
+          if (i > first) raw[raw_size++] = '.';
+          std::memcpy(raw + raw_size, original.label[i].data(), original.label[i].size());
+          raw_size += original.label[i].size();
+        }
+      }
+      const ZoneResult rules = MissRules(
+          w, {ns, grp, hashed ? std::string_view() : std::string_view(raw, raw_size)}, may_wait);
+      if (rules != ZoneResult::kNotOurs) return rules;
+    }
     Negative(w, kRcodeNxDomain);
   } else if (!entry->answers) {
     Negative(w, kRcodeNoError);  // an empty non-terminal of a dotted service name
-  } else if (!AnswerService(q, w, *entry->answers, cluster, srv_owner)) {
-    Negative(w, kRcodeNoError);
+  } else {
+    AnswerHit(q, w, *entry->answers, cluster, srv_owner);
   }
   return ZoneResult::kAnswered;
 }

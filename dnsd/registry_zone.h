@@ -20,6 +20,7 @@
 #include "common/cow_index.h"
 #include "common/metrics.h"
 #include "dnsd/dns_wire.h"
+#include "dnsd/registry_follower.h"
 #include "registry/service_view.h"
 
 namespace dnsd::dns {
@@ -60,6 +61,8 @@ struct ServiceAnswers {
   std::vector<std::string> clusters;  // DNS labels (lowercase)
   std::string service_name;           // the Nacos name, to check decoded .enc names
   double protect_threshold = 0;
+  // How current the data is, when the zone is fed by a follower (the agent); null otherwise.
+  std::shared_ptr<ServiceFreshness> freshness;
 
   const uint8_t* address_rr(const Host& h) const { return records.data() + h.address_rr; }
   const uint8_t* address(const Host& h) const { return address_rr(h) + 12; }
@@ -72,11 +75,16 @@ struct NameEntry {
 };
 
 // What the lookup decided; the pipeline turns it into a response.
-enum class ZoneResult { kNotOurs, kAnswered };
+// kWait: the name is a service the follower is fetching; park the query and ask again.
+enum class ZoneResult { kNotOurs, kAnswered, kWait };
 
 class RegistryZone {
  public:
   RegistryZone(RegistryZoneOptions options, common::MetricsRegistry& metrics);
+
+  // Set before the zone is fed or queried, by a process that follows a registry elsewhere.
+  void SetFollower(RegistryFollower* follower) { follower_ = follower; }
+  bool followed() const { return follower_ != nullptr; }
 
   // Registry change listener (writer side): `view` null means the service was removed.
   void OnServiceChanged(const registry::ServiceKey& key,
@@ -84,8 +92,10 @@ class RegistryZone {
 
   // Answers `q` if the name belongs to the registry zone, the compatibility suffix, or (with
   // bare names on) is a registered service name. Writes answer/authority/additional and the
-  // rcode; the caller finishes the message.
-  ZoneResult Answer(const Query& q, ResponseWriter& w) const;
+  // rcode (and the EDE and TTL cap of the follower's rules); the caller finishes the message.
+  // `may_wait` false: a query that has waited already is answered now whatever the follower
+  // knows.
+  ZoneResult Answer(const Query& q, ResponseWriter& w, bool may_wait = true) const;
 
   const RegistryZoneOptions& options() const { return options_; }
   // Maps a namespace, group or cluster value to its DNS label (dns.md C.3).
@@ -104,16 +114,27 @@ class RegistryZone {
   bool AnswerService(const Query& q, ResponseWriter& w, const ServiceAnswers& answers,
                      std::string_view cluster, bool srv_owner) const;
   void Negative(ResponseWriter& w, uint8_t rcode) const;
+  // The follower's rules for a service with an entry: false when they settle the answer
+  // (SERVFAIL for expired data); a stale answer gets its EDE and TTL cap.
+  bool FreshnessAllows(ResponseWriter& w, const ServiceAnswers& answers) const;
+  // AnswerService or NODATA, after the follower's rules.
+  void AnswerHit(const Query& q, ResponseWriter& w, const ServiceAnswers& answers,
+                 std::string_view cluster, bool srv_owner) const;
+  // The follower's rules for a service name without an entry: kWait, kAnswered (SERVFAIL),
+  // or kNotOurs for "go on with the usual negative answer" (with EDE 19 when stale).
+  ZoneResult MissRules(ResponseWriter& w, const ServiceGuess& guess, bool may_wait) const;
   bool HasEntry(std::string_view key) const;
   // Valid until this thread looks the same name up again and finds it changed.
   const NameEntry* Lookup(std::string_view key) const;
-  std::shared_ptr<const ServiceAnswers> BuildAnswers(const registry::ServiceView& view) const;
+  std::shared_ptr<ServiceAnswers> BuildAnswers(const registry::ServiceView& view) const;
   void AddRef(const std::string& key, const std::shared_ptr<const ServiceAnswers>* answers);
   void Release(const std::string& key, bool as_service);
-  ZoneResult AnswerCompat(const Query& q, ResponseWriter& w, size_t labels_before) const;
+  ZoneResult AnswerCompat(const Query& q, ResponseWriter& w, size_t labels_before,
+                          bool may_wait) const;
 
   const RegistryZoneOptions options_;
   const uint64_t instance_id_;
+  RegistryFollower* follower_ = nullptr;
   WireName apex_;
   std::string addr_suffix_;  // "\x04addr" + apex, the tail of every SRV target
   WireName compat_apex_;

@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import tempfile
 import unittest
+import urllib.error
+import urllib.request
 
 import dns.rcode
 import dns.rdatatype
@@ -17,10 +19,13 @@ from upstream import UPSTREAM_ZONE, NsdUpstream
 
 
 class Agent:
-    def __init__(self, servers, services, config_text=""):
-        self.dir = tempfile.mkdtemp(prefix="dnsd-agent-")
+    """A `dnsd agent` process. `data_dir` is kept across restarts (its snapshot) when given."""
+
+    def __init__(self, servers, services, config_text="", data_dir=None, dns_port=0):
+        self.own_dir = data_dir is None
+        self.dir = data_dir or tempfile.mkdtemp(prefix="dnsd-agent-")
         zones = os.path.join(self.dir, "zones")
-        os.makedirs(zones)
+        os.makedirs(zones, exist_ok=True)
         config = os.path.join(self.dir, "agent.toml")
         with open(config, "w") as f:
             f.write(config_text)
@@ -29,7 +34,9 @@ class Agent:
             flags += ["--server", ",".join(servers)]
         if services:
             flags += ["--service", ",".join(services)]
-        args = [DNSD, "agent"] + flags + ["--config", config, "--dns-port", "0", "--zones", zones,
+        args = [DNSD, "agent"] + flags + ["--config", config, "--dns-port", str(dns_port),
+                "--status-port", "0",
+                "--zones", zones, "--data-dir", os.path.join(self.dir, "data"),
                 "--log-level", os.environ.get("DNSD_TEST_LOG_LEVEL", "warn")]
         self.log = open(os.path.join(self.dir, "agent.log"), "ab")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True)
@@ -37,21 +44,34 @@ class Agent:
         if not line.startswith("dnsd agent ready"):
             self.proc.wait(timeout=10)
             raise RuntimeError(f"agent did not start: {line!r}")
-        self.dns_port = int(line.split("dns=")[1])
+        fields = dict(part.split("=") for part in line.split()[3:])
+        self.dns_port = int(fields["dns"])
+        self.http_port = int(fields["http"])
+
+    def reply(self, name, rdtype="A"):
+        return query(self.dns_port, name, rdtype)
 
     def answers(self, name, rdtype="A"):
-        reply = query(self.dns_port, name, rdtype)
+        reply = self.reply(name, rdtype)
         if reply.rcode() != dns.rcode.NOERROR:
             return dns.rcode.to_text(reply.rcode())
         return sorted(r.to_text() for rrset in reply.answer for r in rrset
                       if rrset.rdtype == dns.rdatatype.from_text(rdtype))
 
-    def stop(self):
+    def http(self, path):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def stop(self, keep_dir=False):
         if self.proc.poll() is None:
             self.proc.terminate()
-            self.assert_exit = self.proc.wait(timeout=10)
+            self.exit_code = self.proc.wait(timeout=10)
         self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.own_dir and not keep_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def register(server, service, ip, port=8080, group=None):
@@ -91,9 +111,9 @@ class AgentTest(unittest.TestCase):
         self.assertEqual(self.agent.answers(api), "NXDOMAIN")
         self.assertEqual(register(self.server, "api", "10.41.0.1", group="g1"), (200, "ok"))
         self.assertTrue(wait_until(lambda: self.agent.answers(api) == ["10.41.0.1"]))
-        # A service the agent does not follow is not in its zone.
+        # A service the agent did not follow yet is followed from its first query on.
         self.assertEqual(register(self.server, "other", "10.42.0.1"), (200, "ok"))
-        self.assertEqual(self.agent.answers("other.svc.nacos.internal"), "NXDOMAIN")
+        self.assertEqual(self.agent.answers("other.svc.nacos.internal"), ["10.42.0.1"])
 
         # The server goes away: what the agent knows keeps being answered from memory.
         self.server.kill9()

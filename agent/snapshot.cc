@@ -1,0 +1,182 @@
+#include "agent/snapshot.h"
+
+#include <fcntl.h>
+#include <json/json.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/strings.h"
+
+namespace dnsd::agent {
+namespace {
+
+constexpr std::string_view kMagic = "dnsd-agent-snapshot";
+constexpr int kFormat = 1;
+
+uint32_t Crc32(const std::string& data) {
+  return static_cast<uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
+}
+
+Json::Value HostJson(const registry::Instance& instance) {
+  Json::Value h(Json::objectValue);
+  h["ip"] = instance.ip();
+  h["port"] = instance.port();
+  h["weight"] = instance.weight;
+  h["healthy"] = instance.healthy;
+  h["enabled"] = instance.enabled;
+  h["ephemeral"] = instance.ephemeral;
+  h["clusterName"] = instance.cluster();
+  h["instanceId"] = instance.instance_id;
+  Json::Value metadata(Json::objectValue);
+  for (const auto& [k, v] : instance.metadata) metadata[k] = v;
+  h["metadata"] = std::move(metadata);
+  return h;
+}
+
+absl::Status SyncPath(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return absl::InternalError(common::StrCat("open ", path, ": ", strerror(errno)));
+  const int rc = ::fsync(fd);
+  const int saved = errno;
+  ::close(fd);
+  if (rc != 0) return absl::InternalError(common::StrCat("fsync ", path, ": ", strerror(saved)));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string EncodeSnapshot(const Snapshot& snapshot) {
+  Json::Value root(Json::objectValue);
+  root["namespace"] = snapshot.namespace_id;
+  root["written_ms"] = Json::Int64{snapshot.written_ms};
+  Json::Value services(Json::arrayValue);
+  for (const auto& saved : snapshot.services) {
+    Json::Value s(Json::objectValue);
+    s["revision"] = Json::Int64{saved.revision};
+    s["confirmed_ms"] = Json::Int64{saved.confirmed_ms};
+    Json::Value info(Json::objectValue);
+    info["name"] = saved.key.name;
+    info["groupName"] = saved.key.group;
+    Json::Value hosts(Json::arrayValue);
+    for (const auto& host : saved.hosts) hosts.append(HostJson(host));
+    info["hosts"] = std::move(hosts);
+    s["serviceInfo"] = std::move(info);
+    services.append(std::move(s));
+  }
+  root["services"] = std::move(services);
+  Json::StreamWriterBuilder builder;
+  builder["indentation"] = "";
+  const std::string body = Json::writeString(builder, root);
+  char header[80];
+  std::snprintf(header, sizeof(header), "%s %d %08x %zu\n", kMagic.data(), kFormat, Crc32(body),
+                body.size());
+  return std::string(header) + body;
+}
+
+absl::StatusOr<Snapshot> DecodeSnapshot(const std::string& bytes) {
+  auto bad = [](std::string_view what) {
+    return absl::DataLossError(common::StrCat("agent snapshot: ", what));
+  };
+  const size_t eol = bytes.find('\n');
+  if (eol == std::string::npos || eol > 100) return bad("no header line");
+  char magic[32] = {};
+  int format = 0;
+  unsigned crc = 0;
+  size_t length = 0;
+  const std::string header = bytes.substr(0, eol);
+  if (std::sscanf(header.c_str(), "%31s %d %8x %zu", magic, &format, &crc, &length) != 4 ||
+      magic != kMagic) {
+    return bad("the header line is not a dnsd agent snapshot's");
+  }
+  if (format != kFormat) return bad(common::StrCat("unknown format ", format));
+  const std::string body = bytes.substr(eol + 1);
+  if (body.size() != length) {
+    return bad(common::StrCat("truncated or extended: ", body.size(), " body bytes, header says ",
+                              length));
+  }
+  if (Crc32(body) != crc) return bad("checksum mismatch (the file is damaged)");
+  Json::CharReaderBuilder builder;
+  std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
+  Json::Value root;
+  std::string errors;
+  if (!reader->parse(body.data(), body.data() + body.size(), &root, &errors) || !root.isObject()) {
+    return bad("the body is not a JSON object");
+  }
+  if (!root["namespace"].isString() || !root["written_ms"].isIntegral() ||
+      !root["services"].isArray()) {
+    return bad("namespace, written_ms or services missing");
+  }
+  Snapshot snapshot;
+  snapshot.namespace_id = root["namespace"].asString();
+  snapshot.written_ms = root["written_ms"].asInt64();
+  for (const Json::Value& s : root["services"]) {
+    if (!s.isObject() || !s["revision"].isIntegral() || !s["confirmed_ms"].isIntegral()) {
+      return bad("a service lacks revision or confirmed_ms");
+    }
+    auto info = ServiceInfoFromJson(s["serviceInfo"], snapshot.namespace_id);
+    if (!info.ok()) return bad(common::ToStd(info.status().message()));
+    snapshot.services.push_back(
+        {info->key, std::move(info->hosts), s["revision"].asInt64(), s["confirmed_ms"].asInt64()});
+  }
+  return snapshot;
+}
+
+absl::Status WriteSnapshot(const std::string& path, const Snapshot& snapshot) {
+  const std::string bytes = EncodeSnapshot(snapshot);
+  const std::string tmp = path + ".tmp";
+  {
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return absl::InternalError(common::StrCat("open ", tmp, ": ", strerror(errno)));
+    size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const int saved = errno;
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        return absl::InternalError(common::StrCat("write ", tmp, ": ", strerror(saved)));
+      }
+      done += static_cast<size_t>(n);
+    }
+    const bool synced = ::fsync(fd) == 0;
+    const int saved = errno;
+    ::close(fd);
+    if (!synced) {
+      ::unlink(tmp.c_str());
+      return absl::InternalError(common::StrCat("fsync ", tmp, ": ", strerror(saved)));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int saved = errno;
+    ::unlink(tmp.c_str());
+    return absl::InternalError(common::StrCat("rename ", tmp, ": ", strerror(saved)));
+  }
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  return SyncPath(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
+}
+
+absl::StatusOr<Snapshot> ReadSnapshot(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (!std::filesystem::exists(path)) return absl::NotFoundError(path + ": no snapshot");
+    return absl::DataLossError(common::StrCat(path, ": cannot be read"));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  auto snapshot = DecodeSnapshot(buffer.str());
+  if (!snapshot.ok()) {
+    return absl::DataLossError(common::StrCat(path, ": ", snapshot.status().message()));
+  }
+  return snapshot;
+}
+
+}  // namespace dnsd::agent
