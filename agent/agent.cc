@@ -80,7 +80,11 @@ int RunAgent(const DaemonConfig& config, const AgentConfig& agent) {
   if (agent.servers.empty()) return fail("no server to follow (--server host:port[,...])");
   common::SystemClock clock;
   common::MetricsRegistry metrics;
-  registry::Registry registry{registry::RegistryOptions{}};
+  // An empty service goes at the next tick: the follower, not the registry, knows whether it
+  // is followed (a lingering entry would hide a dropped service from the next query's miss).
+  registry::RegistryOptions registry_options;
+  registry_options.empty_service_ttl_ms = 0;
+  registry::Registry registry{registry_options};
   dns::RegistryZoneOptions zone_options = dns::RegistryZoneOptionsFrom(config);
   zone_options.default_namespace = agent.namespace_id;  // names without .ns are the agent's
   dns::RegistryZone zone(zone_options, metrics);
@@ -263,7 +267,10 @@ int RunAgent(const DaemonConfig& config, const AgentConfig& agent) {
   common::EventPtr sigint(evsignal_new((*loop)->base(), SIGINT, on_signal, loop->get()));
   event_add(sigterm.get(), nullptr);
   event_add(sigint.get(), nullptr);
-  (*loop)->RunEvery(kTickMs, [&] { follower.Tick(); });
+  (*loop)->RunEvery(kTickMs, [&] {
+    follower.Tick();
+    registry.Tick(clock.NowMs());
+  });
   int64_t last_save_ms = 0;
   (*loop)->RunEvery(kTickMs, [&] {
     if (clock.NowMs() - last_save_ms < kSnapshotEveryMs || !follower.TakeDirty()) return;

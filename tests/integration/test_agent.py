@@ -2,7 +2,9 @@
 protocol and answers A and SRV for the services it follows from memory; a registration on
 the server reaches its answers through a push; it keeps answering what it knows when the
 server is gone; names outside the registry zone still go to the forwarder's upstreams."""
+import json
 import os
+import time
 import shutil
 import subprocess
 import tempfile
@@ -10,6 +12,7 @@ import unittest
 import urllib.error
 import urllib.request
 
+import dns.edns
 import dns.rcode
 import dns.rdatatype
 
@@ -69,13 +72,23 @@ class Agent:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.exit_code = self.proc.wait(timeout=10)
+        self.proc.stdout.close()
         self.log.close()
         if self.own_dir and not keep_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def register(server, service, ip, port=8080, group=None):
-    params = {"serviceName": service, "ip": ip, "port": port}
+def ede(reply):
+    """The Extended DNS Error codes of a reply."""
+    return [int(o.code) for o in reply.options if o.otype == dns.edns.EDE]
+
+
+def ttls(reply):
+    return [rrset.ttl for section in (reply.answer, reply.authority) for rrset in section]
+
+
+def register(server, service, ip, port=8080, group=None, ephemeral=True):
+    params = {"serviceName": service, "ip": ip, "port": port, "ephemeral": str(ephemeral).lower()}
     if group:
         params["groupName"] = group
     return server.curl("POST", "/nacos/v1/ns/instance", params)
@@ -135,6 +148,147 @@ class AgentTest(unittest.TestCase):
                              capture_output=True, text=True, timeout=30)
         self.assertEqual(out.returncode, 2, out.stderr)
         self.assertIn("--server", out.stderr)
+
+class AgentStaleRulesTest(unittest.TestCase):
+    """dns.md part D with real processes: lazy following, stale answers when the server is gone,
+    the snapshot across an agent restart, expiry after max_stale, recovery when the server is back,
+    push-empty protection, idle services, a damaged snapshot."""
+
+    RULES = ("[dns]\nttl = 30\n[agent]\nmax_stale_ms = {max_stale}\nstale_ttl = 1\n"
+             "fresh_hysteresis_ms = 300\npush_empty_grace_ms = {grace}\nidle_unsubscribe_ms = {idle}\n")
+
+    def setUp(self):
+        self.server = DnsdProcess().start()
+        self.agents = []
+
+    def tearDown(self):
+        for agent in self.agents:
+            agent.stop()
+        self.server.cleanup()
+
+    def agent(self, max_stale=600_000, grace=30_000, idle=3_600_000, data_dir=None, services=None):
+        agent = Agent([f"127.0.0.1:{self.server.grpc_port}"], services,
+                      self.RULES.format(max_stale=max_stale, grace=grace, idle=idle), data_dir=data_dir)
+        self.agents.append(agent)
+        return agent
+
+    def status(self, agent):
+        code, body = agent.http("/status")
+        self.assertEqual(code, 200, body)
+        return {s["name"]: s for s in json.loads(body)["services"]}
+
+    def metric(self, agent, name):
+        _, body = agent.http("/metrics")
+        for line in body.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return None
+
+    def test_stale_snapshot_expiry_and_recovery(self):
+        self.assertEqual(register(self.server, "web", "10.50.0.1", ephemeral=False), (200, "ok"))
+        agent = self.agent(max_stale=5_000)
+        web = "web.svc.nacos.internal"
+        # Lazy: nothing is followed until asked; the first query waits for the list.
+        reply = agent.reply(web)
+        self.assertEqual(reply.rcode(), dns.rcode.NOERROR)
+        self.assertEqual(sorted(r.address for rrset in reply.answer for r in rrset), ["10.50.0.1"])
+        self.assertEqual(ede(reply), [])
+        self.assertEqual(ttls(reply), [30])
+        self.assertEqual(agent.reply("nothere.svc.nacos.internal").rcode(), dns.rcode.NXDOMAIN)
+        self.assertEqual(agent.http("/ready"), (200, "ready\n"))
+        self.assertEqual(self.status(agent)["web"]["state"], "fresh")
+        self.assertEqual(self.metric(agent, "dnsd_agent_registry_connected"), 1)
+
+        # Every server gone: known answers go on, marked stale with a capped TTL; a known
+        # absence is a stale NXDOMAIN; a name never seen is SERVFAIL, never NXDOMAIN.
+        self.server.kill9()
+        self.assertTrue(wait_until(lambda: ede(agent.reply(web)) == [dns.edns.EDECode.STALE_ANSWER]))
+        reply = agent.reply(web)
+        self.assertEqual(reply.rcode(), dns.rcode.NOERROR)
+        self.assertEqual(sorted(r.address for rrset in reply.answer for r in rrset), ["10.50.0.1"])
+        self.assertTrue(all(ttl <= 1 for ttl in ttls(reply)), ttls(reply))
+        reply = agent.reply("nothere.svc.nacos.internal")
+        self.assertEqual((reply.rcode(), ede(reply)), (dns.rcode.NXDOMAIN, [19]))
+        started = time.monotonic()
+        reply = agent.reply("never-seen.svc.nacos.internal")
+        self.assertEqual((reply.rcode(), ede(reply)), (dns.rcode.SERVFAIL, [22]))
+        self.assertGreaterEqual(time.monotonic() - started, 0.4, "it waited for the subscription")
+        self.assertEqual(self.metric(agent, "dnsd_agent_registry_connected"), 0)
+
+        # The agent restarts while the servers are down: it answers from its snapshot at once.
+        agent.stop(keep_dir=True)
+        self.agents.remove(agent)
+        agent = self.agent(max_stale=5_000, data_dir=agent.dir)
+        reply = agent.reply(web)
+        self.assertEqual((reply.rcode(), ede(reply)), (dns.rcode.NOERROR, [3]))
+        self.assertEqual(sorted(r.address for rrset in reply.answer for r in rrset), ["10.50.0.1"])
+        self.assertEqual(agent.http("/ready"), (200, "ready\n"))
+        self.assertTrue(json.loads(agent.http("/status")[1])["snapshotLoaded"])
+
+        # Stale beyond max_stale: SERVFAIL with EDE 22.
+        self.assertTrue(wait_until(lambda: agent.reply(web).rcode() == dns.rcode.SERVFAIL, timeout=10))
+        self.assertEqual(ede(agent.reply(web)), [22])
+        self.assertEqual(self.status(agent)["web"]["state"], "expired")
+
+        # The server comes back: the agent resubscribes, the answers are fresh again and
+        # changes flow through pushes.
+        self.server.start(port=self.server.port)
+        self.assertTrue(wait_until(lambda: ede(agent.reply(web)) == [] and
+                                   agent.reply(web).rcode() == dns.rcode.NOERROR, timeout=30))
+        self.assertEqual(register(self.server, "web", "10.50.0.2", ephemeral=False), (200, "ok"))
+        self.assertTrue(wait_until(lambda: agent.answers(web) == ["10.50.0.1", "10.50.0.2"]))
+        self.assertEqual(ede(agent.reply(web)), [])
+
+    def test_push_empty_protection_and_idle_services(self):
+        self.assertEqual(register(self.server, "solo", "10.51.0.1"), (200, "ok"))
+        self.assertEqual(register(self.server, "once", "10.51.0.2"), (200, "ok"))
+        agent = self.agent(grace=2_000, idle=1_500, services=["solo"])
+        solo = "solo.svc.nacos.internal"
+        self.assertTrue(wait_until(lambda: agent.answers(solo) == ["10.51.0.1"]))
+        self.assertEqual(agent.answers("once.svc.nacos.internal"), ["10.51.0.2"])
+
+        # The last instance goes: the empty list is held back (answered stale) for the grace,
+        # then applied.
+        self.assertEqual(server_call(self.server, "DELETE", "/nacos/v1/ns/instance",
+                                     {"serviceName": "solo", "ip": "10.51.0.1", "port": 8080}), (200, "ok"))
+        self.assertTrue(wait_until(lambda: self.metric(agent, "dnsd_agent_push_empty_protected_total") == 1))
+        reply = agent.reply(solo)
+        self.assertEqual((reply.rcode(), ede(reply)), (dns.rcode.NOERROR, [3]))
+        # As the server answers it: no address (NODATA while the empty service lingers).
+        self.assertTrue(wait_until(lambda: agent.answers(solo) in ([], "NXDOMAIN") and
+                                   ede(agent.reply(solo)) == [], timeout=10), agent.answers(solo))
+        self.assertEqual(self.metric(agent, "dnsd_agent_push_empty_applied_total"), 1)
+
+        # "once" is not asked again: it is dropped; the pinned "solo" stays however idle.
+        self.assertTrue(wait_until(lambda: "once" not in self.status(agent), timeout=10))
+        self.assertIn("solo", self.status(agent))
+        self.assertGreaterEqual(self.metric(agent, "dnsd_agent_idle_unsubscribed_total"), 1)
+        # Asked again, it is followed again.
+        self.assertEqual(agent.answers("once.svc.nacos.internal"), ["10.51.0.2"])
+
+    def test_a_damaged_snapshot_is_moved_aside_and_the_agent_starts(self):
+        agent = self.agent()
+        self.assertEqual(register(self.server, "web", "10.52.0.1"), (200, "ok"))
+        self.assertEqual(agent.answers("web.svc.nacos.internal"), ["10.52.0.1"])
+        agent.stop(keep_dir=True)
+        self.agents.remove(agent)
+        path = os.path.join(agent.dir, "data", "agent-snapshot")
+        with open(path, "r+b") as f:
+            data = f.read()
+            f.seek(len(data) - 5)
+            f.write(b"#")
+        agent = self.agent(data_dir=agent.dir)
+        self.assertEqual(self.metric(agent, "dnsd_agent_snapshot_damaged_total"), 1)
+        self.assertFalse(json.loads(agent.http("/status")[1])["snapshotLoaded"])
+        moved = [n for n in os.listdir(os.path.dirname(path)) if n.startswith("agent-snapshot.damaged-")]
+        self.assertEqual(len(moved), 1)
+        self.assertEqual(agent.answers("web.svc.nacos.internal"), ["10.52.0.1"])
+        # And it writes a good one again.
+        self.assertTrue(wait_until(lambda: os.path.exists(path)))
+
+
+def server_call(server, method, path, params):
+    return server.curl(method, path, params)
 
 
 if __name__ == "__main__":
