@@ -199,11 +199,13 @@ void ServiceFollower::MarkDirty() {
 
 bool ServiceFollower::Ready() const {
   std::lock_guard lock(mu_);
-  if (snapshot_loaded_) return true;
-  if (!connected_) return false;
-  return std::all_of(followed_.begin(), followed_.end(), [](const auto& entry) {
-    return !entry.second.pinned || entry.second.has_data;
-  });
+  // Once ready it stays so: an outage is what the stale answers are for, and a sidecar that
+  // turned unready with the registry would take its workload out of service too.
+  if (snapshot_loaded_ || ready_) return true;
+  ready_ = connected_ && std::all_of(followed_.begin(), followed_.end(), [](const auto& entry) {
+             return !entry.second.pinned || entry.second.has_data;
+           });
+  return ready_;
 }
 
 bool ServiceFollower::connected() const {

@@ -100,7 +100,8 @@ class ServiceFollower final : public dns::RegistryFollower {
   std::vector<SavedService> Saved() const;
   bool TakeDirty();
   void MarkDirty();
-  // Ready: every pinned service has data and a server is connected, or a snapshot was loaded.
+  // Ready: a snapshot was loaded, or a server was connected with every pinned service's list;
+  // it then stays ready through outages.
   bool Ready() const;
   bool connected() const;
   std::vector<ServiceStatus> Status() const;
@@ -143,6 +144,7 @@ class ServiceFollower final : public dns::RegistryFollower {
   bool ever_lost_ = false;
   int64_t fresh_from_ms_ = 0;  // lists of this connection make services fresh from then
   bool snapshot_loaded_ = false;
+  mutable bool ready_ = false;  // latched by Ready()
   bool dirty_ = false;
 
   // FreshnessOf runs under the registry writer while mu_ may be held: its own lock.
