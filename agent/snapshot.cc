@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "api/json_writer.h"
 #include "common/strings.h"
 
 namespace dnsd::agent {
@@ -25,20 +26,20 @@ uint32_t Crc32(const std::string& data) {
       crc32(0L, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
 }
 
-Json::Value HostJson(const registry::Instance& instance) {
-  Json::Value h(Json::objectValue);
-  h["ip"] = instance.ip();
-  h["port"] = instance.port();
-  h["weight"] = instance.weight;
-  h["healthy"] = instance.healthy;
-  h["enabled"] = instance.enabled;
-  h["ephemeral"] = instance.ephemeral;
-  h["clusterName"] = instance.cluster();
-  h["instanceId"] = instance.instance_id;
-  Json::Value metadata(Json::objectValue);
-  for (const auto& [k, v] : instance.metadata) metadata[k] = v;
-  h["metadata"] = std::move(metadata);
-  return h;
+void WriteHost(api::JsonWriter& w, const registry::Instance& instance) {
+  w.BeginObject();
+  w.Key("ip").String(instance.ip());
+  w.Key("port").Int(instance.port());
+  w.Key("weight").Double(instance.weight);
+  w.Key("healthy").Bool(instance.healthy);
+  w.Key("enabled").Bool(instance.enabled);
+  w.Key("ephemeral").Bool(instance.ephemeral);
+  w.Key("clusterName").String(instance.cluster());
+  w.Key("instanceId").String(instance.instance_id);
+  w.Key("metadata").BeginObject();
+  for (const auto& [k, v] : instance.metadata) w.Key(k).String(v);
+  w.EndObject();
+  w.EndObject();
 }
 
 absl::Status SyncPath(const std::string& path, int flags) {
@@ -54,27 +55,29 @@ absl::Status SyncPath(const std::string& path, int flags) {
 }  // namespace
 
 std::string EncodeSnapshot(const Snapshot& snapshot) {
-  Json::Value root(Json::objectValue);
-  root["namespace"] = snapshot.namespace_id;
-  root["written_ms"] = Json::Int64{snapshot.written_ms};
-  Json::Value services(Json::arrayValue);
+  // Streamed, not built as a jsoncpp tree: the agent writes it every second while lists change,
+  // and a tree of every host would be the largest thing in its heap.
+  api::JsonWriter w;
+  w.BeginObject();
+  w.Key("namespace").String(snapshot.namespace_id);
+  w.Key("written_ms").Int(snapshot.written_ms);
+  w.Key("services").BeginArray();
   for (const auto& saved : snapshot.services) {
-    Json::Value s(Json::objectValue);
-    s["revision"] = Json::Int64{saved.revision};
-    s["confirmed_ms"] = Json::Int64{saved.confirmed_ms};
-    Json::Value info(Json::objectValue);
-    info["name"] = saved.key.name;
-    info["groupName"] = saved.key.group;
-    Json::Value hosts(Json::arrayValue);
-    for (const auto& host : saved.hosts) hosts.append(HostJson(host));
-    info["hosts"] = std::move(hosts);
-    s["serviceInfo"] = std::move(info);
-    services.append(std::move(s));
+    w.BeginObject();
+    w.Key("revision").Int(saved.revision);
+    w.Key("confirmed_ms").Int(saved.confirmed_ms);
+    w.Key("serviceInfo").BeginObject();
+    w.Key("name").String(saved.key.name);
+    w.Key("groupName").String(saved.key.group);
+    w.Key("hosts").BeginArray();
+    for (const auto& host : saved.hosts) WriteHost(w, host);
+    w.EndArray();
+    w.EndObject();
+    w.EndObject();
   }
-  root["services"] = std::move(services);
-  Json::StreamWriterBuilder builder;
-  builder["indentation"] = "";
-  const std::string body = Json::writeString(builder, root);
+  w.EndArray();
+  w.EndObject();
+  const std::string body = w.Take();
   char header[80];
   std::snprintf(header, sizeof(header), "%s %d %08x %zu\n", kMagic.data(), kFormat, Crc32(body),
                 body.size());

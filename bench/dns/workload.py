@@ -8,6 +8,7 @@ SRV with 5% unknown names. Also drives registry churn and measures registration-
   workload.py queries <file>                    write the dnsperf query file
   workload.py churn <http_port> <per_second> <seconds>
   workload.py latency <http_port> <dns_port> <samples>
+  workload.py change-latency <http_port> <dns_port> <samples> [second octet of the new IPs]
 """
 import http.client
 import random
@@ -107,6 +108,30 @@ def latency(http_port, dns_port, samples):
           f"p99 {results[int(len(results) * 0.99) - 1]:.2f} ms, max {results[-1]:.2f} ms ({samples} samples)")
 
 
+def change_latency(http_port, dns_port, samples, second_octet=201):
+    """Time from sending a new instance of an existing service (one a DNS-F agent already
+    follows) to the first DNS answer that contains it: the path of a push."""
+    import dns.message
+    import dns.query
+    conn = http.client.HTTPConnection("127.0.0.1", http_port)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    results = []
+    for i in range(samples):
+        s = i % SERVICES
+        added = f"10.{second_octet}.{i // 250}.{i % 250 + 1}"
+        query = dns.message.make_query(f"svc-{s}.svc.{ZONE}", "A", use_edns=0, payload=1232)
+        t0 = time.perf_counter()
+        post(conn, f"/nacos/v1/ns/instance?serviceName=svc-{s}&ip={added}&port=80&ephemeral=false")
+        while True:
+            r = dns.query.udp(query, "127.0.0.1", port=dns_port, sock=sock, timeout=2)
+            if any(rd.to_text() == added for rrset in r.answer for rd in rrset):
+                break
+        results.append((time.perf_counter() - t0) * 1000)
+    results.sort()
+    print(f"change -> DNS answer: p50 {results[len(results) // 2]:.2f} ms, "
+          f"p99 {results[int(len(results) * 0.99) - 1]:.2f} ms, max {results[-1]:.2f} ms ({samples} samples)")
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "register":
@@ -119,3 +144,6 @@ if __name__ == "__main__":
         churn(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
     elif cmd == "latency":
         latency(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+    elif cmd == "change-latency":
+        change_latency(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
+                       int(sys.argv[5]) if len(sys.argv) > 5 else 201)
