@@ -123,7 +123,7 @@ int RunAgent(const DaemonConfig& config, const AgentConfig& agent) {
   };
   hooks.data_arrived = [&] { waiter.Wake(); };
   ServiceFollower follower(follower_options, clock, hooks, metrics);
-  zone.SetFollower(&follower);
+  zone.SetFollower(&follower, metrics);
 
   NacosClientOptions client_options;
   client_options.servers = agent.servers;

@@ -606,6 +606,18 @@ bool RegistryZone::AnswerService(const Query& q, ResponseWriter& w, const Servic
   return false;
 }
 
+void RegistryZone::SetFollower(RegistryFollower* follower, common::MetricsRegistry& metrics) {
+  follower_ = follower;
+  const char* kinds[] = {"stale", "stale_nxdomain", "servfail_not_ready", "servfail_no_authority"};
+  for (int i = 0; i < 4; ++i) {
+    follower_answers_[i] = &metrics.GetCounter(
+        "dnsd_dns_follower_answers_total",
+        "Registry answers shaped by the agent's rules: stale (EDE 3), stale NXDOMAIN (EDE 19), "
+        "SERVFAIL not ready (EDE 14), SERVFAIL expired or unreachable (EDE 22)",
+        common::StrCat("kind=\"", kinds[i], "\""));
+  }
+}
+
 bool RegistryZone::FreshnessAllows(ResponseWriter& w, const ServiceAnswers& answers) const {
   if (!answers.freshness) return true;
   answers.freshness->MarkQueried();
@@ -613,12 +625,14 @@ bool RegistryZone::FreshnessAllows(ResponseWriter& w, const ServiceAnswers& answ
     case Freshness::kFresh:
       return true;
     case Freshness::kStale:
+      follower_answers_[kStaleAnswer]->Inc();
       w.SetEde(kEdeStaleAnswer);
       w.CapTtl(follower_->stale_ttl());
       return true;
     case Freshness::kExpired:
       break;
   }
+  follower_answers_[kServFailNoAuthority]->Inc();
   w.SetAa(false);
   w.SetRcode(kRcodeServFail);
   w.SetEde(kEdeNoReachableAuthority);
@@ -639,11 +653,14 @@ ZoneResult RegistryZone::MissRules(ResponseWriter& w, const ServiceGuess& guess,
       return ZoneResult::kWait;
     case MissAction::kNotReady:
     case MissAction::kNoAuthority:
+      follower_answers_[action == MissAction::kNotReady ? kServFailNotReady : kServFailNoAuthority]
+          ->Inc();
       w.SetAa(false);
       w.SetRcode(kRcodeServFail);
       w.SetEde(action == MissAction::kNotReady ? kEdeNotReady : kEdeNoReachableAuthority);
       return ZoneResult::kAnswered;
     case MissAction::kStaleNegative:
+      follower_answers_[kStaleNxDomain]->Inc();
       w.SetEde(kEdeStaleNxDomain);
       w.CapTtl(follower_->stale_ttl());
       break;

@@ -83,7 +83,8 @@ class RegistryZone {
   RegistryZone(RegistryZoneOptions options, common::MetricsRegistry& metrics);
 
   // Set before the zone is fed or queried, by a process that follows a registry elsewhere.
-  void SetFollower(RegistryFollower* follower) { follower_ = follower; }
+  // Counts its answers in `metrics` (dnsd_dns_follower_answers_total{kind}).
+  void SetFollower(RegistryFollower* follower, common::MetricsRegistry& metrics);
   bool followed() const { return follower_ != nullptr; }
 
   // Registry change listener (writer side): `view` null means the service was removed.
@@ -135,6 +136,10 @@ class RegistryZone {
   const RegistryZoneOptions options_;
   const uint64_t instance_id_;
   RegistryFollower* follower_ = nullptr;
+  // What the follower's rules made of answers: stale, stale NXDOMAIN, SERVFAIL not ready,
+  // SERVFAIL expired or unreachable.
+  enum FollowerAnswer { kStaleAnswer, kStaleNxDomain, kServFailNotReady, kServFailNoAuthority };
+  common::Counter* follower_answers_[4] = {};
   WireName apex_;
   std::string addr_suffix_;  // "\x04addr" + apex, the tail of every SRV target
   WireName compat_apex_;

@@ -109,7 +109,7 @@ Answer Read(const uint8_t* m, size_t size, Verdict verdict) {
 class FollowedZoneTest : public ::testing::Test {
  protected:
   FollowedZoneTest() : zone_(Options(), metrics_), pipeline_(zone_, metrics_) {
-    zone_.SetFollower(&follower_);
+    zone_.SetFollower(&follower_, metrics_);
     registry_.AddListener([this](const registry::ServiceKey& key,
                                  const std::shared_ptr<const registry::ServiceView>& view) {
       zone_.OnServiceChanged(key, view);
@@ -187,6 +187,9 @@ TEST_F(FollowedZoneTest, ExpiredDataIsServfailWithEde22) {
   EXPECT_EQ(a.rcode, kRcodeServFail);
   EXPECT_EQ(a.answers, 0);
   EXPECT_EQ(a.ede, kEdeNoReachableAuthority);
+  EXPECT_NE(metrics_.RenderPrometheus().find(
+                "dnsd_dns_follower_answers_total{kind=\"servfail_no_authority\"} 1"),
+            std::string::npos);
 }
 
 TEST_F(FollowedZoneTest, MissesAskTheFollowerWithTheNameAsSent) {
