@@ -122,6 +122,7 @@ int RunAgent(const DaemonConfig& config, const AgentConfig& agent) {
     registry.ReplaceClient(ClientIdOf(key), std::move(publications), clock.NowMs());
   };
   hooks.data_arrived = [&] { waiter.Wake(); };
+  hooks.check_exists = [&](const registry::ServiceKey& key) { client->CheckExists(key); };
   ServiceFollower follower(follower_options, clock, hooks, metrics);
   zone.SetFollower(&follower, metrics);
 
@@ -134,6 +135,9 @@ int RunAgent(const DaemonConfig& config, const AgentConfig& agent) {
   };
   client_options.on_subscription_failed = [&](const registry::ServiceKey& key) {
     follower.OnSubscriptionFailed(key);
+  };
+  client_options.on_existence = [&](const registry::ServiceKey& key, bool exists) {
+    follower.OnExistence(key, exists);
   };
   client = std::make_unique<NacosClient>(client_options);
 

@@ -79,7 +79,7 @@ absl::StatusOr<ServiceUpdate> ServiceInfoFromJson(const Json::Value& info,
   for (const Json::Value& h : hosts) {
     if (!h.isObject()) return bad("a host is not an object");
     if (!h["ip"].isString() || h["ip"].asString().empty()) return bad("a host has no ip");
-    if (!h["port"].isIntegral() || h["port"].asInt64() < 0 || h["port"].asInt64() > 65535) {
+    if (!h["port"].isInt64() || h["port"].asInt64() < 0 || h["port"].asInt64() > 65535) {
       return bad("a host has no valid port");
     }
     registry::Instance instance;
@@ -106,7 +106,7 @@ absl::StatusOr<ServiceUpdate> ServiceInfoFromJson(const Json::Value& info,
     }
     update.hosts.push_back(std::move(instance));
   }
-  if (info["lastRefTime"].isIntegral()) update.last_ref_time_ms = info["lastRefTime"].asInt64();
+  if (info["lastRefTime"].isInt64()) update.last_ref_time_ms = info["lastRefTime"].asInt64();
   return update;
 }
 
@@ -173,6 +173,37 @@ void NacosClient::Unsubscribe(const registry::ServiceKey& key) {
   cv_.notify_all();
 }
 
+void NacosClient::CheckExists(const registry::ServiceKey& key) {
+  std::lock_guard lock(mu_);
+  checks_.push_back(key);
+  cv_.notify_all();
+}
+
+absl::StatusOr<bool> NacosClient::ExistsOn(Connection& c, const registry::ServiceKey& key) {
+  constexpr int kPageSize = 1000;
+  for (int page = 1;; ++page) {
+    Json::Value body = Base("naming");
+    body["namespace"] = key.namespace_id;
+    body["groupName"] = key.group;
+    body["pageNo"] = page;
+    body["pageSize"] = kPageSize;
+    std::string type;
+    auto answer = Request(c, "ServiceListRequest", ToJson(body), &type);
+    if (!answer.ok()) return answer.status();
+    auto parsed = ParseJson(*answer);
+    if (type != "ServiceListResponse" || !parsed || !parsed->isObject() ||
+        !(*parsed)["serviceNames"].isArray() || !(*parsed)["count"].isInt64()) {
+      stats_.bad_messages.fetch_add(1);
+      return absl::FailedPreconditionError(
+          common::StrCat("service list from ", c.server, ": ", type, " ", *answer));
+    }
+    for (const Json::Value& name : (*parsed)["serviceNames"]) {
+      if (name.isString() && name.asString() == key.name) return true;
+    }
+    if (static_cast<int64_t>(page) * kPageSize >= (*parsed)["count"].asInt64()) return false;
+  }
+}
+
 void NacosClient::Run() {
   if (options_.servers.empty()) return;
   std::mt19937_64 rng(std::random_device{}());
@@ -227,8 +258,8 @@ absl::Status NacosClient::SubscribeOn(Connection& c, const registry::ServiceKey&
   auto answer = Request(c, "SubscribeServiceRequest", ToJson(body), &type);
   if (!answer.ok()) return answer.status();
   auto parsed = ParseJson(*answer);
-  if (type != "SubscribeServiceResponse" || !parsed ||
-      (*parsed)["resultCode"].asInt() != kNacosOk) {
+  if (type != "SubscribeServiceResponse" || !parsed || !parsed->isObject() ||
+      !(*parsed)["resultCode"].isInt() || (*parsed)["resultCode"].asInt() != kNacosOk) {
     return absl::FailedPreconditionError(common::StrCat("subscribing to ", key.GroupedName(),
                                                         " on ", c.server, " was refused: ", type,
                                                         " ", *answer));
@@ -268,7 +299,9 @@ void NacosClient::ReadPushes(Connection& c) {
       stats_.bad_messages.fetch_add(1);
       continue;
     }
-    const std::string request_id = (*body)["requestId"].asString();
+    // Anything but a string (jsoncpp's asString would throw on an object) is no id at all.
+    const Json::Value& id = (*body)["requestId"];
+    const std::string request_id = id.isString() ? id.asString() : "";
     auto answer = [&](const char* response_type) {
       Json::Value ack(Json::objectValue);
       ack["resultCode"] = kNacosOk;
@@ -277,6 +310,12 @@ void NacosClient::ReadPushes(Connection& c) {
       c.Write(response_type, ToJson(ack), options_.client_ip);
     };
     if (type == "NotifySubscriberRequest") {
+      if (request_id.empty()) {
+        // A push that cannot be acknowledged is not one a Nacos server sends.
+        stats_.bad_messages.fetch_add(1);
+        spdlog::warn("agent: push without a request id from {}", c.server);
+        continue;
+      }
       auto update = ParseServiceInfo(ToJson((*body)["serviceInfo"]), options_.namespace_id);
       if (!update.ok()) {
         // Not acknowledged: the server retries, and a bad list is never applied.
@@ -392,14 +431,27 @@ bool NacosClient::Serve(const std::string& server) {
     int64_t next_health = SteadyMs() + options_.health_check_ms;
     while (!failed) {
       std::vector<std::pair<registry::ServiceKey, bool>> work;
+      std::vector<registry::ServiceKey> checks;
       {
         std::unique_lock lock(mu_);
-        cv_.wait_for(lock,
-                     std::chrono::milliseconds(std::max<int64_t>(1, next_health - SteadyMs())),
-                     [&] { return stopping_ || c.broken || !pending_.empty(); });
+        cv_.wait_for(
+            lock, std::chrono::milliseconds(std::max<int64_t>(1, next_health - SteadyMs())),
+            [&] { return stopping_ || c.broken || !pending_.empty() || !checks_.empty(); });
         if (stopping_ || c.broken) break;
         work.swap(pending_);
+        checks.swap(checks_);
       }
+      for (const auto& key : checks) {
+        auto exists = ExistsOn(c, key);
+        if (exists.ok()) {
+          if (options_.on_existence) options_.on_existence(key, *exists);
+        } else if (!absl::IsFailedPrecondition(exists.status())) {
+          failed = true;
+          break;
+        }
+      }
+      checks.clear();
+      if (failed) break;
       for (const auto& [key, on] : work) {
         if (!subscribe(key, on)) {
           failed = true;

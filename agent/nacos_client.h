@@ -80,6 +80,8 @@ struct NacosClientOptions {
   // The server refused a subscription (an error answer, or a list that does not parse); it
   // is asked again at each health check while the connection holds.
   std::function<void(const registry::ServiceKey& key)> on_subscription_failed;
+  // The answer to CheckExists: whether the service is in its group's service list.
+  std::function<void(const registry::ServiceKey& key, bool exists)> on_existence;
 };
 
 struct NacosClientStats {
@@ -104,6 +106,9 @@ class NacosClient {
   // `key.namespace_id` is the client's.
   void Subscribe(const registry::ServiceKey& key);
   void Unsubscribe(const registry::ServiceKey& key);
+  // Asks the server (ServiceListRequest, paged) whether the service still exists; the answer
+  // comes through on_existence, or never when no server answers.
+  void CheckExists(const registry::ServiceKey& key);
   bool connected() const { return connected_.load(); }
   std::string server() const;  // the server of the current connection ("" when none)
   const NacosClientStats& stats() const { return stats_; }
@@ -117,6 +122,8 @@ class NacosClient {
   absl::StatusOr<std::string> Request(Connection& connection, const std::string& type,
                                       const std::string& body_json, std::string* response_type);
   absl::Status SubscribeOn(Connection& connection, const registry::ServiceKey& key, bool subscribe);
+  // Whether `key` is in its group's service list on the connection's server.
+  absl::StatusOr<bool> ExistsOn(Connection& connection, const registry::ServiceKey& key);
   // Hands `update` to on_service unless it is older than what was delivered (see above).
   void Deliver(const ServiceUpdate& update);
 
@@ -128,6 +135,7 @@ class NacosClient {
   bool stopping_ = false;
   std::set<registry::ServiceKey> subscribed_;  // what every connection subscribes to
   std::vector<std::pair<registry::ServiceKey, bool>> pending_;  // (key, subscribe) to send now
+  std::vector<registry::ServiceKey> checks_;                    // CheckExists to send
   std::string server_;
   // Serialises deliveries; the stamp and origin of the last list delivered per service.
   std::mutex deliver_mu_;

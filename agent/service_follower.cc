@@ -10,6 +10,10 @@ namespace dnsd::agent {
 using dns::Freshness;
 using dns::MissAction;
 
+namespace {
+constexpr int64_t kExistenceCheckMs = 2000;
+}  // namespace
+
 ServiceFollower::ServiceFollower(FollowerOptions options, const common::Clock& clock, Hooks hooks,
                                  common::MetricsRegistry& metrics)
     : options_(std::move(options)),
@@ -23,6 +27,9 @@ ServiceFollower::ServiceFollower(FollowerOptions options, const common::Clock& c
       push_empty_applied_(metrics.GetCounter(
           "dnsd_agent_push_empty_applied_total",
           "Held-back empty lists applied after the grace period with nothing newer")),
+      push_empty_deleted_(metrics.GetCounter(
+          "dnsd_agent_push_empty_deleted_total",
+          "Empty lists applied at once because their service was deleted (not protected)")),
       idle_dropped_(metrics.GetCounter("dnsd_agent_idle_unsubscribed_total",
                                        "Services unsubscribed after going unqueried")),
       over_limit_(metrics.GetCounter("dnsd_agent_services_over_limit_total",
@@ -79,6 +86,8 @@ void ServiceFollower::OnList(const ServiceUpdate& update) {
         push_empty_protected_.Inc();
         spdlog::warn("agent: {} came with no instances; keeping its {} for {} ms",
                      update.key.GroupedName(), f.hosts.size(), options_.push_empty_grace_ms);
+        f.checked_ms = now;
+        if (hooks_.check_exists) hooks_.check_exists(update.key);
       }
       Update(f, now);
       return;
@@ -110,6 +119,20 @@ void ServiceFollower::OnConnection(bool connected) {
     if (!connected && f.freshness->state.load() == Freshness::kFresh) f.confirmed_ms = now;
     if (f.has_data) Update(f, now);
   }
+}
+
+void ServiceFollower::OnExistence(const registry::ServiceKey& key, bool exists) {
+  std::lock_guard lock(mu_);
+  auto it = followed_.find(key);
+  if (it == followed_.end() || exists || it->second.empty_since_ms == 0) return;
+  Followed& f = it->second;
+  spdlog::info("agent: {} was deleted; its empty list applies", key.GroupedName());
+  push_empty_deleted_.Inc();
+  f.empty_since_ms = 0;
+  f.hosts.clear();
+  hooks_.publish(key, f.hosts);
+  dirty_ = true;
+  Update(f, clock_.NowMs());
 }
 
 void ServiceFollower::OnSubscriptionFailed(const registry::ServiceKey& key) {
@@ -162,6 +185,10 @@ void ServiceFollower::Tick() {
                    now - f.last_used_ms);
       Drop(it++);
       continue;
+    }
+    if (f.empty_since_ms != 0 && now - f.checked_ms >= kExistenceCheckMs && hooks_.check_exists) {
+      f.checked_ms = now;
+      hooks_.check_exists(it->first);
     }
     if (f.empty_since_ms != 0 && now - f.empty_since_ms >= options_.push_empty_grace_ms) {
       // Nothing newer came during the grace period: the service has no instances.

@@ -15,8 +15,9 @@
 //    `idle_unsubscribe_ms` are dropped (not the pinned ones, `agent.services`).
 //  - Push-empty protection: an empty list for a service that had instances is held back for
 //    `push_empty_grace_ms` (the service answers STALE meanwhile), then applied if nothing
-//    newer came: the Nacos protocol does not tell a deleted service from a scaled-to-zero
-//    one, and a server restarting empty must not blank the workload's view.
+//    newer came; a server restarting empty must not blank the workload's view. A list does
+//    not say whether its service was deleted, so the follower asks (`check_exists`, again
+//    every kExistenceCheckMs while holding): a deleted service's empty list applies at once.
 //
 // Thread-safety: every method may be called from any thread. `publish` and `subscribe` are
 // called with the follower's lock held and must not call back into it (they hand work on:
@@ -78,6 +79,8 @@ class ServiceFollower final : public dns::RegistryFollower {
     std::function<void(const registry::ServiceKey&, const std::vector<registry::Instance>&)>
         publish;
     std::function<void()> data_arrived;  // a service got its first list: wake parked queries
+    // Asks whether a service still exists (answered through OnExistence); optional.
+    std::function<void(const registry::ServiceKey&)> check_exists;
   };
 
   ServiceFollower(FollowerOptions options, const common::Clock& clock, Hooks hooks,
@@ -89,6 +92,9 @@ class ServiceFollower final : public dns::RegistryFollower {
   void OnList(const ServiceUpdate& update);
   // From the client: a connection is set up (its subscriptions follow) or lost.
   void OnConnection(bool connected);
+  // From the client: whether a service whose empty list is held back still exists. A deleted
+  // service is not protected: its empty list applies at once.
+  void OnExistence(const registry::ServiceKey& key, bool exists);
   // From the client: the server refused a subscription (this service only goes stale).
   void OnSubscriptionFailed(const registry::ServiceKey& key);
   // At start, before any list: the snapshot's services, published as stale (or expired).
@@ -123,6 +129,7 @@ class ServiceFollower final : public dns::RegistryFollower {
     int64_t generation = -1;  // the connection whose list it holds
     int64_t last_used_ms = 0;
     int64_t empty_since_ms = 0;  // an empty list held back since then
+    int64_t checked_ms = 0;      // when its existence was last asked about
     bool refused = false;        // the server refused the subscription
   };
   Followed& Follow(const registry::ServiceKey& key, bool pinned);
@@ -153,6 +160,7 @@ class ServiceFollower final : public dns::RegistryFollower {
 
   common::Counter& push_empty_protected_;
   common::Counter& push_empty_applied_;
+  common::Counter& push_empty_deleted_;
   common::Counter& idle_dropped_;
   common::Counter& over_limit_;
   common::Counter& subscriptions_refused_;

@@ -266,6 +266,20 @@ class AgentStaleRulesTest(unittest.TestCase):
         # Asked again, it is followed again.
         self.assertEqual(agent.answers("once.svc.nacos.internal"), ["10.51.0.2"])
 
+    def test_a_deleted_service_is_not_protected(self):
+        self.assertEqual(register(self.server, "doomed", "10.53.0.1"), (200, "ok"))
+        agent = self.agent(grace=120_000)
+        name = "doomed.svc.nacos.internal"
+        self.assertTrue(wait_until(lambda: agent.answers(name) == ["10.53.0.1"]))
+        self.assertEqual(server_call(self.server, "DELETE", "/nacos/v1/ns/instance",
+                                     {"serviceName": "doomed", "ip": "10.53.0.1", "port": 8080}), (200, "ok"))
+        self.assertEqual(server_call(self.server, "DELETE", "/nacos/v1/ns/service",
+                                     {"serviceName": "doomed"}), (200, "ok"))
+        # Far within the 120 s grace: the agent asked, learned it is gone, and let it go.
+        self.assertTrue(wait_until(lambda: agent.answers(name) == "NXDOMAIN", timeout=20), agent.answers(name))
+        self.assertEqual(ede(agent.reply(name)), [])
+        self.assertEqual(self.metric(agent, "dnsd_agent_push_empty_deleted_total"), 1)
+
     def test_a_damaged_snapshot_is_moved_aside_and_the_agent_starts(self):
         agent = self.agent()
         self.assertEqual(register(self.server, "web", "10.52.0.1"), (200, "ok"))

@@ -49,6 +49,7 @@ class FollowerTest : public ::testing::Test {
       ++publishes;
     };
     hooks.data_arrived = [this] { ++wakes; };
+    hooks.check_exists = [this](const registry::ServiceKey& key) { checked.push_back(key); };
     follower = std::make_unique<ServiceFollower>(options, clock, hooks, metrics);
     follower->Start();
   }
@@ -67,6 +68,7 @@ class FollowerTest : public ::testing::Test {
   std::map<registry::ServiceKey, size_t> published;
   int publishes = 0;
   int wakes = 0;
+  std::vector<registry::ServiceKey> checked;
 };
 
 TEST_F(FollowerTest, FirstQuerySubscribesWaitsThenAnswersFromTheList) {
@@ -203,6 +205,35 @@ TEST_F(FollowerTest, AnEmptyListIsHeldBackForTheGracePeriod) {
   EXPECT_EQ(published[Key("a")], 0u);
   EXPECT_EQ(State(Key("a")), Freshness::kFresh);
   EXPECT_EQ(Miss("a"), MissAction::kNegative);
+}
+
+TEST_F(FollowerTest, ADeletedServiceIsNotProtected) {
+  FollowerOptions options;
+  options.push_empty_grace_ms = 60'000;
+  Make(options);
+  follower->OnConnection(true);
+  Miss("a");
+  follower->OnList(List(Key("a"), {"10.0.0.1"}));
+  follower->OnList(List(Key("a"), {}, 2));
+  ASSERT_EQ(checked, std::vector<registry::ServiceKey>{Key("a")}) << "held back: ask if it exists";
+  follower->OnExistence(Key("a"), true);
+  EXPECT_EQ(published[Key("a")], 1u) << "it exists: still protected";
+  // Asked again every 2 s while held.
+  clock.AdvanceMs(1'999);
+  follower->Tick();
+  EXPECT_EQ(checked.size(), 1u);
+  clock.AdvanceMs(1);
+  follower->Tick();
+  EXPECT_EQ(checked.size(), 2u);
+  follower->OnExistence(Key("a"), false);
+  EXPECT_EQ(published[Key("a")], 0u) << "deleted: the empty list applies at once";
+  EXPECT_EQ(State(Key("a")), Freshness::kFresh);
+  EXPECT_NE(metrics.RenderPrometheus().find("dnsd_agent_push_empty_deleted_total 1"),
+            std::string::npos);
+  // A late answer for a service no longer held changes nothing.
+  follower->OnList(List(Key("a"), {"10.0.0.5"}, 3));
+  follower->OnExistence(Key("a"), false);
+  EXPECT_EQ(published[Key("a")], 1u);
 }
 
 TEST_F(FollowerTest, IdleServicesAreDroppedButPinnedOnesStay) {
