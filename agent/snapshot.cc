@@ -52,12 +52,13 @@ absl::Status SyncPath(const std::string& path, int flags) {
   return absl::OkStatus();
 }
 
-}  // namespace
-
-std::string EncodeSnapshot(const Snapshot& snapshot) {
+std::string EncodeBody(const Snapshot& snapshot) {
   // Streamed, not built as a jsoncpp tree: the agent writes it every second while lists change,
   // and a tree of every host would be the largest thing in its heap.
   api::JsonWriter w;
+  size_t hosts = 0;
+  for (const auto& saved : snapshot.services) hosts += saved.hosts.size();
+  w.str().reserve(128 + snapshot.services.size() * 160 + hosts * 192);
   w.BeginObject();
   w.Key("namespace").String(snapshot.namespace_id);
   w.Key("written_ms").Int(snapshot.written_ms);
@@ -77,11 +78,21 @@ std::string EncodeSnapshot(const Snapshot& snapshot) {
   }
   w.EndArray();
   w.EndObject();
-  const std::string body = w.Take();
+  return w.Take();
+}
+
+std::string HeaderOf(const std::string& body) {
   char header[80];
   std::snprintf(header, sizeof(header), "%s %d %08x %zu\n", kMagic.data(), kFormat, Crc32(body),
                 body.size());
-  return std::string(header) + body;
+  return header;
+}
+
+}  // namespace
+
+std::string EncodeSnapshot(const Snapshot& snapshot) {
+  const std::string body = EncodeBody(snapshot);
+  return HeaderOf(body) + body;
 }
 
 absl::StatusOr<Snapshot> DecodeSnapshot(const std::string& bytes) {
@@ -133,14 +144,20 @@ absl::StatusOr<Snapshot> DecodeSnapshot(const std::string& bytes) {
 }
 
 absl::Status WriteSnapshot(const std::string& path, const Snapshot& snapshot) {
-  const std::string bytes = EncodeSnapshot(snapshot);
+  // Header and body written one after the other: no third copy of the body.
+  const std::string body = EncodeBody(snapshot);
+  const std::string header = HeaderOf(body);
   const std::string tmp = path + ".tmp";
   {
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return absl::InternalError(common::StrCat("open ", tmp, ": ", strerror(errno)));
     size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    const size_t total = header.size() + body.size();
+    while (done < total) {
+      const bool in_header = done < header.size();
+      const std::string& part = in_header ? header : body;
+      const size_t offset = in_header ? done : done - header.size();
+      const ssize_t n = ::write(fd, part.data() + offset, part.size() - offset);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         const int saved = errno;
