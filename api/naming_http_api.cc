@@ -8,6 +8,8 @@
 #include "api/json_writer.h"
 #include "api/naming_json.h"
 #include "api/request_parsing.h"
+#include "api/udp_push.h"
+#include "common/socket_address.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "node/log_entries.h"
@@ -526,11 +528,16 @@ void NamingHttpApi::ListInstances(ApiVersion v, Req req, Resp resp) {
   options.cache_millis = switches_.Int("defaultPushCacheMillis");
   options.now_ms = now;
   if (*udp_port > 0 && *udp_port <= 65535) {
+    // Nacos pushes to the clientIP the query names; one that is not an address (an SDK
+    // that could not tell its own) falls back to where the query came from.
     std::string client_ip = req.params.Get("clientIP");
-    if (client_ip.empty()) client_ip = req.remote_ip;
+    if (!common::SocketAddress::FromIp(client_ip, 0).ok()) client_ip = req.remote_ip;
     subscribers_.Record(*key, SubscriberBook::Subscriber{common::StrCat(client_ip, ":", *udp_port),
                                                          std::string(req.Header("User-Agent")),
                                                          req.params.Get("app"), clusters, now});
+    if (udp_pusher_ != nullptr) {
+      udp_pusher_->Record(*key, client_ip, static_cast<int>(*udp_port), clusters, *healthy_only);
+    }
   }
   const auto view = registry_.Find(*key);
   resp.Send(SuccessJson(v, ServiceInfoJson(*key, view.get(), options)));

@@ -111,6 +111,8 @@ class SubscriberBook {
   absl::flat_hash_map<registry::ServiceKey, std::map<std::string, Subscriber>> by_service_;
 };
 
+class UdpPusher;
+
 class NamingHttpApi {
  public:
   // `namespaces` is the config store, which owns the namespaces naming shares.
@@ -120,6 +122,8 @@ class NamingHttpApi {
   void RegisterRoutes(HttpServer& server);
   // A cluster's routing of ephemeral writes; call before the server starts.
   void SetEphemeralRouting(EphemeralRouting routing) { routing_ = std::move(routing); }
+  // Nacos 1.x UDP pushes for list queries that carry udpPort; before the server starts.
+  void SetUdpPusher(UdpPusher* pusher) { udp_pusher_ = pusher; }
 
  private:
   using Req = const HttpRequest&;
@@ -174,6 +178,7 @@ class NamingHttpApi {
   common::Counter* forward_fallbacks_ = nullptr;
   NamingSwitches switches_;
   SubscriberBook subscribers_;
+  UdpPusher* udp_pusher_ = nullptr;
 };
 
 }  // namespace dnsd::api

@@ -87,6 +87,11 @@ struct DaemonConfig {
   std::string forward_resolv_conf = "/etc/resolv.conf";
   int64_t forward_timeout_ms = 1500;
   int64_t cache_max_entries = 100'000;
+  // Nacos 1.x UDP pushes to clients whose list queries carry udpPort (api/udp_push.h).
+  bool udp_push_enabled = true;
+  int64_t udp_push_retry_ms = 1000;
+  int64_t udp_push_max_retries = 3;
+  int64_t udp_push_target_idle_ms = 30'000;
   int64_t cache_min_ttl = 0;
   int64_t cache_max_ttl = 86'400;
   int64_t cache_negative_max_ttl = 3600;

@@ -17,6 +17,7 @@
 #include "api/grpc_server.h"
 #include "api/http_server.h"
 #include "api/naming_http_api.h"
+#include "api/udp_push.h"
 #include "common/clock.h"
 #include "common/event_loop.h"
 #include "common/fd_limit.h"
@@ -397,6 +398,26 @@ int main(int argc, char** argv) {
       metrics);
   history_retention.Start();
 
+  // Nacos 1.x UDP pushes: the pusher listens to the registry like the gRPC server below.
+  std::unique_ptr<dnsd::api::UdpPusher> udp_pusher;
+  if (config.udp_push_enabled) {
+    dnsd::api::UdpPushOptions push_options;
+    push_options.bind_address = config.http_address;
+    push_options.retry_ms = config.udp_push_retry_ms;
+    push_options.max_retries = static_cast<int>(config.udp_push_max_retries);
+    push_options.target_idle_ms = config.udp_push_target_idle_ms;
+    auto created = dnsd::api::UdpPusher::Create(push_options, registry, clock, metrics);
+    if (!created.ok()) return Fail(created.status());
+    udp_pusher = std::move(*created);
+    registry.AddListener(
+        [pusher = udp_pusher.get()](const dnsd::registry::ServiceKey& key,
+                                    const std::shared_ptr<const dnsd::registry::ServiceView>&) {
+          pusher->OnServiceChanged(key);
+        });
+    naming_api.SetUdpPusher(udp_pusher.get());
+    udp_pusher->Start();
+  }
+
   // The gRPC server listens to the registry and the config store: created before either
   // is written by clients.
   std::unique_ptr<dnsd::api::GrpcServer> grpc;
@@ -500,6 +521,7 @@ int main(int argc, char** argv) {
   config_api.ReleaseListeners();
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   (*http)->Stop();
+  if (udp_pusher) udp_pusher->Stop();
   if (cluster_naming) cluster_naming->Stop();
   if (raft_cluster) raft_cluster->Stop();
   spdlog::info("dnsd stopped");
