@@ -86,6 +86,16 @@ absl::StatusOr<std::unique_ptr<UdpPusher>> UdpPusher::Create(const UdpPushOption
     const int off = 0;
     setsockopt(pusher->fd_, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
   }
+  // A change to a service with many subscribers sends a burst of pushes and draws a burst of
+  // acknowledgements: room for thousands of each (the kernel caps the plain option at
+  // net.core.[rw]mem_max; the FORCE variants work with CAP_NET_ADMIN).
+  constexpr int kBufferBytes = 4 << 20;
+  const int buffer_options[2][2] = {{SO_RCVBUFFORCE, SO_RCVBUF}, {SO_SNDBUFFORCE, SO_SNDBUF}};
+  for (const auto& option : buffer_options) {
+    if (setsockopt(pusher->fd_, SOL_SOCKET, option[0], &kBufferBytes, sizeof(kBufferBytes)) != 0) {
+      setsockopt(pusher->fd_, SOL_SOCKET, option[1], &kBufferBytes, sizeof(kBufferBytes));
+    }
+  }
   if (::bind(pusher->fd_, bind->get(), bind->length) != 0) {
     return absl::InternalError(
         common::StrCat("udp push socket: bind ", options.bind_address, ": ", strerror(errno)));
