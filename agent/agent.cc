@@ -209,7 +209,22 @@ int RunAgent(const DaemonConfig& config, const AgentConfig& agent) {
         },
         common::StrCat("state=\"", state, "\""));
   }
-  metrics.AddGauge("dnsd_agent_snapshot_age_seconds",
+  metrics.AddGaugeFamily(
+      "dnsd_agent_snapshot_age_seconds",
+      "Per followed service: seconds since its data was last known current (0 while fresh)", [&] {
+        common::MetricsRegistry::LabelledValues values;
+        for (const auto& s : follower.Status()) {
+          values.emplace_back(
+              common::StrCat("namespace=\"",
+                             common::MetricsRegistry::EscapeLabelValue(s.key.namespace_id),
+                             "\",group=\"", common::MetricsRegistry::EscapeLabelValue(s.key.group),
+                             "\",service=\"", common::MetricsRegistry::EscapeLabelValue(s.key.name),
+                             "\",state=\"", s.state, "\""),
+              static_cast<double>(s.age_ms) / 1000.0);
+        }
+        return values;
+      });
+  metrics.AddGauge("dnsd_agent_oldest_data_age_seconds",
                    "Age of the oldest data answered (since it was last known current)", [&] {
                      int64_t oldest = 0;
                      for (const auto& s : follower.Status()) oldest = std::max(oldest, s.age_ms);

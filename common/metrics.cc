@@ -23,6 +23,31 @@ void MetricsRegistry::AddGauge(std::string_view name, std::string_view help,
   family.gauges[std::string(labels)] = std::move(read);
 }
 
+void MetricsRegistry::AddGaugeFamily(std::string_view name, std::string_view help,
+                                     std::function<LabelledValues()> read) {
+  std::lock_guard lock(mu_);
+  Family& family = families_[std::string(name)];
+  family.help = std::string(help);
+  family.is_counter = false;
+  family.labelled = std::move(read);
+}
+
+std::string MetricsRegistry::EscapeLabelValue(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (const char c : value) {
+    if (c == '\\' || c == '"') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (c == '\n') {
+      out.append("\\n");
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 std::string MetricsRegistry::RenderPrometheus() const {
   std::lock_guard lock(mu_);
   std::string out;
@@ -38,6 +63,11 @@ std::string MetricsRegistry::RenderPrometheus() const {
         }
       }
     } else {
+      if (family.labelled) {
+        for (const auto& [labels, value] : family.labelled()) {
+          StrAppend(&out, name, "{", labels, "} ", value, "\n");
+        }
+      }
       for (const auto& [labels, read] : family.gauges) {
         if (labels.empty()) {
           StrAppend(&out, name, " ", read(), "\n");

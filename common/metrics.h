@@ -12,6 +12,8 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace dnsd::common {
 
@@ -58,6 +60,15 @@ class MetricsRegistry {
   void AddGauge(std::string_view name, std::string_view help, std::function<double()> read,
                 std::string_view labels = {});
 
+  // A gauge whose label sets are only known when /metrics is rendered (one per followed
+  // service, say): `read` returns (labels, value) pairs, labels as for GetCounter, already
+  // escaped (EscapeLabelValue). The callback must be thread-safe.
+  using LabelledValues = std::vector<std::pair<std::string, double>>;
+  void AddGaugeFamily(std::string_view name, std::string_view help,
+                      std::function<LabelledValues()> read);
+  // A label value with `\`, `"` and newlines escaped as the exposition format wants.
+  static std::string EscapeLabelValue(std::string_view value);
+
   std::string RenderPrometheus() const;
 
  private:
@@ -66,6 +77,7 @@ class MetricsRegistry {
     bool is_counter = true;
     std::map<std::string, std::unique_ptr<Counter>> counters;  // by label string
     std::map<std::string, std::function<double()>> gauges;     // by label string
+    std::function<LabelledValues()> labelled;                  // AddGaugeFamily
   };
   mutable std::mutex mu_;
   std::map<std::string, Family, std::less<>> families_;

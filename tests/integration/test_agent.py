@@ -198,6 +198,8 @@ class AgentStaleRulesTest(unittest.TestCase):
         self.assertEqual(agent.http("/ready"), (200, "ready\n"))
         self.assertEqual(self.status(agent)["web"]["state"], "fresh")
         self.assertEqual(self.metric(agent, "dnsd_agent_registry_connected"), 1)
+        web_age = 'dnsd_agent_snapshot_age_seconds{namespace="public",group="DEFAULT_GROUP",service="web",state="%s"}'
+        self.assertEqual(self.metric(agent, web_age % "fresh"), 0)
 
         # Every server gone: known answers go on, marked stale with a capped TTL; a known
         # absence is a stale NXDOMAIN; a name never seen is SERVFAIL, never NXDOMAIN.
@@ -214,6 +216,7 @@ class AgentStaleRulesTest(unittest.TestCase):
         self.assertEqual((reply.rcode(), ede(reply)), (dns.rcode.SERVFAIL, [22]))
         self.assertGreaterEqual(time.monotonic() - started, 0.4, "it waited for the subscription")
         self.assertEqual(self.metric(agent, "dnsd_agent_registry_connected"), 0)
+        self.assertTrue(wait_until(lambda: (self.metric(agent, web_age % "stale") or 0) >= 1))
 
         # The agent restarts while the servers are down: it answers from its snapshot at once.
         agent.stop(keep_dir=True)
