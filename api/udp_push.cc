@@ -75,11 +75,18 @@ absl::StatusOr<std::unique_ptr<UdpPusher>> UdpPusher::Create(const UdpPushOption
                                                              common::MetricsRegistry& metrics) {
   std::unique_ptr<UdpPusher> pusher(new UdpPusher(options, registry, clock, metrics));
   auto bind = common::SocketAddress::FromIp(options.bind_address, 0);
-  if (!bind.ok()) return bind.status();
-  const bool unspecified = options.bind_address == "0.0.0.0" || options.bind_address == "::";
+  // Anything but an IP literal (a host name) pushes from every address, as the wildcard does.
+  const bool unspecified =
+      !bind.ok() || options.bind_address == "0.0.0.0" || options.bind_address == "::";
   if (unspecified) bind = common::SocketAddress::FromIp("::", 0);
   pusher->family_ = bind->family();
   pusher->fd_ = ::socket(pusher->family_, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (pusher->fd_ < 0 && unspecified) {
+    // A host without IPv6: an IPv4 socket reaches every IPv4 subscriber.
+    bind = common::SocketAddress::FromIp("0.0.0.0", 0);
+    pusher->family_ = AF_INET;
+    pusher->fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  }
   if (pusher->fd_ < 0)
     return absl::InternalError(common::StrCat("udp push socket: ", strerror(errno)));
   if (pusher->family_ == AF_INET6 && unspecified) {
