@@ -199,15 +199,11 @@ int RunAgent(const DaemonConfig& config, const AgentConfig& agent) {
                    [&] { return follower.Ready() ? 1.0 : 0.0; });
   metrics.AddGauge("dnsd_agent_parked_queries", "Queries waiting for a new service's first list",
                    [&] { return static_cast<double>(waiter.parked()); });
-  for (const char* state : {"syncing", "fresh", "stale", "expired"}) {
+  for (int state = 0; state < ServiceFollower::kStateCount; ++state) {
     metrics.AddGauge(
         "dnsd_agent_services", "Followed services by freshness state",
-        [&follower, state] {
-          double n = 0;
-          for (const auto& s : follower.Status()) n += s.state == state ? 1 : 0;
-          return n;
-        },
-        common::StrCat("state=\"", state, "\""));
+        [&follower, state] { return static_cast<double>(follower.Summarize().by_state[state]); },
+        common::StrCat("state=\"", ServiceFollower::kStateNames[state], "\""));
   }
   metrics.AddGaugeFamily(
       "dnsd_agent_snapshot_age_seconds",
@@ -226,9 +222,7 @@ int RunAgent(const DaemonConfig& config, const AgentConfig& agent) {
       });
   metrics.AddGauge("dnsd_agent_oldest_data_age_seconds",
                    "Age of the oldest data answered (since it was last known current)", [&] {
-                     int64_t oldest = 0;
-                     for (const auto& s : follower.Status()) oldest = std::max(oldest, s.age_ms);
-                     return static_cast<double>(oldest) / 1000.0;
+                     return static_cast<double>(follower.Summarize().oldest_age_ms) / 1000.0;
                    });
   metrics.AddGauge("dnsd_agent_pushes_total", "Service pushes applied and acknowledged",
                    [&] { return static_cast<double>(client->stats().pushes.load()); });

@@ -69,6 +69,7 @@ void QueryWaiter::Retry(common::EventLoop& loop) {
   std::vector<std::shared_ptr<Parked>> list;
   {
     std::lock_guard lock(mu_);
+    retry_posted_.erase(&loop);  // a Wake from now on posts again: its data may be newer
     list = parked_[&loop];
   }
   size_t answered = 0;
@@ -88,7 +89,8 @@ void QueryWaiter::Retry(common::EventLoop& loop) {
 void QueryWaiter::Wake() {
   std::lock_guard lock(mu_);
   for (auto& [loop, list] : parked_) {
-    if (list.empty()) continue;
+    // Lists arriving in a burst (a reconnection resubscribes everything) wake each loop once.
+    if (list.empty() || !retry_posted_.insert(loop).second) continue;
     common::EventLoop* target = loop;
     loop->Post([this, target] { Retry(*target); });
   }

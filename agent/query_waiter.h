@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include "common/event_loop.h"
@@ -53,6 +54,7 @@ class QueryWaiter final : public dns::Forwarder {
   mutable std::mutex mu_;
   std::map<common::EventLoop*, std::vector<std::shared_ptr<Parked>>> parked_;
   size_t count_ = 0;
+  std::set<common::EventLoop*> retry_posted_;  // loops with a Retry posted and not yet run
   common::Counter& waited_;
   common::Counter& answered_in_time_;
   common::Counter& timed_out_;

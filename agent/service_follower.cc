@@ -125,14 +125,17 @@ void ServiceFollower::OnExistence(const registry::ServiceKey& key, bool exists) 
   std::lock_guard lock(mu_);
   auto it = followed_.find(key);
   if (it == followed_.end() || exists || it->second.empty_since_ms == 0) return;
-  Followed& f = it->second;
   spdlog::info("agent: {} was deleted; its empty list applies", key.GroupedName());
   push_empty_deleted_.Inc();
+  ApplyHeldEmpty(key, it->second);
+  Update(it->second, clock_.NowMs());
+}
+
+void ServiceFollower::ApplyHeldEmpty(const registry::ServiceKey& key, Followed& f) {
   f.empty_since_ms = 0;
   f.hosts.clear();
   hooks_.publish(key, f.hosts);
   dirty_ = true;
-  Update(f, clock_.NowMs());
 }
 
 void ServiceFollower::OnSubscriptionFailed(const registry::ServiceKey& key) {
@@ -193,10 +196,7 @@ void ServiceFollower::Tick() {
     if (f.empty_since_ms != 0 && now - f.empty_since_ms >= options_.push_empty_grace_ms) {
       // Nothing newer came during the grace period: the service has no instances.
       push_empty_applied_.Inc();
-      f.empty_since_ms = 0;
-      f.hosts.clear();
-      hooks_.publish(it->first, f.hosts);
-      dirty_ = true;
+      ApplyHeldEmpty(it->first, f);
     }
     if (f.has_data) Update(f, now);
     ++it;
@@ -257,25 +257,41 @@ std::vector<ServiceStatus> ServiceFollower::Status() const {
     s.instances = f.hosts.size();
     s.empty_held = f.empty_since_ms != 0;
     s.idle_ms = now - f.last_used_ms;
-    if (!f.has_data) {
-      s.state = "syncing";
-    } else {
-      switch (f.freshness->state.load()) {
-        case Freshness::kFresh:
-          s.state = "fresh";
-          break;
-        case Freshness::kStale:
-          s.state = "stale";
-          break;
-        case Freshness::kExpired:
-          s.state = "expired";
-          break;
-      }
-      if (s.state != "fresh") s.age_ms = now - f.confirmed_ms;
-    }
+    const StateName state = StateOf(f);
+    s.state = kStateNames[state];
+    s.age_ms = AgeOf(f, state, now);
     out.push_back(std::move(s));
   }
   return out;
+}
+
+ServiceFollower::StateName ServiceFollower::StateOf(const Followed& f) {
+  if (!f.has_data) return kSyncing;
+  switch (f.freshness->state.load(std::memory_order_relaxed)) {
+    case Freshness::kFresh:
+      return kFreshState;
+    case Freshness::kStale:
+      return kStaleState;
+    case Freshness::kExpired:
+      break;
+  }
+  return kExpiredState;
+}
+
+int64_t ServiceFollower::AgeOf(const Followed& f, StateName state, int64_t now) {
+  return state == kStaleState || state == kExpiredState ? now - f.confirmed_ms : 0;
+}
+
+ServiceFollower::Summary ServiceFollower::Summarize() const {
+  std::lock_guard lock(mu_);
+  const int64_t now = clock_.NowMs();
+  Summary summary;
+  for (const auto& [key, f] : followed_) {
+    const StateName state = StateOf(f);
+    ++summary.by_state[state];
+    summary.oldest_age_ms = std::max(summary.oldest_age_ms, AgeOf(f, state, now));
+  }
+  return summary;
 }
 
 std::shared_ptr<dns::ServiceFreshness> ServiceFollower::FreshnessOf(

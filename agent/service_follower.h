@@ -111,6 +111,14 @@ class ServiceFollower final : public dns::RegistryFollower {
   bool Ready() const;
   bool connected() const;
   std::vector<ServiceStatus> Status() const;
+  // Counts by state and the oldest age, in one pass without copying (for /metrics).
+  enum StateName { kSyncing, kFreshState, kStaleState, kExpiredState, kStateCount };
+  static constexpr const char* kStateNames[kStateCount] = {"syncing", "fresh", "stale", "expired"};
+  struct Summary {
+    size_t by_state[kStateCount] = {};
+    int64_t oldest_age_ms = 0;
+  };
+  Summary Summarize() const;
   size_t size() const;
 
   // dns::RegistryFollower
@@ -133,9 +141,14 @@ class ServiceFollower final : public dns::RegistryFollower {
     bool refused = false;        // the server refused the subscription
   };
   Followed& Follow(const registry::ServiceKey& key, bool pinned);
+  static StateName StateOf(const Followed& f);
+  // Since last known current; 0 while fresh or syncing.
+  static int64_t AgeOf(const Followed& f, StateName state, int64_t now);
   // Recomputes the state from the connection, the list's generation and the age.
   void Update(Followed& f, int64_t now);
   void Drop(std::map<registry::ServiceKey, Followed>::iterator it);
+  // Publishes the empty list that push-empty protection held back.
+  void ApplyHeldEmpty(const registry::ServiceKey& key, Followed& f);
   dns::MissAction Unavailable() const;
 
   const FollowerOptions options_;

@@ -866,7 +866,6 @@ ZoneResult RegistryZone::Answer(const Query& q, ResponseWriter& w, bool may_wait
   // The service name a miss names: the exact name of an .enc name, or the labels as sent.
   char raw[kMaxName];
   size_t raw_size = 0;
-  bool hashed = false;
   if (type == "enc" && !(idx - first == 1 && l.label[first].substr(0, 2) == "h-")) {
     // Decode the base32hex labels to the Nacos name; when the service has a usable natural
     // name, that entry answers (after checking it is this very service).
@@ -915,9 +914,9 @@ ZoneResult RegistryZone::Answer(const Query& q, ResponseWriter& w, bool may_wait
   const auto entry = Lookup(key.view());
   if (!entry) {
     if (follower_ != nullptr) {
-      if (type == "enc") {
-        hashed = raw_size == 0;  // an h-<hash> name: only data can say what it names
-      } else {
+      // An .enc name left `raw` decoded; an h-<hash> one left it empty (only data can say
+      // what it names) and the follower hears an empty name.
+      if (type != "enc") {
         LabelList original;  // the labels with the case they were sent in
         SplitLabels(q.qname, original);
         for (int i = first; i < idx; ++i) {
@@ -927,8 +926,7 @@ ZoneResult RegistryZone::Answer(const Query& q, ResponseWriter& w, bool may_wait
           raw_size += original.label[i].size();
         }
       }
-      const ZoneResult rules = MissRules(
-          w, {ns, grp, hashed ? std::string_view() : std::string_view(raw, raw_size)}, may_wait);
+      const ZoneResult rules = MissRules(w, {ns, grp, std::string_view(raw, raw_size)}, may_wait);
       if (rules != ZoneResult::kNotOurs) return rules;
     }
     Negative(w, kRcodeNxDomain);

@@ -129,6 +129,11 @@ TEST_F(FollowerTest, DisconnectedServicesGoStaleThenExpire) {
   ASSERT_NE(a, status.end());
   EXPECT_EQ(a->state, "expired");
   EXPECT_EQ(a->age_ms, 60'000);
+  const auto summary = follower->Summarize();
+  EXPECT_EQ(summary.by_state[ServiceFollower::kExpiredState], 2u);  // "a" and "gone"
+  EXPECT_EQ(summary.by_state[ServiceFollower::kSyncing], 1u);       // "new", no list yet
+  EXPECT_EQ(summary.by_state[ServiceFollower::kFreshState], 0u);
+  EXPECT_EQ(summary.oldest_age_ms, 60'000);
 }
 
 TEST_F(FollowerTest, ZeroMaxStaleNeverExpires) {
