@@ -29,6 +29,8 @@ enum V2Code : int {
   kServiceAlreadyExist = 21007,
   kServiceNotExist = 21008,
   kServiceDeleteFailure = 21009,
+  kHealthyParamMiss = 21010,
+  kHealthCheckStillRunning = 21011,
   kIllegalNamespace = 22000,
   kNamespaceNotExist = 22001,
   kNamespaceAlreadyExist = 22002,

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 
 #include "api/json_writer.h"
 #include "api/naming_json.h"
@@ -687,8 +688,7 @@ void NamingHttpApi::Health(ApiVersion v, Req req, Resp resp) {
   API_TRY(v, resp, key, ServiceKeyFrom(v, req.params));
   API_TRY(v, resp, address, AddressFrom(req.params));
   API_TRY(v, resp, healthy, OptionalBool(req.params, {"healthy", "valid"}));
-  if (!*healthy)
-    return Reject(v, resp, WithCode(MissingParam("healthy"), static_cast<V2Code>(21010)));
+  if (!*healthy) return Reject(v, resp, WithCode(MissingParam("healthy"), kHealthyParamMiss));
   const registry::Instance* instance = FindInstance(registry_.Find(*key).get(), *address);
   if (instance == nullptr) {
     return Reject(v, resp,
@@ -703,11 +703,73 @@ void NamingHttpApi::Health(ApiVersion v, Req req, Resp resp) {
             kInstanceError,
             "the health of an ephemeral instance follows its heartbeats and can't be set"));
   }
+  // As Nacos: while the server checks the cluster, the check decides. With health checks
+  // switched off on this server (healthCheckEnabled), the health API is how health is set.
+  const registry::ClusterMeta& cluster = registry_.Find(*key)->meta().Cluster(address->cluster);
+  if (cluster.checker.type != registry::HealthCheckType::kNone &&
+      switches_.Bool("healthCheckEnabled")) {
+    return Reject(v, resp,
+                  InvalidParam(kHealthCheckStillRunning,
+                               common::StrCat("health check is still working, service: ",
+                                              key->GroupedName(), ", cluster: ", address->cluster,
+                                              " (set its healthChecker to NONE first)")));
+  }
   Command c;
   c.type = CommandType::kSetHealth;
+  c.health_cause = registry::HealthCause::kManual;
   c.service = *key;
   c.instance.address = *address;
   c.healthy = **healthy;
+  Propose(v, std::move(c), resp, [v] { return SuccessOk(v); });
+}
+
+// PUT /nacos/v1/ns/cluster: a cluster's health checker, check port and metadata (Nacos's
+// ClusterController). The service must exist; unset fields keep Nacos's defaults.
+void NamingHttpApi::Cluster(ApiVersion v, Req req, Resp resp) {
+  if (req.method != Method::kPut && req.method != Method::kPost) {
+    return resp.Send(HttpResponse::Text(405, "method not allowed"));
+  }
+  API_TRY(v, resp, key, ServiceKeyFrom(v, req.params));
+  API_TRY(v, resp, name, RequiredParam(req.params, "clusterName"));
+  const std::string cluster_name(common::Trim(*name));
+  if (auto s = registry::ValidateClientClusterName(cluster_name); !s.ok()) {
+    return Reject(v, resp, InvalidParam(kParameterValidateError, std::string(s.message())));
+  }
+  if (!registry_.Find(*key)) {
+    return Reject(
+        v, resp,
+        InvalidParam(kServiceNotExist, common::StrCat("service not found: ", key->GroupedName())));
+  }
+  registry::ClusterMeta cluster = registry_.Find(*key)->meta().Cluster(cluster_name);
+  if (const std::string* checker = req.params.Find("healthChecker");
+      checker && !common::Trim(*checker).empty()) {
+    API_TRY(v, resp, spec, ParseHealthChecker(*checker));
+    cluster.checker = std::move(*spec);
+  }
+  API_TRY(v, resp, port, IntParam(req.params, "checkPort", cluster.check_port));
+  if (*port < 0 || *port > 65535) {
+    return Reject(v, resp, InvalidParam(kParameterValidateError, "checkPort must be 0-65535"));
+  }
+  cluster.check_port = static_cast<int>(*port);
+  API_TRY(v, resp, use_instance_port,
+          BoolParam(req.params, "useInstancePort4Check", cluster.use_instance_port));
+  cluster.use_instance_port = *use_instance_port;
+  if (!cluster.use_instance_port && cluster.check_port == 0) {
+    return Reject(v, resp,
+                  InvalidParam(kParameterValidateError,
+                               "checkPort is required when useInstancePort4Check is false"));
+  }
+  if (req.params.Has("metadata")) {
+    API_TRY(v, resp, metadata, ParseMetadata(req.params.Get("metadata")));
+    if (auto s = registry::ValidateClientMetadata(*metadata); !s.ok()) {
+      return Reject(v, resp, InvalidParam(kParameterValidateError, std::string(s.message())));
+    }
+    cluster.metadata = std::move(*metadata);
+  }
+  Command c;
+  c.type = CommandType::kUpdateCluster;
+  c.service = *key;
+  c.meta.clusters.emplace(cluster_name, std::move(cluster));
   Propose(v, std::move(c), resp, [v] { return SuccessOk(v); });
 }
 
@@ -723,11 +785,10 @@ void NamingHttpApi::Service(ApiVersion v, Req req, Resp resp) {
                                  common::StrCat("service ", key->GroupedName(), " is not found!")),
                              kServiceNotExist));
     }
-    std::vector<std::string> clusters;
-    for (const auto& instance : view->instances()) {
-      if (std::find(clusters.begin(), clusters.end(), instance->cluster()) == clusters.end())
-        clusters.push_back(instance->cluster());
-    }
+    // Clusters with instances and clusters defined through the cluster API, in name order.
+    std::set<std::string> clusters;
+    for (const auto& instance : view->instances()) clusters.insert(instance->cluster());
+    for (const auto& [name, cluster] : view->meta().clusters) clusters.insert(name);
     JsonWriter w;
     w.BeginObject()
         .Key("namespaceId")
@@ -738,31 +799,28 @@ void NamingHttpApi::Service(ApiVersion v, Req req, Resp resp) {
     w.Key("protectThreshold").Double(view->meta().protect_threshold).Key("metadata");
     WriteMetadataJson(w, view->meta().metadata);
     w.Key("selector").Raw(view->meta().selector_json);
+    auto write_cluster = [&](const std::string& name) {
+      const registry::ClusterMeta& cluster = view->meta().Cluster(name);
+      w.BeginObject().Key(v == ApiVersion::kV1 ? "name" : "clusterName").String(name);
+      w.Key("healthChecker");
+      WriteHealthCheckerJson(w, cluster.checker);
+      w.Key("metadata");
+      WriteMetadataJson(w, cluster.metadata);
+      w.Key("healthyCheckPort")
+          .Int(cluster.check_port)
+          .Key("useIPPort4Check")
+          .Bool(cluster.use_instance_port)
+          .EndObject();
+    };
     if (v == ApiVersion::kV1) {
       w.Key("clusters").BeginArray();
-      for (const auto& c : clusters) {
-        w.BeginObject()
-            .Key("name")
-            .String(c)
-            .Key("healthChecker")
-            .Raw(R"({"type":"TCP"})")
-            .Key("metadata")
-            .Raw("{}")
-            .EndObject();
-      }
+      for (const auto& c : clusters) write_cluster(c);
       w.EndArray();
     } else {
       w.Key("ephemeral").Bool(view->meta().ephemeral).Key("clusterMap").BeginObject();
       for (const auto& c : clusters) {
-        w.Key(c)
-            .BeginObject()
-            .Key("clusterName")
-            .String(c)
-            .Key("healthChecker")
-            .Raw(R"({"type":"TCP"})")
-            .Key("metadata")
-            .Raw("{}")
-            .EndObject();
+        w.Key(c);
+        write_cluster(c);
       }
       w.EndObject();
     }
@@ -1155,6 +1213,7 @@ void NamingHttpApi::RegisterRoutes(HttpServer& server) {
     server.Route(ns + "/instance/metadata/batch", bind(&NamingHttpApi::MetadataBatch, v));
     server.Route(ns + "/health/instance", bind(&NamingHttpApi::Health, v));
     server.Route(ns + "/service", bind(&NamingHttpApi::Service, v));
+    server.Route(ns + "/cluster", bind(&NamingHttpApi::Cluster, v));
     server.Route(ns + "/service/list", bind(&NamingHttpApi::ListServices, v));
     server.Route(ns + "/service/subscribers", bind(&NamingHttpApi::Subscribers, v));
     for (const char* prefix : {"/operator", "/ops"}) {

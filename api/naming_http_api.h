@@ -124,6 +124,8 @@ class NamingHttpApi {
   void SetEphemeralRouting(EphemeralRouting routing) { routing_ = std::move(routing); }
   // Nacos 1.x UDP pushes for list queries that carry udpPort; before the server starts.
   void SetUdpPusher(UdpPusher* pusher) { udp_pusher_ = pusher; }
+  // The operator switches (/operator/switches); the health checker reads its own there.
+  NamingSwitches& switches() { return switches_; }
 
  private:
   using Req = const HttpRequest&;
@@ -140,6 +142,7 @@ class NamingHttpApi {
   void Statuses(Req req, Resp resp);
   void MetadataBatch(ApiVersion v, Req req, Resp resp);
   void Health(ApiVersion v, Req req, Resp resp);
+  void Cluster(ApiVersion v, Req req, Resp resp);
   // Services.
   void Service(ApiVersion v, Req req, Resp resp);
   void ListServices(ApiVersion v, Req req, Resp resp);

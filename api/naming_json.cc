@@ -15,6 +15,19 @@ void WriteMetadataJson(JsonWriter& w, const registry::Metadata& metadata) {
   w.EndObject();
 }
 
+void WriteHealthCheckerJson(JsonWriter& w, const registry::HealthCheckSpec& spec) {
+  w.BeginObject().Key("type").String(registry::HealthCheckTypeName(spec.type));
+  if (spec.type == registry::HealthCheckType::kHttp) {
+    w.Key("path")
+        .String(spec.path)
+        .Key("headers")
+        .String(spec.headers)
+        .Key("expectedResponseCode")
+        .Int(spec.expected_code);
+  }
+  w.EndObject();
+}
+
 void WriteInstanceJson(JsonWriter& w, const Instance& instance, const ServiceKey& service,
                        bool force_healthy) {
   HeartbeatPolicy policy;
@@ -64,8 +77,13 @@ void WriteInstanceJson(JsonWriter& w, const Instance& instance, const ServiceKey
       .Key("valid")
       .Bool(healthy)
       .Key("marked")
-      .Bool(false)
-      .EndObject();
+      .Bool(false);
+  // What last set `healthy` (dnsd's own field; clients ignore unknown ones). Left out for
+  // ephemeral instances still as registered: the common case, and the hot list path.
+  if (!instance.ephemeral || instance.health_cause != registry::HealthCause::kRegistered) {
+    w.Key("healthReason").String(registry::HealthCauseName(instance.health_cause));
+  }
+  w.EndObject();
 }
 
 namespace {

@@ -15,6 +15,8 @@ namespace dnsd::api {
 void WriteInstanceJson(JsonWriter& w, const registry::Instance& instance,
                        const registry::ServiceKey& service, bool force_healthy);
 void WriteMetadataJson(JsonWriter& w, const registry::Metadata& metadata);
+// A cluster's healthChecker object as Nacos writes it.
+void WriteHealthCheckerJson(JsonWriter& w, const registry::HealthCheckSpec& spec);
 
 struct ServiceInfoOptions {
   std::string_view clusters;  // echoed as sent

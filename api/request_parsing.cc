@@ -2,6 +2,8 @@
 
 #include <json/json.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <memory>
@@ -206,6 +208,90 @@ absl::StatusOr<std::vector<registry::InstanceAddress>> ParseInstanceList(std::st
     out.push_back(std::move(address));
   }
   return out;
+}
+
+absl::StatusOr<registry::HealthCheckSpec> ParseHealthChecker(std::string_view json) {
+  auto parsed = ParseJson(json, "healthChecker");
+  if (!parsed.ok()) {
+    return InvalidParam(kParameterValidateError, std::string(parsed.status().message()));
+  }
+  const Json::Value& root = *parsed;
+  if (!root.isObject() || !root["type"].isString()) {
+    return InvalidParam(kParameterValidateError, "healthChecker must be an object with a type");
+  }
+  registry::HealthCheckSpec spec;
+  std::string type = root["type"].asString();
+  for (char& c : type) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (type == "TCP") {
+    spec.type = registry::HealthCheckType::kTcp;
+  } else if (type == "NONE") {
+    spec.type = registry::HealthCheckType::kNone;
+  } else if (type == "HTTP") {
+    spec.type = registry::HealthCheckType::kHttp;
+  } else if (type == "MYSQL") {
+    return InvalidParam(kParameterValidateError,
+                        "healthChecker type MYSQL is not supported by dnsd (use TCP or HTTP)");
+  } else {
+    return InvalidParam(kParameterValidateError,
+                        common::StrCat("healthChecker type '", root["type"].asString(),
+                                       "' is unknown (TCP, HTTP or NONE)"));
+  }
+  if (spec.type != registry::HealthCheckType::kHttp) return spec;
+  auto text = [&](const char* field) -> absl::StatusOr<std::string> {
+    const Json::Value& v = root[field];
+    if (v.isNull()) return std::string();
+    if (!v.isString()) {
+      return InvalidParam(kParameterValidateError,
+                          common::StrCat("healthChecker.", field, " must be a string"));
+    }
+    return v.asString();
+  };
+  auto path = text("path");
+  if (!path.ok()) return path.status();
+  auto headers = text("headers");
+  if (!headers.ok()) return headers.status();
+  spec.path = *path;
+  spec.headers = *headers;
+  auto has_control = [](std::string_view s) {
+    return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+  };
+  if (!spec.path.empty() && (spec.path.front() != '/' || has_control(spec.path) ||
+                             spec.path.find(' ') != std::string::npos || spec.path.size() > 1024)) {
+    return InvalidParam(kParameterValidateError,
+                        "healthChecker.path must start with '/' and hold no spaces or control "
+                        "characters (at most 1024 bytes)");
+  }
+  if (has_control(spec.headers) || spec.headers.size() > 4096) {
+    return InvalidParam(kParameterValidateError,
+                        "healthChecker.headers must hold no control characters (at most 4096 "
+                        "bytes)");
+  }
+  const std::vector<std::string_view> parts =
+      common::Split(spec.headers, '|', /*skip_empty=*/false);
+  if (!spec.headers.empty()) {
+    if (parts.size() % 2 != 0) {
+      return InvalidParam(kParameterValidateError,
+                          "healthChecker.headers must be name|value pairs separated by '|'");
+    }
+    for (size_t i = 0; i < parts.size(); i += 2) {
+      const std::string_view name = common::Trim(parts[i]);
+      if (name.empty() || name.find(':') != std::string_view::npos ||
+          name.find(' ') != std::string_view::npos) {
+        return InvalidParam(
+            kParameterValidateError,
+            common::StrCat("healthChecker.headers: bad header name '", parts[i], "'"));
+      }
+    }
+  }
+  const Json::Value& code = root["expectedResponseCode"];
+  if (!code.isNull()) {
+    if (!code.isIntegral() || code.asInt64() < 100 || code.asInt64() > 599) {
+      return InvalidParam(kParameterValidateError,
+                          "healthChecker.expectedResponseCode must be an HTTP status (100-599)");
+    }
+    spec.expected_code = code.asInt();
+  }
+  return spec;
 }
 
 }  // namespace dnsd::api

@@ -27,6 +27,10 @@ absl::StatusOr<std::optional<double>> OptionalDouble(const Params& params, std::
 absl::StatusOr<registry::Metadata> ParseMetadata(std::string_view text);
 // Selector JSON: {"type":"none"} or {"type":"label","expression":"..."}.
 absl::Status ValidateSelector(std::string_view text);
+// Nacos's healthChecker JSON: {"type":"TCP"}, {"type":"NONE"}, {"type":"HTTP","path":"/x",
+// "headers":"name|value","expectedResponseCode":200}. MYSQL is refused (not supported), as are
+// unknown types, paths that are not origin-form and headers that could split the request.
+absl::StatusOr<registry::HealthCheckSpec> ParseHealthChecker(std::string_view json);
 
 struct BeatInfo {
   std::optional<std::string> ip;

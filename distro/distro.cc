@@ -238,6 +238,11 @@ std::string Distro::OwnerOf(const std::string& client_id) const {
   return core_.OwnerOf(client_id);
 }
 
+bool Distro::IsResponsibleFor(std::string_view key) const {
+  std::lock_guard lock(mu_);
+  return core_.RingOwnerOf(key) == self_;
+}
+
 void Distro::Run() {
   for (;;) {
     DistroCore::Work work;

@@ -69,6 +69,8 @@ class Distro {
   void SetUpPeers(const std::set<std::string>& up);
   // The node that writes this client now ("ip:port"); self() when it is this node.
   std::string OwnerOf(const std::string& client_id) const;
+  // True when the ring gives `key` to this node (see DistroCore::RingOwnerOf).
+  bool IsResponsibleFor(std::string_view key) const;
   const std::string& self() const { return self_; }
 
   // Peer calls (any thread).

@@ -66,6 +66,9 @@ class DistroCore {
   const std::string& self() const { return self_; }
   // The node that writes this client: the ring's choice for an HTTP client, else its record's.
   std::string OwnerOf(const std::string& client_id) const;
+  // The member the hash ring gives `key` among the members up (other work split the same way:
+  // which member checks a service's health).
+  std::string RingOwnerOf(std::string_view key) const { return ring_.OwnerOf(key); }
 
   // ---- Owner side
   // A local client changed (it is this node's from now on).

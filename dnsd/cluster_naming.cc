@@ -156,6 +156,11 @@ void ClusterNaming::OnForwardHttp(std::shared_ptr<net::GrpcCall> call, std::stri
   });
 }
 
+bool ClusterNaming::ChecksHealthOf(const registry::ServiceKey& service) const {
+  return distro_->IsResponsibleFor(
+      common::StrCat(service.namespace_id, "##", service.GroupedName()));
+}
+
 api::EphemeralRouting ClusterNaming::Routing() {
   api::EphemeralRouting routing;
   routing.remote_owner = [this](const std::string& client_id) {

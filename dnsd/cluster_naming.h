@@ -45,6 +45,9 @@ class ClusterNaming {
 
   bool ready() const { return distro_->ready(); }
   api::EphemeralRouting Routing();
+  // Whether this member checks the health of `service`'s persistent instances: the ring's
+  // owner of the service's name among the members up, as Distro splits clients.
+  bool ChecksHealthOf(const registry::ServiceKey& service) const;
 
  private:
   class PeerTransport;

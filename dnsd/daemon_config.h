@@ -92,6 +92,13 @@ struct DaemonConfig {
   int64_t udp_push_retry_ms = 1000;
   int64_t udp_push_max_retries = 3;
   int64_t udp_push_target_idle_ms = 30'000;
+  // Server health checks of persistent instances (health/health_checker.h). The switch
+  // healthCheckEnabled starts from `health_check`; checkTimes from health_check_times.
+  bool health_check = true;
+  int64_t health_check_interval_ms = 5000;
+  int64_t health_check_timeout_ms = 2000;
+  int64_t health_check_times = 3;
+  int64_t health_check_max_in_flight = 256;
   int64_t cache_min_ttl = 0;
   int64_t cache_max_ttl = 86'400;
   int64_t cache_negative_max_ttl = 3600;

@@ -34,6 +34,7 @@
 #include "dnsd/query_pipeline.h"
 #include "dnsd/registry_zone.h"
 #include "dnsd/static_zones.h"
+#include "health/health_checker.h"
 #include "node/durable_state.h"
 #include "node/log_entries.h"
 #include "node/proposer.h"
@@ -87,6 +88,11 @@ int main(int argc, char** argv) {
                "join a running cluster: wait to be added (POST /dnsd/v1/cluster/members on a "
                "member) instead of counting the listed members as the first voters");
   app.add_option("--zones", zones, "zone file or directory of *.zone files (default ./zones)");
+  std::string health_check;
+  app.add_option(
+         "--health-check", health_check,
+         "check persistent instances' health from the server: on or off (naming.health_check)")
+      ->check(CLI::IsMember({"on", "off", "true", "false"}));
   CLI::App* repair = app.add_subcommand(
       "repair", "salvage a data directory that dnsd refuses to start from (keeps copies)");
   std::string repair_dir = "./data";
@@ -138,6 +144,7 @@ int main(int argc, char** argv) {
   if (dns_workers >= 0) config.dns_workers = dns_workers;
   if (!zones.empty()) config.dns_zones = zones;
   if (join) config.cluster_join = true;
+  if (!health_check.empty()) config.health_check = health_check == "on" || health_check == "true";
   if (!cluster_conf.empty()) {
     config.cluster_conf_file = cluster_conf;
     config.cluster_members.clear();  // the flag wins over the file's list
@@ -418,6 +425,39 @@ int main(int argc, char** argv) {
     udp_pusher->Start();
   }
 
+  // Server health checks of persistent instances; a flip is written through the proposer.
+  naming_api.switches()
+      .Set("healthCheckEnabled", config.health_check ? "true" : "false")
+      .IgnoreError();
+  naming_api.switches().Set("checkTimes", std::to_string(config.health_check_times)).IgnoreError();
+  dnsd::health::HealthCheckOptions health_options;
+  health_options.interval_ms = config.health_check_interval_ms;
+  health_options.timeout_ms = config.health_check_timeout_ms;
+  health_options.check_times = static_cast<int>(config.health_check_times);
+  health_options.max_in_flight = static_cast<size_t>(config.health_check_max_in_flight);
+  dnsd::health::HealthCheckHooks health_hooks;
+  health_hooks.report = [proposer](const dnsd::registry::Command& command,
+                                   std::function<void(absl::Status)> done) {
+    proposer->Propose(dnsd::node::NamingLogEntry(command), std::move(done));
+  };
+  if (cluster_naming) {
+    health_hooks.responsible = [&](const dnsd::registry::ServiceKey& key) {
+      return cluster_naming->ChecksHealthOf(key);
+    };
+  }
+  health_hooks.enabled = [&] { return naming_api.switches().Bool("healthCheckEnabled"); };
+  health_hooks.check_times = [&] {
+    return static_cast<int>(naming_api.switches().Int("checkTimes"));
+  };
+  auto health_checker = dnsd::health::HealthChecker::Create(health_options, registry, clock,
+                                                            metrics, std::move(health_hooks));
+  if (!health_checker.ok()) return Fail(health_checker.status());
+  registry.AddListener([checker = health_checker->get()](
+                           const dnsd::registry::ServiceKey& key,
+                           const std::shared_ptr<const dnsd::registry::ServiceView>& view) {
+    checker->OnServiceChanged(key, view);
+  });
+
   // The gRPC server listens to the registry and the config store: created before either
   // is written by clients.
   std::unique_ptr<dnsd::api::GrpcServer> grpc;
@@ -502,6 +542,7 @@ int main(int argc, char** argv) {
   }
   (*http)->Start();
   (*dns)->Start();
+  (*health_checker)->Start();
   spdlog::info("dnsd listening: http {}:{} ({} threads), data {}", config.http_address,
                (*http)->port(), http_options.threads, config.data_dir);
   spdlog::info("descriptor limit {}: at most {} HTTP connections ({} per client)", fd_limit,
@@ -522,6 +563,7 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   (*http)->Stop();
   if (udp_pusher) udp_pusher->Stop();
+  (*health_checker)->Stop();
   if (cluster_naming) cluster_naming->Stop();
   if (raft_cluster) raft_cluster->Stop();
   spdlog::info("dnsd stopped");

@@ -2,6 +2,10 @@
 // patch (presence flags + values), require_existing, service meta, targets, metadata,
 // remove_keys, healthy. Strings are u32 length + bytes; maps are u32
 // count + key/value strings. Every field is always present so decoding needs no type table.
+// Version 2 appends: the instance's health cause (u8), the command's health cause (u8), and
+// the meta's clusters (u32 count, then each: name, checker type u8, path, headers, expected
+// code u32, check port u32, use_instance_port, metadata). Version 1 entries still decode
+// (written before clusters existed: no clusters, causes as registered/manual).
 #include "registry/command.h"
 
 #include "common/byte_codec.h"
@@ -10,7 +14,8 @@
 namespace dnsd::registry {
 namespace {
 
-constexpr uint8_t kVersion = 1;
+constexpr uint8_t kVersion = 2;
+constexpr uint8_t kVersionWithoutClusters = 1;
 constexpr uint32_t kMaxCount = 1 << 20;
 
 using common::ByteReader;
@@ -49,6 +54,56 @@ absl::Status GetAddress(ByteReader& r, InstanceAddress& a) {
   DNSD_RETURN_IF_ERROR(r.GetU32(port));
   a.port = static_cast<int>(port);
   return r.GetString(a.cluster);
+}
+
+void PutClusters(ByteWriter& w, const std::map<std::string, ClusterMeta>& clusters) {
+  w.PutU32(static_cast<uint32_t>(clusters.size()));
+  for (const auto& [name, c] : clusters) {
+    w.PutString(name);
+    w.PutU8(static_cast<uint8_t>(c.checker.type));
+    w.PutString(c.checker.path);
+    w.PutString(c.checker.headers);
+    w.PutU32(static_cast<uint32_t>(c.checker.expected_code));
+    w.PutU32(static_cast<uint32_t>(c.check_port));
+    w.PutBool(c.use_instance_port);
+    PutMetadata(w, c.metadata);
+  }
+}
+
+absl::Status GetCause(ByteReader& r, HealthCause& cause) {
+  uint8_t value;
+  DNSD_RETURN_IF_ERROR(r.GetU8(value));
+  if (value > kMaxHealthCause) return absl::DataLossError("unknown health cause");
+  cause = static_cast<HealthCause>(value);
+  return absl::OkStatus();
+}
+
+absl::Status GetClusters(ByteReader& r, std::map<std::string, ClusterMeta>& clusters) {
+  uint32_t n;
+  DNSD_RETURN_IF_ERROR(r.GetU32(n));
+  if (n > kMaxCount) return absl::DataLossError("cluster count too large");
+  for (uint32_t i = 0; i < n; ++i) {
+    std::string name;
+    ClusterMeta c;
+    uint8_t type;
+    uint32_t code, port;
+    DNSD_RETURN_IF_ERROR(r.GetString(name));
+    DNSD_RETURN_IF_ERROR(r.GetU8(type));
+    if (type > static_cast<uint8_t>(HealthCheckType::kNone)) {
+      return absl::DataLossError("unknown health check type");
+    }
+    c.checker.type = static_cast<HealthCheckType>(type);
+    DNSD_RETURN_IF_ERROR(r.GetString(c.checker.path));
+    DNSD_RETURN_IF_ERROR(r.GetString(c.checker.headers));
+    DNSD_RETURN_IF_ERROR(r.GetU32(code));
+    DNSD_RETURN_IF_ERROR(r.GetU32(port));
+    c.checker.expected_code = static_cast<int>(code);
+    c.check_port = static_cast<int>(port);
+    DNSD_RETURN_IF_ERROR(r.GetBool(c.use_instance_port));
+    DNSD_RETURN_IF_ERROR(GetMetadata(r, c.metadata));
+    clusters.emplace(std::move(name), std::move(c));
+  }
+  return absl::OkStatus();
 }
 
 template <typename T, typename PutFn>
@@ -90,6 +145,9 @@ std::string EncodeCommand(const Command& c) {
   PutMetadata(w, c.metadata);
   w.PutBool(c.remove_keys);
   w.PutBool(c.healthy);
+  w.PutU8(static_cast<uint8_t>(c.instance.health_cause));
+  w.PutU8(static_cast<uint8_t>(c.health_cause));
+  PutClusters(w, c.meta.clusters);
   return w.Take();
 }
 
@@ -98,9 +156,11 @@ absl::StatusOr<Command> DecodeCommand(std::string_view bytes) {
   Command c;
   uint8_t version, type;
   DNSD_RETURN_IF_ERROR(r.GetU8(version));
-  if (version != kVersion) return absl::DataLossError("unknown naming command version");
+  if (version != kVersion && version != kVersionWithoutClusters) {
+    return absl::DataLossError("unknown naming command version");
+  }
   DNSD_RETURN_IF_ERROR(r.GetU8(type));
-  if (type < 1 || type > static_cast<uint8_t>(CommandType::kSetHealth)) {
+  if (type < 1 || type > static_cast<uint8_t>(CommandType::kUpdateCluster)) {
     return absl::DataLossError("unknown naming command type");
   }
   c.type = static_cast<CommandType>(type);
@@ -139,6 +199,13 @@ absl::StatusOr<Command> DecodeCommand(std::string_view bytes) {
   DNSD_RETURN_IF_ERROR(GetMetadata(r, c.metadata));
   DNSD_RETURN_IF_ERROR(r.GetBool(c.remove_keys));
   DNSD_RETURN_IF_ERROR(r.GetBool(c.healthy));
+  if (version == kVersionWithoutClusters) {
+    c.health_cause = HealthCause::kManual;
+  } else {
+    DNSD_RETURN_IF_ERROR(GetCause(r, c.instance.health_cause));
+    DNSD_RETURN_IF_ERROR(GetCause(r, c.health_cause));
+    DNSD_RETURN_IF_ERROR(GetClusters(r, c.meta.clusters));
+  }
   if (!r.AtEnd()) return absl::DataLossError("trailing bytes after naming command");
   return c;
 }

@@ -23,7 +23,8 @@ enum class CommandType : uint8_t {
   kUpdateService = 5,
   kDeleteService = 6,
   kBatchMetadata = 7,  // add (or remove) metadata keys on persistent instances
-  kSetHealth = 8,      // manual health of a persistent instance
+  kSetHealth = 8,      // health of a persistent instance (the health API or a health check)
+  kUpdateCluster = 9,  // define clusters of a service: meta.clusters holds them
 };
 
 struct Command {
@@ -38,6 +39,7 @@ struct Command {
   Metadata metadata;                     // batch metadata
   bool remove_keys = false;              // batch metadata: delete the keys instead of setting them
   bool healthy = true;                   // set health
+  HealthCause health_cause = HealthCause::kManual;  // set health: who says so
 };
 
 std::string EncodeCommand(const Command& command);

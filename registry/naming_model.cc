@@ -21,6 +21,48 @@ std::string DefaultInstanceId(const InstanceAddress& address, const ServiceKey& 
   return out;
 }
 
+std::string_view HealthCauseName(HealthCause cause) {
+  switch (cause) {
+    case HealthCause::kRegistered:
+      return "registered";
+    case HealthCause::kManual:
+      return "set through the health API";
+    case HealthCause::kCheckPassed:
+      return "health check passed";
+    case HealthCause::kCheckRefused:
+      return "health check failed: connection refused";
+    case HealthCause::kCheckTimeout:
+      return "health check failed: timed out";
+    case HealthCause::kCheckBadStatus:
+      return "health check failed: unexpected HTTP status";
+    case HealthCause::kCheckError:
+      return "health check failed";
+    case HealthCause::kBeatMissed:
+      return "heartbeats stopped";
+    case HealthCause::kBeat:
+      return "heartbeat received";
+  }
+  return "unknown";
+}
+
+std::string_view HealthCheckTypeName(HealthCheckType type) {
+  switch (type) {
+    case HealthCheckType::kTcp:
+      return "TCP";
+    case HealthCheckType::kHttp:
+      return "HTTP";
+    case HealthCheckType::kNone:
+      return "NONE";
+  }
+  return "TCP";
+}
+
+const ClusterMeta& ServiceMeta::Cluster(const std::string& name) const {
+  static const ClusterMeta kDefaults;
+  auto it = clusters.find(name);
+  return it == clusters.end() ? kDefaults : it->second;
+}
+
 bool IsIpLiteral(std::string_view ip) {
   if (ip.empty() || ip.size() >= INET6_ADDRSTRLEN) return false;
   char buf[INET6_ADDRSTRLEN];

@@ -65,6 +65,23 @@ struct HeartbeatPolicy {
   int64_t delete_timeout_ms = 30000;
 };
 
+// Why an instance's `healthy` flag has its value: what last set it. Shown in the instance
+// JSON so an operator can tell a client's word from a failed check. One byte, kept in what
+// would otherwise be padding of Instance.
+enum class HealthCause : uint8_t {
+  kRegistered = 0,      // as the client registered or updated it
+  kManual = 1,          // the health API (/instance/health)
+  kCheckPassed = 2,     // the server's health check passed (enough times in a row)
+  kCheckRefused = 3,    // the check's connection was refused
+  kCheckTimeout = 4,    // the check did not finish in time
+  kCheckBadStatus = 5,  // an HTTP check answered with another status than expected
+  kCheckError = 6,      // any other failure of the check (reset, unreachable, bad answer)
+  kBeatMissed = 7,      // an ephemeral instance's heartbeats stopped
+  kBeat = 8,            // a heartbeat revived it
+};
+inline constexpr uint8_t kMaxHealthCause = 8;
+std::string_view HealthCauseName(HealthCause cause);
+
 struct Instance {
   InstanceAddress address;
   std::string instance_id;  // client supplied; empty means the default (see InstanceIdOf)
@@ -72,6 +89,7 @@ struct Instance {
   bool healthy = true;
   bool enabled = true;
   bool ephemeral = true;
+  HealthCause health_cause = HealthCause::kRegistered;
   Metadata metadata;
 
   const std::string& ip() const { return address.ip; }
@@ -85,6 +103,33 @@ struct InstancePatch {
   std::optional<bool> enabled;
   std::optional<bool> healthy;
   std::optional<Metadata> metadata;
+  HealthCause health_cause = HealthCause::kRegistered;  // with `healthy`: why it changes
+};
+
+// How the server checks the health of a cluster's persistent instances (Nacos's
+// `healthChecker`): TCP connects, HTTP sends a GET and expects a status, NONE leaves health to
+// the health API. Ephemeral instances are never checked: their heartbeats or connections say.
+enum class HealthCheckType : uint8_t { kTcp = 0, kHttp = 1, kNone = 2 };
+std::string_view HealthCheckTypeName(HealthCheckType type);
+
+struct HealthCheckSpec {
+  HealthCheckType type = HealthCheckType::kTcp;
+  std::string path;     // HTTP: the request path ("" means "/")
+  std::string headers;  // HTTP: Nacos's "name|value|name|value" form
+  int expected_code = 200;
+
+  friend bool operator==(const HealthCheckSpec&, const HealthCheckSpec&) = default;
+};
+
+// A cluster's definition (/nacos/v1/ns/cluster). Clusters without one use the defaults: TCP
+// on each instance's own port.
+struct ClusterMeta {
+  HealthCheckSpec checker;
+  int check_port = 80;  // used when use_instance_port is false
+  bool use_instance_port = true;
+  Metadata metadata;
+
+  friend bool operator==(const ClusterMeta&, const ClusterMeta&) = default;
 };
 
 struct ServiceMeta {
@@ -96,6 +141,10 @@ struct ServiceMeta {
   // the protect threshold only to such services.
   bool stored = false;
   int64_t created_ms = 0;
+  std::map<std::string, ClusterMeta> clusters;  // defined clusters, by name
+
+  // The cluster's definition, or the defaults.
+  const ClusterMeta& Cluster(const std::string& name) const;
 };
 
 // "ip#port#cluster#group@@service", Nacos's default ("simple") instance id.

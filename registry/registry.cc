@@ -30,7 +30,10 @@ bool SameInstance(const Instance& a, const Instance& b) {
 void ApplyPatch(const InstancePatch& patch, Instance& instance) {
   if (patch.weight) instance.weight = *patch.weight;
   if (patch.enabled) instance.enabled = *patch.enabled;
-  if (patch.healthy) instance.healthy = *patch.healthy;
+  if (patch.healthy) {
+    instance.healthy = *patch.healthy;
+    instance.health_cause = patch.health_cause;
+  }
   if (patch.metadata) instance.metadata = *patch.metadata;
 }
 
@@ -290,6 +293,7 @@ BeatResult Registry::Beat(const ServiceKey& key, const InstanceAddress& address,
       if (!s.instance->healthy) {
         Instance revived = *s.instance;
         revived.healthy = true;
+        revived.health_cause = HealthCause::kBeat;
         s.instance = std::make_shared<const Instance>(std::move(revived));
         PublishLocked(key, it->second);
         if (!s.owner.empty()) ClientChangedLocked(s.owner);
@@ -338,6 +342,7 @@ void Registry::Tick(int64_t now_ms) {
           slot.instance->healthy) {
         Instance stale = *slot.instance;
         stale.healthy = false;
+        stale.health_cause = HealthCause::kBeatMissed;
         slot.instance = std::make_shared<const Instance>(std::move(stale));
         changed = true;
         if (!slot.owner.empty()) changed_clients.push_back(slot.owner);
@@ -524,6 +529,16 @@ absl::Status Registry::CheckLocked(const Command& c) const {
       }
       return absl::OkStatus();
     }
+    case CommandType::kUpdateCluster: {
+      if (!services_.contains(c.service)) {
+        return absl::NotFoundError(
+            common::StrCat("service ", c.service.GroupedName(), " is not found!"));
+      }
+      for (const auto& [name, cluster] : c.meta.clusters) {
+        DNSD_RETURN_IF_ERROR(ValidateClusterName(name));
+      }
+      return absl::OkStatus();
+    }
     case CommandType::kDeregisterInstance:
     case CommandType::kUpdateInstance:
     case CommandType::kBatchMetadata:
@@ -555,6 +570,7 @@ absl::StatusOr<CommandResult> Registry::Apply(const Command& c) {
     case CommandType::kSetHealth: {
       InstancePatch patch;
       patch.healthy = c.healthy;
+      patch.health_cause = c.health_cause;
       DNSD_RETURN_IF_ERROR(UpdateLocked(c.service, c.instance.address, /*ephemeral=*/false, patch,
                                         /*require_existing=*/true));
       return CommandResult{};
@@ -576,9 +592,11 @@ absl::StatusOr<CommandResult> Registry::Apply(const Command& c) {
       ServiceState& state = services_[c.service];
       const bool ephemeral = state.meta.ephemeral;
       const int64_t created_ms = state.meta.created_ms;
+      auto clusters = std::move(state.meta.clusters);
       state.meta = c.meta;
       state.meta.ephemeral = ephemeral;  // the kind of a service never changes
       state.meta.created_ms = created_ms;
+      state.meta.clusters = std::move(clusters);  // defined through the cluster API only
       state.meta.stored = true;
       PublishLocked(c.service, state);
       return CommandResult{};
@@ -586,6 +604,15 @@ absl::StatusOr<CommandResult> Registry::Apply(const Command& c) {
     case CommandType::kDeleteService:
       RemoveServiceLocked(c.service);
       return CommandResult{};
+    case CommandType::kUpdateCluster: {
+      // A defined cluster makes the service defined, as a service API write does: Nacos keeps
+      // cluster definitions in the service's metadata, which then exists.
+      ServiceState& state = services_[c.service];
+      for (const auto& [name, cluster] : c.meta.clusters) state.meta.clusters[name] = cluster;
+      state.meta.stored = true;
+      PublishLocked(c.service, state);
+      return CommandResult{};
+    }
   }
   return absl::InvalidArgumentError("unknown command");
 }

@@ -79,7 +79,7 @@ start_dnsd() {  # prefix, extra TOML
   local prefix=$1 http dns
   http=$(free_port); dns=$(free_port)
   printf '[forward]\nenabled = false\n%b' "$2" > "$work/$prefix.toml"
-  $server_cpu "$bin" --config "$work/$prefix.toml" --http-address 127.0.0.1 --http-port "$http" --http-threads 1 \
+  $server_cpu "$bin" --config "$work/$prefix.toml" --health-check off --http-address 127.0.0.1 --http-port "$http" --http-threads 1 \
     --grpc-port 0 --dns-port "$dns" --dns-workers 1 --data-dir "$work/$prefix-data" --zones "$work/none" \
     --log-level warn > "$work/$prefix.out" 2>&1 &
   local pid=$!; pids+=($pid)

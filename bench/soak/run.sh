@@ -23,7 +23,7 @@ heartbeat_interval_ms = 1000
 heartbeat_timeout_ms = 3000
 ip_delete_timeout_ms = 6000
 TOML
-$bin --config "$data/soak.toml" --http-address 127.0.0.1 --http-port "$port" --grpc-port 0 \
+$bin --config "$data/soak.toml" --health-check off --http-address 127.0.0.1 --http-port "$port" --grpc-port 0 \
   --dns-port 0 --data-dir "$data/data" --log-level warn >"$data/out" 2>"$data/err" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT

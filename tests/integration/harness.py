@@ -27,14 +27,17 @@ def free_port():
 
 class DnsdProcess:
     def __init__(self, extra_args=(), data_dir=None, config_text=None, max_open_files=None, env=None,
-                 address="127.0.0.1", run_as_uid=None):
+                 address="127.0.0.1", run_as_uid=None, health_check=False):
         self.owns_dir = data_dir is None
         self.address = address  # HTTP and DNS listen address (a loopback address)
         # Cluster tests run each node under its own uid, so that nftables can tell one node's
         # outgoing packets from another's (on loopback they all leave from 127.0.0.1).
         self.run_as_uid = run_as_uid
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="dnsd-it-")
-        self.extra_args = list(extra_args)
+        # Server health checks are off unless a test asks for them: tests register persistent
+        # instances at made-up addresses, which checks would connect to (traffic must stay on
+        # loopback) and turn unhealthy while the test looks.
+        self.extra_args = list(extra_args) + ["--health-check", "on" if health_check else "off"]
         self.config_text = config_text
         self.max_open_files = max_open_files
         self.env = env  # extra environment variables for the dnsd process

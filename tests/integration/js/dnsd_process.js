@@ -26,7 +26,7 @@ async function startDnsd() {
   const port = await freePort();
   const log = fs.openSync(path.join(dataDir, 'dnsd.stderr.log'), 'a');
   const child = spawn(BINARY, ['--http-address', '127.0.0.1', '--http-port', String(port), '--dns-port', '0', '--grpc-port', '0',
-    '--data-dir', dataDir, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', log] });
+    '--data-dir', dataDir, '--log-level', 'warn', '--health-check', 'off'], { stdio: ['ignore', 'pipe', log] });
   const rl = readline.createInterface({ input: child.stdout });
   await new Promise((resolve, reject) => {
     rl.once('line', line => (line.startsWith('dnsd ready') ? resolve() : reject(new Error(line))));

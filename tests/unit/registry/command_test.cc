@@ -53,5 +53,57 @@ TEST(CommandTest, CorruptBytesAreRejected) {
   EXPECT_FALSE(DecodeCommand(bad_type).ok());
 }
 
+TEST(CommandTest, RoundTripsClustersAndHealthCauses) {
+  Command c;
+  c.type = CommandType::kUpdateCluster;
+  c.service = {"ns", "g", "svc"};
+  ClusterMeta http;
+  http.checker = {HealthCheckType::kHttp, "/health", "X-A|1", 204};
+  http.check_port = 9000;
+  http.use_instance_port = false;
+  http.metadata = {{"zone", "a"}};
+  c.meta.clusters = {{"C1", http}, {"C2", ClusterMeta{}}};
+  c.instance.health_cause = HealthCause::kCheckTimeout;
+  c.health_cause = HealthCause::kCheckBadStatus;
+  auto decoded = DecodeCommand(EncodeCommand(c));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->type, CommandType::kUpdateCluster);
+  EXPECT_EQ(decoded->meta.clusters, c.meta.clusters);
+  EXPECT_EQ(decoded->instance.health_cause, HealthCause::kCheckTimeout);
+  EXPECT_EQ(decoded->health_cause, HealthCause::kCheckBadStatus);
+}
+
+// Entries written before clusters existed (version 1) still replay: same fields, no tail.
+TEST(CommandTest, VersionOneEntriesStillDecode) {
+  Command c;
+  c.type = CommandType::kSetHealth;
+  c.service = {"public", "DEFAULT_GROUP", "db"};
+  c.instance.address = {"10.0.0.9", 5432, "DEFAULT"};
+  c.healthy = false;
+  std::string bytes = EncodeCommand(c);
+  bytes.resize(bytes.size() - 6);  // the v2 tail: two causes and an empty cluster count
+  bytes[0] = 1;
+  auto decoded = DecodeCommand(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->type, CommandType::kSetHealth);
+  EXPECT_FALSE(decoded->healthy);
+  EXPECT_EQ(decoded->health_cause, HealthCause::kManual);
+  EXPECT_TRUE(decoded->meta.clusters.empty());
+}
+
+TEST(CommandTest, UnknownHealthCauseOrCheckTypeIsRejected) {
+  Command c;
+  c.meta.clusters = {{"C", ClusterMeta{}}};
+  const std::string bytes = EncodeCommand(c);
+  // Layout tail: ..., instance cause, command cause, u32 count, name, checker type, ...
+  const size_t name_start = bytes.size() - (4 + 1 + 1 + 4 + 4 + 4 + 4 + 1 + 4);
+  std::string bad_cause = bytes;
+  bad_cause[name_start - 4 - 1] = 42;
+  EXPECT_FALSE(DecodeCommand(bad_cause).ok());
+  std::string bad_type = bytes;
+  bad_type[name_start + 4 + 1] = 7;
+  EXPECT_FALSE(DecodeCommand(bad_type).ok());
+}
+
 }  // namespace
 }  // namespace dnsd::registry
