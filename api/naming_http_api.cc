@@ -505,6 +505,8 @@ void NamingHttpApi::GetInstance(ApiVersion v, Req req, Resp resp) {
       .Double(instance->weight)
       .Key("healthy")
       .Bool(instance->healthy)
+      .Key("healthReason")
+      .String(registry::HealthCauseName(instance->health_cause))
       .Key("enabled")
       .Bool(instance->enabled)
       .Key("ephemeral")

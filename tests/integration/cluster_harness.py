@@ -67,7 +67,7 @@ def config_on(ip, data_id):
 
 
 class Cluster:
-    def __init__(self, joining=(), config_text=CONFIG):
+    def __init__(self, joining=(), config_text=CONFIG, health_check=False):
         """Nodes on IPS form the cluster; nodes on `joining` start with --join, waiting to be
         added (their cluster.conf lists everyone, the others' only IPS)."""
         self.work = tempfile.mkdtemp(prefix="dnsd-cluster-")
@@ -90,7 +90,7 @@ class Cluster:
                 args = ["--advertise-ip", ip, "--cluster-conf", join_conf, "--join"]
             self.nodes[ip] = DnsdProcess(
                 data_dir=data_dir, address=ip, run_as_uid=30001 + i, config_text=config_text,
-                extra_args=args)
+                extra_args=args, health_check=health_check)
             self.nodes[ip].grpc_port = GRPC_PORT
 
     def uid(self, ip):
