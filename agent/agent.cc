@@ -88,6 +88,9 @@ int RunAgent(const DaemonConfig& config, const AgentConfig& agent) {
   dns::RegistryZoneOptions zone_options = dns::RegistryZoneOptionsFrom(config);
   zone_options.default_namespace = agent.namespace_id;  // names without .ns are the agent's
   dns::RegistryZone zone(zone_options, metrics);
+  auto host_resolver = dns::HostResolver::Create(metrics);
+  if (!host_resolver.ok()) return fail(common::ToStd(host_resolver.status().message()));
+  zone.SetHostResolver(host_resolver->get());
   registry.AddListener([&](const registry::ServiceKey& key,
                            const std::shared_ptr<const registry::ServiceView>& view) {
     zone.OnServiceChanged(key, view);
@@ -294,6 +297,9 @@ int RunAgent(const DaemonConfig& config, const AgentConfig& agent) {
   follower.Start();
   client->Start();
   (*dns)->Start();
+  if (auto s = dns::StartHostResolver(**host_resolver, config, (*dns)->port()); !s.ok()) {
+    return fail(common::ToStd(s.message()));
+  }
   if (http) http->Start();
   spdlog::info("dnsd agent following {} pinned service(s) from {} server(s)", agent.services.size(),
                agent.servers.size());
@@ -304,6 +310,7 @@ int RunAgent(const DaemonConfig& config, const AgentConfig& agent) {
   if (http) http->Stop();
   client->Stop();
   (*dns)->Stop();
+  (*host_resolver)->Stop();
   save();
   spdlog::info("dnsd agent stopped");
   return 0;

@@ -5,6 +5,16 @@
 
 namespace dnsd::dns {
 
+absl::Status StartHostResolver(HostResolver& resolver, const DaemonConfig& config, int port) {
+  if (port == 0) return absl::OkStatus();
+  std::string ip = config.dns_address;
+  if (ip == "0.0.0.0" || ip.empty()) ip = "127.0.0.1";
+  if (ip == "::") ip = "::1";
+  auto address = common::SocketAddress::FromIp(ip, port);
+  if (!address.ok()) return address.status();
+  return resolver.Start(*address);
+}
+
 RegistryZoneOptions RegistryZoneOptionsFrom(const DaemonConfig& config) {
   RegistryZoneOptions options;
   options.zone = config.dns_zone;

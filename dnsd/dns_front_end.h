@@ -17,6 +17,7 @@
 #include "dnsd/daemon_config.h"
 #include "dnsd/dns_server.h"
 #include "dnsd/forwarder.h"
+#include "dnsd/host_resolver.h"
 #include "dnsd/query_pipeline.h"
 #include "dnsd/registry_zone.h"
 #include "dnsd/static_zones.h"
@@ -25,6 +26,10 @@ namespace dnsd::dns {
 
 // The registry zone's options from the `dns` section.
 RegistryZoneOptions RegistryZoneOptionsFrom(const DaemonConfig& config);
+
+// Starts `resolver` (host-name instances) against this process's own DNS listener at `port`:
+// dns.address, or loopback when that is a wildcard. Nothing to do when DNS is off (port 0).
+absl::Status StartHostResolver(HostResolver& resolver, const DaemonConfig& config, int port);
 
 class DnsFrontEnd {
  public:

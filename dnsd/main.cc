@@ -206,6 +206,10 @@ int main(int argc, char** argv) {
 
   // DNS answer sets are built by the registry writer, so the zone listens before replay.
   dnsd::dns::RegistryZone registry_zone(dnsd::dns::RegistryZoneOptionsFrom(config), metrics);
+  // Instances registered with a host name answer A/AAAA with its addresses.
+  auto host_resolver = dnsd::dns::HostResolver::Create(metrics);
+  if (!host_resolver.ok()) return Fail(host_resolver.status());
+  registry_zone.SetHostResolver(host_resolver->get());
   registry.AddListener([&](const dnsd::registry::ServiceKey& key,
                            const std::shared_ptr<const dnsd::registry::ServiceView>& view) {
     registry_zone.OnServiceChanged(key, view);
@@ -542,6 +546,9 @@ int main(int argc, char** argv) {
   }
   (*http)->Start();
   (*dns)->Start();
+  if (auto s = dnsd::dns::StartHostResolver(**host_resolver, config, (*dns)->port()); !s.ok()) {
+    return Fail(s);
+  }
   (*health_checker)->Start();
   spdlog::info("dnsd listening: http {}:{} ({} threads), data {}", config.http_address,
                (*http)->port(), http_options.threads, config.data_dir);
@@ -554,6 +561,7 @@ int main(int argc, char** argv) {
   (*main_loop)->Run();
 
   (*dns)->Stop();
+  (*host_resolver)->Stop();
   // gRPC clients are told to reconnect elsewhere and their connections released while the
   // registry, the driver and the HTTP loops are still running.
   if (grpc) grpc->Shutdown();

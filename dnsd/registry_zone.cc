@@ -240,35 +240,58 @@ std::shared_ptr<ServiceAnswers> RegistryZone::BuildAnswers(
   answers->protect_threshold = view.meta().protect_threshold;
   answers->service_name = view.key().name;
   double max_weight = 1;
-  size_t returnable = 0;
-  size_t v6 = 0;
+  size_t host_count = 0;
+  size_t record_bytes = 0;
+  // The addresses of host-name instances, looked up once, in instance order.
+  std::vector<std::shared_ptr<const HostAddresses>> resolved;
   for (const auto& instance : view.instances()) {
     if (!instance->enabled || !(instance->weight > 0)) continue;
     max_weight = std::max(max_weight, instance->weight * 100);
-    ++returnable;
-    v6 += instance->ip().find(':') != std::string::npos ? 1 : 0;
+    if (registry::IsIpLiteral(instance->ip())) {
+      ++host_count;
+      record_bytes += instance->ip().find(':') != std::string::npos ? 28 : 16;
+    } else if (registry::IsHostName(instance->ip())) {
+      auto addresses = resolver_ != nullptr ? resolver_->Lookup(instance->ip()) : nullptr;
+      host_count += 1;
+      if (addresses) {
+        host_count += addresses->v4.size() + addresses->v6.size();
+        record_bytes += addresses->v4.size() * 16 + addresses->v6.size() * 28;
+      }
+      resolved.push_back(std::move(addresses));
+    }
   }
   const double scale = max_weight > 65535 ? 65535 / max_weight : 1;
-  answers->hosts.reserve(returnable);
+  answers->hosts.reserve(host_count);
   std::vector<uint8_t>& records = answers->records;
-  // Exact for IP literals: 16 bytes per A record, 28 per AAAA.
-  records.resize((returnable - v6) * 16 + v6 * 28);
+  records.resize(record_bytes);
   uint8_t* const base = records.data();
   uint8_t* p = base;
+  auto put_record = [&](ServiceAnswers::Host& host, const uint8_t* addr) {
+    const uint16_t addr_len = host.v6 ? 16 : 4;
+    host.address_rr = static_cast<uint32_t>(p - base);
+    p = PutQnameHeader(p, host.v6 ? kTypeAAAA : kTypeA, options_.ttl, addr_len);
+    std::memcpy(p, addr, addr_len);
+    p += addr_len;
+  };
   std::string_view last_cluster;
   uint16_t last_cluster_index = 0;
+  size_t next_resolved = 0;
   for (const auto& instance : view.instances()) {
     if (!instance->enabled || !(instance->weight > 0)) continue;
     ServiceAnswers::Host host;
     uint8_t addr[16];
+    const std::shared_ptr<const HostAddresses>* addresses = nullptr;
+    WireName target;
     if (inet_pton(AF_INET, instance->ip().c_str(), addr) == 1) {
       host.v6 = false;
     } else if (inet_pton(AF_INET6, instance->ip().c_str(), addr) == 1) {
       host.v6 = true;
+    } else if (registry::IsHostName(instance->ip()) && NameFromText(instance->ip(), target)) {
+      host.kind = ServiceAnswers::Host::kNameTarget;
+      addresses = &resolved[next_resolved++];
     } else {
-      continue;  // host names are not answered yet (would need a CNAME chase)
+      continue;  // neither (validation keeps these out; old data might not)
     }
-    const uint16_t addr_len = host.v6 ? 16 : 4;
     host.healthy = instance->healthy;
     host.weight = static_cast<float>(instance->weight);
     if (instance->cluster() != last_cluster || answers->clusters.empty()) {
@@ -279,16 +302,35 @@ std::shared_ptr<ServiceAnswers> RegistryZone::BuildAnswers(
       last_cluster = instance->cluster();
     }
     host.cluster = last_cluster_index;
-
-    host.address_rr = static_cast<uint32_t>(p - base);
-    p = PutQnameHeader(p, host.v6 ? kTypeAAAA : kTypeA, options_.ttl, addr_len);
-    std::memcpy(p, addr, addr_len);
-    p += addr_len;
-
     host.port = static_cast<uint16_t>(instance->port());
     host.srv_weight =
         static_cast<uint16_t>(std::clamp(std::lround(instance->weight * 100 * scale), 1L, 65535L));
+    if (host.kind == ServiceAnswers::Host::kAddress) {
+      put_record(host, addr);
+      answers->hosts.push_back(host);
+      continue;
+    }
+    // A host name: its SRV target, then one A/AAAA host per address it resolves to, sharing
+    // the instance's weight so that the instance keeps its share of first places.
+    host.address_rr = static_cast<uint32_t>(answers->names.size());
+    answers->names.insert(answers->names.end(), target.data, target.data + target.size);
     answers->hosts.push_back(host);
+    if (!*addresses) continue;
+    const HostAddresses& resolved_addresses = **addresses;
+    const size_t count = resolved_addresses.v4.size() + resolved_addresses.v6.size();
+    ServiceAnswers::Host address_host = host;
+    address_host.kind = ServiceAnswers::Host::kResolvedAddress;
+    address_host.weight = static_cast<float>(instance->weight / static_cast<double>(count));
+    for (const auto& a : resolved_addresses.v4) {
+      address_host.v6 = false;
+      put_record(address_host, a.data());
+      answers->hosts.push_back(address_host);
+    }
+    for (const auto& a : resolved_addresses.v6) {
+      address_host.v6 = true;
+      put_record(address_host, a.data());
+      answers->hosts.push_back(address_host);
+    }
   }
   records.resize(static_cast<size_t>(p - base));
   return answers;
@@ -376,6 +418,7 @@ void RegistryZone::OnServiceChanged(const registry::ServiceKey& key,
     }
     if (p.encoded_indexed) Release(keys.encoded_key, /*as_service=*/true);
     for (const auto& ent : keys.ent_keys) Release(ent, /*as_service=*/false);
+    TrackHosts(key, p, nullptr);
     published_.erase(existing);
     return;
   }
@@ -406,11 +449,68 @@ void RegistryZone::OnServiceChanged(const registry::ServiceKey& key,
       }
     }
   }
-  Published& p = existing->second;
+  TrackHosts(key, existing->second, view);
+  PublishAnswers(key, answers);
+}
+
+void RegistryZone::PublishAnswers(const registry::ServiceKey& key,
+                                  const std::shared_ptr<const ServiceAnswers>& answers) {
+  Published& p = published_.find(key)->second;
   p.answers = answers;
   if (p.encoded_indexed) AddRef(KeysFor(key).encoded_key, &answers);
   if (!p.natural_key.empty() && natural_claims_[p.natural_key].size() == 1) {
     AddRef(p.natural_key, &answers);
+  }
+}
+
+void RegistryZone::SetHostResolver(HostResolver* resolver) {
+  resolver_ = resolver;
+  resolver_->SetOnChange([this](const std::string& host) { OnHostChanged(host); });
+}
+
+void RegistryZone::TrackHosts(const registry::ServiceKey& key, Published& p,
+                              const std::shared_ptr<const registry::ServiceView>& view) {
+  if (resolver_ == nullptr) return;
+  std::vector<std::string> hosts;
+  if (view) {
+    for (const auto& instance : view->instances()) {
+      if (instance->enabled && instance->weight > 0 && !registry::IsIpLiteral(instance->ip()) &&
+          registry::IsHostName(instance->ip())) {
+        hosts.push_back(instance->ip());
+      }
+    }
+    std::sort(hosts.begin(), hosts.end());
+    hosts.erase(std::unique(hosts.begin(), hosts.end()), hosts.end());
+  }
+  if (hosts.empty() && p.hosts.empty()) return;  // the common case: IPs only
+  for (const auto& host : hosts) {
+    if (std::binary_search(p.hosts.begin(), p.hosts.end(), host)) continue;
+    resolver_->Acquire(host);
+    host_users_[host].insert(key);
+  }
+  for (const auto& host : p.hosts) {
+    if (std::binary_search(hosts.begin(), hosts.end(), host)) continue;
+    resolver_->Release(host);
+    auto users = host_users_.find(host);
+    if (users == host_users_.end()) continue;
+    users->second.erase(key);
+    if (users->second.empty()) host_users_.erase(users);
+  }
+  p.hosts = std::move(hosts);
+  p.view = p.hosts.empty() ? nullptr : view;
+}
+
+void RegistryZone::OnHostChanged(const std::string& host) {
+  std::lock_guard lock(mu_);
+  auto users = host_users_.find(host);
+  if (users == host_users_.end()) return;
+  serial_.fetch_add(1, std::memory_order_relaxed);
+  for (const auto& key : users->second) {
+    auto it = published_.find(key);
+    if (it == published_.end() || !it->second.view) continue;
+    auto built = BuildAnswers(*it->second.view);
+    if (follower_ != nullptr) built->freshness = follower_->FreshnessOf(key);
+    PublishAnswers(key, std::move(built));
   }
 }
 
@@ -486,6 +586,7 @@ bool RegistryZone::AnswerService(const Query& q, ResponseWriter& w, const Servic
   size_t total = 0, healthy = 0;
   for (const auto& host : answers.hosts) {
     if (cluster_index >= 0 && host.cluster != cluster_index) continue;
+    if (!answers.counts_as_instance(host)) continue;
     ++total;
     healthy += host.healthy ? 1 : 0;
   }
@@ -508,6 +609,7 @@ bool RegistryZone::AnswerService(const Query& q, ResponseWriter& w, const Servic
     order.clear();
     double total_weight[2] = {0, 0};  // healthy, protected
     for (const auto& host : answers.hosts) {
+      if (host.kind == ServiceAnswers::Host::kNameTarget) continue;
       if (host.v6 != want_v6 || !eligible(host)) continue;
       order.emplace_back(host.weight, &host);
       total_weight[host.healthy ? 0 : 1] += host.weight;
@@ -560,23 +662,31 @@ bool RegistryZone::AnswerService(const Query& q, ResponseWriter& w, const Servic
     written.clear();
     const size_t mark = w.Mark();
     for (const auto& host : answers.hosts) {
-      if (!eligible(host)) continue;
-      // SRV record, owner compressed to the question, target <hex address>.addr.<zone>
-      // written in full (never compressed, RFC 2782).
+      if (host.kind == ServiceAnswers::Host::kResolvedAddress || !eligible(host)) continue;
+      // SRV record, owner compressed to the question, target <hex address>.addr.<zone> (or
+      // the instance's host name) written in full (never compressed, RFC 2782).
       uint8_t rr[kMaxName + 18];
+      const bool named = host.kind == ServiceAnswers::Host::kNameTarget;
       const uint16_t addr_len = host.v6 ? 16 : 4;
-      const auto target_len = static_cast<uint16_t>(1 + 2 * addr_len + addr_suffix_.size());
+      const std::string_view name = named ? answers.target_name(host) : std::string_view();
+      const auto target_len =
+          static_cast<uint16_t>(named ? name.size() : 1 + 2 * addr_len + addr_suffix_.size());
       uint8_t* p =
           PutQnameHeader(rr, kTypeSRV, options_.ttl, static_cast<uint16_t>(6 + target_len));
       Write16(p, host.healthy ? kPriorityHealthy : kPriorityProtected);
       Write16(p + 2, host.srv_weight);
       Write16(p + 4, host.port);
       p += 6;
-      *p++ = static_cast<uint8_t>(2 * addr_len);
-      const uint8_t* addr = answers.address(host);
-      for (int i = 0; i < addr_len; ++i, p += 2) std::memcpy(p, kHexPairs.pairs[addr[i]], 2);
-      std::memcpy(p, addr_suffix_.data(), addr_suffix_.size());
-      p += addr_suffix_.size();
+      if (named) {
+        std::memcpy(p, name.data(), name.size());
+        p += name.size();
+      } else {
+        *p++ = static_cast<uint8_t>(2 * addr_len);
+        const uint8_t* addr = answers.address(host);
+        for (int i = 0; i < addr_len; ++i, p += 2) std::memcpy(p, kHexPairs.pairs[addr[i]], 2);
+        std::memcpy(p, addr_suffix_.data(), addr_suffix_.size());
+        p += addr_suffix_.size();
+      }
       const size_t at = w.Mark();
       if (!w.AddRaw(ResponseWriter::kAnswer, rr, static_cast<size_t>(p - rr), 1)) {
         w.Rollback(mark, ResponseWriter::kAnswer, 0);
@@ -591,6 +701,8 @@ bool RegistryZone::AnswerService(const Query& q, ResponseWriter& w, const Servic
     // Additional data that does not fit is left out without TC (RFC 2181 §9).
     for (const auto& [target_offset, host] : written) {
       if (target_offset >= 0x3FFF) break;
+      // A host name is outside our authority: resolvers look it up themselves.
+      if (host->kind == ServiceAnswers::Host::kNameTarget) continue;
       uint8_t rr[28];
       Write16(rr, static_cast<uint16_t>(0xC000 | target_offset));
       Write16(rr + 2, host->v6 ? kTypeAAAA : kTypeA);

@@ -20,6 +20,7 @@
 #include "common/cow_index.h"
 #include "common/metrics.h"
 #include "dnsd/dns_wire.h"
+#include "dnsd/host_resolver.h"
 #include "dnsd/registry_follower.h"
 #include "registry/service_view.h"
 
@@ -46,18 +47,25 @@ struct RegistryZoneOptions {
 // storing them would double the memory per instance).
 struct ServiceAnswers {
   struct Host {
+    // An instance registered with an IP answers A/AAAA and SRV (target <hex>.addr). One with a
+    // host name is a kNameTarget host for SRV (target: the name) plus a kResolvedAddress host
+    // per address the name resolves to, for A/AAAA only. The protect threshold counts
+    // instances: kAddress and kNameTarget hosts.
+    enum Kind : uint8_t { kAddress, kNameTarget, kResolvedAddress };
+    Kind kind = kAddress;
     bool v6 = false;
     bool healthy = true;
     uint16_t cluster = 0;  // index into `clusters`
     float weight = 1;
     uint32_t address_rr = 0;  // offset of the A/AAAA record (owner 0xC00C); the address is its
-                              // last 4 or 16 bytes
+                              // last 4 or 16 bytes. kNameTarget: offset of its name in `names`
     uint16_t port = 0;
     uint16_t srv_weight = 1;
     uint16_t address_len() const { return v6 ? 28 : 16; }
   };
   std::vector<Host> hosts;
   std::vector<uint8_t> records;
+  std::vector<uint8_t> names;         // SRV targets of host-name instances, uncompressed wire form
   std::vector<std::string> clusters;  // DNS labels (lowercase)
   std::string service_name;           // the Nacos name, to check decoded .enc names
   double protect_threshold = 0;
@@ -66,6 +74,13 @@ struct ServiceAnswers {
 
   const uint8_t* address_rr(const Host& h) const { return records.data() + h.address_rr; }
   const uint8_t* address(const Host& h) const { return address_rr(h) + 12; }
+  std::string_view target_name(const Host& h) const {
+    const uint8_t* start = names.data() + h.address_rr;
+    size_t n = 0;
+    while (start[n] != 0) n += start[n] + 1;
+    return {reinterpret_cast<const char*>(start), n + 1};
+  }
+  bool counts_as_instance(const Host& h) const { return h.kind != Host::kResolvedAddress; }
 };
 
 // A published name: a service (answers set), an empty non-terminal, or both.
@@ -86,6 +101,10 @@ class RegistryZone {
   // Counts its answers in `metrics` (dnsd_dns_follower_answers_total{kind}).
   void SetFollower(RegistryFollower* follower, common::MetricsRegistry& metrics);
   bool followed() const { return follower_ != nullptr; }
+  // Set before the zone is fed: resolves the host names instances use instead of IPs, and
+  // rebuilds the services using a name when its addresses change. Without one, host-name
+  // instances answer SRV only.
+  void SetHostResolver(HostResolver* resolver);
 
   // Registry change listener (writer side): `view` null means the service was removed.
   void OnServiceChanged(const registry::ServiceKey& key,
@@ -128,6 +147,11 @@ class RegistryZone {
   // Valid until this thread looks the same name up again and finds it changed.
   const NameEntry* Lookup(std::string_view key) const;
   std::shared_ptr<ServiceAnswers> BuildAnswers(const registry::ServiceView& view) const;
+  // The resolver's change of `host`: rebuilds every service that uses it.
+  void OnHostChanged(const std::string& host);
+  // Publishes new answers for a known service under its natural and .enc names.
+  void PublishAnswers(const registry::ServiceKey& key,
+                      const std::shared_ptr<const ServiceAnswers>& answers);
   void AddRef(const std::string& key, const std::shared_ptr<const ServiceAnswers>* answers);
   void Release(const std::string& key, bool as_service);
   ZoneResult AnswerCompat(const Query& q, ResponseWriter& w, size_t labels_before,
@@ -161,7 +185,14 @@ class RegistryZone {
     // collision) or for the hash form; otherwise a decoded .enc name finds the natural entry.
     bool encoded_indexed = false;
     std::shared_ptr<const ServiceAnswers> answers;
+    // Only for services with host-name instances: their names, and the view to rebuild from
+    // when one of them resolves differently.
+    std::vector<std::string> hosts;
+    std::shared_ptr<const registry::ServiceView> view;
   };
+  // Keeps the resolver's interest and host_users_ in step with the service's host names.
+  void TrackHosts(const registry::ServiceKey& key, Published& p,
+                  const std::shared_ptr<const registry::ServiceView>& view);
   struct DerivedKeys {
     std::string natural_key;
     std::string encoded_key;
@@ -179,6 +210,9 @@ class RegistryZone {
     std::shared_ptr<const ServiceAnswers> answers;
   };
   absl::flat_hash_map<std::string, RefCounts> names_;
+
+  HostResolver* resolver_ = nullptr;
+  absl::flat_hash_map<std::string, std::set<registry::ServiceKey>> host_users_;
 
   common::CowIndex<std::string, NameEntry> index_;
   common::Counter& collisions_;
