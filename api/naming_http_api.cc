@@ -1232,9 +1232,22 @@ void NamingHttpApi::RegisterRoutes(HttpServer& server) {
   server.Route("/nacos/v2/ns/client", [this](Req req, Resp resp) { Clients("client", req, resp); });
   server.Route(
       "/nacos/v1/ns/operator/push/state",
-      [](Req, Resp resp) {
-        // Pushes to 1.x UDP subscribers are not sent yet, so there is nothing to count.
-        resp.Send(HttpResponse::Json(200, R"({"succeed":0,"total":0,"ratio":0.0,"reset":false})"));
+      [this](Req, Resp resp) {
+        // Nacos 1.x's push statistics: UDP pushes sent and acknowledged since the start.
+        const uint64_t total = udp_pusher_ ? udp_pusher_->sent() : 0;
+        const uint64_t succeed = udp_pusher_ ? udp_pusher_->acknowledged() : 0;
+        JsonWriter w;
+        w.BeginObject()
+            .Key("succeed")
+            .Int(static_cast<int64_t>(succeed))
+            .Key("total")
+            .Int(static_cast<int64_t>(total))
+            .Key("ratio")
+            .Double(total == 0 ? 0.0 : static_cast<double>(succeed) / static_cast<double>(total))
+            .Key("reset")
+            .Bool(false)
+            .EndObject();
+        resp.Send(HttpResponse::Json(200, w.Take()));
       },
       kGetMethod);
   server.Route("/nacos/v1/ns/instance/statuses",

@@ -59,6 +59,9 @@ class UdpPusher {
   // The registry changed `key` (registry listener; cheap, any thread).
   void OnServiceChanged(const registry::ServiceKey& key);
   int port() const { return port_; }  // the port pushes leave from (and acks come to)
+  // Pushes sent (first sends) and acknowledged so far, for /operator/push/state.
+  uint64_t sent() const { return sent_.value(); }
+  uint64_t acknowledged() const { return acked_.value(); }
 
  private:
   struct Target {

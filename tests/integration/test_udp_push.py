@@ -87,6 +87,11 @@ class UdpPushTest(unittest.TestCase):
         self.assertTrue(wait_until(lambda: self.metric("dnsd_udp_push_acked_total") == acked_before + 1))
         self.assertEqual(self.metric("dnsd_udp_push_bad_packets_total"), bad_before + 6)
         self.assertGreaterEqual(self.metric("dnsd_udp_push_stray_acks_total"), 1)
+        # Nacos 1.x's push statistics agree with the counters.
+        state = self.server.json("GET", "/nacos/v1/ns/operator/push/state")
+        self.assertEqual((state["total"], state["succeed"]),
+                         (self.metric("dnsd_udp_push_sent_total"), self.metric("dnsd_udp_push_acked_total")))
+        self.assertGreater(state["succeed"], 0)
         sock.settimeout(2.5)
         with self.assertRaises(socket.timeout, msg="an acknowledged push is not sent again"):
             sock.recvfrom(65535)
