@@ -73,12 +73,19 @@ struct DaemonConfig {
   int64_t dns_addr_ttl = 3600;
   bool dns_bare_names = false;
   bool dns_minimal_responses = false;
+  bool dns_cookies = true;          // answer DNS Cookies (RFC 7873/9018)
   std::string dns_compat_suffix;    // e.g. "nacos."; empty: off
   std::string dns_zones = "zones";  // a zone file or a directory of *.zone files
   int dns_tcp_idle_timeout_ms = 10'000;
   int dns_tcp_message_timeout_ms = 5'000;
   int dns_tcp_max_connections = 1024;
   int dns_tcp_max_per_client = 64;
+  // Response rate limiting of UDP answers per client prefix (dnsd/rate_limiter.h).
+  int64_t dns_rrl_responses_per_second = 500;  // 0: off
+  int64_t dns_rrl_slip = 1;
+  int64_t dns_rrl_ipv4_prefix = 24;
+  int64_t dns_rrl_ipv6_prefix = 56;
+  std::vector<std::string> dns_rrl_exempt = {"127.0.0.0/8", "::1/128"};
   std::vector<std::string> dns_forward_allow = {"127.0.0.0/8",   "::1/128",        "10.0.0.0/8",
                                                 "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"};
   // [forward]

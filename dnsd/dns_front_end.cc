@@ -32,6 +32,7 @@ DnsFrontEnd::DnsFrontEnd(const DaemonConfig& config, RegistryZone& zone,
                          common::MetricsRegistry& metrics)
     : zones_path_(config.dns_zones), pipeline_(zone, metrics) {
   pipeline_.SetStaticZones(&static_zones_);
+  if (config.dns_cookies) pipeline_.SetCookies(&cookies_);
 }
 
 absl::StatusOr<std::unique_ptr<DnsFrontEnd>> DnsFrontEnd::Create(const DaemonConfig& config,
@@ -81,6 +82,11 @@ absl::StatusOr<std::unique_ptr<DnsFrontEnd>> DnsFrontEnd::Create(const DaemonCon
       config.dns_tcp_max_connections, std::max<int64_t>(connection_budget / 4, 16)));
   dns_options.tcp_max_per_client = config.dns_tcp_max_per_client;
   dns_options.forward_allow = config.dns_forward_allow;
+  dns_options.rrl.responses_per_second = static_cast<uint32_t>(config.dns_rrl_responses_per_second);
+  dns_options.rrl.slip = static_cast<uint32_t>(config.dns_rrl_slip);
+  dns_options.rrl.ipv4_prefix = static_cast<int>(config.dns_rrl_ipv4_prefix);
+  dns_options.rrl.ipv6_prefix = static_cast<int>(config.dns_rrl_ipv6_prefix);
+  dns_options.rrl.exempt = config.dns_rrl_exempt;
   auto created = DnsServer::Create(dns_options, front->pipeline_, front->forwarder_.get(), metrics);
   if (!created.ok()) return created.status();
   front->server_ = std::move(*created);

@@ -55,6 +55,7 @@ class DnsFrontEnd {
   DnsFrontEnd(const DaemonConfig& config, RegistryZone& zone, common::MetricsRegistry& metrics);
   const std::string zones_path_;
   StaticZones static_zones_;
+  DnsCookies cookies_;  // a random secret per process
   QueryPipeline pipeline_;
   std::unique_ptr<UpstreamForwarder> forwarder_;
   std::unique_ptr<DnsServer> server_;

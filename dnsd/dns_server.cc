@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <unordered_map>
 
@@ -118,48 +119,7 @@ absl::StatusOr<int> BindSocket(int type, const common::SocketAddress& addr, bool
   return fd;
 }
 
-bool InNetwork(const Network& net, const sockaddr_storage& ss) {
-  const uint8_t* addr;
-  if (ss.ss_family == AF_INET && net.family == AF_INET) {
-    addr = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in&>(ss).sin_addr);
-  } else if (ss.ss_family == AF_INET6 && net.family == AF_INET6) {
-    addr = reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr.s6_addr;
-  } else {
-    return false;
-  }
-  int bits = net.prefix;
-  for (int i = 0; bits > 0; ++i, bits -= 8) {
-    const uint8_t mask = bits >= 8 ? 0xFF : static_cast<uint8_t>(0xFF << (8 - bits));
-    if ((addr[i] & mask) != (net.addr[i] & mask)) return false;
-  }
-  return true;
-}
-
 }  // namespace
-
-absl::StatusOr<Network> ParseNetwork(const std::string& cidr) {
-  Network net;
-  const size_t slash = cidr.find('/');
-  const std::string ip = cidr.substr(0, slash);
-  if (inet_pton(AF_INET, ip.c_str(), net.addr) == 1) {
-    net.family = AF_INET;
-    net.prefix = 32;
-  } else if (inet_pton(AF_INET6, ip.c_str(), net.addr) == 1) {
-    net.family = AF_INET6;
-    net.prefix = 128;
-  } else {
-    return absl::InvalidArgumentError(common::StrCat("'", cidr, "' is not an IP network"));
-  }
-  if (slash != std::string::npos) {
-    int64_t prefix = -1;
-    if (!common::ParseInt64(std::string_view(cidr).substr(slash + 1), prefix) || prefix < 0 ||
-        prefix > net.prefix) {
-      return absl::InvalidArgumentError(common::StrCat("'", cidr, "' has a bad prefix length"));
-    }
-    net.prefix = static_cast<int>(prefix);
-  }
-  return net;
-}
 
 struct DnsServer::Connection {
   ~Connection() {
@@ -169,6 +129,7 @@ struct DnsServer::Connection {
   bufferevent* bev = nullptr;
   event* message_timer = nullptr;  // armed while a message is partly received
   std::string client_ip;
+  sockaddr_storage client{};  // for DNS cookies
   bool may_forward = false;
   bool open = true;
 };
@@ -227,14 +188,34 @@ void DnsServer::Worker::RunUdp() {
     const int n = recvmmsg(udp_fd, in_msgs, kBatch, MSG_WAITFORONE, nullptr);
     if (n <= 0) continue;  // EINTR, or shutdown() by Stop()
     int responses = 0;
+    // Rate limiting counts in whole seconds; one clock read per batch.
+    const auto now_s = static_cast<uint32_t>(
+        server->rrl_->enabled() ? std::chrono::duration_cast<std::chrono::seconds>(
+                                      std::chrono::steady_clock::now().time_since_epoch())
+                                      .count()
+                                : 0);
     for (int i = 0; i < n; ++i) {
       Query q;
       // The allow-list is only consulted for queries that would be forwarded.
       PipelineOutcome outcome = server->pipeline_.Process(in[i], in_msgs[i].msg_len, out[responses],
-                                                          kUdpOut, false, true, q);
+                                                          kUdpOut, false, true, q, &addrs[i]);
+      // A query that returned our cookie has shown it receives our answers at its address: as
+      // TCP does, it is not rate limited.
+      const ResponseRateLimiter::Verdict limit = q.cookie_valid
+                                                     ? ResponseRateLimiter::Verdict::kAnswer
+                                                     : server->rrl_->Check(addrs[i], now_s);
+      if (limit == ResponseRateLimiter::Verdict::kDrop) continue;
       if (outcome.verdict == Verdict::kForward && !server->MayForward(addrs[i])) {
         outcome.verdict = Verdict::kRespond;
         outcome.size = server->pipeline_.Refuse(q, false, out[responses], kUdpOut);
+      }
+      // Slipped: an empty truncated answer instead of anything larger than the query (error
+      // answers to undecodable queries are no larger, and keep their rcode).
+      if (limit == ResponseRateLimiter::Verdict::kSlip &&
+          (outcome.verdict == Verdict::kForward || outcome.verdict == Verdict::kWait ||
+           (outcome.verdict == Verdict::kRespond && outcome.size > in_msgs[i].msg_len))) {
+        outcome.verdict = Verdict::kRespond;
+        outcome.size = server->pipeline_.Truncated(q, out[responses], kUdpOut);
       }
       if (outcome.verdict == Verdict::kRespond) {
         out_iov[responses] = {out[responses], outcome.size};
@@ -303,6 +284,7 @@ void DnsServer::Worker::OnAccept(evutil_socket_t fd, sockaddr* addr, int) {
   auto conn = std::make_shared<Connection>();
   conn->worker = this;
   conn->client_ip = ip;
+  conn->client = ss;
   conn->may_forward = server->MayForward(ss);
   conn->bev = bufferevent_socket_new(loop->base(), fd, BEV_OPT_CLOSE_ON_FREE);
   Connection* raw = conn.get();
@@ -353,7 +335,7 @@ void DnsServer::Worker::OnTcpRead(Connection& conn) {
     evbuffer_remove(input, tcp_in, size);
     Query q;
     const PipelineOutcome outcome = server->pipeline_.Process(
-        tcp_in, size, tcp_out + 2, sizeof(tcp_out) - 2, true, conn.may_forward, q);
+        tcp_in, size, tcp_out + 2, sizeof(tcp_out) - 2, true, conn.may_forward, q, &conn.client);
     if (outcome.verdict == Verdict::kRespond) {
       // Length and message in one write (RFC 7766 §8).
       Write16(tcp_out, static_cast<uint16_t>(outcome.size));
@@ -443,6 +425,9 @@ absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Create(const DnsServerOpti
           common::StrCat("dns.forward_allow: ", net.status().message()));
     server->allow_.push_back(*net);
   }
+  auto rrl = ResponseRateLimiter::Create(options.rrl, metrics);
+  if (!rrl.ok()) return rrl.status();
+  server->rrl_ = std::move(*rrl);
   server->tcp_refused_ =
       &metrics.GetCounter("dnsd_dns_tcp_refused_connections_total",
                           "TCP connections closed at once because a connection cap was reached");

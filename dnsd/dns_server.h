@@ -24,7 +24,9 @@
 #include "absl/status/statusor.h"
 #include "common/event_loop.h"
 #include "common/metrics.h"
+#include "dnsd/ip_network.h"
 #include "dnsd/query_pipeline.h"
+#include "dnsd/rate_limiter.h"
 
 namespace dnsd::dns {
 
@@ -52,14 +54,8 @@ struct DnsServerOptions {
   // Networks whose clients may have foreign names forwarded; others get REFUSED.
   std::vector<std::string> forward_allow = {"127.0.0.0/8",   "::1/128",        "10.0.0.0/8",
                                             "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"};
+  RrlOptions rrl;  // response rate limiting of UDP answers (off unless a rate is set)
 };
-
-struct Network {
-  int family = AF_INET;
-  uint8_t addr[16] = {};
-  int prefix = 0;
-};
-absl::StatusOr<Network> ParseNetwork(const std::string& cidr);
 
 class DnsServer {
  public:
@@ -87,6 +83,7 @@ class DnsServer {
   Forwarder* forwarder_;
   Forwarder* waiter_ = nullptr;
   std::vector<Network> allow_;
+  std::unique_ptr<ResponseRateLimiter> rrl_;
   int port_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;

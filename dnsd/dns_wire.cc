@@ -154,9 +154,20 @@ ParseStatus ParseQuery(const uint8_t* p, size_t size, Query& q, bool& has_questi
     if (p[owner] != 0) return ParseStatus::kFormErrEdns;  // OPT owner must be the root
     for (size_t o = rdata; o < rdata + rdlen;) {          // options must tile the RDATA
       if (o + 4 > rdata + rdlen) return ParseStatus::kFormErrEdns;
+      const uint16_t opt_code = Read16(p + o);
       const uint16_t opt_len = Read16(p + o + 2);
+      if (o + 4 + opt_len > rdata + rdlen) return ParseStatus::kFormErrEdns;
+      if (opt_code == kOptionCookie) {
+        // A client cookie alone (8), or with a server cookie of 8 to 32 bytes (RFC 7873 §4);
+        // anything else, or a second COOKIE, is malformed (§5.2.2: FORMERR).
+        if (q.edns.has_cookie || (opt_len != 8 && (opt_len < 16 || opt_len > 40))) {
+          return ParseStatus::kFormErrEdns;
+        }
+        q.edns.has_cookie = true;
+        std::memcpy(q.edns.cookie, p + o + 4, opt_len);
+        q.edns.server_cookie_size = static_cast<uint8_t>(opt_len - 8);
+      }
       o += 4 + opt_len;
-      if (o > rdata + rdlen) return ParseStatus::kFormErrEdns;
     }
   }
   return ParseStatus::kOk;
@@ -164,7 +175,8 @@ ParseStatus ParseQuery(const uint8_t* p, size_t size, Query& q, bool& has_questi
 
 void ResponseWriter::Begin(const Query& q, bool has_question, size_t limit, size_t opt_reserve) {
   limit_ = std::min(limit, cap_);
-  opt_reserve_ = opt_reserve;
+  // Room for the COOKIE option too, when the OPT carries one.
+  opt_reserve_ = opt_reserve + (opt_reserve > 0 && q.cookie_out ? 4 + sizeof(q.cookie_reply) : 0);
   std::memset(buf_, 0, kHeaderSize);
   Write16(buf_, q.id);
   pos_ = kHeaderSize;
@@ -338,13 +350,18 @@ size_t ResponseWriter::Finish(const Query& q, bool edns, uint16_t ede_code) {
     const uint32_t ttl =
         static_cast<uint32_t>((rcode_ >> 4) & 0xFF) << 24 | (q.edns.do_bit ? 0x8000u : 0u);
     Put32(ttl);
+    const uint16_t cookie_len = q.cookie_out ? sizeof(q.cookie_reply) : 0;
+    Put16(static_cast<uint16_t>((ede_code != 0 ? 6 : 0) + (cookie_len ? 4 + cookie_len : 0)));
     if (ede_code != 0) {
-      Put16(6);
       Put16(15);  // EDE option code
       Put16(2);
       Put16(ede_code);
-    } else {
-      Put16(0);
+    }
+    if (cookie_len != 0) {
+      Put16(kOptionCookie);
+      Put16(cookie_len);
+      std::memcpy(buf_ + pos_, q.cookie_reply, cookie_len);
+      pos_ += cookie_len;
     }
     ++arcount;
   }

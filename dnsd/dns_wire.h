@@ -62,7 +62,13 @@ struct EdnsInfo {
   uint16_t udp_size = 512;
   uint8_t version = 0;
   bool do_bit = false;
+  // COOKIE option (RFC 7873): the client cookie, and a server cookie when one came back.
+  bool has_cookie = false;
+  uint8_t cookie[40];  // client cookie (8) then server cookie (8-32)
+  uint8_t server_cookie_size = 0;
 };
+
+inline constexpr uint16_t kOptionCookie = 10;
 
 struct Query {
   uint16_t id = 0;
@@ -76,6 +82,11 @@ struct Query {
   uint16_t qtype = 0;
   uint16_t qclass = 0;
   EdnsInfo edns;
+  // Set by the server before answering a query with a client cookie: the cookie the answer
+  // carries (client cookie + our server cookie), and whether the query's server cookie was ours.
+  bool cookie_out = false;
+  uint8_t cookie_reply[24];
+  bool cookie_valid = false;
 };
 
 enum class ParseStatus {

@@ -256,11 +256,12 @@ std::shared_ptr<UpstreamForwarder::CacheEntry> UpstreamForwarder::CacheStore(con
 
 size_t UpstreamForwarder::BuildResponse(const Query& q, const CacheEntry& entry, bool stale,
                                         size_t limit, uint8_t* out, size_t cap) const {
-  const size_t opt = q.edns.present ? OptSize(stale) : 0;
+  const size_t cookie = q.cookie_out ? 4 + sizeof(q.cookie_reply) : 0;
+  const size_t opt = q.edns.present ? OptSize(stale) + cookie : 0;
   if (entry.message.size() + opt > std::min(limit, cap)) {
     // Too big for this transport: an empty truncated answer sends the client to TCP.
     ResponseWriter w(out, cap);
-    w.Begin(q, true, limit, opt);
+    w.Begin(q, true, limit, q.edns.present ? OptSize(stale) : 0);  // Begin adds the cookie's room
     w.SetRa(true);
     w.SetTc();
     w.SetRcode(static_cast<uint8_t>(entry.message[3] & 0xF));
@@ -288,11 +289,18 @@ size_t UpstreamForwarder::BuildResponse(const Query& q, const CacheEntry& entry,
     Write16(p + 1, kTypeOPT);
     Write16(p + 3, kOurUdpSize);
     Write32(p + 5, q.edns.do_bit ? 0x8000u : 0u);
-    Write16(p + 9, stale ? 6 : 0);
+    Write16(p + 9, static_cast<uint16_t>((stale ? 6 : 0) + cookie));
+    uint8_t* option = p + 11;
     if (stale) {
-      Write16(p + 11, 15);
-      Write16(p + 13, 2);
-      Write16(p + 15, kEdeStaleAnswer);
+      Write16(option, 15);
+      Write16(option + 2, 2);
+      Write16(option + 4, kEdeStaleAnswer);
+      option += 6;
+    }
+    if (cookie != 0) {
+      Write16(option, kOptionCookie);
+      Write16(option + 2, sizeof(q.cookie_reply));
+      std::memcpy(option + 4, q.cookie_reply, sizeof(q.cookie_reply));
     }
     size += opt;
     Write16(out + 10, static_cast<uint16_t>(Read16(out + 10) + 1));

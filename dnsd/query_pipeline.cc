@@ -1,6 +1,8 @@
 #include "dnsd/query_pipeline.h"
 
 #include <algorithm>
+#include <cstring>
+#include <ctime>
 
 #include "common/strings.h"
 #include "dnsd/static_zones.h"
@@ -29,6 +31,14 @@ QueryPipeline::QueryPipeline(const RegistryZone& registry_zone, common::MetricsR
   }
   dropped_ = &metrics.GetCounter("dnsd_dns_dropped_packets_total",
                                  "Packets dropped without an answer (too short, or responses)");
+  const char* cookie_kinds[kCookieKinds] = {"client_only", "valid", "invalid"};
+  for (int k = 0; k < kCookieKinds; ++k) {
+    cookies_seen_[k] =
+        &metrics.GetCounter("dnsd_dns_cookies_total",
+                            "Queries with a DNS cookie, by what their server cookie was (none, "
+                            "ours, not ours or stale)",
+                            common::StrCat("server_cookie=\"", cookie_kinds[k], "\""));
+  }
 }
 
 size_t QueryPipeline::ResponseLimit(const Query& q, bool tcp) {
@@ -54,8 +64,24 @@ size_t QueryPipeline::Error(const Query& q, bool has_question, bool with_opt, ui
   return w.Finish(q, with_opt);
 }
 
+void QueryPipeline::AnswerCookie(Query& q, const sockaddr_storage& client) const {
+  const auto now_s = static_cast<uint32_t>(time(nullptr));
+  const uint8_t* client_cookie = q.edns.cookie;
+  if (q.edns.server_cookie_size == 0) {
+    cookies_seen_[0]->Inc();
+  } else {
+    q.cookie_valid =
+        cookies_->Valid(client_cookie, client_cookie + 8, q.edns.server_cookie_size, client, now_s);
+    cookies_seen_[q.cookie_valid ? 1 : 2]->Inc();
+  }
+  std::memcpy(q.cookie_reply, client_cookie, 8);
+  cookies_->Make(client_cookie, client, now_s, q.cookie_reply + 8);
+  q.cookie_out = true;
+}
+
 PipelineOutcome QueryPipeline::Process(const uint8_t* in, size_t in_size, uint8_t* out,
-                                       size_t out_cap, bool tcp, bool may_forward, Query& q) const {
+                                       size_t out_cap, bool tcp, bool may_forward, Query& q,
+                                       const sockaddr_storage* client) const {
   bool has_question = false;
   switch (ParseQuery(in, in_size, q, has_question)) {
     case ParseStatus::kDrop:
@@ -70,6 +96,7 @@ PipelineOutcome QueryPipeline::Process(const uint8_t* in, size_t in_size, uint8_
     case ParseStatus::kOk:
       break;
   }
+  if (cookies_ != nullptr && client != nullptr && q.edns.has_cookie) AnswerCookie(q, *client);
   switch (q.qtype) {
     case kTypeA:
       by_type_[0]->Inc();
@@ -140,6 +167,13 @@ size_t QueryPipeline::Refuse(const Query& q, bool tcp, uint8_t* out, size_t out_
   w.Begin(q, true, ResponseLimit(q, tcp), q.edns.present ? OptSize(false) : 0);
   w.SetRcode(kRcodeRefused);
   CountRcode(kRcodeRefused);
+  return w.Finish(q, q.edns.present);
+}
+
+size_t QueryPipeline::Truncated(const Query& q, uint8_t* out, size_t out_cap) const {
+  ResponseWriter w(out, out_cap);
+  w.Begin(q, true, ResponseLimit(q, false), q.edns.present ? OptSize(false) : 0);
+  w.SetTc();
   return w.Finish(q, q.edns.present);
 }
 
