@@ -636,7 +636,7 @@ std::string ConfigHttpApi::NamespaceJson(const config::NamespaceInfo& info) cons
 absl::Status ConfigHttpApi::CheckNamespaceDeletable(const ConfigCommand& c) const {
   // The store's own rules first (default namespace, unknown id, configs left), then naming's.
   if (auto s = store_.Precheck(c); !s.ok()) return s;
-  if (!registry_.List(c.namespace_info.id, std::nullopt).empty()) {
+  if (registry_.ListPage(c.namespace_info.id, std::nullopt, 0, 0).total > 0) {
     return absl::FailedPreconditionError(common::StrCat("namespace ", c.namespace_info.id,
                                                         " still has services, delete them first"));
   }

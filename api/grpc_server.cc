@@ -13,6 +13,7 @@
 #include "api/grpc_payload.h"
 #include "api/json_writer.h"
 #include "api/naming_json.h"
+#include "api/request_parsing.h"
 #include "common/strings.h"
 #include "common/thread_name.h"
 #include "nacos_grpc_service.pb.h"
@@ -774,15 +775,13 @@ Reply GrpcServer::Impl::ListServices(const GrpcRequest& request) {
   if (group.empty()) group = std::string(registry::kDefaultGroup);
   const int64_t page_no = std::max<int64_t>(1, JsonInt(request.body, "pageNo", 1));
   const int64_t page_size = std::clamp<int64_t>(JsonInt(request.body, "pageSize", 10), 1, 10000);
-  const auto views = registry_.List(ns, group);
+  const size_t offset = PageOffset(page_no, page_size);
+  const auto page = registry_.ListPage(ns, group, offset, static_cast<size_t>(page_size));
   JsonWriter names;
   names.BeginArray();
-  const size_t begin = static_cast<size_t>((page_no - 1) * page_size);
-  for (size_t i = begin; i < views.size() && i < begin + static_cast<size_t>(page_size); ++i) {
-    names.String(views[i]->key().name);
-  }
+  for (const auto& key : page.keys) names.String(key->name);
   names.EndArray();
-  return {"ServiceListResponse", SuccessBody(common::StrCat(R"(,"count":)", views.size(),
+  return {"ServiceListResponse", SuccessBody(common::StrCat(R"(,"count":)", page.total,
                                                             R"(,"serviceNames":)", names.Take()))};
 }
 

@@ -894,14 +894,14 @@ void NamingHttpApi::ListServices(ApiVersion v, Req req, Resp resp) {
   }
   std::string group = std::string(common::Trim(req.params.Get("groupName")));
   if (group.empty()) group = std::string(registry::kDefaultGroup);
-  const auto services = registry_.List(*ns, std::string_view(group));
+  // A page far past the end is empty (and costs nothing), as is one past the last service.
+  const size_t offset = PageOffset(*page_no, *page_size);
+  const auto page =
+      registry_.ListPage(*ns, std::string_view(group), offset, static_cast<size_t>(*page_size));
   JsonWriter w;
-  w.BeginObject().Key("count").Int(static_cast<int64_t>(services.size()));
+  w.BeginObject().Key("count").Int(static_cast<int64_t>(page.total));
   w.Key(v == ApiVersion::kV1 ? "doms" : "services").BeginArray();
-  const size_t start = static_cast<size_t>((*page_no - 1) * *page_size);
-  for (size_t i = start; i < services.size() && i < start + static_cast<size_t>(*page_size); ++i) {
-    w.String(services[i]->key().name);
-  }
+  for (const auto& key : page.keys) w.String(key->name);
   w.EndArray().EndObject();
   resp.Send(SuccessJson(v, w.Take()));
 }

@@ -20,6 +20,13 @@ std::optional<std::string> ParamAny(const Params& params,
 absl::StatusOr<bool> BoolParam(const Params& params, std::string_view name, bool fallback);
 absl::StatusOr<std::optional<bool>> OptionalBool(const Params& params,
                                                  std::initializer_list<std::string_view> names);
+// The first item of page `page_no` (from 1) of `page_size` items (both positive), saturating
+// rather than overflowing for absurd pages (which are then empty).
+inline size_t PageOffset(int64_t page_no, int64_t page_size) {
+  const auto before = static_cast<uint64_t>(page_no - 1);
+  const auto size = static_cast<uint64_t>(page_size);
+  return before > SIZE_MAX / size ? SIZE_MAX : static_cast<size_t>(before * size);
+}
 absl::StatusOr<int64_t> IntParam(const Params& params, std::string_view name, int64_t fallback);
 absl::StatusOr<std::optional<double>> OptionalDouble(const Params& params, std::string_view name);
 

@@ -62,14 +62,12 @@ Registry::Registry(RegistryOptions options) : options_(options) {}
 
 std::vector<std::shared_ptr<const ServiceView>> Registry::List(
     std::string_view namespace_id, std::optional<std::string_view> group) const {
+  const ServiceOrder::Page page = order_.Range(namespace_id, group, 0, SIZE_MAX);
   std::vector<std::shared_ptr<const ServiceView>> out;
-  index_.ForEach([&](const std::shared_ptr<const ServiceView>& view) {
-    if (view->key().namespace_id != namespace_id) return;
-    if (group && view->key().group != *group) return;
-    out.push_back(view);
-  });
-  std::sort(out.begin(), out.end(),
-            [](const auto& a, const auto& b) { return a->key() < b->key(); });
+  out.reserve(page.keys.size());
+  for (const auto& key : page.keys) {
+    if (auto view = index_.Find(*key)) out.push_back(std::move(view));
+  }
   return out;
 }
 
@@ -83,7 +81,13 @@ std::vector<std::shared_ptr<const ServiceView>> Registry::ListAll() const {
 
 // ---------------------------------------------------------------- publication
 
-void Registry::PublishLocked(const ServiceKey& key, const ServiceState& state) {
+void Registry::PublishLocked(const ServiceKey& key, ServiceState& state) {
+  if (!state.ordered) {
+    // A new service: into the ordered index (its key shared with the client index).
+    if (!state.key_ref) state.key_ref = std::make_shared<const ServiceKey>(key);
+    order_.Insert(state.key_ref);
+    state.ordered = true;
+  }
   std::vector<std::shared_ptr<const Instance>> instances;
   instances.reserve(state.instances.size());
   for (const Slot& slot : state.instances.items()) instances.push_back(slot.instance);
@@ -97,6 +101,7 @@ void Registry::RemoveServiceLocked(const ServiceKey& key) {
   auto it = services_.find(key);
   if (it == services_.end()) return;
   instance_count_.fetch_sub(static_cast<int64_t>(it->second.instances.size()));
+  if (it->second.ordered) order_.Erase(key);
   services_.erase(it);
   service_count_.fetch_sub(1);
   index_.Remove(key);

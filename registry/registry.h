@@ -33,6 +33,7 @@
 #include "registry/command.h"
 #include "registry/naming_model.h"
 #include "registry/service_index.h"
+#include "registry/service_order.h"
 #include "registry/service_view.h"
 
 namespace dnsd::registry {
@@ -67,6 +68,12 @@ class Registry {
                                                        std::optional<std::string_view> group) const;
   // Every service of every namespace, sorted by key.
   std::vector<std::shared_ptr<const ServiceView>> ListAll() const;
+  // One page of the names of a namespace's services (of one group, when given), in order, and
+  // how many there are: O(log n + page) (registry/service_order.h).
+  ServiceOrder::Page ListPage(std::string_view namespace_id, std::optional<std::string_view> group,
+                              size_t offset, size_t limit) const {
+    return order_.Range(namespace_id, group, offset, limit);
+  }
   int64_t service_count() const { return service_count_.load(std::memory_order_relaxed); }
   int64_t instance_count() const { return instance_count_.load(std::memory_order_relaxed); }
 
@@ -173,7 +180,10 @@ class Registry {
     ServiceMeta meta;
     SlotList instances;
     int64_t empty_since_ms = 0;
-    std::shared_ptr<const ServiceKey> key_ref;  // for the client index, made on first use
+    // Made when the service is first published; shared by the ordered index and the client
+    // index.
+    std::shared_ptr<const ServiceKey> key_ref;
+    bool ordered = false;  // in order_ (from its first publication until removed)
   };
 
   absl::Status CheckLocked(const Command& command) const;
@@ -188,7 +198,7 @@ class Registry {
   absl::StatusOr<CommandResult> BatchMetadataLocked(const ServiceKey& key, bool ephemeral,
                                                     const std::vector<InstanceAddress>& targets,
                                                     const Metadata& metadata, bool remove_keys);
-  void PublishLocked(const ServiceKey& key, const ServiceState& state);
+  void PublishLocked(const ServiceKey& key, ServiceState& state);
   void RemoveServiceLocked(const ServiceKey& key);
   // The client index: which (service, address) slots each client owns.
   // Compact, because there is one per ephemeral instance: the service key is shared with the
@@ -223,6 +233,7 @@ class Registry {
   uint64_t revision_ = 0;
 
   ServiceIndex index_;
+  ServiceOrder order_;
   std::atomic<int64_t> service_count_{0};
   std::atomic<int64_t> instance_count_{0};
 };
