@@ -1,5 +1,6 @@
 #include "dnsd/daemon_config.h"
 
+#include <arpa/inet.h>
 #include <toml++/toml.h>
 
 #include <fstream>
@@ -71,7 +72,8 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
        {{"data_dir", String(&DaemonConfig::data_dir)},
         {"log_level", String(&DaemonConfig::log_level)},
         {"advertise_ip", String(&DaemonConfig::advertise_ip)},
-        {"min_free_bytes", Integer(&DaemonConfig::min_free_bytes, 0, int64_t{1} << 50)}}},
+        {"min_free_bytes", Integer(&DaemonConfig::min_free_bytes, 0, int64_t{1} << 50)},
+        {"insecure", Bool(&DaemonConfig::insecure)}}},
       {"http",
        {{"address", String(&DaemonConfig::http_address)},
         {"port", Integer(&DaemonConfig::http_port, 0, 65535)},
@@ -240,6 +242,27 @@ absl::Status LoadConfigFile(const std::string& path, DaemonConfig& config) {
   std::stringstream text;
   text << in.rdbuf();
   return ApplyConfigToml(text.str(), path, config);
+}
+
+bool IsLoopbackAddress(std::string_view address) {
+  if (address == "localhost" || address == "::1" || address == "[::1]") return true;
+  in_addr v4{};
+  const std::string text(address);
+  return inet_pton(AF_INET, text.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+}
+
+absl::Status ResolveListenAddress(DaemonConfig& config, bool clustered) {
+  if (config.http_address.empty()) {
+    config.http_address = clustered ? config.advertise_ip : "127.0.0.1";
+  }
+  if (!IsLoopbackAddress(config.http_address) && !config.insecure) {
+    return absl::FailedPreconditionError(common::StrCat(
+        "http.address ", config.http_address,
+        " is reachable from other machines, and dnsd does not authenticate clients yet: anyone "
+        "who reaches it could change every service and config. Listen on a loopback address, "
+        "or pass --insecure (server.insecure = true) on a trusted network"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateConfig(const DaemonConfig& c) {

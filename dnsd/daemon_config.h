@@ -22,7 +22,11 @@ struct DaemonConfig {
   // keeps room for applying what the log already holds and for LevelDB's compactions.
   int64_t min_free_bytes = 32 << 20;
   // [http]
-  std::string http_address = "0.0.0.0";
+  // HTTP, gRPC and peer listen address. Empty: 127.0.0.1 for a single node, the advertised
+  // address for a cluster member (its peers must reach it). A non-loopback address needs
+  // `insecure` while dnsd has no authentication (ListenAddressAllowed).
+  std::string http_address;
+  bool insecure = false;
   int http_port = 8848;
   int http_threads = 0;  // 0: one per core
   // Room for a config of config_max_content_bytes even when every byte is %-encoded.
@@ -150,6 +154,12 @@ absl::Status ApplyConfigToml(std::string_view text, std::string_view file_name,
                              DaemonConfig& config);
 absl::Status LoadConfigFile(const std::string& path, DaemonConfig& config);
 // Cross-field checks run after flags are applied.
+// Fills in the HTTP listen address when none was configured (see http_address) and refuses a
+// non-loopback one without `insecure`: until dnsd authenticates clients, whoever reaches the
+// port can rewrite the registry and every config.
+absl::Status ResolveListenAddress(DaemonConfig& config, bool clustered);
+bool IsLoopbackAddress(std::string_view address);
+
 absl::Status ValidateConfig(const DaemonConfig& config);
 
 }  // namespace dnsd

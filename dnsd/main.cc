@@ -67,7 +67,12 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", config_path, "TOML configuration file (see dnsd.example.toml)");
   app.add_option("--data-dir", data_dir, "directory for durable data (default ./data)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off");
-  app.add_option("--http-address", http_address, "HTTP listen address (default 0.0.0.0)");
+  app.add_option("--http-address", http_address,
+                 "HTTP, gRPC and peer listen address (default 127.0.0.1; a cluster member's "
+                 "advertised address)");
+  bool insecure = false;
+  app.add_flag("--insecure", insecure,
+               "allow a non-loopback listen address although dnsd does not authenticate clients");
   app.add_option("--http-port", http_port, "HTTP port (default 8848; 0 picks a free port)")
       ->check(CLI::Range(0, 65535));
   app.add_option("--http-threads", http_threads, "HTTP worker threads (0: one per core)")
@@ -144,6 +149,7 @@ int main(int argc, char** argv) {
   if (dns_workers >= 0) config.dns_workers = dns_workers;
   if (!zones.empty()) config.dns_zones = zones;
   if (join) config.cluster_join = true;
+  if (insecure) config.insecure = true;
   if (!health_check.empty()) config.health_check = health_check == "on" || health_check == "true";
   if (!cluster_conf.empty()) {
     config.cluster_conf_file = cluster_conf;
@@ -182,6 +188,7 @@ int main(int argc, char** argv) {
   auto membership = dnsd::ResolveMembership(config);
   if (!membership.ok()) return Fail(membership.status());
   const bool clustered = !membership->single_node();
+  if (auto s = dnsd::ResolveListenAddress(config, clustered); !s.ok()) return Fail(s);
 
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);

@@ -77,6 +77,42 @@ class StartupTest(unittest.TestCase):
         finally:
             d.cleanup()
 
+    def test_listen_address_is_loopback_unless_insecure(self):
+        data = tempfile.mkdtemp()
+        # No --http-address: loopback.
+        proc = subprocess.Popen([DNSD, "--http-port", "0", "--dns-port", "0", "--grpc-port", "0",
+                                 "--data-dir", data, "--log-level", "info"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            ready = proc.stdout.readline()
+            self.assertTrue(ready.startswith("dnsd ready"), ready)
+            port = int(dict(f.split("=") for f in ready.split()[2:])["http"])
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
+                pass
+        finally:
+            proc.terminate()
+            _, err = proc.communicate(timeout=20)
+        self.assertIn("dnsd listening: http 127.0.0.1:", err)
+        # A wildcard (or any non-loopback) address is refused without --insecure, by flag or file.
+        out = run_dnsd("--http-address", "0.0.0.0", "--http-port", "0", "--data-dir", tempfile.mkdtemp())
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("--insecure", out.stderr)
+        self.assertIn("does not authenticate", out.stderr)
+        path = self.write_config('[http]\naddress = "::"\n')
+        out = run_dnsd("--config", path, "--http-port", "0", "--data-dir", tempfile.mkdtemp())
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("http.address ::", out.stderr)
+        # With it (here from the file), dnsd starts there.
+        path = self.write_config('[server]\ninsecure = true\n[http]\naddress = "0.0.0.0"\n')
+        proc = subprocess.Popen([DNSD, "--config", path, "--http-port", "0", "--dns-port", "0",
+                                 "--grpc-port", "0", "--data-dir", tempfile.mkdtemp()],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            self.assertTrue(proc.stdout.readline().startswith("dnsd ready"))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
     def test_threads_are_named_by_role(self):
         d = DnsdProcess(extra_args=["--dns-workers", "2", "--http-threads", "1"]).start()
         try:

@@ -60,5 +60,28 @@ TEST(DaemonConfigTest, ExampleFileIsValid) {
   EXPECT_TRUE(ValidateConfig(c).ok());
 }
 
+TEST(DaemonConfigTest, ListenAddressDefaultsToLoopbackAndNeedsInsecureOtherwise) {
+  DaemonConfig single;
+  ASSERT_TRUE(ResolveListenAddress(single, /*clustered=*/false).ok());
+  EXPECT_EQ(single.http_address, "127.0.0.1");
+  DaemonConfig member;
+  member.advertise_ip = "127.0.0.2";
+  ASSERT_TRUE(ResolveListenAddress(member, /*clustered=*/true).ok());
+  EXPECT_EQ(member.http_address, "127.0.0.2");
+  for (const char* open : {"0.0.0.0", "::", "10.0.0.4", "128.0.0.1"}) {
+    DaemonConfig c;
+    c.http_address = open;
+    EXPECT_EQ(ResolveListenAddress(c, false).code(), absl::StatusCode::kFailedPrecondition) << open;
+    c.insecure = true;
+    EXPECT_TRUE(ResolveListenAddress(c, false).ok()) << open;
+  }
+  DaemonConfig far_member;
+  far_member.advertise_ip = "10.0.0.4";
+  EXPECT_FALSE(ResolveListenAddress(far_member, /*clustered=*/true).ok());
+  for (const char* loopback : {"127.0.0.1", "127.255.0.9", "::1", "localhost"}) {
+    EXPECT_TRUE(IsLoopbackAddress(loopback)) << loopback;
+  }
+}
+
 }  // namespace
 }  // namespace dnsd
