@@ -3,6 +3,7 @@
 #include <ldns/ldns.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 
@@ -131,16 +132,16 @@ std::vector<std::string> StaticZones::Reload(const std::vector<std::string>& fil
 bool StaticZones::Answer(const Query& q, ResponseWriter& w) const {
   const auto set = zones_.load();
   const std::string_view qname = q.qname_lower.view();
-  const StaticZone* zone = nullptr;
-  for (const auto& z : set->zones) {
-    if (EndsWithName(qname, z->apex)) {
-      zone = z.get();
-      break;
+  auto zone_of = [&](std::string_view name) -> const StaticZone* {
+    for (const auto& z : set->zones) {
+      if (EndsWithName(name, z->apex)) return z.get();
     }
-  }
+    return nullptr;
+  };
+  const StaticZone* zone = zone_of(qname);
   if (zone == nullptr) return false;
   w.SetAa(true);
-  auto negative = [&](uint8_t rcode) {
+  auto negative_in = [&](const StaticZone* zone, uint8_t rcode) {
     w.SetRcode(rcode);
     if (zone->soa && !zone->soa->rdatas.empty()) {
       const std::string& soa = zone->soa->rdatas[0];
@@ -153,6 +154,7 @@ bool StaticZones::Answer(const Query& q, ResponseWriter& w) const {
                   static_cast<uint16_t>(soa.size()));
     }
   };
+  auto negative = [&](uint8_t rcode) { negative_in(zone, rcode); };
   auto write_set = [&](uint16_t type, const RRset& set) {
     const size_t mark = w.Mark();
     const uint16_t before = w.count(ResponseWriter::kAnswer);
@@ -166,6 +168,52 @@ bool StaticZones::Answer(const Query& q, ResponseWriter& w) const {
       }
     }
   };
+  // RFC 1034 §4.3.2: a CNAME's target is looked up too when it lies in a zone we serve, its
+  // records added after the CNAME (a chain, up to 8 links); the rcode is the last name's
+  // (RFC 6604). A target elsewhere is left to the resolver.
+  auto follow = [&](const RRset& first) {
+    const RRset* cname = &first;
+    for (int hop = 0; hop < 8 && !cname->rdatas.empty(); ++hop) {
+      const std::string& target = cname->rdatas[0];  // uncompressed wire, as written
+      std::string lower = target;
+      for (size_t i = 0; i < lower.size() && lower[i] != 0;
+           i += static_cast<uint8_t>(lower[i]) + 1) {
+        for (size_t j = i + 1; j <= i + static_cast<uint8_t>(lower[i]) && j < lower.size(); ++j) {
+          lower[j] = static_cast<char>(std::tolower(static_cast<unsigned char>(lower[j])));
+        }
+      }
+      const StaticZone* target_zone = zone_of(lower);
+      if (target_zone == nullptr) return;
+      auto node = target_zone->names.find(lower);
+      if (node == target_zone->names.end()) {
+        negative_in(target_zone, target_zone->empty_non_terminals.contains(lower) ? kRcodeNoError
+                                                                                  : kRcodeNxDomain);
+        return;
+      }
+      auto write_at = [&](uint16_t type, const RRset& records) {
+        for (const auto& rdata : records.rdatas) {
+          if (!w.AddRecord(ResponseWriter::kAnswer, target, type, records.ttl,
+                           reinterpret_cast<const uint8_t*>(rdata.data()),
+                           static_cast<uint16_t>(rdata.size()))) {
+            w.SetTc();
+            return false;
+          }
+        }
+        return true;
+      };
+      if (auto it = node->second.find(q.qtype); it != node->second.end()) {
+        write_at(q.qtype, it->second);
+        return;
+      }
+      auto next = node->second.find(kTypeCNAME);
+      if (next == node->second.end()) {
+        negative_in(target_zone, kRcodeNoError);
+        return;
+      }
+      if (!write_at(kTypeCNAME, next->second)) return;
+      cname = &next->second;
+    }
+  };
   auto answer_node = [&](const std::map<uint16_t, RRset>& node) {
     if (q.qtype == kTypeANY) {
       // RFC 8482: one RRset is enough.
@@ -174,7 +222,10 @@ bool StaticZones::Answer(const Query& q, ResponseWriter& w) const {
       return;
     }
     if (auto it = node.find(q.qtype); it != node.end()) return write_set(q.qtype, it->second);
-    if (auto it = node.find(kTypeCNAME); it != node.end()) return write_set(kTypeCNAME, it->second);
+    if (auto it = node.find(kTypeCNAME); it != node.end()) {
+      write_set(kTypeCNAME, it->second);
+      return follow(it->second);
+    }
     negative(kRcodeNoError);
   };
   if (auto node = zone->names.find(std::string(qname)); node != zone->names.end()) {

@@ -33,6 +33,14 @@ class StaticZonesTest(unittest.TestCase):
         self.assertEqual(www.answer[0].ttl, 300)
         cname = query(self.port, "docs.example.internal.")
         self.assertEqual(cname.answer[0].rdtype, dns.rdatatype.CNAME)
+        # The chain is followed inside the zone (RFC 1034 4.3.2): the target's addresses follow.
+        self.assertEqual(str(cname.answer[1].name), "www.example.internal.")
+        self.assertEqual(sorted(addresses(cname)), ["192.0.2.10", "192.0.2.11"])
+        self.assertEqual(cname.rcode(), dns.rcode.NOERROR)
+        self.assertEqual(str(query(self.port, "docs.example.internal.", "AAAA").answer[1][0]), "2001:db8::10")
+        nodata = query(self.port, "docs.example.internal.", "TXT")
+        self.assertEqual([rrset.rdtype for rrset in nodata.answer], [dns.rdatatype.CNAME])
+        self.assertEqual(nodata.authority[0].rdtype, dns.rdatatype.SOA, "NODATA at the target")
         self.assertEqual(addresses(query(self.port, "anything.apps.example.internal.")), ["192.0.2.50"])
         mx = query(self.port, "example.internal.", "MX")
         self.assertEqual(str(mx.answer[0][0].exchange), "mail.example.internal.")
@@ -48,6 +56,29 @@ class StaticZonesTest(unittest.TestCase):
         self.assertEqual((nodata.rcode(), nodata.answer), (dns.rcode.NOERROR, []))
         # Not ours and forwarding is off: REFUSED.
         self.assertEqual(query(self.port, "example.com.").rcode(), dns.rcode.REFUSED)
+
+    def test_cname_chains_dangling_targets_and_loops(self):
+        with open(os.path.join(self.zones, "chain.zone"), "w") as f:
+            f.write("$ORIGIN chain.test.\n$TTL 60\n@ IN SOA ns hm 1 1 1 1 30\n"
+                    "a IN CNAME B\nb IN CNAME c.chain.test.\nc IN A 192.0.2.77\n"
+                    "gone IN CNAME missing\nout IN CNAME www.elsewhere.example.\n"
+                    "loop1 IN CNAME loop2\nloop2 IN CNAME loop1\n")
+        self.dnsd.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: query(self.port, "c.chain.test.").answer))
+        chain = query(self.port, "a.chain.test.")
+        self.assertEqual([(str(r.name).lower(), r.rdtype) for r in chain.answer],
+                         [("a.chain.test.", dns.rdatatype.CNAME), ("b.chain.test.", dns.rdatatype.CNAME),
+                          ("c.chain.test.", dns.rdatatype.A)])
+        self.assertEqual(addresses(chain), ["192.0.2.77"])
+        gone = query(self.port, "gone.chain.test.")
+        self.assertEqual(gone.rcode(), dns.rcode.NXDOMAIN, "RFC 6604: the rcode of the chain's end")
+        self.assertEqual(gone.answer[0].rdtype, dns.rdatatype.CNAME)
+        self.assertEqual(gone.authority[0].rdtype, dns.rdatatype.SOA)
+        out = query(self.port, "out.chain.test.")
+        self.assertEqual((out.rcode(), len(out.answer)), (dns.rcode.NOERROR, 1), "not our zone: left to the resolver")
+        loop = query(self.port, "loop1.chain.test.")
+        self.assertEqual(loop.rcode(), dns.rcode.NOERROR)
+        self.assertLessEqual(len(loop.answer), 9)
 
     def test_sighup_reloads_and_a_bad_file_keeps_the_old_zones(self):
         extra = os.path.join(self.zones, "extra.zone")
