@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/hash_mix.h"
+
 namespace dnsd::distro {
 
 uint64_t HashRing::Hash(std::string_view bytes) {
@@ -12,12 +14,7 @@ uint64_t HashRing::Hash(std::string_view bytes) {
   }
   // FNV alone clusters similar strings ("10.0.0.1:80" and "10.0.0.1:81"); a mixing finaliser
   // (splitmix64's) spreads them over the whole circle.
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebull;
-  h ^= h >> 31;
-  return h;
+  return common::Mix64(h);
 }
 
 HashRing::HashRing(std::vector<std::string> members, int virtual_nodes) {

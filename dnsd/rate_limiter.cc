@@ -5,21 +5,15 @@
 
 #include <cstring>
 
+#include "common/hash_mix.h"
 #include "common/strings.h"
 
 namespace dnsd::dns {
 namespace {
 
-// A keyed 64-bit mix (splitmix64 finaliser over the key and the prefix words): enough to
-// spread prefixes over the table and to keep the mapping secret.
-uint64_t Mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
+// The bucket is a keyed mix of the prefix words: enough to spread prefixes over the table and
+// to keep the mapping secret.
+using common::Mix64;
 
 }  // namespace
 
@@ -72,8 +66,8 @@ uint64_t ResponseRateLimiter::BucketOf(const sockaddr_storage& client) const {
   }
   uint64_t words[2];
   std::memcpy(words, prefix, sizeof(words));
-  const uint64_t h = Mix(key_[0] ^ words[0] ^ (client.ss_family == AF_INET ? 4 : 6));
-  return Mix(h ^ key_[1] ^ words[1]) & mask_;
+  const uint64_t h = Mix64(key_[0] ^ words[0] ^ (client.ss_family == AF_INET ? 4 : 6));
+  return Mix64(h ^ key_[1] ^ words[1]) & mask_;
 }
 
 ResponseRateLimiter::Verdict ResponseRateLimiter::Check(const sockaddr_storage& client,

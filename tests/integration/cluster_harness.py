@@ -190,3 +190,15 @@ class Partition:
         subprocess.run(["nft", "delete", "table", "inet", "dnsd_test_cut"], check=True)
 
 
+def getent(*commands, nameserver="127.0.0.1"):
+    """Runs getent commands (glibc's resolver) in a private mount namespace whose resolv.conf
+    names only `nameserver` (port 53); returns what they printed, with "exit N" for failures."""
+    work = tempfile.mkdtemp(prefix="dnsd-getent-")
+    with open(os.path.join(work, "resolv.conf"), "w") as f:
+        f.write(f"nameserver {nameserver}\noptions attempts:1 timeout:2\n")
+    script = f"mount --bind {work}/resolv.conf /etc/resolv.conf\n" + "\n".join(
+        f"echo '== {c}'; getent {c} || echo 'exit '$?" for c in commands)
+    out = subprocess.run(["unshare", "--mount", "bash", "-c", script], capture_output=True,
+                         text=True, timeout=60)
+    shutil.rmtree(work, ignore_errors=True)
+    return out.stdout + out.stderr

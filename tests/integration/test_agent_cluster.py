@@ -12,12 +12,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
-import textwrap
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_harness import GRPC_PORT, HTTP_PORT, IPS, JS_DIR, Cluster, enter_private_network_namespace  # noqa: E402
+from cluster_harness import (  # noqa: E402
+    GRPC_PORT, HTTP_PORT, IPS, JS_DIR, Cluster, enter_private_network_namespace, getent)
 from harness import wait_until  # noqa: E402
 
 if __name__ == "__main__":
@@ -41,18 +40,6 @@ def dig(*args):
 
 def dig_short(name, rdtype="A"):
     return sorted(dig("+short", name, rdtype).split("\n")[:-1])
-
-
-def getent(*commands):
-    """Runs getent commands with the agent as the only nameserver in resolv.conf."""
-    work = tempfile.mkdtemp(prefix="dnsd-getent-")
-    with open(os.path.join(work, "resolv.conf"), "w") as f:
-        f.write("nameserver 127.0.0.1\noptions attempts:1 timeout:2\n")
-    script = f"mount --bind {work}/resolv.conf /etc/resolv.conf\n" + "\n".join(
-        f"echo '== {c}'; getent {c} || echo 'exit '$?" for c in commands)
-    out = subprocess.run(["unshare", "--mount", "bash", "-c", script], capture_output=True,
-                         text=True, timeout=60)
-    return out.stdout + out.stderr
 
 
 class AgentWithClusterTest(unittest.TestCase):

@@ -12,7 +12,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_harness import enter_private_network_namespace  # noqa: E402
+from cluster_harness import enter_private_network_namespace, getent  # noqa: E402
 from harness import DnsdProcess, wait_until  # noqa: E402
 from upstream import NsdUpstream  # noqa: E402
 
@@ -54,17 +54,6 @@ def dig(*args):
 
 def dig_short(name, rdtype="A"):
     return sorted(line for line in dig("+short", name, rdtype).splitlines() if line)
-
-
-def getent(*commands):
-    work = tempfile.mkdtemp(prefix="dnsd-getent-")
-    with open(os.path.join(work, "resolv.conf"), "w") as f:
-        f.write("nameserver 127.0.0.1\noptions attempts:1 timeout:2\n")
-    script = f"mount --bind {work}/resolv.conf /etc/resolv.conf\n" + "\n".join(
-        f"echo '== {c}'; getent {c} || echo 'exit '$?" for c in commands)
-    out = subprocess.run(["unshare", "--mount", "bash", "-c", script], capture_output=True,
-                         text=True, timeout=60)
-    return out.stdout + out.stderr
 
 
 class HostNameInstancesTest(unittest.TestCase):
