@@ -2,10 +2,19 @@
 
 #include <algorithm>
 #include <cassert>
-#include <tuple>
 
 namespace dnsd::registry {
 namespace {
+
+// Whether `key` sorts before the end (or, with `inclusive`, after the last key) of the range
+// (ns, group); without a group, of the namespace.
+bool Before(const ServiceKey& key, std::string_view ns, std::optional<std::string_view> group,
+            bool inclusive) {
+  const int by_ns = std::string_view(key.namespace_id).compare(ns);
+  if (by_ns != 0 || !group) return inclusive ? by_ns <= 0 : by_ns < 0;
+  const int by_group = std::string_view(key.group).compare(*group);
+  return inclusive ? by_group <= 0 : by_group < 0;
+}
 
 bool KeyLess(const std::shared_ptr<const ServiceKey>& a,
              const std::shared_ptr<const ServiceKey>& b) {
@@ -97,18 +106,10 @@ ServiceOrder::Page ServiceOrder::Range(std::string_view namespace_id,
                                        std::optional<std::string_view> group, size_t offset,
                                        size_t limit) const {
   absl::ReaderMutexLock lock(&mu_);
-  size_t first, end;
-  if (group) {
-    first = CountPrefixLocked([&](const ServiceKey& k) {
-      return std::tie(k.namespace_id, k.group) < std::tie(namespace_id, *group);
-    });
-    end = CountPrefixLocked([&](const ServiceKey& k) {
-      return std::tie(k.namespace_id, k.group) <= std::tie(namespace_id, *group);
-    });
-  } else {
-    first = CountPrefixLocked([&](const ServiceKey& k) { return k.namespace_id < namespace_id; });
-    end = CountPrefixLocked([&](const ServiceKey& k) { return k.namespace_id <= namespace_id; });
-  }
+  const size_t first = CountPrefixLocked(
+      [&](const ServiceKey& k) { return Before(k, namespace_id, group, /*inclusive=*/false); });
+  const size_t end = CountPrefixLocked(
+      [&](const ServiceKey& k) { return Before(k, namespace_id, group, /*inclusive=*/true); });
   Page page;
   page.total = end - first;
   if (offset >= page.total || limit == 0) return page;

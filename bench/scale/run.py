@@ -1,0 +1,196 @@
+#!/usr/bin/python3
+"""Scale: one dnsd grown to N instances in 100,000 services (10 per service at a million),
+registered over HTTP by wrk (bench/scale/register.lua). At each checkpoint it prints the
+registration rate, RSS, and p50/p99 of a service-list page (pageNo=500, pageSize=100), an
+instance list and a DNS query (sequential Python clients: their own time is inside). Then:
+  restart   the same data directory (persistent instances: Raft snapshot and log), time to
+            "dnsd ready" and to the first answered list;
+  expiry    as many ephemeral instances registered on a fresh dnsd and left without beats:
+            while they all expire, the slowest DNS answer and HTTP list (the stall).
+
+  bench/scale/run.py [checkpoints=10000,100000,1000000]
+dnsd and wrk share both cores.
+"""
+import http.client
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..", "..")
+DNSD = os.environ.get("DNSD_BIN", os.path.join(ROOT, "build", "bin", "dnsd"))
+SERVICES = 100_000
+
+
+class Dnsd:
+    def __init__(self, config, data=None):
+        self.work = tempfile.mkdtemp(prefix="dnsd-scale-")
+        self.data = data or os.path.join(self.work, "data")
+        self.config = os.path.join(self.work, "dnsd.toml")
+        with open(self.config, "w") as f:
+            f.write(config)
+
+    def start(self):
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen([DNSD, "--config", self.config, "--http-address", "127.0.0.1",
+                                      "--http-port", "0", "--dns-port", "0", "--grpc-port", "0",
+                                      "--health-check", "off", "--data-dir", self.data,
+                                      "--log-level", "warn"], stdout=subprocess.PIPE, text=True)
+        fields = dict(f.split("=") for f in self.proc.stdout.readline().split()[2:])
+        self.ready_s = time.perf_counter() - t0
+        self.http, self.dns = int(fields["http"]), int(fields["dns"])
+        return self
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=120)
+
+    def rss_mb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)) / 1024
+
+    def metric(self, name):
+        conn = http.client.HTTPConnection("127.0.0.1", self.http, timeout=30)
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+        m = re.search(rf"^{name} (\S+)$", text, re.M)
+        return float(m.group(1)) if m else 0.0
+
+
+def dns_query(name, qid):
+    labels = b"".join(bytes([len(p)]) + p.encode() for p in name.split("."))
+    return qid.to_bytes(2, "big") + b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + labels + b"\x00\x00\x01\x00\x01"
+
+
+def timed(fn, count):
+    samples = []
+    for i in range(count):
+        t0 = time.perf_counter()
+        fn(i)
+        samples.append(time.perf_counter() - t0)
+    samples.sort()
+    return statistics.median(samples) * 1e3, samples[int(len(samples) * 0.99)] * 1e3
+
+
+def latencies(d, count=200):
+    conn = http.client.HTTPConnection("127.0.0.1", d.http, timeout=30)
+
+    def get(path):
+        conn.request("GET", path)
+        conn.getresponse().read()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(5)
+
+    def dns(i):
+        sock.sendto(dns_query(f"svc-{i * 37 % SERVICES}.svc.nacos.internal", i & 0xFFFF), ("127.0.0.1", d.dns))
+        sock.recv(65535)
+    page = timed(lambda i: get("/nacos/v1/ns/service/list?pageNo=500&pageSize=100"), count)
+    instances = timed(lambda i: get(f"/nacos/v1/ns/instance/list?serviceName=svc-{i * 37 % SERVICES}"), count)
+    return page, instances, timed(dns, count)
+
+
+def grow(d, first, count, persistent):
+    """Registers instances [first, first + count) with wrk; returns registrations/s."""
+    target = d.metric("dnsd_registry_instances") + count
+    wrk = subprocess.Popen(["wrk", "-t2", "-c16", "-d3600s", "-s", os.path.join(HERE, "register.lua"),
+                            f"http://127.0.0.1:{d.http}", "--", str(first), str(count), str(SERVICES), "2",
+                            "persistent" if persistent else "ephemeral"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.perf_counter()
+    while d.metric("dnsd_registry_instances") < target:
+        time.sleep(0.2)
+    elapsed = time.perf_counter() - t0
+    wrk.terminate()
+    wrk.wait()
+    return count / elapsed
+
+
+def main():
+    checkpoints = [int(x) for x in (sys.argv[1] if len(sys.argv) > 1 else "10000,100000,1000000").split(",")]
+    long_lived = "[naming]\nheartbeat_timeout_ms = 3600000\nip_delete_timeout_ms = 3600000\n"
+    print(f"scale: persistent instances in {SERVICES} services ({os.cpu_count()} cores, dnsd and wrk sharing them)")
+    print(f"{'instances':>10} {'reg/s':>8} {'RSS MB':>8}   {'list page p50/p99 ms':>20} "
+          f"{'instance list p50/p99':>22} {'DNS p50/p99 ms':>16}")
+    d = Dnsd(long_lived + "[cluster]\nsnapshot_every = 100000\n").start()
+    have = 0
+    try:
+        for target in checkpoints:
+            rate = grow(d, have, target - have, persistent=True)
+            have = target
+            page, instances, dns = latencies(d)
+            print(f"{target:>10} {rate:>8.0f} {d.rss_mb():>8.1f}   {page[0]:>9.3f} / {page[1]:<8.3f} "
+                  f"{instances[0]:>10.3f} / {instances[1]:<9.3f} {dns[0]:>7.3f} / {dns[1]:<7.3f}")
+        d.stop()
+        d.start()
+        conn = http.client.HTTPConnection("127.0.0.1", d.http, timeout=60)
+        t0 = time.perf_counter()
+        while True:
+            conn.request("GET", "/nacos/v1/ns/instance/list?serviceName=svc-1")
+            body = conn.getresponse().read()
+            if b"10.0." in body:
+                break
+            time.sleep(0.05)
+        print(f"restart with {have} persistent instances: ready after {d.ready_s:.2f} s, "
+              f"first list answered {d.ready_s + time.perf_counter() - t0:.2f} s after start; "
+              f"RSS {d.rss_mb():.1f} MB")
+    finally:
+        d.stop()
+        subprocess.run(["rm", "-rf", d.work])
+
+    # Mass expiry: ephemeral instances left without beats all expire within the loading time.
+    e = Dnsd("[naming]\nheartbeat_timeout_ms = 20000\nip_delete_timeout_ms = 25000\n").start()
+    try:
+        count = checkpoints[-1]
+        rate = grow(e, 0, count, persistent=False)
+        worst = {"dns": 0.0, "http": 0.0}
+        stop = threading.Event()
+
+        def probe_dns():
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.settimeout(5)
+            i = 0
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                sock.sendto(dns_query(f"svc-{i % SERVICES}.svc.nacos.internal", i & 0xFFFF), ("127.0.0.1", e.dns))
+                sock.recv(65535)
+                worst["dns"] = max(worst["dns"], time.perf_counter() - t0)
+                i += 1
+                time.sleep(0.001)
+
+        def probe_http():
+            conn = http.client.HTTPConnection("127.0.0.1", e.http, timeout=60)
+            i = 0
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                conn.request("GET", f"/nacos/v1/ns/instance/list?serviceName=svc-{i % SERVICES}")
+                conn.getresponse().read()
+                worst["http"] = max(worst["http"], time.perf_counter() - t0)
+                i += 1
+                time.sleep(0.005)
+        probes = [threading.Thread(target=probe_dns), threading.Thread(target=probe_http)]
+        for p in probes:
+            p.start()
+        t0 = time.perf_counter()
+        while e.metric("dnsd_registry_instances") > 0 and time.perf_counter() - t0 < 300:
+            time.sleep(0.5)
+        took = time.perf_counter() - t0
+        stop.set()
+        for p in probes:
+            p.join()
+        print(f"mass expiry: {count} ephemeral instances registered at {rate:.0f}/s, all gone "
+              f"{took:.1f} s later; slowest DNS answer meanwhile {worst['dns'] * 1e3:.1f} ms, "
+              f"slowest instance list {worst['http'] * 1e3:.1f} ms")
+    finally:
+        e.stop()
+        subprocess.run(["rm", "-rf", e.work])
+
+
+if __name__ == "__main__":
+    main()
