@@ -319,49 +319,65 @@ BeatResult Registry::Beat(const ServiceKey& key, const InstanceAddress& address,
 }
 
 void Registry::Tick(int64_t now_ms) {
-  absl::MutexLock lock(&mu_);
-  std::vector<ServiceKey> empty_expired;
-  for (auto& [service_key, state] : services_) {
-    const ServiceKey& key = service_key;  // a lambda below uses it (no captured bindings in C++20)
-    bool changed = false;
-    std::vector<std::string> changed_clients;
-    // A remote client's instances expire on its owner, which sends the result.
-    auto expires = [&](const Slot& slot) {
-      return slot.heartbeat_driven && IsLocalLocked(slot.owner);
-    };
-    const size_t removed = std::erase_if(state.instances.items(), [&](const Slot& slot) {
-      if (!expires(slot) || now_ms - slot.last_beat_ms <= slot.policy.delete_timeout_ms)
-        return false;
-      if (!slot.owner.empty()) {
-        IndexRemoveLocked(slot.owner, key, slot.instance->address);
-        changed_clients.push_back(slot.owner);
-      }
-      return true;
-    });
-    if (removed > 0) {
-      instance_count_.fetch_sub(static_cast<int64_t>(removed));
+  // In batches of services, in key order, the writer lock taken per batch: with a million
+  // instances (or all of them expiring at once) registrations and beats wait for one batch,
+  // not for the whole scan. Services added behind the scan are seen at the next tick.
+  constexpr size_t kBatch = 256;
+  std::shared_ptr<const ServiceKey> resume;
+  for (;;) {
+    const auto batch = order_.After(resume.get(), kBatch);
+    if (batch.empty()) return;
+    absl::MutexLock lock(&mu_);
+    std::vector<ServiceKey> empty_expired;
+    for (const auto& key : batch) {
+      auto it = services_.find(*key);
+      if (it != services_.end()) TickServiceLocked(*key, it->second, now_ms, empty_expired);
+    }
+    for (const auto& key : empty_expired) RemoveServiceLocked(key);
+    resume = batch.back();
+  }
+}
+
+void Registry::TickServiceLocked(const ServiceKey& key, ServiceState& state, int64_t now_ms,
+                                 std::vector<ServiceKey>& empty_expired) {
+  bool changed = false;
+  std::vector<std::string> changed_clients;
+  // A remote client's instances expire on its owner, which sends the result.
+  auto expires = [&](const Slot& slot) {
+    return slot.heartbeat_driven && IsLocalLocked(slot.owner);
+  };
+  const size_t removed = std::erase_if(state.instances.items(), [&](const Slot& slot) {
+    if (!expires(slot) || now_ms - slot.last_beat_ms <= slot.policy.delete_timeout_ms) {
+      return false;
+    }
+    if (!slot.owner.empty()) {
+      IndexRemoveLocked(slot.owner, key, slot.instance->address);
+      changed_clients.push_back(slot.owner);
+    }
+    return true;
+  });
+  if (removed > 0) {
+    instance_count_.fetch_sub(static_cast<int64_t>(removed));
+    changed = true;
+  }
+  for (Slot& slot : state.instances.items()) {
+    if (expires(slot) && now_ms - slot.last_beat_ms > slot.policy.timeout_ms &&
+        slot.instance->healthy) {
+      Instance stale = *slot.instance;
+      stale.healthy = false;
+      stale.health_cause = HealthCause::kBeatMissed;
+      slot.instance = std::make_shared<const Instance>(std::move(stale));
       changed = true;
-    }
-    for (Slot& slot : state.instances.items()) {
-      if (expires(slot) && now_ms - slot.last_beat_ms > slot.policy.timeout_ms &&
-          slot.instance->healthy) {
-        Instance stale = *slot.instance;
-        stale.healthy = false;
-        stale.health_cause = HealthCause::kBeatMissed;
-        slot.instance = std::make_shared<const Instance>(std::move(stale));
-        changed = true;
-        if (!slot.owner.empty()) changed_clients.push_back(slot.owner);
-      }
-    }
-    if (changed && state.instances.empty()) state.empty_since_ms = now_ms;
-    if (changed) PublishLocked(key, state);
-    for (const auto& client : changed_clients) ClientChangedLocked(client);
-    if (state.instances.empty() && !state.meta.stored && state.empty_since_ms != 0 &&
-        now_ms - state.empty_since_ms >= options_.empty_service_ttl_ms) {
-      empty_expired.push_back(key);
+      if (!slot.owner.empty()) changed_clients.push_back(slot.owner);
     }
   }
-  for (const auto& key : empty_expired) RemoveServiceLocked(key);
+  if (changed && state.instances.empty()) state.empty_since_ms = now_ms;
+  if (changed) PublishLocked(key, state);
+  for (const auto& client : changed_clients) ClientChangedLocked(client);
+  if (state.instances.empty() && !state.meta.stored && state.empty_since_ms != 0 &&
+      now_ms - state.empty_since_ms >= options_.empty_service_ttl_ms) {
+    empty_expired.push_back(key);
+  }
 }
 
 // ---------------------------------------------------------------- clients

@@ -199,6 +199,9 @@ class Registry {
                                                     const std::vector<InstanceAddress>& targets,
                                                     const Metadata& metadata, bool remove_keys);
   void PublishLocked(const ServiceKey& key, ServiceState& state);
+  // Tick's work for one service: expiry, unhealthy marks, an empty implicit service noted.
+  void TickServiceLocked(const ServiceKey& key, ServiceState& state, int64_t now_ms,
+                         std::vector<ServiceKey>& empty_expired);
   void RemoveServiceLocked(const ServiceKey& key);
   // The client index: which (service, address) slots each client owns.
   // Compact, because there is one per ephemeral instance: the service key is shared with the

@@ -126,6 +126,25 @@ ServiceOrder::Page ServiceOrder::Range(std::string_view namespace_id,
   return page;
 }
 
+std::vector<std::shared_ptr<const ServiceKey>> ServiceOrder::After(const ServiceKey* after,
+                                                                   size_t limit) const {
+  absl::ReaderMutexLock lock(&mu_);
+  const size_t first =
+      after == nullptr ? 0 : CountPrefixLocked([&](const ServiceKey& k) { return !(*after < k); });
+  std::vector<std::shared_ptr<const ServiceKey>> out;
+  if (first >= size_) return out;
+  out.reserve(std::min(limit, size_ - first));
+  auto [chunk, at] = LocateLocked(first);
+  while (out.size() < limit && chunk < chunks_.size()) {
+    out.push_back(chunks_[chunk][at]);
+    if (++at == chunks_[chunk].size()) {
+      ++chunk;
+      at = 0;
+    }
+  }
+  return out;
+}
+
 size_t ServiceOrder::size() const {
   absl::ReaderMutexLock lock(&mu_);
   return size_;

@@ -41,6 +41,9 @@ class ServiceOrder {
   // The keys of `namespace_id` (of `group` too, when given), in order.
   Page Range(std::string_view namespace_id, std::optional<std::string_view> group, size_t offset,
              size_t limit) const;
+  // Up to `limit` keys after `after` (from the first when null), in order: a scan in batches
+  // that tolerates inserts and erases between batches.
+  std::vector<std::shared_ptr<const ServiceKey>> After(const ServiceKey* after, size_t limit) const;
   size_t size() const;
 
  private:

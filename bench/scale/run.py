@@ -6,7 +6,8 @@ instance list and a DNS query (sequential Python clients: their own time is insi
   restart   the same data directory (persistent instances: Raft snapshot and log), time to
             "dnsd ready" and to the first answered list;
   expiry    as many ephemeral instances registered on a fresh dnsd and left without beats:
-            while they all expire, the slowest DNS answer and HTTP list (the stall).
+            while they all expire, the slowest DNS answer, instance list and registration
+            (the stall; registrations wait for the registry's writer lock).
 
   bench/scale/run.py [checkpoints=10000,100000,1000000]
 dnsd and wrk share both cores.
@@ -149,7 +150,7 @@ def main():
     try:
         count = checkpoints[-1]
         rate = grow(e, 0, count, persistent=False)
-        worst = {"dns": 0.0, "http": 0.0}
+        worst = {"dns": 0.0, "http": 0.0, "write": 0.0}
         stop = threading.Event()
 
         def probe_dns():
@@ -174,11 +175,21 @@ def main():
                 worst["http"] = max(worst["http"], time.perf_counter() - t0)
                 i += 1
                 time.sleep(0.005)
-        probes = [threading.Thread(target=probe_dns), threading.Thread(target=probe_http)]
+        def probe_write():
+            # One instance of a service of its own, registered again and again (which keeps it
+            # alive): each registration waits for the registry's writer lock.
+            conn = http.client.HTTPConnection("127.0.0.1", e.http, timeout=60)
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                conn.request("POST", "/nacos/v1/ns/instance?serviceName=probe&ip=10.255.0.1&port=80")
+                conn.getresponse().read()
+                worst["write"] = max(worst["write"], time.perf_counter() - t0)
+                time.sleep(0.005)
+        probes = [threading.Thread(target=f) for f in (probe_dns, probe_http, probe_write)]
         for p in probes:
             p.start()
         t0 = time.perf_counter()
-        while e.metric("dnsd_registry_instances") > 0 and time.perf_counter() - t0 < 300:
+        while e.metric("dnsd_registry_instances") > 1 and time.perf_counter() - t0 < 300:
             time.sleep(0.5)
         took = time.perf_counter() - t0
         stop.set()
@@ -186,7 +197,8 @@ def main():
             p.join()
         print(f"mass expiry: {count} ephemeral instances registered at {rate:.0f}/s, all gone "
               f"{took:.1f} s later; slowest DNS answer meanwhile {worst['dns'] * 1e3:.1f} ms, "
-              f"slowest instance list {worst['http'] * 1e3:.1f} ms")
+              f"slowest instance list {worst['http'] * 1e3:.1f} ms, slowest registration "
+              f"{worst['write'] * 1e3:.1f} ms")
     finally:
         e.stop()
         subprocess.run(["rm", "-rf", e.work])

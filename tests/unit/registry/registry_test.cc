@@ -143,6 +143,27 @@ TEST_F(RegistryTest, HeartbeatExpiryMarksUnhealthyThenRemoves) {
   EXPECT_FALSE(view->instances()[0]->healthy);
 }
 
+// Tick works in batches of services (the writer lock is taken per batch); every service is
+// still seen in one call, and the ordered index follows removals.
+TEST_F(RegistryTest, ExpiryReachesEveryServiceAcrossBatches) {
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(Register(Key("s" + std::to_string(i)), MakeInstance("10.0.0.1", 1)).ok());
+  }
+  ASSERT_EQ(registry_.ListPage("public", std::nullopt, 0, 0).total, 1000u);
+  clock_.AdvanceMs(16'000);
+  registry_.Tick(clock_.NowMs());
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_FALSE(registry_.Find(Key("s" + std::to_string(i)))->instances()[0]->healthy) << i;
+  }
+  clock_.AdvanceMs(15'000);
+  registry_.Tick(clock_.NowMs());
+  EXPECT_EQ(registry_.instance_count(), 0);
+  clock_.AdvanceMs(60'000);  // empty implicit services go after empty_service_ttl_ms
+  registry_.Tick(clock_.NowMs());
+  EXPECT_EQ(registry_.service_count(), 0);
+  EXPECT_EQ(registry_.ListPage("public", std::nullopt, 0, 10).total, 0u);
+}
+
 TEST_F(RegistryTest, BeatRevivesUnhealthyInstance) {
   ASSERT_TRUE(Register(Key("s"), MakeInstance("10.0.0.1", 1)).ok());
   clock_.AdvanceMs(16'000);

@@ -74,6 +74,28 @@ TEST(ServiceOrderTest, DeletesBetweenPagesShiftLaterPages) {
   EXPECT_EQ(order.size(), 8u);
 }
 
+TEST(ServiceOrderTest, AfterScansInBatchesThroughChanges) {
+  ServiceOrder order;
+  for (int i = 0; i < 1500; ++i) order.Insert(Key("ns", "g", "k" + std::to_string(10000 + i)));
+  std::vector<std::string> seen;
+  std::shared_ptr<const ServiceKey> resume;
+  for (int batch = 0;; ++batch) {
+    const auto keys = order.After(resume.get(), 100);
+    if (keys.empty()) break;
+    for (const auto& k : keys) seen.push_back(k->name);
+    resume = keys.back();
+    // Changes between batches: the resume key itself goes, a key behind the scan appears.
+    if (batch == 3) {
+      order.Erase(*resume);
+      order.Insert(Key("ns", "g", "k0"));
+    }
+  }
+  EXPECT_EQ(seen.size(), 1500u);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  EXPECT_EQ(std::find(seen.begin(), seen.end(), "k0"), seen.end()) << "behind the scan";
+  EXPECT_TRUE(order.After(nullptr, 0).empty());
+}
+
 // Many keys (chunks split and merge) against a std::set, with random ranges.
 TEST(ServiceOrderTest, MatchesASortedSetThroughSplitsAndMerges) {
   std::mt19937 random(7);
