@@ -29,6 +29,9 @@ def enter_private_network_namespace(script):
 
 
 HTTP_PORT, GRPC_PORT, PEER_PORT = 8848, 9848, 9849
+# Fixed like the others, and below the ephemeral range: a node restarted on a port the kernel
+# once picked could find it taken as the source port of another node's connection.
+DNS_PORT = 1053
 IPS = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
 JS_DIR = os.path.join(os.path.dirname(__file__), "js")
 # Snapshots every 100 applied entries: the log is compacted many times over in these tests,
@@ -92,6 +95,7 @@ class Cluster:
                 data_dir=data_dir, address=ip, run_as_uid=30001 + i, config_text=config_text,
                 extra_args=args, health_check=health_check)
             self.nodes[ip].grpc_port = GRPC_PORT
+            self.nodes[ip].dns_port = DNS_PORT
 
     def uid(self, ip):
         return self.nodes[ip].run_as_uid
