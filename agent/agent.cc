@@ -227,15 +227,15 @@ int RunAgent(const DaemonConfig& config, const AgentConfig& agent) {
                    "Age of the oldest data answered (since it was last known current)", [&] {
                      return static_cast<double>(follower.Summarize().oldest_age_ms) / 1000.0;
                    });
-  metrics.AddGauge("dnsd_agent_pushes_total", "Service pushes applied and acknowledged",
-                   [&] { return static_cast<double>(client->stats().pushes.load()); });
-  metrics.AddGauge("dnsd_agent_connects_total", "Connections established to servers",
-                   [&] { return static_cast<double>(client->stats().connects.load()); });
-  metrics.AddGauge("dnsd_agent_failed_connection_attempts_total",
-                   "Connection attempts or connections that failed",
-                   [&] { return static_cast<double>(client->stats().failed_attempts.load()); });
-  metrics.AddGauge("dnsd_agent_bad_messages_total", "Server messages that did not parse",
-                   [&] { return static_cast<double>(client->stats().bad_messages.load()); });
+  metrics.AddCounterFn("dnsd_agent_pushes_total", "Service pushes applied and acknowledged",
+                       [&] { return static_cast<double>(client->stats().pushes.load()); });
+  metrics.AddCounterFn("dnsd_agent_connects_total", "Connections established to servers",
+                       [&] { return static_cast<double>(client->stats().connects.load()); });
+  metrics.AddCounterFn("dnsd_agent_failed_connection_attempts_total",
+                       "Connection attempts or connections that failed",
+                       [&] { return static_cast<double>(client->stats().failed_attempts.load()); });
+  metrics.AddCounterFn("dnsd_agent_bad_messages_total", "Server messages that did not parse",
+                       [&] { return static_cast<double>(client->stats().bad_messages.load()); });
 
   std::unique_ptr<api::HttpServer> http;
   if (config.agent_http_port >= 0) {

@@ -23,6 +23,15 @@ void MetricsRegistry::AddGauge(std::string_view name, std::string_view help,
   family.gauges[std::string(labels)] = std::move(read);
 }
 
+void MetricsRegistry::AddCounterFn(std::string_view name, std::string_view help,
+                                   std::function<double()> read, std::string_view labels) {
+  std::lock_guard lock(mu_);
+  auto& family = families_[std::string(name)];
+  family.help = std::string(help);
+  family.is_counter = true;
+  family.gauges[std::string(labels)] = std::move(read);
+}
+
 void MetricsRegistry::AddGaugeFamily(std::string_view name, std::string_view help,
                                      std::function<LabelledValues()> read) {
   std::lock_guard lock(mu_);
@@ -60,6 +69,13 @@ std::string MetricsRegistry::RenderPrometheus() const {
           StrAppend(&out, name, " ", counter->value(), "\n");
         } else {
           StrAppend(&out, name, "{", labels, "} ", counter->value(), "\n");
+        }
+      }
+      for (const auto& [labels, read] : family.gauges) {  // AddCounterFn
+        if (labels.empty()) {
+          StrAppend(&out, name, " ", read(), "\n");
+        } else {
+          StrAppend(&out, name, "{", labels, "} ", read(), "\n");
         }
       }
     } else {

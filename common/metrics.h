@@ -59,6 +59,10 @@ class MetricsRegistry {
   // A gauge whose value is read when /metrics is rendered. The callback must be thread-safe.
   void AddGauge(std::string_view name, std::string_view help, std::function<double()> read,
                 std::string_view labels = {});
+  // A counter kept elsewhere (a module's own atomic), read when /metrics is rendered; `read`
+  // must only ever grow and be thread-safe.
+  void AddCounterFn(std::string_view name, std::string_view help, std::function<double()> read,
+                    std::string_view labels = {});
 
   // A gauge whose label sets are only known when /metrics is rendered (one per followed
   // service, say): `read` returns (labels, value) pairs, labels as for GetCounter, already
@@ -76,8 +80,9 @@ class MetricsRegistry {
     std::string help;
     bool is_counter = true;
     std::map<std::string, std::unique_ptr<Counter>> counters;  // by label string
-    std::map<std::string, std::function<double()>> gauges;     // by label string
-    std::function<LabelledValues()> labelled;                  // AddGaugeFamily
+    // Values read at render time, by label string: gauges, or counters kept elsewhere.
+    std::map<std::string, std::function<double()>> gauges;
+    std::function<LabelledValues()> labelled;  // AddGaugeFamily
   };
   mutable std::mutex mu_;
   std::map<std::string, Family, std::less<>> families_;

@@ -30,6 +30,19 @@ TEST(MetricsTest, GaugeFamiliesRenderTheirCurrentLabelSets) {
   EXPECT_EQ(metrics.RenderPrometheus().find("age_seconds{"), std::string::npos);
 }
 
+TEST(MetricsTest, CountersKeptElsewhereRenderAsCounters) {
+  MetricsRegistry metrics;
+  uint64_t pushes = 7;
+  metrics.AddCounterFn("pushes_total", "pushes applied",
+                       [&] { return static_cast<double>(pushes); });
+  metrics.AddCounterFn(
+      "bytes_total", "by peer", [] { return 5.0; }, "peer=\"a\"");
+  const std::string text = metrics.RenderPrometheus();
+  EXPECT_NE(text.find("# TYPE pushes_total counter\npushes_total 7\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE bytes_total counter\nbytes_total{peer=\"a\"} 5\n"), std::string::npos)
+      << text;
+}
+
 TEST(MetricsTest, LabelValuesAreEscaped) {
   EXPECT_EQ(MetricsRegistry::EscapeLabelValue("plain"), "plain");
   EXPECT_EQ(MetricsRegistry::EscapeLabelValue("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
