@@ -447,8 +447,9 @@ void NamingHttpApi::UpdateInstance(ApiVersion v, Req req, Resp resp, bool patch)
   bool ephemeral = switches_.Bool("defaultInstanceEphemeral");
   if (*ephemeral_param) {
     ephemeral = **ephemeral_param;
-  } else if (const auto* found = FindInstance(registry_.Find(*key).get(), *address)) {
-    ephemeral = found->ephemeral;
+  } else if (const auto view = registry_.Find(*key)) {
+    // The view is held while its instance is read: a concurrent write may replace it.
+    if (const auto* found = FindInstance(view.get(), *address)) ephemeral = found->ephemeral;
   }
   if (ephemeral) {
     if (ForwardToOwner(req, resp, *address)) return;
@@ -691,7 +692,9 @@ void NamingHttpApi::Health(ApiVersion v, Req req, Resp resp) {
   API_TRY(v, resp, address, AddressFrom(req.params));
   API_TRY(v, resp, healthy, OptionalBool(req.params, {"healthy", "valid"}));
   if (!*healthy) return Reject(v, resp, WithCode(MissingParam("healthy"), kHealthyParamMiss));
-  const registry::Instance* instance = FindInstance(registry_.Find(*key).get(), *address);
+  // Held while its instance and cluster are read: a concurrent write may replace the view.
+  const auto view = registry_.Find(*key);
+  const registry::Instance* instance = FindInstance(view.get(), *address);
   if (instance == nullptr) {
     return Reject(v, resp,
                   WithCode(absl::NotFoundError(common::StrCat("instance not found: ", address->ip,
@@ -707,7 +710,7 @@ void NamingHttpApi::Health(ApiVersion v, Req req, Resp resp) {
   }
   // As Nacos: while the server checks the cluster, the check decides. With health checks
   // switched off on this server (healthCheckEnabled), the health API is how health is set.
-  const registry::ClusterMeta& cluster = registry_.Find(*key)->meta().Cluster(address->cluster);
+  const registry::ClusterMeta& cluster = view->meta().Cluster(address->cluster);
   if (cluster.checker.type != registry::HealthCheckType::kNone &&
       switches_.Bool("healthCheckEnabled")) {
     return Reject(v, resp,
@@ -737,12 +740,13 @@ void NamingHttpApi::Cluster(ApiVersion v, Req req, Resp resp) {
   if (auto s = registry::ValidateClientClusterName(cluster_name); !s.ok()) {
     return Reject(v, resp, InvalidParam(kParameterValidateError, std::string(s.message())));
   }
-  if (!registry_.Find(*key)) {
+  const auto view = registry_.Find(*key);
+  if (!view) {
     return Reject(
         v, resp,
         InvalidParam(kServiceNotExist, common::StrCat("service not found: ", key->GroupedName())));
   }
-  registry::ClusterMeta cluster = registry_.Find(*key)->meta().Cluster(cluster_name);
+  registry::ClusterMeta cluster = view->meta().Cluster(cluster_name);
   if (const std::string* checker = req.params.Find("healthChecker");
       checker && !common::Trim(*checker).empty()) {
     API_TRY(v, resp, spec, ParseHealthChecker(*checker));

@@ -1,6 +1,9 @@
 #include "dnsd/dns_wire.h"
 
+#include <sys/random.h>
+
 #include <algorithm>
+#include <chrono>
 
 namespace dnsd::dns {
 namespace {
@@ -367,6 +370,14 @@ size_t ResponseWriter::Finish(const Query& q, bool edns, uint16_t ede_code) {
   }
   Write16(buf_ + 10, arcount);
   return pos_;
+}
+
+uint16_t RandomQueryId() {
+  uint16_t id = 0;
+  if (getrandom(&id, sizeof(id), 0) != sizeof(id)) {
+    id = static_cast<uint16_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  }
+  return id;
 }
 
 }  // namespace dnsd::dns

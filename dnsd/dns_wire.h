@@ -194,6 +194,9 @@ inline void Write32(uint8_t* p, uint32_t v) {
   Write16(p + 2, static_cast<uint16_t>(v));
 }
 
+// A query id from getrandom() (RFC 5452: unpredictable ids for the queries we send).
+uint16_t RandomQueryId();
+
 // Skips a possibly compressed name at `pos`; returns the offset after it or 0 on error.
 size_t SkipName(const uint8_t* msg, size_t size, size_t pos);
 

@@ -28,12 +28,6 @@ int64_t NowUs() {
       .count();
 }
 
-uint16_t RandomId() {
-  uint16_t id = 0;
-  if (getrandom(&id, sizeof(id), 0) != sizeof(id)) id = static_cast<uint16_t>(NowUs());
-  return id;
-}
-
 // Finds records in a message. Returns false on malformed input.
 struct RecordInfo {
   size_t start, ttl_offset, end;
@@ -383,7 +377,7 @@ void UpstreamForwarder::Attempt(std::shared_ptr<Exchange> ex) {
   ex->current = (ex->first + ex->tried) % upstreams_.size();
   ++ex->tried;
   Upstream& up = *upstreams_[ex->current];
-  ex->id = RandomId();
+  ex->id = RandomQueryId();
   Write16(ex->wire, ex->id);
   ex->fd = socket(up.addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   // connect(): the kernel then delivers only datagrams from this upstream's address and port.

@@ -1,6 +1,5 @@
 #include "dnsd/host_resolver.h"
 
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,12 +28,6 @@ int64_t SteadyMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-uint16_t RandomId() {
-  uint16_t id = 0;
-  if (getrandom(&id, sizeof(id), 0) != sizeof(id)) id = static_cast<uint16_t>(SteadyMs());
-  return id;
 }
 
 }  // namespace
@@ -157,8 +150,8 @@ void HostResolver::Send(const std::string& host, Entry& entry, int64_t now_ms) {
   entry.partial = HostAddresses{};
   entry.min_ttl = UINT32_MAX;
   for (int i = 0; i < 2; ++i) {
-    uint16_t id = RandomId();
-    while (by_id_.contains(id)) id = RandomId();
+    uint16_t id = RandomQueryId();
+    while (by_id_.contains(id)) id = RandomQueryId();
     entry.ids[i] = id;
     by_id_[id] = host;
     uint8_t packet[kHeaderSize + kMaxName + 4 + 11] = {};

@@ -3,9 +3,9 @@
 // services with addresses (dns.md part A; a CNAME cannot stand beside other records, and a
 // service usually has several instances).
 //
-// It resolves through dnsd's own DNS listener, as a stub resolver would: names in static
-// zones, in the registry zone and everywhere else (the forwarder and its cache) resolve exactly
-// as they do for clients. Each name is asked for A and AAAA, again after the answer's TTL
+// It asks dnsd's own DNS listener, as any client of dnsd would: names in static zones, in the
+// registry zone and everywhere else (the forwarder and its cache) resolve exactly as they do
+// for clients. Each name is asked for A and AAAA, again after the answer's TTL
 // (within [5 s, 300 s]); a failed or timed-out lookup keeps the previous addresses (serve
 // stale) and is tried again after 5 s; NXDOMAIN and NODATA mean "no addresses".
 //

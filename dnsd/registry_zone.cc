@@ -235,30 +235,49 @@ RegistryZone::RegistryZone(RegistryZoneOptions options, common::MetricsRegistry&
 // ---------------------------------------------------------------- writer side
 
 std::shared_ptr<ServiceAnswers> RegistryZone::BuildAnswers(
-    const registry::ServiceView& view) const {
+    const registry::ServiceView& view, std::vector<std::string>* host_names) const {
   auto answers = std::make_shared<ServiceAnswers>();
   answers->protect_threshold = view.meta().protect_threshold;
   answers->service_name = view.key().name;
+  // Each answerable instance's address, parsed once: IPv4, IPv6, or a host name (its
+  // addresses looked up now, in instance order).
+  struct Parsed {
+    int family = 0;  // AF_INET, AF_INET6, or 0 for a host name
+    uint8_t addr[16];
+  };
+  std::vector<Parsed> parsed;
+  std::vector<std::shared_ptr<const HostAddresses>> resolved;
   double max_weight = 1;
   size_t host_count = 0;
   size_t record_bytes = 0;
-  // The addresses of host-name instances, looked up once, in instance order.
-  std::vector<std::shared_ptr<const HostAddresses>> resolved;
   for (const auto& instance : view.instances()) {
     if (!instance->enabled || !(instance->weight > 0)) continue;
-    max_weight = std::max(max_weight, instance->weight * 100);
-    if (registry::IsIpLiteral(instance->ip())) {
-      ++host_count;
-      record_bytes += instance->ip().find(':') != std::string::npos ? 28 : 16;
+    Parsed& p = parsed.emplace_back();
+    const char* ip = instance->ip().c_str();
+    if (inet_pton(AF_INET, ip, p.addr) == 1) {
+      p.family = AF_INET;
+      record_bytes += 16;
+    } else if (inet_pton(AF_INET6, ip, p.addr) == 1) {
+      p.family = AF_INET6;
+      record_bytes += 28;
     } else if (registry::IsHostName(instance->ip())) {
       auto addresses = resolver_ != nullptr ? resolver_->Lookup(instance->ip()) : nullptr;
-      host_count += 1;
       if (addresses) {
         host_count += addresses->v4.size() + addresses->v6.size();
         record_bytes += addresses->v4.size() * 16 + addresses->v6.size() * 28;
       }
       resolved.push_back(std::move(addresses));
+      if (host_names != nullptr) host_names->push_back(instance->ip());
+    } else {
+      p.family = -1;  // neither (validation keeps these out; old data might not)
+      continue;
     }
+    ++host_count;
+    max_weight = std::max(max_weight, instance->weight * 100);
+  }
+  if (host_names != nullptr) {
+    std::sort(host_names->begin(), host_names->end());
+    host_names->erase(std::unique(host_names->begin(), host_names->end()), host_names->end());
   }
   const double scale = max_weight > 65535 ? 65535 / max_weight : 1;
   answers->hosts.reserve(host_count);
@@ -275,22 +294,23 @@ std::shared_ptr<ServiceAnswers> RegistryZone::BuildAnswers(
   };
   std::string_view last_cluster;
   uint16_t last_cluster_index = 0;
+  size_t next_parsed = 0;
   size_t next_resolved = 0;
   for (const auto& instance : view.instances()) {
     if (!instance->enabled || !(instance->weight > 0)) continue;
+    const Parsed& p = parsed[next_parsed++];
     ServiceAnswers::Host host;
-    uint8_t addr[16];
+    const uint8_t* addr = p.addr;
     const std::shared_ptr<const HostAddresses>* addresses = nullptr;
     WireName target;
-    if (inet_pton(AF_INET, instance->ip().c_str(), addr) == 1) {
-      host.v6 = false;
-    } else if (inet_pton(AF_INET6, instance->ip().c_str(), addr) == 1) {
-      host.v6 = true;
-    } else if (registry::IsHostName(instance->ip()) && NameFromText(instance->ip(), target)) {
-      host.kind = ServiceAnswers::Host::kNameTarget;
+    if (p.family == AF_INET || p.family == AF_INET6) {
+      host.v6 = p.family == AF_INET6;
+    } else if (p.family == 0) {
       addresses = &resolved[next_resolved++];
+      if (!NameFromText(instance->ip(), target)) continue;
+      host.kind = ServiceAnswers::Host::kNameTarget;
     } else {
-      continue;  // neither (validation keeps these out; old data might not)
+      continue;
     }
     host.healthy = instance->healthy;
     host.weight = static_cast<float>(instance->weight);
@@ -418,12 +438,13 @@ void RegistryZone::OnServiceChanged(const registry::ServiceKey& key,
     }
     if (p.encoded_indexed) Release(keys.encoded_key, /*as_service=*/true);
     for (const auto& ent : keys.ent_keys) Release(ent, /*as_service=*/false);
-    TrackHosts(key, p, nullptr);
+    TrackHosts(key, p, nullptr, {});
     published_.erase(existing);
     return;
   }
 
-  auto built = BuildAnswers(*view);
+  std::vector<std::string> hosts;
+  auto built = BuildAnswers(*view, resolver_ != nullptr ? &hosts : nullptr);
   if (follower_ != nullptr) built->freshness = follower_->FreshnessOf(key);
   const std::shared_ptr<const ServiceAnswers> answers = std::move(built);
   if (existing == published_.end()) {
@@ -449,7 +470,7 @@ void RegistryZone::OnServiceChanged(const registry::ServiceKey& key,
       }
     }
   }
-  TrackHosts(key, existing->second, view);
+  TrackHosts(key, existing->second, view, std::move(hosts));
   PublishAnswers(key, answers);
 }
 
@@ -469,19 +490,9 @@ void RegistryZone::SetHostResolver(HostResolver* resolver) {
 }
 
 void RegistryZone::TrackHosts(const registry::ServiceKey& key, Published& p,
-                              const std::shared_ptr<const registry::ServiceView>& view) {
+                              const std::shared_ptr<const registry::ServiceView>& view,
+                              std::vector<std::string> hosts) {
   if (resolver_ == nullptr) return;
-  std::vector<std::string> hosts;
-  if (view) {
-    for (const auto& instance : view->instances()) {
-      if (instance->enabled && instance->weight > 0 && !registry::IsIpLiteral(instance->ip()) &&
-          registry::IsHostName(instance->ip())) {
-        hosts.push_back(instance->ip());
-      }
-    }
-    std::sort(hosts.begin(), hosts.end());
-    hosts.erase(std::unique(hosts.begin(), hosts.end()), hosts.end());
-  }
   if (hosts.empty() && p.hosts.empty()) return;  // the common case: IPs only
   for (const auto& host : hosts) {
     if (std::binary_search(p.hosts.begin(), p.hosts.end(), host)) continue;

@@ -146,7 +146,9 @@ class RegistryZone {
   bool HasEntry(std::string_view key) const;
   // Valid until this thread looks the same name up again and finds it changed.
   const NameEntry* Lookup(std::string_view key) const;
-  std::shared_ptr<ServiceAnswers> BuildAnswers(const registry::ServiceView& view) const;
+  // `host_names`, when given, receives the host names the answers use (sorted, unique).
+  std::shared_ptr<ServiceAnswers> BuildAnswers(
+      const registry::ServiceView& view, std::vector<std::string>* host_names = nullptr) const;
   // The resolver's change of `host`: rebuilds every service that uses it.
   void OnHostChanged(const std::string& host);
   // Publishes new answers for a known service under its natural and .enc names.
@@ -191,8 +193,10 @@ class RegistryZone {
     std::shared_ptr<const registry::ServiceView> view;
   };
   // Keeps the resolver's interest and host_users_ in step with the service's host names.
+  // `hosts`: the names the service's answers use now (BuildAnswers), sorted and unique.
   void TrackHosts(const registry::ServiceKey& key, Published& p,
-                  const std::shared_ptr<const registry::ServiceView>& view);
+                  const std::shared_ptr<const registry::ServiceView>& view,
+                  std::vector<std::string> hosts);
   struct DerivedKeys {
     std::string natural_key;
     std::string encoded_key;

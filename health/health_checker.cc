@@ -252,7 +252,6 @@ void HealthChecker::Due(Target& target) {
     return;
   }
   if (probes_.size() >= options_.max_in_flight) {
-    target.waiting = true;
     waiting_.push_back(target.id);
     waiting_gauge_.store(static_cast<int64_t>(waiting_.size()));
     delayed_.Inc();
@@ -262,7 +261,6 @@ void HealthChecker::Due(Target& target) {
 }
 
 void HealthChecker::Launch(Target& target) {
-  target.probing = true;
   const uint64_t probe_id = next_id_++;
   const uint64_t target_id = target.id;
   auto probe = Probe::Start(loop_->base(), target.spec, options_.timeout_ms,
@@ -281,7 +279,6 @@ void HealthChecker::OnResult(uint64_t target_id, uint64_t probe_id, const ProbeR
   auto it = by_id_.find(target_id);
   if (it == by_id_.end()) return;  // no longer checked
   Target& target = *it->second;
-  target.probing = false;
   const bool http = target.spec.type == registry::HealthCheckType::kHttp;
   (result.ok ? (http ? http_passed_ : tcp_passed_) : (http ? http_failed_ : tcp_failed_)).Inc();
   target.last_result = result.ok ? "passed" : result.detail;
@@ -340,7 +337,6 @@ void HealthChecker::StartWaiting() {
     waiting_.pop_front();
     auto it = by_id_.find(id);
     if (it == by_id_.end()) continue;
-    it->second->waiting = false;
     Launch(*it->second);
   }
   waiting_gauge_.store(static_cast<int64_t>(waiting_.size()));

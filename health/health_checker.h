@@ -104,8 +104,6 @@ class HealthChecker {
     bool healthy = true;
     int passes = 0;
     int failures = 0;
-    bool probing = false;
-    bool waiting = false;    // queued for a free slot
     bool reporting = false;  // a flip is being written
     std::string last_result;
     common::EventPtr timer;
