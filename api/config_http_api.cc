@@ -167,7 +167,8 @@ std::string PageJson(const config::Page<T>& page, Fn write_item) {
   return w.Take();
 }
 
-// Listening-Configs: records "dataId ^B group ^B md5 [^B tenant] ^A" (protocol reference §4.3).
+}  // namespace
+
 absl::StatusOr<std::vector<config::ListenerIndex::Interest>> ParseListeningConfigs(
     std::string_view text) {
   std::vector<config::ListenerIndex::Interest> out;
@@ -198,6 +199,8 @@ absl::StatusOr<std::vector<config::ListenerIndex::Interest>> ParseListeningConfi
   }
   return out;
 }
+
+namespace {
 
 HttpResponse ChangedKeysResponse(const std::vector<ConfigKey>& changed) {
   std::string plain;

@@ -15,6 +15,8 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "api/api_status.h"
 #include "api/http_server.h"
@@ -27,6 +29,11 @@
 #include "registry/registry.h"
 
 namespace dnsd::api {
+
+// Listening-Configs of a long poll: records "dataId ^B group ^B md5 [^B tenant] ^A" (protocol
+// reference §4.3), at most 10,000; kInvalidArgument with the reason otherwise.
+absl::StatusOr<std::vector<config::ListenerIndex::Interest>> ParseListeningConfigs(
+    std::string_view text);
 
 struct ConfigApiOptions {
   int64_t max_content_bytes = 10 << 20;

@@ -524,7 +524,8 @@ void GrpcServer::Impl::OnUnary(std::shared_ptr<GrpcCall> call, const std::string
     return;
   }
   conn->last_active_ms = clock_.NowMs();
-  if (auto s = authorizer_({conn->id, parsed->type, parsed->access_token}); !s.ok()) {
+  if (auto s = authorizer_({conn->id, parsed->type, parsed->access_token, &parsed->body});
+      !s.ok()) {
     finish(Error(kGrpcNoRight, Msg(s)));
     return;
   }

@@ -21,6 +21,8 @@
 // and config listeners only enqueue. Thread-safe throughout.
 #pragma once
 
+#include <json/json.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -55,10 +57,12 @@ struct GrpcServerOptions {
 };
 
 // What a request carries for authentication; the hook decides. The default allows all.
+// `body` (the request's JSON) is valid during the call only.
 struct GrpcCaller {
   std::string connection_id;
   std::string type;
   std::string access_token;
+  const Json::Value* body = nullptr;
 };
 using GrpcAuthorizer = std::function<absl::Status(const GrpcCaller&)>;
 

@@ -631,7 +631,7 @@ void HttpServer::Dispatch(HttpConnection& conn) {
       ParseFormInto(request.body, request.params);
     }
   }
-  RouteRequest(request, responder);
+  RouteRequest(request, responder, /*guarded=*/true);
 }
 
 void HttpServer::DispatchInternal(const HttpRequest& request,
@@ -642,10 +642,11 @@ void HttpServer::DispatchInternal(const HttpRequest& request,
     responder.Send(HttpResponse::Text(501, "method is not served"));
     return;
   }
-  RouteRequest(request, responder);
+  HttpRequest copy = request;  // shares the caller's buffers, which outlive the call
+  RouteRequest(copy, responder, /*guarded=*/false);
 }
 
-void HttpServer::RouteRequest(const HttpRequest& request, Responder& responder) {
+void HttpServer::RouteRequest(HttpRequest& request, Responder& responder, bool guarded) {
   auto route = routes_.find(request.path);
   if (route == routes_.end()) {
     responder.Send(HttpResponse::Text(404, common::StrCat("no such API: ", request.path)));
@@ -669,6 +670,12 @@ void HttpServer::RouteRequest(const HttpRequest& request, Responder& responder) 
     response.headers.emplace_back("Allow", allow);
     responder.Send(std::move(response));
     return;
+  }
+  if (guarded && guard_) {
+    if (auto refusal = guard_(request)) {
+      responder.Send(std::move(*refusal));
+      return;
+    }
   }
   route->second.handler(request, responder);
   if (!responder.answered_) {

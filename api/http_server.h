@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -66,6 +67,10 @@ class Responder {
 };
 
 using Handler = std::function<void(const HttpRequest&, Responder&)>;
+// Runs before the route of every request that arrives on a connection: answers a refusal, or
+// nothing and may fill in request.principal. Requests given to DispatchInternal skip it (another
+// member forwarded them after its own guard passed them).
+using RequestGuard = std::function<std::optional<HttpResponse>(HttpRequest&)>;
 
 // Methods a route answers; others get 405 with an Allow header.
 enum MethodMask : uint32_t {
@@ -96,6 +101,7 @@ class HttpServer {
   ~HttpServer();
 
   void Route(std::string path, Handler handler, uint32_t methods = kAnyMethod);
+  void SetGuard(RequestGuard guard) { guard_ = std::move(guard); }
   // Serves a request that did not come on a connection (one another member forwarded) with the
   // same routes, on the calling thread; `reply` gets the answer once, from any thread.
   void DispatchInternal(const HttpRequest& request, std::function<void(HttpResponse)> reply);
@@ -109,7 +115,7 @@ class HttpServer {
   HttpServer(const HttpServerOptions& options, common::MetricsRegistry& metrics);
   void Dispatch(HttpConnection& conn);
   // Finds the request's route and runs it (404 / 405 when there is none).
-  void RouteRequest(const HttpRequest& request, Responder& responder);
+  void RouteRequest(HttpRequest& request, Responder& responder, bool guarded);
   // Counts a new connection from `ip`; false (and nothing counted) when a cap is reached.
   bool Admit(const std::string& ip, int& refused_status);
   void Release(const std::string& ip);
@@ -122,6 +128,7 @@ class HttpServer {
   int listen_fd_ = -1;
   int port_ = 0;
   std::unordered_map<std::string, Route_> routes_;
+  RequestGuard guard_;
   std::vector<std::unique_ptr<HttpWorker>> workers_;
   std::vector<std::thread> threads_;
   std::atomic<int> connections_{0};

@@ -61,6 +61,9 @@ struct HttpRequest {
   Params params;
   std::string_view body;
   std::string remote_ip;
+  // Who made the request, set by the server's guard once it has checked their credentials:
+  // a user name, or "" when auth is off (then the client's address identifies them).
+  std::string principal;
   // Names lowercased, in arrival order.
   const std::vector<std::pair<std::string, std::string>>* headers = nullptr;
 

@@ -1,6 +1,6 @@
-// MD5 (RFC 1321) as Nacos uses it: the lowercase hex digest of a config's UTF-8 bytes is the
-// config's version tag, compared by clients on every poll. MD5 is not used for security here.
-// Thread-safety: pure functions.
+// MD5 (RFC 1321, computed by OpenSSL) as Nacos uses it: the lowercase hex digest of a config's
+// UTF-8 bytes is the config's version tag, compared by clients on every poll. MD5 is not used for
+// security here. Thread-safety: pure functions.
 #pragma once
 
 #include <array>

@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/crypto.h"
 #include "common/strings.h"
 
 namespace dnsd {
@@ -151,6 +152,11 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"rrl_ipv4_prefix", Integer(&DaemonConfig::dns_rrl_ipv4_prefix, 8, 32)},
         {"rrl_ipv6_prefix", Integer(&DaemonConfig::dns_rrl_ipv6_prefix, 16, 128)},
         {"rrl_exempt", StringList(&DaemonConfig::dns_rrl_exempt)}}},
+      {"auth",
+       {{"enabled", Bool(&DaemonConfig::auth_enabled)},
+        {"token_secret", String(&DaemonConfig::auth_token_secret)},
+        {"token_secret_file", String(&DaemonConfig::auth_token_secret_file)},
+        {"token_ttl_s", Integer(&DaemonConfig::auth_token_ttl_s, 60, 365 * 86'400)}}},
       {"forward",
        {{"enabled", Bool(&DaemonConfig::forward_enabled)},
         {"upstreams", StringList(&DaemonConfig::forward_upstreams)},
@@ -255,14 +261,44 @@ absl::Status ResolveListenAddress(DaemonConfig& config, bool clustered) {
   if (config.http_address.empty()) {
     config.http_address = clustered ? config.advertise_ip : "127.0.0.1";
   }
-  if (!IsLoopbackAddress(config.http_address) && !config.insecure) {
+  if (IsLoopbackAddress(config.http_address) || config.insecure) return absl::OkStatus();
+  if (!config.auth_enabled) {
     return absl::FailedPreconditionError(common::StrCat(
         "http.address ", config.http_address,
-        " is reachable from other machines, and dnsd does not authenticate clients yet: anyone "
-        "who reaches it could change every service and config. Listen on a loopback address, "
-        "or pass --insecure (server.insecure = true) on a trusted network"));
+        " is reachable from other machines and auth is off: anyone who reaches it could change "
+        "every service and config. Turn auth on (auth.enabled, --auth on), listen on a loopback "
+        "address, or pass --insecure (server.insecure = true) on a trusted network"));
+  }
+  if (clustered) {
+    return absl::FailedPreconditionError(common::StrCat(
+        "http.address ", config.http_address,
+        " is reachable from other machines, and cluster members do not authenticate each other "
+        "yet: anyone who reaches the peer port could write to the cluster. Keep the cluster on "
+        "loopback or a private network and pass --insecure (server.insecure = true)"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> LoadTokenSecret(const DaemonConfig& config) {
+  std::string text = config.auth_token_secret;
+  if (!config.auth_token_secret_file.empty()) {
+    std::ifstream in(config.auth_token_secret_file);
+    if (!in) {
+      return absl::InvalidArgumentError(
+          common::StrCat("cannot read auth.token_secret_file ", config.auth_token_secret_file));
+    }
+    std::stringstream content;
+    content << in.rdbuf();
+    text = content.str();
+  }
+  const std::string_view trimmed = common::Trim(text);
+  if (trimmed.empty()) return std::string();
+  auto secret = common::Base64Decode(trimmed);
+  if (!secret) {
+    return absl::InvalidArgumentError(
+        "the auth token secret is not base64 (e.g. the output of `openssl rand -base64 32`)");
+  }
+  return *std::move(secret);
 }
 
 absl::Status ValidateConfig(const DaemonConfig& c) {

@@ -23,8 +23,8 @@ struct DaemonConfig {
   int64_t min_free_bytes = 32 << 20;
   // [http]
   // HTTP, gRPC and peer listen address. Empty: 127.0.0.1 for a single node, the advertised
-  // address for a cluster member (its peers must reach it). A non-loopback address needs
-  // `insecure` while dnsd has no authentication (ListenAddressAllowed).
+  // address for a cluster member (its peers must reach it). A non-loopback address needs auth
+  // on (a single node) or `insecure` (ResolveListenAddress).
   std::string http_address;
   bool insecure = false;
   int http_port = 8848;
@@ -38,6 +38,12 @@ struct DaemonConfig {
   int64_t http_body_timeout_ms = 30'000;
   int64_t http_idle_timeout_ms = 60'000;
   int http_max_connections = 0;  // 0: derived from the descriptor limit
+  // [auth] Nacos auth (auth/authenticator.h). The token secret is base64 (as Nacos's
+  // token.secret.key) of at least 32 bytes, given inline or, better, in a file only dnsd reads.
+  bool auth_enabled = false;
+  std::string auth_token_secret;
+  std::string auth_token_secret_file;
+  int64_t auth_token_ttl_s = 18'000;
   int http_max_connections_per_client = 256;
   // [naming]
   int64_t heartbeat_interval_ms = 5000;
@@ -155,11 +161,15 @@ absl::Status ApplyConfigToml(std::string_view text, std::string_view file_name,
 absl::Status LoadConfigFile(const std::string& path, DaemonConfig& config);
 // Cross-field checks run after flags are applied.
 // Fills in the HTTP listen address when none was configured (see http_address) and refuses a
-// non-loopback one without `insecure`: until dnsd authenticates clients, whoever reaches the
-// port can rewrite the registry and every config.
+// non-loopback one without `insecure` unless auth is on for a single node: without auth,
+// whoever reaches the port can rewrite the registry and every config, and until cluster
+// members authenticate each other, whoever reaches a member's peer port can too.
 absl::Status ResolveListenAddress(DaemonConfig& config, bool clustered);
 bool IsLoopbackAddress(std::string_view address);
 
 absl::Status ValidateConfig(const DaemonConfig& config);
+// The token secret's bytes: auth.token_secret_file's content or auth.token_secret, base64
+// decoded; "" when neither is set. kInvalidArgument for unreadable files or bad base64.
+absl::StatusOr<std::string> LoadTokenSecret(const DaemonConfig& config);
 
 }  // namespace dnsd

@@ -13,11 +13,14 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_split.h"
 #include "agent/agent.h"
+#include "api/auth_http_api.h"
 #include "api/config_http_api.h"
+#include "api/grpc_auth.h"
 #include "api/grpc_server.h"
 #include "api/http_server.h"
 #include "api/naming_http_api.h"
 #include "api/udp_push.h"
+#include "auth/authenticator.h"
 #include "common/clock.h"
 #include "common/event_loop.h"
 #include "common/fd_limit.h"
@@ -93,6 +96,11 @@ int main(int argc, char** argv) {
                "join a running cluster: wait to be added (POST /dnsd/v1/cluster/members on a "
                "member) instead of counting the listed members as the first voters");
   app.add_option("--zones", zones, "zone file or directory of *.zone files (default ./zones)");
+  std::string auth_mode;
+  app.add_option("--auth", auth_mode,
+                 "Nacos auth (users, roles, tokens) on every HTTP and gRPC API: on or off "
+                 "(auth.enabled; on needs auth.token_secret)")
+      ->check(CLI::IsMember({"on", "off", "true", "false"}));
   std::string health_check;
   app.add_option(
          "--health-check", health_check,
@@ -150,6 +158,7 @@ int main(int argc, char** argv) {
   if (!zones.empty()) config.dns_zones = zones;
   if (join) config.cluster_join = true;
   if (insecure) config.insecure = true;
+  if (!auth_mode.empty()) config.auth_enabled = auth_mode == "on" || auth_mode == "true";
   if (!health_check.empty()) config.health_check = health_check == "on" || health_check == "true";
   if (!cluster_conf.empty()) {
     config.cluster_conf_file = cluster_conf;
@@ -190,6 +199,16 @@ int main(int argc, char** argv) {
   const bool clustered = !membership->single_node();
   if (auto s = dnsd::ResolveListenAddress(config, clustered); !s.ok()) return Fail(s);
 
+  dnsd::auth::AuthOptions auth_options;
+  auth_options.enabled = config.auth_enabled;
+  auth_options.token_ttl_s = config.auth_token_ttl_s;
+  {
+    auto secret = dnsd::LoadTokenSecret(config);
+    if (!secret.ok()) return Fail(secret.status());
+    auth_options.token_secret = *std::move(secret);
+  }
+  if (auto s = dnsd::auth::ValidateAuthOptions(auth_options); !s.ok()) return Fail(s);
+
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) return Fail("cannot create data dir " + config.data_dir + ": " + ec.message());
@@ -227,8 +246,12 @@ int main(int argc, char** argv) {
   std::unique_ptr<dnsd::node::RaftCluster> raft_cluster;
   std::unique_ptr<dnsd::ClusterNaming> cluster_naming;  // Distro: ephemeral instances
   std::unique_ptr<dnsd::config::ConfigStore> config_store_owner;
+  dnsd::auth::AuthStore auth_store;  // users, roles, permissions: replicated, in memory
+  auto machines = [&] {
+    return dnsd::node::StateMachines{registry, *config_store_owner, auth_store};
+  };
   auto apply = [&](uint64_t index, std::string_view entry) {
-    return dnsd::node::ApplyLogEntry(registry, *config_store_owner, index, entry);
+    return dnsd::node::ApplyLogEntry(machines(), index, entry);
   };
   auto state = clustered ? dnsd::node::OpenClusterState(config.data_dir)
                          : dnsd::node::OpenStandaloneState(config.data_dir);
@@ -262,7 +285,7 @@ int main(int argc, char** argv) {
     std::_Exit(kStateFailure);
   };
   cluster_options.take_snapshot = [&, clustered]() -> absl::StatusOr<std::string> {
-    auto kept = dnsd::node::TakeStateSnapshot(registry, *config_store_owner);
+    auto kept = dnsd::node::TakeStateSnapshot(machines());
     // A single node's snapshot carries its configs: no peer could supply them when the store
     // is damaged and rebuilt. Not the history, which grows with every write.
     if (clustered || !kept.ok()) return kept;
@@ -272,7 +295,7 @@ int main(int argc, char** argv) {
     return dnsd::node::ExpandStateSnapshot(*config_store_owner, snapshot);
   };
   cluster_options.restore = [&](const std::string& snapshot) {
-    return dnsd::node::RestoreStateSnapshot(registry, *config_store_owner, snapshot, clock.NowMs());
+    return dnsd::node::RestoreStateSnapshot(machines(), snapshot, clock.NowMs());
   };
   if (clustered) {
     dnsd::distro::DistroOptions distro_options;
@@ -398,6 +421,11 @@ int main(int argc, char** argv) {
     };
     identity.ready = [&] { return cluster_naming->ready(); };
   }
+  // Nacos auth: every request of a connection passes the guard before its route.
+  dnsd::auth::Authenticator authenticator(auth_options, auth_store, clock, metrics);
+  dnsd::api::AuthHttpApi auth_api(authenticator, *proposer, metrics);
+  auth_api.RegisterRoutes(**http);
+  (*http)->SetGuard([&](dnsd::api::HttpRequest& request) { return auth_api.Guard(request); });
   dnsd::api::NamingHttpApi naming_api(registry, **config_store, *proposer, clock, metrics,
                                       identity);
   if (cluster_naming) naming_api.SetEphemeralRouting(cluster_naming->Routing());
@@ -496,6 +524,7 @@ int main(int argc, char** argv) {
                                                  clock, metrics);
     if (!created.ok()) return Fail(created.status());
     grpc = std::move(*created);
+    grpc->SetAuthorizer(dnsd::api::MakeGrpcAuthorizer(authenticator));
   }
 
   auto dns =
@@ -559,6 +588,12 @@ int main(int argc, char** argv) {
   (*health_checker)->Start();
   spdlog::info("dnsd listening: http {}:{} ({} threads), data {}", config.http_address,
                (*http)->port(), http_options.threads, config.data_dir);
+  if (authenticator.enabled() && !auth_store.HasAdmin()) {
+    spdlog::warn(
+        "auth is on and there is no admin yet: set its password once with POST "
+        "/nacos/v1/auth/users/admin (password=...)");
+  }
+  spdlog::info("auth {}", authenticator.enabled() ? "on: every API needs a token" : "off");
   spdlog::info("descriptor limit {}: at most {} HTTP connections ({} per client)", fd_limit,
                http_options.max_connections, http_options.max_connections_per_client);
   // Tests and scripts read this line to learn the ports when they asked for port 0.

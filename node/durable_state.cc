@@ -193,8 +193,11 @@ absl::Status MigrateLegacyLog(const std::string& data_dir, registry::Registry& r
         RepairHint(data_dir)));
   }
   spdlog::info("migrating the log in {} ({} entries) to a Raft log", legacy.string(), last);
+  // A log from before Raft holds no auth entries: its snapshot's auth part is empty.
+  auth::AuthStore no_auth;
+  const StateMachines machines{registry, config_store, no_auth};
   absl::Status replayed = (*log)->ForEach(1, [&](uint64_t index, std::string_view entry) {
-    absl::Status result = ApplyLogEntry(registry, config_store, index, entry);
+    absl::Status result = ApplyLogEntry(machines, index, entry);
     if (common::IsStorageFailure(result) || common::IsStateDamaged(result)) {
       return absl::UnavailableError(
           common::StrCat("applying log entry ", index, ": ", result.message()));
@@ -204,7 +207,7 @@ absl::Status MigrateLegacyLog(const std::string& data_dir, registry::Registry& r
   if (!replayed.ok()) return replayed;
   log->reset();
   if (last > 0) {
-    auto kept = TakeStateSnapshot(registry, config_store);
+    auto kept = TakeStateSnapshot(machines);
     auto whole =
         kept.ok() ? ExpandStateSnapshot(config_store, *kept, /*with_history=*/false) : kept;
     if (!whole.ok()) return whole.status();

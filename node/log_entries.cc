@@ -17,8 +17,15 @@ std::string ConfigLogEntry(const config::ConfigCommand& command) {
   return entry;
 }
 
-absl::Status ApplyLogEntry(registry::Registry& registry, config::ConfigStore& config_store,
-                           uint64_t index, std::string_view entry) {
+std::string AuthLogEntry(const auth::AuthCommand& command) {
+  std::string entry(1, kAuthEntryTag);
+  entry += auth::EncodeAuthCommand(command);
+  return entry;
+}
+
+absl::Status ApplyLogEntry(const StateMachines& machines, uint64_t index, std::string_view entry) {
+  registry::Registry& registry = machines.registry;
+  config::ConfigStore& config_store = machines.config;
   if (entry.empty()) return absl::InternalError("empty log entry");
   switch (entry.front()) {
     case kNamingEntryTag: {
@@ -43,6 +50,17 @@ absl::Status ApplyLogEntry(registry::Registry& registry, config::ConfigStore& co
             common::StrCat("log entry ", index, ": ", command.status().message()));
       }
       return config_store.Apply(index, *command);
+    }
+    case kAuthEntryTag: {
+      // Auth data lives in memory like the registry's durable part: rebuilt from the snapshot
+      // and the log at every start.
+      auto command = auth::DecodeAuthCommand(entry.substr(1));
+      DNSD_RETURN_IF_ERROR(config_store.RecordApplied(index));
+      if (!command.ok()) {
+        return absl::InternalError(
+            common::StrCat("log entry ", index, ": ", command.status().message()));
+      }
+      return machines.auth.Apply(*command);
     }
     default:
       DNSD_RETURN_IF_ERROR(config_store.RecordApplied(index));

@@ -1,6 +1,7 @@
-// Layout (version 1): "dnsdsnap", u8 version, u64 the config store's applied index, string
-// registry part (Registry::DurableSnapshot), u8 whether the config store follows, and if so
-// string config part (ConfigStore::Snapshot).
+// Layout (version 2): "dnsdsnap", u8 version, u64 the config store's applied index, string
+// registry part (Registry::DurableSnapshot), string auth part (AuthStore::Snapshot), u8 whether
+// the config store follows, and if so string config part (ConfigStore::Snapshot). Version 1,
+// from before auth, has no auth part and is still read.
 #include "node/state_snapshot.h"
 
 #include "common/byte_codec.h"
@@ -12,11 +13,13 @@ namespace dnsd::node {
 namespace {
 
 constexpr std::string_view kMagic = "dnsdsnap";
-constexpr uint8_t kVersion = 1;
+constexpr uint8_t kVersion = 2;
+constexpr uint8_t kVersionBeforeAuth = 1;
 
 struct Parts {
   uint64_t config_applied = 0;
   std::string registry;
+  std::string auth;
   bool has_config = false;
   std::string config;
 };
@@ -27,6 +30,7 @@ std::string Encode(const Parts& parts) {
   w.PutU8(kVersion);
   w.PutU64(parts.config_applied);
   w.PutString(parts.registry);
+  w.PutString(parts.auth);
   w.PutBool(parts.has_config);
   if (parts.has_config) w.PutString(parts.config);
   return w.Take();
@@ -38,9 +42,12 @@ absl::StatusOr<Parts> Decode(std::string_view snapshot) {
   Parts parts;
   uint8_t version;
   DNSD_RETURN_IF_ERROR(r.GetU8(version));
-  if (version != kVersion) return absl::DataLossError("unknown state snapshot version");
+  if (version != kVersion && version != kVersionBeforeAuth) {
+    return absl::DataLossError("unknown state snapshot version");
+  }
   DNSD_RETURN_IF_ERROR(r.GetU64(parts.config_applied));
   DNSD_RETURN_IF_ERROR(r.GetString(parts.registry));
+  if (version >= kVersion) DNSD_RETURN_IF_ERROR(r.GetString(parts.auth));
   DNSD_RETURN_IF_ERROR(r.GetBool(parts.has_config));
   if (parts.has_config) DNSD_RETURN_IF_ERROR(r.GetString(parts.config));
   if (!r.AtEnd()) return absl::DataLossError("trailing bytes after the state snapshot");
@@ -49,14 +56,15 @@ absl::StatusOr<Parts> Decode(std::string_view snapshot) {
 
 }  // namespace
 
-absl::StatusOr<std::string> TakeStateSnapshot(const registry::Registry& registry,
-                                              config::ConfigStore& config_store) {
+absl::StatusOr<std::string> TakeStateSnapshot(const StateMachines& machines) {
+  config::ConfigStore& config_store = machines.config;
   // Everything applied so far reaches the disk before Raft drops the entries behind it: the
   // store itself is the config part of this node's snapshot.
   DNSD_RETURN_IF_ERROR(config_store.Sync());
   Parts parts;
   parts.config_applied = config_store.applied_index();
-  parts.registry = registry.DurableSnapshot();
+  parts.registry = machines.registry.DurableSnapshot();
+  parts.auth = machines.auth.Snapshot();
   return Encode(parts);
 }
 
@@ -75,8 +83,9 @@ absl::StatusOr<std::string> ExpandStateSnapshot(config::ConfigStore& config_stor
   return Encode(*parts);
 }
 
-absl::Status RestoreStateSnapshot(registry::Registry& registry, config::ConfigStore& config_store,
-                                  std::string_view snapshot, int64_t now_ms) {
+absl::Status RestoreStateSnapshot(const StateMachines& machines, std::string_view snapshot,
+                                  int64_t now_ms) {
+  config::ConfigStore& config_store = machines.config;
   auto parts = Decode(snapshot);
   if (!parts.ok()) return parts.status();
   if (config_store.applied_index() < parts->config_applied) {
@@ -88,7 +97,8 @@ absl::Status RestoreStateSnapshot(registry::Registry& registry, config::ConfigSt
     }
     DNSD_RETURN_IF_ERROR(config_store.Restore(parts->config));
   }
-  return registry.RestoreDurable(parts->registry, now_ms);
+  DNSD_RETURN_IF_ERROR(machines.auth.Restore(parts->auth));
+  return machines.registry.RestoreDurable(parts->registry, now_ms);
 }
 
 }  // namespace dnsd::node

@@ -1,12 +1,13 @@
 // A Raft snapshot of this node's state machines, taken at an applied index so that the log up
-// to there can be dropped. The snapshot a node keeps holds the registry's durable part and
-// the config store's applied index only: the config store is its own durable copy (synced
-// before the log is compacted), so compaction costs no copy of it. When a follower needs the
-// snapshot, the leader expands it with every record of its config store.
+// to there can be dropped. The snapshot a node keeps holds the registry's durable part, the
+// auth store and the config store's applied index only: the config store is its own durable copy
+// (synced before the log is compacted), so compaction costs no copy of it. When a follower needs
+// the snapshot, the leader expands it with every record of its config store.
 //
-// Restoring: the registry (in memory) always; the config part only when the store has applied
-// less than the snapshot holds (a follower behind the leader). At a restart the store on disk
-// is as new or newer, and entries it already holds are skipped when the tail is applied.
+// Restoring: the registry and the auth store (in memory) always; the config part only when the
+// store has applied less than the snapshot holds (a follower behind the leader). At a restart the
+// store on disk is as new or newer, and entries it already holds are skipped when the tail is
+// applied.
 //
 // Thread-safety: call on the thread that applies log entries (the Raft node's).
 #pragma once
@@ -16,13 +17,11 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "config/config_store.h"
-#include "registry/registry.h"
+#include "node/log_entries.h"
 
 namespace dnsd::node {
 
-absl::StatusOr<std::string> TakeStateSnapshot(const registry::Registry& registry,
-                                              config::ConfigStore& config_store);
+absl::StatusOr<std::string> TakeStateSnapshot(const StateMachines& machines);
 // The snapshot with the config store's records added: all of them for a follower (leader
 // side); without history for the snapshot a single node keeps, which only serves to rebuild
 // a damaged store (its configs come back whole, its history from the entries after it).
@@ -31,7 +30,7 @@ absl::StatusOr<std::string> ExpandStateSnapshot(config::ConfigStore& config_stor
                                                 bool with_history = true);
 // kDataLoss when the bytes are not a snapshot (nothing changed), or when the store is behind a
 // snapshot that does not carry it; a config store write failure as the store reports it.
-absl::Status RestoreStateSnapshot(registry::Registry& registry, config::ConfigStore& config_store,
-                                  std::string_view snapshot, int64_t now_ms);
+absl::Status RestoreStateSnapshot(const StateMachines& machines, std::string_view snapshot,
+                                  int64_t now_ms);
 
 }  // namespace dnsd::node

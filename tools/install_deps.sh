@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libevent-dev libldns-dev libleveldb-dev libsnappy-dev libjsoncpp-dev libspdlog-dev libfmt-dev
   libabsl-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc zlib1g-dev
-  libcli11-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev libtomlplusplus-dev libssl-dev libcrypt-dev libgtest-dev libgmock-dev libbenchmark-dev
   curl dnsutils knot-dnsutils python3 python3-dnspython python3-grpcio python3-h2 python3-protobuf wrk clang-format
   nsd iproute2 util-linux nftables
 )

@@ -68,18 +68,15 @@ class Node {
     cluster.compact_every = options.snapshot_every;
     Node* n = node.get();
     cluster.take_snapshot = [n]() -> absl::StatusOr<std::string> {
-      auto kept = TakeStateSnapshot(n->registry_, *n->state_.config);
+      auto kept = TakeStateSnapshot(n->machines());
       if (!kept.ok()) return kept;
       return ExpandStateSnapshot(*n->state_.config, *kept, /*with_history=*/false);
     };
     cluster.restore = [n](const std::string& snapshot) {
-      return RestoreStateSnapshot(n->registry_, *n->state_.config, snapshot, 0);
+      return RestoreStateSnapshot(n->machines(), snapshot, 0);
     };
     auto created = RaftCluster::Create(
-        cluster,
-        [n](uint64_t i, std::string_view e) {
-          return ApplyLogEntry(n->registry_, *n->state_.config, i, e);
-        },
+        cluster, [n](uint64_t i, std::string_view e) { return ApplyLogEntry(n->machines(), i, e); },
         node->metrics_);
     if (!created.ok()) return WithRepairHint(created.status(), dir);
     node->raft_ = std::move(*created);
@@ -118,7 +115,9 @@ class Node {
  private:
   Node() = default;
   common::MetricsRegistry metrics_;
+  StateMachines machines() { return {registry_, *state_.config, auth_}; }
   registry::Registry registry_{registry::RegistryOptions{}};
+  auth::AuthStore auth_;
   ClusterState state_;
   std::unique_ptr<RaftCluster> raft_;
 };

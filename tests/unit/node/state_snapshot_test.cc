@@ -38,40 +38,46 @@ std::unique_ptr<config::ConfigStore> OpenStore(const std::string& name) {
 TEST(StateSnapshotTest, KeptSmallExpandedForAFollower) {
   registry::Registry leader_registry(registry::RegistryOptions{});
   auto leader_store = OpenStore("snap-leader");
+  auth::AuthStore auth, follower_auth;
   uint64_t index = 0;
   for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE(ApplyLogEntry(leader_registry, *leader_store, ++index,
+    ASSERT_TRUE(ApplyLogEntry(StateMachines{leader_registry, *leader_store, auth}, ++index,
                               PublishEntry("c" + std::to_string(i), std::string(200, 'x')))
                     .ok());
   }
-  ASSERT_TRUE(
-      ApplyLogEntry(leader_registry, *leader_store, ++index, PersistentInstanceEntry("10.0.0.1"))
-          .ok());
-  auto kept = TakeStateSnapshot(leader_registry, *leader_store);
+  ASSERT_TRUE(ApplyLogEntry(StateMachines{leader_registry, *leader_store, auth}, ++index,
+                            PersistentInstanceEntry("10.0.0.1"))
+                  .ok());
+  auto kept = TakeStateSnapshot(StateMachines{leader_registry, *leader_store, auth});
   ASSERT_TRUE(kept.ok()) << kept.status();
   EXPECT_LT(kept->size(), 2000u) << "the config store is not copied into the kept snapshot";
 
   // A restart: the store on disk holds everything; the registry comes from the snapshot.
   registry::Registry restarted(registry::RegistryOptions{});
-  ASSERT_TRUE(RestoreStateSnapshot(restarted, *leader_store, *kept, 0).ok());
+  ASSERT_TRUE(RestoreStateSnapshot(StateMachines{restarted, *leader_store, auth}, *kept, 0).ok());
   ASSERT_NE(restarted.Find({"public", "DEFAULT_GROUP", "db"}), nullptr);
 
   // A follower whose store is behind cannot use the kept snapshot, and says why...
   registry::Registry follower_registry(registry::RegistryOptions{});
   auto follower_store = OpenStore("snap-follower");
-  const absl::Status refused = RestoreStateSnapshot(follower_registry, *follower_store, *kept, 0);
+  const absl::Status refused = RestoreStateSnapshot(
+      StateMachines{follower_registry, *follower_store, follower_auth}, *kept, 0);
   EXPECT_EQ(refused.code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(follower_store->applied_index(), 0u);
   // ...but the expanded one carries the store.
   auto full = ExpandStateSnapshot(*leader_store, *kept);
   ASSERT_TRUE(full.ok()) << full.status();
   EXPECT_GT(full->size(), 50u * 200);
-  ASSERT_TRUE(RestoreStateSnapshot(follower_registry, *follower_store, *full, 0).ok());
+  ASSERT_TRUE(RestoreStateSnapshot(StateMachines{follower_registry, *follower_store, follower_auth},
+                                   *full, 0)
+                  .ok());
   EXPECT_EQ(follower_store->applied_index(), index);
   ASSERT_NE(follower_store->Get({"", "DEFAULT_GROUP", "c49"}), nullptr);
   ASSERT_NE(follower_registry.Find({"public", "DEFAULT_GROUP", "db"}), nullptr);
   EXPECT_FALSE(
-      RestoreStateSnapshot(follower_registry, *follower_store, full->substr(0, 20), 0).ok());
+      RestoreStateSnapshot(StateMachines{follower_registry, *follower_store, follower_auth},
+                           full->substr(0, 20), 0)
+          .ok());
 }
 
 }  // namespace

@@ -1,0 +1,536 @@
+#include "api/auth_http_api.h"
+
+#include <algorithm>
+
+#include "api/config_http_api.h"
+#include "api/json_writer.h"
+#include "api/request_parsing.h"
+#include "auth/password.h"
+#include "common/crypto.h"
+#include "common/strings.h"
+#include "node/log_entries.h"
+
+namespace dnsd::api {
+namespace {
+
+using auth::Action;
+using auth::Resource;
+using Kind = AccessNeed::Kind;
+
+constexpr std::string_view kAuthPrefix = "/nacos/v1/auth/";
+constexpr size_t kMaxNameBytes = 128;
+constexpr int64_t kMaxPageSize = 1000;
+
+bool StartsWithAny(std::string_view path, std::initializer_list<std::string_view> prefixes) {
+  for (std::string_view p : prefixes) {
+    if (path.starts_with(p)) return true;
+  }
+  return false;
+}
+
+// Nacos's naming resource: the group from groupName, else from "group@@name", else the default.
+Resource NamingResource(const Params& params) {
+  Resource r;
+  r.type = "naming";
+  r.namespace_id = params.Get("namespaceId");
+  std::string service = params.Get("serviceName");
+  std::string group = params.Get("groupName");
+  if (const size_t at = service.find("@@"); at != std::string::npos) {
+    if (group.empty()) group = service.substr(0, at);
+    service = service.substr(at + 2);
+  }
+  if (group.empty() && !service.empty()) group = "DEFAULT_GROUP";
+  r.group = group;
+  r.name = service;
+  return r;
+}
+
+Resource ConfigResource(std::string_view tenant, std::string_view group, std::string_view data_id) {
+  Resource r;
+  r.type = "config";
+  r.namespace_id = config::NormalizeTenant(tenant);
+  r.group = group.empty() && !data_id.empty() ? "DEFAULT_GROUP" : std::string(group);
+  r.name = std::string(data_id);
+  return r;
+}
+
+Resource ConfigResource(const Params& params) {
+  std::string tenant = params.Get("tenant");
+  if (tenant.empty()) tenant = params.Get("namespaceId");
+  return ConfigResource(tenant, params.Get("group"), params.Get("dataId"));
+}
+
+std::string Msg(const absl::Status& s) { return std::string(common::ToStd(s.message())); }
+
+bool IsRead(Method m) { return m == Method::kGet || m == Method::kHead; }
+
+HttpResponse Refusal(int status, std::string_view message) {
+  return HttpResponse::Text(status, std::string(message));
+}
+
+HttpResponse Result(int code, std::string_view message) {
+  JsonWriter w;
+  w.BeginObject().Key("code").Int(code).Key("message").String(message).Key("data").Null();
+  w.EndObject();
+  return HttpResponse::Json(code, w.Take());
+}
+
+int AuthHttpStatus(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kAlreadyExists:
+      return 409;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+      return 400;
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
+      return 403;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+// A user or role name: 1..128 bytes of UTF-8 without control characters, spaces or the
+// resource separator.
+absl::Status CheckName(std::string_view what, std::string_view name) {
+  if (name.empty())
+    return absl::InvalidArgumentError(common::StrCat("Parameter '", what, "' is missing"));
+  if (name.size() > kMaxNameBytes || !common::IsValidUtf8(name)) {
+    return absl::InvalidArgumentError(common::StrCat(what, " is too long or not UTF-8"));
+  }
+  for (unsigned char c : name) {
+    if (c <= ' ' || c == 0x7f || c == ':') {
+      return absl::InvalidArgumentError(
+          common::StrCat(what, " must not contain spaces, control characters or ':'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+struct PageRequest {
+  int64_t page_no = 1;
+  int64_t page_size = 100;
+};
+
+absl::StatusOr<PageRequest> ParsePage(const Params& params) {
+  PageRequest p;
+  auto no = IntParam(params, "pageNo", 1);
+  if (!no.ok()) return no.status();
+  auto size = IntParam(params, "pageSize", 100);
+  if (!size.ok()) return size.status();
+  if (*no < 1 || *size < 1 || *size > kMaxPageSize) {
+    return absl::InvalidArgumentError("pageNo must be >= 1 and pageSize 1..1000");
+  }
+  p.page_no = *no;
+  p.page_size = *size;
+  return p;
+}
+
+// Nacos's Page: {"totalCount","pageNumber","pagesAvailable","pageItems":[...]}.
+template <typename T, typename WriteItem>
+HttpResponse PageOf(const std::vector<T>& items, const PageRequest& page, WriteItem write_item) {
+  const int64_t total = static_cast<int64_t>(items.size());
+  JsonWriter w;
+  w.BeginObject()
+      .Key("totalCount")
+      .Int(total)
+      .Key("pageNumber")
+      .Int(page.page_no)
+      .Key("pagesAvailable")
+      .Int((total + page.page_size - 1) / page.page_size)
+      .Key("pageItems")
+      .BeginArray();
+  const int64_t first = (page.page_no - 1) * page.page_size;
+  for (int64_t i = first; i < total && i < first + page.page_size; ++i) {
+    write_item(w, items[static_cast<size_t>(i)]);
+  }
+  w.EndArray().EndObject();
+  return HttpResponse::Json(200, w.Take());
+}
+
+// search=blur: substring; otherwise (accurate): equal, and an empty filter matches all.
+bool Matches(std::string_view value, std::string_view filter, bool blur) {
+  if (filter.empty()) return true;
+  return blur ? value.find(filter) != std::string_view::npos : value == filter;
+}
+
+}  // namespace
+
+absl::StatusOr<AccessNeed> RequiredAccess(const HttpRequest& request) {
+  const std::string_view path = request.path;
+  const bool read = IsRead(request.method);
+  AccessNeed need;
+  if (path == "/nacos/v1/auth/login" || path == "/nacos/v1/auth/users/login" ||
+      path == "/nacos/v1/auth/users/admin" || path == "/metrics" ||
+      path == "/nacos/v1/console/server/state" ||
+      StartsWithAny(path, {"/nacos/v1/console/health/", "/nacos/v2/console/health/"})) {
+    need.kind = Kind::kOpen;
+    return need;
+  }
+  if (path.starts_with(kAuthPrefix)) {
+    if (path == "/nacos/v1/auth/users" && request.method == Method::kPut) {
+      need.kind = Kind::kSelfOrAdmin;
+      need.self = request.params.Get("username");
+      return need;
+    }
+    need.kind = Kind::kAdmin;
+    return need;
+  }
+  if (StartsWithAny(path, {"/nacos/v1/ns/", "/nacos/v2/ns/"})) {
+    if (StartsWithAny(
+            path, {"/nacos/v1/ns/operator/", "/nacos/v2/ns/operator/", "/nacos/v1/ns/ops/",
+                   "/nacos/v2/ns/ops/", "/nacos/v2/ns/client", "/nacos/v1/ns/instance/statuses"})) {
+      need.kind = read ? Kind::kUser : Kind::kAdmin;
+      return need;
+    }
+    need.kind = Kind::kResources;
+    need.resources.emplace_back(NamingResource(request.params),
+                                read ? Action::kRead : Action::kWrite);
+    return need;
+  }
+  if (StartsWithAny(path, {"/nacos/v1/cs/", "/nacos/v2/cs/"})) {
+    need.kind = Kind::kResources;
+    if (path == "/nacos/v1/cs/configs/listener") {
+      // A long poll reads every config it lists (GET lists a config's listeners: a read too).
+      if (const std::string* listening = request.params.Find("Listening-Configs")) {
+        auto interests = ParseListeningConfigs(*listening);
+        if (!interests.ok()) return interests.status();
+        for (const auto& interest : *interests) {
+          need.resources.emplace_back(
+              ConfigResource(interest.key.tenant, interest.key.group, interest.key.data_id),
+              Action::kRead);
+        }
+        return need;
+      }
+      need.resources.emplace_back(ConfigResource(request.params), Action::kRead);
+      return need;
+    }
+    const bool history = path.find("/history") != std::string_view::npos;
+    need.resources.emplace_back(ConfigResource(request.params),
+                                read || history ? Action::kRead : Action::kWrite);
+    return need;
+  }
+  need.kind = read ? Kind::kUser : Kind::kAdmin;
+  return need;
+}
+
+AuthHttpApi::AuthHttpApi(auth::Authenticator& authenticator, node::Proposer& proposer,
+                         common::MetricsRegistry& metrics)
+    : authenticator_(authenticator),
+      store_(authenticator.store()),
+      proposer_(proposer),
+      metrics_(metrics) {}
+
+std::optional<HttpResponse> AuthHttpApi::Guard(HttpRequest& request) {
+  if (!authenticator_.enabled()) return std::nullopt;
+  auto need = RequiredAccess(request);
+  if (!need.ok()) return Refusal(400, Msg(need.status()));
+  if (need->kind == Kind::kOpen) return std::nullopt;
+  std::string_view token;
+  if (std::string_view bearer = request.Header("authorization"); bearer.starts_with("Bearer ")) {
+    token = bearer.substr(7);
+  }
+  if (token.empty()) token = request.Header("accesstoken");
+  if (token.empty()) {
+    if (const std::string* t = request.params.Find("accessToken")) token = *t;
+  }
+  // The auth APIs take user names and passwords as their subject (a user to create), never as
+  // credentials: those need a token.
+  const bool auth_api = request.path.starts_with(kAuthPrefix);
+  auto who = authenticator_.Authenticate(token, auth_api ? "" : request.params.Get("username"),
+                                         auth_api ? "" : request.params.Get("password"));
+  if (!who.ok()) return Refusal(403, Msg(who.status()));
+  absl::Status allowed;
+  switch (need->kind) {
+    case Kind::kOpen:
+    case Kind::kUser:
+      break;
+    case Kind::kAdmin:
+      allowed = authenticator_.RequireAdmin(*who);
+      break;
+    case Kind::kSelfOrAdmin:
+      if (need->self != who->username) allowed = authenticator_.RequireAdmin(*who);
+      break;
+    case Kind::kResources:
+      for (const auto& [resource, action] : need->resources) {
+        allowed = authenticator_.Authorize(*who, resource, action);
+        if (!allowed.ok()) break;
+      }
+      break;
+  }
+  if (!allowed.ok()) return Refusal(403, Msg(allowed));
+  request.principal = who->username;
+  return std::nullopt;
+}
+
+void AuthHttpApi::RegisterRoutes(HttpServer& server) {
+  auto bind = [this](void (AuthHttpApi::*fn)(Req, Resp)) {
+    return [this, fn](Req req, Resp resp) { (this->*fn)(req, resp); };
+  };
+  server.Route("/nacos/v1/auth/login", bind(&AuthHttpApi::Login), kPostMethod);
+  server.Route("/nacos/v1/auth/users/login", bind(&AuthHttpApi::Login), kPostMethod);
+  server.Route("/nacos/v1/auth/users/admin", bind(&AuthHttpApi::CreateAdmin), kPostMethod);
+  server.Route("/nacos/v1/auth/users", bind(&AuthHttpApi::Users),
+               kGetMethod | kPostMethod | kPutMethod | kDeleteMethod);
+  server.Route("/nacos/v1/auth/users/search", bind(&AuthHttpApi::SearchUsers), kGetMethod);
+  server.Route("/nacos/v1/auth/roles", bind(&AuthHttpApi::Roles),
+               kGetMethod | kPostMethod | kDeleteMethod);
+  server.Route("/nacos/v1/auth/roles/search", bind(&AuthHttpApi::SearchRoles), kGetMethod);
+  server.Route("/nacos/v1/auth/permissions", bind(&AuthHttpApi::Permissions),
+               kGetMethod | kPostMethod | kDeleteMethod);
+  // What a console or SDK asks before it shows a login page (Nacos's ServerStateController).
+  server.Route(
+      "/nacos/v1/console/server/state",
+      [this](Req, Resp resp) {
+        JsonWriter w;
+        w.BeginObject()
+            .Key("auth_enabled")
+            .String(authenticator_.enabled() ? "true" : "false")
+            .Key("login_page_enabled")
+            .String(authenticator_.enabled() ? "true" : "false")
+            .Key("auth_system_type")
+            .String("nacos")
+            .Key("auth_admin_request")
+            .String(authenticator_.enabled() && !store_.HasAdmin() ? "true" : "false")
+            .EndObject();
+        resp.Send(HttpResponse::Json(200, w.Take()));
+      },
+      kGetMethod);
+}
+
+void AuthHttpApi::Write(const auth::AuthCommand& command, std::string ok_message, Resp resp) {
+  DeferredReply reply = resp.Defer();
+  proposer_.Propose(node::AuthLogEntry(command),
+                    [reply, ok = std::move(ok_message)](absl::Status status) {
+                      if (status.ok()) {
+                        reply.Send(Result(200, ok));
+                      } else {
+                        reply.Send(Result(AuthHttpStatus(status), Msg(status)));
+                      }
+                    });
+}
+
+void AuthHttpApi::Login(Req req, Resp resp) {
+  if (!authenticator_.enabled()) {
+    resp.Send(Refusal(400, "auth is not enabled on this server: requests need no token"));
+    return;
+  }
+  auto result = authenticator_.Login(req.params.Get("username"), req.params.Get("password"));
+  if (!result.ok()) {
+    resp.Send(Refusal(403, Msg(result.status())));
+    return;
+  }
+  JsonWriter w;
+  w.BeginObject()
+      .Key("accessToken")
+      .String(result->token)
+      .Key("tokenTtl")
+      .Int(result->ttl_s)
+      .Key("globalAdmin")
+      .Bool(result->global_admin)
+      .Key("username")
+      .String(req.params.Get("username"))
+      .EndObject();
+  HttpResponse response = HttpResponse::Json(200, w.Take());
+  response.headers.emplace_back("Authorization", "Bearer " + result->token);
+  resp.Send(std::move(response));
+}
+
+void AuthHttpApi::CreateAdmin(Req req, Resp resp) {
+  if (store_.HasAdmin()) {
+    resp.Send(Result(409, "have admin user cannot use it"));
+    return;
+  }
+  std::string username = req.params.Get("username", "nacos");
+  std::string password = req.params.Get("password");
+  if (auto s = CheckName("username", username); !s.ok()) {
+    resp.Send(Result(400, Msg(s)));
+    return;
+  }
+  // No password given: a random one, shown once in the answer (as Nacos 2.4 does).
+  if (password.empty()) password = common::Base64UrlEncode(common::RandomBytes(12));
+  auto hash = auth::HashPassword(password);
+  if (!hash.ok()) {
+    resp.Send(Result(400, Msg(hash.status())));
+    return;
+  }
+  auth::AuthCommand c;
+  c.op = auth::AuthOp::kCreateAdmin;
+  c.username = username;
+  c.password_hash = *hash;
+  DeferredReply reply = resp.Defer();
+  proposer_.Propose(node::AuthLogEntry(c), [reply, username, password](absl::Status status) {
+    if (!status.ok()) {
+      reply.Send(Result(AuthHttpStatus(status), Msg(status)));
+      return;
+    }
+    JsonWriter w;
+    w.BeginObject().Key("username").String(username).Key("password").String(password);
+    w.EndObject();
+    reply.Send(HttpResponse::Json(200, w.Take()));
+  });
+}
+
+void AuthHttpApi::Users(Req req, Resp resp) {
+  const std::string username = req.params.Get("username");
+  switch (req.method) {
+    case Method::kGet:
+    case Method::kHead: {
+      auto page = ParsePage(req.params);
+      if (!page.ok()) return resp.Send(Result(400, Msg(page.status())));
+      const bool blur = req.params.Get("search") == "blur";
+      std::vector<std::string> users;
+      for (auto& name : store_.Usernames()) {
+        if (Matches(name, username, blur)) users.push_back(std::move(name));
+      }
+      // Password hashes are not handed out (Nacos lists them; nobody needs them).
+      return resp.Send(PageOf(users, *page, [](JsonWriter& w, const std::string& name) {
+        w.BeginObject().Key("username").String(name).EndObject();
+      }));
+    }
+    case Method::kPost:
+    case Method::kPut: {
+      const bool create = req.method == Method::kPost;
+      const std::string password = req.params.Get(create ? "password" : "newPassword");
+      if (auto s = CheckName("username", username); !s.ok()) return resp.Send(Result(400, Msg(s)));
+      if (password.empty()) {
+        return resp.Send(Result(
+            400,
+            common::StrCat("Parameter '", create ? "password" : "newPassword", "' is missing")));
+      }
+      auto hash = auth::HashPassword(password);
+      if (!hash.ok()) return resp.Send(Result(400, Msg(hash.status())));
+      auth::AuthCommand c;
+      c.op = create ? auth::AuthOp::kCreateUser : auth::AuthOp::kSetPassword;
+      c.username = username;
+      c.password_hash = *hash;
+      return Write(c, create ? "create user ok!" : "update user ok!", resp);
+    }
+    case Method::kDelete: {
+      if (auto s = CheckName("username", username); !s.ok()) return resp.Send(Result(400, Msg(s)));
+      auth::AuthCommand c;
+      c.op = auth::AuthOp::kDeleteUser;
+      c.username = username;
+      return Write(c, "delete user ok!", resp);
+    }
+    default:
+      return resp.Send(Result(405, "method not allowed"));
+  }
+}
+
+void AuthHttpApi::SearchUsers(Req req, Resp resp) {
+  const std::string filter = req.params.Get("username");
+  JsonWriter w;
+  w.BeginArray();
+  for (const auto& name : store_.Usernames()) {
+    if (Matches(name, filter, /*blur=*/true)) w.String(name);
+  }
+  w.EndArray();
+  resp.Send(HttpResponse::Json(200, w.Take()));
+}
+
+void AuthHttpApi::Roles(Req req, Resp resp) {
+  const std::string role = req.params.Get("role");
+  const std::string username = req.params.Get("username");
+  switch (req.method) {
+    case Method::kGet:
+    case Method::kHead: {
+      auto page = ParsePage(req.params);
+      if (!page.ok()) return resp.Send(Result(400, Msg(page.status())));
+      const bool blur = req.params.Get("search") == "blur";
+      std::vector<auth::RoleBinding> bindings;
+      for (auto& b : store_.Bindings()) {
+        if (Matches(b.role, role, blur) && Matches(b.username, username, blur)) {
+          bindings.push_back(std::move(b));
+        }
+      }
+      return resp.Send(PageOf(bindings, *page, [](JsonWriter& w, const auth::RoleBinding& b) {
+        w.BeginObject().Key("role").String(b.role).Key("username").String(b.username).EndObject();
+      }));
+    }
+    case Method::kPost:
+    case Method::kDelete: {
+      if (auto s = CheckName("role", role); !s.ok()) return resp.Send(Result(400, Msg(s)));
+      const bool bind = req.method == Method::kPost;
+      if (bind) {
+        if (auto s = CheckName("username", username); !s.ok())
+          return resp.Send(Result(400, Msg(s)));
+      }
+      auth::AuthCommand c;
+      c.op = bind ? auth::AuthOp::kBindRole : auth::AuthOp::kUnbindRole;
+      c.role = role;
+      c.username = username;
+      return Write(c, bind ? "add role ok!" : "delete role of user " + username + " ok!", resp);
+    }
+    default:
+      return resp.Send(Result(405, "method not allowed"));
+  }
+}
+
+void AuthHttpApi::SearchRoles(Req req, Resp resp) {
+  const std::string filter = req.params.Get("role");
+  std::vector<std::string> roles;
+  for (const auto& b : store_.Bindings()) {
+    if (Matches(b.role, filter, /*blur=*/true) && (roles.empty() || roles.back() != b.role)) {
+      roles.push_back(b.role);  // bindings are sorted by role
+    }
+  }
+  JsonWriter w;
+  w.BeginArray();
+  for (const auto& r : roles) w.String(r);
+  w.EndArray();
+  resp.Send(HttpResponse::Json(200, w.Take()));
+}
+
+void AuthHttpApi::Permissions(Req req, Resp resp) {
+  const std::string role = req.params.Get("role");
+  switch (req.method) {
+    case Method::kGet:
+    case Method::kHead: {
+      auto page = ParsePage(req.params);
+      if (!page.ok()) return resp.Send(Result(400, Msg(page.status())));
+      const bool blur = req.params.Get("search") == "blur";
+      std::vector<auth::Permission> permissions;
+      for (auto& p : store_.Permissions()) {
+        if (Matches(p.role, role, blur)) permissions.push_back(std::move(p));
+      }
+      return resp.Send(PageOf(permissions, *page, [](JsonWriter& w, const auth::Permission& p) {
+        w.BeginObject()
+            .Key("role")
+            .String(p.role)
+            .Key("resource")
+            .String(p.resource)
+            .Key("action")
+            .String(p.action)
+            .EndObject();
+      }));
+    }
+    case Method::kPost:
+    case Method::kDelete: {
+      const std::string resource = req.params.Get("resource");
+      const std::string action = req.params.Get("action");
+      if (auto s = CheckName("role", role); !s.ok()) return resp.Send(Result(400, Msg(s)));
+      if (resource.empty() || resource.size() > 512 || !common::IsValidUtf8(resource)) {
+        return resp.Send(Result(400, "Parameter 'resource' is missing or longer than 512 bytes"));
+      }
+      if (!auth::IsValidActionName(action)) {
+        return resp.Send(Result(400, "Parameter 'action' must be r, w or rw"));
+      }
+      auth::AuthCommand c;
+      c.op = req.method == Method::kPost ? auth::AuthOp::kGrant : auth::AuthOp::kRevoke;
+      c.role = role;
+      c.resource = resource;
+      c.action = action;
+      return Write(c, req.method == Method::kPost ? "add permission ok!" : "delete permission ok!",
+                   resp);
+    }
+    default:
+      return resp.Send(Result(405, "method not allowed"));
+  }
+}
+
+}  // namespace dnsd::api

@@ -1,0 +1,85 @@
+#include "api/grpc_auth.h"
+
+#include "api/grpc_payload.h"
+#include "config/config_model.h"
+
+namespace dnsd::api {
+namespace {
+
+using auth::Action;
+using auth::Resource;
+using Kind = AccessNeed::Kind;
+
+Resource NamingResource(const Json::Value& body) {
+  Resource r;
+  r.type = "naming";
+  r.namespace_id = JsonString(body, "namespace");
+  std::string service = JsonString(body, "serviceName");
+  std::string group = JsonString(body, "groupName");
+  if (const size_t at = service.find("@@"); at != std::string::npos) {
+    if (group.empty()) group = service.substr(0, at);
+    service = service.substr(at + 2);
+  }
+  if (group.empty() && !service.empty()) group = "DEFAULT_GROUP";
+  r.group = group;
+  r.name = service;
+  return r;
+}
+
+Resource ConfigResource(const Json::Value& object) {
+  Resource r;
+  r.type = "config";
+  r.namespace_id = config::NormalizeTenant(JsonString(object, "tenant"));
+  r.name = JsonString(object, "dataId");
+  r.group = JsonString(object, "group");
+  if (r.group.empty() && !r.name.empty()) r.group = "DEFAULT_GROUP";
+  return r;
+}
+
+}  // namespace
+
+AccessNeed RequiredGrpcAccess(std::string_view type, const Json::Value& body) {
+  AccessNeed need;
+  need.kind = Kind::kResources;
+  if (type == "HealthCheckRequest" || type == "ServerCheckRequest" ||
+      type == "ConnectionSetupRequest") {
+    need.kind = Kind::kOpen;
+  } else if (type == "InstanceRequest" || type == "BatchInstanceRequest" ||
+             type == "PersistentInstanceRequest") {
+    need.resources.emplace_back(NamingResource(body), Action::kWrite);
+  } else if (type == "ServiceQueryRequest" || type == "SubscribeServiceRequest" ||
+             type == "ServiceListRequest") {
+    need.resources.emplace_back(NamingResource(body), Action::kRead);
+  } else if (type == "ConfigQueryRequest") {
+    need.resources.emplace_back(ConfigResource(body), Action::kRead);
+  } else if (type == "ConfigPublishRequest" || type == "ConfigRemoveRequest") {
+    need.resources.emplace_back(ConfigResource(body), Action::kWrite);
+  } else if (type == "ConfigBatchListenRequest") {
+    const Json::Value& contexts = body["configListenContexts"];
+    if (contexts.isArray()) {
+      for (const auto& context : contexts) {
+        if (context.isObject()) need.resources.emplace_back(ConfigResource(context), Action::kRead);
+      }
+    }
+  } else {
+    need.kind = Kind::kUser;  // types without data of their own
+  }
+  return need;
+}
+
+GrpcAuthorizer MakeGrpcAuthorizer(auth::Authenticator& authenticator) {
+  return [&authenticator](const GrpcCaller& caller) -> absl::Status {
+    if (!authenticator.enabled()) return absl::OkStatus();
+    static const Json::Value kEmpty(Json::objectValue);
+    const AccessNeed need = RequiredGrpcAccess(caller.type, caller.body ? *caller.body : kEmpty);
+    if (need.kind == Kind::kOpen) return absl::OkStatus();
+    auto who = authenticator.Authenticate(caller.access_token, "", "");
+    if (!who.ok()) return who.status();
+    for (const auto& [resource, action] : need.resources) {
+      if (auto s = authenticator.Authorize(*who, resource, action); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  };
+}
+
+}  // namespace dnsd::api
