@@ -72,7 +72,10 @@ absl::StatusOr<TokenClaims> VerifyToken(std::string_view key, std::string_view t
   const Json::Value& sub = payload["sub"];
   const Json::Value& exp = payload["exp"];
   if (!sub.isString() || sub.asString().empty()) return Invalid("no subject");
-  if (!exp.isInt64()) return Invalid("no expiry");
+  // An integer as written (1.8e9 is a number, not NumericDate spelled as Nacos writes it).
+  const bool integer =
+      exp.type() == Json::intValue || (exp.type() == Json::uintValue && exp.isInt64());
+  if (!integer) return Invalid("no expiry");
   TokenClaims claims;
   claims.subject = sub.asString();
   claims.expires_at_s = exp.asInt64();
