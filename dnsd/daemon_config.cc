@@ -191,7 +191,9 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"election_ticks", Integer(&DaemonConfig::cluster_election_ticks, 3, 1000)},
         {"propose_timeout_ms", Integer(&DaemonConfig::cluster_propose_timeout_ms, 100, 600'000)},
         {"snapshot_every", Integer(&DaemonConfig::cluster_snapshot_every, 0, 100'000'000)},
-        {"join", Bool(&DaemonConfig::cluster_join)}}},
+        {"join", Bool(&DaemonConfig::cluster_join)},
+        {"key", String(&DaemonConfig::cluster_key)},
+        {"key_file", String(&DaemonConfig::cluster_key_file)}}},
       {"distro",
        {{"sync_delay_ms", Integer(&DaemonConfig::distro_sync_delay_ms, 0, 60'000)},
         {"verify_interval_ms", Integer(&DaemonConfig::distro_verify_interval_ms, 100, 3'600'000)},
@@ -269,23 +271,26 @@ absl::Status ResolveListenAddress(DaemonConfig& config, bool clustered) {
         "every service and config. Turn auth on (auth.enabled, --auth on), listen on a loopback "
         "address, or pass --insecure (server.insecure = true) on a trusted network"));
   }
-  if (clustered) {
+  if (clustered && config.cluster_key.empty() && config.cluster_key_file.empty()) {
     return absl::FailedPreconditionError(common::StrCat(
         "http.address ", config.http_address,
-        " is reachable from other machines, and cluster members do not authenticate each other "
-        "yet: anyone who reaches the peer port could write to the cluster. Keep the cluster on "
-        "loopback or a private network and pass --insecure (server.insecure = true)"));
+        " is reachable from other machines and cluster.key is not set: anyone who reaches the "
+        "peer port could write to the cluster. Set cluster.key (or cluster.key_file) on every "
+        "member, or pass --insecure (server.insecure = true) on a trusted network"));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> LoadTokenSecret(const DaemonConfig& config) {
-  std::string text = config.auth_token_secret;
-  if (!config.auth_token_secret_file.empty()) {
-    std::ifstream in(config.auth_token_secret_file);
+namespace {
+
+// A secret given inline or in a file (which wins), base64; "" when neither is set.
+absl::StatusOr<std::string> LoadSecret(const std::string& inline_value, const std::string& file,
+                                       std::string_view key_name) {
+  std::string text = inline_value;
+  if (!file.empty()) {
+    std::ifstream in(file);
     if (!in) {
-      return absl::InvalidArgumentError(
-          common::StrCat("cannot read auth.token_secret_file ", config.auth_token_secret_file));
+      return absl::InvalidArgumentError(common::StrCat("cannot read ", key_name, "_file ", file));
     }
     std::stringstream content;
     content << in.rdbuf();
@@ -296,9 +301,25 @@ absl::StatusOr<std::string> LoadTokenSecret(const DaemonConfig& config) {
   auto secret = common::Base64Decode(trimmed);
   if (!secret) {
     return absl::InvalidArgumentError(
-        "the auth token secret is not base64 (e.g. the output of `openssl rand -base64 32`)");
+        common::StrCat(key_name, " is not base64 (e.g. the output of `openssl rand -base64 32`)"));
   }
   return *std::move(secret);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> LoadTokenSecret(const DaemonConfig& config) {
+  return LoadSecret(config.auth_token_secret, config.auth_token_secret_file, "auth.token_secret");
+}
+
+absl::StatusOr<std::string> LoadClusterKey(const DaemonConfig& config) {
+  auto key = LoadSecret(config.cluster_key, config.cluster_key_file, "cluster.key");
+  if (key.ok() && !key->empty() && key->size() < kMinClusterKeyBytes) {
+    return absl::InvalidArgumentError(common::StrCat(
+        "cluster.key is shorter than ", kMinClusterKeyBytes,
+        " bytes: use the base64 of at least that many random bytes, the same on every member"));
+  }
+  return key;
 }
 
 absl::Status ValidateConfig(const DaemonConfig& c) {

@@ -147,6 +147,10 @@ struct DaemonConfig {
   int64_t cluster_propose_timeout_ms = 5000;     // a write's wait for a leader
   int64_t cluster_snapshot_every = 10000;        // applied entries between log compactions
   bool cluster_join = false;                     // join a running cluster (see --join)
+  // The key members prove to each other on the peer port (node/peer_auth.h): base64 of at
+  // least 32 bytes, the same on every member; inline or in a file only dnsd reads.
+  std::string cluster_key;
+  std::string cluster_key_file;
 
   // [distro] Replication of ephemeral instances between the members (distro/README.md).
   int64_t distro_sync_delay_ms = 10;           // changes to one client merged within this
@@ -161,9 +165,9 @@ absl::Status ApplyConfigToml(std::string_view text, std::string_view file_name,
 absl::Status LoadConfigFile(const std::string& path, DaemonConfig& config);
 // Cross-field checks run after flags are applied.
 // Fills in the HTTP listen address when none was configured (see http_address) and refuses a
-// non-loopback one without `insecure` unless auth is on for a single node: without auth,
-// whoever reaches the port can rewrite the registry and every config, and until cluster
-// members authenticate each other, whoever reaches a member's peer port can too.
+// non-loopback one without `insecure` unless auth is on (and, for a cluster member, a cluster
+// key is set): without auth whoever reaches the port can rewrite the registry and every
+// config, and without the key whoever reaches a member's peer port can.
 absl::Status ResolveListenAddress(DaemonConfig& config, bool clustered);
 bool IsLoopbackAddress(std::string_view address);
 
@@ -171,5 +175,9 @@ absl::Status ValidateConfig(const DaemonConfig& config);
 // The token secret's bytes: auth.token_secret_file's content or auth.token_secret, base64
 // decoded; "" when neither is set. kInvalidArgument for unreadable files or bad base64.
 absl::StatusOr<std::string> LoadTokenSecret(const DaemonConfig& config);
+inline constexpr size_t kMinClusterKeyBytes = 32;
+// The cluster key's bytes (cluster.key_file or cluster.key, base64), "" when unset;
+// kInvalidArgument for unreadable files, bad base64 or fewer than 32 bytes.
+absl::StatusOr<std::string> LoadClusterKey(const DaemonConfig& config);
 
 }  // namespace dnsd

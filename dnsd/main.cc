@@ -91,6 +91,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 65535));
   app.add_option("--cluster-conf", cluster_conf,
                  "Nacos cluster.conf listing the cluster's members (ip[:port] per line)");
+  std::string cluster_key_file;
+  app.add_option("--cluster-key-file", cluster_key_file,
+                 "file with the cluster key (base64, >= 32 bytes, the same on every member) that "
+                 "members prove to each other on the peer port (cluster.key_file)");
   bool join = false;
   app.add_flag("--join", join,
                "join a running cluster: wait to be added (POST /dnsd/v1/cluster/members on a "
@@ -157,6 +161,7 @@ int main(int argc, char** argv) {
   if (dns_workers >= 0) config.dns_workers = dns_workers;
   if (!zones.empty()) config.dns_zones = zones;
   if (join) config.cluster_join = true;
+  if (!cluster_key_file.empty()) config.cluster_key_file = cluster_key_file;
   if (insecure) config.insecure = true;
   if (!auth_mode.empty()) config.auth_enabled = auth_mode == "on" || auth_mode == "true";
   if (!health_check.empty()) config.health_check = health_check == "on" || health_check == "true";
@@ -277,6 +282,16 @@ int main(int argc, char** argv) {
   cluster_options.compact_every = static_cast<uint64_t>(config.cluster_snapshot_every);
   cluster_options.join = config.cluster_join;
   cluster_options.min_free_bytes = static_cast<uint64_t>(config.min_free_bytes);
+  {
+    auto key = dnsd::LoadClusterKey(config);
+    if (!key.ok()) return Fail(key.status());
+    cluster_options.cluster_key = *std::move(key);
+    if (clustered && cluster_options.cluster_key.empty()) {
+      spdlog::warn(
+          "cluster.key is not set: the peer port accepts calls from anyone who reaches "
+          "it (fine on loopback; set a key on a network)");
+    }
+  }
   cluster_options.fatal = [](const absl::Status& s) {
     // Crash-only: the restart rebuilds the damaged state from the snapshot and the log.
     spdlog::critical("stopping: {}; the next start rebuilds the state from the log",

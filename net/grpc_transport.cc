@@ -224,6 +224,9 @@ class GrpcTransport::Impl {
             options_.metrics_prefix + "_rejected_calls_total",
             "gRPC calls refused by the transport (unknown method, oversized or compressed "
             "message, bad headers)")),
+        unauthenticated_calls_(metrics.GetCounter(
+            options_.metrics_prefix + "_unauthenticated_calls_total",
+            "gRPC calls refused for lacking valid credentials (call_auth_header)")),
         accept_errors_(metrics.GetCounter(options_.metrics_prefix + "_accept_errors_total",
                                           "accept() failures on the gRPC port")),
         refused_connections_(
@@ -355,6 +358,7 @@ class GrpcTransport::Impl {
   const GrpcTransportOptions options_;
   common::Counter& protocol_errors_;
   common::Counter& rejected_calls_;
+  common::Counter& unauthenticated_calls_;
   common::Counter& accept_errors_;
   common::Counter& refused_connections_;
   common::Counter& keepalive_closes_;
@@ -887,7 +891,9 @@ bool H2Connection::OnHeaders(uint32_t stream_id, std::string block, bool end_str
     WriteRst(stream_id, kRefusedStream);
     return true;
   }
-  std::string_view method, path, content_type;
+  std::string_view method, path, content_type, credential;
+  bool has_credential = false;
+  const std::string& auth_header = transport_.options_.call_auth_header;
   for (const auto& f : fields) {
     if (f.name == ":method")
       method = f.value;
@@ -895,6 +901,10 @@ bool H2Connection::OnHeaders(uint32_t stream_id, std::string block, bool end_str
       path = f.value;
     else if (f.name == "content-type")
       content_type = f.value;
+    else if (!auth_header.empty() && f.name == auth_header && !has_credential) {
+      credential = f.value;
+      has_credential = true;
+    }
   }
   if (method != "POST") {
     transport_.rejected_calls_.Inc();
@@ -912,8 +922,12 @@ bool H2Connection::OnHeaders(uint32_t stream_id, std::string block, bool end_str
   s.send_window = peer_initial_window_;
   s.call = std::make_shared<GrpcCall>(transport_.owner_, weak_from_this(), stream_id, peer_);
   streams_.emplace(stream_id, std::move(stream));
-  if (auto stream_method = transport_.options_.stream_methods.find(path);
-      stream_method != transport_.options_.stream_methods.end()) {
+  if (transport_.options_.check_call_auth &&
+      (!has_credential || !transport_.options_.check_call_auth(credential))) {
+    transport_.unauthenticated_calls_.Inc();
+    Reject(s, kGrpcUnauthenticated, "this port serves cluster members only: no valid peer key");
+  } else if (auto stream_method = transport_.options_.stream_methods.find(path);
+             stream_method != transport_.options_.stream_methods.end()) {
     s.bidi = true;
     s.handler = stream_method->second(s.call);
   } else if (auto unary = transport_.options_.unary_methods.find(path);

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "common/metrics.h"
@@ -35,6 +36,7 @@ enum GrpcCode : int {
   kGrpcUnimplemented = 12,
   kGrpcInternal = 13,
   kGrpcUnavailable = 14,
+  kGrpcUnauthenticated = 16,
 };
 
 // One server call (a unary request or the server side of a stream). Any thread may use it.
@@ -105,6 +107,12 @@ struct GrpcTransportOptions {
   // Stream methods are called on the transport thread when a stream opens; they return its
   // handler.
   std::map<std::string, StreamMethod, std::less<>> stream_methods;
+  // When set, every call must carry the request header `call_auth_header` (lowercase) with a
+  // value `check_call_auth` accepts; others are answered UNAUTHENTICATED before any method
+  // sees them, and counted in <prefix>_unauthenticated_calls_total. The peer port's cluster
+  // key check (node/peer_auth.h).
+  std::string call_auth_header;
+  std::function<bool(std::string_view value)> check_call_auth;
   // Metric names start with this ("dnsd_grpc" for the client port, "dnsd_peer" for peers).
   std::string metrics_prefix = "dnsd_grpc";
 };

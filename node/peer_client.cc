@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "node/peer_auth.h"
 #include "node/raft_wire.h"
 
 namespace dnsd::node {
@@ -21,8 +22,10 @@ int64_t SteadyNowMs() {
 
 }  // namespace
 
-PeerClient::PeerClient(std::string target, size_t snapshot_chunk_bytes)
-    : target_(std::move(target)), snapshot_chunk_bytes_(snapshot_chunk_bytes) {
+PeerClient::PeerClient(std::string target, size_t snapshot_chunk_bytes, std::string cluster_key)
+    : target_(std::move(target)),
+      snapshot_chunk_bytes_(snapshot_chunk_bytes),
+      cluster_key_(std::move(cluster_key)) {
   grpc::ChannelArguments args;
   // Reconnect quickly after a peer restarts, but back off (x1.6, jittered) up to 2 s while
   // it stays away.
@@ -55,6 +58,12 @@ grpc::ClientContext* PeerClient::NewContext(int deadline_ms) {
   context->set_deadline(DeadlineIn(deadline_ms));
   // Fail fast while the peer is unreachable instead of queueing inside grpc++.
   context->set_wait_for_ready(false);
+  if (!cluster_key_.empty()) {
+    const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+    context->AddMetadata(std::string(kPeerAuthHeader), PeerCredential(cluster_key_, now_s));
+  }
   live_.insert(context);
   return context;
 }

@@ -55,7 +55,10 @@ class PeerClient {
   using ForwardDone = Done<dnsd::peer::ForwardResponse>;
 
   // "ip:port" of the peer port.
-  explicit PeerClient(std::string target, size_t snapshot_chunk_bytes = kDefaultSnapshotChunkBytes);
+  // `cluster_key`: every call carries the credential node/peer_auth.h makes from it (none
+  // when empty).
+  explicit PeerClient(std::string target, size_t snapshot_chunk_bytes = kDefaultSnapshotChunkBytes,
+                      std::string cluster_key = {});
   ~PeerClient();
 
   void SendRaft(raft::Message message);
@@ -101,6 +104,7 @@ class PeerClient {
 
   const std::string target_;
   const size_t snapshot_chunk_bytes_;
+  const std::string cluster_key_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<dnsd::peer::Peer::Stub> stub_;
   PeerClientStats stats_;

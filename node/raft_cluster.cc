@@ -6,6 +6,7 @@
 #include "common/strings.h"
 #include "common/thread_name.h"
 #include "node/durable_state.h"
+#include "node/peer_auth.h"
 #include "node/raft_wire.h"
 #include "spdlog/spdlog.h"
 
@@ -152,6 +153,15 @@ absl::Status RaftCluster::Listen() {
     OnForwardCall(std::move(call), std::move(message));
   };
   for (auto& [method, handler] : options_.peer_methods) transport.unary_methods[method] = handler;
+  if (!options_.cluster_key.empty()) {
+    transport.call_auth_header = std::string(kPeerAuthHeader);
+    transport.check_call_auth = [key = options_.cluster_key](std::string_view credential) {
+      const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+      return VerifyPeerCredential(key, credential, now_s);
+    };
+  }
   auto server = net::GrpcTransport::Start(std::move(transport), metrics_);
   if (!server.ok()) {
     return absl::UnavailableError(
@@ -174,7 +184,8 @@ void RaftCluster::Start() {
     for (const auto& member : options_.membership.members) {
       if (options_.standalone || member.raft_id() == self_id_) continue;
       peers_.emplace(member.raft_id(),
-                     std::make_unique<PeerClient>(TargetOf(member), options_.snapshot_chunk_bytes));
+                     std::make_unique<PeerClient>(TargetOf(member), options_.snapshot_chunk_bytes,
+                                                  options_.cluster_key));
     }
   }
   timers_->RunEvery(kProbeEveryMs, [this] {
@@ -235,7 +246,8 @@ PeerClient* RaftCluster::Peer(raft::NodeId id) {
   auto member = cluster::ParseMember(context->second);
   if (!member.ok() || member->raft_id() != id) return nullptr;
   auto [it, inserted] = peers_.emplace(
-      id, std::make_unique<PeerClient>(TargetOf(*member), options_.snapshot_chunk_bytes));
+      id, std::make_unique<PeerClient>(TargetOf(*member), options_.snapshot_chunk_bytes,
+                                       options_.cluster_key));
   spdlog::info("Raft: peer {} ({}) added", id, context->second);
   return it->second.get();
 }

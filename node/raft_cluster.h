@@ -78,6 +78,10 @@ struct RaftClusterOptions {
   // what runs when a state machine's files turn out damaged.
   uint64_t min_free_bytes = 0;
   std::function<void(const absl::Status&)> fatal;
+  // The cluster key (raw bytes, node/peer_auth.h): when set, this node's calls to peers carry
+  // its credential and its peer port answers no call without a valid one. Empty: peers are
+  // not authenticated (loopback and trusted networks only; see ResolveListenAddress).
+  std::string cluster_key;
 };
 
 enum class MemberState { kUp, kSuspicious, kDown };

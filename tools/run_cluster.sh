@@ -16,6 +16,8 @@ dns_port=${DNSD_DNS_PORT:-$default_dns_port}
 work=data-cluster
 mkdir -p "$work"
 printf '# written by tools/run_cluster.sh\n127.0.0.1:8848\n127.0.0.2:8848\n127.0.0.3:8848\n' >"$work/cluster.conf"
+# The key the members prove to each other on their peer ports (node/peer_auth.h).
+[[ -s $work/cluster.key ]] || (umask 077 && head -c 32 /dev/urandom | base64 >"$work/cluster.key")
 
 pids=()
 stop_all() {
@@ -27,7 +29,8 @@ trap stop_all EXIT INT TERM
 for i in 1 2 3; do
   ip=127.0.0.$i
   build/bin/dnsd --cluster-conf "$work/cluster.conf" --advertise-ip "$ip" --http-address "$ip" \
-    --dns-address "$ip" --dns-port "$dns_port" --data-dir "$work/node$i" "$@" 2>>"$work/node$i.log" &
+    --dns-address "$ip" --dns-port "$dns_port" --data-dir "$work/node$i" \
+    --cluster-key-file "$work/cluster.key" "$@" 2>>"$work/node$i.log" &
   pids+=($!)
 done
 echo "3 nodes starting; logs in $work/node{1,2,3}.log. Try:"

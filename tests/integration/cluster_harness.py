@@ -2,6 +2,7 @@
 dnsd processes on 127.0.0.1-3 (each under its own uid, so nftables can tell their packets
 apart on loopback), and nftables cuts of a node's peer links.
 """
+import base64
 import http.client
 import json
 import os
@@ -81,21 +82,31 @@ class Cluster:
         with open(self.conf, "w") as f:
             f.write("# three nodes in one network namespace\n")
             f.writelines(f"{ip}:{HTTP_PORT}\n" for ip in IPS)
+        # Members prove this key to each other on their peer ports (node/peer_auth.h).
+        key_file = os.path.join(self.work, "cluster.key")
+        with open(key_file, "w") as f:
+            f.write(base64.b64encode(os.urandom(32)).decode() + "\n")
         join_conf = os.path.join(self.work, "join.conf")
         with open(join_conf, "w") as f:
             f.writelines(f"{ip}:{HTTP_PORT}\n" for ip in IPS + list(joining))
+        self.token = None  # set by tests that turn auth on
         self.nodes = {}
         for i, ip in enumerate(IPS + list(joining)):
             data_dir = os.path.join(self.work, f"node{i + 1}")
             os.makedirs(data_dir)
-            args = ["--advertise-ip", ip, "--cluster-conf", self.conf]
+            args = ["--advertise-ip", ip, "--cluster-conf", self.conf, "--cluster-key-file", key_file]
             if ip in joining:
-                args = ["--advertise-ip", ip, "--cluster-conf", join_conf, "--join"]
+                args = ["--advertise-ip", ip, "--cluster-conf", join_conf, "--join",
+                        "--cluster-key-file", key_file]
             self.nodes[ip] = DnsdProcess(
                 data_dir=data_dir, address=ip, run_as_uid=30001 + i, config_text=config_text,
                 extra_args=args, health_check=health_check)
             self.nodes[ip].grpc_port = GRPC_PORT
             self.nodes[ip].dns_port = DNS_PORT
+
+    def auth_params(self):
+        """The token the harness's own reads of cluster pages carry when auth is on."""
+        return {"accessToken": self.token} if self.token else {}
 
     def uid(self, ip):
         return self.nodes[ip].run_as_uid
@@ -115,12 +126,12 @@ class Cluster:
         return view["extendInfo"].get("raftMembership", "") if view else None
 
     def voters(self, ip):
-        status, body = call(ip, "GET", "/dnsd/v1/cluster/members", timeout=5)
+        status, body = call(ip, "GET", "/dnsd/v1/cluster/members", self.auth_params(), timeout=5)
         members = json.loads(body)["data"] if status == 200 else []
         return sorted(m["ip"] for m in members if m["extendInfo"].get("raftMembership") == "VOTER")
 
     def self_view(self, ip):
-        status, body = call(ip, "GET", "/nacos/v1/core/cluster/self", timeout=5)
+        status, body = call(ip, "GET", "/nacos/v1/core/cluster/self", self.auth_params(), timeout=5)
         return json.loads(body)["data"] if status == 200 else None
 
     def role(self, ip):

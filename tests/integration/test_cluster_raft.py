@@ -24,7 +24,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_harness import (  # noqa: E402
-    CONFIG, GRPC_PORT, HTTP_PORT, IPS, JS_DIR, SNAPSHOT_EVERY, Cluster, Partition, call, config_on,
+    CONFIG, GRPC_PORT, HTTP_PORT, IPS, PEER_PORT, JS_DIR, SNAPSHOT_EVERY, Cluster, Partition, call, config_on,
     enter_private_network_namespace, publish)
 from harness import wait_until  # noqa: E402
 from nacos_grpc import NacosGrpcClient  # noqa: E402
@@ -86,6 +86,27 @@ class ClusterRaftTest(unittest.TestCase):
         status, metrics  = call(leader, "GET", "/metrics")
         self.assertIn("dnsd_raft_is_leader 1", metrics)
         self.assertIn("dnsd_cluster_members_up 3", metrics)
+
+    def test_peer_port_serves_key_holders_only(self):
+        # A client that reaches a member's peer port gets nothing without the cluster key,
+        # whatever it claims: no header, a forged one, Nacos's server User-Agent.
+        import grpc
+        ip = self.cluster.leader()
+        before = self.cluster.metric(ip, "dnsd_peer_unauthenticated_calls_total")
+        channel = grpc.insecure_channel(f"{ip}:{PEER_PORT}", options=[("grpc.primary_user_agent", "Nacos-Server:v2.4.0")])
+        try:
+            for method in ("/dnsd.peer.Peer/Raft", "/dnsd.peer.Peer/Forward", "/dnsd.peer.Peer/ForwardHttp"):
+                call_peer = channel.unary_unary(method)
+                for metadata in ((), (("x-dnsd-peer-auth", f"{int(time.time())}.{'0' * 64}"),),
+                                 (("x-dnsd-peer-auth", "Nacos-Server"),)):
+                    with self.assertRaises(grpc.RpcError) as refused:
+                        call_peer(b"", metadata=metadata, timeout=5)
+                    self.assertEqual(refused.exception.code(), grpc.StatusCode.UNAUTHENTICATED, (method, metadata))
+        finally:
+            channel.close()
+        self.assertGreaterEqual(self.cluster.metric(ip, "dnsd_peer_unauthenticated_calls_total") - before, 9)
+        # The members themselves, holding the key, carry on.
+        self.assertTrue(publish(ip, "after-strangers", "v"))
 
     def test_writes_through_every_node_with_curl_grpc_and_the_npm_sdk(self):
         leader = self.cluster.leader()

@@ -1,4 +1,5 @@
 """Start-up behaviour: defaults, clear errors with exit code 2, graceful shutdown."""
+import base64
 import os
 import socket
 import subprocess
@@ -93,25 +94,30 @@ class StartupTest(unittest.TestCase):
             proc.terminate()
             _, err = proc.communicate(timeout=20)
         self.assertIn("dnsd listening: http 127.0.0.1:", err)
-        # A wildcard (or any non-loopback) address is refused without --insecure, by flag or file.
+        # A wildcard (or any non-loopback) address is refused with auth off and without
+        # --insecure, by flag or file.
         out = run_dnsd("--http-address", "0.0.0.0", "--http-port", "0", "--data-dir", tempfile.mkdtemp())
         self.assertEqual(out.returncode, 2)
         self.assertIn("--insecure", out.stderr)
-        self.assertIn("does not authenticate", out.stderr)
+        self.assertIn("auth is off", out.stderr)
         path = self.write_config('[http]\naddress = "::"\n')
         out = run_dnsd("--config", path, "--http-port", "0", "--data-dir", tempfile.mkdtemp())
         self.assertEqual(out.returncode, 2)
         self.assertIn("http.address ::", out.stderr)
-        # With it (here from the file), dnsd starts there.
-        path = self.write_config('[server]\ninsecure = true\n[http]\naddress = "0.0.0.0"\n')
-        proc = subprocess.Popen([DNSD, "--config", path, "--http-port", "0", "--dns-port", "0",
-                                 "--grpc-port", "0", "--data-dir", tempfile.mkdtemp()],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        try:
-            self.assertTrue(proc.stdout.readline().startswith("dnsd ready"))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+        # With it (here from the file), or with auth on, dnsd starts there.
+        secret = base64.b64encode(os.urandom(32)).decode()
+        for text in ('[server]\ninsecure = true\n[http]\naddress = "0.0.0.0"\n',
+                     f'[auth]\nenabled = true\ntoken_secret = "{secret}"\n[http]\naddress = "0.0.0.0"\n'):
+            path = self.write_config(text)
+            proc = subprocess.Popen([DNSD, "--config", path, "--http-port", "0", "--dns-port", "0",
+                                     "--grpc-port", "0", "--data-dir", tempfile.mkdtemp()],
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            try:
+                self.assertTrue(proc.stdout.readline().startswith("dnsd ready"), text)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=20)
+                proc.stdout.close()
 
     def test_threads_are_named_by_role(self):
         d = DnsdProcess(extra_args=["--dns-workers", "2", "--http-threads", "1"]).start()

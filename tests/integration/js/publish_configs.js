@@ -2,6 +2,7 @@
 // one JSON line, which publishes the SDK reported as successful. Used by the cluster tests to
 // write through a follower with a real SDK:
 //   node publish_configs.js <ip:port> <dataId prefix> <count>
+// NACOS_USERNAME and NACOS_PASSWORD, when set, become the SDK's username/password options.
 'use strict';
 
 const fs = require('node:fs');
@@ -14,7 +15,9 @@ async function main() {
   const count = Number(countText);
   const quiet = { info() {}, warn() {}, error() {}, debug() {}, log() {} };
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dnsd-js-cache-'));
-  const client = new DataClient({ logger: quiet, serverAddr, cacheDir, requestTimeout: 10000 });
+  const { NACOS_USERNAME: username, NACOS_PASSWORD: password } = process.env;
+  const client = new DataClient({ logger: quiet, serverAddr, cacheDir, requestTimeout: 10000,
+                                  ...(username ? { username, password } : {}) });
   client.on('error', () => {});
   await client.ready();
   const acknowledged = [];

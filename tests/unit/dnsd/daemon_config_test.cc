@@ -9,6 +9,12 @@ namespace {
 
 TEST(DaemonConfigTest, ReadsKnownKeys) {
   DaemonConfig c;
+  DaemonConfig cluster;
+  EXPECT_EQ(*LoadClusterKey(cluster), "");
+  cluster.cluster_key = "c2hvcnQ=";  // "short"
+  EXPECT_FALSE(LoadClusterKey(cluster).ok());
+  cluster.cluster_key = std::string(44, 'A');  // 33 zero bytes
+  EXPECT_EQ(LoadClusterKey(cluster)->size(), 33u);
   ASSERT_TRUE(ApplyConfigToml(R"(
 [server]
 data_dir = "/var/lib/dnsd"
@@ -60,6 +66,20 @@ TEST(DaemonConfigTest, ExampleFileIsValid) {
   EXPECT_TRUE(ValidateConfig(c).ok());
 }
 
+TEST(DaemonConfigTest, TokenSecretIsBase64InlineOrFromAFile) {
+  DaemonConfig c;
+  EXPECT_EQ(*LoadTokenSecret(c), "");
+  c.auth_token_secret = "c2VjcmV0";  // "secret"
+  EXPECT_EQ(*LoadTokenSecret(c), "secret");
+  c.auth_token_secret = "not base64!";
+  EXPECT_FALSE(LoadTokenSecret(c).ok());
+  c.auth_token_secret_file = "/nonexistent/secret";
+  EXPECT_FALSE(LoadTokenSecret(c).ok());
+  ASSERT_TRUE(ApplyConfigToml("[auth]\nenabled = true\ntoken_ttl_s = 30\n", "t", c).code() ==
+              absl::StatusCode::kInvalidArgument)
+      << "a lifetime under a minute is refused";
+}
+
 TEST(DaemonConfigTest, ListenAddressDefaultsToLoopbackAndNeedsInsecureOtherwise) {
   DaemonConfig single;
   ASSERT_TRUE(ResolveListenAddress(single, /*clustered=*/false).ok());
@@ -78,6 +98,16 @@ TEST(DaemonConfigTest, ListenAddressDefaultsToLoopbackAndNeedsInsecureOtherwise)
   DaemonConfig far_member;
   far_member.advertise_ip = "10.0.0.4";
   EXPECT_FALSE(ResolveListenAddress(far_member, /*clustered=*/true).ok());
+  // Auth on opens other addresses to a single node; a cluster member also needs the cluster
+  // key that its peers check.
+  DaemonConfig guarded;
+  guarded.http_address = "10.0.0.4";
+  guarded.auth_enabled = true;
+  EXPECT_TRUE(ResolveListenAddress(guarded, /*clustered=*/false).ok());
+  far_member.auth_enabled = true;
+  EXPECT_FALSE(ResolveListenAddress(far_member, /*clustered=*/true).ok());
+  far_member.cluster_key = "a2V5";
+  EXPECT_TRUE(ResolveListenAddress(far_member, /*clustered=*/true).ok());
   for (const char* loopback : {"127.0.0.1", "127.255.0.9", "::1", "localhost"}) {
     EXPECT_TRUE(IsLoopbackAddress(loopback)) << loopback;
   }

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "node/peer_auth.h"
 #include "testing/files.h"
 #include "testing/recorder.h"
 
@@ -60,6 +61,7 @@ class RaftClusterTest : public ::testing::Test {
     options.peer_listen_address = "127.0.0.1";
     options.peer_port = peer_port;
     options.tick_ms = 20;
+    if (static_cast<size_t>(i) < keys_.size()) options.cluster_key = keys_[i];
     options.propose_timeout_ms = 5000;
     options.peer_target = [this](const cluster::Member& m) {
       std::lock_guard lock(ports_mu_);
@@ -118,7 +120,8 @@ class RaftClusterTest : public ::testing::Test {
 
   std::string dir_;
   std::vector<cluster::Member> members_;
-  uint64_t compact_every_ = 0;  // > 0: compaction, and snapshots sent in 1 KiB chunks
+  uint64_t compact_every_ = 0;     // > 0: compaction, and snapshots sent in 1 KiB chunks
+  std::vector<std::string> keys_;  // cluster keys by node; none: peers are not authenticated
   std::mutex ports_mu_;
   std::map<int, int> ports_;  // HTTP port (the member's name) -> peer port
   std::vector<std::unique_ptr<TestNode>> nodes_;
@@ -266,6 +269,65 @@ TEST_F(RaftClusterTest, PeerCallsFromStrangersAreRefusedAndCounted) {
   // The stranger's huge term did not disturb the cluster.
   EXPECT_LT(nodes_[0]->cluster->raft_status().term, 1000u);
   ASSERT_TRUE(ProposeAndWait(0, "still-fine").ok());
+}
+
+// Members holding the cluster key; node 2 holds another one.
+class RaftClusterKeyTest : public RaftClusterTest {
+ protected:
+  void SetUp() override {
+    keys_ = {std::string(32, 'k'), std::string(32, 'k'), std::string(32, 'x')};
+    RaftClusterTest::SetUp();
+  }
+};
+
+TEST_F(RaftClusterKeyTest, OnlyKeyHoldersTakePartInTheCluster) {
+  int leader = WaitForLeader();
+  ASSERT_GE(leader, 0);
+  ASSERT_NE(leader, 2) << "a member with the wrong key cannot win an election";
+  ASSERT_TRUE(ProposeAndWait(leader, "with-the-key").ok());
+  ASSERT_TRUE(WaitApplied(1 - leader, 1));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(nodes_[2]->recorder.Applied().empty()) << "nothing reaches the wrong key's node";
+  auto& refused = nodes_[2]->metrics.GetCounter("dnsd_peer_unauthenticated_calls_total", "");
+  EXPECT_GT(refused.value(), 0u);
+
+  // A caller naming a real member, without the key or with a forged credential, is refused
+  // before Raft sees the message: its huge term disturbs nothing.
+  for (const std::string& key : {std::string(), std::string(32, 'z')}) {
+    PeerClient impostor("127.0.0.1:" + std::to_string(nodes_[0]->cluster->peer_port()),
+                        PeerClient::kDefaultSnapshotChunkBytes, key);
+    raft::Message m;
+    m.type = raft::MessageType::kHeartbeat;
+    m.from = members_[1].raft_id();
+    m.to = members_[0].raft_id();
+    m.term = 1000;
+    impostor.SendRaft(m);
+  }
+  auto& refused0 = nodes_[0]->metrics.GetCounter("dnsd_peer_unauthenticated_calls_total", "");
+  for (int round = 0; round < 500 && refused0.value() < 2; ++round)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_GE(refused0.value(), 2u);
+  EXPECT_LT(nodes_[0]->cluster->raft_status().term, 1000u);
+  leader = WaitForLeader();
+  ASSERT_GE(leader, 0);
+  ASSERT_TRUE(ProposeAndWait(leader, "still-fine").ok());
+}
+
+TEST(PeerAuthTest, CredentialsAreBoundToKeyAndTime) {
+  const std::string key(32, 'k');
+  const std::string credential = PeerCredential(key, 1'700'000'000);
+  EXPECT_TRUE(VerifyPeerCredential(key, credential, 1'700'000'000));
+  EXPECT_TRUE(VerifyPeerCredential(key, credential, 1'700'000'000 + kPeerClockSkewS));
+  EXPECT_FALSE(VerifyPeerCredential(key, credential, 1'700'000'000 + kPeerClockSkewS + 1))
+      << "a value read off the wire expires";
+  EXPECT_FALSE(VerifyPeerCredential(std::string(32, 'x'), credential, 1'700'000'000));
+  EXPECT_FALSE(VerifyPeerCredential(key, "", 1'700'000'000));
+  EXPECT_FALSE(VerifyPeerCredential(key, "Nacos-Server", 1'700'000'000));
+  EXPECT_FALSE(VerifyPeerCredential(key, "1700000000.", 1'700'000'000));
+  EXPECT_FALSE(VerifyPeerCredential(key, "-1.00", 1'700'000'000));
+  std::string shifted = credential;
+  shifted[9] = shifted[9] == '0' ? '1' : '0';  // the time changed, the MAC kept
+  EXPECT_FALSE(VerifyPeerCredential(key, shifted, 1'700'000'000));
 }
 
 }  // namespace
