@@ -5,6 +5,7 @@
 #include "api/config_http_api.h"
 #include "api/json_writer.h"
 #include "api/request_parsing.h"
+#include "auth/audit.h"
 #include "auth/password.h"
 #include "common/crypto.h"
 #include "common/strings.h"
@@ -225,11 +226,50 @@ AuthHttpApi::AuthHttpApi(auth::Authenticator& authenticator, node::Proposer& pro
       proposer_(proposer),
       metrics_(metrics) {}
 
+namespace {
+
+// A request that changes state and that a person decided: not reads, long polls, logins or
+// heartbeats.
+bool IsAuditedWrite(const HttpRequest& request) {
+  if (IsRead(request.method)) return false;
+  const std::string_view path = request.path;
+  return !path.ends_with("/instance/beat") && path != "/nacos/v1/cs/configs/listener" &&
+         path != "/nacos/v1/auth/login" && path != "/nacos/v1/auth/users/login";
+}
+
+// What an audit line says the request was about.
+std::string AuditTarget(const HttpRequest& request, const AccessNeed* need) {
+  if (need != nullptr && !need->resources.empty()) return JoinResource(need->resources[0].first);
+  std::string target;
+  for (const char* name :
+       {"username", "role", "resource", "namespaceId", "customNamespaceId", "entry"}) {
+    if (const std::string* v = request.params.Find(name)) {
+      target += common::StrCat(target.empty() ? "" : " ", name, "=", *v);
+    }
+  }
+  return target;
+}
+
+std::string AuditWhat(const HttpRequest& request) {
+  return common::StrCat(MethodName(request.method), " ", request.path);
+}
+
+}  // namespace
+
 std::optional<HttpResponse> AuthHttpApi::Guard(HttpRequest& request) {
-  if (!authenticator_.enabled()) return std::nullopt;
+  const bool audited = IsAuditedWrite(request);
+  if (!authenticator_.enabled()) {
+    if (audited)
+      auth::AuditWrite("", request.remote_ip, AuditWhat(request), AuditTarget(request, nullptr));
+    return std::nullopt;
+  }
   auto need = RequiredAccess(request);
   if (!need.ok()) return Refusal(400, Msg(need.status()));
-  if (need->kind == Kind::kOpen) return std::nullopt;
+  if (need->kind == Kind::kOpen) {
+    if (audited)
+      auth::AuditWrite("", request.remote_ip, AuditWhat(request), AuditTarget(request, nullptr));
+    return std::nullopt;
+  }
   std::string_view token;
   if (std::string_view bearer = request.Header("authorization"); bearer.starts_with("Bearer ")) {
     token = bearer.substr(7);
@@ -243,7 +283,10 @@ std::optional<HttpResponse> AuthHttpApi::Guard(HttpRequest& request) {
   const bool auth_api = request.path.starts_with(kAuthPrefix);
   auto who = authenticator_.Authenticate(token, auth_api ? "" : request.params.Get("username"),
                                          auth_api ? "" : request.params.Get("password"));
-  if (!who.ok()) return Refusal(403, Msg(who.status()));
+  if (!who.ok()) {
+    auth::AuditRefusal("", request.remote_ip, AuditWhat(request), Msg(who.status()));
+    return Refusal(403, Msg(who.status()));
+  }
   absl::Status allowed;
   switch (need->kind) {
     case Kind::kOpen:
@@ -262,7 +305,14 @@ std::optional<HttpResponse> AuthHttpApi::Guard(HttpRequest& request) {
       }
       break;
   }
-  if (!allowed.ok()) return Refusal(403, Msg(allowed));
+  if (!allowed.ok()) {
+    auth::AuditRefusal(who->username, request.remote_ip, AuditWhat(request), Msg(allowed));
+    return Refusal(403, Msg(allowed));
+  }
+  if (audited) {
+    auth::AuditWrite(who->username, request.remote_ip, AuditWhat(request),
+                     AuditTarget(request, &*need));
+  }
   request.principal = who->username;
   return std::nullopt;
 }
@@ -321,6 +371,7 @@ void AuthHttpApi::Login(Req req, Resp resp) {
   }
   auto result = authenticator_.Login(req.params.Get("username"), req.params.Get("password"));
   if (!result.ok()) {
+    auth::AuditRefusal(req.params.Get("username"), req.remote_ip, "login", Msg(result.status()));
     resp.Send(Refusal(403, Msg(result.status())));
     return;
   }

@@ -85,7 +85,8 @@ ConfigCommand WriteCommand(ConfigCommandType type, const ConfigKey& key, const H
   c.type = type;
   c.key = key;
   c.src_ip = req.remote_ip;
-  c.src_user = Param(req.params, {"src_user", "srcUser"});
+  // With auth on, the history names the authenticated user, not what the client claims.
+  c.src_user = req.principal.empty() ? Param(req.params, {"src_user", "srcUser"}) : req.principal;
   return c;
 }
 

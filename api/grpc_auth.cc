@@ -1,6 +1,8 @@
 #include "api/grpc_auth.h"
 
 #include "api/grpc_payload.h"
+#include "auth/audit.h"
+#include "common/strings.h"
 #include "config/config_model.h"
 
 namespace dnsd::api {
@@ -68,17 +70,37 @@ AccessNeed RequiredGrpcAccess(std::string_view type, const Json::Value& body) {
 }
 
 GrpcAuthorizer MakeGrpcAuthorizer(auth::Authenticator& authenticator) {
-  return [&authenticator](const GrpcCaller& caller) -> absl::Status {
-    if (!authenticator.enabled()) return absl::OkStatus();
+  return [&authenticator](const GrpcCaller& caller) -> absl::StatusOr<std::string> {
     static const Json::Value kEmpty(Json::objectValue);
     const AccessNeed need = RequiredGrpcAccess(caller.type, caller.body ? *caller.body : kEmpty);
-    if (need.kind == Kind::kOpen) return absl::OkStatus();
-    auto who = authenticator.Authenticate(caller.access_token, "", "");
-    if (!who.ok()) return who.status();
+    // Writes are the requests that need write access somewhere (registrations, publishes).
+    const auth::Resource* written = nullptr;
     for (const auto& [resource, action] : need.resources) {
-      if (auto s = authenticator.Authorize(*who, resource, action); !s.ok()) return s;
+      if (action == Action::kWrite) written = &resource;
     }
-    return absl::OkStatus();
+    auto audit = [&](std::string_view user) {
+      if (written)
+        auth::AuditWrite(user, caller.connection_id, caller.type, JoinResource(*written));
+    };
+    if (!authenticator.enabled() || need.kind == Kind::kOpen) {
+      audit("");
+      return std::string();
+    }
+    auto who = authenticator.Authenticate(caller.access_token, "", "");
+    if (!who.ok()) {
+      auth::AuditRefusal("", caller.connection_id, caller.type,
+                         common::ToStd(who.status().message()));
+      return who.status();
+    }
+    for (const auto& [resource, action] : need.resources) {
+      if (auto s = authenticator.Authorize(*who, resource, action); !s.ok()) {
+        auth::AuditRefusal(who->username, caller.connection_id, caller.type,
+                           common::ToStd(s.message()));
+        return s;
+      }
+    }
+    audit(who->username);
+    return who->username;
   };
 }
 

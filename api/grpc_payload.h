@@ -35,6 +35,7 @@ struct GrpcRequest {
   std::map<std::string, std::string> headers;
   std::string client_ip;     // what the client says its address is
   std::string access_token;  // headers["accessToken"], passed on for authentication
+  std::string principal;     // who the authorizer found the caller to be ("" with auth off)
   std::string request_id;    // body.requestId, echoed in acks
 };
 

@@ -150,7 +150,7 @@ class GrpcServer::Impl final {
         proposer_(proposer),
         clock_(clock),
         metrics_(metrics),
-        authorizer_([](const GrpcCaller&) { return absl::OkStatus(); }),
+        authorizer_([](const GrpcCaller&) { return std::string(); }),
         pushes_(metrics.GetCounter("dnsd_grpc_pushes_total", "Pushes sent to gRPC clients")),
         push_acks_(metrics.GetCounter("dnsd_grpc_push_acks_total", "Pushes acknowledged")),
         push_retries_(metrics.GetCounter("dnsd_grpc_push_retries_total",
@@ -524,11 +524,12 @@ void GrpcServer::Impl::OnUnary(std::shared_ptr<GrpcCall> call, const std::string
     return;
   }
   conn->last_active_ms = clock_.NowMs();
-  if (auto s = authorizer_({conn->id, parsed->type, parsed->access_token, &parsed->body});
-      !s.ok()) {
-    finish(Error(kGrpcNoRight, Msg(s)));
+  auto who = authorizer_({conn->id, parsed->type, parsed->access_token, &parsed->body});
+  if (!who.ok()) {
+    finish(Error(kGrpcNoRight, Msg(who.status())));
     return;
   }
+  parsed->principal = *std::move(who);
   Dispatch(conn, *parsed, std::move(finish));
 }
 
@@ -843,7 +844,8 @@ void GrpcServer::Impl::PublishConfig(const GrpcRequest& request, const std::stri
   c.timestamp_ms = clock_.NowMs();
   c.key = *key;
   c.src_ip = src_ip;
-  c.src_user = addition("src_user");
+  // With auth on, the history names the authenticated user, not what the client claims.
+  c.src_user = request.principal.empty() ? addition("src_user") : request.principal;
   c.item.content = content.asString();
   c.item.type = addition("type");
   c.item.app_name = addition("appName");
@@ -872,6 +874,7 @@ void GrpcServer::Impl::RemoveConfig(const GrpcRequest& request, const std::strin
   c.timestamp_ms = clock_.NowMs();
   c.key = *key;
   c.src_ip = src_ip;
+  c.src_user = request.principal;
   proposer_.Propose(node::ConfigLogEntry(c), [reply](absl::Status s) {
     if (s.ok()) return reply({"ConfigRemoveResponse", SuccessBody()});
     reply({"ConfigRemoveResponse", FailureBody(kGrpcServerError, Msg(s))});

@@ -64,7 +64,8 @@ struct GrpcCaller {
   std::string access_token;
   const Json::Value* body = nullptr;
 };
-using GrpcAuthorizer = std::function<absl::Status(const GrpcCaller&)>;
+// Returns who the caller is (a user name; "" when auth is off) or why it is refused.
+using GrpcAuthorizer = std::function<absl::StatusOr<std::string>(const GrpcCaller&)>;
 
 class GrpcServer {
  public:

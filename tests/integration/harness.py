@@ -27,7 +27,7 @@ def free_port():
 
 class DnsdProcess:
     def __init__(self, extra_args=(), data_dir=None, config_text=None, max_open_files=None, env=None,
-                 address="127.0.0.1", run_as_uid=None, health_check=False):
+                 address="127.0.0.1", run_as_uid=None, health_check=False, log_level=None):
         self.owns_dir = data_dir is None
         self.address = address  # HTTP and DNS listen address (a loopback address)
         # Cluster tests run each node under its own uid, so that nftables can tell one node's
@@ -41,6 +41,7 @@ class DnsdProcess:
         self.config_text = config_text
         self.max_open_files = max_open_files
         self.env = env  # extra environment variables for the dnsd process
+        self.log_level = log_level or os.environ.get("DNSD_TEST_LOG_LEVEL", "warn")
         self.proc = None
         self.port = None
 
@@ -54,7 +55,7 @@ class DnsdProcess:
         args = [DNSD, "--http-address", self.address, "--http-port", str(port or 0),
                 "--dns-port", str(getattr(self, "dns_port", 0) or 0),
                 "--grpc-port", str(getattr(self, "grpc_port", 0) or 0),
-                "--data-dir", self.data_dir, "--log-level", os.environ.get("DNSD_TEST_LOG_LEVEL", "warn")] + self.extra_args
+                "--data-dir", self.data_dir, "--log-level", self.log_level] + self.extra_args
         if self.address != "127.0.0.1":
             args += ["--dns-address", self.address]
         if self.config_text is not None:

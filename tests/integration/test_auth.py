@@ -42,7 +42,8 @@ def forge(sub, exp, key=SECRET, alg="HS256"):
 class AuthTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.dnsd = DnsdProcess(config_text=CONFIG).start()
+        # Info level: the audit lines are part of what is checked.
+        cls.dnsd = DnsdProcess(config_text=CONFIG, log_level="info").start()
 
     @classmethod
     def tearDownClass(cls):
@@ -283,6 +284,36 @@ class AuthTest(unittest.TestCase):
         out = subprocess.run(["node", os.path.join(JS_DIR, "publish_configs.js"), server, "sdk-bad-", "1"],
                              capture_output=True, text=True, timeout=60, env=env)
         self.assertEqual(json.loads(out.stdout)["acknowledged"], [])
+
+    def test_09b_audit_names_the_authenticated_user(self):
+        token = self.ensure_user("auditor", "auditor-pw", "auditors", [("public:*:*", "rw")])
+        # The client claims to be someone else: the history and the log name the token's user.
+        status, _ = self.call("POST", "/nacos/v1/cs/configs", {"dataId": "audited", "group": "DEFAULT_GROUP",
+                                                                "content": "a", "src_user": "mallory"}, token)
+        self.assertEqual(status, 200)
+        history = json.loads(self.call("GET", "/nacos/v1/cs/history", {"search": "accurate", "dataId": "audited",
+                                                                        "group": "DEFAULT_GROUP"}, token)[1])
+        self.assertEqual([h["srcUser"] for h in history["pageItems"]], ["auditor"])
+        client = NacosGrpcClient(self.dnsd.grpc_port).connect()
+        try:
+            rtype, answer = client.request("ConfigPublishRequest", {
+                "dataId": "audited", "group": "DEFAULT_GROUP", "tenant": "", "content": "b",
+                "additionMap": {"src_user": "mallory"}}, headers={"accessToken": token})
+            self.assertEqual(answer.get("resultCode"), 200, answer)
+        finally:
+            client.close()
+        history = json.loads(self.call("GET", "/nacos/v1/cs/history", {"search": "accurate", "dataId": "audited",
+                                                                        "group": "DEFAULT_GROUP"}, token)[1])
+        self.assertEqual([h["srcUser"] for h in history["pageItems"]], ["auditor", "auditor"])
+        self.call("POST", "/nacos/v1/ns/instance", {"serviceName": "x", "ip": "10.7.0.1", "port": 1}, "bad.token.here")
+
+        def audited():
+            with open(self.dnsd.log_path) as f:
+                log = f.read()
+            return ("audit: user=auditor from=127.0.0.1 POST /nacos/v1/cs/configs public:DEFAULT_GROUP:config/audited" in log
+                    and "audit: user=auditor from=" in log and "ConfigPublishRequest public:DEFAULT_GROUP:config/audited" in log
+                    and "audit: refused user=- from=127.0.0.1 POST /nacos/v1/ns/instance: token invalid!" in log)
+        self.assertTrue(wait_until(audited, timeout=5))
 
     def test_10_auth_data_survives_kill_9_and_failures_are_counted(self):
         self.ensure_user("durable", "durable-pw", "keepers", [("public:*:*", "r")])
