@@ -175,6 +175,7 @@ class GrpcServer::Impl final {
     transport.keepalive_time_ms = options_.keepalive_time_ms;
     transport.keepalive_timeout_ms = options_.keepalive_timeout_ms;
     transport.max_connections = options_.max_connections;
+    transport.tls = options_.tls;
     transport.unary_methods["/Request/request"] = [this](std::shared_ptr<GrpcCall> call,
                                                          std::string message) {
       OnUnary(std::move(call), message);

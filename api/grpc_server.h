@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "common/tls.h"
 #include "config/config_store.h"
 #include "node/proposer.h"
 #include "registry/registry.h"
@@ -53,7 +54,8 @@ struct GrpcServerOptions {
   int64_t max_config_content_bytes = 10 << 20;
   int max_connections = 1 << 20;
   int64_t cache_millis = 10'000;
-  std::string server_ip = "127.0.0.1";  // reported in Payload metadata
+  std::string server_ip = "127.0.0.1";            // reported in Payload metadata
+  std::shared_ptr<common::TlsServerContext> tls;  // TLS on the port (ALPN h2) when set
 };
 
 // What a request carries for authentication; the hook decides. The default allows all.

@@ -31,6 +31,7 @@
 #include "api/http_types.h"
 #include "common/event_loop.h"
 #include "common/metrics.h"
+#include "common/tls.h"
 
 namespace dnsd::api {
 
@@ -92,6 +93,8 @@ struct HttpServerOptions {
   int64_t idle_timeout_ms = 60'000;
   int max_connections = 4096;
   int max_connections_per_client = 256;
+  // When set, connections speak TLS (common/tls.h); its Reload applies to new connections.
+  std::shared_ptr<common::TlsServerContext> tls;
 };
 
 class HttpServer {

@@ -152,6 +152,13 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"rrl_ipv4_prefix", Integer(&DaemonConfig::dns_rrl_ipv4_prefix, 8, 32)},
         {"rrl_ipv6_prefix", Integer(&DaemonConfig::dns_rrl_ipv6_prefix, 16, 128)},
         {"rrl_exempt", StringList(&DaemonConfig::dns_rrl_exempt)}}},
+      {"tls",
+       {{"cert_file", String(&DaemonConfig::tls_cert_file)},
+        {"key_file", String(&DaemonConfig::tls_key_file)},
+        {"ca_file", String(&DaemonConfig::tls_ca_file)},
+        {"http", Bool(&DaemonConfig::tls_http)},
+        {"grpc", Bool(&DaemonConfig::tls_grpc)},
+        {"peer", Bool(&DaemonConfig::tls_peer)}}},
       {"auth",
        {{"enabled", Bool(&DaemonConfig::auth_enabled)},
         {"token_secret", String(&DaemonConfig::auth_token_secret)},
@@ -323,6 +330,9 @@ absl::StatusOr<std::string> LoadClusterKey(const DaemonConfig& config) {
 }
 
 absl::Status ValidateConfig(const DaemonConfig& c) {
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("tls.cert_file and tls.key_file go together");
+  }
   if (c.heartbeat_timeout_ms < c.heartbeat_interval_ms ||
       c.ip_delete_timeout_ms < c.heartbeat_interval_ms) {
     return absl::InvalidArgumentError(

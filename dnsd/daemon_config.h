@@ -40,6 +40,16 @@ struct DaemonConfig {
   int http_max_connections = 0;  // 0: derived from the descriptor limit
   // [auth] Nacos auth (auth/authenticator.h). The token secret is base64 (as Nacos's
   // token.secret.key) of at least 32 bytes, given inline or, better, in a file only dnsd reads.
+  // [tls] TLS for the HTTP, gRPC and peer ports (common/tls.h), on when cert_file is set, per
+  // port by http/grpc/peer. ca_file is the cluster's CA: members present certificates it
+  // signed to each other's peer ports (mutual TLS), and a cluster with TLS on its peer port
+  // needs it. Certificates are read again on SIGHUP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_ca_file;
+  bool tls_http = true;
+  bool tls_grpc = true;
+  bool tls_peer = true;
   bool auth_enabled = false;
   std::string auth_token_secret;
   std::string auth_token_secret_file;

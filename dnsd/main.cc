@@ -37,6 +37,7 @@
 #include "dnsd/query_pipeline.h"
 #include "dnsd/registry_zone.h"
 #include "dnsd/static_zones.h"
+#include "dnsd/tls_setup.h"
 #include "health/health_checker.h"
 #include "node/durable_state.h"
 #include "node/log_entries.h"
@@ -214,6 +215,9 @@ int main(int argc, char** argv) {
   }
   if (auto s = dnsd::auth::ValidateAuthOptions(auth_options); !s.ok()) return Fail(s);
 
+  auto tls = dnsd::MakeServerTls(config, clustered);
+  if (!tls.ok()) return Fail(tls.status());
+
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) return Fail("cannot create data dir " + config.data_dir + ": " + ec.message());
@@ -286,6 +290,8 @@ int main(int argc, char** argv) {
     auto key = dnsd::LoadClusterKey(config);
     if (!key.ok()) return Fail(key.status());
     cluster_options.cluster_key = *std::move(key);
+    cluster_options.peer_tls = tls->peer;
+    cluster_options.peer_tls_client = tls->peer_client;
     if (clustered && cluster_options.cluster_key.empty()) {
       spdlog::warn(
           "cluster.key is not set: the peer port accepts calls from anyone who reaches "
@@ -393,6 +399,7 @@ int main(int argc, char** argv) {
   http_options.idle_timeout_ms = config.http_idle_timeout_ms;
   http_options.max_connections = cap_or_share(config.http_max_connections, 2);
   http_options.max_connections_per_client = config.http_max_connections_per_client;
+  http_options.tls = tls->http;
   auto http = dnsd::api::HttpServer::Create(http_options, metrics);
   if (!http.ok()) return Fail(http.status());
 
@@ -535,6 +542,7 @@ int main(int argc, char** argv) {
     grpc_options.max_config_content_bytes = config.config_max_content_bytes;
     grpc_options.max_connections = cap_or_share(config.grpc_max_connections, 4);
     grpc_options.server_ip = config.advertise_ip;
+    grpc_options.tls = tls->grpc;
     auto created = dnsd::api::GrpcServer::Create(grpc_options, registry, **config_store, *proposer,
                                                  clock, metrics);
     if (!created.ok()) return Fail(created.status());
@@ -563,8 +571,9 @@ int main(int argc, char** argv) {
   event_add(sigterm.get(), nullptr);
   event_add(sigint.get(), nullptr);
   std::function<void()> on_sighup = [&] {
-    spdlog::info("SIGHUP: reloading zone files");
+    spdlog::info("SIGHUP: reloading zone files and TLS certificates");
     (*dns)->ReloadZones();
+    tls->Reload();
   };
   dnsd::common::EventPtr sighup(evsignal_new(
       (*main_loop)->base(), SIGHUP,
@@ -609,6 +618,8 @@ int main(int argc, char** argv) {
         "/nacos/v1/auth/users/admin (password=...)");
   }
   spdlog::info("auth {}", authenticator.enabled() ? "on: every API needs a token" : "off");
+  spdlog::info("TLS: HTTP {}, gRPC {}, peer {}", tls->http ? "on" : "off", tls->grpc ? "on" : "off",
+               tls->peer ? "on (mutual)" : "off");
   spdlog::info("descriptor limit {}: at most {} HTTP connections ({} per client)", fd_limit,
                http_options.max_connections, http_options.max_connections_per_client);
   // Tests and scripts read this line to learn the ports when they asked for port 0.

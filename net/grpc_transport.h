@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/metrics.h"
+#include "common/tls.h"
 
 namespace dnsd::net {
 
@@ -113,6 +114,9 @@ struct GrpcTransportOptions {
   // key check (node/peer_auth.h).
   std::string call_auth_header;
   std::function<bool(std::string_view value)> check_call_auth;
+  // When set, connections speak TLS (common/tls.h; give it ALPN "h2", which gRPC clients
+  // require).
+  std::shared_ptr<common::TlsServerContext> tls;
   // Metric names start with this ("dnsd_grpc" for the client port, "dnsd_peer" for peers).
   std::string metrics_prefix = "dnsd_grpc";
 };

@@ -22,7 +22,8 @@ int64_t SteadyNowMs() {
 
 }  // namespace
 
-PeerClient::PeerClient(std::string target, size_t snapshot_chunk_bytes, std::string cluster_key)
+PeerClient::PeerClient(std::string target, size_t snapshot_chunk_bytes, std::string cluster_key,
+                       PeerTlsCredentials tls)
     : target_(std::move(target)),
       snapshot_chunk_bytes_(snapshot_chunk_bytes),
       cluster_key_(std::move(cluster_key)) {
@@ -41,7 +42,15 @@ PeerClient::PeerClient(std::string target, size_t snapshot_chunk_bytes, std::str
   args.SetMaxSendMessageSize(64 * 1024 * 1024);
   // Each peer gets its own connection (no sharing with other channels to the same target).
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  channel_ = grpc::CreateCustomChannel(target_, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!tls.ca_pem.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = tls.ca_pem;
+    ssl.pem_cert_chain = tls.cert_chain_pem;
+    ssl.pem_private_key = tls.private_key_pem;
+    credentials = grpc::SslCredentials(ssl);
+  }
+  channel_ = grpc::CreateCustomChannel(target_, credentials, args);
   stub_ = dnsd::peer::Peer::NewStub(channel_);
 }
 

@@ -40,6 +40,13 @@ struct PeerClientStats {
   std::atomic<int64_t> last_success_ms{0};     // steady clock of the last call that got through
 };
 
+// PEM text (not file names) of what a member's peer client presents and trusts.
+struct PeerTlsCredentials {
+  std::string ca_pem;
+  std::string cert_chain_pem;
+  std::string private_key_pem;
+};
+
 class PeerClient {
  public:
   static constexpr size_t kMaxQueuedRaftMessages = 4096;
@@ -56,9 +63,11 @@ class PeerClient {
 
   // "ip:port" of the peer port.
   // `cluster_key`: every call carries the credential node/peer_auth.h makes from it (none
-  // when empty).
+  // when empty). `tls`: when its CA is set, the channel speaks TLS, checks the peer's
+  // certificate against that CA (and its address against the certificate) and presents this
+  // member's certificate (mutual TLS).
   explicit PeerClient(std::string target, size_t snapshot_chunk_bytes = kDefaultSnapshotChunkBytes,
-                      std::string cluster_key = {});
+                      std::string cluster_key = {}, PeerTlsCredentials tls = {});
   ~PeerClient();
 
   void SendRaft(raft::Message message);

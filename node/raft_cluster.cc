@@ -153,6 +153,7 @@ absl::Status RaftCluster::Listen() {
     OnForwardCall(std::move(call), std::move(message));
   };
   for (auto& [method, handler] : options_.peer_methods) transport.unary_methods[method] = handler;
+  transport.tls = options_.peer_tls;
   if (!options_.cluster_key.empty()) {
     transport.call_auth_header = std::string(kPeerAuthHeader);
     transport.check_call_auth = [key = options_.cluster_key](std::string_view credential) {
@@ -185,7 +186,7 @@ void RaftCluster::Start() {
       if (options_.standalone || member.raft_id() == self_id_) continue;
       peers_.emplace(member.raft_id(),
                      std::make_unique<PeerClient>(TargetOf(member), options_.snapshot_chunk_bytes,
-                                                  options_.cluster_key));
+                                                  options_.cluster_key, options_.peer_tls_client));
     }
   }
   timers_->RunEvery(kProbeEveryMs, [this] {
@@ -247,7 +248,7 @@ PeerClient* RaftCluster::Peer(raft::NodeId id) {
   if (!member.ok() || member->raft_id() != id) return nullptr;
   auto [it, inserted] = peers_.emplace(
       id, std::make_unique<PeerClient>(TargetOf(*member), options_.snapshot_chunk_bytes,
-                                       options_.cluster_key));
+                                       options_.cluster_key, options_.peer_tls_client));
   spdlog::info("Raft: peer {} ({}) added", id, context->second);
   return it->second.get();
 }

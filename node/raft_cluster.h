@@ -82,6 +82,10 @@ struct RaftClusterOptions {
   // its credential and its peer port answers no call without a valid one. Empty: peers are
   // not authenticated (loopback and trusted networks only; see ResolveListenAddress).
   std::string cluster_key;
+  // TLS on the peer port (mutual: its context asks members for a certificate of the cluster's
+  // CA) and what this member's peer clients present and trust. Unset: plain TCP.
+  std::shared_ptr<common::TlsServerContext> peer_tls;
+  PeerTlsCredentials peer_tls_client;
 };
 
 enum class MemberState { kUp, kSuspicious, kDown };

@@ -8,7 +8,7 @@ packages=(
   libabsl-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc zlib1g-dev
   libcli11-dev libtomlplusplus-dev libssl-dev libcrypt-dev libgtest-dev libgmock-dev libbenchmark-dev
   curl dnsutils knot-dnsutils python3 python3-dnspython python3-grpcio python3-h2 python3-protobuf wrk clang-format
-  nsd iproute2 util-linux nftables
+  nsd iproute2 util-linux nftables openssl
 )
 if [[ "${1:-}" == "--test" ]]; then
   # clang and its runtime build the libFuzzer target; dnsperf, gdnsd and etcd are for bench/.

@@ -2,21 +2,27 @@
 through any member reach every member through Raft; a token signed by one member is taken by
 the others (they share the secret); a forwarded ephemeral write passes the guard where the
 client sent it; revocations reach every member; auth data survives kill -9 of a member and
-reaches a member that was down.
+reaches a member that was down. And a cluster whose peer port speaks mutual TLS: it elects and
+replicates, while callers without a member certificate get no connection.
 
 Runs in a private network namespace like the other cluster tests (cluster_harness)."""
 import base64
 import json
 import os
+import shutil
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster_harness import IPS, Cluster, call, enter_private_network_namespace  # noqa: E402
+from cluster_harness import IPS, PEER_PORT, Cluster, call, config_on, enter_private_network_namespace, publish  # noqa: E402
 from harness import wait_until  # noqa: E402
+from tls_certs import make_ca, make_cert  # noqa: E402
 
 if __name__ == "__main__":
     enter_private_network_namespace(__file__)
+
+import grpc  # noqa: E402
 
 SECRET = base64.b64encode(os.urandom(32)).decode()
 CONFIG = f'[cluster]\nsnapshot_every = 50\n[auth]\nenabled = true\ntoken_secret = "{SECRET}"\n'
@@ -99,6 +105,64 @@ class ClusterAuthTest(unittest.TestCase):
         self.cluster.start(down)
         self.assertTrue(wait_until(lambda: self.login(down, "late59", "pw") is not None, timeout=20))
         self.assertIsNotNone(self.login(down, "late0", "pw"))
+
+
+class ClusterPeerTlsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="dnsd-peer-tls-")
+        os.chmod(cls.dir, 0o755)
+        cls.ca = make_ca(cls.dir, "cluster-ca")
+        cls.member = make_cert(cls.dir, "member", cls.ca, ips=IPS)
+        for path in os.listdir(cls.dir):
+            os.chmod(os.path.join(cls.dir, path), 0o644)
+        config = (f'[tls]\ncert_file = "{cls.member[0]}"\nkey_file = "{cls.member[1]}"\n'
+                  f'ca_file = "{cls.ca[0]}"\nhttp = false\ngrpc = false\n')
+        cls.cluster = Cluster(config_text=config)
+        cls.cluster.start_all()
+        cls.cluster.leader()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.cleanup()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_members_replicate_over_mutual_tls_and_strangers_get_no_connection(self):
+        leader = self.cluster.leader()
+        follower = next(ip for ip in IPS if ip != leader)
+        self.assertTrue(publish(follower, "over-mtls", "v1"))  # forwarded to the leader
+        for ip in IPS:
+            self.assertTrue(wait_until(lambda ip=ip: config_on(ip, "over-mtls") == "v1"), ip)
+
+        def peer_call(credentials):
+            channel = grpc.secure_channel(f"{leader}:{PEER_PORT}", credentials)
+            try:
+                channel.unary_unary("/dnsd.peer.Peer/Raft")(b"", timeout=3)
+            finally:
+                channel.close()
+
+        with open(self.ca[0], "rb") as f:
+            ca_pem = f.read()
+        other_ca = make_ca(self.dir, "other-ca")
+        stranger = make_cert(self.dir, "stranger", other_ca, ips=IPS)
+        with open(stranger[0], "rb") as c, open(stranger[1], "rb") as k:
+            stranger_pem = (c.read(), k.read())
+        with open(self.member[0], "rb") as c, open(self.member[1], "rb") as k:
+            member_pem = (c.read(), k.read())
+        # Trusting the cluster's CA but presenting no certificate, or one of another CA: the
+        # handshake fails, no call is made.
+        for creds in (grpc.ssl_channel_credentials(root_certificates=ca_pem),
+                      grpc.ssl_channel_credentials(root_certificates=ca_pem, private_key=stranger_pem[1],
+                                                   certificate_chain=stranger_pem[0])):
+            with self.assertRaises(grpc.RpcError) as refused:
+                peer_call(creds)
+            self.assertEqual(refused.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        # A member's certificate without the cluster key gets a connection but no call.
+        with self.assertRaises(grpc.RpcError) as refused:
+            peer_call(grpc.ssl_channel_credentials(root_certificates=ca_pem, private_key=member_pem[1],
+                                                   certificate_chain=member_pem[0]))
+        self.assertEqual(refused.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        self.assertTrue(publish(leader, "over-mtls", "v2"))
 
 
 if __name__ == "__main__":
