@@ -5,7 +5,10 @@
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
+#include <tuple>
 
 #include "agent/nacos_client.h"
 #include "agent/query_waiter.h"
@@ -132,6 +135,21 @@ int RunAgent(const DaemonConfig& config, const AgentConfig& agent) {
   NacosClientOptions client_options;
   client_options.servers = agent.servers;
   client_options.namespace_id = agent.namespace_id;
+  client_options.username = config.agent_username;
+  client_options.password = config.agent_password;
+  client_options.http_port_offset = static_cast<int>(config.agent_http_port_offset);
+  for (const auto& [path, out, what] :
+       {std::tuple{config.agent_password_file, &client_options.password, "agent.password_file"},
+        std::tuple{config.agent_tls_ca_file, &client_options.tls_ca_pem, "agent.tls_ca_file"}}) {
+    if (path.empty()) continue;
+    std::ifstream in(path);
+    if (!in) return fail(common::StrCat("cannot read ", what, " ", path));
+    std::stringstream text;
+    text << in.rdbuf();
+    *out = text.str();
+    // A password file's last line break is not part of the password.
+    if (out == &client_options.password) *out = std::string(common::Trim(*out));
+  }
   client_options.on_service = [&](const ServiceUpdate& update) { follower.OnList(update); };
   client_options.on_connection = [&](bool connected, const std::string&) {
     follower.OnConnection(connected);

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <random>
 
+#include "agent/login.h"
+#include "common/socket_address.h"
 #include "common/strings.h"
 #include "common/thread_name.h"
 #include "nacos_grpc_service.grpc.pb.h"
@@ -122,6 +124,8 @@ struct NacosClient::Connection {
   std::mutex write_mu;  // one writer at a time on the stream
   std::atomic<bool> broken{false};
   std::thread reader;
+  std::string access_token;       // "" without auth; client thread only
+  int64_t renew_token_at_ms = 0;  // steady clock
 
   bool Write(const std::string& type, const std::string& body_json, const std::string& ip) {
     ::Payload p;
@@ -235,6 +239,9 @@ absl::StatusOr<std::string> NacosClient::Request(Connection& c, const std::strin
   request.mutable_metadata()->set_type(type);
   request.mutable_metadata()->set_clientip(options_.client_ip);
   request.mutable_body()->set_value(body_json);
+  if (!c.access_token.empty()) {
+    (*request.mutable_metadata()->mutable_headers())["accessToken"] = c.access_token;
+  }
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::milliseconds(options_.request_timeout_ms));
@@ -341,6 +348,21 @@ void NacosClient::ReadPushes(Connection& c) {
   cv_.notify_all();
 }
 
+absl::Status NacosClient::LogIn(Connection& c) {
+  if (options_.username.empty()) return absl::OkStatus();
+  auto grpc_address = common::SocketAddress::FromHostPort(c.server, 0);
+  if (!grpc_address.ok()) return grpc_address.status();
+  auto http = common::SocketAddress::FromIp(grpc_address->ip(),
+                                            grpc_address->port() + options_.http_port_offset);
+  if (!http.ok()) return http.status();
+  auto login = LoginToServer(http->ToString(), options_.username, options_.password,
+                             options_.tls_ca_pem, options_.request_timeout_ms);
+  if (!login.ok()) return login.status();
+  c.access_token = login->access_token;
+  c.renew_token_at_ms = SteadyMs() + login->ttl_s * 900;  // 90% of the lifetime
+  return absl::OkStatus();
+}
+
 bool NacosClient::Serve(const std::string& server) {
   Connection c;
   c.server = server;
@@ -348,7 +370,13 @@ bool NacosClient::Serve(const std::string& server) {
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5'000);
-  c.channel = grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!options_.tls_ca_pem.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options_.tls_ca_pem;
+    credentials = grpc::SslCredentials(ssl);
+  }
+  c.channel = grpc::CreateCustomChannel(server, credentials, args);
   c.unary = ::Request::NewStub(c.channel);
   c.bidi = ::BiRequestStream::NewStub(c.channel);
   auto fail = [&](std::string_view why) {
@@ -357,6 +385,7 @@ bool NacosClient::Serve(const std::string& server) {
     return false;
   };
 
+  if (auto s = LogIn(c); !s.ok()) return fail(common::ToStd(s.message()));
   std::string type;
   auto check = Request(c, "ServerCheckRequest", ToJson(Base("internal")), &type);
   if (!check.ok()) return fail(common::ToStd(check.status().message()));
@@ -474,6 +503,12 @@ bool NacosClient::Serve(const std::string& server) {
           }
         }
         if (failed) break;
+        if (!c.access_token.empty() && SteadyMs() >= c.renew_token_at_ms) {
+          if (auto s = LogIn(c); !s.ok()) {
+            fail(common::ToStd(s.message()));
+            break;
+          }
+        }
         auto health = Request(c, "HealthCheckRequest", ToJson(Base("internal")), &type);
         if (!health.ok() || type != "HealthCheckResponse") {
           fail("health check failed");

@@ -74,6 +74,14 @@ struct NacosClientOptions {
   int health_check_ms = 5000;
   int backoff_min_ms = 100;
   int backoff_max_ms = 10000;
+  // Nacos auth: with a user name, the client logs in on the server's HTTP port (its gRPC port
+  // + http_port_offset) before each connection and sends the token with every request,
+  // logging in again when 90% of the token's lifetime has passed.
+  std::string username;
+  std::string password;
+  int http_port_offset = -1000;
+  // PEM of the CA that signed the servers' certificates: gRPC and the login go over TLS.
+  std::string tls_ca_pem;
   std::function<void(const ServiceUpdate&)> on_service;
   // Connected to `server` (true; the subscriptions' answers follow) or lost it (false).
   std::function<void(bool connected, const std::string& server)> on_connection;
@@ -119,6 +127,8 @@ class NacosClient {
   // Connects to `server`, serves it until it fails or Stop(); returns whether it connected.
   bool Serve(const std::string& server);
   void ReadPushes(Connection& connection);
+  // Logs in for `connection` when a user name is configured (see NacosClientOptions).
+  absl::Status LogIn(Connection& connection);
   absl::StatusOr<std::string> Request(Connection& connection, const std::string& type,
                                       const std::string& body_json, std::string* response_type);
   absl::Status SubscribeOn(Connection& connection, const registry::ServiceKey& key, bool subscribe);

@@ -147,6 +147,15 @@ struct DaemonConfig {
   int64_t agent_wait_ms = 500;                    // a first query's wait for its service
   int64_t agent_fresh_hysteresis_ms = 2'000;      // a new connection's probation
   int64_t agent_max_services = 10'000;
+  // Nacos auth and TLS of the servers the agent follows: a user (whose role may read the
+  // followed namespace) and its password (inline or in a file, which wins), and the CA that
+  // signed the servers' certificates (gRPC and the login then go over TLS).
+  std::string agent_username;
+  std::string agent_password;
+  std::string agent_password_file;
+  std::string agent_tls_ca_file;
+  // Where the login goes: each server's HTTP port is its gRPC port plus this (Nacos's -1000).
+  int64_t agent_http_port_offset = -1000;
   std::string agent_snapshot;                    // "": <data_dir>/agent-snapshot
   std::string agent_http_address = "127.0.0.1";  // readiness, metrics, status
   int64_t agent_http_port = 8849;                // 0: a free port; -1: off
