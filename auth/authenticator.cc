@@ -1,5 +1,7 @@
 #include "auth/authenticator.h"
 
+#include <optional>
+
 #include "auth/jwt.h"
 #include "auth/password.h"
 #include "common/crypto.h"
@@ -8,6 +10,7 @@
 namespace dnsd::auth {
 namespace {
 
+// Remembered verified passwords and tokens, each: beyond it the memory starts over.
 constexpr size_t kMaxRememberedPasswords = 10'000;
 
 std::string DecoyHash() {
@@ -93,7 +96,25 @@ absl::StatusOr<Identity> Authenticator::Authenticate(std::string_view token,
                                                      std::string_view username,
                                                      std::string_view password) {
   if (!token.empty()) {
-    auto claims = VerifyToken(options_.token_secret, token, clock_.NowMs() / 1000);
+    const int64_t now_s = clock_.NowMs() / 1000;
+    std::optional<TokenClaims> known;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = verified_tokens_.find(absl::string_view(token.data(), token.size()));
+          it != verified_tokens_.end()) {
+        known = it->second;
+      }
+    }
+    absl::StatusOr<TokenClaims> claims = known ? absl::StatusOr<TokenClaims>(*known)
+                                               : VerifyToken(options_.token_secret, token, now_s);
+    if (claims.ok() && claims->expires_at_s <= now_s) {
+      claims = absl::UnauthenticatedError("token expired!");
+    }
+    if (claims.ok() && !known) {
+      std::lock_guard lock(mu_);
+      if (verified_tokens_.size() >= kMaxRememberedPasswords) verified_tokens_.clear();
+      verified_tokens_.emplace(std::string(token), *claims);
+    }
     if (!claims.ok()) {
       CountFailure(claims.status().message() == "token expired!" ? "expired_token" : "bad_token");
       return claims.status();

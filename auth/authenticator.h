@@ -5,7 +5,8 @@
 //   from its 1.x SDKs (the nacos npm SDK sends them with every request), a user name and
 //   password. A verified password is remembered (under a keyed hash, never in clear) until the
 //   token lifetime passes or any auth data changes, so a client sending its password with every
-//   request costs one bcrypt, not one per request.
+//   request costs one bcrypt, not one per request. Likewise a token's signature and claims are
+//   checked once and remembered (its expiry and its user at every use).
 // - Login checks a password and signs a token valid for `token_ttl_s`. A wrong user and a wrong
 //   password get the same answer after the same work (a bcrypt of a stand-in hash), so login
 //   does not tell which user names exist.
@@ -23,6 +24,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "auth/auth_store.h"
+#include "auth/jwt.h"
 #include "auth/resource.h"
 #include "common/clock.h"
 #include "common/metrics.h"
@@ -91,6 +93,9 @@ class Authenticator {
   };
   std::mutex mu_;
   absl::flat_hash_map<std::string, Verified> verified_;  // keyed hash of (user, password)
+  // Tokens whose signature checked out, with their claims: a token is immutable, so its
+  // signature and JSON need checking once; the expiry and the user are checked at every use.
+  absl::flat_hash_map<std::string, TokenClaims> verified_tokens_;
 };
 
 }  // namespace dnsd::auth

@@ -142,6 +142,33 @@ class AuthTest(unittest.TestCase):
                               forge("nacos", int(time.time()) + 60))
         self.assertEqual(status, 200)
 
+    def test_02b_every_write_route_is_closed_without_a_token(self):
+        # Every route that changes something, by method: none answers anything but 403
+        # without credentials (the guard runs before the handler, whatever the parameters).
+        writes = [("POST", "/nacos/v{}/ns/instance"), ("PUT", "/nacos/v{}/ns/instance"),
+                  ("PATCH", "/nacos/v1/ns/instance"), ("DELETE", "/nacos/v{}/ns/instance"),
+                  ("PUT", "/nacos/v{}/ns/instance/beat"), ("PUT", "/nacos/v{}/ns/instance/metadata/batch"),
+                  ("DELETE", "/nacos/v{}/ns/instance/metadata/batch"), ("PUT", "/nacos/v{}/ns/health/instance"),
+                  ("PUT", "/nacos/v1/ns/health"), ("POST", "/nacos/v{}/ns/service"), ("PUT", "/nacos/v{}/ns/service"),
+                  ("DELETE", "/nacos/v{}/ns/service"), ("PUT", "/nacos/v{}/ns/cluster"),
+                  ("PUT", "/nacos/v{}/ns/operator/switches"), ("POST", "/nacos/v1/cs/configs"),
+                  ("DELETE", "/nacos/v1/cs/configs"), ("POST", "/nacos/v2/cs/config"), ("DELETE", "/nacos/v2/cs/config"),
+                  ("POST", "/nacos/v1/console/namespaces"), ("PUT", "/nacos/v1/console/namespaces"),
+                  ("DELETE", "/nacos/v1/console/namespaces"), ("POST", "/nacos/v2/console/namespace"),
+                  ("PUT", "/nacos/v2/console/namespace"), ("DELETE", "/nacos/v2/console/namespace"),
+                  ("POST", "/dnsd/v1/cluster/members"), ("POST", "/nacos/v1/auth/users"),
+                  ("PUT", "/nacos/v1/auth/users"), ("DELETE", "/nacos/v1/auth/users"),
+                  ("POST", "/nacos/v1/auth/roles"), ("DELETE", "/nacos/v1/auth/roles"),
+                  ("POST", "/nacos/v1/auth/permissions"), ("DELETE", "/nacos/v1/auth/permissions")]
+        params = {"serviceName": "closed", "ip": "10.9.9.9", "port": 80, "dataId": "closed",
+                  "group": "DEFAULT_GROUP", "content": "x", "username": "nacos", "newPassword": "x",
+                  "role": "r", "resource": "*", "action": "rw", "customNamespaceId": "closed"}
+        for method, path in writes:
+            for version in ("1", "2") if "{}" in path else ("",):
+                route = path.format(version)
+                status, text = self.call(method, route, params)
+                self.assertEqual(status, 403, f"{method} {route}: {status} {text}")
+
     def test_03_reads_need_a_token_too(self):
         admin = self.admin_token()
         self.call("POST", "/nacos/v1/cs/configs", {"dataId": "read-me", "group": "DEFAULT_GROUP", "content": "v"}, admin)
@@ -238,7 +265,13 @@ class AuthTest(unittest.TestCase):
                         "instance": {"ip": "10.3.0.1", "port": 80, "weight": 1.0, "healthy": True,
                                      "enabled": True, "ephemeral": True, "clusterName": "DEFAULT", "metadata": {}}}
             config = {"dataId": "grpc-auth", "group": "DEFAULT_GROUP", "tenant": "", "content": "g"}
-            for type_name, body in (("InstanceRequest", instance), ("ConfigPublishRequest", config)):
+            batch = dict(instance, type="batchRegisterInstance", instances=[instance["instance"]])
+            persistent = dict(instance, serviceName="grpc-auth-p",
+                              instance=dict(instance["instance"], ephemeral=False))
+            removed = {"dataId": "grpc-auth-gone", "group": "DEFAULT_GROUP", "tenant": ""}
+            for type_name, body in (("InstanceRequest", instance), ("BatchInstanceRequest", batch),
+                                    ("PersistentInstanceRequest", persistent),
+                                    ("ConfigPublishRequest", config), ("ConfigRemoveRequest", removed)):
                 for why, token in (("none", None), ("garbage", "x.y.z"), ("expired", forge("nacos", int(time.time()) - 5)),
                                    ("reader", reader)):
                     headers = {"accessToken": token} if token else {}
