@@ -29,30 +29,13 @@ bool StartsWithAny(std::string_view path, std::initializer_list<std::string_view
   return false;
 }
 
-// Nacos's naming resource: the group from groupName, else from "group@@name", else the default.
 Resource NamingResource(const Params& params) {
-  Resource r;
-  r.type = "naming";
-  r.namespace_id = params.Get("namespaceId");
-  std::string service = params.Get("serviceName");
-  std::string group = params.Get("groupName");
-  if (const size_t at = service.find("@@"); at != std::string::npos) {
-    if (group.empty()) group = service.substr(0, at);
-    service = service.substr(at + 2);
-  }
-  if (group.empty() && !service.empty()) group = "DEFAULT_GROUP";
-  r.group = group;
-  r.name = service;
-  return r;
+  return auth::NamingResource(params.Get("namespaceId"), params.Get("groupName"),
+                              params.Get("serviceName"));
 }
 
 Resource ConfigResource(std::string_view tenant, std::string_view group, std::string_view data_id) {
-  Resource r;
-  r.type = "config";
-  r.namespace_id = config::NormalizeTenant(tenant);
-  r.group = group.empty() && !data_id.empty() ? "DEFAULT_GROUP" : std::string(group);
-  r.name = std::string(data_id);
-  return r;
+  return auth::ConfigResource(config::NormalizeTenant(tenant), group, data_id);
 }
 
 Resource ConfigResource(const Params& params) {
@@ -157,6 +140,18 @@ HttpResponse PageOf(const std::vector<T>& items, const PageRequest& page, WriteI
 bool Matches(std::string_view value, std::string_view filter, bool blur) {
   if (filter.empty()) return true;
   return blur ? value.find(filter) != std::string_view::npos : value == filter;
+}
+
+// The list APIs' answer: the request's page (pageNo, pageSize) of the items `keep(item, blur)`
+// accepts, `search=blur` choosing substring over exact matches.
+template <typename T, typename Keep, typename WriteItem>
+HttpResponse FilteredPage(const HttpRequest& req, std::vector<T> items, Keep keep,
+                          WriteItem write_item) {
+  auto page = ParsePage(req.params);
+  if (!page.ok()) return Result(400, Msg(page.status()));
+  const bool blur = req.params.Get("search") == "blur";
+  std::erase_if(items, [&](const T& item) { return !keep(item, blur); });
+  return PageOf(items, *page, write_item);
 }
 
 }  // namespace
@@ -431,17 +426,13 @@ void AuthHttpApi::Users(Req req, Resp resp) {
   switch (req.method) {
     case Method::kGet:
     case Method::kHead: {
-      auto page = ParsePage(req.params);
-      if (!page.ok()) return resp.Send(Result(400, Msg(page.status())));
-      const bool blur = req.params.Get("search") == "blur";
-      std::vector<std::string> users;
-      for (auto& name : store_.Usernames()) {
-        if (Matches(name, username, blur)) users.push_back(std::move(name));
-      }
       // Password hashes are not handed out (Nacos lists them; nobody needs them).
-      return resp.Send(PageOf(users, *page, [](JsonWriter& w, const std::string& name) {
-        w.BeginObject().Key("username").String(name).EndObject();
-      }));
+      return resp.Send(FilteredPage(
+          req, store_.Usernames(),
+          [&](const std::string& name, bool blur) { return Matches(name, username, blur); },
+          [](JsonWriter& w, const std::string& name) {
+            w.BeginObject().Key("username").String(name).EndObject();
+          }));
     }
     case Method::kPost:
     case Method::kPut: {
@@ -490,18 +481,15 @@ void AuthHttpApi::Roles(Req req, Resp resp) {
   switch (req.method) {
     case Method::kGet:
     case Method::kHead: {
-      auto page = ParsePage(req.params);
-      if (!page.ok()) return resp.Send(Result(400, Msg(page.status())));
-      const bool blur = req.params.Get("search") == "blur";
-      std::vector<auth::RoleBinding> bindings;
-      for (auto& b : store_.Bindings()) {
-        if (Matches(b.role, role, blur) && Matches(b.username, username, blur)) {
-          bindings.push_back(std::move(b));
-        }
-      }
-      return resp.Send(PageOf(bindings, *page, [](JsonWriter& w, const auth::RoleBinding& b) {
-        w.BeginObject().Key("role").String(b.role).Key("username").String(b.username).EndObject();
-      }));
+      return resp.Send(FilteredPage(
+          req, store_.Bindings(),
+          [&](const auth::RoleBinding& b, bool blur) {
+            return Matches(b.role, role, blur) && Matches(b.username, username, blur);
+          },
+          [](JsonWriter& w, const auth::RoleBinding& b) {
+            w.BeginObject().Key("role").String(b.role).Key("username").String(b.username);
+            w.EndObject();
+          }));
     }
     case Method::kPost:
     case Method::kDelete: {
@@ -542,23 +530,13 @@ void AuthHttpApi::Permissions(Req req, Resp resp) {
   switch (req.method) {
     case Method::kGet:
     case Method::kHead: {
-      auto page = ParsePage(req.params);
-      if (!page.ok()) return resp.Send(Result(400, Msg(page.status())));
-      const bool blur = req.params.Get("search") == "blur";
-      std::vector<auth::Permission> permissions;
-      for (auto& p : store_.Permissions()) {
-        if (Matches(p.role, role, blur)) permissions.push_back(std::move(p));
-      }
-      return resp.Send(PageOf(permissions, *page, [](JsonWriter& w, const auth::Permission& p) {
-        w.BeginObject()
-            .Key("role")
-            .String(p.role)
-            .Key("resource")
-            .String(p.resource)
-            .Key("action")
-            .String(p.action)
-            .EndObject();
-      }));
+      return resp.Send(FilteredPage(
+          req, store_.Permissions(),
+          [&](const auth::Permission& p, bool blur) { return Matches(p.role, role, blur); },
+          [](JsonWriter& w, const auth::Permission& p) {
+            w.BeginObject().Key("role").String(p.role).Key("resource").String(p.resource);
+            w.Key("action").String(p.action).EndObject();
+          }));
     }
     case Method::kPost:
     case Method::kDelete: {

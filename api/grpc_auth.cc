@@ -13,29 +13,13 @@ using auth::Resource;
 using Kind = AccessNeed::Kind;
 
 Resource NamingResource(const Json::Value& body) {
-  Resource r;
-  r.type = "naming";
-  r.namespace_id = JsonString(body, "namespace");
-  std::string service = JsonString(body, "serviceName");
-  std::string group = JsonString(body, "groupName");
-  if (const size_t at = service.find("@@"); at != std::string::npos) {
-    if (group.empty()) group = service.substr(0, at);
-    service = service.substr(at + 2);
-  }
-  if (group.empty() && !service.empty()) group = "DEFAULT_GROUP";
-  r.group = group;
-  r.name = service;
-  return r;
+  return auth::NamingResource(JsonString(body, "namespace"), JsonString(body, "groupName"),
+                              JsonString(body, "serviceName"));
 }
 
 Resource ConfigResource(const Json::Value& object) {
-  Resource r;
-  r.type = "config";
-  r.namespace_id = config::NormalizeTenant(JsonString(object, "tenant"));
-  r.name = JsonString(object, "dataId");
-  r.group = JsonString(object, "group");
-  if (r.group.empty() && !r.name.empty()) r.group = "DEFAULT_GROUP";
-  return r;
+  return auth::ConfigResource(config::NormalizeTenant(JsonString(object, "tenant")),
+                              JsonString(object, "group"), JsonString(object, "dataId"));
 }
 
 }  // namespace

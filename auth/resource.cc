@@ -4,6 +4,30 @@
 
 namespace dnsd::auth {
 
+Resource NamingResource(std::string_view namespace_id, std::string_view group,
+                        std::string_view service) {
+  Resource r;
+  r.type = "naming";
+  r.namespace_id = std::string(namespace_id);
+  if (const size_t at = service.find("@@"); at != std::string_view::npos) {
+    if (group.empty()) group = service.substr(0, at);
+    service = service.substr(at + 2);
+  }
+  r.group = group.empty() && !service.empty() ? "DEFAULT_GROUP" : std::string(group);
+  r.name = std::string(service);
+  return r;
+}
+
+Resource ConfigResource(std::string_view namespace_id, std::string_view group,
+                        std::string_view data_id) {
+  Resource r;
+  r.type = "config";
+  r.namespace_id = std::string(namespace_id);
+  r.group = group.empty() && !data_id.empty() ? "DEFAULT_GROUP" : std::string(group);
+  r.name = std::string(data_id);
+  return r;
+}
+
 std::string JoinResource(const Resource& r) {
   return common::StrCat(r.namespace_id.empty() ? "public" : r.namespace_id, ":",
                         r.group.empty() ? "*" : r.group, ":", r.type, "/",

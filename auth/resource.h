@@ -22,6 +22,14 @@ struct Resource {
   std::string name;          // "" is "*"
 };
 
+// A naming request's resource as Nacos parses it: the group from `group`, else from a
+// "group@@name" service name, else DEFAULT_GROUP when a service is named.
+Resource NamingResource(std::string_view namespace_id, std::string_view group,
+                        std::string_view service);
+// A config request's resource: DEFAULT_GROUP when a dataId is named without a group.
+Resource ConfigResource(std::string_view namespace_id, std::string_view group,
+                        std::string_view data_id);
+
 std::string JoinResource(const Resource& resource);
 // Full match of `pattern` against `resource` with "*" as the only wildcard.
 bool PatternMatches(std::string_view pattern, std::string_view resource);
