@@ -13,6 +13,8 @@ packages=(
 if [[ "${1:-}" == "--test" ]]; then
   # clang and its runtime build the libFuzzer target; dnsperf, gdnsd and etcd are for bench/.
   packages+=(clang libclang-rt-14-dev dnsperf gdnsd etcd-server etcd-client)
+  # The packaging test builds the .deb (dpkg-shlibdeps) and checks the unit (systemd-analyze).
+  packages+=(dpkg-dev systemd)
   # Node.js runs the nacos npm SDK tests; only install it when the machine has none.
   command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi
