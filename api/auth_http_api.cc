@@ -162,7 +162,8 @@ absl::StatusOr<AccessNeed> RequiredAccess(const HttpRequest& request) {
   AccessNeed need;
   if (path == "/nacos/v1/auth/login" || path == "/nacos/v1/auth/users/login" ||
       path == "/nacos/v1/auth/users/admin" || path == "/metrics" ||
-      path == "/nacos/v1/console/server/state" ||
+      path == "/nacos/v1/console/server/state" || path == "/" || path == "/nacos" ||
+      path == "/nacos/index.html" || path.starts_with("/console/") ||
       StartsWithAny(path, {"/nacos/v1/console/health/", "/nacos/v2/console/health/"})) {
     need.kind = Kind::kOpen;
     return need;

@@ -28,6 +28,7 @@
 #include "common/metrics.h"
 #include "common/strings.h"
 #include "config/config_store.h"
+#include "console/console.h"
 #include "dnsd/cluster_config.h"
 #include "dnsd/cluster_naming.h"
 #include "dnsd/daemon_config.h"
@@ -447,6 +448,7 @@ int main(int argc, char** argv) {
   dnsd::auth::Authenticator authenticator(auth_options, auth_store, clock, metrics);
   dnsd::api::AuthHttpApi auth_api(authenticator, *proposer, metrics);
   auth_api.RegisterRoutes(**http);
+  dnsd::console::RegisterConsoleRoutes(**http);
   (*http)->SetGuard([&](dnsd::api::HttpRequest& request) { return auth_api.Guard(request); });
   dnsd::api::NamingHttpApi naming_api(registry, **config_store, *proposer, clock, metrics,
                                       identity);

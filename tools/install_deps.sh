@@ -15,6 +15,8 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=(clang libclang-rt-14-dev dnsperf gdnsd etcd-server etcd-client)
   # The packaging test builds the .deb (dpkg-shlibdeps) and checks the unit (systemd-analyze).
   packages+=(dpkg-dev systemd)
+  # The console's browser tests drive a headless Chromium.
+  packages+=(chromium chromium-driver python3-selenium)
   # Node.js runs the nacos npm SDK tests; only install it when the machine has none.
   command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi

@@ -1,0 +1,313 @@
+// dnsd's web console: a single page over dnsd's own Nacos Open API (no framework, nothing
+// fetched from elsewhere). Hash routes: #/services, #/service/<name>, #/configs,
+// #/config/<group>/<dataId>, #/namespaces, #/cluster, #/login. Errors from the server are
+// shown in the red bar, never swallowed.
+'use strict';
+
+const state = { namespace: sessionStorage.getItem('dnsd.namespace') || 'public',
+                token: sessionStorage.getItem('dnsd.token') || '', authEnabled: false };
+const view = document.getElementById('view');
+
+function esc(text) {
+  return String(text).replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+}
+
+function showError(message) {
+  const bar = document.getElementById('error');
+  bar.textContent = message;
+  bar.hidden = false;
+}
+
+function clearError() { document.getElementById('error').hidden = true; }
+
+// One API call: parameters in the query for GET/DELETE, in a form body otherwise. Throws an
+// Error carrying the server's own message when the answer is not 200.
+async function api(method, path, params = {}) {
+  const query = new URLSearchParams(params);
+  if (state.token) query.set('accessToken', state.token);
+  const reads = method === 'GET' || method === 'DELETE';
+  const response = await fetch(reads ? `${path}?${query}` : path, {
+    method, body: reads ? undefined : query,
+    headers: reads ? {} : { 'Content-Type': 'application/x-www-form-urlencoded' } });
+  const text = await response.text();
+  if (response.status === 403 && state.authEnabled && !path.includes('/auth/')) {
+    state.token = '';
+    sessionStorage.removeItem('dnsd.token');
+  }
+  if (!response.ok) {
+    let message = text;
+    try {
+      const body = JSON.parse(text);
+      message = [body.message, typeof body.data === 'string' ? body.data : ''].filter(Boolean).join(': ');
+    } catch (e) { /* a plain-text reason */ }
+    throw new Error(`${method} ${path}: ${response.status} ${message}`);
+  }
+  return text;
+}
+
+async function apiJson(method, path, params) { return JSON.parse(await api(method, path, params)); }
+
+const tenant = () => (state.namespace === 'public' ? '' : state.namespace);
+
+// ---------------------------------------------------------------- services
+
+async function servicesView() {
+  const filter = sessionStorage.getItem('dnsd.serviceFilter') || '';
+  const page = await apiJson('GET', '/nacos/v1/ns/service/list',
+    { namespaceId: state.namespace, pageNo: 1, pageSize: 200 });
+  const names = page.doms.filter(n => n.includes(filter));
+  const rows = await Promise.all(names.map(async name => {
+    const list = await apiJson('GET', '/nacos/v1/ns/instance/list', { namespaceId: state.namespace, serviceName: name });
+    const healthy = list.hosts.filter(h => h.healthy && h.enabled).length;
+    return `<tr><td><a href="#/service/${encodeURIComponent(name)}">${esc(name)}</a></td>
+      <td>${list.hosts.length}</td><td class="${healthy ? 'ok' : 'bad'}">${healthy}</td>
+      <td>${list.reachProtectionThreshold ? 'reached' : 'no'}</td></tr>`;
+  }));
+  view.innerHTML = `<h2>Services in ${esc(state.namespace)}</h2>
+    <div class="row"><input id="service-filter" placeholder="filter by name" value="${esc(filter)}">
+    <span class="muted">${page.count} services</span></div>
+    <table id="services"><tr><th>Service</th><th>Instances</th><th>Healthy</th><th>Protect threshold</th></tr>
+    ${rows.join('')}</table>`;
+  document.getElementById('service-filter').addEventListener('change', e => {
+    sessionStorage.setItem('dnsd.serviceFilter', e.target.value);
+    route();
+  });
+}
+
+async function serviceView(name) {
+  const [list, service] = await Promise.all([
+    apiJson('GET', '/nacos/v1/ns/instance/list', { namespaceId: state.namespace, serviceName: name }),
+    apiJson('GET', '/nacos/v2/ns/service', { namespaceId: state.namespace, serviceName: name })]);
+  const rows = list.hosts.map((h, i) => `<tr data-ip="${esc(h.ip)}" data-port="${h.port}">
+    <td>${esc(h.ip)}:${h.port}</td><td>${esc(h.clusterName)}</td>
+    <td class="${h.healthy ? 'ok' : 'bad'}">${h.healthy}</td><td>${h.enabled}</td><td>${h.ephemeral}</td>
+    <td><input class="weight" size="5" value="${h.weight}"> <button class="save-weight" data-i="${i}">Save</button></td>
+    <td><button class="toggle" data-i="${i}">${h.enabled ? 'Disable' : 'Enable'}</button>
+        <button class="deregister" data-i="${i}">Deregister</button></td>
+    <td><code>${esc(JSON.stringify(h.metadata))}</code></td></tr>`);
+  const data = service.data;
+  view.innerHTML = `<h2>${esc(name)}</h2>
+    <p class="muted">group ${esc(data.groupName)}, protect threshold ${data.protectThreshold},
+    clusters: ${Object.keys(data.clusterMap || {}).map(esc).join(', ') || 'none'}</p>
+    <table id="instances"><tr><th>Instance</th><th>Cluster</th><th>Healthy</th><th>Enabled</th>
+    <th>Ephemeral</th><th>Weight</th><th></th><th>Metadata</th></tr>${rows.join('')}</table>`;
+  const update = async (h, changes) => {
+    await api('PUT', '/nacos/v1/ns/instance', { namespaceId: state.namespace, serviceName: name,
+      ip: h.ip, port: h.port, clusterName: h.clusterName, ephemeral: h.ephemeral,
+      weight: h.weight, enabled: h.enabled, metadata: JSON.stringify(h.metadata), ...changes });
+    route();
+  };
+  view.querySelectorAll('.save-weight').forEach(b => b.addEventListener('click', () => guarded(() => {
+    const h = list.hosts[b.dataset.i];
+    return update(h, { weight: b.parentElement.querySelector('.weight').value });
+  })));
+  view.querySelectorAll('.toggle').forEach(b => b.addEventListener('click', () => guarded(() => {
+    const h = list.hosts[b.dataset.i];
+    return update(h, { enabled: !h.enabled });
+  })));
+  view.querySelectorAll('.deregister').forEach(b => b.addEventListener('click', () => guarded(async () => {
+    const h = list.hosts[b.dataset.i];
+    if (!confirm(`Deregister ${h.ip}:${h.port} from ${name}?`)) return;
+    await api('DELETE', '/nacos/v1/ns/instance', { namespaceId: state.namespace, serviceName: name,
+      ip: h.ip, port: h.port, clusterName: h.clusterName, ephemeral: h.ephemeral });
+    route();
+  })));
+}
+
+// ---------------------------------------------------------------- configs
+
+function validate(type, content) {
+  if (!content.trim()) return 'the content is empty';
+  try {
+    if (type === 'json') JSON.parse(content);
+    if (type === 'xml' && new DOMParser().parseFromString(content, 'application/xml').querySelector('parsererror')) {
+      return 'not well-formed XML';
+    }
+  } catch (e) { return `not valid JSON: ${e.message}`; }
+  if (type === 'properties' && content.split('\n').some(l => l.trim() && !/^\s*[#!]/.test(l) && !/[=:]/.test(l))) {
+    return 'a properties line needs key=value';
+  }
+  if (type === 'yaml' && /\t/.test(content)) return 'YAML does not allow tabs for indentation';
+  return '';
+}
+
+async function configsView() {
+  const page = await apiJson('GET', '/nacos/v1/cs/configs',
+    { search: 'blur', dataId: '', group: '', tenant: tenant(), pageNo: 1, pageSize: 200 });
+  const rows = page.pageItems.map(c => `<tr><td><a href="#/config/${encodeURIComponent(c.group)}/${encodeURIComponent(c.dataId)}">${esc(c.dataId)}</a></td>
+    <td>${esc(c.group)}</td><td>${esc(c.type || 'text')}</td></tr>`);
+  view.innerHTML = `<h2>Configs in ${esc(state.namespace)}</h2>
+    <table id="configs"><tr><th>Data ID</th><th>Group</th><th>Type</th></tr>${rows.join('')}</table>
+    <h3>New config</h3>
+    <div class="row"><input id="new-data-id" placeholder="dataId"><input id="new-group" value="DEFAULT_GROUP">
+    <select id="new-type">${['text', 'json', 'yaml', 'properties', 'xml', 'html'].map(t => `<option>${t}</option>`).join('')}</select></div>
+    <textarea id="new-content"></textarea>
+    <div class="row"><button id="publish">Publish</button></div>`;
+  document.getElementById('publish').addEventListener('click', () => guarded(async () => {
+    const dataId = document.getElementById('new-data-id').value.trim();
+    const group = document.getElementById('new-group').value.trim();
+    const type = document.getElementById('new-type').value;
+    const content = document.getElementById('new-content').value;
+    const invalid = validate(type, content);
+    if (invalid) throw new Error(`${dataId}: ${invalid}`);
+    await api('POST', '/nacos/v1/cs/configs', { dataId, group, type, content, tenant: tenant() });
+    location.hash = `#/config/${encodeURIComponent(group)}/${encodeURIComponent(dataId)}`;
+  }));
+}
+
+function sideBySide(left, right) {
+  const a = left.split('\n'), b = right.split('\n');
+  const rows = [];
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const changed = a[i] !== b[i];
+    rows.push(`<tr class="${changed ? 'bad' : ''}"><td><code>${esc(a[i] ?? '')}</code></td><td><code>${esc(b[i] ?? '')}</code></td></tr>`);
+  }
+  return `<table id="diff"><tr><th>Selected version</th><th>Current</th></tr>${rows.join('')}</table>`;
+}
+
+async function configView(group, dataId) {
+  const all = await apiJson('GET', '/nacos/v1/cs/configs', { dataId, group, tenant: tenant(), show: 'all' });
+  const history = await apiJson('GET', '/nacos/v1/cs/history',
+    { search: 'accurate', dataId, group, tenant: tenant(), pageNo: 1, pageSize: 50 });
+  const rows = history.pageItems.map((h, i) => `<tr><td>${esc(h.id)}</td><td>${esc(h.lastModifiedTime)}</td>
+    <td>${esc(h.opType)}</td><td>${esc(h.srcUser)}</td><td>${esc(h.srcIp)}</td>
+    <td><button class="diff" data-i="${i}">Diff</button> <button class="rollback" data-i="${i}">Roll back</button></td></tr>`);
+  view.innerHTML = `<h2>${esc(dataId)} <span class="muted">${esc(group)}</span></h2>
+    <p class="muted">type ${esc(all.type || 'text')}, md5 <code id="md5">${esc(all.md5)}</code></p>
+    <textarea id="content">${esc(all.content)}</textarea>
+    <div class="row"><button id="save">Save</button> <button id="delete">Delete</button></div>
+    <h3>History</h3><table id="history"><tr><th>ID</th><th>Time</th><th>Op</th><th>User</th><th>From</th><th></th></tr>${rows.join('')}</table>
+    <div id="diff-view"></div>`;
+  const publish = content => {
+    const invalid = validate(all.type || 'text', content);
+    if (invalid) throw new Error(`${dataId}: ${invalid}`);
+    return api('POST', '/nacos/v1/cs/configs', { dataId, group, tenant: tenant(), type: all.type || 'text', content });
+  };
+  document.getElementById('save').addEventListener('click', () => guarded(async () => {
+    await publish(document.getElementById('content').value);
+    route();
+  }));
+  document.getElementById('delete').addEventListener('click', () => guarded(async () => {
+    if (!confirm(`Delete ${dataId}?`)) return;
+    await api('DELETE', '/nacos/v1/cs/configs', { dataId, group, tenant: tenant() });
+    location.hash = '#/configs';
+  }));
+  view.querySelectorAll('.diff').forEach(b => b.addEventListener('click', () => {
+    document.getElementById('diff-view').innerHTML = sideBySide(history.pageItems[b.dataset.i].content || '', all.content);
+  }));
+  view.querySelectorAll('.rollback').forEach(b => b.addEventListener('click', () => guarded(async () => {
+    const old = history.pageItems[b.dataset.i];
+    if (!confirm(`Publish version ${old.id} of ${dataId} again?`)) return;
+    await publish(old.content || '');
+    route();
+  })));
+}
+
+// ---------------------------------------------------------------- namespaces, cluster, login
+
+async function namespacesView() {
+  const list = await apiJson('GET', '/nacos/v1/console/namespaces');
+  const rows = list.data.map(n => `<tr><td>${esc(n.namespace || 'public')}</td><td>${esc(n.namespaceShowName)}</td>
+    <td>${esc(n.namespaceDesc || '')}</td><td>${n.configCount}</td>
+    <td>${n.namespace ? `<button class="delete-ns" data-id="${esc(n.namespace)}">Delete</button>` : ''}</td></tr>`);
+  view.innerHTML = `<h2>Namespaces</h2><table id="namespaces"><tr><th>ID</th><th>Name</th><th>Description</th><th>Configs</th><th></th></tr>${rows.join('')}</table>
+    <div class="row"><input id="ns-id" placeholder="id"><input id="ns-name" placeholder="name"><input id="ns-desc" placeholder="description">
+    <button id="create-ns">Create</button></div>`;
+  document.getElementById('create-ns').addEventListener('click', () => guarded(async () => {
+    await api('POST', '/nacos/v1/console/namespaces', { customNamespaceId: document.getElementById('ns-id').value,
+      namespaceName: document.getElementById('ns-name').value, namespaceDesc: document.getElementById('ns-desc').value });
+    await loadNamespaces();
+    route();
+  }));
+  view.querySelectorAll('.delete-ns').forEach(b => b.addEventListener('click', () => guarded(async () => {
+    if (!confirm(`Delete namespace ${b.dataset.id}?`)) return;
+    const ok = await api('DELETE', '/nacos/v1/console/namespaces', { namespaceId: b.dataset.id });
+    if (ok.trim() !== 'true') throw new Error(`namespace ${b.dataset.id} was not deleted: it still holds configs or services`);
+    await loadNamespaces();
+    route();
+  })));
+}
+
+async function clusterView() {
+  const nodes = await apiJson('GET', '/nacos/v1/core/cluster/nodes');
+  const rows = nodes.data.map(n => {
+    const cp = ((n.extendInfo.raftMetaData || {}).metaDataMap || {}).dnsd_cp || {};
+    return `<tr><td>${esc(n.address)}</td><td class="${n.state === 'UP' ? 'ok' : 'bad'}">${esc(n.state)}</td>
+      <td>${esc(n.extendInfo.raftRole || '')}</td><td>${esc(cp.term ?? '')}</td><td>${esc(cp.leader || '')}</td>
+      <td>${esc(n.extendInfo.raftAppliedIndex ?? '')}</td></tr>`;
+  });
+  view.innerHTML = `<h2>Cluster</h2><table id="cluster"><tr><th>Member</th><th>State</th><th>Raft role</th><th>Term</th>
+    <th>Leader</th><th>Applied</th></tr>${rows.join('')}</table>`;
+}
+
+function loginView() {
+  view.innerHTML = `<h2>Log in</h2><div class="row"><input id="username" placeholder="user">
+    <input id="password" type="password" placeholder="password"><button id="login">Log in</button></div>`;
+  document.getElementById('login').addEventListener('click', () => guarded(async () => {
+    const answer = await apiJson('POST', '/nacos/v1/auth/users/login',
+      { username: document.getElementById('username').value, password: document.getElementById('password').value });
+    state.token = answer.accessToken;
+    sessionStorage.setItem('dnsd.token', state.token);
+    document.getElementById('user').textContent = answer.username;
+    await loadNamespaces();
+    // The login page shows under any route: render the one asked for (no hashchange comes
+    // when it is already the current one).
+    if (location.hash === '#/services' || !location.hash) await route();
+    else location.hash = '#/services';
+  }));
+}
+
+// ---------------------------------------------------------------- routing
+
+async function guarded(action) {
+  try {
+    await action();
+  } catch (e) {
+    showError(e.message);
+  }
+}
+
+async function loadNamespaces() {
+  const select = document.getElementById('namespace');
+  if (state.authEnabled && !state.token) return;
+  const list = await apiJson('GET', '/nacos/v1/console/namespaces');
+  select.innerHTML = list.data.map(n => {
+    const id = n.namespace || 'public';
+    return `<option value="${esc(id)}" ${id === state.namespace ? 'selected' : ''}>${esc(n.namespaceShowName)}</option>`;
+  }).join('');
+}
+
+async function route() {
+  clearError();
+  const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  document.querySelectorAll('nav a').forEach(a => a.classList.toggle('active', a.id === `nav-${parts[0]}`));
+  if (state.authEnabled && !state.token) return loginView();
+  await guarded(async () => {
+    switch (parts[0]) {
+      case 'service': return serviceView(parts[1]);
+      case 'configs': return configsView();
+      case 'config': return configView(parts[1], parts.slice(2).join('/'));
+      case 'namespaces': return namespacesView();
+      case 'cluster': return clusterView();
+      default: return servicesView();
+    }
+  });
+}
+
+async function start() {
+  document.getElementById('namespace').addEventListener('change', e => {
+    state.namespace = e.target.value;
+    sessionStorage.setItem('dnsd.namespace', state.namespace);
+    route();
+  });
+  window.addEventListener('hashchange', route);
+  await guarded(async () => {
+    const server = await apiJson('GET', '/nacos/v1/console/server/state');
+    state.authEnabled = server.auth_enabled === 'true';
+    await loadNamespaces();
+  });
+  if (!location.hash) location.hash = '#/services';
+  await route();
+}
+
+start();

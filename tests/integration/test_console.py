@@ -1,0 +1,175 @@
+"""The web console in a real headless Chromium (Selenium + chromedriver) against a real dnsd:
+a service registered through the nacos npm SDK shows up; a weight edited in the page changes
+the SRV answer dnsd gives; a config is validated, published, edited, diffed and rolled back in
+the page; server refusals are shown to the user; with auth on the page asks for a login.
+Each page is saved as a screenshot under $DNSD_TEST_ARTIFACTS (default build/test-artifacts)."""
+import base64
+import json
+import os
+import subprocess
+import unittest
+
+import dns.message
+import dns.query
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from harness import DNSD, DnsdProcess, wait_until
+
+JS_DIR = os.path.join(os.path.dirname(__file__), "js")
+# Pages are re-rendered after each action: an element found just before may be replaced.
+RERENDERS = (NoSuchElementException, StaleElementReferenceException)
+ARTIFACTS = os.environ.get("DNSD_TEST_ARTIFACTS") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(DNSD))), "test-artifacts")
+
+
+def browser():
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1280,900"):
+        options.add_argument(arg)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+class ConsoleTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        os.makedirs(os.path.join(ARTIFACTS, "console"), exist_ok=True)
+        cls.dnsd = DnsdProcess().start()
+        cls.driver = browser()
+        cls.wait = WebDriverWait(cls.driver, 15, ignored_exceptions=RERENDERS)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.driver.quit()
+        cls.dnsd.cleanup()
+
+    def open(self, route):
+        self.driver.get(f"http://127.0.0.1:{self.dnsd.port}/nacos/#/{route}")
+
+    def find(self, css):
+        return self.wait.until(lambda d: d.find_element(By.CSS_SELECTOR, css))
+
+    def text_of(self, css):
+        return self.find(css).text
+
+    def shot(self, name):
+        self.driver.save_screenshot(os.path.join(ARTIFACTS, "console", f"{name}.png"))
+
+    def srv_weights(self, service):
+        q = dns.message.make_query(f"_http._tcp.{service}.svc.nacos.internal", "SRV")
+        reply = dns.query.udp(q, "127.0.0.1", port=self.dnsd.dns_port, timeout=3)
+        return sorted(r.weight for rrset in reply.answer for r in rrset)
+
+    def test_1_service_from_the_sdk_and_a_weight_edited_in_the_page(self):
+        sdk = subprocess.Popen(["node", os.path.join(JS_DIR, "register_instances.js"),
+                                f"127.0.0.1:{self.dnsd.port}", "console-web", "10.90.1.", "2"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertIn("registered", sdk.stdout.readline())
+            self.open("services")
+            self.wait.until(lambda d: "console-web" in self.text_of("#services"))
+            row = [r for r in self.text_of("#services").splitlines() if r.startswith("console-web")][0]
+            self.assertEqual(row.split()[1:3], ["2", "2"])  # instances, healthy
+            self.shot("services")
+        finally:
+            sdk.stdin.close()
+            sdk.wait(timeout=30)
+            sdk.stdout.close()
+        self.assertEqual(self.dnsd.curl("POST", "/nacos/v1/ns/instance", {
+            "serviceName": "weighted", "ip": "10.90.2.1", "port": 8080, "ephemeral": "false"})[0], 200)
+        self.assertEqual(self.srv_weights("weighted"), [100])
+        self.open("service/weighted")
+        weight = self.find("#instances .weight")
+        weight.clear()
+        weight.send_keys("5")
+        self.find("#instances .save-weight").click()
+        self.assertTrue(wait_until(lambda: self.srv_weights("weighted") == [500]), self.srv_weights("weighted"))
+        self.wait.until(lambda d: self.find("#instances .weight").get_attribute("value") == "5")
+        self.shot("service")
+
+    def test_2_config_validated_published_edited_diffed_and_rolled_back(self):
+        self.open("configs")
+        self.find("#new-data-id").send_keys("console.json")
+        self.find("#new-type").send_keys("json")
+        self.find("#new-content").send_keys('{"a": ')
+        self.find("#publish").click()
+        self.wait.until(lambda d: "not valid JSON" in self.text_of("#error"))
+        self.shot("configs-invalid")
+        content = self.find("#new-content")
+        content.clear()
+        content.send_keys('{"a": 1}')
+        self.find("#publish").click()
+        self.wait.until(lambda d: "console.json" in d.current_url)
+        editor = self.find("#content")
+        self.assertEqual(editor.get_attribute("value"), '{"a": 1}')
+        editor.clear()
+        editor.send_keys('{"a": 2}')
+        self.find("#save").click()
+        self.wait.until(lambda d: len(self.find("#history").find_elements(By.CSS_SELECTOR, "tr")) == 3)
+        self.assertEqual(self.dnsd.curl("GET", "/nacos/v1/cs/configs", {"dataId": "console.json",
+                                                                          "group": "DEFAULT_GROUP"}), (200, '{"a": 2}'))
+        # The older version side by side with the current one, then published again.
+        self.find("#history tr:nth-child(3) .diff").click()
+        diff = self.text_of("#diff")
+        self.assertIn('{"a": 1}', diff)
+        self.assertIn('{"a": 2}', diff)
+        self.shot("config-diff")
+        self.find("#history tr:nth-child(3) .rollback").click()
+        self.driver.switch_to.alert.accept()
+        self.assertTrue(wait_until(lambda: self.dnsd.curl("GET", "/nacos/v1/cs/configs", {
+            "dataId": "console.json", "group": "DEFAULT_GROUP"}) == (200, '{"a": 1}')))
+        self.wait.until(lambda d: len(self.find("#history").find_elements(By.CSS_SELECTOR, "tr")) == 4)
+        self.shot("config")
+
+    def test_3_server_refusals_are_shown_and_other_pages_render(self):
+        self.open("namespaces")
+        self.find("#ns-id").send_keys("bad id!")
+        self.find("#ns-name").send_keys("x")
+        self.find("#create-ns").click()
+        self.wait.until(lambda d: "400" in self.text_of("#error"))
+        self.shot("namespaces-refused")
+        self.find("#ns-id").clear()
+        self.find("#ns-id").send_keys("team")
+        self.find("#create-ns").click()
+        self.wait.until(lambda d: "team" in self.text_of("#namespaces"))
+        self.shot("namespaces")
+        self.open("cluster")
+        self.wait.until(lambda d: f"127.0.0.1:{self.dnsd.port}" in self.text_of("#cluster"))
+        self.assertIn("LEADER", self.text_of("#cluster"))
+        self.shot("cluster")
+
+
+class ConsoleAuthTest(unittest.TestCase):
+    def test_login_page_when_auth_is_on(self):
+        secret = base64.b64encode(os.urandom(32)).decode()
+        server = DnsdProcess(config_text=f'[auth]\nenabled = true\ntoken_secret = "{secret}"\n').start()
+        driver = browser()
+        try:
+            self.assertEqual(server.curl("POST", "/nacos/v1/auth/users/admin", body={"password": "console-pw"})[0], 200)
+            wait = WebDriverWait(driver, 15, ignored_exceptions=RERENDERS)
+            driver.get(f"http://127.0.0.1:{server.port}/nacos/")
+            find = lambda css: wait.until(lambda d: d.find_element(By.CSS_SELECTOR, css))  # noqa: E731
+            find("#username").send_keys("nacos")
+            find("#password").send_keys("wrong")
+            find("#login").click()
+            wait.until(lambda d: "unknown user" in find("#error").text)
+            driver.save_screenshot(os.path.join(ARTIFACTS, "console", "login-refused.png"))
+            find("#password").clear()
+            find("#password").send_keys("console-pw")
+            find("#login").click()
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#services"))
+            self.assertEqual(find("#user").text, "nacos")
+            driver.save_screenshot(os.path.join(ARTIFACTS, "console", "after-login.png"))
+        finally:
+            driver.quit()
+            server.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
