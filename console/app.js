@@ -1,6 +1,6 @@
 // dnsd's web console: a single page over dnsd's own Nacos Open API (no framework, nothing
 // fetched from elsewhere). Hash routes: #/services, #/service/<name>, #/configs,
-// #/config/<group>/<dataId>, #/namespaces, #/cluster, #/login. Errors from the server are
+// #/config/<group>/<dataId>, #/dns, #/namespaces, #/cluster, #/login. Errors from the server are
 // shown in the red bar, never swallowed.
 'use strict';
 
@@ -112,6 +112,32 @@ async function serviceView(name) {
       ip: h.ip, port: h.port, clusterName: h.clusterName, ephemeral: h.ephemeral });
     route();
   })));
+}
+
+// ---------------------------------------------------------------- DNS
+
+function recordsTable(id, records) {
+  const rows = records.map(r => `<tr><td>${esc(r.name)}</td><td>${r.ttl}</td><td>${esc(r.class)}</td>
+    <td>${esc(r.type)}</td><td><code>${esc(r.data)}</code></td></tr>`);
+  return `<table id="${id}"><tr><th>Name</th><th>TTL</th><th>Class</th><th>Type</th><th>Data</th></tr>${rows.join('')}</table>`;
+}
+
+async function dnsView(name = '', type = 'A') {
+  view.innerHTML = `<h2>DNS</h2><p class="muted">What dnsd answers, asked of its own DNS port as dig would.</p>
+    <div class="row"><input id="dns-name" size="48" placeholder="web.svc.nacos.internal" value="${esc(name)}">
+    <select id="dns-type">${['A', 'AAAA', 'SRV', 'TXT', 'SOA', 'NS', 'CNAME', 'PTR'].map(t =>
+      `<option ${t === type ? 'selected' : ''}>${t}</option>`).join('')}</select>
+    <button id="dns-lookup">Look up</button></div><div id="dns-result"></div>`;
+  document.getElementById('dns-lookup').addEventListener('click', () => guarded(async () => {
+    const answer = await apiJson('GET', '/dnsd/v1/dns/lookup', {
+      name: document.getElementById('dns-name').value.trim(), type: document.getElementById('dns-type').value });
+    const ede = answer.ede.map(e => `<li>EDE ${e.code}: ${esc(e.text)}</li>`).join('');
+    document.getElementById('dns-result').innerHTML =
+      `<p id="dns-status"><code>${esc(answer.question)}</code>: <strong>${esc(answer.status)}</strong>${answer.authoritative ? ', authoritative' : ''}${answer.truncated ? ', truncated' : ''}</p>
+       ${ede ? `<ul id="dns-ede">${ede}</ul>` : ''}
+       <h3>Answer</h3>${recordsTable('dns-answer', answer.answer)}
+       ${answer.authority.length ? `<h3>Authority</h3>${recordsTable('dns-authority', answer.authority)}` : ''}`;
+  }));
 }
 
 // ---------------------------------------------------------------- configs
@@ -285,6 +311,7 @@ async function route() {
   await guarded(async () => {
     switch (parts[0]) {
       case 'service': return serviceView(parts[1]);
+      case 'dns': return dnsView();
       case 'configs': return configsView();
       case 'config': return configView(parts[1], parts.slice(2).join('/'));
       case 'namespaces': return namespacesView();

@@ -2,12 +2,6 @@
 // server's HTTP Open API, or (lookup) a DNS query to its DNS port; --output json gives what
 // scripts parse. Exit codes: 0 done; 1 the server refused or has no such thing; 2 bad usage;
 // 3 the server could not be reached.
-// clang-format off
-// ldns defines bool, true and false as macros unless stdbool.h came first.
-#include <stdbool.h>  // NOLINT(modernize-deprecated-headers)
-#include <ldns/ldns.h>
-// clang-format on
-
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -19,6 +13,7 @@
 #include "common/strings.h"
 #include "ctl/nacos_http.h"
 #include "ctl/table.h"
+#include "dnsd/dns_lookup.h"
 
 namespace {
 
@@ -191,98 +186,45 @@ absl::Status InstanceBeat(const Global& g, NacosHttp& http, const InstanceArgs& 
 
 absl::Status Lookup(const Global& g, const std::string& name, const std::string& type_name,
                     bool tcp) {
+  dnsd::dns::LookupRequest request;
   const size_t colon = g.dns_server.rfind(':');
-  const std::string ip = colon == std::string::npos ? g.dns_server : g.dns_server.substr(0, colon);
+  request.server_ip = colon == std::string::npos ? g.dns_server : g.dns_server.substr(0, colon);
   int64_t port = 53;
   if (colon != std::string::npos &&
       !dnsd::common::ParseInt64(std::string_view(g.dns_server).substr(colon + 1), port)) {
     return absl::InvalidArgumentError("--dns takes ip[:port]");
   }
-  const ldns_rr_type type = ldns_get_rr_type_by_name(type_name.c_str());
-  if (type == 0) return absl::InvalidArgumentError("unknown record type " + type_name);
-  ldns_rdf* server = ldns_rdf_new_frm_str(LDNS_RDF_TYPE_A, ip.c_str());
-  if (server == nullptr) server = ldns_rdf_new_frm_str(LDNS_RDF_TYPE_AAAA, ip.c_str());
-  if (server == nullptr) return absl::InvalidArgumentError("--dns: not an IP address: " + ip);
-  ldns_resolver* resolver = ldns_resolver_new();
-  ldns_resolver_push_nameserver(resolver, server);
-  ldns_rdf_deep_free(server);
-  ldns_resolver_set_port(resolver, static_cast<uint16_t>(port));
-  ldns_resolver_set_recursive(resolver, true);
-  ldns_resolver_set_usevc(resolver, tcp);
-  ldns_resolver_set_edns_udp_size(resolver, 1232);
-  ldns_resolver_set_retry(resolver, 1);
-  ldns_resolver_set_timeout(resolver, timeval{3, 0});
-  const std::string absolute = name.ends_with('.') ? name : name + ".";
-  ldns_rdf* qname = ldns_dname_new_frm_str(absolute.c_str());
-  if (qname == nullptr) {
-    ldns_resolver_deep_free(resolver);
-    return absl::InvalidArgumentError("not a domain name: " + name);
-  }
-  ldns_pkt* reply = ldns_resolver_query(resolver, qname, type, LDNS_RR_CLASS_IN, LDNS_RD);
-  ldns_rdf_deep_free(qname);
-  ldns_resolver_deep_free(resolver);
-  if (reply == nullptr) {
-    return absl::UnavailableError(
-        StrCat("no answer from ", g.dns_server, " (is dnsd's DNS there?)"));
-  }
-  char* rcode_text = ldns_pkt_rcode2str(ldns_pkt_get_rcode(reply));
-  const std::string rcode = rcode_text ? rcode_text : "?";
-  free(rcode_text);
-  Json::Value ede(Json::arrayValue);
-  if (ldns_edns_option_list* options = ldns_pkt_edns_get_option_list(reply)) {
-    for (size_t i = 0; i < ldns_edns_option_list_get_count(options); ++i) {
-      ldns_edns_option* option = ldns_edns_option_list_get_option(options, i);
-      if (ldns_edns_get_code(option) != 15 || ldns_edns_get_size(option) < 2) continue;
-      const uint8_t* data = ldns_edns_get_data(option);
-      Json::Value item(Json::objectValue);
-      item["code"] = data[0] << 8 | data[1];
-      item["text"] =
-          std::string(reinterpret_cast<const char*>(data + 2), ldns_edns_get_size(option) - 2);
-      ede.append(item);
+  request.port = static_cast<int>(port);
+  request.name = name;
+  request.type = type_name;
+  request.tcp = tcp;
+  auto answer = dnsd::dns::LookupJson(request);
+  if (!answer.ok()) {
+    if (absl::IsUnavailable(answer.status())) {
+      return absl::UnavailableError(
+          StrCat(dnsd::common::ToStd(answer.status().message()), " (is dnsd's DNS there?)"));
     }
-    ldns_edns_option_list_deep_free(options);
+    return answer.status();
   }
-  auto section = [](ldns_rr_list* list) {
-    Table table{{"name", "ttl", "class", "type", "data"}, {}};
-    for (size_t i = 0; list != nullptr && i < ldns_rr_list_rr_count(list); ++i) {
-      ldns_rr* rr = ldns_rr_list_rr(list, i);
-      char* owner = ldns_rdf2str(ldns_rr_owner(rr));
-      char* rr_type = ldns_rr_type2str(ldns_rr_get_type(rr));
-      std::string data;
-      for (size_t j = 0; j < ldns_rr_rd_count(rr); ++j) {
-        char* field = ldns_rdf2str(ldns_rr_rdf(rr, j));
-        if (j > 0) data += ' ';
-        data += field ? field : "";
-        free(field);
-      }
-      table.Add({owner ? owner : "", std::to_string(ldns_rr_ttl(rr)), "IN", rr_type ? rr_type : "",
-                 data});
-      free(owner);
-      free(rr_type);
-    }
-    return table;
-  };
-  const Table answer = section(ldns_pkt_answer(reply));
-  const Table authority = section(ldns_pkt_authority(reply));
-  const bool aa = ldns_pkt_aa(reply);
-  ldns_pkt_free(reply);
   if (g.output == "json") {
-    Json::Value out(Json::objectValue);
-    out["status"] = rcode;
-    out["authoritative"] = aa;
-    out["answer"] = answer.ToJson();
-    out["authority"] = authority.ToJson();
-    out["ede"] = ede;
-    std::cout << dnsd::ctl::ToJson(out) << std::endl;
-  } else {
-    std::cout << ";; " << absolute << " " << type_name << ": " << rcode
-              << (aa ? ", authoritative" : "") << std::endl;
-    for (const auto& e : ede) {
-      std::cout << ";; EDE " << e["code"].asInt() << ": " << e["text"].asString() << std::endl;
-    }
-    if (!answer.rows.empty()) std::cout << answer.ToText();
-    if (!authority.rows.empty()) std::cout << ";; authority\n" << authority.ToText();
+    std::cout << dnsd::ctl::ToJson(*answer) << std::endl;
+    return absl::OkStatus();
   }
+  auto table = [](const Json::Value& records) {
+    Table t{{"name", "ttl", "class", "type", "data"}, {}};
+    for (const auto& r : records) {
+      t.Add({Cell(r["name"]), Cell(r["ttl"]), Cell(r["class"]), Cell(r["type"]), Cell(r["data"])});
+    }
+    return t;
+  };
+  const Json::Value& a = *answer;
+  std::cout << ";; " << a["question"].asString() << ": " << a["status"].asString()
+            << (a["authoritative"].asBool() ? ", authoritative" : "") << std::endl;
+  for (const auto& e : a["ede"]) {
+    std::cout << ";; EDE " << e["code"].asInt() << ": " << e["text"].asString() << std::endl;
+  }
+  if (!a["answer"].empty()) std::cout << table(a["answer"]).ToText();
+  if (!a["authority"].empty()) std::cout << ";; authority\n" << table(a["authority"]).ToText();
   return absl::OkStatus();
 }
 

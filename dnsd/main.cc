@@ -33,6 +33,7 @@
 #include "dnsd/cluster_naming.h"
 #include "dnsd/daemon_config.h"
 #include "dnsd/dns_front_end.h"
+#include "dnsd/dns_lookup_http.h"
 #include "dnsd/dns_server.h"
 #include "dnsd/history_retention.h"
 #include "dnsd/query_pipeline.h"
@@ -449,6 +450,8 @@ int main(int argc, char** argv) {
   dnsd::api::AuthHttpApi auth_api(authenticator, *proposer, metrics);
   auth_api.RegisterRoutes(**http);
   dnsd::console::RegisterConsoleRoutes(**http);
+  dnsd::dns::DnsLookupHttp dns_lookup;  // the console's DNS page asks the DNS port through it
+  dns_lookup.RegisterRoutes(**http);
   (*http)->SetGuard([&](dnsd::api::HttpRequest& request) { return auth_api.Guard(request); });
   dnsd::api::NamingHttpApi naming_api(registry, **config_store, *proposer, clock, metrics,
                                       identity);
@@ -608,6 +611,7 @@ int main(int argc, char** argv) {
   }
   (*http)->Start();
   (*dns)->Start();
+  dns_lookup.Start(config.dns_address, (*dns)->port());
   if (auto s = dnsd::dns::StartHostResolver(**host_resolver, config, (*dns)->port()); !s.ok()) {
     return Fail(s);
   }
@@ -640,6 +644,7 @@ int main(int argc, char** argv) {
   config_api.ReleaseListeners();
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   (*http)->Stop();
+  dns_lookup.Stop();
   if (udp_pusher) udp_pusher->Stop();
   (*health_checker)->Stop();
   if (cluster_naming) cluster_naming->Stop();

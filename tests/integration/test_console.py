@@ -10,13 +10,14 @@ import subprocess
 import unittest
 
 import dns.message
+import dns.rcode
 import dns.query
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from harness import DNSD, DnsdProcess, wait_until
 
@@ -92,6 +93,25 @@ class ConsoleTest(unittest.TestCase):
         self.assertTrue(wait_until(lambda: self.srv_weights("weighted") == [500]), self.srv_weights("weighted"))
         self.wait.until(lambda d: self.find("#instances .weight").get_attribute("value") == "5")
         self.shot("service")
+
+    def test_1b_dns_page_shows_what_dig_gets(self):
+        self.assertEqual(self.dnsd.curl("POST", "/nacos/v1/ns/instance", {
+            "serviceName": "dns-page", "ip": "10.90.3.1", "port": 8443, "ephemeral": "false"})[0], 200)
+        for name, rdtype in (("_http._tcp.dns-page.svc.nacos.internal", "SRV"),
+                             ("dns-page.svc.nacos.internal", "A"), ("nope.svc.nacos.internal", "A")):
+            self.open("dns")
+            self.find("#dns-name").clear()
+            self.find("#dns-name").send_keys(name)
+            Select(self.find("#dns-type")).select_by_visible_text(rdtype)
+            self.find("#dns-lookup").click()
+            q = dns.message.make_query(name, rdtype, use_edns=0, payload=1232)
+            reply = dns.query.udp(q, "127.0.0.1", port=self.dnsd.dns_port, timeout=3)
+            status = dns.rcode.to_text(reply.rcode())
+            self.wait.until(lambda d: self.text_of("#dns-status") == f"{name}. {rdtype}: {status}, authoritative")
+            page_rows = [r.split()[-1] for r in self.text_of("#dns-answer").splitlines()[1:]]
+            dig_rows = [rdata.to_text().split()[-1] for rrset in reply.answer for rdata in rrset]
+            self.assertEqual(sorted(page_rows), sorted(dig_rows), name)
+        self.shot("dns")
 
     def test_2_config_validated_published_edited_diffed_and_rolled_back(self):
         self.open("configs")
