@@ -1,6 +1,6 @@
 // dnsd's web console: a single page over dnsd's own Nacos Open API (no framework, nothing
 // fetched from elsewhere). Hash routes: #/services, #/service/<name>, #/configs,
-// #/config/<group>/<dataId>, #/dns, #/namespaces, #/cluster, #/login. Errors from the server are
+// #/config/<group>/<dataId>, #/dns, #/namespaces, #/cluster, #/dashboard, #/login. Errors from the server are
 // shown in the red bar, never swallowed.
 'use strict';
 
@@ -75,9 +75,10 @@ async function servicesView() {
 }
 
 async function serviceView(name) {
-  const [list, service] = await Promise.all([
+  const [list, service, subscribers] = await Promise.all([
     apiJson('GET', '/nacos/v1/ns/instance/list', { namespaceId: state.namespace, serviceName: name }),
-    apiJson('GET', '/nacos/v2/ns/service', { namespaceId: state.namespace, serviceName: name })]);
+    apiJson('GET', '/nacos/v2/ns/service', { namespaceId: state.namespace, serviceName: name }),
+    apiJson('GET', '/nacos/v1/ns/service/subscribers', { namespaceId: state.namespace, serviceName: name })]);
   const rows = list.hosts.map((h, i) => `<tr data-ip="${esc(h.ip)}" data-port="${h.port}">
     <td>${esc(h.ip)}:${h.port}</td><td>${esc(h.clusterName)}</td>
     <td class="${h.healthy ? 'ok' : 'bad'}">${h.healthy}</td><td>${h.enabled}</td><td>${h.ephemeral}</td>
@@ -90,7 +91,11 @@ async function serviceView(name) {
     <p class="muted">group ${esc(data.groupName)}, protect threshold ${data.protectThreshold},
     clusters: ${Object.keys(data.clusterMap || {}).map(esc).join(', ') || 'none'}</p>
     <table id="instances"><tr><th>Instance</th><th>Cluster</th><th>Healthy</th><th>Enabled</th>
-    <th>Ephemeral</th><th>Weight</th><th></th><th>Metadata</th></tr>${rows.join('')}</table>`;
+    <th>Ephemeral</th><th>Weight</th><th></th><th>Metadata</th></tr>${rows.join('')}</table>
+    <h3>Subscribers (HTTP, 1.x clients)</h3>
+    <table id="subscribers"><tr><th>Address</th><th>Agent</th><th>App</th></tr>
+    ${subscribers.subscribers.map(s => `<tr><td>${esc(s.addrStr || `${s.ip}:${s.port}`)}</td><td>${esc(s.agent || '')}</td>
+      <td>${esc(s.app || '')}</td></tr>`).join('')}</table>`;
   const update = async (h, changes) => {
     await api('PUT', '/nacos/v1/ns/instance', { namespaceId: state.namespace, serviceName: name,
       ip: h.ip, port: h.port, clusterName: h.clusterName, ephemeral: h.ephemeral,
@@ -112,6 +117,70 @@ async function serviceView(name) {
       ip: h.ip, port: h.port, clusterName: h.clusterName, ephemeral: h.ephemeral });
     route();
   })));
+}
+
+// ---------------------------------------------------------------- dashboard
+
+// Prometheus text to {"name{labels}": value}.
+function parseMetrics(text) {
+  const out = {};
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    out[line.slice(0, space)] = Number(line.slice(space + 1));
+  }
+  return out;
+}
+
+const sum = (metrics, prefix) => Object.entries(metrics)
+  .filter(([k]) => k === prefix || k.startsWith(`${prefix}{`)).reduce((t, [, v]) => t + v, 0);
+
+// What the dashboard draws: per-second rates of counters, or gauges as they are.
+const charts = [
+  { id: 'http', title: 'HTTP requests/s', rate: true, read: m => sum(m, 'dnsd_api_http_responses_total') },
+  { id: 'dns-noerror', title: 'DNS NOERROR/s', rate: true, read: m => m['dnsd_dns_responses_total{rcode="NOERROR"}'] || 0 },
+  { id: 'dns-nxdomain', title: 'DNS NXDOMAIN/s', rate: true, read: m => m['dnsd_dns_responses_total{rcode="NXDOMAIN"}'] || 0 },
+  { id: 'dns-servfail', title: 'DNS SERVFAIL/s', rate: true, read: m => m['dnsd_dns_responses_total{rcode="SERVFAIL"}'] || 0 },
+  { id: 'instances', title: 'Instances', rate: false, read: m => m.dnsd_registry_instances || 0 },
+  { id: 'pushes', title: 'gRPC pushes/s', rate: true, read: m => sum(m, 'dnsd_grpc_pushes_total') },
+  { id: 'auth-failures', title: 'Auth refusals/s', rate: true, read: m => sum(m, 'dnsd_auth_failures_total') },
+];
+
+function sparkline(values) {
+  const max = Math.max(1, ...values);
+  const points = values.map((v, i) => `${(i * 300) / 59},${60 - (v / max) * 56}`).join(' ');
+  return `<svg width="300" height="60" viewBox="0 0 300 60"><polyline fill="none" stroke="#2f6fd6"
+    stroke-width="2" points="${points}"/></svg>`;
+}
+
+async function dashboardView() {
+  view.innerHTML = `<h2>Dashboard</h2><p class="muted">From dnsd's /metrics every 2 s; the last two minutes.</p>
+    <div id="charts">${charts.map(c => `<div class="chart" id="chart-${c.id}"><div>${c.title}:
+      <strong class="value">-</strong></div><div class="plot"></div></div>`).join('')}</div>`;
+  const series = Object.fromEntries(charts.map(c => [c.id, []]));
+  let previous = null;
+  const sample = async () => {
+    const metrics = parseMetrics(await api('GET', '/metrics'));
+    const now = Date.now();
+    for (const c of charts) {
+      const value = c.read(metrics);
+      const shown = c.rate ? (previous ? Math.max(0, (value - previous.values[c.id]) * 1000 / (now - previous.at)) : 0) : value;
+      const points = series[c.id];
+      points.push(shown);
+      if (points.length > 60) points.shift();
+      const box = document.getElementById(`chart-${c.id}`);
+      if (!box) return false;  // the page was left
+      box.querySelector('.value').textContent = c.rate ? shown.toFixed(1) : String(shown);
+      box.querySelector('.plot').innerHTML = sparkline(points);
+    }
+    previous = { at: now, values: Object.fromEntries(charts.map(c => [c.id, c.read(metrics)])) };
+    return true;
+  };
+  const tick = async () => {
+    if (!location.hash.startsWith('#/dashboard')) return;
+    if (await sample().catch(e => { showError(e.message); return false; })) setTimeout(tick, 2000);
+  };
+  await tick();
 }
 
 // ---------------------------------------------------------------- DNS
@@ -195,6 +264,9 @@ async function configView(group, dataId) {
   const all = await apiJson('GET', '/nacos/v1/cs/configs', { dataId, group, tenant: tenant(), show: 'all' });
   const history = await apiJson('GET', '/nacos/v1/cs/history',
     { search: 'accurate', dataId, group, tenant: tenant(), pageNo: 1, pageSize: 50 });
+  const listeners = await apiJson('GET', '/nacos/v1/cs/configs/listener', { dataId, group, tenant: tenant() });
+  const listening = Object.entries(listeners.lisentersGroupkeyStatus || {})
+    .map(([ip, md5]) => `<tr><td>${esc(ip)}</td><td><code>${esc(md5)}</code></td></tr>`).join('');
   const rows = history.pageItems.map((h, i) => `<tr><td>${esc(h.id)}</td><td>${esc(h.lastModifiedTime)}</td>
     <td>${esc(h.opType)}</td><td>${esc(h.srcUser)}</td><td>${esc(h.srcIp)}</td>
     <td><button class="diff" data-i="${i}">Diff</button> <button class="rollback" data-i="${i}">Roll back</button></td></tr>`);
@@ -203,7 +275,8 @@ async function configView(group, dataId) {
     <textarea id="content">${esc(all.content)}</textarea>
     <div class="row"><button id="save">Save</button> <button id="delete">Delete</button></div>
     <h3>History</h3><table id="history"><tr><th>ID</th><th>Time</th><th>Op</th><th>User</th><th>From</th><th></th></tr>${rows.join('')}</table>
-    <div id="diff-view"></div>`;
+    <div id="diff-view"></div>
+    <h3>Listeners (long polls now)</h3><table id="listeners"><tr><th>Client</th><th>Their md5</th></tr>${listening}</table>`;
   const publish = content => {
     const invalid = validate(all.type || 'text', content);
     if (invalid) throw new Error(`${dataId}: ${invalid}`);
@@ -312,6 +385,7 @@ async function route() {
     switch (parts[0]) {
       case 'service': return serviceView(parts[1]);
       case 'dns': return dnsView();
+      case 'dashboard': return dashboardView();
       case 'configs': return configsView();
       case 'config': return configView(parts[1], parts.slice(2).join('/'));
       case 'namespaces': return namespacesView();

@@ -85,7 +85,11 @@ class ConsoleTest(unittest.TestCase):
         self.assertEqual(self.dnsd.curl("POST", "/nacos/v1/ns/instance", {
             "serviceName": "weighted", "ip": "10.90.2.1", "port": 8080, "ephemeral": "false"})[0], 200)
         self.assertEqual(self.srv_weights("weighted"), [100])
+        # A 1.x client polling the list with a UDP port is a subscriber the page lists.
+        self.dnsd.curl("GET", "/nacos/v1/ns/instance/list", {"serviceName": "weighted", "udpPort": 40123,
+                                                            "clientIP": "127.0.0.1"})
         self.open("service/weighted")
+        self.wait.until(lambda d: "127.0.0.1:40123" in self.text_of("#subscribers"))
         weight = self.find("#instances .weight")
         weight.clear()
         weight.send_keys("5")
@@ -126,6 +130,16 @@ class ConsoleTest(unittest.TestCase):
         content.send_keys('{"a": 1}')
         self.find("#publish").click()
         self.wait.until(lambda d: "console.json" in d.current_url)
+        # A client long-polling the config is listed as a listener (the page is loaded after).
+        md5 = self.find("#md5").text
+        poll = subprocess.Popen(["curl", "-s", "-X", "POST", "-H", "Long-Pulling-Timeout: 30000",
+                                 "--data-urlencode", f"Listening-Configs=console.json\x02DEFAULT_GROUP\x02{md5}\x01",
+                                 f"http://127.0.0.1:{self.dnsd.port}/nacos/v1/cs/configs/listener"],
+                                stdout=subprocess.PIPE, text=True)
+        self.assertTrue(wait_until(lambda: "127.0.0.1" in self.dnsd.curl(
+            "GET", "/nacos/v1/cs/configs/listener", {"dataId": "console.json", "group": "DEFAULT_GROUP"})[1]))
+        self.driver.refresh()
+        self.wait.until(lambda d: "127.0.0.1" in self.text_of("#listeners"))
         editor = self.find("#content")
         self.assertEqual(editor.get_attribute("value"), '{"a": 1}')
         editor.clear()
@@ -134,6 +148,7 @@ class ConsoleTest(unittest.TestCase):
         self.wait.until(lambda d: len(self.find("#history").find_elements(By.CSS_SELECTOR, "tr")) == 3)
         self.assertEqual(self.dnsd.curl("GET", "/nacos/v1/cs/configs", {"dataId": "console.json",
                                                                           "group": "DEFAULT_GROUP"}), (200, '{"a": 2}'))
+        self.assertIn("console.json", poll.communicate(timeout=20)[0], "the save woke the long poll")
         # The older version side by side with the current one, then published again.
         self.find("#history tr:nth-child(3) .diff").click()
         diff = self.text_of("#diff")
@@ -146,6 +161,19 @@ class ConsoleTest(unittest.TestCase):
             "dataId": "console.json", "group": "DEFAULT_GROUP"}) == (200, '{"a": 1}')))
         self.wait.until(lambda d: len(self.find("#history").find_elements(By.CSS_SELECTOR, "tr")) == 4)
         self.shot("config")
+
+    def test_2b_dashboard_draws_live_rates(self):
+        self.open("dashboard")
+        q = dns.message.make_query("weighted.svc.nacos.internal", "A")
+
+        def busy_and_drawn():
+            for _ in range(50):
+                dns.query.udp(q, "127.0.0.1", port=self.dnsd.dns_port, timeout=3)
+            value = self.find("#chart-dns-noerror .value").text
+            return value not in ("-", "0.0") and self.find("#chart-dns-noerror polyline")
+        self.assertTrue(wait_until(busy_and_drawn, timeout=20))
+        self.assertNotEqual(self.find("#chart-instances .value").text, "-")
+        self.shot("dashboard")
 
     def test_3_server_refusals_are_shown_and_other_pages_render(self):
         self.open("namespaces")
