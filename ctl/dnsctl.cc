@@ -2,6 +2,8 @@
 // server's HTTP Open API, or (lookup) a DNS query to its DNS port; --output json gives what
 // scripts parse. Exit codes: 0 done; 1 the server refused or has no such thing; 2 bad usage;
 // 3 the server could not be reached.
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -13,6 +15,7 @@
 #include "common/strings.h"
 #include "ctl/nacos_http.h"
 #include "ctl/table.h"
+#include "ctl/zip.h"
 #include "dnsd/dns_lookup.h"
 
 namespace {
@@ -335,6 +338,141 @@ absl::Status ConfigWatch(const Global& g, NacosHttp& http, const std::string& da
   return absl::OkStatus();
 }
 
+// ---------------------------------------------------------------- export and import (Nacos's zip)
+
+// "[#####.....] 5/10" on stderr when it is a terminal (scripts get only the summary).
+void Progress(std::string_view what, size_t done, size_t total) {
+  if (!isatty(STDERR_FILENO) || total == 0) return;
+  const size_t filled = done * 30 / total;
+  std::cerr << "\r" << what << " [" << std::string(filled, '#') << std::string(30 - filled, '.')
+            << "] " << done << "/" << total << (done == total ? "\n" : "") << std::flush;
+}
+
+absl::Status ConfigExport(const Global& g, NacosHttp& http, const std::string& file) {
+  std::vector<Json::Value> configs;
+  for (int page = 1;; ++page) {
+    auto body = http.Call("GET", "/nacos/v1/cs/configs",
+                          {{"search", "blur"},
+                           {"dataId", ""},
+                           {"group", ""},
+                           {"tenant", g.namespace_id == "public" ? "" : g.namespace_id},
+                           {"pageNo", std::to_string(page)},
+                           {"pageSize", "200"}});
+    if (!body.ok()) return body.status();
+    auto parsed = dnsd::ctl::ParseJson(*body);
+    if (!parsed.ok()) return parsed.status();
+    for (const auto& item : (*parsed)["pageItems"]) configs.push_back(item);
+    Progress("reading", configs.size(), (*parsed)["totalCount"].asUInt64());
+    if (page >= (*parsed)["pagesAvailable"].asInt()) break;
+  }
+  std::vector<dnsd::ctl::ZipEntry> entries;
+  std::string metadata = "metadata:\n";
+  for (const auto& c : configs) {
+    entries.push_back(
+        {StrCat(c["group"].asString(), "/", c["dataId"].asString()), c["content"].asString()});
+    metadata += StrCat("- dataId: ", c["dataId"].asString(), "\n  group: ", c["group"].asString(),
+                       "\n  type: ", c["type"].isString() ? c["type"].asString() : "text", "\n");
+    if (c["appName"].isString() && !c["appName"].asString().empty()) {
+      metadata += StrCat("  appName: ", c["appName"].asString(), "\n");
+    }
+  }
+  entries.push_back({".metadata.yml", metadata});
+  std::ofstream out(file, std::ios::binary);
+  const std::string zip = dnsd::ctl::WriteZip(entries);
+  if (!out.write(zip.data(), static_cast<std::streamsize>(zip.size()))) {
+    return absl::InvalidArgumentError("cannot write " + file);
+  }
+  std::cout << "exported " << configs.size() << " configs of " << g.namespace_id << " to " << file
+            << std::endl;
+  return absl::OkStatus();
+}
+
+absl::Status ConfigImport(const Global& g, NacosHttp& http, const std::string& file,
+                          const std::string& policy) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError("cannot read " + file);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  auto entries = dnsd::ctl::ReadZip(bytes.str());
+  if (!entries.ok()) return entries.status();
+  // Types from the metadata file (Nacos 2.x's .metadata.yml: a list of dataId/group/type).
+  std::map<std::string, std::string> types;
+  std::string data_id, group;
+  for (const auto& e : *entries) {
+    if (e.name != ".metadata.yml") continue;
+    for (std::string_view line : dnsd::common::Split(e.data, '\n')) {
+      std::string_view text = dnsd::common::Trim(line);
+      if (text.starts_with("- ")) text.remove_prefix(2);
+      const size_t colon = text.find(':');
+      if (colon == std::string_view::npos) continue;
+      const std::string_view key = text.substr(0, colon);
+      const std::string value(dnsd::common::Trim(text.substr(colon + 1)));
+      if (key == "dataId") data_id = value;
+      if (key == "group") group = value;
+      if (key == "type") types[group + "/" + data_id] = value;
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> configs;  // (group, dataId) per entry
+  std::vector<const dnsd::ctl::ZipEntry*> contents;
+  for (const auto& e : *entries) {
+    if (e.name.starts_with('.') || e.name.find('/') == std::string::npos) continue;
+    const size_t slash = e.name.find('/');
+    configs.emplace_back(e.name.substr(0, slash), e.name.substr(slash + 1));
+    contents.push_back(&e);
+  }
+  const std::string tenant = g.namespace_id == "public" ? "" : g.namespace_id;
+  auto exists = [&](const std::pair<std::string, std::string>& c) -> absl::StatusOr<bool> {
+    auto body = http.Call("GET", "/nacos/v1/cs/configs",
+                          {{"dataId", c.second}, {"group", c.first}, {"tenant", tenant}});
+    if (body.ok()) return true;
+    if (absl::IsNotFound(body.status())) return false;
+    return body.status();
+  };
+  std::vector<bool> present(configs.size(), false);
+  for (size_t i = 0; i < configs.size() && policy != "overwrite"; ++i) {
+    auto found = exists(configs[i]);
+    if (!found.ok()) return found.status();
+    present[i] = *found;
+    Progress("checking", i + 1, configs.size());
+  }
+  if (policy == "abort") {
+    std::string clashes;
+    for (size_t i = 0; i < configs.size(); ++i) {
+      if (present[i])
+        clashes += StrCat(clashes.empty() ? "" : ", ", configs[i].first, "/", configs[i].second);
+    }
+    if (!clashes.empty()) {
+      return absl::FailedPreconditionError(
+          "nothing imported: these configs exist already (use --policy skip or overwrite): " +
+          clashes);
+    }
+  }
+  size_t imported = 0, skipped = 0;
+  for (size_t i = 0; i < configs.size(); ++i) {
+    if (present[i]) {
+      ++skipped;
+    } else {
+      const auto type = types.find(configs[i].first + "/" + configs[i].second);
+      auto published = http.Call("POST", "/nacos/v1/cs/configs",
+                                 {{"dataId", configs[i].second},
+                                  {"group", configs[i].first},
+                                  {"tenant", tenant},
+                                  {"content", contents[i]->data},
+                                  {"type", type == types.end() ? "text" : type->second}});
+      if (!published.ok()) {
+        return absl::FailedPreconditionError(
+            StrCat("imported ", imported, " before ", configs[i].first, "/", configs[i].second,
+                   " failed: ", dnsd::common::ToStd(published.status().message())));
+      }
+      ++imported;
+    }
+    Progress("importing", i + 1, configs.size());
+  }
+  std::cout << "imported " << imported << " configs into " << g.namespace_id << ", skipped "
+            << skipped << std::endl;
+  return absl::OkStatus();
+}
+
 // ---------------------------------------------------------------- namespaces and cluster
 
 absl::Status NamespaceList(const Global& g, NacosHttp& http) {
@@ -397,7 +535,7 @@ _dnsctl() {
   esac
   if [[ $words == *" service "* ]]; then COMPREPLY=($(compgen -W "list get $options" -- "$cur"))
   elif [[ $words == *" instance "* ]]; then COMPREPLY=($(compgen -W "list register deregister beat --weight --cluster --persistent --metadata --disabled --healthy-only $options" -- "$cur"))
-  elif [[ $words == *" config "* ]]; then COMPREPLY=($(compgen -W "get set delete history watch --content --file --type --count --size $options" -- "$cur"))
+  elif [[ $words == *" config "* ]]; then COMPREPLY=($(compgen -W "get set delete history watch export import --content --file --type --count --size --policy $options" -- "$cur"))
   elif [[ $words == *" namespace "* ]]; then COMPREPLY=($(compgen -W "list create delete --name --description $options" -- "$cur"))
   elif [[ $words == *" cluster "* ]]; then COMPREPLY=($(compgen -W "status $options" -- "$cur"))
   elif [[ $words == *" lookup "* ]]; then COMPREPLY=($(compgen -W "A AAAA SRV TXT SOA NS CNAME --tcp $options" -- "$cur"))
@@ -515,6 +653,20 @@ int main(int argc, char** argv) {
   config_watch->add_option("--count", count, "stop after this many changes (0: never)");
   config_watch->callback(
       [&] { run = [&](NacosHttp& h) { return ConfigWatch(g, h, name, count); }; });
+
+  auto* config_export = config->add_subcommand("export", "all configs of the namespace as a zip");
+  config_export->add_option("--file", file, "where to write it")->required();
+  config_export->callback([&] { run = [&](NacosHttp& h) { return ConfigExport(g, h, file); }; });
+  std::string policy = "abort";
+  auto* config_import = config->add_subcommand("import", "publish the configs of an exported zip");
+  config_import->add_option("file", file)->required();
+  config_import
+      ->add_option("--policy", policy,
+                   "when a config exists: abort (nothing imported), skip, overwrite")
+      ->check(CLI::IsMember({"abort", "skip", "overwrite"}))
+      ->capture_default_str();
+  config_import->callback(
+      [&] { run = [&](NacosHttp& h) { return ConfigImport(g, h, file, policy); }; });
 
   auto* ns = app.add_subcommand("namespace", "namespaces")->require_subcommand(1);
   std::string ns_name, description;

@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import zipfile
 
 from harness import DNSD, DnsdProcess
 from tls_certs import make_ca, make_cert
@@ -93,6 +94,45 @@ class DnsctlTest(unittest.TestCase):
         rc, _, err = dnsctl(*self.server, "config", "get", "app.yaml")
         self.assertEqual(rc, 1)
         self.assertIn("config data not exist", err)
+
+    def test_export_and_import_as_nacos_zips(self):
+        work = tempfile.mkdtemp(prefix="dnsctl-zip-")
+        self.addCleanup(shutil.rmtree, work, True)
+        self.ok("--namespace", "src", "--group", "G1", "config", "set", "a.yaml", "--content", "x: 1", "--type", "yaml")
+        self.ok("--namespace", "src", "config", "set", "b.json", "--content", '{"b": 2}', "--type", "json")
+        archive = os.path.join(work, "src.zip")
+        self.assertIn("exported 2 configs", self.ok("--namespace", "src", "config", "export", "--file", archive))
+        # A standard zip (Python's zipfile reads it): group/dataId entries and Nacos's metadata.
+        with zipfile.ZipFile(archive) as z:
+            self.assertEqual(sorted(z.namelist()), [".metadata.yml", "DEFAULT_GROUP/b.json", "G1/a.yaml"])
+            self.assertEqual(z.read("G1/a.yaml"), b"x: 1")
+            self.assertIn(b"type: yaml", z.read(".metadata.yml"))
+        self.assertIn("imported 2 configs", self.ok("--namespace", "dst", "config", "import", archive))
+        got = json.loads(self.ok("--namespace", "dst", "--group", "G1", "config", "get", "a.yaml", "-o", "json"))
+        self.assertEqual(got["content"], "x: 1")
+        # Again: abort (the default) writes nothing and names the clashes; skip and overwrite.
+        self.ok("--namespace", "dst", "config", "set", "b.json", "--content", "changed")
+        rc, _, err = dnsctl(*self.server, "--namespace", "dst", "config", "import", archive)
+        self.assertEqual(rc, 1)
+        self.assertIn("DEFAULT_GROUP/b.json", err)
+        self.assertIn("skipped 2", self.ok("--namespace", "dst", "config", "import", archive, "--policy", "skip"))
+        self.assertEqual(self.ok("--namespace", "dst", "config", "get", "b.json"), "changed\n")
+        self.assertIn("imported 2", self.ok("--namespace", "dst", "config", "import", archive, "--policy", "overwrite"))
+        self.assertEqual(self.ok("--namespace", "dst", "config", "get", "b.json"), '{"b": 2}\n')
+        # A zip written by another tool (deflated entries) imports too; a damaged one is refused.
+        other = os.path.join(work, "other.zip")
+        with zipfile.ZipFile(other, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            z.writestr("DEFAULT_GROUP/from-python.properties", "k=v\n" * 100)
+        self.assertIn("imported 1", self.ok("--namespace", "dst", "config", "import", other))
+        self.assertEqual(self.ok("--namespace", "dst", "config", "get", "from-python.properties"), "k=v\n" * 100)
+        with open(other, "rb") as f:
+            data = bytearray(f.read())
+        data[30 + len("DEFAULT_GROUP/from-python.properties") + 2] ^= 0xFF  # in the compressed bytes
+        with open(other, "wb") as f:
+            f.write(data)
+        rc, _, err = dnsctl(*self.server, "--namespace", "dst", "config", "import", other)
+        self.assertEqual(rc, 2)
+        self.assertIn("not a readable ZIP archive", err)
 
     def test_namespaces_cluster_and_completion(self):
         self.assertIn("created namespace team", self.ok("namespace", "create", "team", "--name", "Team"))
