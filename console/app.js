@@ -53,32 +53,46 @@ const tenant = () => (state.namespace === 'public' ? '' : state.namespace);
 
 async function servicesView() {
   const filter = sessionStorage.getItem('dnsd.serviceFilter') || '';
+  const group = sessionStorage.getItem('dnsd.serviceGroup') || 'DEFAULT_GROUP';
+  const pageNo = Number(sessionStorage.getItem('dnsd.servicePage') || 1);
+  const pageSize = 50;
   const page = await apiJson('GET', '/nacos/v1/ns/service/list',
-    { namespaceId: state.namespace, pageNo: 1, pageSize: 200 });
+    { namespaceId: state.namespace, groupName: group, pageNo, pageSize });
   const names = page.doms.filter(n => n.includes(filter));
   const rows = await Promise.all(names.map(async name => {
-    const list = await apiJson('GET', '/nacos/v1/ns/instance/list', { namespaceId: state.namespace, serviceName: name });
+    const list = await apiJson('GET', '/nacos/v1/ns/instance/list',
+      { namespaceId: state.namespace, groupName: group, serviceName: name });
     const healthy = list.hosts.filter(h => h.healthy && h.enabled).length;
-    return `<tr><td><a href="#/service/${encodeURIComponent(name)}">${esc(name)}</a></td>
+    const link = group === 'DEFAULT_GROUP' ? name : `${group}@@${name}`;
+    return `<tr><td><a href="#/service/${encodeURIComponent(link)}">${esc(name)}</a></td>
       <td>${list.hosts.length}</td><td class="${healthy ? 'ok' : 'bad'}">${healthy}</td>
       <td>${list.reachProtectionThreshold ? 'reached' : 'no'}</td></tr>`;
   }));
   view.innerHTML = `<h2>Services in ${esc(state.namespace)}</h2>
-    <div class="row"><input id="service-filter" placeholder="filter by name" value="${esc(filter)}">
-    <span class="muted">${page.count} services</span></div>
+    <div class="row"><label>Group <input id="service-group" value="${esc(group)}"></label>
+    <input id="service-filter" placeholder="filter this page by name" value="${esc(filter)}">
+    <button id="service-prev" ${pageNo > 1 ? '' : 'disabled'}>&lt;</button>
+    <span class="muted">page ${pageNo} of ${Math.max(1, Math.ceil(page.count / pageSize))}, ${page.count} services</span>
+    <button id="service-next" ${pageNo * pageSize < page.count ? '' : 'disabled'}>&gt;</button></div>
     <table id="services"><tr><th>Service</th><th>Instances</th><th>Healthy</th><th>Protect threshold</th></tr>
     ${rows.join('')}</table>`;
-  document.getElementById('service-filter').addEventListener('change', e => {
-    sessionStorage.setItem('dnsd.serviceFilter', e.target.value);
-    route();
+  const remember = (key, value) => { sessionStorage.setItem(key, value); route(); };
+  document.getElementById('service-filter').addEventListener('change', e => remember('dnsd.serviceFilter', e.target.value));
+  document.getElementById('service-group').addEventListener('change', e => {
+    sessionStorage.setItem('dnsd.servicePage', 1);
+    remember('dnsd.serviceGroup', e.target.value.trim() || 'DEFAULT_GROUP');
   });
+  document.getElementById('service-prev').addEventListener('click', () => remember('dnsd.servicePage', pageNo - 1));
+  document.getElementById('service-next').addEventListener('click', () => remember('dnsd.servicePage', pageNo + 1));
 }
 
 async function serviceView(name) {
+  // "group@@service" for services outside DEFAULT_GROUP.
+  const [group, svc] = name.includes('@@') ? name.split('@@', 2) : ['DEFAULT_GROUP', name];
   const [list, service, subscribers] = await Promise.all([
-    apiJson('GET', '/nacos/v1/ns/instance/list', { namespaceId: state.namespace, serviceName: name }),
-    apiJson('GET', '/nacos/v2/ns/service', { namespaceId: state.namespace, serviceName: name }),
-    apiJson('GET', '/nacos/v1/ns/service/subscribers', { namespaceId: state.namespace, serviceName: name })]);
+    apiJson('GET', '/nacos/v1/ns/instance/list', { namespaceId: state.namespace, groupName: group, serviceName: svc }),
+    apiJson('GET', '/nacos/v2/ns/service', { namespaceId: state.namespace, groupName: group, serviceName: svc }),
+    apiJson('GET', '/nacos/v1/ns/service/subscribers', { namespaceId: state.namespace, groupName: group, serviceName: svc })]);
   const rows = list.hosts.map((h, i) => `<tr data-ip="${esc(h.ip)}" data-port="${h.port}">
     <td>${esc(h.ip)}:${h.port}</td><td>${esc(h.clusterName)}</td>
     <td class="${h.healthy ? 'ok' : 'bad'}">${h.healthy}</td><td>${h.enabled}</td><td>${h.ephemeral}</td>
@@ -97,7 +111,7 @@ async function serviceView(name) {
     ${subscribers.subscribers.map(s => `<tr><td>${esc(s.addrStr || `${s.ip}:${s.port}`)}</td><td>${esc(s.agent || '')}</td>
       <td>${esc(s.app || '')}</td></tr>`).join('')}</table>`;
   const update = async (h, changes) => {
-    await api('PUT', '/nacos/v1/ns/instance', { namespaceId: state.namespace, serviceName: name,
+    await api('PUT', '/nacos/v1/ns/instance', { namespaceId: state.namespace, groupName: group, serviceName: svc,
       ip: h.ip, port: h.port, clusterName: h.clusterName, ephemeral: h.ephemeral,
       weight: h.weight, enabled: h.enabled, metadata: JSON.stringify(h.metadata), ...changes });
     route();
@@ -113,7 +127,7 @@ async function serviceView(name) {
   view.querySelectorAll('.deregister').forEach(b => b.addEventListener('click', () => guarded(async () => {
     const h = list.hosts[b.dataset.i];
     if (!confirm(`Deregister ${h.ip}:${h.port} from ${name}?`)) return;
-    await api('DELETE', '/nacos/v1/ns/instance', { namespaceId: state.namespace, serviceName: name,
+    await api('DELETE', '/nacos/v1/ns/instance', { namespaceId: state.namespace, groupName: group, serviceName: svc,
       ip: h.ip, port: h.port, clusterName: h.clusterName, ephemeral: h.ephemeral });
     route();
   })));

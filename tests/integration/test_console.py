@@ -17,6 +17,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from harness import DNSD, DnsdProcess, wait_until
@@ -97,6 +98,21 @@ class ConsoleTest(unittest.TestCase):
         self.assertTrue(wait_until(lambda: self.srv_weights("weighted") == [500]), self.srv_weights("weighted"))
         self.wait.until(lambda d: self.find("#instances .weight").get_attribute("value") == "5")
         self.shot("service")
+
+    def test_1a_services_of_another_group(self):
+        self.assertEqual(self.dnsd.curl("POST", "/nacos/v1/ns/instance", {
+            "serviceName": "grouped", "groupName": "team-a", "ip": "10.90.4.1", "port": 80, "ephemeral": "false"})[0], 200)
+        self.open("services")
+        self.wait.until(lambda d: "Services in" in self.text_of("#view"))
+        self.assertNotIn("grouped", self.text_of("#services"))
+        # Typed over the current value and committed with Enter (one change event, one render).
+        self.find("#service-group").send_keys(Keys.CONTROL, "a")
+        self.find("#service-group").send_keys("team-a\n")
+        self.wait.until(lambda d: "grouped" in self.text_of("#services"))
+        self.find("#services a").click()
+        self.wait.until(lambda d: "10.90.4.1:80" in self.text_of("#instances"))
+        self.shot("service-other-group")
+        self.driver.execute_script("sessionStorage.removeItem('dnsd.serviceGroup')")
 
     def test_1b_dns_page_shows_what_dig_gets(self):
         self.assertEqual(self.dnsd.curl("POST", "/nacos/v1/ns/instance", {
