@@ -5,9 +5,7 @@
 
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <tuple>
 
 #include "agent/nacos_client.h"
@@ -17,6 +15,7 @@
 #include "api/http_server.h"
 #include "common/clock.h"
 #include "common/event_loop.h"
+#include "common/files.h"
 #include "common/metrics.h"
 #include "common/strings.h"
 #include "dnsd/dns_front_end.h"
@@ -142,11 +141,9 @@ int RunAgent(const DaemonConfig& config, const AgentConfig& agent) {
        {std::tuple{config.agent_password_file, &client_options.password, "agent.password_file"},
         std::tuple{config.agent_tls_ca_file, &client_options.tls_ca_pem, "agent.tls_ca_file"}}) {
     if (path.empty()) continue;
-    std::ifstream in(path);
-    if (!in) return fail(common::StrCat("cannot read ", what, " ", path));
-    std::stringstream text;
-    text << in.rdbuf();
-    *out = text.str();
+    auto text = common::ReadFileToString(path, what);
+    if (!text.ok()) return fail(common::ToStd(text.status().message()));
+    *out = *std::move(text);
     // A password file's last line break is not part of the password.
     if (out == &client_options.password) *out = std::string(common::Trim(*out));
   }

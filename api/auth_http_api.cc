@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "api/api_status.h"
 #include "api/config_http_api.h"
 #include "api/json_writer.h"
 #include "api/request_parsing.h"
@@ -52,30 +53,14 @@ HttpResponse Refusal(int status, std::string_view message) {
   return HttpResponse::Text(status, std::string(message));
 }
 
+// Nacos's RestResult: {"code","message","data":null}, the code also the HTTP status.
 HttpResponse Result(int code, std::string_view message) {
-  JsonWriter w;
-  w.BeginObject().Key("code").Int(code).Key("message").String(message).Key("data").Null();
-  w.EndObject();
-  return HttpResponse::Json(code, w.Take());
+  return V2Envelope(code, code, message, "null");
 }
 
+// As the other APIs, but a name taken already is a conflict (409), as Nacos's auth answers.
 int AuthHttpStatus(const absl::Status& s) {
-  switch (s.code()) {
-    case absl::StatusCode::kAlreadyExists:
-      return 409;
-    case absl::StatusCode::kNotFound:
-      return 404;
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kFailedPrecondition:
-      return 400;
-    case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kUnauthenticated:
-      return 403;
-    case absl::StatusCode::kUnavailable:
-      return 503;
-    default:
-      return 500;
-  }
+  return absl::IsAlreadyExists(s) ? 409 : HttpStatusOf(s);
 }
 
 // A user or role name: 1..128 bytes of UTF-8 without control characters, spaces or the
@@ -114,28 +99,6 @@ absl::StatusOr<PageRequest> ParsePage(const Params& params) {
   return p;
 }
 
-// Nacos's Page: {"totalCount","pageNumber","pagesAvailable","pageItems":[...]}.
-template <typename T, typename WriteItem>
-HttpResponse PageOf(const std::vector<T>& items, const PageRequest& page, WriteItem write_item) {
-  const int64_t total = static_cast<int64_t>(items.size());
-  JsonWriter w;
-  w.BeginObject()
-      .Key("totalCount")
-      .Int(total)
-      .Key("pageNumber")
-      .Int(page.page_no)
-      .Key("pagesAvailable")
-      .Int((total + page.page_size - 1) / page.page_size)
-      .Key("pageItems")
-      .BeginArray();
-  const int64_t first = (page.page_no - 1) * page.page_size;
-  for (int64_t i = first; i < total && i < first + page.page_size; ++i) {
-    write_item(w, items[static_cast<size_t>(i)]);
-  }
-  w.EndArray().EndObject();
-  return HttpResponse::Json(200, w.Take());
-}
-
 // search=blur: substring; otherwise (accurate): equal, and an empty filter matches all.
 bool Matches(std::string_view value, std::string_view filter, bool blur) {
   if (filter.empty()) return true;
@@ -147,11 +110,20 @@ bool Matches(std::string_view value, std::string_view filter, bool blur) {
 template <typename T, typename Keep, typename WriteItem>
 HttpResponse FilteredPage(const HttpRequest& req, std::vector<T> items, Keep keep,
                           WriteItem write_item) {
-  auto page = ParsePage(req.params);
-  if (!page.ok()) return Result(400, Msg(page.status()));
+  auto request = ParsePage(req.params);
+  if (!request.ok()) return Result(400, Msg(request.status()));
   const bool blur = req.params.Get("search") == "blur";
   std::erase_if(items, [&](const T& item) { return !keep(item, blur); });
-  return PageOf(items, *page, write_item);
+  config::Page<T> page;
+  page.total_count = static_cast<int64_t>(items.size());
+  page.page_no = static_cast<int>(request->page_no);
+  page.pages_available =
+      static_cast<int>((page.total_count + request->page_size - 1) / request->page_size);
+  const size_t first = static_cast<size_t>((request->page_no - 1) * request->page_size);
+  for (size_t i = first; i < items.size() && i < first + request->page_size; ++i) {
+    page.items.push_back(std::move(items[i]));
+  }
+  return HttpResponse::Json(200, PageJson(page, write_item));
 }
 
 }  // namespace
@@ -215,20 +187,18 @@ absl::StatusOr<AccessNeed> RequiredAccess(const HttpRequest& request) {
   return need;
 }
 
-AuthHttpApi::AuthHttpApi(auth::Authenticator& authenticator, node::Proposer& proposer,
-                         common::MetricsRegistry& metrics)
-    : authenticator_(authenticator),
-      store_(authenticator.store()),
-      proposer_(proposer),
-      metrics_(metrics) {}
+AuthHttpApi::AuthHttpApi(auth::Authenticator& authenticator, node::Proposer& proposer)
+    : authenticator_(authenticator), store_(authenticator.store()), proposer_(proposer) {}
 
 namespace {
 
-// A request that changes state and that a person decided: not reads, long polls, logins or
-// heartbeats.
+// A request that changes state someone decided: not reads, long polls, logins, heartbeats,
+// nor ephemeral instances coming and going (SDK churn, thousands a second on a busy registry,
+// which would drown the trail and cost a log line each on the registration path).
 bool IsAuditedWrite(const HttpRequest& request) {
   if (IsRead(request.method)) return false;
   const std::string_view path = request.path;
+  if (path.ends_with("/ns/instance") && request.params.Get("ephemeral") != "false") return false;
   return !path.ends_with("/instance/beat") && path != "/nacos/v1/cs/configs/listener" &&
          path != "/nacos/v1/auth/login" && path != "/nacos/v1/auth/users/login";
 }

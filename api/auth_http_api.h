@@ -47,8 +47,7 @@ absl::StatusOr<AccessNeed> RequiredAccess(const HttpRequest& request);
 
 class AuthHttpApi {
  public:
-  AuthHttpApi(auth::Authenticator& authenticator, node::Proposer& proposer,
-              common::MetricsRegistry& metrics);
+  AuthHttpApi(auth::Authenticator& authenticator, node::Proposer& proposer);
 
   void RegisterRoutes(HttpServer& server);
   // The server's RequestGuard.
@@ -70,7 +69,6 @@ class AuthHttpApi {
   auth::Authenticator& authenticator_;
   const auth::AuthStore& store_;
   node::Proposer& proposer_;
-  common::MetricsRegistry& metrics_;
 };
 
 }  // namespace dnsd::api

@@ -151,23 +151,6 @@ void WriteHistory(JsonWriter& w, const HistoryEntry& h) {
   w.EndObject();
 }
 
-template <typename T, typename Fn>
-std::string PageJson(const config::Page<T>& page, Fn write_item) {
-  JsonWriter w;
-  w.BeginObject()
-      .Key("totalCount")
-      .Int(page.total_count)
-      .Key("pageNumber")
-      .Int(page.page_no)
-      .Key("pagesAvailable")
-      .Int(page.pages_available)
-      .Key("pageItems")
-      .BeginArray();
-  for (const auto& item : page.items) write_item(w, item);
-  w.EndArray().EndObject();
-  return w.Take();
-}
-
 }  // namespace
 
 absl::StatusOr<std::vector<config::ListenerIndex::Interest>> ParseListeningConfigs(

@@ -57,10 +57,12 @@ GrpcAuthorizer MakeGrpcAuthorizer(auth::Authenticator& authenticator) {
   return [&authenticator](const GrpcCaller& caller) -> absl::StatusOr<std::string> {
     static const Json::Value kEmpty(Json::objectValue);
     const AccessNeed need = RequiredGrpcAccess(caller.type, caller.body ? *caller.body : kEmpty);
-    // Writes are the requests that need write access somewhere (registrations, publishes).
+    // Audited writes: those that need write access somewhere, but not ephemeral instances
+    // (a connection's own, coming and going with it; see IsAuditedWrite on the HTTP side).
+    const bool churn = caller.type == "InstanceRequest" || caller.type == "BatchInstanceRequest";
     const auth::Resource* written = nullptr;
     for (const auto& [resource, action] : need.resources) {
-      if (action == Action::kWrite) written = &resource;
+      if (action == Action::kWrite && !churn) written = &resource;
     }
     auto audit = [&](std::string_view user) {
       if (written)

@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -330,20 +329,9 @@ struct HttpConnectionOps {
     }
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    bufferevent* bev = nullptr;
-    if (server.options_.tls) {
-      // The handshake runs inside the bufferevent; the idle deadline below bounds it.
-      SSL* ssl = server.options_.tls->NewSsl();
-      if (ssl != nullptr) {
-        bev = bufferevent_openssl_socket_new(worker.loop->base(), fd, ssl,
-                                             BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-        if (bev == nullptr) SSL_free(ssl);
-      }
-      // Clients that close without a TLS close_notify are the norm, not an attack.
-      if (bev != nullptr) bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-    } else {
-      bev = bufferevent_socket_new(worker.loop->base(), fd, BEV_OPT_CLOSE_ON_FREE);
-    }
+    // A TLS handshake runs inside the bufferevent; the idle deadline below bounds it.
+    bufferevent* bev =
+        common::NewServerBufferevent(worker.loop->base(), fd, server.options_.tls.get());
     if (bev == nullptr) {
       close(fd);
       server.Release(ip);

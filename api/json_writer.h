@@ -162,4 +162,23 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
+// Nacos's Page object, {"totalCount","pageNumber","pagesAvailable","pageItems":[...]}, from any
+// page with those fields (config::Page) and a writer for one item.
+template <typename Page, typename Fn>
+std::string PageJson(const Page& page, Fn write_item) {
+  JsonWriter w;
+  w.BeginObject()
+      .Key("totalCount")
+      .Int(page.total_count)
+      .Key("pageNumber")
+      .Int(page.page_no)
+      .Key("pagesAvailable")
+      .Int(page.pages_available)
+      .Key("pageItems")
+      .BeginArray();
+  for (const auto& item : page.items) write_item(w, item);
+  w.EndArray().EndObject();
+  return w.Take();
+}
+
 }  // namespace dnsd::api

@@ -29,6 +29,12 @@ bool AuthStore::IsAdminLocked(std::string_view username) const {
   return bindings_.contains(RoleBinding{std::string(kAdminRole), std::string(username)});
 }
 
+bool AuthStore::RoleBoundLocked(std::string_view role) const {
+  // Bindings are ordered by role first: the first binding at or after (role, "") tells.
+  auto it = bindings_.lower_bound(RoleBinding{std::string(role), ""});
+  return it != bindings_.end() && it->role == role;
+}
+
 absl::Status AuthStore::ApplyLocked(const AuthCommand& c) {
   using common::StrCat;
   switch (c.op) {
@@ -109,10 +115,8 @@ absl::Status AuthStore::ApplyLocked(const AuthCommand& c) {
       }
       return absl::OkStatus();
     case AuthOp::kCreateAdmin: {
-      for (const auto& b : bindings_) {
-        if (b.role == kAdminRole) {
-          return absl::AlreadyExistsError("have admin user cannot use it");
-        }
+      if (RoleBoundLocked(kAdminRole)) {
+        return absl::AlreadyExistsError("have admin user cannot use it");
       }
       if (c.username.empty() || !IsBcryptHash(c.password_hash)) {
         return absl::InvalidArgumentError("an admin needs a name and a bcrypt password hash");
@@ -214,18 +218,7 @@ bool AuthStore::IsGlobalAdmin(std::string_view username) const {
 
 bool AuthStore::HasAdmin() const {
   std::shared_lock lock(mu_);
-  for (const auto& b : bindings_) {
-    if (b.role == kAdminRole) return true;
-  }
-  return false;
-}
-
-bool AuthStore::RoleExists(std::string_view role) const {
-  std::shared_lock lock(mu_);
-  for (const auto& b : bindings_) {
-    if (b.role == role) return true;
-  }
-  return false;
+  return RoleBoundLocked(kAdminRole);
 }
 
 bool AuthStore::Allows(std::string_view username, std::string_view resource, Action action) const {

@@ -53,7 +53,6 @@ class AuthStore {
   bool IsGlobalAdmin(std::string_view username) const;
   bool HasAdmin() const;
   bool Allows(std::string_view username, std::string_view resource, Action action) const;
-  bool RoleExists(std::string_view role) const;
 
   // Sorted copies for the list APIs (auth data is small: users, not instances).
   std::vector<std::string> Usernames() const;
@@ -67,6 +66,7 @@ class AuthStore {
  private:
   absl::Status ApplyLocked(const AuthCommand& command);
   bool IsAdminLocked(std::string_view username) const;
+  bool RoleBoundLocked(std::string_view role) const;  // some user holds it
 
   mutable std::shared_mutex mu_;
   std::map<std::string, std::string, std::less<>> users_;  // name -> bcrypt hash

@@ -42,9 +42,9 @@ struct AuthOptions {
 // kInvalidArgument when auth is on without a usable secret.
 absl::Status ValidateAuthOptions(const AuthOptions& options);
 
+// Who a request comes from; what they may do is asked of the store at each check.
 struct Identity {
   std::string username;
-  bool global_admin = false;
 };
 
 struct LoginResult {
@@ -73,10 +73,8 @@ class Authenticator {
   // cluster membership).
   absl::Status RequireAdmin(const Identity& who);
 
-  // Counts a refusal decided outside (e.g. an API that needs a user of its own).
-  void CountFailure(std::string_view reason);
-
  private:
+  void CountFailure(std::string_view reason);
   bool CheckPassword(std::string_view username, std::string_view password);
 
   const AuthOptions options_;

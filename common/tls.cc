@@ -1,5 +1,6 @@
 #include "common/tls.h"
 
+#include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 
 #include "common/strings.h"
@@ -94,6 +95,20 @@ absl::Status TlsServerContext::Reload() {
   if (current_ != nullptr) SSL_CTX_free(current_);  // open connections hold their own reference
   current_ = *built;
   return absl::OkStatus();
+}
+
+bufferevent* NewServerBufferevent(event_base* base, int fd, TlsServerContext* tls) {
+  if (tls == nullptr) return bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+  SSL* ssl = tls->NewSsl();
+  if (ssl == nullptr) return nullptr;
+  bufferevent* bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                    BEV_OPT_CLOSE_ON_FREE);
+  if (bev == nullptr) {
+    SSL_free(ssl);
+    return nullptr;
+  }
+  bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+  return bev;
 }
 
 SSL* TlsServerContext::NewSsl() {

@@ -7,6 +7,7 @@
 // Thread-safety: NewSsl and Reload from any thread.
 #pragma once
 
+#include <event2/bufferevent.h>
 #include <openssl/ssl.h>
 
 #include <memory>
@@ -45,6 +46,11 @@ class TlsServerContext {
   std::mutex mu_;
   SSL_CTX* current_ = nullptr;
 };
+
+// The bufferevent for an accepted connection `fd`: plain, or TLS (server side, the handshake
+// run inside it) when `tls` is set; clients closing without a close_notify are accepted (the
+// norm, not an attack). nullptr on failure (the caller closes `fd`).
+bufferevent* NewServerBufferevent(event_base* base, int fd, TlsServerContext* tls);
 
 // OpenSSL's queued error messages, joined (and the queue cleared); "" when there are none.
 std::string TakeOpenSslErrors();

@@ -8,10 +8,11 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <sstream>
 
 #include "CLI/CLI.hpp"
 #include "common/crypto.h"
+#include "common/files.h"
+#include "common/socket_address.h"
 #include "common/strings.h"
 #include "ctl/nacos_http.h"
 #include "ctl/table.h"
@@ -190,14 +191,10 @@ absl::Status InstanceBeat(const Global& g, NacosHttp& http, const InstanceArgs& 
 absl::Status Lookup(const Global& g, const std::string& name, const std::string& type_name,
                     bool tcp) {
   dnsd::dns::LookupRequest request;
-  const size_t colon = g.dns_server.rfind(':');
-  request.server_ip = colon == std::string::npos ? g.dns_server : g.dns_server.substr(0, colon);
-  int64_t port = 53;
-  if (colon != std::string::npos &&
-      !dnsd::common::ParseInt64(std::string_view(g.dns_server).substr(colon + 1), port)) {
-    return absl::InvalidArgumentError("--dns takes ip[:port]");
-  }
-  request.port = static_cast<int>(port);
+  auto server = dnsd::common::SocketAddress::FromHostPort(g.dns_server, 53);
+  if (!server.ok()) return absl::InvalidArgumentError("--dns takes ip[:port] or [ipv6]:port");
+  request.server_ip = server->ip();
+  request.port = server->port();
   request.name = name;
   request.type = type_name;
   request.tcp = tcp;
@@ -267,11 +264,9 @@ absl::Status ConfigGet(const Global& g, NacosHttp& http, const std::string& data
 absl::Status ConfigSet(const Global& g, NacosHttp& http, const std::string& data_id,
                        std::string content, const std::string& file, const std::string& type) {
   if (!file.empty()) {
-    std::ifstream in(file == "-" ? "/dev/stdin" : file);
-    if (!in) return absl::InvalidArgumentError("cannot read " + file);
-    std::stringstream text;
-    text << in.rdbuf();
-    content = text.str();
+    auto text = dnsd::common::ReadFileToString(file == "-" ? "/dev/stdin" : file, "--file");
+    if (!text.ok()) return text.status();
+    content = *std::move(text);
   }
   if (content.empty()) return absl::InvalidArgumentError("give --content or --file (- for stdin)");
   Params params = ConfigParams(g, data_id);
@@ -389,11 +384,9 @@ absl::Status ConfigExport(const Global& g, NacosHttp& http, const std::string& f
 
 absl::Status ConfigImport(const Global& g, NacosHttp& http, const std::string& file,
                           const std::string& policy) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError("cannot read " + file);
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  auto entries = dnsd::ctl::ReadZip(bytes.str());
+  auto bytes = dnsd::common::ReadFileToString(file, "the archive");
+  if (!bytes.ok()) return bytes.status();
+  auto entries = dnsd::ctl::ReadZip(*bytes);
   if (!entries.ok()) return entries.status();
   // Types from the metadata file (Nacos 2.x's .metadata.yml: a list of dataId/group/type).
   std::map<std::string, std::string> types;

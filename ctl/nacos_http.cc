@@ -1,10 +1,9 @@
 #include "ctl/nacos_http.h"
 
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include "api/http_types.h"
+#include "common/files.h"
 #include "common/http_client.h"
 #include "common/strings.h"
 
@@ -44,11 +43,9 @@ absl::StatusOr<NacosHttp> NacosHttp::Connect(const ServerOptions& options) {
   }
   client.port_ = static_cast<int>(port);
   if (!options.ca_file.empty()) {
-    std::ifstream in(options.ca_file);
-    if (!in) return absl::InvalidArgumentError("cannot read --cacert " + options.ca_file);
-    std::stringstream text;
-    text << in.rdbuf();
-    client.ca_pem_ = text.str();
+    auto pem = common::ReadFileToString(options.ca_file, "--cacert");
+    if (!pem.ok()) return pem.status();
+    client.ca_pem_ = *std::move(pem);
   }
   client.token_ = options.token;
   return client;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/crypto.h"
+#include "common/files.h"
 #include "common/strings.h"
 
 namespace dnsd {
@@ -300,13 +301,9 @@ absl::StatusOr<std::string> LoadSecret(const std::string& inline_value, const st
                                        std::string_view key_name) {
   std::string text = inline_value;
   if (!file.empty()) {
-    std::ifstream in(file);
-    if (!in) {
-      return absl::InvalidArgumentError(common::StrCat("cannot read ", key_name, "_file ", file));
-    }
-    std::stringstream content;
-    content << in.rdbuf();
-    text = content.str();
+    auto content = common::ReadFileToString(file, common::StrCat(key_name, "_file"));
+    if (!content.ok()) return content.status();
+    text = *std::move(content);
   }
   const std::string_view trimmed = common::Trim(text);
   if (trimmed.empty()) return std::string();

@@ -5,12 +5,16 @@
 
 namespace dnsd::dns {
 
+std::string LocalDnsAddress(const DaemonConfig& config) {
+  const std::string& ip = config.dns_address;
+  if (ip == "0.0.0.0" || ip.empty()) return "127.0.0.1";
+  if (ip == "::") return "::1";
+  return ip;
+}
+
 absl::Status StartHostResolver(HostResolver& resolver, const DaemonConfig& config, int port) {
   if (port == 0) return absl::OkStatus();
-  std::string ip = config.dns_address;
-  if (ip == "0.0.0.0" || ip.empty()) ip = "127.0.0.1";
-  if (ip == "::") ip = "::1";
-  auto address = common::SocketAddress::FromIp(ip, port);
+  auto address = common::SocketAddress::FromIp(LocalDnsAddress(config), port);
   if (!address.ok()) return address.status();
   return resolver.Start(*address);
 }

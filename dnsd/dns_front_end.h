@@ -29,6 +29,9 @@ RegistryZoneOptions RegistryZoneOptionsFrom(const DaemonConfig& config);
 
 // Starts `resolver` (host-name instances) against this process's own DNS listener at `port`:
 // dns.address, or loopback when that is a wildcard. Nothing to do when DNS is off (port 0).
+// The address dnsd's own clients (host resolver, the lookup API) reach its DNS listener at: the
+// listen address, or loopback when it listens on every address.
+std::string LocalDnsAddress(const DaemonConfig& config);
 absl::Status StartHostResolver(HostResolver& resolver, const DaemonConfig& config, int port);
 
 class DnsFrontEnd {

@@ -57,8 +57,6 @@ void DnsLookupHttp::RegisterRoutes(api::HttpServer& server) {
 }
 
 void DnsLookupHttp::Start(std::string dns_ip, int dns_port) {
-  if (dns_ip.empty() || dns_ip == "0.0.0.0") dns_ip = "127.0.0.1";
-  if (dns_ip == "::") dns_ip = "::1";
   {
     std::lock_guard lock(mu_);
     dns_ip_ = std::move(dns_ip);

@@ -19,7 +19,7 @@ namespace dnsd::dns {
 class DnsLookupHttp {
  public:
   void RegisterRoutes(api::HttpServer& server);
-  // Where the DNS port is, once it listens (an unspecified listen address means loopback).
+  // Where the DNS port is, once it listens (LocalDnsAddress).
   void Start(std::string dns_ip, int dns_port);
   void Stop();
   ~DnsLookupHttp() { Stop(); }

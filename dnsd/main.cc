@@ -447,7 +447,7 @@ int main(int argc, char** argv) {
   }
   // Nacos auth: every request of a connection passes the guard before its route.
   dnsd::auth::Authenticator authenticator(auth_options, auth_store, clock, metrics);
-  dnsd::api::AuthHttpApi auth_api(authenticator, *proposer, metrics);
+  dnsd::api::AuthHttpApi auth_api(authenticator, *proposer);
   auth_api.RegisterRoutes(**http);
   dnsd::console::RegisterConsoleRoutes(**http);
   dnsd::dns::DnsLookupHttp dns_lookup;  // the console's DNS page asks the DNS port through it
@@ -611,7 +611,7 @@ int main(int argc, char** argv) {
   }
   (*http)->Start();
   (*dns)->Start();
-  dns_lookup.Start(config.dns_address, (*dns)->port());
+  dns_lookup.Start(dnsd::dns::LocalDnsAddress(config), (*dns)->port());
   if (auto s = dnsd::dns::StartHostResolver(**host_resolver, config, (*dns)->port()); !s.ok()) {
     return Fail(s);
   }

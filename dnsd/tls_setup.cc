@@ -1,24 +1,10 @@
 #include "dnsd/tls_setup.h"
 
-#include <fstream>
-#include <sstream>
-
+#include "common/files.h"
 #include "common/strings.h"
 #include "spdlog/spdlog.h"
 
 namespace dnsd {
-namespace {
-
-absl::StatusOr<std::string> ReadPem(const std::string& path, std::string_view what) {
-  std::ifstream in(path);
-  if (!in) return absl::InvalidArgumentError(common::StrCat("cannot read ", what, " ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
-
 absl::StatusOr<ServerTls> MakeServerTls(const DaemonConfig& config, bool clustered) {
   ServerTls tls;
   if (config.tls_cert_file.empty()) return tls;
@@ -43,9 +29,9 @@ absl::StatusOr<ServerTls> MakeServerTls(const DaemonConfig& config, bool cluster
     auto made = common::TlsServerContext::Create(files, {"h2"});
     if (!made.ok()) return made.status();
     tls.peer = *std::move(made);
-    auto ca = ReadPem(config.tls_ca_file, "tls.ca_file");
-    auto cert = ReadPem(config.tls_cert_file, "tls.cert_file");
-    auto key = ReadPem(config.tls_key_file, "tls.key_file");
+    auto ca = common::ReadFileToString(config.tls_ca_file, "tls.ca_file");
+    auto cert = common::ReadFileToString(config.tls_cert_file, "tls.cert_file");
+    auto key = common::ReadFileToString(config.tls_key_file, "tls.key_file");
     for (const auto* s : {&ca, &cert, &key}) {
       if (!s->ok()) return s->status();
     }

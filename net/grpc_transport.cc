@@ -2,7 +2,6 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -344,18 +343,8 @@ class GrpcTransport::Impl {
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-    bufferevent* bev = nullptr;
-    if (impl->options_.tls) {
-      SSL* ssl = impl->options_.tls->NewSsl();
-      if (ssl != nullptr) {
-        bev = bufferevent_openssl_socket_new(impl->loop_->base(), fd, ssl,
-                                             BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-        if (bev == nullptr) SSL_free(ssl);
-      }
-      if (bev != nullptr) bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-    } else {
-      bev = bufferevent_socket_new(impl->loop_->base(), fd, BEV_OPT_CLOSE_ON_FREE);
-    }
+    bufferevent* bev =
+        common::NewServerBufferevent(impl->loop_->base(), fd, impl->options_.tls.get());
     if (!bev) {
       evutil_closesocket(fd);
       return;
