@@ -149,7 +149,7 @@ absl::StatusOr<AccessNeed> RequiredAccess(const HttpRequest& request) {
     need.kind = Kind::kAdmin;
     return need;
   }
-  if (StartsWithAny(path, {"/nacos/v1/ns/", "/nacos/v2/ns/"})) {
+  if (StartsWithAny(path, {"/nacos/v1/ns/", "/nacos/v2/ns/"}) || path == "/dnsd/v1/dns/names") {
     if (StartsWithAny(
             path, {"/nacos/v1/ns/operator/", "/nacos/v2/ns/operator/", "/nacos/v1/ns/ops/",
                    "/nacos/v2/ns/ops/", "/nacos/v2/ns/client", "/nacos/v1/ns/instance/statuses"})) {

@@ -74,12 +74,28 @@ std::pair<std::string, int> SplitPeer(std::string_view peer) {
 
 class Stream;
 
+constexpr std::string_view kPushLatencyName = "dnsd_grpc_push_latency_seconds";
+constexpr std::string_view kPushLatencyHelp =
+    "From a service or config change to the client's ack of the push carrying it";
+std::vector<double> PushLatencyBounds() {
+  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+}
+
+// Monotonic microseconds, for the push latency histogram only (decisions use the Clock).
+int64_t MonotonicUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 struct PendingPush {
   std::string type;
   std::string body_prefix;  // JSON up to the requestId value
   std::string coalesce_key;
   int tries = 1;
   int64_t deadline_ms = 0;
+  // When the oldest change this push carries happened (MonotonicUs); 0 for probes.
+  int64_t changed_us = 0;
 };
 
 // One client connection. Fields set at setup are read-only afterwards; the rest is guarded
@@ -157,6 +173,10 @@ class GrpcServer::Impl final {
                                          "Pushes sent again after no ack in time")),
         push_failures_(metrics.GetCounter("dnsd_grpc_push_failures_total",
                                           "Pushes given up after every retry went unanswered")),
+        naming_push_latency_(metrics.GetHistogram(kPushLatencyName, kPushLatencyHelp,
+                                                  PushLatencyBounds(), "module=\"naming\"")),
+        config_push_latency_(metrics.GetHistogram(kPushLatencyName, kPushLatencyHelp,
+                                                  PushLatencyBounds(), "module=\"config\"")),
         detections_(metrics.GetCounter("dnsd_grpc_client_detections_total",
                                        "Idle connections probed with ClientDetectionRequest")),
         dropped_(metrics.GetCounter("dnsd_grpc_connections_dropped_total",
@@ -219,6 +239,28 @@ class GrpcServer::Impl final {
 
   int port() const { return port_; }
   void SetAuthorizer(GrpcAuthorizer a) { authorizer_ = std::move(a); }
+  std::vector<GrpcSubscriber> SubscribersOf(const ServiceKey& key) {
+    std::vector<std::shared_ptr<Connection>> conns;
+    {
+      std::lock_guard lock(subs_mu_);
+      auto it = subscribers_.find(key);
+      if (it == subscribers_.end()) return {};
+      for (const auto& [id, weak] : it->second) {
+        if (auto conn = weak.lock()) conns.push_back(std::move(conn));
+      }
+    }
+    std::vector<GrpcSubscriber> out;
+    for (const auto& conn : conns) {
+      GrpcSubscriber s{conn->id, conn->client_ip,   conn->remote_port, conn->version, conn->app,
+                       "",       conn->connected_ms};
+      std::lock_guard lock(conn->mu);
+      auto it = conn->subscribed.find(key);
+      if (it == conn->subscribed.end()) continue;  // unsubscribed meanwhile
+      s.clusters = it->second;
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
 
   // ---- listeners (called under the registry writer lock / on the apply thread: enqueue only)
   void OnServiceChanged(const ServiceKey& key) {
@@ -237,7 +279,7 @@ class GrpcServer::Impl final {
     }
     {
       std::lock_guard lock(push_mu_);
-      config_changes_.push_back(key);
+      config_changes_.emplace_back(key, MonotonicUs());
     }
     push_cv_.notify_one();
   }
@@ -281,12 +323,13 @@ class GrpcServer::Impl final {
   // pushes
   void SchedulePush(const ServiceKey& key);
   void RunPushThread();
-  void PushService(const ServiceKey& key);
-  void PushConfigChange(const ConfigKey& key);
+  void PushService(const ServiceKey& key, int64_t changed_us);
+  void PushConfigChange(const ConfigKey& key, int64_t changed_us);
   void RetryAndDetect(int64_t now_ms);
-  // Sends `type` with body `prefix + requestId + "\"}"`; tracked pushes wait for an ack.
+  // Sends `type` with body `prefix + requestId + "\"}"`; tracked pushes wait for an ack, and
+  // their latency from `changed_us` to the ack is observed.
   void Push(Connection& conn, std::string_view type, std::string prefix,
-            const std::string& coalesce_key, bool track);
+            const std::string& coalesce_key, bool track, int64_t changed_us = 0);
   static void CloseStream(Connection& conn) {
     std::shared_ptr<Stream> stream;
     {
@@ -319,9 +362,13 @@ class GrpcServer::Impl final {
 
   std::mutex push_mu_;  // the push thread's inbox
   std::condition_variable push_cv_;
-  std::map<ServiceKey, int64_t> naming_due_;
+  struct DuePush {
+    int64_t due_ms = 0;
+    int64_t changed_us = 0;  // the first change not pushed yet
+  };
+  std::map<ServiceKey, DuePush> naming_due_;
   absl::flat_hash_map<ServiceKey, int64_t> last_push_ms_;
-  std::deque<ConfigKey> config_changes_;
+  std::deque<std::pair<ConfigKey, int64_t>> config_changes_;  // with when it changed
   bool stopping_ = false;
   std::thread push_thread_;
 
@@ -329,6 +376,9 @@ class GrpcServer::Impl final {
   common::Counter& push_acks_;
   common::Counter& push_retries_;
   common::Counter& push_failures_;
+  // From a change to the client's ack of the push carrying it, per module.
+  common::Histogram& naming_push_latency_;
+  common::Histogram& config_push_latency_;
   common::Counter& detections_;
   common::Counter& dropped_;
 };
@@ -424,7 +474,14 @@ void GrpcServer::Impl::OnClientMessage(Connection& conn, const GrpcRequest& mess
   if (message.request_id.empty()) return;
   auto it = conn.pending.find(message.request_id);
   if (it == conn.pending.end()) return;
-  if (JsonInt(message.body, "resultCode", 200) == 200) push_acks_.Inc();
+  if (JsonInt(message.body, "resultCode", 200) == 200) {
+    push_acks_.Inc();
+    const PendingPush& acked = it->second;
+    if (acked.changed_us != 0) {
+      (acked.type == "ConfigChangeNotifyRequest" ? config_push_latency_ : naming_push_latency_)
+          .Observe(static_cast<double>(MonotonicUs() - acked.changed_us) / 1e6);
+    }
+  }
   if (!it->second.coalesce_key.empty()) {
     auto latest = conn.latest_by_coalesce_key.find(it->second.coalesce_key);
     if (latest != conn.latest_by_coalesce_key.end() && latest->second == message.request_id) {
@@ -941,8 +998,8 @@ void GrpcServer::Impl::SchedulePush(const ServiceKey& key) {
     if (auto it = last_push_ms_.find(key); it != last_push_ms_.end()) {
       due = std::max(now, it->second + options_.push_merge_ms);
     }
-    auto [it, inserted] = naming_due_.emplace(key, due);
-    if (!inserted) it->second = std::min(it->second, due);
+    auto [it, inserted] = naming_due_.emplace(key, DuePush{due, MonotonicUs()});
+    if (!inserted) it->second.due_ms = std::min(it->second.due_ms, due);
   }
   push_cv_.notify_one();
 }
@@ -952,25 +1009,25 @@ void GrpcServer::Impl::RunPushThread() {
   std::unique_lock lock(push_mu_);
   while (!stopping_) {
     const int64_t now = clock_.NowMs();
-    std::vector<ServiceKey> due;
+    std::vector<std::pair<ServiceKey, int64_t>> due;  // with when it changed
     int64_t next_wake = next_scan_ms;
     for (auto it = naming_due_.begin(); it != naming_due_.end();) {
-      if (it->second <= now) {
-        due.push_back(it->first);
+      if (it->second.due_ms <= now) {
+        due.emplace_back(it->first, it->second.changed_us);
         last_push_ms_[it->first] = now;
         it = naming_due_.erase(it);
       } else {
-        next_wake = std::min(next_wake, it->second);
+        next_wake = std::min(next_wake, it->second.due_ms);
         ++it;
       }
     }
-    std::deque<ConfigKey> config_changes;
+    std::deque<std::pair<ConfigKey, int64_t>> config_changes;
     config_changes.swap(config_changes_);
     const bool scan = now >= next_scan_ms;
     if (!due.empty() || !config_changes.empty() || scan) {
       lock.unlock();
-      for (const auto& key : due) PushService(key);
-      for (const auto& key : config_changes) PushConfigChange(key);
+      for (const auto& [key, changed_us] : due) PushService(key, changed_us);
+      for (const auto& [key, changed_us] : config_changes) PushConfigChange(key, changed_us);
       if (scan) {
         RetryAndDetect(now);
         next_scan_ms = now + 200;
@@ -984,7 +1041,7 @@ void GrpcServer::Impl::RunPushThread() {
   }
 }
 
-void GrpcServer::Impl::PushService(const ServiceKey& key) {
+void GrpcServer::Impl::PushService(const ServiceKey& key, int64_t changed_us) {
   std::vector<std::pair<std::shared_ptr<Connection>, std::string>> targets;
   {
     std::lock_guard lock(subs_mu_);
@@ -1008,11 +1065,11 @@ void GrpcServer::Impl::PushService(const ServiceKey& key) {
       it->second = common::StrCat(R"({"serviceInfo":)", ServiceInfo(key, clusters, false),
                                   R"(,"module":"naming","requestId":")");
     }
-    Push(*conn, "NotifySubscriberRequest", it->second, coalesce_key, /*track=*/true);
+    Push(*conn, "NotifySubscriberRequest", it->second, coalesce_key, /*track=*/true, changed_us);
   }
 }
 
-void GrpcServer::Impl::PushConfigChange(const ConfigKey& key) {
+void GrpcServer::Impl::PushConfigChange(const ConfigKey& key, int64_t changed_us) {
   std::vector<std::shared_ptr<Connection>> targets;
   {
     std::lock_guard lock(subs_mu_);
@@ -1027,12 +1084,12 @@ void GrpcServer::Impl::PushConfigChange(const ConfigKey& key) {
                      R"(,"tenant":)", Quoted(key.tenant), R"(,"module":"config","requestId":")");
   const std::string coalesce_key = common::StrCat("c:", key.GroupKey());
   for (const auto& conn : targets) {
-    Push(*conn, "ConfigChangeNotifyRequest", prefix, coalesce_key, /*track=*/true);
+    Push(*conn, "ConfigChangeNotifyRequest", prefix, coalesce_key, /*track=*/true, changed_us);
   }
 }
 
 void GrpcServer::Impl::Push(Connection& conn, std::string_view type, std::string prefix,
-                            const std::string& coalesce_key, bool track) {
+                            const std::string& coalesce_key, bool track, int64_t changed_us) {
   const std::string request_id = common::StrCat(next_request_id_.fetch_add(1));
   std::string json = common::StrCat(prefix, request_id, "\"}");
   std::shared_ptr<Stream> stream;
@@ -1047,11 +1104,18 @@ void GrpcServer::Impl::Push(Connection& conn, std::string_view type, std::string
       // Only the newest push for a service or config is worth retrying.
       auto [latest, inserted] = conn.latest_by_coalesce_key.try_emplace(coalesce_key, request_id);
       if (!inserted) {
-        conn.pending.erase(latest->second);
+        // The replaced push's change is still unacknowledged: its latency runs on.
+        if (auto replaced = conn.pending.find(latest->second); replaced != conn.pending.end()) {
+          if (replaced->second.changed_us != 0 && replaced->second.changed_us < changed_us) {
+            changed_us = replaced->second.changed_us;
+          }
+          conn.pending.erase(replaced);
+        }
         latest->second = request_id;
       }
     }
     PendingPush& p = conn.pending[request_id];
+    p.changed_us = changed_us;
     p.type = std::string(type);
     p.body_prefix = std::move(prefix);
     p.coalesce_key = coalesce_key;
@@ -1091,7 +1155,7 @@ void GrpcServer::Impl::RetryAndDetect(int64_t now) {
     for (auto& p : resend) {
       push_retries_.Inc();
       const int tries = p.tries + 1;
-      Push(*conn, p.type, p.body_prefix, p.coalesce_key, true);
+      Push(*conn, p.type, p.body_prefix, p.coalesce_key, true, p.changed_us);
       std::lock_guard lock(conn->mu);
       if (auto latest = conn->latest_by_coalesce_key.find(p.coalesce_key);
           latest != conn->latest_by_coalesce_key.end()) {
@@ -1140,5 +1204,8 @@ void GrpcServer::SetAuthorizer(GrpcAuthorizer authorizer) {
   impl_->SetAuthorizer(std::move(authorizer));
 }
 void GrpcServer::Shutdown() { impl_->Shutdown(); }
+std::vector<GrpcSubscriber> GrpcServer::SubscribersOf(const registry::ServiceKey& key) const {
+  return impl_->SubscribersOf(key);
+}
 
 }  // namespace dnsd::api

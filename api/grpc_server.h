@@ -27,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -69,6 +70,17 @@ struct GrpcCaller {
 // Returns who the caller is (a user name; "" when auth is off) or why it is refused.
 using GrpcAuthorizer = std::function<absl::StatusOr<std::string>(const GrpcCaller&)>;
 
+// A connection subscribed to a service, for /service/subscribers and the console.
+struct GrpcSubscriber {
+  std::string connection_id;
+  std::string client_ip;  // as the client reported it at setup, else its address
+  int remote_port = 0;
+  std::string version;  // clientVersion, e.g. "Nacos-Java-Client:v2.3.0"
+  std::string app;      // the AppName label
+  std::string clusters;
+  int64_t connected_ms = 0;
+};
+
 class GrpcServer {
  public:
   // Registers registry and config listeners: call before the registry or the driver writes.
@@ -82,6 +94,8 @@ class GrpcServer {
 
   int port() const;
   void SetAuthorizer(GrpcAuthorizer authorizer);
+  // The connections subscribed to `key` on this node, by connection id.
+  std::vector<GrpcSubscriber> SubscribersOf(const registry::ServiceKey& key) const;
   // Asks every client to reconnect (ConnectResetRequest), then stops serving.
   void Shutdown();
 

@@ -6,6 +6,7 @@
 #include <random>
 #include <set>
 
+#include "api/grpc_server.h"
 #include "api/json_writer.h"
 #include "api/naming_json.h"
 #include "api/request_parsing.h"
@@ -538,7 +539,7 @@ void NamingHttpApi::ListInstances(ApiVersion v, Req req, Resp resp) {
     if (!common::SocketAddress::FromIp(client_ip, 0).ok()) client_ip = req.remote_ip;
     subscribers_.Record(*key, SubscriberBook::Subscriber{common::StrCat(client_ip, ":", *udp_port),
                                                          std::string(req.Header("User-Agent")),
-                                                         req.params.Get("app"), clusters, now});
+                                                         req.params.Get("app"), clusters, now, ""});
     if (udp_pusher_ != nullptr) {
       udp_pusher_->Record(*key, client_ip, static_cast<int>(*udp_port), clusters, *healthy_only);
     }
@@ -910,6 +911,18 @@ void NamingHttpApi::ListServices(ApiVersion v, Req req, Resp resp) {
   resp.Send(SuccessJson(v, w.Take()));
 }
 
+std::vector<SubscriberBook::Subscriber> NamingHttpApi::SubscribersOf(
+    const registry::ServiceKey& key) const {
+  auto out = subscribers_.List(key, clock_.NowMs());
+  if (grpc_ == nullptr) return out;
+  for (auto& g : grpc_->SubscribersOf(key)) {
+    out.push_back(SubscriberBook::Subscriber{
+        common::StrCat(g.client_ip, ":", g.remote_port), std::move(g.version), std::move(g.app),
+        std::move(g.clusters), clock_.NowMs(), std::move(g.connection_id)});
+  }
+  return out;
+}
+
 void NamingHttpApi::Subscribers(ApiVersion v, Req req, Resp resp) {
   API_TRY(v, resp, key, ServiceKeyFrom(v, req.params));
   API_TRY(v, resp, page_no, IntParam(req.params, "pageNo", 1));
@@ -918,7 +931,7 @@ void NamingHttpApi::Subscribers(ApiVersion v, Req req, Resp resp) {
     return Reject(v, resp,
                   InvalidParam(kParameterValidateError, "pageNo and pageSize must be positive"));
   }
-  const auto list = subscribers_.List(*key, clock_.NowMs());
+  const auto list = SubscribersOf(*key);
   JsonWriter w;
   w.BeginObject().Key("subscribers").BeginArray();
   const size_t start = static_cast<size_t>((*page_no - 1) * *page_size);
@@ -944,6 +957,10 @@ void NamingHttpApi::Subscribers(ApiVersion v, Req req, Resp resp) {
         .String(key->GroupedName())
         .Key("cluster")
         .String(s.clusters)
+        .Key("clientId")
+        .String(s.client_id.empty() ? s.address + "#true" : s.client_id)
+        .Key("protocol")
+        .String(s.client_id.empty() ? "http" : "grpc")
         .EndObject();
   }
   w.EndArray().Key("count").Int(static_cast<int64_t>(list.size())).EndObject();
@@ -1052,13 +1069,13 @@ void NamingHttpApi::Clients(std::string_view what, Req req, Resp resp) {
       }
     }
   } else {
-    for (const auto& s : subscribers_.List(*key, clock_.NowMs())) {
+    for (const auto& s : SubscribersOf(*key)) {
       const size_t colon = s.address.rfind(':');
       int64_t port = 0;
       (void)common::ParseInt64(std::string_view(s.address).substr(colon + 1), port);
       w.BeginObject()
           .Key("clientId")
-          .String(s.address + "#true")
+          .String(s.client_id.empty() ? s.address + "#true" : s.client_id)
           .Key("ip")
           .String(s.address.substr(0, colon))
           .Key("port")

@@ -101,6 +101,7 @@ class SubscriberBook {
     std::string app;
     std::string clusters;
     int64_t last_seen_ms = 0;
+    std::string client_id;  // a gRPC connection's id; empty for HTTP subscribers
   };
   void Record(const registry::ServiceKey& key, Subscriber subscriber);
   std::vector<Subscriber> List(const registry::ServiceKey& key, int64_t now_ms) const;
@@ -112,6 +113,7 @@ class SubscriberBook {
 };
 
 class UdpPusher;
+class GrpcServer;
 
 class NamingHttpApi {
  public:
@@ -124,6 +126,8 @@ class NamingHttpApi {
   void SetEphemeralRouting(EphemeralRouting routing) { routing_ = std::move(routing); }
   // Nacos 1.x UDP pushes for list queries that carry udpPort; before the server starts.
   void SetUdpPusher(UdpPusher* pusher) { udp_pusher_ = pusher; }
+  // The 2.x clients subscribed over gRPC, listed with the HTTP ones; before the server starts.
+  void SetGrpcServer(const GrpcServer* grpc) { grpc_ = grpc; }
   // The operator switches (/operator/switches); the health checker reads its own there.
   NamingSwitches& switches() { return switches_; }
 
@@ -147,6 +151,8 @@ class NamingHttpApi {
   void Service(ApiVersion v, Req req, Resp resp);
   void ListServices(ApiVersion v, Req req, Resp resp);
   void Subscribers(ApiVersion v, Req req, Resp resp);
+  // This node's subscribers of `key`: HTTP ones polling, then gRPC connections.
+  std::vector<SubscriberBook::Subscriber> SubscribersOf(const registry::ServiceKey& key) const;
   // Operator and cluster.
   void Switches(ApiVersion v, Req req, Resp resp);
   // /nacos/v2/ns/client/...: the clients that publish and subscribe.
@@ -182,6 +188,7 @@ class NamingHttpApi {
   NamingSwitches switches_;
   SubscriberBook subscribers_;
   UdpPusher* udp_pusher_ = nullptr;
+  const GrpcServer* grpc_ = nullptr;
 };
 
 }  // namespace dnsd::api

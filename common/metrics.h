@@ -1,4 +1,5 @@
-// Prometheus metrics: counters and callback gauges, rendered as text exposition format.
+// Prometheus metrics: counters, histograms and callback gauges, rendered as text exposition
+// format.
 // Registration takes a lock and returns a stable reference; incrementing a counter is one
 // relaxed atomic add, safe from any thread. Names follow dnsd_<module>_<what>_<unit>.
 #pragma once
@@ -51,11 +52,34 @@ class Counter {
   std::atomic<uint64_t> overflow_{0};
 };
 
+// A histogram over fixed upper bounds (Prometheus `le` buckets, +Inf implied). Observe is a
+// few relaxed atomic operations, safe from any thread; meant for events counted in thousands
+// per second at most (pushes, elections), not per DNS packet.
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds);
+  void Observe(double value);
+  struct Snapshot {
+    std::vector<double> bounds;
+    std::vector<uint64_t> cumulative;  // per bound, then +Inf (= count)
+    double sum = 0;
+  };
+  Snapshot Read() const;
+
+ private:
+  const std::vector<double> bounds_;
+  std::unique_ptr<std::atomic<uint64_t>[]> buckets_;  // not cumulative; bounds_.size() + 1
+  std::atomic<double> sum_{0};
+};
+
 class MetricsRegistry {
  public:
   // Returns the counter for (name, labels), creating it on first use. `labels` is the
   // inside of the braces, e.g. `reason="bad_ip"`, or empty.
   Counter& GetCounter(std::string_view name, std::string_view help, std::string_view labels = {});
+  // The histogram for (name, labels), created with `bounds` (ascending) on first use.
+  Histogram& GetHistogram(std::string_view name, std::string_view help, std::vector<double> bounds,
+                          std::string_view labels = {});
   // A gauge whose value is read when /metrics is rendered. The callback must be thread-safe.
   void AddGauge(std::string_view name, std::string_view help, std::function<double()> read,
                 std::string_view labels = {});
@@ -79,7 +103,8 @@ class MetricsRegistry {
   struct Family {
     std::string help;
     bool is_counter = true;
-    std::map<std::string, std::unique_ptr<Counter>> counters;  // by label string
+    std::map<std::string, std::unique_ptr<Counter>> counters;      // by label string
+    std::map<std::string, std::unique_ptr<Histogram>> histograms;  // by label string
     // Values read at render time, by label string: gauges, or counters kept elsewhere.
     std::map<std::string, std::function<double()>> gauges;
     std::function<LabelledValues()> labelled;  // AddGaugeFamily

@@ -103,13 +103,15 @@ async function serviceView(name) {
   const data = service.data;
   view.innerHTML = `<h2>${esc(name)}</h2>
     <p class="muted">group ${esc(data.groupName)}, protect threshold ${data.protectThreshold},
-    clusters: ${Object.keys(data.clusterMap || {}).map(esc).join(', ') || 'none'}</p>
+    clusters: ${Object.keys(data.clusterMap || {}).map(esc).join(', ') || 'none'};
+    <a id="service-dns-names" href="#/dns/${encodeURIComponent(`${group}@@${svc}`)}">its DNS names</a></p>
     <table id="instances"><tr><th>Instance</th><th>Cluster</th><th>Healthy</th><th>Enabled</th>
     <th>Ephemeral</th><th>Weight</th><th></th><th>Metadata</th></tr>${rows.join('')}</table>
-    <h3>Subscribers (HTTP, 1.x clients)</h3>
-    <table id="subscribers"><tr><th>Address</th><th>Agent</th><th>App</th></tr>
-    ${subscribers.subscribers.map(s => `<tr><td>${esc(s.addrStr || `${s.ip}:${s.port}`)}</td><td>${esc(s.agent || '')}</td>
-      <td>${esc(s.app || '')}</td></tr>`).join('')}</table>`;
+    <h3>Subscribers of this node</h3>
+    <table id="subscribers"><tr><th>Address</th><th>Protocol</th><th>Client</th><th>Agent</th><th>App</th><th>Clusters</th></tr>
+    ${subscribers.subscribers.map(s => `<tr><td>${esc(s.addrStr || `${s.ip}:${s.port}`)}</td><td>${esc(s.protocol || '')}</td>
+      <td>${esc(s.clientId || '')}</td><td>${esc(s.agent || '')}</td><td>${esc(s.app || '')}</td>
+      <td>${esc(s.cluster || 'all')}</td></tr>`).join('')}</table>`;
   const update = async (h, changes) => {
     await api('PUT', '/nacos/v1/ns/instance', { namespaceId: state.namespace, groupName: group, serviceName: svc,
       ip: h.ip, port: h.port, clusterName: h.clusterName, ephemeral: h.ephemeral,
@@ -149,15 +151,48 @@ function parseMetrics(text) {
 const sum = (metrics, prefix) => Object.entries(metrics)
   .filter(([k]) => k === prefix || k.startsWith(`${prefix}{`)).reduce((t, [, v]) => t + v, 0);
 
-// What the dashboard draws: per-second rates of counters, or gauges as they are.
+// A quantile (0..1) of what a histogram observed between two samples, from its cumulative
+// `_bucket{...le="x"}` counters, interpolated inside the bucket as Prometheus does; null when
+// nothing was observed in between.
+function histogramQuantile(metrics, before, name, labels, q) {
+  const buckets = Object.keys(metrics).filter(k => k.startsWith(`${name}_bucket{${labels}`))
+    .map(k => ({ key: k, le: Number(k.slice(k.lastIndexOf('le="') + 4, -2).replace('+Inf', 'Infinity')) }))
+    .sort((a, b) => a.le - b.le)
+    .map(b => ({ le: b.le, count: metrics[b.key] - ((before && before[b.key]) || 0) }));
+  const total = buckets.length ? buckets[buckets.length - 1].count : 0;
+  if (total <= 0) return null;
+  const rank = q * total;
+  let lower = 0, below = 0;
+  for (const b of buckets) {
+    if (b.count >= rank) {
+      if (!Number.isFinite(b.le)) return lower;  // beyond the last bound: its lower edge
+      return lower + (b.le - lower) * ((rank - below) / Math.max(1, b.count - below));
+    }
+    lower = b.le;
+    below = b.count;
+  }
+  return lower;
+}
+
+// What the dashboard draws: per-second rates of counters, gauges as they are, or quantiles
+// of a histogram over the last interval. `show(m, before, seconds)` gives the value plotted.
+const rate = read => (m, before, seconds) => (before ? Math.max(0, (read(m) - read(before)) / seconds) : 0);
+const pushLatencyMs = (module, q) => (m, before) => {
+  const seconds = histogramQuantile(m, before, 'dnsd_grpc_push_latency_seconds', `module="${module}"`, q);
+  return seconds === null ? null : seconds * 1000;
+};
 const charts = [
-  { id: 'http', title: 'HTTP requests/s', rate: true, read: m => sum(m, 'dnsd_api_http_responses_total') },
-  { id: 'dns-noerror', title: 'DNS NOERROR/s', rate: true, read: m => m['dnsd_dns_responses_total{rcode="NOERROR"}'] || 0 },
-  { id: 'dns-nxdomain', title: 'DNS NXDOMAIN/s', rate: true, read: m => m['dnsd_dns_responses_total{rcode="NXDOMAIN"}'] || 0 },
-  { id: 'dns-servfail', title: 'DNS SERVFAIL/s', rate: true, read: m => m['dnsd_dns_responses_total{rcode="SERVFAIL"}'] || 0 },
-  { id: 'instances', title: 'Instances', rate: false, read: m => m.dnsd_registry_instances || 0 },
-  { id: 'pushes', title: 'gRPC pushes/s', rate: true, read: m => sum(m, 'dnsd_grpc_pushes_total') },
-  { id: 'auth-failures', title: 'Auth refusals/s', rate: true, read: m => sum(m, 'dnsd_auth_failures_total') },
+  { id: 'http', title: 'HTTP requests/s', show: rate(m => sum(m, 'dnsd_api_http_responses_total')) },
+  { id: 'dns-noerror', title: 'DNS NOERROR/s', show: rate(m => m['dnsd_dns_responses_total{rcode="NOERROR"}'] || 0) },
+  { id: 'dns-nxdomain', title: 'DNS NXDOMAIN/s', show: rate(m => m['dnsd_dns_responses_total{rcode="NXDOMAIN"}'] || 0) },
+  { id: 'dns-servfail', title: 'DNS SERVFAIL/s', show: rate(m => m['dnsd_dns_responses_total{rcode="SERVFAIL"}'] || 0) },
+  { id: 'instances', title: 'Instances', integer: true, show: m => m.dnsd_registry_instances || 0 },
+  { id: 'changes', title: 'Registry changes/s', show: rate(m => sum(m, 'dnsd_registry_service_changes_total')) },
+  { id: 'pushes', title: 'gRPC pushes/s', show: rate(m => sum(m, 'dnsd_grpc_pushes_total')) },
+  { id: 'push-latency-p50', title: 'Naming push latency p50 (ms)', show: pushLatencyMs('naming', 0.5) },
+  { id: 'push-latency-p99', title: 'Naming push latency p99 (ms)', show: pushLatencyMs('naming', 0.99) },
+  { id: 'config-push-latency-p99', title: 'Config push latency p99 (ms)', show: pushLatencyMs('config', 0.99) },
+  { id: 'auth-failures', title: 'Auth refusals/s', show: rate(m => sum(m, 'dnsd_auth_failures_total')) },
 ];
 
 function sparkline(values) {
@@ -168,7 +203,8 @@ function sparkline(values) {
 }
 
 async function dashboardView() {
-  view.innerHTML = `<h2>Dashboard</h2><p class="muted">From dnsd's /metrics every 2 s; the last two minutes.</p>
+  view.innerHTML = `<h2>Dashboard</h2><p class="muted">From dnsd's /metrics every 2 s; the last two minutes.
+    Latencies are over each 2 s interval, from a change to the client's ack of its push ("-": no push then).</p>
     <div id="charts">${charts.map(c => `<div class="chart" id="chart-${c.id}"><div>${c.title}:
       <strong class="value">-</strong></div><div class="plot"></div></div>`).join('')}</div>`;
   const series = Object.fromEntries(charts.map(c => [c.id, []]));
@@ -177,17 +213,16 @@ async function dashboardView() {
     const metrics = parseMetrics(await api('GET', '/metrics'));
     const now = Date.now();
     for (const c of charts) {
-      const value = c.read(metrics);
-      const shown = c.rate ? (previous ? Math.max(0, (value - previous.values[c.id]) * 1000 / (now - previous.at)) : 0) : value;
+      const shown = c.show(metrics, previous && previous.metrics, previous ? (now - previous.at) / 1000 : 1);
       const points = series[c.id];
-      points.push(shown);
+      points.push(shown === null ? 0 : shown);
       if (points.length > 60) points.shift();
       const box = document.getElementById(`chart-${c.id}`);
       if (!box) return false;  // the page was left
-      box.querySelector('.value').textContent = c.rate ? shown.toFixed(1) : String(shown);
+      box.querySelector('.value').textContent = shown === null ? '-' : c.integer ? String(shown) : shown.toFixed(1);
       box.querySelector('.plot').innerHTML = sparkline(points);
     }
-    previous = { at: now, values: Object.fromEntries(charts.map(c => [c.id, c.read(metrics)])) };
+    previous = { at: now, metrics };
     return true;
   };
   const tick = async () => {
@@ -205,22 +240,67 @@ function recordsTable(id, records) {
   return `<table id="${id}"><tr><th>Name</th><th>TTL</th><th>Class</th><th>Type</th><th>Data</th></tr>${rows.join('')}</table>`;
 }
 
-async function dnsView(name = '', type = 'A') {
+async function dnsView(service = '') {
   view.innerHTML = `<h2>DNS</h2><p class="muted">What dnsd answers, asked of its own DNS port as dig would.</p>
-    <div class="row"><input id="dns-name" size="48" placeholder="web.svc.nacos.internal" value="${esc(name)}">
+    <div class="row"><input id="dns-name" size="48" placeholder="web.svc.nacos.internal">
     <select id="dns-type">${['A', 'AAAA', 'SRV', 'TXT', 'SOA', 'NS', 'CNAME', 'PTR'].map(t =>
-      `<option ${t === type ? 'selected' : ''}>${t}</option>`).join('')}</select>
-    <button id="dns-lookup">Look up</button></div><div id="dns-result"></div>`;
-  document.getElementById('dns-lookup').addEventListener('click', () => guarded(async () => {
-    const answer = await apiJson('GET', '/dnsd/v1/dns/lookup', {
-      name: document.getElementById('dns-name').value.trim(), type: document.getElementById('dns-type').value });
+      `<option>${t}</option>`).join('')}</select>
+    <button id="dns-lookup">Look up</button></div><div id="dns-result"></div>
+    <h3>Names of a service</h3>
+    <div class="row"><input id="dns-service" size="32" placeholder="service name" value="${esc(service)}">
+    <input id="dns-group" size="20" placeholder="DEFAULT_GROUP"><button id="dns-names-show">Show names</button></div>
+    <div id="dns-names"></div>
+    <h3>Zones</h3><div id="dns-zones"></div>
+    <h3>Forwarder</h3><div id="dns-forwarder"></div>`;
+  const lookup = async (name, type) => {
+    const answer = await apiJson('GET', '/dnsd/v1/dns/lookup', { name, type });
     const ede = answer.ede.map(e => `<li>EDE ${e.code}: ${esc(e.text)}</li>`).join('');
     document.getElementById('dns-result').innerHTML =
       `<p id="dns-status"><code>${esc(answer.question)}</code>: <strong>${esc(answer.status)}</strong>${answer.authoritative ? ', authoritative' : ''}${answer.truncated ? ', truncated' : ''}</p>
        ${ede ? `<ul id="dns-ede">${ede}</ul>` : ''}
        <h3>Answer</h3>${recordsTable('dns-answer', answer.answer)}
        ${answer.authority.length ? `<h3>Authority</h3>${recordsTable('dns-authority', answer.authority)}` : ''}`;
-  }));
+  };
+  document.getElementById('dns-lookup').addEventListener('click', () => guarded(() =>
+    lookup(document.getElementById('dns-name').value.trim(), document.getElementById('dns-type').value)));
+  const showNames = async () => {
+    const serviceName = document.getElementById('dns-service').value.trim();
+    if (!serviceName) return;
+    const data = await apiJson('GET', '/dnsd/v1/dns/names', { namespaceId: state.namespace, serviceName,
+      groupName: document.getElementById('dns-group').value.trim() || 'DEFAULT_GROUP' });
+    const box = document.getElementById('dns-names');
+    if (!data.names.length) {
+      box.innerHTML = `<p id="dns-names-none" class="muted">No DNS names: the service is unknown or has no enabled instance with weight above 0.</p>`;
+      return;
+    }
+    box.innerHTML = `${data.naturalNameCollides ? '<p class="bad">Its natural name collides with another service\'s (they differ only in case): only the .enc names answer.</p>' : ''}
+      <table id="dns-names-table"><tr><th>Name</th><th>Form</th><th>Answers now</th></tr>
+      ${data.names.map(n => `<tr><td><code>${esc(n.name)}</code></td><td>${esc(n.form)}${n.cluster ? ` (${esc(n.cluster)})` : ''}</td>
+        <td>${n.types.map(t => `<button class="dns-try" data-name="${esc(n.name)}" data-type="${t}">${t}</button>`).join(' ') || '<span class="muted">no data (NODATA)</span>'}</td></tr>`).join('')}</table>
+      <p class="muted">SRV also answers under any <code>_service._proto.</code> prefix of the names above.</p>`;
+    box.querySelectorAll('.dns-try').forEach(b => b.addEventListener('click', () => guarded(async () => {
+      document.getElementById('dns-name').value = b.dataset.name;
+      document.getElementById('dns-type').value = b.dataset.type;
+      await lookup(b.dataset.name, b.dataset.type);
+    })));
+  };
+  document.getElementById('dns-names-show').addEventListener('click', () => guarded(showNames));
+  const overview = await apiJson('GET', '/dnsd/v1/dns/overview');
+  const z = overview.registryZone;
+  document.getElementById('dns-zones').innerHTML = `<table id="dns-zones-table"><tr><th>Zone</th><th>Source</th><th>Names</th><th>Records</th><th>Serial</th></tr>
+    <tr><td><code>${esc(z.zone)}</code></td><td>the registry (TTL ${z.ttl} s, negative ${z.negativeTtl} s${z.compatSuffix ? `, also <code>${esc(z.compatSuffix)}</code>` : ''}${z.bareNames ? ', bare service names' : ''})</td>
+      <td>${z.services} services</td><td></td><td>${z.serial}</td></tr>
+    ${overview.staticZones.map(sz => `<tr><td><code>${esc(sz.zone)}</code></td><td>${esc(sz.file)}</td><td>${sz.names}</td><td>${sz.records}</td><td>${sz.serial}</td></tr>`).join('')}</table>`;
+  const f = overview.forwarder;
+  document.getElementById('dns-forwarder').innerHTML = !f.enabled
+    ? '<p id="dns-forwarder-off" class="muted">Off: no upstream resolvers, other names get REFUSED.</p>'
+    : `<p id="dns-cache">Cache: ${f.cache.entries} entries, ${f.cache.hits} hits, ${f.cache.misses} misses,
+        hit ratio <strong id="dns-hit-ratio">${f.cache.hitRatio === null ? '-' : `${(f.cache.hitRatio * 100).toFixed(1)}%`}</strong>,
+        ${f.cache.staleAnswers} stale answers served</p>
+      <table id="dns-upstreams"><tr><th>Upstream</th><th>State</th><th>Queries</th><th>Failures</th><th>Average latency</th></tr>
+      ${f.upstreams.map(u => `<tr><td><code>${esc(u.address)}</code></td><td class="${u.up ? 'ok' : 'bad'}">${u.up ? 'up' : 'down'}</td>
+        <td>${u.queries}</td><td>${u.failures}</td><td>${u.averageLatencyMs.toFixed(2)} ms</td></tr>`).join('')}</table>`;
+  if (service) await showNames();
 }
 
 // ---------------------------------------------------------------- configs
@@ -398,7 +478,7 @@ async function route() {
   await guarded(async () => {
     switch (parts[0]) {
       case 'service': return serviceView(parts[1]);
-      case 'dns': return dnsView();
+      case 'dns': return dnsView(parts[1] || '');
       case 'dashboard': return dashboardView();
       case 'configs': return configsView();
       case 'config': return configView(parts[1], parts.slice(2).join('/'));

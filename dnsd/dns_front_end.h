@@ -49,6 +49,9 @@ class DnsFrontEnd {
   void ReloadZones();
   int port() const { return server_ ? server_->port() : 0; }
   const QueryPipeline& pipeline() const { return pipeline_; }
+  const StaticZones& static_zones() const { return static_zones_; }
+  // Null when nothing is forwarded (no upstreams).
+  const UpstreamForwarder* forwarder() const { return forwarder_.get(); }
   // The waiter of queries a followed zone parks (DnsServer::SetWaiter); before Start.
   void SetWaiter(Forwarder* waiter) {
     if (server_) server_->SetWaiter(waiter);

@@ -174,6 +174,28 @@ absl::StatusOr<std::unique_ptr<UpstreamForwarder>> UpstreamForwarder::Create(
   return f;
 }
 
+ForwarderSummary UpstreamForwarder::Summary() const {
+  ForwarderSummary out;
+  for (const auto& up : upstreams_) {
+    ForwarderSummary::UpstreamState s;
+    s.address = up->name;
+    s.queries = up->queries->value();
+    s.failures = up->failures->value();
+    const uint64_t answered = s.queries > s.failures ? s.queries - s.failures : 0;
+    if (answered > 0) {
+      s.average_latency_ms =
+          static_cast<double>(up->latency_us->value()) / 1000.0 / static_cast<double>(answered);
+    }
+    s.up = up->consecutive_failures.load() < kUnhealthyAfter;
+    out.upstreams.push_back(std::move(s));
+  }
+  out.cache_entries = entries_.load();
+  out.cache_hits = hits_->value();
+  out.cache_misses = misses_->value();
+  out.stale_answers = stale_->value();
+  return out;
+}
+
 std::string UpstreamForwarder::CacheKey(const Query& q) const {
   std::string key(q.qname_lower.view());
   key.push_back(static_cast<char>(q.qtype >> 8));

@@ -46,6 +46,22 @@ struct ForwarderOptions {
 // Nameservers listed in a resolv.conf, as "ip" strings.
 std::vector<std::string> ReadResolvConf(const std::string& path);
 
+// What an operator sees of the forwarder (the console's DNS page): counters since start.
+struct ForwarderSummary {
+  struct UpstreamState {
+    std::string address;
+    uint64_t queries = 0;
+    uint64_t failures = 0;
+    double average_latency_ms = 0;  // of answered queries
+    bool up = true;                 // fewer than 3 consecutive failures
+  };
+  std::vector<UpstreamState> upstreams;
+  int64_t cache_entries = 0;
+  uint64_t cache_hits = 0;
+  uint64_t cache_misses = 0;
+  uint64_t stale_answers = 0;
+};
+
 class UpstreamForwarder final : public Forwarder {
  public:
   static absl::StatusOr<std::unique_ptr<UpstreamForwarder>> Create(
@@ -55,6 +71,7 @@ class UpstreamForwarder final : public Forwarder {
 
   void Resolve(common::EventLoop& loop, const Query& q, size_t response_limit,
                Reply reply) override;
+  ForwarderSummary Summary() const;
 
   struct Upstream {
     sockaddr_storage addr{};

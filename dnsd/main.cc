@@ -34,6 +34,7 @@
 #include "dnsd/daemon_config.h"
 #include "dnsd/dns_front_end.h"
 #include "dnsd/dns_lookup_http.h"
+#include "dnsd/dns_overview_http.h"
 #include "dnsd/dns_server.h"
 #include "dnsd/history_retention.h"
 #include "dnsd/query_pipeline.h"
@@ -247,8 +248,12 @@ int main(int argc, char** argv) {
   auto host_resolver = dnsd::dns::HostResolver::Create(metrics);
   if (!host_resolver.ok()) return Fail(host_resolver.status());
   registry_zone.SetHostResolver(host_resolver->get());
+  dnsd::common::Counter& service_changes = metrics.GetCounter(
+      "dnsd_registry_service_changes_total",
+      "Changes of a service's instances or metadata (registrations, updates, removals)");
   registry.AddListener([&](const dnsd::registry::ServiceKey& key,
                            const std::shared_ptr<const dnsd::registry::ServiceView>& view) {
+    service_changes.Inc();
     registry_zone.OnServiceChanged(key, view);
   });
 
@@ -452,6 +457,8 @@ int main(int argc, char** argv) {
   dnsd::console::RegisterConsoleRoutes(**http);
   dnsd::dns::DnsLookupHttp dns_lookup;  // the console's DNS page asks the DNS port through it
   dns_lookup.RegisterRoutes(**http);
+  dnsd::dns::DnsOverviewHttp dns_overview(registry_zone);  // zones, forwarder, names per service
+  dns_overview.RegisterRoutes(**http);
   (*http)->SetGuard([&](dnsd::api::HttpRequest& request) { return auth_api.Guard(request); });
   dnsd::api::NamingHttpApi naming_api(registry, **config_store, *proposer, clock, metrics,
                                       identity);
@@ -553,11 +560,13 @@ int main(int argc, char** argv) {
     if (!created.ok()) return Fail(created.status());
     grpc = std::move(*created);
     grpc->SetAuthorizer(dnsd::api::MakeGrpcAuthorizer(authenticator));
+    naming_api.SetGrpcServer(grpc.get());
   }
 
   auto dns =
       dnsd::dns::DnsFrontEnd::Create(config, registry_zone, clock, metrics, connection_budget);
   if (!dns.ok()) return Fail(dns.status());
+  dns_overview.SetFrontEnd(dns->get());
 
   (*main_loop)->RunEvery(config.expiry_check_interval_ms, [&] { registry.Tick(clock.NowMs()); });
   // Long polls are answered within this much of the end of their hold time.

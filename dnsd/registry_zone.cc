@@ -19,6 +19,20 @@ constexpr uint16_t kPriorityHealthy = 10;
 constexpr uint16_t kPriorityProtected = 20;
 constexpr size_t kMaxLabels = 128;
 
+// Nacos fails open: at or below the protect threshold (0 healthy with the default 0) every
+// enabled instance is returned, unhealthy ones last. `cluster_index` -1: all clusters.
+bool ProtectThresholdReached(const ServiceAnswers& answers, int cluster_index) {
+  size_t total = 0, healthy = 0;
+  for (const auto& host : answers.hosts) {
+    if (cluster_index >= 0 && host.cluster != cluster_index) continue;
+    if (!answers.counts_as_instance(host)) continue;
+    ++total;
+    healthy += host.healthy ? 1 : 0;
+  }
+  return total > 0 &&
+         static_cast<double>(healthy) / static_cast<double>(total) <= answers.protect_threshold;
+}
+
 bool IsLdhLabel(std::string_view label) {
   if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
     return false;
@@ -474,6 +488,90 @@ void RegistryZone::OnServiceChanged(const registry::ServiceKey& key,
   PublishAnswers(key, answers);
 }
 
+size_t RegistryZone::service_count() const {
+  std::lock_guard lock(mu_);
+  return published_.size();
+}
+
+std::vector<ServiceDnsName> RegistryZone::NamesOf(const registry::ServiceKey& key,
+                                                  bool* natural_collides) const {
+  std::lock_guard lock(mu_);
+  if (natural_collides != nullptr) *natural_collides = false;
+  std::vector<ServiceDnsName> out;
+  const auto it = published_.find(key);
+  if (it == published_.end() || !it->second.answers) return out;
+  const Published& p = it->second;
+  const ServiceAnswers& answers = *p.answers;
+  // What the zone's answers hold now, per the rules of AnswerService.
+  auto types_of = [&](int cluster_index) {
+    const bool protect = ProtectThresholdReached(answers, cluster_index);
+    bool v4 = false, v6 = false, srv = false;
+    for (const auto& host : answers.hosts) {
+      if (cluster_index >= 0 && host.cluster != cluster_index) continue;
+      if (!host.healthy && !protect) continue;
+      if (host.kind != ServiceAnswers::Host::kResolvedAddress) srv = true;
+      if (host.kind != ServiceAnswers::Host::kNameTarget) (host.v6 ? v6 : v4) = true;
+    }
+    std::vector<std::string> types;
+    if (v4) types.emplace_back("A");
+    if (v6) types.emplace_back("AAAA");
+    if (srv) types.emplace_back("SRV");
+    return types;
+  };
+  const std::vector<std::string> all_types = types_of(-1);
+  const std::string zone = NameToText(apex_.view());
+  const std::string ns_label = LabelFor(key.namespace_id);
+  const std::string grp_label = LabelFor(key.group);
+  const bool defaults = ns_label == default_ns_label_ && grp_label == default_grp_label_;
+  const std::string qualified = common::StrCat(grp_label, ".grp.", ns_label, ".ns.", zone);
+  auto add = [&](std::string name, std::string form, std::vector<std::string> types,
+                 std::string cluster = {}) {
+    out.push_back({std::move(name), std::move(form), std::move(cluster), std::move(types)});
+  };
+
+  const DerivedKeys keys = KeysFor(key);
+  std::string natural;
+  if (!p.natural_key.empty()) {
+    const auto claims = natural_claims_.find(p.natural_key);
+    if (claims != natural_claims_.end() && claims->second.size() == 1) {
+      natural = NaturalForm(key.name);
+    } else if (natural_collides != nullptr) {
+      *natural_collides = true;
+    }
+  }
+  const std::string encoded = keys.encoded_key.substr(keys.encoded_key.find("e:") + 2);
+  // The service label(s) the per-cluster names use: the natural form when there is one.
+  const std::string service_part = natural.empty() ? encoded + ".enc" : natural + ".svc";
+  if (!natural.empty()) {
+    if (defaults) add(common::StrCat(natural, ".svc.", zone), "natural", all_types);
+    add(common::StrCat(natural, ".svc.", qualified), "natural", all_types);
+    const bool one_label = natural.find('.') == std::string::npos;
+    std::vector<std::string> srv_only;
+    if (std::find(all_types.begin(), all_types.end(), "SRV") != all_types.end()) {
+      srv_only.emplace_back("SRV");
+    }
+    if (one_label) {
+      if (defaults) add(common::StrCat("_", natural, "._tcp.svc.", zone), "rfc2782", srv_only);
+      add(common::StrCat("_", natural, "._tcp.svc.", qualified), "rfc2782", srv_only);
+    }
+    if (one_label && !options_.compat_suffix.empty() && ns_label == default_ns_label_) {
+      std::string suffix = NameToText(compat_apex_.view());
+      if (grp_label == default_grp_label_) {
+        add(common::StrCat(natural, ".", suffix), "compat", all_types);
+      }
+      add(common::StrCat(natural, ".", grp_label, ".", suffix), "compat", all_types);
+    }
+    if (options_.bare_names && defaults) add(natural + ".", "bare", all_types);
+  }
+  if (defaults) add(common::StrCat(encoded, ".enc.", zone), "encoded", all_types);
+  add(common::StrCat(encoded, ".enc.", qualified), "encoded", all_types);
+  for (size_t i = 0; i < answers.clusters.size(); ++i) {
+    add(common::StrCat(service_part, ".", answers.clusters[i], ".cl.", qualified), "cluster",
+        types_of(static_cast<int>(i)), answers.clusters[i]);
+  }
+  return out;
+}
+
 void RegistryZone::PublishAnswers(const registry::ServiceKey& key,
                                   const std::shared_ptr<const ServiceAnswers>& answers) {
   Published& p = published_.find(key)->second;
@@ -594,17 +692,7 @@ bool RegistryZone::AnswerService(const Query& q, ResponseWriter& w, const Servic
     }
     if (cluster_index < 0) return false;
   }
-  size_t total = 0, healthy = 0;
-  for (const auto& host : answers.hosts) {
-    if (cluster_index >= 0 && host.cluster != cluster_index) continue;
-    if (!answers.counts_as_instance(host)) continue;
-    ++total;
-    healthy += host.healthy ? 1 : 0;
-  }
-  // Nacos fails open: at or below the threshold (0 healthy with the default 0) every enabled
-  // instance is returned, unhealthy ones last.
-  const bool protect = total > 0 && static_cast<double>(healthy) / static_cast<double>(total) <=
-                                        answers.protect_threshold;
+  const bool protect = ProtectThresholdReached(answers, cluster_index);
   auto eligible = [&](const ServiceAnswers::Host& h) {
     return (cluster_index < 0 || h.cluster == cluster_index) && (h.healthy || protect);
   };

@@ -93,6 +93,16 @@ struct NameEntry {
 // kWait: the name is a service the follower is fetching; park the query and ask again.
 enum class ZoneResult { kNotOurs, kAnswered, kWait };
 
+// A name under which the zone answers for a service, and the types it answers with data now.
+struct ServiceDnsName {
+  std::string name;  // text, with the final dot
+  // natural: <name>.svc; encoded: .enc; cluster: one cluster's instances; rfc2782:
+  // _<name>._tcp.svc (SRV only); compat: the Nacos 3.3 suffix; bare: the DNS-F whole name.
+  std::string form;
+  std::string cluster;             // the cluster's label, for the cluster form
+  std::vector<std::string> types;  // of "A", "AAAA", "SRV": those with records now
+};
+
 class RegistryZone {
  public:
   RegistryZone(RegistryZoneOptions options, common::MetricsRegistry& metrics);
@@ -118,6 +128,12 @@ class RegistryZone {
   ZoneResult Answer(const Query& q, ResponseWriter& w, bool may_wait = true) const;
 
   const RegistryZoneOptions& options() const { return options_; }
+  uint32_t serial() const { return serial_.load(std::memory_order_relaxed); }
+  size_t service_count() const;
+  // The names the zone answers to for `key` now, shortest first; empty when the service has
+  // no answers published. `natural_collides` tells why a service has no natural name.
+  std::vector<ServiceDnsName> NamesOf(const registry::ServiceKey& key,
+                                      bool* natural_collides = nullptr) const;
   // Maps a namespace, group or cluster value to its DNS label (dns.md C.3).
   static std::string LabelFor(std::string_view value);
   // The natural DNS form of a service name, or empty if it has none.
@@ -177,8 +193,9 @@ class RegistryZone {
   std::string default_grp_label_;
   std::atomic<uint32_t> serial_{1};
 
-  // Writer side, serialised by the registry writer lock (and mu_ for safety).
-  std::mutex mu_;
+  // Writer side, serialised by the registry writer lock (and mu_ for safety, and for the
+  // console's NamesOf).
+  mutable std::mutex mu_;
   // Per service: only what every update needs. The .enc key and the empty non-terminal keys
   // are derived again when needed (collisions, removal), which keeps this small.
   struct Published {

@@ -129,6 +129,35 @@ std::vector<std::string> StaticZones::Reload(const std::vector<std::string>& fil
   return errors;
 }
 
+std::vector<ZoneSummary> StaticZones::Summaries() const {
+  std::vector<ZoneSummary> out;
+  for (const auto& zone : zones_.load()->zones) {
+    ZoneSummary s;
+    s.zone = NameToText(zone->apex);
+    s.file = zone->file;
+    s.names = zone->names.size();
+    for (const auto& [owner, types] : zone->names) {
+      for (const auto& [type, rrset] : types) s.records += rrset.rdatas.size();
+    }
+    // SOA RDATA: MNAME and RNAME (uncompressed), then the 32-bit serial.
+    if (zone->soa != nullptr && !zone->soa->rdatas.empty()) {
+      const std::string& rdata = zone->soa->rdatas.front();
+      size_t at = 0;
+      for (int name = 0; name < 2; ++name) {
+        while (at < rdata.size() && rdata[at] != 0) at += static_cast<uint8_t>(rdata[at]) + 1u;
+        ++at;
+      }
+      if (at + 4 <= rdata.size()) {
+        for (int i = 0; i < 4; ++i)
+          s.serial = (s.serial << 8) | static_cast<uint8_t>(rdata[at + i]);
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.zone < b.zone; });
+  return out;
+}
+
 bool StaticZones::Answer(const Query& q, ResponseWriter& w) const {
   const auto set = zones_.load();
   const std::string_view qname = q.qname_lower.view();

@@ -42,6 +42,15 @@ struct ZoneSet {
 // Parses one zone file; the error names the file and line.
 absl::StatusOr<std::shared_ptr<const StaticZone>> LoadZoneFile(const std::string& path);
 
+// What an operator sees of a loaded zone (the console's DNS page).
+struct ZoneSummary {
+  std::string zone;  // text, with the final dot
+  std::string file;
+  size_t names = 0;
+  size_t records = 0;
+  uint32_t serial = 0;
+};
+
 class StaticZones {
  public:
   StaticZones();
@@ -51,6 +60,8 @@ class StaticZones {
   // Writes the answer if the question is in one of the zones; false if it is not.
   bool Answer(const Query& q, ResponseWriter& w) const;
   size_t zone_count() const { return zones_.load()->zones.size(); }
+  // The zones serving now, by name.
+  std::vector<ZoneSummary> Summaries() const;
 
  private:
   std::atomic<std::shared_ptr<const ZoneSet>> zones_;

@@ -1,17 +1,23 @@
 """The web console in a real headless Chromium (Selenium + chromedriver) against a real dnsd:
 a service registered through the nacos npm SDK shows up; a weight edited in the page changes
-the SRV answer dnsd gives; a config is validated, published, edited, diffed and rolled back in
-the page; server refusals are shown to the user; with auth on the page asks for a login.
+the SRV answer dnsd gives; the DNS page answers as dig does, lists every name a service answers
+to (each checked with a real query), the zones loaded and the forwarder (an NSD upstream) with
+its cache hit ratio; gRPC subscribers are listed; the dashboard draws push latency; a config is
+validated, published, edited, diffed and rolled back in the page; server refusals are shown to
+the user; with auth on the page asks for a login.
 Each page is saved as a screenshot under $DNSD_TEST_ARTIFACTS (default build/test-artifacts)."""
 import base64
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import unittest
 
 import dns.message
 import dns.rcode
 import dns.query
+import dns.rdatatype
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
@@ -21,8 +27,11 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from harness import DNSD, DnsdProcess, wait_until
+from nacos_grpc import NacosGrpcClient
+from upstream import UPSTREAM_ZONE, NsdUpstream
 
 JS_DIR = os.path.join(os.path.dirname(__file__), "js")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Pages are re-rendered after each action: an element found just before may be replaced.
 RERENDERS = (NoSuchElementException, StaleElementReferenceException)
 ARTIFACTS = os.environ.get("DNSD_TEST_ARTIFACTS") or os.path.join(
@@ -42,7 +51,11 @@ class ConsoleTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         os.makedirs(os.path.join(ARTIFACTS, "console"), exist_ok=True)
-        cls.dnsd = DnsdProcess().start()
+        cls.upstream = NsdUpstream("upstream.test", UPSTREAM_ZONE).start()
+        cls.zones = tempfile.mkdtemp(prefix="dnsd-console-zones-")
+        shutil.copy(os.path.join(REPO, "zones", "example.zone"), cls.zones)
+        cls.dnsd = DnsdProcess(extra_args=["--zones", cls.zones], config_text=(
+            f'[forward]\nupstreams = ["127.0.0.1:{cls.upstream.port}"]\n')).start()
         cls.driver = browser()
         cls.wait = WebDriverWait(cls.driver, 15, ignored_exceptions=RERENDERS)
 
@@ -50,6 +63,8 @@ class ConsoleTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.driver.quit()
         cls.dnsd.cleanup()
+        cls.upstream.cleanup()
+        shutil.rmtree(cls.zones, ignore_errors=True)
 
     def open(self, route):
         self.driver.get(f"http://127.0.0.1:{self.dnsd.port}/nacos/#/{route}")
@@ -132,6 +147,86 @@ class ConsoleTest(unittest.TestCase):
             dig_rows = [rdata.to_text().split()[-1] for rrset in reply.answer for rdata in rrset]
             self.assertEqual(sorted(page_rows), sorted(dig_rows), name)
         self.shot("dns")
+
+    def test_1c_names_of_a_service_each_answered_by_dns(self):
+        for ip, port, cluster in (("10.90.5.1", 8080, "east"), ("2001:db8::5", 8081, "DEFAULT")):
+            self.assertEqual(self.dnsd.curl("POST", "/nacos/v1/ns/instance", {
+                "serviceName": "named", "ip": ip, "port": port, "clusterName": cluster,
+                "ephemeral": "false"})[0], 200)
+        self.open("service/named")
+        self.find("#service-dns-names").click()
+        self.wait.until(lambda d: len(self.find("#dns-names-table").find_elements(By.CSS_SELECTOR, "tr")) > 1)
+        listed = {}
+        for row in self.find("#dns-names-table").find_elements(By.CSS_SELECTOR, "tr")[1:]:
+            cells = row.find_elements(By.CSS_SELECTOR, "td")
+            listed[cells[0].text] = {b.text for b in cells[2].find_elements(By.CSS_SELECTOR, "button")}
+        self.assertEqual(listed["named.svc.nacos.internal."], {"A", "AAAA", "SRV"})
+        self.assertEqual(listed["named.svc.east.cl.default-group.grp.public.ns.nacos.internal."], {"A", "SRV"})
+        self.assertEqual(listed["named.svc.default.cl.default-group.grp.public.ns.nacos.internal."], {"AAAA", "SRV"})
+        self.assertEqual(listed["_named._tcp.svc.nacos.internal."], {"SRV"})
+        self.assertTrue(any(".enc." in name for name in listed), listed)
+        # Every name listed answers exactly the types the page says, asked over the wire.
+        for name, types in listed.items():
+            for rdtype in ("A", "AAAA", "SRV"):
+                reply = dns.query.udp(dns.message.make_query(name, rdtype), "127.0.0.1",
+                                      port=self.dnsd.dns_port, timeout=3)
+                self.assertEqual(reply.rcode(), dns.rcode.NOERROR, name)
+                has = any(r.rdtype == dns.rdatatype.from_text(rdtype) for r in reply.answer)
+                self.assertEqual(has, rdtype in types, f"{name} {rdtype}")
+        # A type's button asks dnsd there and then.
+        self.find("#dns-names-table .dns-try").click()
+        self.wait.until(lambda d: self.text_of("#dns-status").endswith("NOERROR, authoritative"))
+        self.assertEqual(len(self.text_of("#dns-answer").splitlines()), 2, "one address record")
+        self.shot("dns-names")
+        # A service dnsd has no answers for says so.
+        self.open("dns/absent")
+        self.find("#dns-names-none")
+
+    def test_1d_zones_and_the_forwarder_with_its_cache(self):
+        for _ in range(3):
+            dns.query.udp(dns.message.make_query("www.upstream.test", "A"), "127.0.0.1",
+                          port=self.dnsd.dns_port, timeout=3)
+        self.open("dns")
+        self.wait.until(lambda d: "example.internal." in self.text_of("#dns-zones-table"))
+        zone_rows = self.text_of("#dns-zones-table").splitlines()
+        static = [r for r in zone_rows if r.startswith("example.internal.")][0]
+        self.assertIn(os.path.join(self.zones, "example.zone"), static)
+        self.assertTrue(static.endswith(" 2026112101"), static)  # the SOA serial
+        self.assertTrue(any(r.startswith("nacos.internal.") for r in zone_rows), zone_rows)
+        upstream = self.text_of("#dns-upstreams")
+        self.assertIn(f"127.0.0.1:{self.upstream.port} up", upstream)
+        metrics = self.dnsd.curl("GET", "/metrics")[1]
+        counts = {name: float(line.split()[-1]) for line in metrics.splitlines()
+                  for name in ("dnsd_forward_cache_hits_total", "dnsd_forward_cache_misses_total")
+                  if line.startswith(name + " ")}
+        hits, misses = counts["dnsd_forward_cache_hits_total"], counts["dnsd_forward_cache_misses_total"]
+        self.assertGreaterEqual(hits, 2)
+        self.assertEqual(self.text_of("#dns-hit-ratio"), f"{100 * hits / (hits + misses):.1f}%")
+        self.shot("dns-zones-forwarder")
+
+    def test_1e_grpc_subscribers_and_push_latency(self):
+        subscriber = NacosGrpcClient(self.dnsd.grpc_port).connect()
+        try:
+            subscriber.request("SubscribeServiceRequest", {
+                "namespace": "public", "serviceName": "pushed", "groupName": "DEFAULT_GROUP",
+                "module": "naming", "subscribe": True, "clusters": ""})
+            self.open("dashboard")
+            changes = iter(range(1, 250))
+
+            def pushed_and_drawn():
+                # A change in every sampling interval, each pushed to the subscriber and acked.
+                self.dnsd.curl("POST", "/nacos/v1/ns/instance", {
+                    "serviceName": "pushed", "ip": f"10.90.6.{next(changes)}", "port": 80, "ephemeral": "false"})
+                return self.find("#chart-push-latency-p99 .value").text != "-"
+            self.assertTrue(wait_until(pushed_and_drawn, timeout=20, interval=0.25))
+            self.assertGreater(float(self.find("#chart-push-latency-p99 .value").text), 0)
+            self.shot("dashboard-push-latency")
+            self.open("service/pushed")
+            self.wait.until(lambda d: subscriber.connection_id in self.text_of("#subscribers"))
+            self.assertIn("grpc", self.text_of("#subscribers"))
+            self.assertIn("Nacos-Python-Test:v2.5.1", self.text_of("#subscribers"))
+        finally:
+            subscriber.close()
 
     def test_2_config_validated_published_edited_diffed_and_rolled_back(self):
         self.open("configs")

@@ -1,6 +1,7 @@
 """The Nacos 2.x gRPC API with a Python grpcio client built from the documented wire format:
 connection lifecycle, naming with pushes, config with pushes, and what a closing connection
 leaves behind (registry, subscribers, DNS)."""
+import re
 import time
 import unittest
 
@@ -173,6 +174,42 @@ class GrpcTest(SharedDnsdTest):
         self.assertEqual(self.dns_ips("grpc-live"), [])
         acks = self.dnsd.curl("GET", "/metrics")[1]
         self.assertRegex(acks, r"dnsd_grpc_push_acks_total [1-9]")
+
+    def test_subscribers_are_listed_and_push_latency_is_measured(self):
+        def acked_latencies():
+            text = self.dnsd.curl("GET", "/metrics")[1]
+            found = re.search(r'^dnsd_grpc_push_latency_seconds_count\{module="naming"\} (\d+)$', text, re.M)
+            return int(found.group(1))
+
+        subscriber = self.client()
+        subscriber.request("SubscribeServiceRequest", naming("grpc-listed", subscribe=True, clusters="east"))
+        listed = self.dnsd.json("GET", "/nacos/v1/ns/service/subscribers", {"serviceName": "grpc-listed"})
+        self.assertEqual(listed["count"], 1, listed)
+        entry = listed["subscribers"][0]
+        self.assertEqual((entry["protocol"], entry["clientId"], entry["agent"], entry["cluster"], entry["ip"]),
+                         ("grpc", subscriber.connection_id, "Nacos-Python-Test:v2.5.1", "east", "127.0.0.1"))
+        v2 = self.dnsd.json("GET", "/nacos/v2/ns/client/service/subscriber/list", {"serviceName": "grpc-listed"})
+        self.assertEqual([c["clientId"] for c in v2["data"]], [subscriber.connection_id])
+
+        # A change pushed and acknowledged is one more latency observation.
+        before = acked_latencies()
+        publisher = self.client()
+        publisher.request("InstanceRequest", naming("grpc-listed", type="registerInstance",
+                                                    instance=instance("10.66.0.1", clusterName="east")))
+        subscriber.next_push("NotifySubscriberRequest", predicate=lambda b: b["serviceInfo"]["hosts"])
+        self.assertTrue(wait_until(lambda: acked_latencies() > before))
+
+        subscriber.request("SubscribeServiceRequest", naming("grpc-listed", subscribe=False, clusters="east"))
+        listed = self.dnsd.json("GET", "/nacos/v1/ns/service/subscribers", {"serviceName": "grpc-listed"})
+        self.assertEqual((listed["count"], listed["subscribers"]), (0, []))
+        # A closed connection is no subscriber either.
+        again = self.client()
+        again.request("SubscribeServiceRequest", naming("grpc-listed", subscribe=True, clusters=""))
+        self.assertEqual(self.dnsd.json("GET", "/nacos/v1/ns/service/subscribers", {"serviceName": "grpc-listed"})["count"], 1)
+        again.close()
+        self.clients.remove(again)
+        self.assertTrue(wait_until(lambda: self.dnsd.json(
+            "GET", "/nacos/v1/ns/service/subscribers", {"serviceName": "grpc-listed"})["count"] == 0))
 
     def test_unacked_push_is_retried_and_pushes_are_merged(self):
         deaf = self.client(ack_pushes=False)

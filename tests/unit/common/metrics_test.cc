@@ -1,5 +1,5 @@
-// MetricsRegistry's exposition: counters, gauges, and gauge families whose label sets are only
-// known at render time, with label values escaped.
+// MetricsRegistry's exposition: counters, histograms, gauges, and gauge families whose label sets
+// are only known at render time, with label values escaped.
 #include "common/metrics.h"
 
 #include <gtest/gtest.h>
@@ -41,6 +41,32 @@ TEST(MetricsTest, CountersKeptElsewhereRenderAsCounters) {
   EXPECT_NE(text.find("# TYPE pushes_total counter\npushes_total 7\n"), std::string::npos) << text;
   EXPECT_NE(text.find("# TYPE bytes_total counter\nbytes_total{peer=\"a\"} 5\n"), std::string::npos)
       << text;
+}
+
+TEST(MetricsTest, HistogramsRenderCumulativeBucketsSumAndCount) {
+  MetricsRegistry metrics;
+  Histogram& h =
+      metrics.GetHistogram("latency_seconds", "push latency", {0.01, 0.1, 1}, "module=\"naming\"");
+  h.Observe(0.005);
+  h.Observe(0.01);  // on a bound: counted in that bucket (le is "less or equal")
+  h.Observe(0.5);
+  h.Observe(7);  // above every bound: +Inf only
+  EXPECT_EQ(&h, &metrics.GetHistogram("latency_seconds", "push latency", {0.01, 0.1, 1},
+                                      "module=\"naming\""));
+  metrics.GetHistogram("latency_seconds", "push latency", {0.01, 0.1, 1}, "module=\"config\"");
+  const std::string text = metrics.RenderPrometheus();
+  EXPECT_NE(text.find("# TYPE latency_seconds histogram\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("latency_seconds_bucket{module=\"naming\",le=\"0.01\"} 2\n"
+                      "latency_seconds_bucket{module=\"naming\",le=\"0.1\"} 2\n"
+                      "latency_seconds_bucket{module=\"naming\",le=\"1\"} 3\n"
+                      "latency_seconds_bucket{module=\"naming\",le=\"+Inf\"} 4\n"
+                      "latency_seconds_sum{module=\"naming\"} 7.515\n"
+                      "latency_seconds_count{module=\"naming\"} 4\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("latency_seconds_count{module=\"config\"} 0\n"), std::string::npos) << text;
+  const Histogram::Snapshot snapshot = h.Read();
+  EXPECT_EQ(snapshot.cumulative, (std::vector<uint64_t>{2, 2, 3, 4}));
 }
 
 TEST(MetricsTest, LabelValuesAreEscaped) {
