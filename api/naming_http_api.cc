@@ -1183,6 +1183,9 @@ std::string NamingHttpApi::MemberJson(const ClusterMemberView& m) const {
       .EndObject()
       .EndObject();
   if (!m.raft_membership.empty()) w.Key("raftMembership").String(m.raft_membership);
+  if (m.distro_pending >= 0) {
+    w.Key("distroPending").Int(m.distro_pending).Key("distroLagMs").Int(m.distro_lag_ms);
+  }
   if (m.self) {
     w.Key("raftRole")
         .String(m.raft_role)

@@ -37,6 +37,10 @@ struct ClusterMemberView {
   uint64_t raft_applied = 0;    // self only
   uint64_t raft_commit = 0;     // self only
   std::string raft_membership;  // VOTER, LEARNER, or "" (not in the Raft configuration)
+  // Distro, toward this member from the node answering: client changes not delivered yet and
+  // how long the oldest has waited; -1 for the node itself (or without Distro).
+  int64_t distro_pending = -1;
+  int64_t distro_lag_ms = -1;
 };
 
 struct NodeIdentity {

@@ -99,7 +99,8 @@ async function serviceView(name) {
     <td><input class="weight" size="5" value="${h.weight}"> <button class="save-weight" data-i="${i}">Save</button></td>
     <td><button class="toggle" data-i="${i}">${h.enabled ? 'Disable' : 'Enable'}</button>
         <button class="deregister" data-i="${i}">Deregister</button></td>
-    <td><code>${esc(JSON.stringify(h.metadata))}</code></td></tr>`);
+    <td><input class="metadata" size="36" value="${esc(JSON.stringify(h.metadata))}">
+        <button class="save-metadata" data-i="${i}">Save</button></td></tr>`);
   const data = service.data;
   view.innerHTML = `<h2>${esc(name)}</h2>
     <p class="muted">group ${esc(data.groupName)}, protect threshold ${data.protectThreshold},
@@ -121,6 +122,17 @@ async function serviceView(name) {
   view.querySelectorAll('.save-weight').forEach(b => b.addEventListener('click', () => guarded(() => {
     const h = list.hosts[b.dataset.i];
     return update(h, { weight: b.parentElement.querySelector('.weight').value });
+  })));
+  view.querySelectorAll('.save-metadata').forEach(b => b.addEventListener('click', () => guarded(() => {
+    const h = list.hosts[b.dataset.i];
+    const text = b.parentElement.querySelector('.metadata').value;
+    let metadata;
+    try { metadata = JSON.parse(text); } catch (e) { throw new Error(`metadata is not JSON: ${e.message}`); }
+    if (!metadata || typeof metadata !== 'object' || Array.isArray(metadata) ||
+        Object.values(metadata).some(v => typeof v !== 'string')) {
+      throw new Error('metadata must be a JSON object of string values, e.g. {"version": "v2"}');
+    }
+    return update(h, { metadata: JSON.stringify(metadata) });
   })));
   view.querySelectorAll('.toggle').forEach(b => b.addEventListener('click', () => guarded(() => {
     const h = list.hosts[b.dataset.i];
@@ -402,7 +414,9 @@ async function namespacesView() {
   const list = await apiJson('GET', '/nacos/v1/console/namespaces');
   const rows = list.data.map(n => `<tr><td>${esc(n.namespace || 'public')}</td><td>${esc(n.namespaceShowName)}</td>
     <td>${esc(n.namespaceDesc || '')}</td><td>${n.configCount}</td>
-    <td>${n.namespace ? `<button class="delete-ns" data-id="${esc(n.namespace)}">Delete</button>` : ''}</td></tr>`);
+    <td>${n.namespace ? `<button class="edit-ns" data-id="${esc(n.namespace)}" data-name="${esc(n.namespaceShowName)}"
+      data-desc="${esc(n.namespaceDesc || '')}">Edit</button>
+      <button class="delete-ns" data-id="${esc(n.namespace)}">Delete</button>` : ''}</td></tr>`);
   view.innerHTML = `<h2>Namespaces</h2><table id="namespaces"><tr><th>ID</th><th>Name</th><th>Description</th><th>Configs</th><th></th></tr>${rows.join('')}</table>
     <div class="row"><input id="ns-id" placeholder="id"><input id="ns-name" placeholder="name"><input id="ns-desc" placeholder="description">
     <button id="create-ns">Create</button></div>`;
@@ -411,6 +425,19 @@ async function namespacesView() {
       namespaceName: document.getElementById('ns-name').value, namespaceDesc: document.getElementById('ns-desc').value });
     await loadNamespaces();
     route();
+  }));
+  view.querySelectorAll('.edit-ns').forEach(b => b.addEventListener('click', () => {
+    const row = b.closest('tr');
+    row.cells[1].innerHTML = `<input class="ns-edit-name" value="${esc(b.dataset.name)}">`;
+    row.cells[2].innerHTML = `<input class="ns-edit-desc" value="${esc(b.dataset.desc)}">`;
+    row.cells[4].innerHTML = '<button class="save-ns">Save</button>';
+    row.querySelector('.save-ns').addEventListener('click', () => guarded(async () => {
+      const ok = await api('PUT', '/nacos/v1/console/namespaces', { namespace: b.dataset.id,
+        namespaceShowName: row.querySelector('.ns-edit-name').value, namespaceDesc: row.querySelector('.ns-edit-desc').value });
+      if (ok.trim() !== 'true') throw new Error(`namespace ${b.dataset.id} was not changed: ${ok}`);
+      await loadNamespaces();
+      route();
+    }));
   }));
   view.querySelectorAll('.delete-ns').forEach(b => b.addEventListener('click', () => guarded(async () => {
     if (!confirm(`Delete namespace ${b.dataset.id}?`)) return;
@@ -427,10 +454,13 @@ async function clusterView() {
     const cp = ((n.extendInfo.raftMetaData || {}).metaDataMap || {}).dnsd_cp || {};
     return `<tr><td>${esc(n.address)}</td><td class="${n.state === 'UP' ? 'ok' : 'bad'}">${esc(n.state)}</td>
       <td>${esc(n.extendInfo.raftRole || '')}</td><td>${esc(cp.term ?? '')}</td><td>${esc(cp.leader || '')}</td>
-      <td>${esc(n.extendInfo.raftAppliedIndex ?? '')}</td></tr>`;
+      <td>${esc(n.extendInfo.raftAppliedIndex ?? '')}</td>
+      <td>${n.extendInfo.distroPending === undefined ? '' : `${n.extendInfo.distroPending} pending, ${n.extendInfo.distroLagMs} ms`}</td></tr>`;
   });
-  view.innerHTML = `<h2>Cluster</h2><table id="cluster"><tr><th>Member</th><th>State</th><th>Raft role</th><th>Term</th>
-    <th>Leader</th><th>Applied</th></tr>${rows.join('')}</table>`;
+  view.innerHTML = `<h2>Cluster</h2><p class="muted">As this member sees it: the applied index is its own; Distro lag
+    is what each other member still lacks of the clients this member replicates (changes not delivered, and how long
+    the oldest has waited).</p><table id="cluster"><tr><th>Member</th><th>State</th><th>Raft role</th><th>Term</th>
+    <th>Leader</th><th>Applied</th><th>Distro lag</th></tr>${rows.join('')}</table>`;
 }
 
 function loginView() {

@@ -209,6 +209,12 @@ void Distro::Stop() {
   }
 }
 
+std::optional<Distro::PeerReplication> Distro::ReplicationTowards(const std::string& peer) const {
+  std::lock_guard lock(mu_);
+  if (peer == self_ || !core_.IsKnownPeer(peer)) return std::nullopt;
+  return PeerReplication{core_.pending(peer), core_.peer_lag_ms(peer, clock_.NowMs())};
+}
+
 void Distro::SetUpPeers(const std::set<std::string>& up) {
   DistroCore::OwnershipChange change;
   {

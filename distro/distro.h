@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -67,6 +68,13 @@ class Distro {
 
   // The peers that are up now (from the cluster's member health).
   void SetUpPeers(const std::set<std::string>& up);
+  // What `peer` still lacks from this node: client changes not delivered and how long the
+  // oldest has waited. nullopt when `peer` is not a peer (this node, or unknown).
+  struct PeerReplication {
+    size_t pending = 0;
+    int64_t lag_ms = 0;
+  };
+  std::optional<PeerReplication> ReplicationTowards(const std::string& peer) const;
   // The node that writes this client now ("ip:port"); self() when it is this node.
   std::string OwnerOf(const std::string& client_id) const;
   // True when the ring gives `key` to this node (see DistroCore::RingOwnerOf).

@@ -367,6 +367,12 @@ int64_t DistroCore::lag_ms(int64_t now_ms) const {
   return lag;
 }
 
+int64_t DistroCore::peer_lag_ms(const std::string& peer, int64_t now_ms) const {
+  auto it = peers_.find(peer);
+  if (it == peers_.end() || it->second.waiting_since_ms == 0) return 0;
+  return now_ms - it->second.waiting_since_ms;
+}
+
 size_t DistroCore::pending_total() const {
   size_t n = 0;
   for (const auto& [peer, state] : peers_) n += state.pending.size();

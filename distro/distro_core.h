@@ -133,6 +133,8 @@ class DistroCore {
   // Replication lag: how long the oldest undelivered change has waited for a peer that is up
   // (as of the last Poll); 0 when every up peer has everything.
   int64_t lag_ms(int64_t now_ms) const;
+  // The same toward one peer (whether it is up or not); 0 when it has everything.
+  int64_t peer_lag_ms(const std::string& peer, int64_t now_ms) const;
   bool IsKnownPeer(const std::string& node) const;
   uint64_t syncs_failed() const { return syncs_failed_; }
 

@@ -44,6 +44,11 @@ class ClusterNaming {
   void Stop();
 
   bool ready() const { return distro_->ready(); }
+  // What the member at `address` still lacks from this node (Distro::ReplicationTowards).
+  std::optional<distro::Distro::PeerReplication> ReplicationTowards(
+      const std::string& address) const {
+    return distro_->ReplicationTowards(address);
+  }
   api::EphemeralRouting Routing();
   // Whether this member checks the health of `service`'s persistent instances: the ring's
   // owner of the service's name among the members up, as Distro splits clients.

@@ -435,6 +435,9 @@ int main(int argc, char** argv) {
           view.raft_role = dnsd::raft::RoleName(status.role);
           view.raft_applied = status.applied;
           view.raft_commit = status.commit;
+        } else if (const auto distro = cluster_naming->ReplicationTowards(m.member.address())) {
+          view.distro_pending = static_cast<int64_t>(distro->pending);
+          view.distro_lag_ms = distro->lag_ms;
         }
         out.push_back(std::move(view));
       }

@@ -56,6 +56,12 @@ def curl(ip, method, path, params):
     return (int(code), body) if code.isdigit() and code != "000" else (None, out.stderr)
 
 
+def members_seen_by(ip):
+    status, body = call(ip, "GET", "/nacos/v1/core/cluster/nodes", timeout=5)
+    assert status == 200, (status, body)
+    return json.loads(body)["data"]
+
+
 def register(ip, service, instance_ip, port=8080, metadata=LONG_LIVED, **extra):
     return curl(ip, "POST", "/nacos/v1/ns/instance",
                 {"serviceName": service, "ip": instance_ip, "port": port, "metadata": metadata, **extra})
@@ -343,11 +349,20 @@ class ClusterDistroTest(unittest.TestCase):
             self.assertEqual(deregister(b, "split", "10.23.0.2"), (200, "ok"))
             self.assertIn("10.23.1.1", listed(a, "split"))
             self.assertNotIn("10.23.1.1", listed(b, "split"))
+            # a's member list shows what the others lack of its writes, and for how long.
+            self.assertTrue(wait_until(lambda: all(
+                m["extendInfo"]["distroPending"] >= 1 and m["extendInfo"]["distroLagMs"] > 0
+                for m in members_seen_by(a) if m["ip"] != a), timeout=10))
         healed = time.monotonic()
         # Every write of both sides, on every node; the same registry everywhere.
         expected = ["10.23.0.3", "10.23.0.4", "10.23.1.1", "10.23.1.2", "10.23.2.1", "10.23.2.2"]
         self.assert_everywhere("split", expected, timeout=20)
         self.assert_identical(timeout=10)
+        for ip in IPS:  # nothing left to deliver; no Distro lag toward a node itself
+            self.assertTrue(wait_until(lambda: all(
+                ("distroPending" not in m["extendInfo"]) if m["ip"] == ip else
+                (m["extendInfo"]["distroPending"], m["extendInfo"]["distroLagMs"]) == (0, 0)
+                for m in members_seen_by(ip)), timeout=10), members_seen_by(ip))
         print(f"\nafter healing a cut: identical registries {time.monotonic() - healed:.2f} s later "
               f"(verify interval {VERIFY_INTERVAL_MS / 1000:.1f} s, plus the time to see the peers again)")
         for ip in expected:

@@ -148,6 +148,29 @@ class ConsoleTest(unittest.TestCase):
             self.assertEqual(sorted(page_rows), sorted(dig_rows), name)
         self.shot("dns")
 
+    def test_1b2_metadata_edited_in_the_page(self):
+        self.assertEqual(self.dnsd.curl("POST", "/nacos/v1/ns/instance", {
+            "serviceName": "tagged", "ip": "10.90.7.1", "port": 80, "ephemeral": "false",
+            "metadata": '{"version":"v1"}'})[0], 200)
+        self.open("service/tagged")
+        box = self.find("#instances .metadata")
+        self.assertEqual(json.loads(box.get_attribute("value")), {"version": "v1"})
+        box.clear()
+        box.send_keys('["not", "an object"]')
+        self.find("#instances .save-metadata").click()
+        self.wait.until(lambda d: "metadata must be a JSON object" in self.text_of("#error"))
+        box = self.find("#instances .metadata")
+        box.clear()
+        box.send_keys('{"version": "v2", "zone": "east"}')
+        self.find("#instances .save-metadata").click()
+
+        def stored():
+            hosts = self.dnsd.json("GET", "/nacos/v1/ns/instance/list", {"serviceName": "tagged"})["hosts"]
+            return hosts[0]["metadata"]
+        self.assertTrue(wait_until(lambda: stored() == {"version": "v2", "zone": "east"}), stored())
+        self.wait.until(lambda d: json.loads(self.find("#instances .metadata").get_attribute("value"))
+                        == {"version": "v2", "zone": "east"})
+
     def test_1c_names_of_a_service_each_answered_by_dns(self):
         for ip, port, cluster in (("10.90.5.1", 8080, "east"), ("2001:db8::5", 8081, "DEFAULT")):
             self.assertEqual(self.dnsd.curl("POST", "/nacos/v1/ns/instance", {
@@ -297,6 +320,15 @@ class ConsoleTest(unittest.TestCase):
         self.find("#ns-id").send_keys("team")
         self.find("#create-ns").click()
         self.wait.until(lambda d: "team" in self.text_of("#namespaces"))
+        self.find("#namespaces .edit-ns").click()
+        self.find("#namespaces .ns-edit-name").clear()
+        self.find("#namespaces .ns-edit-name").send_keys("Team A")
+        self.find("#namespaces .ns-edit-desc").send_keys("owned by team a")
+        self.find("#namespaces .save-ns").click()
+        self.wait.until(lambda d: "Team A" in self.text_of("#namespaces"))
+        listed = {n["namespace"]: n for n in self.dnsd.json("GET", "/nacos/v1/console/namespaces")["data"]}
+        self.assertEqual((listed["team"]["namespaceShowName"], listed["team"]["namespaceDesc"]),
+                         ("Team A", "owned by team a"))
         self.shot("namespaces")
         self.open("cluster")
         self.wait.until(lambda d: f"127.0.0.1:{self.dnsd.port}" in self.text_of("#cluster"))

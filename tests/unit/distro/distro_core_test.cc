@@ -67,6 +67,9 @@ TEST_F(DistroCoreTest, AFailedCallIsRetriedWithGrowingBackoffAndNewestData) {
   }
   EXPECT_EQ(retries, (std::vector<int64_t>{100, 200, 400, 800, 800}));
   EXPECT_EQ(core_.lag_ms(now), now - 10) << "B has waited for the change since it was first sent";
+  EXPECT_EQ(core_.peer_lag_ms(kB, now), now - 10);
+  EXPECT_EQ(core_.peer_lag_ms(kC, now), 0) << "C has everything";
+  EXPECT_EQ(core_.peer_lag_ms("10.9.9.9:8848", now), 0) << "not a peer";
   EXPECT_EQ(core_.syncs_failed(), 5u);
   // A change meanwhile is sent once, with the newer revision.
   core_.OnLocalChange("conn-1", now);
