@@ -31,8 +31,22 @@ absl::StatusOr<common::SocketAddress> TargetAddress(const std::string& ip, int p
   return common::SocketAddress::FromIp(common::StrCat("::ffff:", ip), port);
 }
 
-bool SameAddress(const common::SocketAddress& a, const sockaddr_storage& b, socklen_t length) {
-  return a.length == length && std::memcmp(&a.storage, &b, length) == 0;
+int PortOf(const sockaddr_storage& address) {
+  if (address.ss_family == AF_INET) {
+    return ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port);
+  }
+  if (address.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port);
+  }
+  return -1;
+}
+
+// An acknowledgement counts when it comes from the target's port, from any address: a
+// multi-homed client reports one of its addresses as clientIP and may answer from another
+// (the nacos npm SDK reports its first ethN address; its answer to a push from a loopback
+// socket leaves from 127.0.0.1). The push id must match as well.
+bool FromTargetPort(const common::SocketAddress& target, const sockaddr_storage& from) {
+  return PortOf(target.storage) == PortOf(from);
 }
 
 }  // namespace
@@ -287,7 +301,7 @@ void UdpPusher::OnReadable() {
       continue;
     }
     auto it = pending_.find(ack["lastRefTime"].asUInt64());
-    if (it == pending_.end() || !SameAddress(it->second.address, from, length)) {
+    if (it == pending_.end() || !FromTargetPort(it->second.address, from)) {
       stray_acks_.Inc();
       continue;
     }

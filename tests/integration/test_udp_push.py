@@ -81,9 +81,18 @@ class UdpPushTest(unittest.TestCase):
         for junk in (b"", b"\xff\xfe", b"{not json", b'{"type":"push-ack"}', b'[1,2]',
                      b'{"type":"hello","lastRefTime":1}'):
             sock.sendto(junk, server)
+        stray_before = self.metric("dnsd_udp_push_stray_acks_total")
         sock.sendto(json.dumps({"type": "push-ack", "lastRefTime": 12345, "data": ""}).encode(), server)
-        sock.sendto(json.dumps({"type": "push-ack", "lastRefTime": packet["lastRefTime"], "data": ""}).encode(),
-                    server)
+        ack = json.dumps({"type": "push-ack", "lastRefTime": packet["lastRefTime"], "data": ""}).encode()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other_port:  # not the target
+            other_port.bind(("127.0.0.1", 0))
+            other_port.sendto(ack, server)
+            self.assertTrue(wait_until(lambda: self.metric("dnsd_udp_push_stray_acks_total") >= stray_before + 2))
+        self.assertEqual(self.metric("dnsd_udp_push_acked_total"), acked_before)
+        # The target's port on another of the host's addresses (a multi-homed client) is the target.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other_address:
+            other_address.bind(("127.0.0.2", sock.getsockname()[1]))
+            other_address.sendto(ack, server)
         self.assertTrue(wait_until(lambda: self.metric("dnsd_udp_push_acked_total") == acked_before + 1))
         self.assertEqual(self.metric("dnsd_udp_push_bad_packets_total"), bad_before + 6)
         self.assertGreaterEqual(self.metric("dnsd_udp_push_stray_acks_total"), 1)
