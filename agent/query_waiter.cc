@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/thread_buffer.h"
+
 namespace dnsd::agent {
 
 QueryWaiter::QueryWaiter(int64_t deadline_ms, size_t max_parked, common::MetricsRegistry& metrics)
@@ -17,9 +19,10 @@ QueryWaiter::QueryWaiter(int64_t deadline_ms, size_t max_parked, common::Metrics
                                    "Queries answered at once because too many were parked")) {}
 
 bool QueryWaiter::TryAnswer(Parked& p, bool may_wait) {
-  thread_local uint8_t out[65537];
+  constexpr size_t kOut = 65537;
+  uint8_t* out = common::ThreadBuffer<struct ReanswerOut, kOut>();
   const dns::PipelineOutcome outcome =
-      pipeline_->Reanswer(p.q, out, sizeof(out), p.limit > dns::kOurUdpSize, may_wait);
+      pipeline_->Reanswer(p.q, out, kOut, p.limit > dns::kOurUdpSize, may_wait);
   if (outcome.verdict == dns::Verdict::kWait) return false;
   p.done = true;
   if (outcome.verdict == dns::Verdict::kRespond) {

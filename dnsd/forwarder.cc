@@ -14,12 +14,14 @@
 
 #include "common/socket_address.h"
 #include "common/strings.h"
+#include "common/thread_buffer.h"
 #include "spdlog/spdlog.h"
 
 namespace dnsd::dns {
 namespace {
 
 constexpr uint32_t kStaleTtl = 30;  // RFC 8767 §4 recommends 30 s
+constexpr size_t kMaxMessage = 65535;
 constexpr int kUnhealthyAfter = 3;
 
 int64_t NowUs() {
@@ -334,11 +336,11 @@ size_t UpstreamForwarder::ServFail(const Query& q, uint8_t* out, size_t cap) con
 
 void UpstreamForwarder::Resolve(common::EventLoop& loop, const Query& q, size_t limit,
                                 Reply reply) {
-  thread_local uint8_t out[65535];
+  uint8_t* out = common::ThreadBuffer<struct ResolveAnswer, kMaxMessage>();
   const std::string key = CacheKey(q);
   if (auto entry = CacheFind(key); entry && clock_.NowMs() < entry->expires_ms) {
     hits_->Inc();
-    reply(out, BuildResponse(q, *entry, false, limit, out, sizeof(out)));
+    reply(out, BuildResponse(q, *entry, false, limit, out, kMaxMessage));
     // Prefetch: an entry in its last tenth that is still asked for is refreshed now.
     const int64_t remaining_ms = entry->expires_ms - clock_.NowMs();
     if (entry->original_ttl >= 10 && remaining_ms * 10 < int64_t{entry->original_ttl} * 1000 &&
@@ -498,14 +500,14 @@ void UpstreamForwarder::StartTcp(std::shared_ptr<Exchange> ex) {
 
 void UpstreamForwarder::Finish(std::shared_ptr<Exchange> ex, const uint8_t* answer, size_t size,
                                bool ok) {
-  thread_local uint8_t out[65535];
+  uint8_t* out = common::ThreadBuffer<struct FinishAnswer, kMaxMessage>();
   ex->self.reset();  // the caller's reference keeps it alive until its callback returns
   if (ex->prefetched) ex->prefetched->prefetching.store(false);
   if (ok) {
     auto entry = CacheStore(ex->cache_key, answer, size);
     if (!ex->reply) return;
     if (entry)
-      return ex->reply(out, BuildResponse(ex->q, *entry, false, ex->limit, out, sizeof(out)));
+      return ex->reply(out, BuildResponse(ex->q, *entry, false, ex->limit, out, kMaxMessage));
     // Not cacheable (errors, no SOA, odd OPT placement): pass it through as is.
     CacheEntry passthrough;
     passthrough.message.assign(reinterpret_cast<const char*>(answer), size);
@@ -522,16 +524,16 @@ void UpstreamForwarder::Finish(std::shared_ptr<Exchange> ex, const uint8_t* answ
         }
       }
     }
-    return ex->reply(out, BuildResponse(ex->q, passthrough, false, ex->limit, out, sizeof(out)));
+    return ex->reply(out, BuildResponse(ex->q, passthrough, false, ex->limit, out, kMaxMessage));
   }
   if (!ex->reply) return;
   if (auto entry = CacheFind(ex->cache_key);
       entry && clock_.NowMs() < entry->expires_ms + options_.stale_max_s * 1000) {
     stale_->Inc();
-    return ex->reply(out, BuildResponse(ex->q, *entry, true, ex->limit, out, sizeof(out)));
+    return ex->reply(out, BuildResponse(ex->q, *entry, true, ex->limit, out, kMaxMessage));
   }
   servfail_->Inc();
-  ex->reply(out, ServFail(ex->q, out, sizeof(out)));
+  ex->reply(out, ServFail(ex->q, out, kMaxMessage));
 }
 
 }  // namespace dnsd::dns
