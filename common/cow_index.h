@@ -15,14 +15,22 @@
 // need no allocation.
 //
 // Writer (one at a time; the caller serialises writers): replacing the value of an existing
-// key is one atomic store; adding or removing a key copies only that key's shard, so building
-// an index of 10,000 keys one by one stays cheap.
+// key is one atomic store; adding or removing a key copies only the key's bucket (at most
+// kMaxBucket entries) and its shard's bucket directory (at most kMaxBuckets pointers), so a key
+// costs the same to add at a million keys as at a thousand. A shard starts as one bucket and
+// doubles its buckets when one outgrows kMaxBucket (every entry of the shard moves once per
+// doubling: amortised constant). Copying a whole shard per new key instead made the millionth
+// service cost ~4,000 entry copies, and a restart with 100,000 services spend most of its time
+// (and much of its heap, in freed copies) there.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 
@@ -38,12 +46,23 @@ class CowIndex {
     // table needs no key of its own: a hit reads this line once for both checks.
     const Key key;
   };
-  using Shard = absl::flat_hash_map<Key, std::shared_ptr<Slot>>;
+  using Bucket = absl::flat_hash_map<Key, std::shared_ptr<Slot>>;
+  // Immutable once published. buckets.size() is a power of two.
+  struct Shard {
+    std::vector<std::shared_ptr<const Bucket>> buckets;
+    size_t size = 0;  // keys in all buckets
+    const Bucket& BucketOf(size_t hash) const {
+      return *buckets[BucketOfHash(hash, buckets.size())];
+    }
+  };
 
  public:
   // One per reader thread; must not outlive the index.
   static constexpr size_t kRecentKeys = 4096;  // direct-mapped; a power of two
   static constexpr size_t kRetiredValues = 16;
+  static constexpr size_t kMaxBucket = 48;
+  static constexpr size_t kMaxBuckets = 1024;  // per shard; past kShards * this * kMaxBucket
+                                               // keys, buckets grow past kMaxBucket
 
   class ReaderCache {
    private:
@@ -69,15 +88,19 @@ class CowIndex {
   };
 
   CowIndex() {
-    for (auto& shard : shards_) shard.store(std::make_shared<const Shard>());
+    // Every shard starts as the same empty one-bucket shard (copied on its first key).
+    auto empty = std::make_shared<Shard>();
+    empty->buckets.push_back(std::make_shared<const Bucket>());
+    for (auto& shard : shards_) shard.store(empty);
   }
 
   template <typename Lookup>
   std::shared_ptr<const Value> Find(const Lookup& key) const {
     const size_t hash = HashOf(key);
     const auto shard = shards_[ShardOfHash(hash)].load(std::memory_order_acquire);
-    const auto it = shard->find(key, hash);
-    if (it == shard->end()) return nullptr;
+    const Bucket& bucket = shard->BucketOf(hash);
+    const auto it = bucket.find(key, hash);
+    if (it == bucket.end()) return nullptr;
     return it->second->value.load(std::memory_order_acquire);
   }
 
@@ -106,8 +129,9 @@ class CowIndex {
       entry.shard = shards_[index].load(std::memory_order_acquire);
       entry.version = version;
     }
-    const auto it = entry.shard->find(key, hash);
-    if (it == entry.shard->end()) return nullptr;
+    const Bucket& bucket = entry.shard->BucketOf(hash);
+    const auto it = bucket.find(key, hash);
+    if (it == bucket.end()) return nullptr;
     const Slot* slot = it->second.get();
     // Version before value: a value newer than the version only causes one more reload later.
     const uint64_t slot_version = slot->version.load(std::memory_order_acquire);
@@ -125,49 +149,110 @@ class CowIndex {
   void ForEach(Fn&& fn) const {
     for (const auto& shard_ptr : shards_) {
       const auto shard = shard_ptr.load(std::memory_order_acquire);
-      for (const auto& [key, slot] : *shard) fn(key, slot->value.load(std::memory_order_acquire));
+      for (const auto& bucket : shard->buckets) {
+        for (const auto& [key, slot] : *bucket) {
+          fn(key, slot->value.load(std::memory_order_acquire));
+        }
+      }
     }
   }
 
   // Writer only.
   void Publish(const Key& key, std::shared_ptr<const Value> value) {
-    const size_t index = ShardOf(key);
+    const size_t hash = HashOf(key);
+    const size_t index = ShardOfHash(hash);
     auto& shard_ptr = shards_[index];
     const auto shard = shard_ptr.load(std::memory_order_acquire);
-    if (const auto it = shard->find(key); it != shard->end()) {
-      // Same shard map, new value: cached readers keep their shard and notice the slot version.
+    const Bucket& bucket = shard->BucketOf(hash);
+    if (const auto it = bucket.find(key, hash); it != bucket.end()) {
+      // Same shard, new value: cached readers keep their shard and notice the slot version.
       it->second->value.store(std::move(value), std::memory_order_release);
       it->second->version.store(++next_version_, std::memory_order_release);
       return;
     }
-    auto copy = std::make_shared<Shard>(*shard);
     auto slot = std::make_shared<Slot>(key);
     slot->value.store(std::move(value));
     slot->version.store(++next_version_);
-    copy->emplace(key, std::move(slot));
-    shard_ptr.store(std::move(copy), std::memory_order_release);
+    std::shared_ptr<const Shard> next;
+    const size_t bucket_count = shard->buckets.size();
+    if (bucket.size() >= kMaxBucket && bucket_count < kMaxBuckets) {
+      next = Split(*shard, key, std::move(slot));
+    } else {
+      auto copy = std::make_shared<Shard>(*shard);  // the directory: bucket pointers only
+      auto& target = copy->buckets[BucketOfHash(hash, bucket_count)];
+      auto grown = std::make_shared<Bucket>(*target);
+      grown->emplace(key, std::move(slot));
+      target = std::move(grown);
+      ++copy->size;
+      next = std::move(copy);
+    }
+    shard_ptr.store(std::move(next), std::memory_order_release);
     versions_[index].fetch_add(1, std::memory_order_release);
   }
 
   void Remove(const Key& key) {
-    const size_t index = ShardOf(key);
+    const size_t hash = HashOf(key);
+    const size_t index = ShardOfHash(hash);
     auto& shard_ptr = shards_[index];
     const auto shard = shard_ptr.load(std::memory_order_acquire);
-    if (!shard->contains(key)) return;
+    if (!shard->BucketOf(hash).contains(key)) return;
     auto copy = std::make_shared<Shard>(*shard);
-    copy->erase(key);
+    auto& target = copy->buckets[BucketOfHash(hash, copy->buckets.size())];
+    auto shrunk = std::make_shared<Bucket>(*target);
+    shrunk->erase(key);
+    target = std::move(shrunk);
+    --copy->size;
     shard_ptr.store(std::move(copy), std::memory_order_release);
     versions_[index].fetch_add(1, std::memory_order_release);
+  }
+
+  // Writer only: keys and buckets of the shard `key` falls in (for tests of the layout).
+  std::pair<size_t, size_t> ShardShapeOf(const Key& key) const {
+    const auto shard = shards_[ShardOf(key)].load(std::memory_order_acquire);
+    return {shard->size, shard->buckets.size()};
   }
 
  private:
   template <typename Lookup>
   static size_t HashOf(const Lookup& key) {
-    return typename Shard::hasher{}(key);
+    return typename Bucket::hasher{}(key);
   }
-  // Shards take the high bits: the map inside a shard uses the low 7 bits as its control byte,
-  // and keys sharing them would turn every probe into a key comparison.
+  // Shards take the high bits and buckets the bits below them: the map inside a bucket uses the
+  // low 7 bits as its control byte, and keys sharing them would turn every probe into a key
+  // comparison.
   static size_t ShardOfHash(size_t hash) { return (hash >> 40) % kShards; }
+  static size_t BucketOfHash(size_t hash, size_t bucket_count) {
+    return (hash >> 20) & (bucket_count - 1);
+  }
+  // A copy of `shard` with twice the buckets (or more, until none is over kMaxBucket) and
+  // `key` added.
+  static std::shared_ptr<const Shard> Split(const Shard& shard, const Key& key,
+                                            std::shared_ptr<Slot> slot) {
+    size_t count = shard.buckets.size() * 2;
+    std::vector<std::pair<const Key*, const std::shared_ptr<Slot>*>> entries;
+    entries.reserve(shard.size + 1);
+    for (const auto& bucket : shard.buckets) {
+      for (const auto& [k, s] : *bucket) entries.emplace_back(&k, &s);
+    }
+    entries.emplace_back(&key, &slot);
+    std::vector<std::shared_ptr<Bucket>> buckets;
+    while (true) {
+      buckets.assign(count, nullptr);
+      for (auto& b : buckets) b = std::make_shared<Bucket>();
+      size_t largest = 0;
+      for (const auto& [k, s] : entries) {
+        auto& b = *buckets[BucketOfHash(HashOf(*k), count)];
+        b.emplace(*k, *s);
+        largest = std::max(largest, b.size());
+      }
+      if (largest <= kMaxBucket || count >= kMaxBuckets) break;
+      count *= 2;
+    }
+    auto next = std::make_shared<Shard>();
+    next->buckets.assign(buckets.begin(), buckets.end());
+    next->size = entries.size();
+    return next;
+  }
   template <typename Lookup>
   static size_t ShardOf(const Lookup& key) {
     return ShardOfHash(HashOf(key));

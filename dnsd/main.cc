@@ -621,6 +621,9 @@ int main(int argc, char** argv) {
                    config_moved_to.empty() ? "" : " (config store rebuilt)");
     }
   }
+  // Loading the snapshot and replaying the log freed far more than the state keeps (decoded
+  // records, read buffers); hand the freed pages back before serving, or they stay in RSS.
+  malloc_trim(0);
   (*http)->Start();
   (*dns)->Start();
   dns_lookup.Start(dnsd::dns::LocalDnsAddress(config), (*dns)->port());

@@ -88,11 +88,8 @@ HealthChecker::~HealthChecker() {
 }
 
 void HealthChecker::Start() {
-  loop_->Post([this] {
-    for (const auto& view : registry_.ListAll()) {
-      if (!view->meta().ephemeral) Reconcile(view->key());
-    }
-  });
+  loop_->Post([this] { FollowSwitch(); });
+  loop_->RunEvery(options_.enabled_check_ms, [this] { FollowSwitch(); });
   loop_->RunEvery(options_.responsibility_check_ms, [this] { CheckResponsibility(); });
   thread_ = std::thread([this] {
     common::SetThreadName("health-check");
@@ -130,6 +127,23 @@ void HealthChecker::Drain() {
 
 bool HealthChecker::Enabled() const { return !hooks_.enabled || hooks_.enabled(); }
 
+void HealthChecker::FollowSwitch() {
+  const bool enabled = Enabled();
+  if (enabled == active_) return;
+  active_ = enabled;
+  if (enabled) {
+    for (const auto& view : registry_.ListAll()) {
+      if (!view->meta().ephemeral) Reconcile(view->key());
+    }
+    return;
+  }
+  // Results of probes in flight find no target and are dropped; waiting targets likewise.
+  by_id_.clear();
+  services_.clear();
+  target_gauge_.store(0);
+  unchecked_gauge_.store(0);
+}
+
 int HealthChecker::CheckTimes() const {
   const int times = hooks_.check_times ? hooks_.check_times() : options_.check_times;
   return std::max(1, times);
@@ -141,6 +155,7 @@ int64_t HealthChecker::Jittered(int64_t period_ms) {
 }
 
 void HealthChecker::Reconcile(const registry::ServiceKey& key) {
+  if (!active_) return;  // switched off: nothing is kept; switching on looks at everything
   const auto view = registry_.Find(key);
   if (!view || view->meta().ephemeral) {
     auto it = services_.find(key);

@@ -20,6 +20,11 @@
 //
 // Instances whose "ip" is a host name are not checked (left as registered) and are counted.
 //
+// Switched off (the healthCheckEnabled switch, read every `enabled_check_ms`), the checker
+// holds nothing: no target, no timer (a timer and its state per persistent instance was ~770
+// bytes each, 77 MB at 100,000 instances, for checks that were not made). Switched on again,
+// it looks at every persistent service as at start.
+//
 // Thread-safety: OnServiceChanged is thread-safe; Start/Stop from the owning thread.
 #pragma once
 
@@ -53,6 +58,7 @@ struct HealthCheckOptions {
   int check_times = 3;        // consecutive results before health flips (Nacos's checkTimes)
   size_t max_in_flight = 256;
   int64_t responsibility_check_ms = 5000;
+  int64_t enabled_check_ms = 1000;
 };
 
 struct HealthCheckHooks {
@@ -143,6 +149,9 @@ class HealthChecker {
   bool drain_posted_ = false;
 
   // Loop thread only.
+  // Loop thread: whether targets are kept (the switch as last seen on).
+  bool active_ = false;
+  void FollowSwitch();  // loop: starts or drops every target when the switch flipped
   std::map<registry::ServiceKey, ServiceTargets> services_;  // persistent services known
   absl::flat_hash_map<uint64_t, Target*> by_id_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Probe>> probes_;  // in flight, by probe id

@@ -109,6 +109,7 @@ class HealthCheckerTest : public ::testing::Test {
     options.timeout_ms = std::min<int64_t>(options.timeout_ms, 300);
     options.check_times = 2;
     options.responsibility_check_ms = 50;
+    options.enabled_check_ms = 50;
     hooks.report = [this](const Command& command, std::function<void(absl::Status)> done) {
       ++reports_;
       auto result = registry_.Apply(command);
@@ -241,14 +242,29 @@ TEST_F(HealthCheckerTest, NoneHostNamesAndSwitchedOffAreNotChecked) {
   StartChecker({}, std::move(hooks));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_TRUE(Find(3)->healthy);  // switched off
+  EXPECT_TRUE(checker_->Targets().empty()) << "switched off, nothing is kept";
+  EXPECT_EQ(Metric("dnsd_health_check_targets"), 0);
+  enabled = true;
+  EXPECT_TRUE(WaitHealth(3, false));
   const auto targets = checker_->Targets();
   ASSERT_EQ(targets.size(), 1u);  // only the TCP instance at an IP
   EXPECT_EQ(targets[0].address.port, 3);
   EXPECT_EQ(Metric("dnsd_health_check_unchecked_instances"), 1);
-  enabled = true;
-  EXPECT_TRUE(WaitHealth(3, false));
   EXPECT_TRUE(Find(1)->healthy);
   EXPECT_TRUE(Find(2)->healthy);
+  // Off again: every target dropped; a change meanwhile is seen when it is switched on.
+  enabled = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!checker_->Targets().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(checker_->Targets().empty());
+  EXPECT_EQ(Metric("dnsd_health_check_unchecked_instances"), 0);
+  Persistent("DEFAULT", 4);  // closed port, registered while off
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(Find(4)->healthy);
+  enabled = true;
+  EXPECT_TRUE(WaitHealth(4, false));
 }
 
 TEST_F(HealthCheckerTest, OnlyTheResponsibleNodeChecks) {
