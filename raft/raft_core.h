@@ -142,6 +142,9 @@ class RaftCore {
   // The term of entry `index`, 0 when it is compacted away (except the snapshot's own).
   uint64_t term_at(uint64_t index) const { return TermAt(index); }
   const Snapshot& snapshot() const { return snapshot_; }
+  // The snapshot's data is on disk: the core need not hold it (its driver reads it back for a
+  // kSnapshot message whose data is null). Index, term and configuration stay.
+  void ForgetSnapshotData() { snapshot_.data.reset(); }
   uint64_t applied_index() const { return applied_; }
   const std::vector<Entry>& log() const { return log_; }  // from first_index()
   NodeId vote() const { return vote_; }

@@ -49,6 +49,9 @@ absl::StatusOr<std::unique_ptr<RaftNode>> RaftNode::Create(RaftNodeOptions optio
     if (!options.restore)
       return absl::InternalError("a snapshot is stored but nothing restores it");
     if (auto s = options.restore(*state->snapshot->data); !s.ok()) return s;
+    // Read back from disk when a follower needs it (SendMessage): a million instances make
+    // hundreds of MB of snapshot that a single node never sends.
+    state->snapshot->data.reset();
   }
   if (!options.fatal) {
     options.fatal = [](const absl::Status& s) {
@@ -328,7 +331,7 @@ void RaftNode::MaybeCompact() {
     OnLogWriteFailure(s);
     return;
   }
-  core_->Compact(applied, snapshot.data).IgnoreError();
+  core_->Compact(applied, nullptr).IgnoreError();  // the data is on disk (LoadSnapshot)
 }
 
 void RaftNode::FailAll(const absl::Status& status) {
@@ -446,11 +449,31 @@ void RaftNode::Run() {
   }
 }
 
+void RaftNode::SendMessage(const Message& m) {
+  if (m.type != MessageType::kSnapshot || m.snapshot) {
+    transport_.Send(m);
+    return;
+  }
+  auto stored = storage_->LoadSnapshot();
+  if (!stored.ok() || !*stored || (*stored)->index != m.index) {
+    // Not sent: the follower stays paused until its next heartbeat answer, and is sent the
+    // snapshot again then.
+    spdlog::warn("Raft node {}: cannot read snapshot {} for node {}: {}", options_.core.id, m.index,
+                 m.to,
+                 stored.ok() ? std::string("another snapshot is stored")
+                             : std::string(common::ToStd(stored.status().message())));
+    return;
+  }
+  Message with_data = m;
+  with_data.snapshot = std::move((*stored)->data);
+  transport_.Send(with_data);
+}
+
 void RaftNode::HandleReady() {
   while (core_->HasReady()) {
     Ready ready = core_->GetReady();
     // The leader's appends go out first: its own fsync then overlaps its followers'.
-    for (const Message& m : ready.early_messages) transport_.Send(m);
+    for (const Message& m : ready.early_messages) SendMessage(m);
     // Crash points count writes of the state machines (not a leader's no-op or membership).
     const bool has_writes =
         std::any_of(ready.entries.begin(), ready.entries.end(),
@@ -475,6 +498,7 @@ void RaftNode::HandleReady() {
       }
       ++snapshots_restored_;
       state_applied_ = ready.snapshot->index;
+      core_->ForgetSnapshotData();  // stored above
       // Writes this node proposed up to there: their fate is in the snapshot, not knowable.
       while (!pending_.empty() && pending_.begin()->first <= ready.snapshot->index) {
         pending_.begin()->second.done(
@@ -484,7 +508,7 @@ void RaftNode::HandleReady() {
         pending_.erase(pending_.begin());
       }
     }
-    for (const Message& m : ready.messages) transport_.Send(m);
+    for (const Message& m : ready.messages) SendMessage(m);
     for (const ReadState& read : ready.read_states) {
       auto it = pending_reads_.find(read.context);
       if (it == pending_reads_.end()) continue;  // timed out already

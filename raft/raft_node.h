@@ -139,6 +139,8 @@ class RaftNode {
            std::unique_ptr<RaftStorage> storage, RaftStorageState state);
   void Run();
   void HandleReady();
+  // Sends `m`; a snapshot message gets its data from storage (the core holds none).
+  void SendMessage(const Message& m);
   void MaybeCompact();
   // The log failed a write: answers what cannot be saved now, drops out until it reopens.
   void OnLogWriteFailure(const absl::Status& cause);

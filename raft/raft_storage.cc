@@ -164,6 +164,23 @@ absl::Status RaftStorage::Reopen() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<Snapshot>> RaftStorage::LoadSnapshot() const {
+  if (!db_) return absl::UnavailableError("the Raft log is closed after a write failure");
+  leveldb::ReadOptions read;
+  read.verify_checksums = true;
+  std::string value;
+  const leveldb::Status s = db_->Get(read, kSnapshotKey, &value);
+  if (s.IsNotFound()) return std::optional<Snapshot>();
+  if (!s.ok())
+    return absl::DataLossError(common::StrCat("the Raft log in ", dir_, ": ", s.ToString()));
+  auto snapshot = DecodeSnapshotRecord(value);
+  if (!snapshot) {
+    return absl::DataLossError(
+        common::StrCat("the Raft log in ", dir_, " is damaged: the snapshot record is malformed"));
+  }
+  return snapshot;
+}
+
 absl::StatusOr<RaftStorageState> RaftStorage::Load() const {
   if (!db_) return absl::UnavailableError("the Raft log is closed after a write failure");
   RaftStorageState state;

@@ -46,6 +46,9 @@ class RaftStorage {
   ~RaftStorage();
 
   absl::StatusOr<RaftStorageState> Load() const;
+  // The stored snapshot with its data (none: nullopt). The node keeps only a snapshot's index,
+  // term and configuration in memory and reads the data back when a follower needs it.
+  absl::StatusOr<std::optional<Snapshot>> LoadSnapshot() const;
   // A snapshot replaces the whole stored log; entries replace the stored ones from the first
   // entry's index on (later ones are deleted). One batch, synced unless `sync` is false (a
   // hard state whose only change is the commit index: losing that to a power cut is safe).
