@@ -22,6 +22,10 @@
 // doubling: amortised constant). Copying a whole shard per new key instead made the millionth
 // service cost ~4,000 entry copies, and a restart with 100,000 services spend most of its time
 // (and much of its heap, in freed copies) there.
+//
+// Batches (BeginBatch/EndBatch, writer only) are for bulk loads before readers care, such as a
+// restart's snapshot: keys added or removed inside one are staged and readers see them at
+// EndBatch, and each shard directory and bucket is copied once per batch, not once per key.
 #pragma once
 
 #include <algorithm>
@@ -161,6 +165,7 @@ class CowIndex {
   void Publish(const Key& key, std::shared_ptr<const Value> value) {
     const size_t hash = HashOf(key);
     const size_t index = ShardOfHash(hash);
+    if (batch_) return StagedPublish(index, hash, key, std::move(value));
     auto& shard_ptr = shards_[index];
     const auto shard = shard_ptr.load(std::memory_order_acquire);
     const Bucket& bucket = shard->BucketOf(hash);
@@ -193,6 +198,14 @@ class CowIndex {
   void Remove(const Key& key) {
     const size_t hash = HashOf(key);
     const size_t index = ShardOfHash(hash);
+    if (batch_) {
+      Staged& staged = StagedShard(index);
+      const size_t b = BucketOfHash(hash, staged.shard->buckets.size());
+      if (!staged.shard->buckets[b]->contains(key)) return;
+      OwnedBucket(staged, b).erase(key);
+      --staged.shard->size;
+      return;
+    }
     auto& shard_ptr = shards_[index];
     const auto shard = shard_ptr.load(std::memory_order_acquire);
     if (!shard->BucketOf(hash).contains(key)) return;
@@ -204,6 +217,19 @@ class CowIndex {
     --copy->size;
     shard_ptr.store(std::move(copy), std::memory_order_release);
     versions_[index].fetch_add(1, std::memory_order_release);
+  }
+
+  // Writer only. Between the two, added and removed keys are staged: readers see them at
+  // EndBatch (a new value for an existing key shows at once, as outside a batch).
+  void BeginBatch() { batch_ = true; }
+  void EndBatch() {
+    batch_ = false;
+    for (size_t i = 0; i < kShards; ++i) {
+      if (!staged_[i].shard) continue;
+      shards_[i].store(std::move(staged_[i].shard), std::memory_order_release);
+      versions_[i].fetch_add(1, std::memory_order_release);
+      staged_[i] = Staged{};
+    }
   }
 
   // Writer only: keys and buckets of the shard `key` falls in (for tests of the layout).
@@ -226,8 +252,52 @@ class CowIndex {
   }
   // A copy of `shard` with twice the buckets (or more, until none is over kMaxBucket) and
   // `key` added.
-  static std::shared_ptr<const Shard> Split(const Shard& shard, const Key& key,
-                                            std::shared_ptr<Slot> slot) {
+  // A shard being changed inside a batch: a private copy of the directory, and which of its
+  // buckets are private copies already (those are changed in place).
+  struct Staged {
+    std::shared_ptr<Shard> shard;
+    std::vector<bool> owned;
+  };
+  Staged& StagedShard(size_t index) {
+    Staged& staged = staged_[index];
+    if (!staged.shard) {
+      staged.shard = std::make_shared<Shard>(*shards_[index].load(std::memory_order_acquire));
+      staged.owned.assign(staged.shard->buckets.size(), false);
+    }
+    return staged;
+  }
+  static Bucket& OwnedBucket(Staged& staged, size_t b) {
+    if (!staged.owned[b]) {
+      staged.shard->buckets[b] = std::make_shared<Bucket>(*staged.shard->buckets[b]);
+      staged.owned[b] = true;
+    }
+    // Created non-const just above (or by Split) and not yet seen by any reader.
+    return const_cast<Bucket&>(*staged.shard->buckets[b]);
+  }
+  void StagedPublish(size_t index, size_t hash, const Key& key,
+                     std::shared_ptr<const Value> value) {
+    Staged& staged = StagedShard(index);
+    const size_t bucket_count = staged.shard->buckets.size();
+    const size_t b = BucketOfHash(hash, bucket_count);
+    const Bucket& bucket = *staged.shard->buckets[b];
+    if (const auto it = bucket.find(key, hash); it != bucket.end()) {
+      it->second->value.store(std::move(value), std::memory_order_release);
+      it->second->version.store(++next_version_, std::memory_order_release);
+      return;
+    }
+    auto slot = std::make_shared<Slot>(key);
+    slot->value.store(std::move(value));
+    slot->version.store(++next_version_);
+    if (bucket.size() >= kMaxBucket && bucket_count < kMaxBuckets) {
+      staged.shard = Split(*staged.shard, key, std::move(slot));
+      staged.owned.assign(staged.shard->buckets.size(), true);  // all new
+      return;
+    }
+    OwnedBucket(staged, b).emplace(key, std::move(slot));
+    ++staged.shard->size;
+  }
+  static std::shared_ptr<Shard> Split(const Shard& shard, const Key& key,
+                                      std::shared_ptr<Slot> slot) {
     size_t count = shard.buckets.size() * 2;
     std::vector<std::pair<const Key*, const std::shared_ptr<Slot>*>> entries;
     entries.reserve(shard.size + 1);
@@ -260,7 +330,9 @@ class CowIndex {
 
   std::array<std::atomic<std::shared_ptr<const Shard>>, kShards> shards_;
   std::array<std::atomic<uint64_t>, kShards> versions_{};
-  uint64_t next_version_ = 0;  // writer only; slot versions are unique across the index
+  bool batch_ = false;                    // writer only
+  std::array<Staged, kShards> staged_{};  // writer only, inside a batch
+  uint64_t next_version_ = 0;             // writer only; slot versions are unique across the index
 };
 
 }  // namespace dnsd::common

@@ -256,6 +256,8 @@ int main(int argc, char** argv) {
     service_changes.Inc();
     registry_zone.OnServiceChanged(key, view);
   });
+  // Until DNS serves, the names the snapshot and log bring are indexed in one batch.
+  registry_zone.BeginBulk();
 
   // The durable state and the one door for writes to it: Raft, a group of one on a single
   // node (same code path, no peers) or the cluster's.
@@ -623,6 +625,7 @@ int main(int argc, char** argv) {
   }
   // Loading the snapshot and replaying the log freed far more than the state keeps (decoded
   // records, read buffers); hand the freed pages back before serving, or they stay in RSS.
+  registry_zone.EndBulk();
   malloc_trim(0);
   (*http)->Start();
   (*dns)->Start();

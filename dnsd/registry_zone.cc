@@ -488,6 +488,16 @@ void RegistryZone::OnServiceChanged(const registry::ServiceKey& key,
   PublishAnswers(key, answers);
 }
 
+void RegistryZone::BeginBulk() {
+  std::lock_guard lock(mu_);
+  index_.BeginBatch();
+}
+
+void RegistryZone::EndBulk() {
+  std::lock_guard lock(mu_);
+  index_.EndBatch();
+}
+
 size_t RegistryZone::service_count() const {
   std::lock_guard lock(mu_);
   return published_.size();

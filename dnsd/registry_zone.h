@@ -116,6 +116,12 @@ class RegistryZone {
   // instances answer SRV only.
   void SetHostResolver(HostResolver* resolver);
 
+  // Bulk loading (a restart's snapshot and log, before DNS serves): names added or removed
+  // between the two are seen by queries at EndBulk, and the name index copies each of its
+  // parts once, not once per name (CowIndex batches). Writer side, like OnServiceChanged.
+  void BeginBulk();
+  void EndBulk();
+
   // Registry change listener (writer side): `view` null means the service was removed.
   void OnServiceChanged(const registry::ServiceKey& key,
                         const std::shared_ptr<const registry::ServiceView>& view);

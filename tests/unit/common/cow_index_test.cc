@@ -1,7 +1,8 @@
 // CowIndex: values found with and without a reader cache after adds, replacements and removals;
 // shards split into buckets as they grow (no bucket past kMaxBucket, every key still found,
 // cached readers see the new layout); a reader thread looking keys up while the writer adds,
-// replaces and removes never sees a key vanish or a value go backwards.
+// replaces and removes never sees a key vanish or a value go backwards; a batch's adds and
+// removals show only when it ends (through splits too), its replacements at once.
 #include "common/cow_index.h"
 
 #include <gtest/gtest.h>
@@ -74,6 +75,41 @@ TEST(CowIndexTest, ShardsSplitIntoBucketsAndEveryKeyIsStillFound) {
   const size_t left = index.ShardShapeOf("key-1").first;
   EXPECT_LT(left, keys);
   EXPECT_GT(left, 0u);
+}
+
+TEST(CowIndexTest, ABatchShowsItsAddsAndRemovalsWhenItEnds) {
+  Index index;
+  Index::ReaderCache cache;
+  for (int i = 0; i < 1000; ++i) index.Publish("old-" + std::to_string(i), Int(i));
+  index.BeginBatch();
+  for (int i = 0; i < 100'000; ++i) index.Publish("new-" + std::to_string(i), Int(i));
+  for (int i = 0; i < 1000; i += 2) index.Remove("old-" + std::to_string(i));
+  index.Publish("old-1", Int(-1));  // an existing key's new value shows at once
+  index.Publish("new-7", Int(70));  // staged twice: the later value wins
+  index.Remove("new-8");            // added and removed inside the batch
+  EXPECT_EQ(index.Find(std::string("new-5")), nullptr);
+  EXPECT_EQ(index.Find(std::string("new-5"), cache), nullptr);
+  ASSERT_NE(index.Find(std::string("old-0")), nullptr) << "removal staged";
+  EXPECT_EQ(*index.Find(std::string("old-1"), cache), -1);
+  index.EndBatch();
+  for (int i = 0; i < 100'000; ++i) {
+    const std::string key = "new-" + std::to_string(i);
+    const int* found = index.Find(key, cache);
+    if (i == 8) {
+      EXPECT_EQ(found, nullptr);
+      continue;
+    }
+    ASSERT_NE(found, nullptr) << key;
+    ASSERT_EQ(*found, i == 7 ? 70 : i) << key;
+  }
+  for (int i = 0; i < 1000; ++i) {
+    EXPECT_EQ(index.Find("old-" + std::to_string(i)) == nullptr, i % 2 == 0) << i;
+  }
+  // Outside a batch again: one key at a time, seen at once.
+  index.Publish("after", Int(1));
+  EXPECT_EQ(*index.Find(std::string("after"), cache), 1);
+  const auto [keys, buckets] = index.ShardShapeOf("new-1");
+  EXPECT_GE(buckets * Index::kMaxBucket, keys) << "the batch split its shards as it grew";
 }
 
 TEST(CowIndexTest, ReadersNeverLoseAKeyWhileTheWriterGrowsTheIndex) {
