@@ -73,10 +73,17 @@ absl::Status ByteReader::GetDouble(double& v) {
 }
 
 absl::Status ByteReader::GetString(std::string& out) {
+  std::string_view view;
+  if (auto s = GetStringView(view); !s.ok()) return s;
+  out.assign(view);
+  return absl::OkStatus();
+}
+
+absl::Status ByteReader::GetStringView(std::string_view& out) {
   uint32_t n;
   if (auto s = GetU32(n); !s.ok()) return s;
   if (auto s = Need(n); !s.ok()) return s;
-  out.assign(in_.substr(pos_, n));
+  out = in_.substr(pos_, n);
   pos_ += n;
   return absl::OkStatus();
 }

@@ -37,6 +37,8 @@ class ByteReader {
   absl::Status GetBool(bool& v);
   absl::Status GetDouble(double& v);
   absl::Status GetString(std::string& s);
+  // The same without a copy: a view into the reader's input, valid while that input is.
+  absl::Status GetStringView(std::string_view& s);
   bool AtEnd() const { return pos_ == in_.size(); }
 
  private:

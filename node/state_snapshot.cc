@@ -16,12 +16,14 @@ constexpr std::string_view kMagic = "dnsdsnap";
 constexpr uint8_t kVersion = 2;
 constexpr uint8_t kVersionBeforeAuth = 1;
 
+// Views into the snapshot being decoded, or into the strings of the one being encoded: a
+// registry part is hundreds of MB at a million instances, not worth a copy.
 struct Parts {
   uint64_t config_applied = 0;
-  std::string registry;
-  std::string auth;
+  std::string_view registry;
+  std::string_view auth;
   bool has_config = false;
-  std::string config;
+  std::string_view config;
 };
 
 std::string Encode(const Parts& parts) {
@@ -46,10 +48,10 @@ absl::StatusOr<Parts> Decode(std::string_view snapshot) {
     return absl::DataLossError("unknown state snapshot version");
   }
   DNSD_RETURN_IF_ERROR(r.GetU64(parts.config_applied));
-  DNSD_RETURN_IF_ERROR(r.GetString(parts.registry));
-  if (version >= kVersion) DNSD_RETURN_IF_ERROR(r.GetString(parts.auth));
+  DNSD_RETURN_IF_ERROR(r.GetStringView(parts.registry));
+  if (version >= kVersion) DNSD_RETURN_IF_ERROR(r.GetStringView(parts.auth));
   DNSD_RETURN_IF_ERROR(r.GetBool(parts.has_config));
-  if (parts.has_config) DNSD_RETURN_IF_ERROR(r.GetString(parts.config));
+  if (parts.has_config) DNSD_RETURN_IF_ERROR(r.GetStringView(parts.config));
   if (!r.AtEnd()) return absl::DataLossError("trailing bytes after the state snapshot");
   return parts;
 }
@@ -63,8 +65,10 @@ absl::StatusOr<std::string> TakeStateSnapshot(const StateMachines& machines) {
   DNSD_RETURN_IF_ERROR(config_store.Sync());
   Parts parts;
   parts.config_applied = config_store.applied_index();
-  parts.registry = machines.registry.DurableSnapshot();
-  parts.auth = machines.auth.Snapshot();
+  const std::string registry = machines.registry.DurableSnapshot();
+  const std::string auth = machines.auth.Snapshot();
+  parts.registry = registry;
+  parts.auth = auth;
   return Encode(parts);
 }
 
@@ -79,7 +83,7 @@ absl::StatusOr<std::string> ExpandStateSnapshot(config::ConfigStore& config_stor
   // config entries it already holds, while its registry applies the tail from the index.
   parts->config_applied = config_store.applied_index();
   parts->has_config = true;
-  parts->config = *std::move(config_part);
+  parts->config = *config_part;
   return Encode(*parts);
 }
 

@@ -75,6 +75,9 @@ class RaftStorage {
   std::unique_ptr<leveldb::DB> db_;
   absl::Status Write(leveldb::WriteBatch& batch, bool sync = true);
   HardState saved_hard_state_;  // as of the last successful write
+  // What ReadBounds loaded, handed to the next Load() unless a write came between: the
+  // snapshot in it can be hundreds of MB, read (and decompressed) once at start, not twice.
+  mutable std::optional<RaftStorageState> loaded_;
   uint64_t first_index_ = 1;
   uint64_t last_index_ = 0;
 };
