@@ -173,6 +173,7 @@ absl::StatusOr<std::optional<Snapshot>> RaftStorage::LoadSnapshot() const {
   if (!db_) return absl::UnavailableError("the Raft log is closed after a write failure");
   leveldb::ReadOptions read;
   read.verify_checksums = true;
+  read.fill_cache = false;  // a snapshot is one value of up to hundreds of MB: read once
   std::string value;
   const leveldb::Status s = db_->Get(read, kSnapshotKey, &value);
   if (s.IsNotFound()) return std::optional<Snapshot>();
@@ -199,6 +200,7 @@ absl::StatusOr<RaftStorageState> RaftStorage::Load() const {
   };
   leveldb::ReadOptions read;
   read.verify_checksums = true;
+  read.fill_cache = false;  // a snapshot is one value of up to hundreds of MB: read once
   std::string value;
   leveldb::Status s = db_->Get(read, kHardStateKey, &value);
   if (s.ok()) {
