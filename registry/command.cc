@@ -151,6 +151,28 @@ std::string EncodeCommand(const Command& c) {
   return w.Take();
 }
 
+void PutInstanceRecord(ByteWriter& w, const Instance& instance) {
+  PutAddress(w, instance.address);
+  w.PutString(instance.instance_id);
+  w.PutDouble(instance.weight);
+  w.PutBool(instance.healthy);
+  w.PutBool(instance.enabled);
+  w.PutU8(static_cast<uint8_t>(instance.health_cause));
+  PutMetadata(w, instance.metadata);
+}
+
+absl::Status GetInstanceRecord(ByteReader& r, Instance& instance) {
+  DNSD_RETURN_IF_ERROR(GetAddress(r, instance.address));
+  DNSD_RETURN_IF_ERROR(r.GetString(instance.instance_id));
+  DNSD_RETURN_IF_ERROR(r.GetDouble(instance.weight));
+  DNSD_RETURN_IF_ERROR(r.GetBool(instance.healthy));
+  DNSD_RETURN_IF_ERROR(r.GetBool(instance.enabled));
+  DNSD_RETURN_IF_ERROR(GetCause(r, instance.health_cause));
+  instance.ephemeral = false;
+  instance.metadata.clear();
+  return GetMetadata(r, instance.metadata);
+}
+
 absl::StatusOr<Command> DecodeCommand(std::string_view bytes) {
   ByteReader r(bytes);
   Command c;

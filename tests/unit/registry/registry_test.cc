@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/byte_codec.h"
 #include "common/clock.h"
 
 namespace dnsd::registry {
@@ -423,7 +424,50 @@ TEST_F(RegistryTest, DurableSnapshotReplacesOnlyTheDurablePart) {
   for (size_t cut : {size_t{0}, size_t{3}, snapshot.size() - 1}) {
     EXPECT_FALSE(other.RestoreDurable(snapshot.substr(0, cut), 0).ok()) << cut;
   }
+  for (size_t cut = 1; cut < snapshot.size(); cut += 7) {  // every part of the layout
+    EXPECT_FALSE(other.RestoreDurable(snapshot.substr(0, cut), 0).ok()) << cut;
+  }
   EXPECT_EQ(other.DurableSnapshot(), snapshot);
+}
+
+// Snapshots written before instance records (version 1: every record a whole command, the
+// instance under its service) still restore, and the next snapshot is the compact one.
+TEST_F(RegistryTest, VersionOneSnapshotsStillRestore) {
+  Command service = CreateService(Key("db"), 0.25);
+  Command instance;
+  instance.type = CommandType::kRegisterInstance;
+  instance.service = Key("db");
+  instance.instance = MakeInstance("10.0.0.1", 5432);
+  instance.instance.ephemeral = false;
+  instance.instance.weight = 2;
+  instance.instance.metadata = {{"role", "replica"}};
+  common::ByteWriter w;
+  w.PutU8(1);
+  w.PutU32(2);
+  w.PutString(EncodeCommand(service));
+  w.PutString(EncodeCommand(instance));
+  const std::string v1 = w.Take();
+  ASSERT_TRUE(registry_.RestoreDurable(v1, 0).ok());
+  auto db = registry_.Find(Key("db"));
+  ASSERT_NE(db, nullptr);
+  EXPECT_EQ(db->meta().protect_threshold, 0.25);
+  ASSERT_EQ(db->instances().size(), 1u);
+  EXPECT_EQ(db->instances()[0]->weight, 2);
+  EXPECT_FALSE(db->instances()[0]->ephemeral);
+  EXPECT_EQ(db->instances()[0]->metadata.at("role"), "replica");
+  const std::string v2 = registry_.DurableSnapshot();
+  EXPECT_EQ(v2[0], 2);
+  EXPECT_LT(v2.size(), v1.size());
+  Registry other(RegistryOptions{});
+  ASSERT_TRUE(other.RestoreDurable(v2, 0).ok());
+  EXPECT_EQ(other.DurableSnapshot(), v2);
+  // An instance record before any service, in version 1, is refused.
+  common::ByteWriter orphan;
+  orphan.PutU8(1);
+  orphan.PutU32(1);
+  orphan.PutString(EncodeCommand(instance));
+  EXPECT_FALSE(other.RestoreDurable(orphan.Take(), 0).ok());
+  EXPECT_EQ(other.DurableSnapshot(), v2);
 }
 
 }  // namespace
