@@ -94,6 +94,10 @@ void Registry::PublishLocked(const ServiceKey& key, ServiceState& state) {
   auto view =
       std::make_shared<const ServiceView>(key, state.meta, std::move(instances), ++revision_);
   index_.Publish(view);
+  if (deferred_ != nullptr) {
+    deferred_->emplace_back(key, std::move(view));
+    return;
+  }
   for (const auto& listener : listeners_) listener(key, view);
 }
 
@@ -105,6 +109,10 @@ void Registry::RemoveServiceLocked(const ServiceKey& key) {
   services_.erase(it);
   service_count_.fetch_sub(1);
   index_.Remove(key);
+  if (deferred_ != nullptr) {
+    deferred_->emplace_back(key, nullptr);
+    return;
+  }
   for (const auto& listener : listeners_) listener(key, nullptr);
 }
 

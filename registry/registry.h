@@ -199,6 +199,10 @@ class Registry {
                                                     const std::vector<InstanceAddress>& targets,
                                                     const Metadata& metadata, bool remove_keys);
   void PublishLocked(const ServiceKey& key, ServiceState& state);
+  // Set by RestoreDurable while its index changes are batched: publications and removals are
+  // collected here and told to the listeners after the batch, when readers (the health checker
+  // reading on its own thread, say) find what they are told of.
+  std::vector<std::pair<ServiceKey, std::shared_ptr<const ServiceView>>>* deferred_ = nullptr;
   // Tick's work for one service: expiry, unhealthy marks, an empty implicit service noted.
   void TickServiceLocked(const ServiceKey& key, ServiceState& state, int64_t now_ms,
                          std::vector<ServiceKey>& empty_expired);

@@ -126,6 +126,12 @@ absl::Status Registry::RestoreDurable(std::string_view snapshot, int64_t now_ms)
   }));
 
   absl::MutexLock lock(&mu_);
+  services_.reserve(services_.size() + in_snapshot.size());
+  // The index changes in one batch (each part copied once, not once per service); listeners
+  // hear of every service after it, in order.
+  std::vector<std::pair<ServiceKey, std::shared_ptr<const ServiceView>>> changed;
+  index_.BeginBatch();
+  deferred_ = &changed;
   // Forget the durable state this node had; ephemeral instances stay.
   absl::flat_hash_set<ServiceKey> touched = in_snapshot;
   for (auto& [key, state] : services_) {
@@ -140,7 +146,7 @@ absl::Status Registry::RestoreDurable(std::string_view snapshot, int64_t now_ms)
     state.meta.ephemeral = kind;
   }
   // Checked above: a failure now could only be the bytes changing under us.
-  DNSD_RETURN_IF_ERROR(for_each_record([&](Command& c) -> absl::Status {
+  const absl::Status applied = for_each_record([&](Command& c) -> absl::Status {
     auto [it, created] = services_.try_emplace(c.service);
     ServiceState& state = it->second;
     if (created) service_count_.fetch_add(1);
@@ -160,7 +166,7 @@ absl::Status Registry::RestoreDurable(std::string_view snapshot, int64_t now_ms)
     slot->instance = std::make_shared<const Instance>(std::move(c.instance));
     state.empty_since_ms = 0;
     return absl::OkStatus();
-  }));
+  });
   for (const ServiceKey& key : touched) {
     auto it = services_.find(key);
     if (it == services_.end()) continue;
@@ -171,7 +177,12 @@ absl::Status Registry::RestoreDurable(std::string_view snapshot, int64_t now_ms)
       PublishLocked(key, it->second);
     }
   }
-  return absl::OkStatus();
+  index_.EndBatch();
+  deferred_ = nullptr;
+  for (const auto& [key, view] : changed) {
+    for (const auto& listener : listeners_) listener(key, view);
+  }
+  return applied;
 }
 
 }  // namespace dnsd::registry

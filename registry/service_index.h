@@ -20,6 +20,9 @@ class ServiceIndex {
     index_.Publish(key, std::move(view));
   }
   void Remove(const ServiceKey& key) { index_.Remove(key); }
+  // Bulk changes seen by readers at EndBatch (common::CowIndex batches).
+  void BeginBatch() { index_.BeginBatch(); }
+  void EndBatch() { index_.EndBatch(); }
 
  private:
   common::CowIndex<ServiceKey, ServiceView> index_;
