@@ -281,6 +281,7 @@ async function dnsView(service = '') {
     const data = await apiJson('GET', '/dnsd/v1/dns/names', { namespaceId: state.namespace, serviceName,
       groupName: document.getElementById('dns-group').value.trim() || 'DEFAULT_GROUP' });
     const box = document.getElementById('dns-names');
+    if (!box) return;  // the page was left meanwhile
     if (!data.names.length) {
       box.innerHTML = `<p id="dns-names-none" class="muted">No DNS names: the service is unknown or has no enabled instance with weight above 0.</p>`;
       return;
@@ -298,8 +299,10 @@ async function dnsView(service = '') {
   };
   document.getElementById('dns-names-show').addEventListener('click', () => guarded(showNames));
   const overview = await apiJson('GET', '/dnsd/v1/dns/overview');
+  const zonesBox = document.getElementById('dns-zones');
+  if (!zonesBox) return;  // the page was left while the overview was on its way
   const z = overview.registryZone;
-  document.getElementById('dns-zones').innerHTML = `<table id="dns-zones-table"><tr><th>Zone</th><th>Source</th><th>Names</th><th>Records</th><th>Serial</th></tr>
+  zonesBox.innerHTML = `<table id="dns-zones-table"><tr><th>Zone</th><th>Source</th><th>Names</th><th>Records</th><th>Serial</th></tr>
     <tr><td><code>${esc(z.zone)}</code></td><td>the registry (TTL ${z.ttl} s, negative ${z.negativeTtl} s${z.compatSuffix ? `, also <code>${esc(z.compatSuffix)}</code>` : ''}${z.bareNames ? ', bare service names' : ''})</td>
       <td>${z.services} services</td><td></td><td>${z.serial}</td></tr>
     ${overview.staticZones.map(sz => `<tr><td><code>${esc(sz.zone)}</code></td><td>${esc(sz.file)}</td><td>${sz.names}</td><td>${sz.records}</td><td>${sz.serial}</td></tr>`).join('')}</table>`;

@@ -75,6 +75,18 @@ class ConsoleTest(unittest.TestCase):
     def text_of(self, css):
         return self.find(css).text
 
+    def type_into(self, css, text):
+        """Replaces the text of an input, again if the page re-rendered it meanwhile."""
+        def attempt(_):
+            box = self.find(css)
+            box.clear()
+            box.send_keys(text)
+            return self.find(css).get_attribute("value") == text
+        self.wait.until(attempt)
+
+    def click(self, css):
+        self.wait.until(lambda _: self.find(css).click() or True)
+
     def shot(self, name):
         self.driver.save_screenshot(os.path.join(ARTIFACTS, "console", f"{name}.png"))
 
@@ -153,16 +165,14 @@ class ConsoleTest(unittest.TestCase):
             "serviceName": "tagged", "ip": "10.90.7.1", "port": 80, "ephemeral": "false",
             "metadata": '{"version":"v1"}'})[0], 200)
         self.open("service/tagged")
-        box = self.find("#instances .metadata")
-        self.assertEqual(json.loads(box.get_attribute("value")), {"version": "v1"})
-        box.clear()
-        box.send_keys('["not", "an object"]')
-        self.find("#instances .save-metadata").click()
+        # The page may render again while it loads: each step finds its element afresh.
+        self.wait.until(lambda d: json.loads(self.find("#instances .metadata").get_attribute("value"))
+                        == {"version": "v1"})
+        self.type_into("#instances .metadata", '["not", "an object"]')
+        self.click("#instances .save-metadata")
         self.wait.until(lambda d: "metadata must be a JSON object" in self.text_of("#error"))
-        box = self.find("#instances .metadata")
-        box.clear()
-        box.send_keys('{"version": "v2", "zone": "east"}')
-        self.find("#instances .save-metadata").click()
+        self.type_into("#instances .metadata", '{"version": "v2", "zone": "east"}')
+        self.click("#instances .save-metadata")
 
         def stored():
             hosts = self.dnsd.json("GET", "/nacos/v1/ns/instance/list", {"serviceName": "tagged"})["hosts"]
