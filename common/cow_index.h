@@ -15,7 +15,8 @@
 // need no allocation.
 //
 // Writer (one at a time; the caller serialises writers): replacing the value of an existing
-// key is one atomic store; adding or removing a key copies only the key's bucket (at most
+// key is one atomic store; adding or removing a key stages a change of its shard (below) and,
+// outside a batch, publishes it at once. It copies only the key's bucket (at most
 // kMaxBucket entries) and its shard's bucket directory (at most kMaxBuckets pointers), so a key
 // costs the same to add at a million keys as at a thousand. A shard starts as one bucket and
 // doubles its buckets when one outgrows kMaxBucket (every entry of the shard moves once per
@@ -165,10 +166,8 @@ class CowIndex {
   void Publish(const Key& key, std::shared_ptr<const Value> value) {
     const size_t hash = HashOf(key);
     const size_t index = ShardOfHash(hash);
-    if (batch_) return StagedPublish(index, hash, key, std::move(value));
-    auto& shard_ptr = shards_[index];
-    const auto shard = shard_ptr.load(std::memory_order_acquire);
-    const Bucket& bucket = shard->BucketOf(hash);
+    std::shared_ptr<const Shard> published;
+    const Bucket& bucket = CurrentShard(index, published).BucketOf(hash);
     if (const auto it = bucket.find(key, hash); it != bucket.end()) {
       // Same shard, new value: cached readers keep their shard and notice the slot version.
       it->second->value.store(std::move(value), std::memory_order_release);
@@ -178,45 +177,28 @@ class CowIndex {
     auto slot = std::make_shared<Slot>(key);
     slot->value.store(std::move(value));
     slot->version.store(++next_version_);
-    std::shared_ptr<const Shard> next;
-    const size_t bucket_count = shard->buckets.size();
-    if (bucket.size() >= kMaxBucket && bucket_count < kMaxBuckets) {
-      next = Split(*shard, key, std::move(slot));
+    Staged& staged = StagedShard(index);
+    const size_t bucket_count = staged.shard->buckets.size();
+    const size_t b = BucketOfHash(hash, bucket_count);
+    if (staged.shard->buckets[b]->size() >= kMaxBucket && bucket_count < kMaxBuckets) {
+      staged.shard = Split(*staged.shard, key, std::move(slot));
+      staged.owned.assign(staged.shard->buckets.size(), true);  // all new
     } else {
-      auto copy = std::make_shared<Shard>(*shard);  // the directory: bucket pointers only
-      auto& target = copy->buckets[BucketOfHash(hash, bucket_count)];
-      auto grown = std::make_shared<Bucket>(*target);
-      grown->emplace(key, std::move(slot));
-      target = std::move(grown);
-      ++copy->size;
-      next = std::move(copy);
+      OwnedBucket(staged, b).emplace(key, std::move(slot));
+      ++staged.shard->size;
     }
-    shard_ptr.store(std::move(next), std::memory_order_release);
-    versions_[index].fetch_add(1, std::memory_order_release);
+    if (!batch_) Commit(index);
   }
 
   void Remove(const Key& key) {
     const size_t hash = HashOf(key);
     const size_t index = ShardOfHash(hash);
-    if (batch_) {
-      Staged& staged = StagedShard(index);
-      const size_t b = BucketOfHash(hash, staged.shard->buckets.size());
-      if (!staged.shard->buckets[b]->contains(key)) return;
-      OwnedBucket(staged, b).erase(key);
-      --staged.shard->size;
-      return;
-    }
-    auto& shard_ptr = shards_[index];
-    const auto shard = shard_ptr.load(std::memory_order_acquire);
-    if (!shard->BucketOf(hash).contains(key)) return;
-    auto copy = std::make_shared<Shard>(*shard);
-    auto& target = copy->buckets[BucketOfHash(hash, copy->buckets.size())];
-    auto shrunk = std::make_shared<Bucket>(*target);
-    shrunk->erase(key);
-    target = std::move(shrunk);
-    --copy->size;
-    shard_ptr.store(std::move(copy), std::memory_order_release);
-    versions_[index].fetch_add(1, std::memory_order_release);
+    std::shared_ptr<const Shard> published;
+    if (!CurrentShard(index, published).BucketOf(hash).contains(key)) return;
+    Staged& staged = StagedShard(index);
+    OwnedBucket(staged, BucketOfHash(hash, staged.shard->buckets.size())).erase(key);
+    --staged.shard->size;
+    if (!batch_) Commit(index);
   }
 
   // Writer only. Between the two, added and removed keys are staged: readers see them at
@@ -225,10 +207,7 @@ class CowIndex {
   void EndBatch() {
     batch_ = false;
     for (size_t i = 0; i < kShards; ++i) {
-      if (!staged_[i].shard) continue;
-      shards_[i].store(std::move(staged_[i].shard), std::memory_order_release);
-      versions_[i].fetch_add(1, std::memory_order_release);
-      staged_[i] = Staged{};
+      if (staged_[i].shard) Commit(i);
     }
   }
 
@@ -274,27 +253,17 @@ class CowIndex {
     // Created non-const just above (or by Split) and not yet seen by any reader.
     return const_cast<Bucket&>(*staged.shard->buckets[b]);
   }
-  void StagedPublish(size_t index, size_t hash, const Key& key,
-                     std::shared_ptr<const Value> value) {
-    Staged& staged = StagedShard(index);
-    const size_t bucket_count = staged.shard->buckets.size();
-    const size_t b = BucketOfHash(hash, bucket_count);
-    const Bucket& bucket = *staged.shard->buckets[b];
-    if (const auto it = bucket.find(key, hash); it != bucket.end()) {
-      it->second->value.store(std::move(value), std::memory_order_release);
-      it->second->version.store(++next_version_, std::memory_order_release);
-      return;
-    }
-    auto slot = std::make_shared<Slot>(key);
-    slot->value.store(std::move(value));
-    slot->version.store(++next_version_);
-    if (bucket.size() >= kMaxBucket && bucket_count < kMaxBuckets) {
-      staged.shard = Split(*staged.shard, key, std::move(slot));
-      staged.owned.assign(staged.shard->buckets.size(), true);  // all new
-      return;
-    }
-    OwnedBucket(staged, b).emplace(key, std::move(slot));
-    ++staged.shard->size;
+  // The shard as the writer sees it: the staged copy, else the published one (kept alive
+  // through `published`).
+  const Shard& CurrentShard(size_t index, std::shared_ptr<const Shard>& published) const {
+    if (staged_[index].shard) return *staged_[index].shard;
+    published = shards_[index].load(std::memory_order_acquire);
+    return *published;
+  }
+  void Commit(size_t index) {
+    shards_[index].store(std::move(staged_[index].shard), std::memory_order_release);
+    versions_[index].fetch_add(1, std::memory_order_release);
+    staged_[index] = Staged{};
   }
   static std::shared_ptr<Shard> Split(const Shard& shard, const Key& key,
                                       std::shared_ptr<Slot> slot) {
@@ -331,7 +300,7 @@ class CowIndex {
   std::array<std::atomic<std::shared_ptr<const Shard>>, kShards> shards_;
   std::array<std::atomic<uint64_t>, kShards> versions_{};
   bool batch_ = false;                    // writer only
-  std::array<Staged, kShards> staged_{};  // writer only, inside a batch
+  std::array<Staged, kShards> staged_{};  // writer only: a batch's changes, or one change
   uint64_t next_version_ = 0;             // writer only; slot versions are unique across the index
 };
 
