@@ -1,6 +1,5 @@
 #include "agent/nacos_client.h"
 
-#include <grpcpp/grpcpp.h>
 #include <json/json.h>
 
 #include <chrono>
@@ -10,13 +9,35 @@
 #include "common/socket_address.h"
 #include "common/strings.h"
 #include "common/thread_name.h"
-#include "nacos_grpc_service.grpc.pb.h"
+#include "nacos_grpc_service.pb.h"
+#include "net/grpc_client.h"
 #include "spdlog/spdlog.h"
 
 namespace dnsd::agent {
 namespace {
 
 constexpr int kNacosOk = 200;
+// The two methods of the Nacos gRPC API (its .proto has no package).
+constexpr std::string_view kUnaryPath = "/Request/request";
+constexpr std::string_view kStreamPath = "/BiRequestStream/requestBiStream";
+
+// "host:port" or "[v6]:port".
+bool SplitHostPort(std::string_view server, std::string& host, int& port) {
+  const size_t colon = server.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  int64_t value = 0;
+  if (!common::ParseInt64(server.substr(colon + 1), value) || value <= 0 || value > 65535) {
+    return false;
+  }
+  std::string_view name = server.substr(0, colon);
+  if (name.size() >= 2 && name.front() == '[' && name.back() == ']') {
+    name = name.substr(1, name.size() - 2);
+  }
+  if (name.empty()) return false;
+  host = std::string(name);
+  port = static_cast<int>(value);
+  return true;
+}
 
 std::optional<Json::Value> ParseJson(std::string_view text) {
   Json::CharReaderBuilder builder;
@@ -112,16 +133,12 @@ absl::StatusOr<ServiceUpdate> ServiceInfoFromJson(const Json::Value& info,
   return update;
 }
 
-// One connection to one server: its channel (one HTTP/2 connection, shared by the unary
-// calls and the stream, which is how the server ties them together) and the stream.
+// One connection to one server: its HTTP/2 connection (shared by the unary calls and the
+// stream, which is how the server ties them together) and the stream.
 struct NacosClient::Connection {
   std::string server;
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<::Request::Stub> unary;
-  std::unique_ptr<::BiRequestStream::Stub> bidi;
-  grpc::ClientContext stream_context;
-  std::unique_ptr<grpc::ClientReaderWriter<::Payload, ::Payload>> stream;
-  std::mutex write_mu;  // one writer at a time on the stream
+  std::unique_ptr<net::GrpcClient> channel;
+  std::shared_ptr<net::GrpcClientStream> stream;
   std::atomic<bool> broken{false};
   std::thread reader;
   std::string access_token;       // "" without auth; client thread only
@@ -132,8 +149,7 @@ struct NacosClient::Connection {
     p.mutable_metadata()->set_type(type);
     p.mutable_metadata()->set_clientip(ip);
     p.mutable_body()->set_value(body_json);
-    std::lock_guard lock(write_mu);
-    return stream->Write(p);
+    return stream->Write(p.SerializeAsString());
   }
 };
 
@@ -152,7 +168,7 @@ void NacosClient::Stop() {
     std::lock_guard lock(mu_);
     if (stopping_) return;
     stopping_ = true;
-    if (live_ != nullptr) live_->stream_context.TryCancel();
+    if (live_ != nullptr) live_->channel->Close();
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
@@ -242,12 +258,14 @@ absl::StatusOr<std::string> NacosClient::Request(Connection& c, const std::strin
   if (!c.access_token.empty()) {
     (*request.mutable_metadata()->mutable_headers())["accessToken"] = c.access_token;
   }
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::milliseconds(options_.request_timeout_ms));
-  const grpc::Status s = c.unary->request(&context, request, &response);
-  if (!s.ok()) {
-    return absl::UnavailableError(common::StrCat(type, " to ", c.server, ": ", s.error_message()));
+  auto answer =
+      c.channel->Call(kUnaryPath, request.SerializeAsString(), {}, options_.request_timeout_ms);
+  if (!answer.ok()) {
+    return absl::UnavailableError(
+        common::StrCat(type, " to ", c.server, ": ", common::ToStd(answer.status().message())));
+  }
+  if (!response.ParseFromString(*answer)) {
+    return absl::UnavailableError(common::StrCat(type, " to ", c.server, ": a bad Payload"));
   }
   *response_type = response.metadata().type();
   return response.body().value();
@@ -299,7 +317,12 @@ void NacosClient::Deliver(const ServiceUpdate& update) {
 
 void NacosClient::ReadPushes(Connection& c) {
   ::Payload p;
-  while (c.stream->Read(&p)) {
+  std::string message;
+  while (c.stream->Read(message)) {
+    if (!p.ParseFromString(message)) {
+      stats_.bad_messages.fetch_add(1);
+      continue;
+    }
     const std::string& type = p.metadata().type();
     auto body = ParseJson(p.body().value());
     if (!body || !body->isObject()) {
@@ -366,26 +389,20 @@ absl::Status NacosClient::LogIn(Connection& c) {
 bool NacosClient::Serve(const std::string& server) {
   Connection c;
   c.server = server;
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10'000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5'000);
-  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
-  if (!options_.tls_ca_pem.empty()) {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = options_.tls_ca_pem;
-    credentials = grpc::SslCredentials(ssl);
-  }
-  c.channel = grpc::CreateCustomChannel(server, credentials, args);
-  c.unary = ::Request::NewStub(c.channel);
-  c.bidi = ::BiRequestStream::NewStub(c.channel);
   auto fail = [&](std::string_view why) {
     stats_.failed_attempts.fetch_add(1);
     spdlog::warn("agent: server {}: {}", server, why);
     return false;
   };
-
   if (auto s = LogIn(c); !s.ok()) return fail(common::ToStd(s.message()));
+  net::GrpcClientOptions grpc;
+  if (!SplitHostPort(server, grpc.host, grpc.port)) return fail("not host:port");
+  grpc.tls_ca_pem = options_.tls_ca_pem;
+  grpc.connect_timeout_ms = options_.request_timeout_ms;
+  grpc.user_agent = "dnsd-agent";
+  auto channel = net::GrpcClient::Connect(std::move(grpc));
+  if (!channel.ok()) return fail(common::ToStd(channel.status().message()));
+  c.channel = std::move(*channel);
   std::string type;
   auto check = Request(c, "ServerCheckRequest", ToJson(Base("internal")), &type);
   if (!check.ok()) return fail(common::ToStd(check.status().message()));
@@ -393,9 +410,15 @@ bool NacosClient::Serve(const std::string& server) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return false;
-    c.stream = c.bidi->requestBiStream(&c.stream_context);
     live_ = &c;
   }
+  auto stream = c.channel->OpenStream(kStreamPath, {});
+  if (!stream.ok()) {
+    std::lock_guard lock(mu_);
+    live_ = nullptr;
+    return fail(common::ToStd(stream.status().message()));
+  }
+  c.stream = std::move(*stream);
   Json::Value setup = Base("internal");
   setup["clientVersion"] = "dnsd-agent";
   setup["tenant"] = options_.namespace_id == "public" ? "" : options_.namespace_id;
@@ -529,7 +552,7 @@ bool NacosClient::Serve(const std::string& server) {
     live_ = nullptr;
     server_.clear();
   }
-  c.stream_context.TryCancel();
+  c.channel->Close();
   if (c.reader.joinable()) c.reader.join();
   return connected;
 }

@@ -866,9 +866,17 @@ void RegistryZone::AnswerHit(const Query& q, ResponseWriter& w, const ServiceAns
   if (!AnswerService(q, w, answers, cluster, srv_owner)) Negative(w, kRcodeNoError);
 }
 
-ZoneResult RegistryZone::MissRules(ResponseWriter& w, const ServiceGuess& guess,
-                                   bool may_wait) const {
+ZoneResult RegistryZone::MissRules(ResponseWriter& w, const ServiceGuess& guess, bool may_wait,
+                                   std::string_view key, const NameEntry*& late) const {
   const MissAction action = follower_->OnMiss(guess, may_wait);
+  if (action == MissAction::kNegative || action == MissAction::kStaleNegative) {
+    // The follower says the service has data: it may have come (and been published) between
+    // the caller's lookup and the follower's answer. Then it answers, not the negative.
+    if (const NameEntry* again = Lookup(key); again != nullptr && again->answers) {
+      late = again;
+      return ZoneResult::kNotOurs;
+    }
+  }
   switch (action) {
     case MissAction::kWait:
       return ZoneResult::kWait;
@@ -923,14 +931,14 @@ ZoneResult RegistryZone::AnswerCompat(const Query& q, ResponseWriter& w, size_t 
   key.Append(kSep);
   key.Append("s:");
   key.Append(l.label[0]);
-  const auto entry = Lookup(key.view());
+  const NameEntry* entry = Lookup(key.view());
   if (!entry && follower_ != nullptr) {
     // The service's first label as sent: the name with its case.
     const std::string_view name(reinterpret_cast<const char*>(q.qname.data + 1), q.qname.data[0]);
     const ZoneResult rules = MissRules(
         w,
         {default_ns_label_, before == 2 ? l.label[1] : std::string_view(default_grp_label_), name},
-        may_wait);
+        may_wait, key.view(), entry);
     if (rules != ZoneResult::kNotOurs) return rules;
   }
   if (!entry || !entry->answers) {
@@ -1069,8 +1077,13 @@ ZoneResult RegistryZone::Answer(const Query& q, ResponseWriter& w, bool may_wait
     if (follower_ != nullptr) {
       const std::string_view name(reinterpret_cast<const char*>(q.qname.data + 2),
                                   q.qname.data[0] - 1u);
-      const ZoneResult rules = MissRules(w, {ns, grp, name}, may_wait);
+      const NameEntry* late = nullptr;
+      const ZoneResult rules = MissRules(w, {ns, grp, name}, may_wait, key.view(), late);
       if (rules != ZoneResult::kNotOurs) return rules;
+      if (late != nullptr) {
+        AnswerHit(q, w, *late->answers, cluster, /*srv_owner=*/true);
+        return ZoneResult::kAnswered;
+      }
     }
     key.size = key_prefix;
   }
@@ -1132,8 +1145,9 @@ ZoneResult RegistryZone::Answer(const Query& q, ResponseWriter& w, bool may_wait
     Negative(w, kRcodeNxDomain);
     return ZoneResult::kAnswered;
   }
-  const auto entry = Lookup(key.view());
+  const NameEntry* entry = Lookup(key.view());
   if (!entry) {
+    const NameEntry* late = nullptr;
     if (follower_ != nullptr) {
       // An .enc name left `raw` decoded; an h-<hash> one left it empty (only data can say
       // what it names) and the follower hears an empty name.
@@ -1147,10 +1161,15 @@ ZoneResult RegistryZone::Answer(const Query& q, ResponseWriter& w, bool may_wait
           raw_size += original.label[i].size();
         }
       }
-      const ZoneResult rules = MissRules(w, {ns, grp, std::string_view(raw, raw_size)}, may_wait);
+      const ZoneResult rules =
+          MissRules(w, {ns, grp, std::string_view(raw, raw_size)}, may_wait, key.view(), late);
       if (rules != ZoneResult::kNotOurs) return rules;
     }
-    Negative(w, kRcodeNxDomain);
+    if (late != nullptr) {
+      AnswerHit(q, w, *late->answers, cluster, srv_owner);
+    } else {
+      Negative(w, kRcodeNxDomain);
+    }
   } else if (!entry->answers) {
     Negative(w, kRcodeNoError);  // an empty non-terminal of a dotted service name
   } else {

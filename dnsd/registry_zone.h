@@ -163,8 +163,11 @@ class RegistryZone {
   void AnswerHit(const Query& q, ResponseWriter& w, const ServiceAnswers& answers,
                  std::string_view cluster, bool srv_owner) const;
   // The follower's rules for a service name without an entry: kWait, kAnswered (SERVFAIL),
-  // or kNotOurs for "go on with the usual negative answer" (with EDE 19 when stale).
-  ZoneResult MissRules(ResponseWriter& w, const ServiceGuess& guess, bool may_wait) const;
+  // or kNotOurs for "go on with the usual negative answer" (with EDE 19 when stale) — unless
+  // `late` is set: the service's data was published after the caller looked `key` up (the
+  // follower had it when asked), and that entry answers.
+  ZoneResult MissRules(ResponseWriter& w, const ServiceGuess& guess, bool may_wait,
+                       std::string_view key, const NameEntry*& late) const;
   bool HasEntry(std::string_view key) const;
   // Valid until this thread looks the same name up again and finds it changed.
   const NameEntry* Lookup(std::string_view key) const;

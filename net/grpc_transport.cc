@@ -23,80 +23,21 @@
 #include "common/strings.h"
 #include "common/thread_name.h"
 #include "net/hpack.h"
+#include "net/http2.h"
 #include "spdlog/spdlog.h"
 
 namespace dnsd::net {
 namespace {
 
-// Frame types and flags (RFC 9113 6).
-enum FrameType : uint8_t {
-  kData = 0,
-  kHeaders = 1,
-  kPriority = 2,
-  kRstStream = 3,
-  kSettings = 4,
-  kPushPromise = 5,
-  kPing = 6,
-  kGoaway = 7,
-  kWindowUpdate = 8,
-  kContinuation = 9,
-};
-constexpr uint8_t kEndStream = 0x1;
-constexpr uint8_t kAck = 0x1;
-constexpr uint8_t kEndHeaders = 0x4;
-constexpr uint8_t kPadded = 0x8;
-constexpr uint8_t kPriorityFlag = 0x20;
+using namespace h2;  // NOLINT(google-build-using-namespace): the frame vocabulary
 
-// Error codes (RFC 9113 7).
-enum H2Error : uint32_t {
-  kNoError = 0,
-  kProtocolError = 1,
-  kFlowControlError = 3,
-  kStreamClosed = 5,
-  kFrameSizeError = 6,
-  kRefusedStream = 7,
-  kCompressionError = 9,
-  kEnhanceYourCalm = 0xb,
-};
-
-constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-constexpr size_t kFrameHeader = 9;
-constexpr uint32_t kMaxFrameSize = 16384;  // we announce the default
-constexpr int64_t kMaxWindow = 0x7fffffff;
-constexpr int64_t kDefaultWindow = 65535;
+constexpr uint32_t kMaxFrameSize = kDefaultMaxFrameSize;  // we announce the default
 // What we let a client send ahead: per stream, and per connection (raised at start).
 constexpr uint32_t kStreamWindow = 4 * 1024 * 1024;
 constexpr uint32_t kConnectionWindow = 16 * 1024 * 1024;
 // Stop framing more output while this much waits in a connection's socket buffer.
 constexpr size_t kOutputHighWater = 1024 * 1024;
 constexpr int kPrefaceTimeoutS = 10;
-
-uint32_t Be32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-void PutBe32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
-}
-
-// grpc-message is percent-encoded (gRPC over HTTP/2 spec).
-std::string PercentEncode(std::string_view s) {
-  std::string out;
-  for (const char c : s.substr(0, 1024)) {
-    const auto b = static_cast<uint8_t>(c);
-    if (b >= 0x20 && b <= 0x7e && b != '%') {
-      out.push_back(c);
-    } else {
-      static constexpr char kHex[] = "0123456789ABCDEF";
-      out.push_back('%');
-      out.push_back(kHex[b >> 4]);
-      out.push_back(kHex[b & 15]);
-    }
-  }
-  return out;
-}
 
 // The peer as gRPC names it ("ipv4:1.2.3.4:5", "ipv6:[::1]:5").
 std::string PeerName(const sockaddr* addr, int length) {
@@ -420,9 +361,9 @@ void H2Connection::Begin() {
     settings[at + 1] = static_cast<uint8_t>(id);
     PutBe32(settings + at + 2, value);
   };
-  put(0, 0x3, transport_.options_.max_concurrent_streams);  // MAX_CONCURRENT_STREAMS
-  put(6, 0x4, kStreamWindow);                               // INITIAL_WINDOW_SIZE
-  put(12, 0x6, static_cast<uint32_t>(transport_.options_.max_header_list_bytes));
+  put(0, kMaxConcurrentStreams, transport_.options_.max_concurrent_streams);
+  put(6, kInitialWindowSize, kStreamWindow);
+  put(12, kMaxHeaderListSize, static_cast<uint32_t>(transport_.options_.max_header_list_bytes));
   WriteFrame(kSettings, 0, 0, settings, sizeof(settings));
   WriteWindowUpdate(0, kConnectionWindow - kDefaultWindow);
 }
@@ -513,12 +454,7 @@ void H2Connection::ProtocolError(uint32_t code, std::string_view reason) {
 void H2Connection::WriteFrame(uint8_t type, uint8_t flags, uint32_t stream_id, const void* payload,
                               size_t length) {
   uint8_t header[kFrameHeader];
-  header[0] = static_cast<uint8_t>(length >> 16);
-  header[1] = static_cast<uint8_t>(length >> 8);
-  header[2] = static_cast<uint8_t>(length);
-  header[3] = type;
-  header[4] = flags;
-  PutBe32(header + 5, stream_id & 0x7fffffff);
+  PutFrameHeader(header, length, type, flags, stream_id);
   evbuffer* out = bufferevent_get_output(bev_);
   evbuffer_add(out, header, sizeof(header));
   if (length > 0) evbuffer_add(out, payload, length);
@@ -679,7 +615,7 @@ bool H2Connection::OnSettings(uint8_t flags, const uint8_t* payload, uint32_t le
   for (uint32_t at = 0; at < length; at += 6) {
     const uint16_t id = static_cast<uint16_t>((payload[at] << 8) | payload[at + 1]);
     const uint32_t value = Be32(payload + at + 2);
-    if (id == 0x4) {  // INITIAL_WINDOW_SIZE: applies to every open stream as a delta
+    if (id == kInitialWindowSize) {  // applies to every open stream as a delta
       if (value > kMaxWindow) {
         ProtocolError(kFlowControlError, "INITIAL_WINDOW_SIZE above 2^31-1");
         return false;
@@ -690,13 +626,13 @@ bool H2Connection::OnSettings(uint8_t flags, const uint8_t* payload, uint32_t le
         s->send_window += delta;
         MarkReady(*s);
       }
-    } else if (id == 0x5) {  // MAX_FRAME_SIZE
-      if (value < 16384 || value > 16777215) {
+    } else if (id == kMaxFrameSizeSetting) {
+      if (value < kDefaultMaxFrameSize || value > kLargestMaxFrameSize) {
         ProtocolError(kProtocolError, "bad MAX_FRAME_SIZE");
         return false;
       }
       peer_max_frame_ = value;
-    } else if (id == 0x2 && value > 1) {
+    } else if (id == kEnablePush && value > 1) {
       ProtocolError(kProtocolError, "bad ENABLE_PUSH");
       return false;
     }

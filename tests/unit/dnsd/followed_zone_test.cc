@@ -4,8 +4,10 @@
 // EDE 19), and the follower is told the service each miss names, with its case.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/metrics.h"
@@ -28,6 +30,7 @@ class ScriptedFollower final : public RegistryFollower {
     misses.push_back(std::string(guess.namespace_label) + "/" + std::string(guess.group_label) +
                      "/" + std::string(guess.name));
     waited.push_back(!may_wait);
+    if (on_miss) on_miss();
     return next;
   }
   uint32_t stale_ttl() const override { return 2; }
@@ -36,6 +39,7 @@ class ScriptedFollower final : public RegistryFollower {
   std::vector<std::string> misses;
   std::vector<bool> waited;
   MissAction next = MissAction::kNegative;
+  std::function<void()> on_miss;  // runs inside OnMiss: data arriving during a miss
 };
 
 // A query in wire form, with an OPT record when `edns`.
@@ -190,6 +194,47 @@ TEST_F(FollowedZoneTest, ExpiredDataIsServfailWithEde22) {
   EXPECT_NE(metrics_.RenderPrometheus().find(
                 "dnsd_dns_follower_answers_total{kind=\"servfail_no_authority\"} 1"),
             std::string::npos);
+}
+
+// The list arrives between the zone's lookup and the follower's answer (which then says the
+// service has data): the data answers, not an NXDOMAIN, on every form of the name.
+TEST_F(FollowedZoneTest, DataPublishedDuringAMissAnswers) {
+  int published = 0;
+  follower_.on_miss = [&] {
+    if (published++ == 0) Publish("late", {"10.0.0.9"});
+  };
+  follower_.next = MissAction::kNegative;
+  Answer a = Ask("late.svc.nacos.internal");
+  EXPECT_EQ(a.rcode, kRcodeNoError);
+  EXPECT_EQ(a.answers, 1);
+  EXPECT_EQ(a.ede, 0);
+
+  for (const auto& [service, name, type] :
+       std::vector<std::tuple<std::string, std::string, uint16_t>>{
+           {"compat", "compat.nacos", kTypeA}, {"rfc", "_rfc._tcp.svc.nacos.internal", kTypeSRV}}) {
+    published = 0;
+    follower_.on_miss = [&, service = service] {
+      if (published++ == 0) Publish(service, {"10.0.0.10"});
+    };
+    a = Ask(name, type);
+    EXPECT_EQ(a.rcode, kRcodeNoError) << name;
+    EXPECT_EQ(a.answers, 1) << name;
+  }
+  // A stale negative with data that came meanwhile: the data, with the stale rules of the
+  // entry (here fresh: no EDE 19 left behind).
+  published = 0;
+  follower_.next = MissAction::kStaleNegative;
+  follower_.on_miss = [&] {
+    if (published++ == 0) Publish("latest", {"10.0.0.11"});
+  };
+  a = Ask("latest.svc.nacos.internal");
+  EXPECT_EQ(a.rcode, kRcodeNoError);
+  EXPECT_EQ(a.answers, 1);
+  EXPECT_EQ(a.ede, 0);
+  // Without data arriving, the negative stands.
+  follower_.on_miss = nullptr;
+  follower_.next = MissAction::kNegative;
+  EXPECT_EQ(Ask("never.svc.nacos.internal").rcode, kRcodeNxDomain);
 }
 
 TEST_F(FollowedZoneTest, MissesAskTheFollowerWithTheNameAsSent) {
