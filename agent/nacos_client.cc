@@ -6,10 +6,10 @@
 #include <random>
 
 #include "agent/login.h"
+#include "agent/nacos_payload.h"
 #include "common/socket_address.h"
 #include "common/strings.h"
 #include "common/thread_name.h"
-#include "nacos_grpc_service.pb.h"
 #include "net/grpc_client.h"
 #include "spdlog/spdlog.h"
 
@@ -145,11 +145,7 @@ struct NacosClient::Connection {
   int64_t renew_token_at_ms = 0;  // steady clock
 
   bool Write(const std::string& type, const std::string& body_json, const std::string& ip) {
-    ::Payload p;
-    p.mutable_metadata()->set_type(type);
-    p.mutable_metadata()->set_clientip(ip);
-    p.mutable_body()->set_value(body_json);
-    return stream->Write(p.SerializeAsString());
+    return stream->Write(EncodePayload({type, ip, {}, body_json}));
   }
 };
 
@@ -251,24 +247,21 @@ void NacosClient::Run() {
 absl::StatusOr<std::string> NacosClient::Request(Connection& c, const std::string& type,
                                                  const std::string& body_json,
                                                  std::string* response_type) {
-  ::Payload request, response;
-  request.mutable_metadata()->set_type(type);
-  request.mutable_metadata()->set_clientip(options_.client_ip);
-  request.mutable_body()->set_value(body_json);
-  if (!c.access_token.empty()) {
-    (*request.mutable_metadata()->mutable_headers())["accessToken"] = c.access_token;
-  }
+  NacosPayload request{type, options_.client_ip, {}, body_json};
+  if (!c.access_token.empty()) request.headers.emplace_back("accessToken", c.access_token);
   auto answer =
-      c.channel->Call(kUnaryPath, request.SerializeAsString(), {}, options_.request_timeout_ms);
+      c.channel->Call(kUnaryPath, EncodePayload(request), {}, options_.request_timeout_ms);
   if (!answer.ok()) {
     return absl::UnavailableError(
         common::StrCat(type, " to ", c.server, ": ", common::ToStd(answer.status().message())));
   }
-  if (!response.ParseFromString(*answer)) {
-    return absl::UnavailableError(common::StrCat(type, " to ", c.server, ": a bad Payload"));
+  auto response = DecodePayload(*answer);
+  if (!response.ok()) {
+    return absl::UnavailableError(common::StrCat(type, " to ", c.server, ": a bad Payload (",
+                                                 common::ToStd(response.status().message()), ")"));
   }
-  *response_type = response.metadata().type();
-  return response.body().value();
+  *response_type = std::move(response->type);
+  return std::move(response->body);
 }
 
 absl::Status NacosClient::SubscribeOn(Connection& c, const registry::ServiceKey& key,
@@ -316,15 +309,15 @@ void NacosClient::Deliver(const ServiceUpdate& update) {
 }
 
 void NacosClient::ReadPushes(Connection& c) {
-  ::Payload p;
   std::string message;
   while (c.stream->Read(message)) {
-    if (!p.ParseFromString(message)) {
+    auto p = DecodePayload(message);
+    if (!p.ok()) {
       stats_.bad_messages.fetch_add(1);
       continue;
     }
-    const std::string& type = p.metadata().type();
-    auto body = ParseJson(p.body().value());
+    const std::string& type = p->type;
+    auto body = ParseJson(p->body);
     if (!body || !body->isObject()) {
       stats_.bad_messages.fetch_add(1);
       continue;

@@ -4,7 +4,9 @@
 #include <event2/event.h>
 #include <malloc.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -12,7 +14,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_split.h"
-#include "agent/agent.h"
+#include "agent/agent_cli.h"
 #include "api/auth_http_api.h"
 #include "api/config_http_api.h"
 #include "api/grpc_auth.h"
@@ -63,6 +65,18 @@ int Fail(std::string_view message) {
 }
 
 int Fail(const absl::Status& status) { return Fail(dnsd::common::ToStd(status.message())); }
+
+// `dnsd agent`: the command line checked, the process becomes dnsd-agent (next to this
+// executable) with the same arguments. See agent/main.cc for why it is a program of its own.
+int ExecAgent(char** argv) {
+  std::error_code error;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (error) return Fail("cannot find this executable: " + error.message());
+  const std::string agent = (self.parent_path() / "dnsd-agent").string();
+  argv[0] = const_cast<char*>(agent.c_str());
+  execv(agent.c_str(), argv);
+  return Fail(dnsd::common::StrCat("cannot run ", agent, ": ", std::strerror(errno)));
+}
 
 }  // namespace
 
@@ -121,21 +135,8 @@ int main(int argc, char** argv) {
   CLI::App* agent_command = app.add_subcommand(
       "agent", "run as a DNS-F sidecar: follow a dnsd or Nacos cluster over gRPC and answer DNS");
   agent_command->fallthrough();  // --config, --dns-port, --zones, ... apply to the agent too
-  dnsd::agent::AgentConfig agent_config;
-  std::string agent_servers, agent_services;
-  agent_command->add_option("--server", agent_servers,
-                            "servers to follow: host:port of their gRPC ports, comma separated");
-  agent_command->add_option("--service", agent_services,
-                            "services to follow: name or group@@name, comma separated");
-  agent_config.namespace_id.clear();  // unset: agent.namespace, then "public"
-  agent_command->add_option("--namespace", agent_config.namespace_id,
-                            "the namespace of those services (default public)");
-  int64_t agent_status_port = -2;  // unset: agent.http_port
-  agent_command
-      ->add_option("--status-port", agent_status_port,
-                   "port of the agent's readiness, metrics and status page on 127.0.0.1 (default "
-                   "8849; 0 picks a free port; -1 turns it off)")
-      ->check(CLI::Range(-1, 65535));
+  dnsd::agent::AgentFlags agent_flags;
+  dnsd::agent::AddAgentOptions(*agent_command, agent_flags);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -178,19 +179,7 @@ int main(int argc, char** argv) {
     return Fail(std::string("server.log_level: ") + std::string(s.message()));
   }
   signal(SIGPIPE, SIG_IGN);
-  if (agent_command->parsed()) {
-    if (agent_servers.empty()) agent_config.servers = config.agent_servers;
-    if (agent_services.empty()) agent_config.services = config.agent_services;
-    if (agent_config.namespace_id.empty()) agent_config.namespace_id = config.agent_namespace;
-    if (agent_status_port >= -1) config.agent_http_port = agent_status_port;
-    for (const auto& server : absl::StrSplit(agent_servers, ',', absl::SkipWhitespace())) {
-      agent_config.servers.emplace_back(server);
-    }
-    for (const auto& service : absl::StrSplit(agent_services, ',', absl::SkipWhitespace())) {
-      agent_config.services.emplace_back(service);
-    }
-    return dnsd::agent::RunAgent(config, agent_config);
-  }
+  if (agent_command->parsed()) return ExecAgent(argv);
   // Descriptors: the soft limit goes up to the hard one; connection caps stay below it with
   // room for the log, the stores, zone files and the forwarder's sockets.
   const int64_t fd_limit = dnsd::common::RaiseFileLimit();

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <sys/random.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "common/hash_mix.h"
@@ -41,8 +42,10 @@ absl::StatusOr<std::unique_ptr<ResponseRateLimiter>> ResponseRateLimiter::Create
   }
   size_t size = 1;
   while (size < options.buckets) size <<= 1;
-  limiter->buckets_ = std::make_unique<std::atomic<uint64_t>[]>(size);
-  for (size_t i = 0; i < size; ++i) limiter->buckets_[i].store(0, std::memory_order_relaxed);
+  // calloc: a table this size comes from fresh zero pages, which cost no memory until a
+  // client outside the exempt networks writes to them (a loopback-only server never does).
+  limiter->buckets_.reset(static_cast<uint64_t*>(std::calloc(size, sizeof(uint64_t))));
+  if (!limiter->buckets_) return absl::ResourceExhaustedError("no memory for the rate limiter");
   limiter->mask_ = size - 1;
   if (getrandom(limiter->key_, sizeof(limiter->key_), 0) != sizeof(limiter->key_)) {
     return absl::InternalError("getrandom failed for the rate limiter's key");
@@ -76,7 +79,7 @@ ResponseRateLimiter::Verdict ResponseRateLimiter::Check(const sockaddr_storage& 
   for (const auto& net : exempt_) {
     if (InNetwork(net, client)) return Verdict::kAnswer;
   }
-  std::atomic<uint64_t>& bucket = buckets_[BucketOf(client)];
+  std::atomic_ref<uint64_t> bucket(buckets_[BucketOf(client)]);
   uint64_t seen = bucket.load(std::memory_order_relaxed);
   for (;;) {
     const auto second = static_cast<uint32_t>(seen >> 32);

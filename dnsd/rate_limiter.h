@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,7 +56,11 @@ class ResponseRateLimiter {
 
   const RrlOptions options_;
   std::vector<Network> exempt_;
-  std::unique_ptr<std::atomic<uint64_t>[]> buckets_;
+  struct Free {
+    void operator()(uint64_t* p) const { std::free(p); }
+  };
+  // Each bucket is used through std::atomic_ref: (second << 32) | answers in that second.
+  std::unique_ptr<uint64_t[], Free> buckets_;
   uint64_t mask_ = 0;
   uint64_t key_[2] = {0, 0};
   std::atomic<uint64_t> limited_{0};  // for the slip ratio

@@ -37,7 +37,8 @@ class PackagingTest(unittest.TestCase):
         shutil.rmtree(cls.dir, ignore_errors=True)
 
     def test_contents_and_control(self):
-        for path in ("usr/bin/dnsd", "usr/bin/dnsctl", "usr/lib/systemd/system/dnsd.service",
+        for path in ("usr/bin/dnsd", "usr/bin/dnsd-agent", "usr/bin/dnsctl",
+                     "usr/lib/systemd/system/dnsd.service",
                      "etc/dnsd/dnsd.toml", "usr/share/bash-completion/completions/dnsctl",
                      "usr/share/doc/dnsd/README.md", "usr/share/doc/dnsd/dnsd.example.toml"):
             self.assertTrue(os.path.exists(os.path.join(self.root, path)), path)
@@ -52,6 +53,10 @@ class PackagingTest(unittest.TestCase):
             self.assertEqual(f.read().split(), ["/etc/dnsd/dnsd.toml"])
         with open(os.path.join(control, "postinst")) as f:
             self.assertIn("adduser --system", f.read())
+        # `dnsd agent` becomes the dnsd-agent next to it, which links no gRPC library.
+        agent = os.path.join(self.root, "usr/bin/dnsd-agent")
+        self.assertIn("--server", subprocess.run([agent, "--help"], capture_output=True, text=True).stdout)
+        self.assertNotIn("libgrpc", subprocess.run(["ldd", agent], capture_output=True, text=True).stdout)
         completion = os.path.join(self.root, "usr/share/bash-completion/completions/dnsctl")
         self.assertEqual(subprocess.run(["bash", "-n", completion]).returncode, 0)
 
