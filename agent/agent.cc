@@ -116,15 +116,10 @@ int RunAgent(const DaemonConfig& config, const AgentConfig& agent) {
   ServiceFollower::Hooks hooks;
   hooks.subscribe = [&](const registry::ServiceKey& key) { client->Subscribe(key); };
   hooks.unsubscribe = [&](const registry::ServiceKey& key) { client->Unsubscribe(key); };
-  hooks.publish = [&](const registry::ServiceKey& key,
-                      const std::vector<registry::Instance>& hosts) {
+  hooks.publish = [&](const registry::ServiceKey& key, const HostList& hosts) {
     std::vector<registry::Registry::Publication> publications;
     publications.reserve(hosts.size());
-    for (const auto& host : hosts) {
-      auto instance = std::make_shared<registry::Instance>(host);
-      instance->ephemeral = true;  // a copy here, whatever it is on the server
-      publications.push_back({key, std::move(instance), false});
-    }
+    for (const auto& host : hosts) publications.push_back({key, host, false});
     registry.ReplaceClient(ClientIdOf(key), std::move(publications), clock.NowMs());
   };
   hooks.data_arrived = [&] { waiter.Wake(); };

@@ -70,6 +70,17 @@ void ServiceFollower::Update(Followed& f, int64_t now) {
   f.freshness->state.store(state, std::memory_order_relaxed);
 }
 
+HostList ToHostList(const std::vector<registry::Instance>& instances) {
+  HostList hosts;
+  hosts.reserve(instances.size());
+  for (const auto& instance : instances) {
+    auto copy = std::make_shared<registry::Instance>(instance);
+    copy->ephemeral = true;
+    hosts.push_back(std::move(copy));
+  }
+  return hosts;
+}
+
 void ServiceFollower::OnList(const ServiceUpdate& update) {
   bool first = false;
   {
@@ -95,7 +106,7 @@ void ServiceFollower::OnList(const ServiceUpdate& update) {
     first = !f.has_data;
     f.empty_since_ms = 0;
     f.has_data = true;
-    f.hosts = update.hosts;
+    f.hosts = ToHostList(update.hosts);
     f.revision = update.last_ref_time_ms;
     Update(f, now);
     hooks_.publish(update.key, f.hosts);

@@ -51,10 +51,17 @@ struct FollowerOptions {
   size_t max_services = 10'000;  // beyond this, new names are not followed (SERVFAIL)
 };
 
+// A service's instances, shared by the follower, the agent's registry and the snapshot's
+// writer: one copy of each, replaced whole by the next list (never changed in place).
+using HostList = std::vector<std::shared_ptr<const registry::Instance>>;
+// The list as the agent's registry holds it: every instance marked ephemeral (a remote
+// client's copy there, whatever it is on the server).
+HostList ToHostList(const std::vector<registry::Instance>& instances);
+
 // A service as saved in the snapshot and restored from it.
 struct SavedService {
   registry::ServiceKey key;
-  std::vector<registry::Instance> hosts;
+  HostList hosts;
   int64_t revision = 0;      // the server's stamp of the list (lastRefTime)
   int64_t confirmed_ms = 0;  // when it was last known current
 };
@@ -76,8 +83,7 @@ class ServiceFollower final : public dns::RegistryFollower {
     std::function<void(const registry::ServiceKey&)> subscribe;
     std::function<void(const registry::ServiceKey&)> unsubscribe;
     // Replaces the service's published instances (an empty list removes it).
-    std::function<void(const registry::ServiceKey&, const std::vector<registry::Instance>&)>
-        publish;
+    std::function<void(const registry::ServiceKey&, const HostList&)> publish;
     std::function<void()> data_arrived;  // a service got its first list: wake parked queries
     // Asks whether a service still exists (answered through OnExistence); optional.
     std::function<void(const registry::ServiceKey&)> check_exists;
@@ -131,7 +137,7 @@ class ServiceFollower final : public dns::RegistryFollower {
     std::shared_ptr<dns::ServiceFreshness> freshness = std::make_shared<dns::ServiceFreshness>();
     bool pinned = false;
     bool has_data = false;  // a list arrived, or the snapshot had one
-    std::vector<registry::Instance> hosts;
+    HostList hosts;
     int64_t revision = 0;
     int64_t confirmed_ms = 0;
     int64_t generation = -1;  // the connection whose list it holds

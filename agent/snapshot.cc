@@ -71,7 +71,7 @@ std::string EncodeBody(const Snapshot& snapshot) {
     w.Key("name").String(saved.key.name);
     w.Key("groupName").String(saved.key.group);
     w.Key("hosts").BeginArray();
-    for (const auto& host : saved.hosts) WriteHost(w, host);
+    for (const auto& host : saved.hosts) WriteHost(w, *host);
     w.EndArray();
     w.EndObject();
     w.EndObject();
@@ -138,7 +138,7 @@ absl::StatusOr<Snapshot> DecodeSnapshot(const std::string& bytes) {
     auto info = ServiceInfoFromJson(s["serviceInfo"], snapshot.namespace_id);
     if (!info.ok()) return bad(common::ToStd(info.status().message()));
     snapshot.services.push_back(
-        {info->key, std::move(info->hosts), s["revision"].asInt64(), s["confirmed_ms"].asInt64()});
+        {info->key, ToHostList(info->hosts), s["revision"].asInt64(), s["confirmed_ms"].asInt64()});
   }
   return snapshot;
 }

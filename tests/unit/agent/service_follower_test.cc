@@ -43,8 +43,7 @@ class FollowerTest : public ::testing::Test {
     ServiceFollower::Hooks hooks;
     hooks.subscribe = [this](const registry::ServiceKey& key) { subscribed.push_back(key); };
     hooks.unsubscribe = [this](const registry::ServiceKey& key) { unsubscribed.push_back(key); };
-    hooks.publish = [this](const registry::ServiceKey& key,
-                           const std::vector<registry::Instance>& hosts) {
+    hooks.publish = [this](const registry::ServiceKey& key, const HostList& hosts) {
       published[key] = hosts.size();
       ++publishes;
     };
@@ -290,9 +289,9 @@ TEST_F(FollowerTest, SnapshotServicesAreStaleAndMakeTheAgentReady) {
   options.pinned = {Key("p")};
   Make(options);
   EXPECT_FALSE(follower->Ready());
-  follower->Restore({{Key("s"), {Host("10.0.0.9")}, 7, clock.NowMs() - 1'000},
-                     {Key("old"), {Host("10.0.0.8")}, 7, clock.NowMs() - 7'200'000},
-                     {{"dev", "DEFAULT_GROUP", "other"}, {Host("10.0.0.7")}, 7, 0}});
+  follower->Restore({{Key("s"), ToHostList({Host("10.0.0.9")}), 7, clock.NowMs() - 1'000},
+                     {Key("old"), ToHostList({Host("10.0.0.8")}), 7, clock.NowMs() - 7'200'000},
+                     {{"dev", "DEFAULT_GROUP", "other"}, ToHostList({Host("10.0.0.7")}), 7, 0}});
   EXPECT_TRUE(follower->Ready());
   EXPECT_EQ(published[Key("s")], 1u);
   EXPECT_EQ(published.count({"dev", "DEFAULT_GROUP", "other"}), 0u) << "another namespace";

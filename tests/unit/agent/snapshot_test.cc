@@ -28,7 +28,7 @@ Snapshot Sample() {
   registry::Instance b;
   b.address = {"fd00::2", 9090, "DEFAULT"};
   b.enabled = false;
-  snapshot.services.push_back({{"dev", "g1", "orders"}, {a, b}, 42, 1'789'999'999'000});
+  snapshot.services.push_back({{"dev", "g1", "orders"}, ToHostList({a, b}), 42, 1'789'999'999'000});
   snapshot.services.push_back({{"dev", "DEFAULT_GROUP", "empty"}, {}, 7, 1'789'999'000'000});
   return snapshot;
 }
@@ -54,13 +54,13 @@ TEST(AgentSnapshotTest, RoundTripKeepsEveryField) {
   EXPECT_EQ(orders.revision, 42);
   EXPECT_EQ(orders.confirmed_ms, 1'789'999'999'000);
   ASSERT_EQ(orders.hosts.size(), 2u);
-  EXPECT_EQ(orders.hosts[0].address, (registry::InstanceAddress{"10.0.0.1", 8080, "east"}));
-  EXPECT_EQ(orders.hosts[0].weight, 2.5);
-  EXPECT_FALSE(orders.hosts[0].healthy);
-  EXPECT_EQ(orders.hosts[0].instance_id, "i-1");
-  EXPECT_EQ(orders.hosts[0].metadata, in.services[0].hosts[0].metadata);
-  EXPECT_FALSE(orders.hosts[1].enabled);
-  EXPECT_EQ(orders.hosts[1].ip(), "fd00::2");
+  EXPECT_EQ(orders.hosts[0]->address, (registry::InstanceAddress{"10.0.0.1", 8080, "east"}));
+  EXPECT_EQ(orders.hosts[0]->weight, 2.5);
+  EXPECT_FALSE(orders.hosts[0]->healthy);
+  EXPECT_EQ(orders.hosts[0]->instance_id, "i-1");
+  EXPECT_EQ(orders.hosts[0]->metadata, in.services[0].hosts[0]->metadata);
+  EXPECT_FALSE(orders.hosts[1]->enabled);
+  EXPECT_EQ(orders.hosts[1]->ip(), "fd00::2");
   EXPECT_TRUE(out->services[1].hosts.empty());
 }
 
