@@ -298,10 +298,8 @@ absl::Status ConfigStore::Load() {
     } else if (key.starts_with("C")) {
       auto item = DecodeItem(value);
       if (!item.ok()) return item.status();
-      ConfigKey config_key = item->key;
-      auto shared = std::make_shared<const ConfigItem>(*std::move(item));
-      by_key_[config_key] = shared;
-      items_[std::move(config_key)] = std::move(shared);
+      const ConfigKey config_key = item->key;
+      SetItemLocked(config_key, std::make_shared<const ConfigItem>(*std::move(item)));
     } else if (key.starts_with("N")) {
       auto ns = DecodeNamespace(value);
       if (!ns.ok()) return ns.status();
@@ -349,8 +347,7 @@ absl::Status ConfigStore::CheckLocked(const ConfigCommand& c) const {
         return absl::NotFoundError(common::StrCat("namespace ", id, " does not exist"));
       }
       const std::string tenant = TenantOfNamespaceId(id);
-      auto it = items_.lower_bound(ConfigKey{tenant, "", ""});
-      if (it != items_.end() && it->first.tenant == tenant) {
+      if (const auto [first, end] = RangeLocked(tenant, std::nullopt); first != end) {
         return absl::FailedPreconditionError(
             common::StrCat("namespace ", id, " still has configs, delete them first"));
       }
@@ -510,11 +507,9 @@ absl::Status ConfigStore::Apply(uint64_t index, const ConfigCommand& c) {
     applied_index_ = index;
     if (new_namespaces) namespaces_ = std::move(new_namespaces);
     if (change && change->md5.empty()) {
-      items_.erase(c.key);
-      by_key_.erase(c.key);
+      SetItemLocked(c.key, nullptr);
     } else if (new_item) {
-      by_key_[c.key] = new_item;
-      items_[c.key] = std::move(new_item);
+      SetItemLocked(c.key, std::move(new_item));
     }
   }
   if (change) {
@@ -535,13 +530,58 @@ std::string ConfigStore::Md5Of(const ConfigKey& key) const {
   return it == by_key_.end() ? std::string() : it->second->md5;
 }
 
+std::pair<size_t, size_t> ConfigStore::RangeLocked(std::string_view tenant,
+                                                   std::optional<std::string_view> group) const {
+  // Whether `item` sorts before the range's end (inclusive) or its start.
+  auto before = [&](bool inclusive) {
+    return [&, inclusive](const std::shared_ptr<const ConfigItem>& item) {
+      const int by_tenant = std::string_view(item->key.tenant).compare(tenant);
+      if (by_tenant != 0 || !group) return inclusive ? by_tenant <= 0 : by_tenant < 0;
+      const int by_group = std::string_view(item->key.group).compare(*group);
+      return inclusive ? by_group <= 0 : by_group < 0;
+    };
+  };
+  return {items_.CountPrefix(before(false)), items_.CountPrefix(before(true))};
+}
+
+void ConfigStore::SetItemLocked(const ConfigKey& key, std::shared_ptr<const ConfigItem> item) {
+  items_.Erase(key);
+  if (!item) {
+    by_key_.erase(key);
+    return;
+  }
+  by_key_[key] = item;
+  items_.Insert(std::move(item));
+}
+
 Page<std::shared_ptr<const ConfigItem>> ConfigStore::Search(const SearchQuery& q) const {
+  const int page_no = std::max(q.page_no, 1);
+  const int page_size = std::max(q.page_size, 1);
+  // Listings (no filter, or an exact group) are read by rank: O(log n + page). Searches that
+  // match data ids or groups by pattern, or filter on app, tags or types, scan the tenant.
+  const bool by_rank = q.data_id.empty() && q.app_name.empty() && q.tags.empty() &&
+                       (!q.blur || (q.group.empty() && q.types.empty()));
+  if (by_rank) {
+    Page<std::shared_ptr<const ConfigItem>> page;
+    absl::ReaderMutexLock lock(&mu_);
+    const auto [first, end] = RangeLocked(
+        q.tenant, q.group.empty() ? std::nullopt : std::optional<std::string_view>(q.group));
+    page.total_count = static_cast<int64_t>(end - first);
+    page.page_no = page_no;
+    page.pages_available = static_cast<int>((end - first + page_size - 1) / page_size);
+    const size_t offset = static_cast<size_t>(page_no - 1) * static_cast<size_t>(page_size);
+    if (offset < end - first) {
+      page.items = items_.Slice(first + offset,
+                                std::min(static_cast<size_t>(page_size), end - first - offset));
+    }
+    return page;
+  }
   std::vector<std::shared_ptr<const ConfigItem>> matches;
   {
     absl::ReaderMutexLock lock(&mu_);
-    for (auto it = items_.lower_bound(ConfigKey{q.tenant, "", ""});
-         it != items_.end() && it->first.tenant == q.tenant; ++it) {
-      const ConfigItem& item = *it->second;
+    const auto [first, end] = RangeLocked(q.tenant, std::nullopt);
+    for (const auto& shared : items_.Slice(first, end - first)) {
+      const ConfigItem& item = *shared;
       if (!FieldMatches(q.data_id, item.key.data_id, q.blur)) continue;
       if (!FieldMatches(q.group, item.key.group, q.blur)) continue;
       if (!q.app_name.empty() && q.app_name != item.app_name) continue;
@@ -550,7 +590,7 @@ Page<std::shared_ptr<const ConfigItem>> ConfigStore::Search(const SearchQuery& q
           std::find(q.types.begin(), q.types.end(), item.type) == q.types.end()) {
         continue;
       }
-      matches.push_back(it->second);
+      matches.push_back(shared);
     }
   }
   Page<std::shared_ptr<const ConfigItem>> page;
@@ -560,30 +600,22 @@ Page<std::shared_ptr<const ConfigItem>> ConfigStore::Search(const SearchQuery& q
 
 std::vector<std::shared_ptr<const ConfigItem>> ConfigStore::ListTenant(
     std::string_view tenant) const {
-  std::vector<std::shared_ptr<const ConfigItem>> out;
   absl::ReaderMutexLock lock(&mu_);
-  for (auto it = items_.lower_bound(ConfigKey{std::string(tenant), "", ""});
-       it != items_.end() && it->first.tenant == tenant; ++it) {
-    out.push_back(it->second);
-  }
-  return out;
+  const auto [first, end] = RangeLocked(tenant, std::nullopt);
+  return items_.Slice(first, end - first);
 }
 
 int64_t ConfigStore::ConfigCount(std::string_view tenant) const {
-  int64_t n = 0;
   absl::ReaderMutexLock lock(&mu_);
-  for (auto it = items_.lower_bound(ConfigKey{std::string(tenant), "", ""});
-       it != items_.end() && it->first.tenant == tenant; ++it) {
-    ++n;
-  }
-  return n;
+  const auto [first, end] = RangeLocked(tenant, std::nullopt);
+  return static_cast<int64_t>(end - first);
 }
 
 std::vector<ConfigKey> ConfigStore::KeysWithIds(const std::vector<int64_t>& ids) const {
   std::vector<ConfigKey> out;
   absl::ReaderMutexLock lock(&mu_);
-  for (const auto& [key, item] : items_) {
-    if (std::find(ids.begin(), ids.end(), item->id) != ids.end()) out.push_back(key);
+  for (const auto& item : items_.Slice(0, items_.size())) {
+    if (std::find(ids.begin(), ids.end(), item->id) != ids.end()) out.push_back(item->key);
   }
   return out;
 }
@@ -829,7 +861,7 @@ absl::Status ConfigStore::Restore(std::string_view snapshot) {
   std::map<ConfigKey, std::string> old_md5;
   {
     absl::ReaderMutexLock lock(&mu_);
-    for (const auto& [key, item] : items_) old_md5[key] = item->md5;
+    for (const auto& item : items_.Slice(0, items_.size())) old_md5[item->key] = item->md5;
   }
   // One synced batch: the old records go, the snapshot's come, atomically.
   leveldb::WriteBatch batch;
@@ -847,7 +879,7 @@ absl::Status ConfigStore::Restore(std::string_view snapshot) {
   }
   {
     absl::MutexLock lock(&mu_);
-    items_.clear();
+    items_.Clear();
     by_key_.clear();
     applied_index_ = 0;
   }
@@ -856,7 +888,8 @@ absl::Status ConfigStore::Restore(std::string_view snapshot) {
   std::vector<ConfigChange> changes;
   {
     absl::ReaderMutexLock lock(&mu_);
-    for (const auto& [key, item] : items_) {
+    for (const auto& item : items_.Slice(0, items_.size())) {
+      const ConfigKey& key = item->key;
       auto old = old_md5.find(key);
       if (old == old_md5.end() || old->second != item->md5) changes.push_back({key, item->md5});
       if (old != old_md5.end()) old_md5.erase(old);
