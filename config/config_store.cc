@@ -579,8 +579,17 @@ Page<std::shared_ptr<const ConfigItem>> ConfigStore::Search(const SearchQuery& q
   std::vector<std::shared_ptr<const ConfigItem>> matches;
   {
     absl::ReaderMutexLock lock(&mu_);
-    const auto [first, end] = RangeLocked(q.tenant, std::nullopt);
-    for (const auto& shared : items_.Slice(first, end - first)) {
+    // An exact data id and group name one config: a point read, then the other filters.
+    std::vector<std::shared_ptr<const ConfigItem>> candidates;
+    if (!q.blur && !q.data_id.empty() && !q.group.empty()) {
+      if (auto it = by_key_.find(ConfigKey{q.tenant, q.group, q.data_id}); it != by_key_.end()) {
+        candidates.push_back(it->second);
+      }
+    } else {
+      const auto [first, end] = RangeLocked(q.tenant, std::nullopt);
+      candidates = items_.Slice(first, end - first);
+    }
+    for (const auto& shared : candidates) {
       const ConfigItem& item = *shared;
       if (!FieldMatches(q.data_id, item.key.data_id, q.blur)) continue;
       if (!FieldMatches(q.group, item.key.group, q.blur)) continue;

@@ -403,6 +403,18 @@ TEST_F(ConfigStoreTest, RankedListingsPageLikeASortedModel) {
   size_t want = 0;
   for (const auto& [k, id] : model) want += std::get<0>(k).empty() && id.rfind("id-12", 0) == 0;
   EXPECT_EQ(store_->Search(q).total_count, static_cast<int64_t>(want));
+  // An exact data id and group: one config (or none), its other filters still applied.
+  SearchQuery exact;
+  exact.data_id = "id-2";
+  exact.group = "G1";
+  auto one = store_->Search(exact);
+  ASSERT_EQ(one.total_count, 1);
+  EXPECT_EQ(one.items[0]->key.data_id, "id-2");
+  exact.app_name = "nobody";
+  EXPECT_EQ(store_->Search(exact).total_count, 0);
+  exact.app_name.clear();
+  exact.group = "G9";
+  EXPECT_EQ(store_->Search(exact).total_count, 0);
 }
 
 // A follower that fell behind a compacted log takes the leader's store whole: configs,
