@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/strings.h"
+
 namespace dnsd::api {
 namespace {
 
@@ -71,13 +73,6 @@ bool ParseDecimal(std::string_view s, uint64_t& out) {
     out = out * 10 + static_cast<uint64_t>(c - '0');
   }
   return true;
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 }  // namespace
@@ -319,7 +314,7 @@ Http1Parser::State Http1Parser::Feed(std::string_view data, size_t& consumed) {
         }
         uint64_t size = 0;
         for (char c : line) {
-          const int d = HexDigit(c);
+          const int d = common::HexDigitValue(c);
           if (d < 0) {
             consumed = pos;
             return Fail(400, "malformed chunk size");

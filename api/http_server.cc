@@ -69,13 +69,6 @@ struct HttpConnection {
 
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 const char* ReasonPhrase(int status) {
   switch (status) {
     case 100:
@@ -360,9 +353,10 @@ std::string UrlDecode(std::string_view in) {
     const char c = in[i];
     if (c == '+') {
       out.push_back(' ');
-    } else if (c == '%' && i + 2 < in.size() && HexValue(in[i + 1]) >= 0 &&
-               HexValue(in[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(HexValue(in[i + 1]) * 16 + HexValue(in[i + 2])));
+    } else if (c == '%' && i + 2 < in.size() && common::HexDigitValue(in[i + 1]) >= 0 &&
+               common::HexDigitValue(in[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(common::HexDigitValue(in[i + 1]) * 16 +
+                                      common::HexDigitValue(in[i + 2])));
       i += 2;
     } else {
       out.push_back(c);

@@ -61,6 +61,13 @@ std::vector<std::string_view> Split(std::string_view s, char sep, bool skip_empt
 std::string ToLower(std::string_view s);
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 bool ParseInt64(std::string_view s, int64_t& out);
+// The value of a hexadecimal digit, or -1.
+constexpr int HexDigitValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
 bool ParseDouble(std::string_view s, double& out);
 bool IsAlnum(char c);
 // Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).

@@ -1,5 +1,7 @@
 #include "net/http2.h"
 
+#include "common/strings.h"
+
 namespace dnsd::net::h2 {
 
 std::string PercentEncode(std::string_view s) {
@@ -18,22 +20,13 @@ std::string PercentEncode(std::string_view s) {
   return out;
 }
 
-namespace {
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-}  // namespace
-
 std::string PercentDecode(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '%' && i + 2 < s.size()) {
-      const int high = HexValue(s[i + 1]);
-      const int low = HexValue(s[i + 2]);
+      const int high = common::HexDigitValue(s[i + 1]);
+      const int low = common::HexDigitValue(s[i + 2]);
       if (high >= 0 && low >= 0) {
         out.push_back(static_cast<char>(high * 16 + low));
         i += 2;
