@@ -161,8 +161,23 @@ class ClusterDistroTest(unittest.TestCase):
             def served():
                 seen["dns"], seen["list"] = self.dns_a(node, service), listed(node, service)
                 return seen["dns"] == sorted(ips) and seen["list"] == sorted(ips)
-            self.assertTrue(wait_until(served, timeout=timeout, interval=0.02),
-                            f"{node} serves {seen} for {service}, expected {sorted(ips)}")
+            if not wait_until(served, timeout=timeout, interval=0.02):
+                self.fail(f"{node} serves {seen} for {service}, expected {sorted(ips)}; "
+                          f"how the nodes see each other: {self.cluster_views()}")
+
+    def cluster_views(self):
+        """Each live node's view of the members and its Distro backlog, for failure messages
+        (a convergence that did not happen is a cluster state worth reading)."""
+        views = {}
+        for ip in self.cluster.alive():
+            status, body = call(ip, "GET", "/nacos/v1/core/cluster/nodes", timeout=5)
+            try:
+                members = json.loads(body)["data"] if status == 200 else body
+                views[ip] = [(m.get("address"), m.get("state"), m.get("extendInfo", {}).get("distroPending"))
+                             for m in members]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                views[ip] = (status, body[:200])
+        return views
 
     def assert_identical(self, expected=None, timeout=10):
         """Every live node holds the same registry (and, if given, exactly `expected`)."""
