@@ -218,7 +218,11 @@ class GrpcClient::Impl {
     uint32_t unacked = 0;  // bytes received and not yet given back by WINDOW_UPDATE
   };
 
-  explicit Impl(GrpcClientOptions options) : options_(std::move(options)) {}
+  explicit Impl(GrpcClientOptions options)
+      : options_(std::move(options)),
+        authority_(options_.host.find(':') == std::string::npos
+                       ? common::StrCat(options_.host, ":", options_.port)
+                       : common::StrCat("[", options_.host, "]:", options_.port)) {}
   ~Impl() {
     if (wake_fd_ >= 0) close(wake_fd_);
   }
@@ -288,17 +292,17 @@ class GrpcClient::Impl {
     HpackAppendIndexed(block, 3);                                    // :method POST
     HpackAppendIndexed(block, options_.tls_ca_pem.empty() ? 6 : 7);  // :scheme
     HpackAppendLiteral(block, 4, "", path);                          // :path
-    HpackAppendLiteral(block, 1, "", common::StrCat(options_.host, ":", options_.port));
-    HpackAppendLiteral(block, 31, "", "application/grpc");  // content-type
+    HpackAppendLiteral(block, 1, "", authority_);                    // :authority
+    HpackAppendLiteral(block, 31, "", "application/grpc");           // content-type
     HpackAppendLiteral(block, 0, "te", "trailers");
     HpackAppendLiteral(block, 58, "", options_.user_agent);  // user-agent
     if (timeout_ms > 0)
       HpackAppendLiteral(block, 0, "grpc-timeout", common::StrCat(timeout_ms, "m"));
     for (const auto& [name, value] : metadata) HpackAppendLiteral(block, 0, name, value);
+    std::unique_lock lock(mu_);
     if (block.size() > peer_max_frame_) {
       return absl::InvalidArgumentError("request headers larger than one frame");
     }
-    std::unique_lock lock(mu_);
     if (broken_) return absl::UnavailableError(why_);
     if (goaway_) return absl::UnavailableError("the server is going away");
     const uint32_t id = next_stream_id_;
@@ -847,6 +851,7 @@ class GrpcClient::Impl {
   }
 
   const GrpcClientOptions options_;
+  const std::string authority_;  // host:port, [v6]:port
   Wire wire_;
   int wake_fd_ = -1;
   std::thread thread_;
