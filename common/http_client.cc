@@ -1,13 +1,8 @@
 #include "common/http_client.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +11,7 @@
 #include <memory>
 #include <optional>
 
+#include "common/client_socket.h"
 #include "common/strings.h"
 
 namespace dnsd::common {
@@ -32,36 +28,14 @@ struct Fd {
 
 // Resolves and connects within the deadline; the socket is blocking with I/O timeouts after.
 absl::Status Connect(const std::string& host, int port, int timeout_ms, Fd& out) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0 || !found) {
-    return absl::UnavailableError(StrCat("cannot resolve ", host));
-  }
-  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, &freeaddrinfo);
-  std::string why = "connection refused";
-  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
-    Fd fd;
-    fd.fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd.fd < 0) continue;
-    if (connect(fd.fd, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) continue;
-    pollfd p{fd.fd, POLLOUT, 0};
-    if (poll(&p, 1, timeout_ms) != 1) {
-      why = "connect timed out";
-      continue;
-    }
-    int error = 0;
-    socklen_t size = sizeof error;
-    getsockopt(fd.fd, SOL_SOCKET, SO_ERROR, &error, &size);
-    if (error != 0) continue;
-    fcntl(fd.fd, F_SETFL, fcntl(fd.fd, F_GETFL) & ~O_NONBLOCK);
-    timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    setsockopt(fd.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    std::swap(out.fd, fd.fd);
-    return absl::OkStatus();
-  }
-  return absl::UnavailableError(why);
+  auto fd = ConnectTcp(host, port, timeout_ms);
+  if (!fd.ok()) return fd.status();
+  out.fd = *fd;
+  fcntl(out.fd, F_SETFL, fcntl(out.fd, F_GETFL) & ~O_NONBLOCK);
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  setsockopt(out.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(out.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  return absl::OkStatus();
 }
 
 class Channel {
@@ -88,61 +62,30 @@ class PlainChannel : public Channel {
 
 class TlsChannel : public Channel {
  public:
-  ~TlsChannel() override {
-    if (ssl_) SSL_free(ssl_);
-    if (ctx_) SSL_CTX_free(ctx_);
-  }
   absl::Status Open(int fd, const std::string& ca_pem, const std::string& host) {
-    ctx_ = SSL_CTX_new(TLS_client_method());
-    if (ctx_ == nullptr) return absl::InternalError("SSL_CTX_new failed");
-    SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
-    // The answer ends when the server closes (Connection: close), with or without a TLS
-    // close_notify; everything read until then is the answer.
-    SSL_CTX_set_options(ctx_, SSL_OP_IGNORE_UNEXPECTED_EOF);
-    std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-        BIO_new_mem_buf(ca_pem.data(), static_cast<int>(ca_pem.size())), &BIO_free);
-    X509_STORE* store = SSL_CTX_get_cert_store(ctx_);
-    int loaded = 0;
-    while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-      loaded += X509_STORE_add_cert(store, cert);
-      X509_free(cert);
-    }
-    ERR_clear_error();
-    if (loaded == 0) return absl::InvalidArgumentError("no certificate in the CA file");
-    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
-    ssl_ = SSL_new(ctx_);
-    SSL_set_fd(ssl_, fd);
-    // The certificate must name what was dialled: an IP SAN for an address, else the name.
-    in6_addr scratch;
-    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
-    if (inet_pton(AF_INET, host.c_str(), &scratch) == 1 ||
-        inet_pton(AF_INET6, host.c_str(), &scratch) == 1) {
-      X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
-    } else {
-      SSL_set_tlsext_host_name(ssl_, host.c_str());
-      X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
-    }
-    if (SSL_connect(ssl_) != 1) {
+    auto session = TlsClientSession::Create(fd, ca_pem, host);
+    if (!session.ok()) return session.status();
+    session_ = std::move(*session);
+    if (SSL_connect(session_->ssl()) != 1) {
       ERR_clear_error();
       return absl::UnavailableError("TLS handshake failed (is the CA right?)");
     }
     return absl::OkStatus();
   }
   bool Write(std::string_view bytes) override {
-    return SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) ==
+    return SSL_write(session_->ssl(), bytes.data(), static_cast<int>(bytes.size())) ==
            static_cast<int>(bytes.size());
   }
   int Read(char* buffer, int size) override {
-    const int n = SSL_read(ssl_, buffer, size);
+    const int n = SSL_read(session_->ssl(), buffer, size);
     if (n > 0) return n;
-    const int error = SSL_get_error(ssl_, n);
+    const int error = SSL_get_error(session_->ssl(), n);
     ERR_clear_error();
     return error == SSL_ERROR_ZERO_RETURN ? 0 : -1;
   }
 
  private:
-  SSL_CTX* ctx_ = nullptr;
-  SSL* ssl_ = nullptr;
+  std::unique_ptr<TlsClientSession> session_;
 };
 
 // The body of a chunked answer (RFC 9112 §7.1), or nullopt when it is malformed.

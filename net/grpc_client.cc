@@ -1,13 +1,6 @@
 #include "net/grpc_client.h"
 
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -23,9 +16,10 @@
 #include <mutex>
 #include <thread>
 
-#include "common/socket_address.h"
+#include "common/client_socket.h"
 #include "common/strings.h"
 #include "common/thread_name.h"
+#include "common/tls.h"
 #include "net/hpack.h"
 #include "net/http2.h"
 
@@ -58,63 +52,42 @@ absl::StatusCode CodeForHttpStatus(std::string_view status) {
   return absl::StatusCode::kUnknown;
 }
 
-std::string TakeSslErrors() {
-  std::string out;
-  while (const unsigned long e = ERR_get_error()) {
-    char text[256];
-    ERR_error_string_n(e, text, sizeof(text));
-    if (!out.empty()) out += "; ";
-    out += text;
-  }
-  return out.empty() ? "TLS failure" : out;
-}
-
 // The socket, plain or under TLS. Reads and writes never block: > 0 bytes moved, 0 would
 // block, -1 closed or failed.
 class Wire {
  public:
   ~Wire() {
-    if (ssl_ != nullptr) SSL_free(ssl_);
-    if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+    tls_.reset();
     if (fd_ >= 0) close(fd_);
   }
   int fd() const { return fd_; }
 
   absl::Status Connect(const GrpcClientOptions& o, Clock::time_point deadline) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    const std::string port = std::to_string(o.port);
-    if (const int rc = getaddrinfo(o.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-      return absl::UnavailableError(
-          common::StrCat("cannot resolve ", o.host, ": ", gai_strerror(rc)));
-    }
-    std::string last_error = "no address";
-    for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
-      const int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      if (fd < 0) continue;
-      if (connect(fd, a->ai_addr, a->ai_addrlen) == 0 || errno == EINPROGRESS) {
-        pollfd p{fd, POLLOUT, 0};
-        int err = 0;
-        socklen_t len = sizeof(err);
-        if (poll(&p, 1, RemainingMs(deadline)) == 1 &&
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
-          fd_ = fd;
-          break;
-        }
-        last_error = err != 0 ? std::strerror(err) : "connect timed out";
-      } else {
-        last_error = std::strerror(errno);
-      }
-      close(fd);
-    }
-    freeaddrinfo(found);
-    if (fd_ < 0) return absl::UnavailableError(common::StrCat("connect: ", last_error));
-    const int one = 1;
-    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    auto fd = common::ConnectTcp(o.host, o.port, RemainingMs(deadline));
+    if (!fd.ok()) return fd.status();
+    fd_ = *fd;
     if (o.tls_ca_pem.empty()) return absl::OkStatus();
-    return Handshake(o, deadline);
+    static constexpr char kAlpn[] = {2, 'h', '2'};
+    auto tls = common::TlsClientSession::Create(fd_, o.tls_ca_pem, o.host,
+                                                std::string_view(kAlpn, sizeof(kAlpn)));
+    if (!tls.ok()) return tls.status();
+    tls_ = std::move(*tls);
+    ssl_ = tls_->ssl();
+    // Non-blocking writes of what is queued: a part may go now and the rest later.
+    SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    for (;;) {
+      const int rc = SSL_connect(ssl_);
+      if (rc == 1) return absl::OkStatus();
+      const int error = SSL_get_error(ssl_, rc);
+      if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) {
+        return absl::UnavailableError(
+            common::StrCat("TLS handshake: ", common::TakeOpenSslErrors()));
+      }
+      pollfd p{fd_, static_cast<short>(error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
+      if (poll(&p, 1, RemainingMs(deadline)) != 1) {
+        return absl::UnavailableError("TLS handshake timed out");
+      }
+    }
   }
 
   int Read(char* buffer, size_t size) {
@@ -151,51 +124,9 @@ class Wire {
   }
 
  private:
-  absl::Status Handshake(const GrpcClientOptions& o, Clock::time_point deadline) {
-    ctx_ = SSL_CTX_new(TLS_client_method());
-    if (ctx_ == nullptr) return absl::InternalError("SSL_CTX_new failed");
-    SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
-    SSL_CTX_set_mode(ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-        BIO_new_mem_buf(o.tls_ca_pem.data(), static_cast<int>(o.tls_ca_pem.size())), &BIO_free);
-    int loaded = 0;
-    while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-      loaded += X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx_), cert);
-      X509_free(cert);
-    }
-    ERR_clear_error();  // the read that ends the loop leaves "no start line"
-    if (loaded == 0) return absl::InvalidArgumentError("the TLS CA holds no certificate");
-    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
-    static constexpr unsigned char kAlpn[] = {2, 'h', '2'};
-    SSL_CTX_set_alpn_protos(ctx_, kAlpn, sizeof(kAlpn));
-    ssl_ = SSL_new(ctx_);
-    if (ssl_ == nullptr) return absl::InternalError("SSL_new failed");
-    SSL_set_fd(ssl_, fd_);
-    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
-    if (common::SocketAddress::FromIp(o.host, 0).ok()) {
-      X509_VERIFY_PARAM_set1_ip_asc(param, o.host.c_str());
-    } else {
-      SSL_set_tlsext_host_name(ssl_, o.host.c_str());
-      X509_VERIFY_PARAM_set1_host(param, o.host.c_str(), 0);
-    }
-    for (;;) {
-      const int rc = SSL_connect(ssl_);
-      if (rc == 1) break;
-      const int error = SSL_get_error(ssl_, rc);
-      if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) {
-        return absl::UnavailableError(common::StrCat("TLS handshake: ", TakeSslErrors()));
-      }
-      pollfd p{fd_, static_cast<short>(error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
-      if (poll(&p, 1, RemainingMs(deadline)) != 1) {
-        return absl::UnavailableError("TLS handshake timed out");
-      }
-    }
-    return absl::OkStatus();
-  }
-
   int fd_ = -1;
-  SSL_CTX* ctx_ = nullptr;
-  SSL* ssl_ = nullptr;
+  std::unique_ptr<common::TlsClientSession> tls_;
+  SSL* ssl_ = nullptr;  // tls_'s, or null for plain TCP
 };
 
 }  // namespace
