@@ -21,24 +21,6 @@ constexpr int kNacosOk = 200;
 constexpr std::string_view kUnaryPath = "/Request/request";
 constexpr std::string_view kStreamPath = "/BiRequestStream/requestBiStream";
 
-// "host:port" or "[v6]:port".
-bool SplitHostPort(std::string_view server, std::string& host, int& port) {
-  const size_t colon = server.rfind(':');
-  if (colon == std::string_view::npos) return false;
-  int64_t value = 0;
-  if (!common::ParseInt64(server.substr(colon + 1), value) || value <= 0 || value > 65535) {
-    return false;
-  }
-  std::string_view name = server.substr(0, colon);
-  if (name.size() >= 2 && name.front() == '[' && name.back() == ']') {
-    name = name.substr(1, name.size() - 2);
-  }
-  if (name.empty()) return false;
-  host = std::string(name);
-  port = static_cast<int>(value);
-  return true;
-}
-
 std::optional<Json::Value> ParseJson(std::string_view text) {
   Json::CharReaderBuilder builder;
   builder["collectComments"] = false;
@@ -389,7 +371,10 @@ bool NacosClient::Serve(const std::string& server) {
   };
   if (auto s = LogIn(c); !s.ok()) return fail(common::ToStd(s.message()));
   net::GrpcClientOptions grpc;
-  if (!SplitHostPort(server, grpc.host, grpc.port)) return fail("not host:port");
+  if (!common::SplitHostPort(server, 0, grpc.host, grpc.port).ok() || grpc.port == 0 ||
+      grpc.host.empty()) {
+    return fail("not host:port");
+  }
   grpc.tls_ca_pem = options_.tls_ca_pem;
   grpc.connect_timeout_ms = options_.request_timeout_ms;
   grpc.user_agent = "dnsd-agent";

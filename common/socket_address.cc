@@ -53,6 +53,14 @@ absl::StatusOr<SocketAddress> SocketAddress::FromIp(std::string_view ip, int por
 }
 
 absl::StatusOr<SocketAddress> SocketAddress::FromHostPort(std::string_view text, int default_port) {
+  std::string host;
+  int port = 0;
+  if (auto s = SplitHostPort(text, default_port, host, port); !s.ok()) return s;
+  return FromIp(host, port);
+}
+
+absl::Status SplitHostPort(std::string_view text, int default_port, std::string& host_out,
+                           int& port_out) {
   std::string_view host = text;
   int64_t port = default_port;
   std::string_view port_text;
@@ -74,7 +82,9 @@ absl::StatusOr<SocketAddress> SocketAddress::FromHostPort(std::string_view text,
   if (!port_text.empty() && (!ParseInt64(port_text, port) || port < 1 || port > 65535)) {
     return absl::InvalidArgumentError(StrCat("bad port in '", text, "'"));
   }
-  return FromIp(host, static_cast<int>(port));
+  host_out = std::string(host);
+  port_out = static_cast<int>(port);
+  return absl::OkStatus();
 }
 
 SocketAddress SocketAddress::FromSockaddr(const sockaddr* addr, socklen_t length) {

@@ -30,4 +30,8 @@ struct SocketAddress {
   static SocketAddress FromSockaddr(const sockaddr* addr, socklen_t length);
 };
 
+// Splits "host", "host:port" or "[ipv6]:port" (a bare IPv6 address takes `default_port`)
+// without resolving: the host may be a name.
+absl::Status SplitHostPort(std::string_view text, int default_port, std::string& host, int& port);
+
 }  // namespace dnsd::common

@@ -17,5 +17,20 @@ TEST(SocketAddressTest, ParsesHostPortForms) {
   EXPECT_FALSE(SocketAddress::FromIp("10.0.0.1", 70000).ok());
 }
 
+TEST(SocketAddressTest, SplitsHostPortWithoutResolving) {
+  std::string host;
+  int port = 0;
+  ASSERT_TRUE(SplitHostPort("nacos-1.example:9848", 0, host, port).ok());
+  EXPECT_EQ(host, "nacos-1.example");
+  EXPECT_EQ(port, 9848);
+  ASSERT_TRUE(SplitHostPort("[fd00::2]:9848", 0, host, port).ok());
+  EXPECT_EQ(host, "fd00::2");
+  EXPECT_EQ(port, 9848);
+  ASSERT_TRUE(SplitHostPort("nacos-1.example", 0, host, port).ok());
+  EXPECT_EQ(port, 0) << "no port: the default";
+  EXPECT_FALSE(SplitHostPort("nacos-1.example:99999", 0, host, port).ok());
+  EXPECT_FALSE(SplitHostPort("[fd00::2", 0, host, port).ok());
+}
+
 }  // namespace
 }  // namespace dnsd::common
