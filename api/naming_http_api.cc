@@ -1184,7 +1184,12 @@ std::string NamingHttpApi::MemberJson(const ClusterMemberView& m) const {
       .EndObject();
   if (!m.raft_membership.empty()) w.Key("raftMembership").String(m.raft_membership);
   if (m.distro_pending >= 0) {
-    w.Key("distroPending").Int(m.distro_pending).Key("distroLagMs").Int(m.distro_lag_ms);
+    w.Key("distroPending")
+        .Int(m.distro_pending)
+        .Key("distroLagMs")
+        .Int(m.distro_lag_ms)
+        .Key("distroInRing")
+        .Bool(m.distro_in_ring);
   }
   if (m.self) {
     w.Key("raftRole")

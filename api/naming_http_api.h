@@ -41,6 +41,9 @@ struct ClusterMemberView {
   // how long the oldest has waited; -1 for the node itself (or without Distro).
   int64_t distro_pending = -1;
   int64_t distro_lag_ms = -1;
+  // Whether this member holds a share of the HTTP clients in the answering node's Distro ring
+  // (the ring follows the member states, a moment behind them).
+  bool distro_in_ring = false;
 };
 
 struct NodeIdentity {

@@ -212,7 +212,8 @@ void Distro::Stop() {
 std::optional<Distro::PeerReplication> Distro::ReplicationTowards(const std::string& peer) const {
   std::lock_guard lock(mu_);
   if (peer == self_ || !core_.IsKnownPeer(peer)) return std::nullopt;
-  return PeerReplication{core_.pending(peer), core_.peer_lag_ms(peer, clock_.NowMs())};
+  return PeerReplication{core_.pending(peer), core_.peer_lag_ms(peer, clock_.NowMs()),
+                         core_.up_peers().contains(peer)};
 }
 
 void Distro::SetUpPeers(const std::set<std::string>& up) {

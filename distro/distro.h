@@ -73,6 +73,7 @@ class Distro {
   struct PeerReplication {
     size_t pending = 0;
     int64_t lag_ms = 0;
+    bool in_ring = false;  // the peer owns a share of the HTTP clients in this node's ring
   };
   std::optional<PeerReplication> ReplicationTowards(const std::string& peer) const;
   // The node that writes this client now ("ip:port"); self() when it is this node.

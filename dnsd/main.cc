@@ -429,6 +429,7 @@ int main(int argc, char** argv) {
         } else if (const auto distro = cluster_naming->ReplicationTowards(m.member.address())) {
           view.distro_pending = static_cast<int64_t>(distro->pending);
           view.distro_lag_ms = distro->lag_ms;
+          view.distro_in_ring = distro->in_ring;
         }
         out.push_back(std::move(view));
       }

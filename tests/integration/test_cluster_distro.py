@@ -130,11 +130,11 @@ class ClusterDistroTest(unittest.TestCase):
     def wait_all_up(self, nodes=None):
         nodes = nodes or IPS
 
-        def all_up():
+        def all_up():  # every node sees the others UP, and its Distro ring holds them
             for ip in nodes:
                 status, body = call(ip, "GET", "/nacos/v1/core/cluster/nodes", timeout=5)
-                if status != 200 or any(m["state"] != "UP" for m in json.loads(body)["data"]
-                                        if m["ip"] in nodes):
+                if status != 200 or any(m["state"] != "UP" or not m["extendInfo"].get("distroInRing", m["ip"] == ip)
+                                        for m in json.loads(body)["data"] if m["ip"] in nodes):
                     return False
             return True
         self.assertTrue(wait_until(all_up, timeout=20, interval=0.1))
@@ -173,8 +173,8 @@ class ClusterDistroTest(unittest.TestCase):
             status, body = call(ip, "GET", "/nacos/v1/core/cluster/nodes", timeout=5)
             try:
                 members = json.loads(body)["data"] if status == 200 else body
-                views[ip] = [(m.get("address"), m.get("state"), m.get("extendInfo", {}).get("distroPending"))
-                             for m in members]
+                views[ip] = [(m.get("address"), m.get("state"), m.get("extendInfo", {}).get("distroPending"),
+                              m.get("extendInfo", {}).get("distroInRing")) for m in members]
             except (ValueError, KeyError, TypeError, AttributeError):
                 views[ip] = (status, body[:200])
         return views
@@ -244,7 +244,7 @@ class ClusterDistroTest(unittest.TestCase):
         owners = {ip: owner_of(IPS[0], ip) for ip in clients}
         # Every member names the same owner for every client.
         for node in IPS[1:]:
-            self.assertEqual({ip: owner_of(node, ip) for ip in clients}, owners)
+            self.assertEqual({ip: owner_of(node, ip) for ip in clients}, owners, self.cluster_views())
         self.assertEqual(len(set(owners.values())), 3, f"12 clients should land on all 3 members: {owners}")
         forwarded_before = sum(self.metric(ip, "dnsd_distro_forwarded_requests_total") for ip in IPS)
         for n, ip in enumerate(clients):
