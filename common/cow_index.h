@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 
 namespace dnsd::common {
 
@@ -51,7 +52,31 @@ class CowIndex {
     // table needs no key of its own: a hit reads this line once for both checks.
     const Key key;
   };
-  using Bucket = absl::flat_hash_map<Key, std::shared_ptr<Slot>>;
+  // The map's own hash and equality for Key (transparent for strings: absl::string_view
+  // lookups), applied to the key a slot keeps, so that a bucket holds only slot pointers: the
+  // key is stored once per entry, not once more in the bucket.
+  using KeyHash = typename absl::flat_hash_map<Key, int>::hasher;
+  using KeyEq = typename absl::flat_hash_map<Key, int>::key_equal;
+  static const Key& KeyOf(const std::shared_ptr<Slot>& slot) { return slot->key; }
+  template <typename Lookup>
+  static const Lookup& KeyOf(const Lookup& key) {
+    return key;
+  }
+  struct SlotHash {
+    using is_transparent = void;
+    template <typename K>
+    size_t operator()(const K& k) const {
+      return KeyHash{}(KeyOf(k));
+    }
+  };
+  struct SlotEq {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return KeyEq{}(KeyOf(a), KeyOf(b));
+    }
+  };
+  using Bucket = absl::flat_hash_set<std::shared_ptr<Slot>, SlotHash, SlotEq>;
   // Immutable once published. buckets.size() is a power of two.
   struct Shard {
     std::vector<std::shared_ptr<const Bucket>> buckets;
@@ -106,7 +131,7 @@ class CowIndex {
     const Bucket& bucket = shard->BucketOf(hash);
     const auto it = bucket.find(key, hash);
     if (it == bucket.end()) return nullptr;
-    return it->second->value.load(std::memory_order_acquire);
+    return (*it)->value.load(std::memory_order_acquire);
   }
 
   // The returned pointer stays valid for at least kRetiredValues further lookups with `cache`.
@@ -137,7 +162,7 @@ class CowIndex {
     const Bucket& bucket = entry.shard->BucketOf(hash);
     const auto it = bucket.find(key, hash);
     if (it == bucket.end()) return nullptr;
-    const Slot* slot = it->second.get();
+    const Slot* slot = it->get();
     // Version before value: a value newer than the version only causes one more reload later.
     const uint64_t slot_version = slot->version.load(std::memory_order_acquire);
     cache.Retire(std::move(recent.value));
@@ -155,8 +180,8 @@ class CowIndex {
     for (const auto& shard_ptr : shards_) {
       const auto shard = shard_ptr.load(std::memory_order_acquire);
       for (const auto& bucket : shard->buckets) {
-        for (const auto& [key, slot] : *bucket) {
-          fn(key, slot->value.load(std::memory_order_acquire));
+        for (const auto& slot : *bucket) {
+          fn(slot->key, slot->value.load(std::memory_order_acquire));
         }
       }
     }
@@ -170,8 +195,8 @@ class CowIndex {
     const Bucket& bucket = CurrentShard(index, published).BucketOf(hash);
     if (const auto it = bucket.find(key, hash); it != bucket.end()) {
       // Same shard, new value: cached readers keep their shard and notice the slot version.
-      it->second->value.store(std::move(value), std::memory_order_release);
-      it->second->version.store(++next_version_, std::memory_order_release);
+      (*it)->value.store(std::move(value), std::memory_order_release);
+      (*it)->version.store(++next_version_, std::memory_order_release);
       return;
     }
     auto slot = std::make_shared<Slot>(key);
@@ -181,10 +206,10 @@ class CowIndex {
     const size_t bucket_count = staged.shard->buckets.size();
     const size_t b = BucketOfHash(hash, bucket_count);
     if (staged.shard->buckets[b]->size() >= kMaxBucket && bucket_count < kMaxBuckets) {
-      staged.shard = Split(*staged.shard, key, std::move(slot));
+      staged.shard = Split(*staged.shard, std::move(slot));
       staged.owned.assign(staged.shard->buckets.size(), true);  // all new
     } else {
-      OwnedBucket(staged, b).emplace(key, std::move(slot));
+      OwnedBucket(staged, b).insert(std::move(slot));
       ++staged.shard->size;
     }
     if (!batch_) Commit(index);
@@ -220,7 +245,7 @@ class CowIndex {
  private:
   template <typename Lookup>
   static size_t HashOf(const Lookup& key) {
-    return typename Bucket::hasher{}(key);
+    return KeyHash{}(key);
   }
   // Shards take the high bits and buckets the bits below them: the map inside a bucket uses the
   // low 7 bits as its control byte, and keys sharing them would turn every probe into a key
@@ -229,8 +254,6 @@ class CowIndex {
   static size_t BucketOfHash(size_t hash, size_t bucket_count) {
     return (hash >> 20) & (bucket_count - 1);
   }
-  // A copy of `shard` with twice the buckets (or more, until none is over kMaxBucket) and
-  // `key` added.
   // A shard being changed inside a batch: a private copy of the directory, and which of its
   // buckets are private copies already (those are changed in place).
   struct Staged {
@@ -265,23 +288,24 @@ class CowIndex {
     versions_[index].fetch_add(1, std::memory_order_release);
     staged_[index] = Staged{};
   }
-  static std::shared_ptr<Shard> Split(const Shard& shard, const Key& key,
-                                      std::shared_ptr<Slot> slot) {
+  // A copy of `shard` with twice the buckets (or more, until none is over kMaxBucket) and
+  // `slot` added.
+  static std::shared_ptr<Shard> Split(const Shard& shard, std::shared_ptr<Slot> slot) {
     size_t count = shard.buckets.size() * 2;
-    std::vector<std::pair<const Key*, const std::shared_ptr<Slot>*>> entries;
+    std::vector<const std::shared_ptr<Slot>*> entries;
     entries.reserve(shard.size + 1);
     for (const auto& bucket : shard.buckets) {
-      for (const auto& [k, s] : *bucket) entries.emplace_back(&k, &s);
+      for (const auto& s : *bucket) entries.push_back(&s);
     }
-    entries.emplace_back(&key, &slot);
+    entries.push_back(&slot);
     std::vector<std::shared_ptr<Bucket>> buckets;
     while (true) {
       buckets.assign(count, nullptr);
       for (auto& b : buckets) b = std::make_shared<Bucket>();
       size_t largest = 0;
-      for (const auto& [k, s] : entries) {
-        auto& b = *buckets[BucketOfHash(HashOf(*k), count)];
-        b.emplace(*k, *s);
+      for (const auto* s : entries) {
+        auto& b = *buckets[BucketOfHash(HashOf((*s)->key), count)];
+        b.insert(*s);
         largest = std::max(largest, b.size());
       }
       if (largest <= kMaxBucket || count >= kMaxBuckets) break;

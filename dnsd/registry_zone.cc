@@ -442,11 +442,13 @@ void RegistryZone::OnServiceChanged(const registry::ServiceKey& key,
     if (!p.natural_key.empty()) {
       auto& claims = natural_claims_[p.natural_key];
       const bool was_sole = claims.size() == 1;
-      claims.erase(key);
+      claims.erase(std::remove_if(claims.begin(), claims.end(),
+                                  [&](const auto& claimant) { return *claimant == key; }),
+                   claims.end());
       if (was_sole) Release(p.natural_key, /*as_service=*/true);
       if (claims.size() == 1) {
         // The collision is over: the remaining service gets its natural name back.
-        AddRef(p.natural_key, &published_.find(*claims.begin())->second.answers);
+        AddRef(p.natural_key, &published_.find(*claims.front())->second.answers);
       }
       if (claims.empty()) natural_claims_.erase(p.natural_key);
     }
@@ -472,7 +474,7 @@ void RegistryZone::OnServiceChanged(const registry::ServiceKey& key,
     if (added.natural_key.empty() || keys.encoded_is_hash) IndexEncoded(key, added);
     if (!added.natural_key.empty()) {
       auto& claims = natural_claims_[added.natural_key];
-      claims.insert(key);
+      claims.push_back(view->shared_key());
       if (claims.size() == 2) {
         collisions_.Inc();
         spdlog::warn("services in {} / {} collide on DNS name {}; only their .enc names answer",
@@ -480,7 +482,7 @@ void RegistryZone::OnServiceChanged(const registry::ServiceKey& key,
         Release(added.natural_key, /*as_service=*/true);
       }
       if (claims.size() >= 2) {
-        for (const auto& other : claims) IndexEncoded(other, published_.find(other)->second);
+        for (const auto& other : claims) IndexEncoded(*other, published_.find(*other)->second);
       }
     }
   }

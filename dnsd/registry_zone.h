@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "common/cow_index.h"
 #include "common/metrics.h"
 #include "dnsd/dns_wire.h"
@@ -234,7 +235,10 @@ class RegistryZone {
   // Hash maps: the keys share long prefixes ("public\x01default-group\x01..."), which makes
   // ordered maps spend their time in memcmp.
   absl::flat_hash_map<registry::ServiceKey, Published> published_;
-  absl::flat_hash_map<std::string, std::set<registry::ServiceKey>> natural_claims_;
+  // The services a natural name belongs to: almost always one (two or more collide). Their
+  // keys are the views' own (shared, not copied): this map has an entry per service.
+  using Claimants = absl::InlinedVector<std::shared_ptr<const registry::ServiceKey>, 1>;
+  absl::flat_hash_map<std::string, Claimants> natural_claims_;
   struct RefCounts {
     int ent = 0;
     std::shared_ptr<const ServiceAnswers> answers;

@@ -177,11 +177,18 @@ class Registry {
     std::vector<Slot> items_;
   };
   struct ServiceState {
-    ServiceMeta meta;
+    const ServiceMeta& meta() const { return *meta_; }
+    // The meta to change: copied first while a published view shares it.
+    ServiceMeta& mutable_meta() {
+      if (meta_.use_count() > 1) meta_ = std::make_shared<ServiceMeta>(*meta_);
+      return *meta_;
+    }
+    void set_meta(const ServiceMeta& meta) { meta_ = std::make_shared<ServiceMeta>(meta); }
+    std::shared_ptr<ServiceMeta> meta_ = std::make_shared<ServiceMeta>();
     SlotList instances;
     int64_t empty_since_ms = 0;
-    // Made when the service is first published; shared by the ordered index and the client
-    // index.
+    // Made when the service is first published; shared by the ordered index, the client
+    // index and the views.
     std::shared_ptr<const ServiceKey> key_ref;
     bool ordered = false;  // in order_ (from its first publication until removed)
   };

@@ -37,7 +37,7 @@ std::string Registry::DurableSnapshot() const {
   // In key order, so that replicas with the same state write the same bytes.
   std::vector<const std::pair<const ServiceKey, ServiceState>*> durable;
   for (const auto& entry : services_) {
-    if (IsDurableService(entry.second.meta)) durable.push_back(&entry);
+    if (IsDurableService(entry.second.meta())) durable.push_back(&entry);
   }
   std::sort(durable.begin(), durable.end(), [](const auto* a, const auto* b) {
     return std::tie(a->first.namespace_id, a->first.group, a->first.name) <
@@ -50,7 +50,7 @@ std::string Registry::DurableSnapshot() const {
     Command service;
     service.type = CommandType::kCreateService;
     service.service = entry->first;
-    service.meta = state.meta;
+    service.meta = state.meta();
     service.timestamp_ms = state.empty_since_ms;
     w.PutString(EncodeCommand(service));
     persistent.clear();
@@ -135,15 +135,15 @@ absl::Status Registry::RestoreDurable(std::string_view snapshot, int64_t now_ms)
   // Forget the durable state this node had; ephemeral instances stay.
   absl::flat_hash_set<ServiceKey> touched = in_snapshot;
   for (auto& [key, state] : services_) {
-    if (!IsDurableService(state.meta)) continue;
+    if (!IsDurableService(state.meta())) continue;
     touched.insert(key);
     auto& items = state.instances.items();
     const size_t before = items.size();
     std::erase_if(items, [](const Slot& slot) { return !slot.instance->ephemeral; });
     instance_count_.fetch_sub(static_cast<int64_t>(before - items.size()));
-    const bool kind = state.meta.ephemeral;
-    state.meta = ServiceMeta{};
-    state.meta.ephemeral = kind;
+    ServiceMeta fresh;
+    fresh.ephemeral = state.meta().ephemeral;
+    state.set_meta(fresh);
   }
   // Checked above: a failure now could only be the bytes changing under us.
   const absl::Status applied = for_each_record([&](Command& c) -> absl::Status {
@@ -151,7 +151,7 @@ absl::Status Registry::RestoreDurable(std::string_view snapshot, int64_t now_ms)
     ServiceState& state = it->second;
     if (created) service_count_.fetch_add(1);
     if (c.type == CommandType::kCreateService) {
-      state.meta = c.meta;
+      state.set_meta(c.meta);
       state.empty_since_ms = c.timestamp_ms;
       return absl::OkStatus();
     }

@@ -7,12 +7,19 @@
 
 namespace dnsd::registry {
 
-ServiceView::ServiceView(ServiceKey key, ServiceMeta meta,
+ServiceView::ServiceView(std::shared_ptr<const ServiceKey> key,
+                         std::shared_ptr<const ServiceMeta> meta,
                          std::vector<std::shared_ptr<const Instance>> instances, uint64_t revision)
     : key_(std::move(key)),
       meta_(std::move(meta)),
       instances_(std::move(instances)),
       revision_(revision) {}
+
+ServiceView::ServiceView(ServiceKey key, ServiceMeta meta,
+                         std::vector<std::shared_ptr<const Instance>> instances, uint64_t revision)
+    : ServiceView(std::make_shared<const ServiceKey>(std::move(key)),
+                  std::make_shared<const ServiceMeta>(std::move(meta)), std::move(instances),
+                  revision) {}
 
 Selection ServiceView::Select(std::string_view clusters, bool healthy_only) const {
   Selection out;
@@ -37,11 +44,11 @@ void ServiceView::SelectInto(std::string_view clusters, bool healthy_only, Selec
   }
   // Nacos 2.x only checks the threshold for services with stored metadata, and never for an
   // empty list. With healthyOnly the ratio is over the already healthy list.
-  if (meta_.stored && !out.instances.empty()) {
+  if (meta_->stored && !out.instances.empty()) {
     size_t healthy = 0;
     for (const Instance* instance : out.instances) healthy += instance->healthy ? 1 : 0;
     const double ratio = static_cast<double>(healthy) / static_cast<double>(out.instances.size());
-    out.reach_protection_threshold = ratio <= meta_.protect_threshold;
+    out.reach_protection_threshold = ratio <= meta_->protect_threshold;
   }
 }
 

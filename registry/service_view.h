@@ -26,11 +26,17 @@ struct Selection {
 
 class ServiceView {
  public:
+  // The key and the meta are shared with the registry's state of the service (and the meta
+  // with every view until it changes): a view costs its instance list, not another copy of
+  // what rarely changes.
+  ServiceView(std::shared_ptr<const ServiceKey> key, std::shared_ptr<const ServiceMeta> meta,
+              std::vector<std::shared_ptr<const Instance>> instances, uint64_t revision);
   ServiceView(ServiceKey key, ServiceMeta meta,
               std::vector<std::shared_ptr<const Instance>> instances, uint64_t revision);
 
-  const ServiceKey& key() const { return key_; }
-  const ServiceMeta& meta() const { return meta_; }
+  const ServiceKey& key() const { return *key_; }
+  const std::shared_ptr<const ServiceKey>& shared_key() const { return key_; }
+  const ServiceMeta& meta() const { return *meta_; }
   // Sorted by (cluster, ip, port).
   const std::vector<std::shared_ptr<const Instance>>& instances() const { return instances_; }
   uint64_t revision() const { return revision_; }
@@ -50,8 +56,8 @@ class ServiceView {
   ~ServiceView();
 
  private:
-  ServiceKey key_;
-  ServiceMeta meta_;
+  std::shared_ptr<const ServiceKey> key_;
+  std::shared_ptr<const ServiceMeta> meta_;
   std::vector<std::shared_ptr<const Instance>> instances_;
   uint64_t revision_;
   mutable std::once_flag memo_once_;
