@@ -280,7 +280,9 @@ absl::StatusOr<uint64_t> RepairRaftLog(const fs::path& dir,
   read.verify_checksums = true;
   uint64_t base = 0;
   std::string value;
-  if ((*db)->Get(read, "S", &value).ok()) {
+  // The snapshot record: "F" (its data in a snapshot file beside the database) or, as older
+  // versions wrote it, "S" (data inline); both begin with the snapshot's index.
+  if ((*db)->Get(read, "F", &value).ok() || (*db)->Get(read, "S", &value).ok()) {
     if (value.size() < 16) return absl::DataLossError("the snapshot record is damaged");
     base = BigEndian(value);
     report << "the log starts after a snapshot at entry " << base << "\n";

@@ -1,8 +1,11 @@
 #include "raft/raft_storage.h"
 
+#include <fcntl.h>
 #include <leveldb/db.h>
 #include <leveldb/env.h>
 #include <leveldb/write_batch.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -19,7 +22,27 @@ constexpr char kHardStateKey[] = "H";
 // The last index a successful write left, written when a write fails and removed once the
 // store is rolled back to it: a restart before the rollback still does it.
 constexpr char kAckedMarker[] = "ACKED_INDEX";
+// A snapshot written by an older version: the record and the data in one LevelDB value.
 constexpr char kSnapshotKey[] = "S";
+// The snapshot's record with its data in a file of its own (see PutSnapshotRecord).
+constexpr char kSnapshotFileKey[] = "F";
+constexpr std::string_view kSnapshotFilePrefix = "snapshot-";
+constexpr std::string_view kSnapshotFileSuffix = ".raftsnap";
+
+std::string SnapshotFileName(uint64_t index, uint64_t term) {
+  return common::StrCat(kSnapshotFilePrefix, term, "-", index, kSnapshotFileSuffix);
+}
+
+uint32_t Crc32(std::string_view data) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  // zlib takes uInt lengths: feed a large snapshot in pieces.
+  constexpr size_t kPiece = size_t{1} << 30;
+  for (size_t at = 0; at < data.size(); at += kPiece) {
+    const size_t n = std::min(kPiece, data.size() - at);
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(data.data() + at), static_cast<uInt>(n));
+  }
+  return static_cast<uint32_t>(crc);
+}
 
 void PutU64(std::string& out, uint64_t v) {
   for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -37,11 +60,10 @@ std::string EntryKey(uint64_t index) {
   return key;
 }
 
-// The snapshot record's layout is described at PutSnapshot. `record` is taken: the data stays
-// in its buffer (hundreds of MB at a million instances, not copied), the header cut off.
-std::optional<Snapshot> DecodeSnapshotRecord(std::string&& record) {
-  const std::string_view value = record;
-  size_t pos = 0;
+// The snapshot record's layout is described at PutSnapshotRecord; `pos` ends after the
+// configuration.
+std::optional<Snapshot> DecodeSnapshotHeader(std::string_view value, size_t& pos) {
+  pos = 0;
   auto u64 = [&](uint64_t& out) {
     if (value.size() - pos < 8) return false;
     out = GetU64(value.data() + pos);
@@ -69,8 +91,38 @@ std::optional<Snapshot> DecodeSnapshotRecord(std::string&& record) {
     snapshot.conf.contexts[id] = std::string(value.substr(pos, length));
     pos += length;
   }
+  return snapshot;
+}
+
+// The snapshot record: u64 index, u64 term, the configuration (u64 count + voter ids, u64
+// count + learner ids, u64 count + (id, u64 length, context) each); then, under "F", u64 data
+// size, u64 CRC-32 of the data and the name of the file holding the data (under "S", as an
+// older version wrote it: the data itself).
+std::string SnapshotHeader(const Snapshot& snapshot) {
+  std::string value;
+  PutU64(value, snapshot.index);
+  PutU64(value, snapshot.term);
+  PutU64(value, snapshot.conf.voters.size());
+  for (NodeId id : snapshot.conf.voters) PutU64(value, id);
+  PutU64(value, snapshot.conf.learners.size());
+  for (NodeId id : snapshot.conf.learners) PutU64(value, id);
+  PutU64(value, snapshot.conf.contexts.size());
+  for (const auto& [id, context] : snapshot.conf.contexts) {
+    PutU64(value, id);
+    PutU64(value, context.size());
+    value += context;
+  }
+  return value;
+}
+
+// An older version's record: the header, then the data to the end. `record` is taken: the
+// data stays in its buffer (not copied), the header cut off.
+std::optional<Snapshot> DecodeInlineSnapshot(std::string&& record) {
+  size_t pos;
+  auto snapshot = DecodeSnapshotHeader(record, pos);
+  if (!snapshot) return std::nullopt;
   record.erase(0, pos);
-  snapshot.data = std::make_shared<const std::string>(std::move(record));
+  snapshot->data = std::make_shared<const std::string>(std::move(record));
   return snapshot;
 }
 
@@ -107,6 +159,8 @@ absl::StatusOr<std::unique_ptr<RaftStorage>> RaftStorage::Open(const std::string
   marker_file.close();
   std::filesystem::remove(marker, ec);
   if (auto s = storage->ReadBounds(); !s.ok()) return s;
+  // Files of snapshots that a crash or a failed write left without a record.
+  storage->RemoveStaleSnapshotFiles();
   return storage;
 }
 
@@ -163,6 +217,7 @@ absl::Status RaftStorage::Reopen() {
     db_.reset();
     return s;
   }
+  RemoveStaleSnapshotFiles();
   std::error_code ec;
   std::filesystem::remove(std::filesystem::path(dir_) / kAckedMarker, ec);
   spdlog::info("Raft log {}: reopened after a write failure (entries up to {})", dir_, last_index_);
@@ -171,20 +226,130 @@ absl::Status RaftStorage::Reopen() {
 
 absl::StatusOr<std::optional<Snapshot>> RaftStorage::LoadSnapshot() const {
   if (!db_) return absl::UnavailableError("the Raft log is closed after a write failure");
+  return ReadSnapshot();
+}
+
+absl::StatusOr<std::optional<Snapshot>> RaftStorage::ReadSnapshot() const {
+  auto damaged = [&](const std::string& what) {
+    return absl::DataLossError(common::StrCat("the Raft log in ", dir_, " is damaged: ", what));
+  };
   leveldb::ReadOptions read;
   read.verify_checksums = true;
-  read.fill_cache = false;  // a snapshot is one value of up to hundreds of MB: read once
+  read.fill_cache = false;  // an older inline snapshot is one value of up to hundreds of MB
   std::string value;
-  const leveldb::Status s = db_->Get(read, kSnapshotKey, &value);
-  if (s.IsNotFound()) return std::optional<Snapshot>();
-  if (!s.ok())
-    return absl::DataLossError(common::StrCat("the Raft log in ", dir_, ": ", s.ToString()));
-  auto snapshot = DecodeSnapshotRecord(std::move(value));
-  if (!snapshot) {
-    return absl::DataLossError(
-        common::StrCat("the Raft log in ", dir_, " is damaged: the snapshot record is malformed"));
+  leveldb::Status s = db_->Get(read, kSnapshotFileKey, &value);
+  if (s.ok()) {
+    size_t pos;
+    auto snapshot = DecodeSnapshotHeader(value, pos);
+    if (!snapshot || value.size() - pos <= 16) return damaged("the snapshot record is malformed");
+    const uint64_t size = GetU64(value.data() + pos);
+    const uint64_t crc = GetU64(value.data() + pos + 8);
+    const std::string name = value.substr(pos + 16);
+    if (name.find('/') != std::string::npos) return damaged("the snapshot record is malformed");
+    auto data = ReadWholeFile(common::StrCat(dir_, "/", name), size);
+    if (!data.ok()) {
+      return damaged(common::StrCat("the snapshot file ", name, ": ", data.status().message()));
+    }
+    if (Crc32(*data) != crc) {
+      return damaged(common::StrCat("the snapshot file ", name, " fails its checksum"));
+    }
+    snapshot->data = std::make_shared<const std::string>(*std::move(data));
+    return snapshot;
   }
+  if (!s.IsNotFound()) return damaged(s.ToString());
+  s = db_->Get(read, kSnapshotKey, &value);
+  if (s.IsNotFound()) return std::optional<Snapshot>();
+  if (!s.ok()) return damaged(s.ToString());
+  auto snapshot = DecodeInlineSnapshot(std::move(value));
+  if (!snapshot) return damaged("the snapshot record is malformed");
   return snapshot;
+}
+
+leveldb::Env* RaftStorage::env() const {
+  return options_.env != nullptr ? options_.env : leveldb::Env::Default();
+}
+
+absl::StatusOr<std::string> RaftStorage::ReadWholeFile(const std::string& path,
+                                                       uint64_t expected_size) const {
+  uint64_t size = 0;
+  leveldb::Status s = env()->GetFileSize(path, &size);
+  if (!s.ok()) return absl::NotFoundError(s.ToString());
+  if (size != expected_size) {
+    return absl::DataLossError(
+        common::StrCat("it has ", size, " bytes where ", expected_size, " were written"));
+  }
+  leveldb::SequentialFile* raw = nullptr;
+  s = env()->NewSequentialFile(path, &raw);
+  if (!s.ok()) return absl::NotFoundError(s.ToString());
+  std::unique_ptr<leveldb::SequentialFile> file(raw);
+  // Read straight into one buffer of the final size (the data can be hundreds of MB).
+  std::string data(size, '\0');
+  size_t at = 0;
+  while (at < size) {
+    leveldb::Slice got;
+    s = file->Read(std::min<size_t>(size - at, size_t{1} << 20), &got, data.data() + at);
+    if (!s.ok()) return absl::DataLossError(s.ToString());
+    if (got.empty()) return absl::DataLossError("it ends early");
+    if (got.data() != data.data() + at) std::memcpy(data.data() + at, got.data(), got.size());
+    at += got.size();
+  }
+  return data;
+}
+
+absl::StatusOr<std::string> RaftStorage::WriteSnapshotFile(const Snapshot& snapshot) {
+  const std::string name = SnapshotFileName(snapshot.index, snapshot.term);
+  const std::string path = common::StrCat(dir_, "/", name);
+  const std::string tmp = path + ".tmp";
+  const std::string_view data = snapshot.data ? std::string_view(*snapshot.data) : "";
+  leveldb::WritableFile* raw = nullptr;
+  leveldb::Status s = env()->NewWritableFile(tmp, &raw);
+  std::unique_ptr<leveldb::WritableFile> file(raw);
+  if (s.ok()) s = file->Append(leveldb::Slice(data.data(), data.size()));
+  if (s.ok()) s = file->Sync();
+  if (s.ok()) s = file->Close();
+  file.reset();
+  if (s.ok()) s = env()->RenameFile(tmp, path);
+  if (s.ok() && !SyncDirectory())
+    s = leveldb::Status::IOError(dir_, "fsync of the directory failed");
+  if (!s.ok()) {
+    env()->RemoveFile(tmp);
+    spdlog::error("Raft log {}: writing snapshot {} failed: {}", dir_, name, s.ToString());
+    return absl::UnavailableError(
+        common::StrCat("the Raft snapshot could not be written: ", StorageFailureMessage(s)));
+  }
+  std::string record = SnapshotHeader(snapshot);
+  PutU64(record, data.size());
+  PutU64(record, Crc32(data));
+  record += name;
+  return record;
+}
+
+bool RaftStorage::SyncDirectory() const {
+  // The rename of a snapshot file must be durable before the log refers to it.
+  const int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
+
+void RaftStorage::RemoveStaleSnapshotFiles() const {
+  std::string keep;
+  std::string value;
+  if (db_ && db_->Get(leveldb::ReadOptions(), kSnapshotFileKey, &value).ok()) {
+    size_t pos;
+    if (DecodeSnapshotHeader(value, pos) && value.size() - pos > 16) keep = value.substr(pos + 16);
+  }
+  std::vector<std::string> children;
+  if (!env()->GetChildren(dir_, &children).ok()) return;
+  for (const auto& child : children) {
+    if (child == keep || !child.starts_with(kSnapshotFilePrefix)) continue;
+    if (!child.ends_with(kSnapshotFileSuffix) &&
+        !child.ends_with(common::StrCat(kSnapshotFileSuffix, ".tmp"))) {
+      continue;
+    }
+    env()->RemoveFile(common::StrCat(dir_, "/", child));
+  }
 }
 
 absl::StatusOr<RaftStorageState> RaftStorage::Load() const {
@@ -209,16 +374,13 @@ absl::StatusOr<RaftStorageState> RaftStorage::Load() const {
   } else if (!s.IsNotFound()) {
     return damaged(s.ToString());
   }
-  s = db_->Get(read, kSnapshotKey, &value);
-  if (s.ok()) {
-    auto snapshot = DecodeSnapshotRecord(std::move(value));
-    if (!snapshot) return damaged("the snapshot record is malformed");
-    state.snapshot = *std::move(snapshot);
+  auto snapshot = ReadSnapshot();
+  if (!snapshot.ok()) return snapshot.status();
+  if (*snapshot) {
+    state.snapshot = **std::move(snapshot);
     if (state.snapshot->index == 0 || state.snapshot->term == 0) {
       return damaged("the snapshot record has no index or term");
     }
-  } else if (!s.IsNotFound()) {
-    return damaged(s.ToString());
   }
   const uint64_t base = state.snapshot ? state.snapshot->index : 0;
   const uint64_t base_term = state.snapshot ? state.snapshot->term : 0;
@@ -264,30 +426,6 @@ absl::Status RaftStorage::Write(leveldb::WriteBatch& batch, bool sync) {
       common::StrCat("the Raft log could not be written: ", StorageFailureMessage(s)));
 }
 
-namespace {
-
-// The snapshot record: u64 index, u64 term, the configuration (u64 count + voter ids, u64
-// count + learner ids, u64 count + (id, u64 length, context) each), then the data.
-void PutSnapshot(leveldb::WriteBatch& batch, const Snapshot& snapshot) {
-  std::string value;
-  PutU64(value, snapshot.index);
-  PutU64(value, snapshot.term);
-  PutU64(value, snapshot.conf.voters.size());
-  for (NodeId id : snapshot.conf.voters) PutU64(value, id);
-  PutU64(value, snapshot.conf.learners.size());
-  for (NodeId id : snapshot.conf.learners) PutU64(value, id);
-  PutU64(value, snapshot.conf.contexts.size());
-  for (const auto& [id, context] : snapshot.conf.contexts) {
-    PutU64(value, id);
-    PutU64(value, context.size());
-    value += context;
-  }
-  if (snapshot.data) value += *snapshot.data;
-  batch.Put(kSnapshotKey, value);
-}
-
-}  // namespace
-
 absl::Status RaftStorage::Save(const std::optional<Snapshot>& snapshot,
                                const std::optional<HardState>& hard_state,
                                const std::vector<Entry>& entries, bool sync) {
@@ -296,8 +434,11 @@ absl::Status RaftStorage::Save(const std::optional<Snapshot>& snapshot,
   leveldb::WriteBatch batch;
   uint64_t new_first = first_index_, new_last = last_index_;
   if (snapshot) {
+    auto record = WriteSnapshotFile(*snapshot);
+    if (!record.ok()) return record.status();
     for (uint64_t i = first_index_; i <= last_index_; ++i) batch.Delete(EntryKey(i));
-    PutSnapshot(batch, *snapshot);
+    batch.Put(kSnapshotFileKey, *record);
+    batch.Delete(kSnapshotKey);
     new_first = snapshot->index + 1;
     new_last = snapshot->index;
   }
@@ -324,6 +465,7 @@ absl::Status RaftStorage::Save(const std::optional<Snapshot>& snapshot,
     batch.Put(kHardStateKey, value);
   }
   if (auto s = Write(batch, sync || snapshot || !entries.empty()); !s.ok()) return s;
+  if (snapshot) RemoveStaleSnapshotFiles();
   first_index_ = new_first;
   last_index_ = new_last;
   if (hard_state) saved_hard_state_ = *hard_state;
@@ -336,10 +478,14 @@ absl::Status RaftStorage::Compact(const Snapshot& snapshot) {
   if (snapshot.index > last_index_) {
     return absl::InvalidArgumentError("cannot compact past the last stored entry");
   }
+  auto record = WriteSnapshotFile(snapshot);
+  if (!record.ok()) return record.status();
   leveldb::WriteBatch batch;
-  PutSnapshot(batch, snapshot);
+  batch.Put(kSnapshotFileKey, *record);
+  batch.Delete(kSnapshotKey);
   for (uint64_t i = first_index_; i <= snapshot.index; ++i) batch.Delete(EntryKey(i));
   if (auto s = Write(batch); !s.ok()) return s;
+  RemoveStaleSnapshotFiles();
   first_index_ = snapshot.index + 1;
   return absl::OkStatus();
 }

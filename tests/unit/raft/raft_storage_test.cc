@@ -1,7 +1,9 @@
 #include "raft/raft_storage.h"
 
 #include <gtest/gtest.h>
+#include <leveldb/db.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -169,6 +171,146 @@ TEST(RaftStorageTest, AMissingCurrentFileRefusesTheOpen) {
   auto state = (*storage)->Load();
   ASSERT_TRUE(state.ok());
   EXPECT_EQ(state->entries.size(), 20u);
+}
+
+std::vector<std::string> SnapshotFiles(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.starts_with("snapshot-")) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The snapshot's data lives in a file of its own beside the database; each compaction writes
+// the next one and deletes the previous one, and leftovers of a crash go at the next open.
+TEST(RaftStorageTest, SnapshotDataLivesInOneFileReplacedAtEachCompaction) {
+  const std::string dir = testing::TempDir("raft-storage-snapfile");
+  const std::string big(3 << 20, 'b');  // past LevelDB's block and write-buffer sizes
+  {
+    auto storage = RaftStorage::Open(dir);
+    ASSERT_TRUE(storage.ok());
+    ASSERT_TRUE((*storage)->Save(std::nullopt, HardState{2, 0, 8}, Entries(1, 8, 2)).ok());
+    ASSERT_TRUE(
+        (*storage)->Compact(Snapshot{3, 2, std::make_shared<const std::string>(big), {}}).ok());
+    EXPECT_EQ(SnapshotFiles(dir), std::vector<std::string>{"snapshot-2-3.raftsnap"});
+    EXPECT_EQ(fs::file_size(fs::path(dir) / "snapshot-2-3.raftsnap"), big.size());
+    ASSERT_TRUE(
+        (*storage)->Compact(Snapshot{6, 2, std::make_shared<const std::string>("six"), {}}).ok());
+    EXPECT_EQ(SnapshotFiles(dir), std::vector<std::string>{"snapshot-2-6.raftsnap"});
+    auto loaded = (*storage)->LoadSnapshot();
+    ASSERT_TRUE(loaded.ok() && *loaded);
+    EXPECT_EQ(*(*loaded)->data, "six");
+  }
+  // What a crash between writing a file and recording it leaves.
+  std::ofstream(fs::path(dir) / "snapshot-2-7.raftsnap") << "orphan";
+  std::ofstream(fs::path(dir) / "snapshot-2-8.raftsnap.tmp") << "torn";
+  auto storage = RaftStorage::Open(dir);
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  EXPECT_EQ(SnapshotFiles(dir), std::vector<std::string>{"snapshot-2-6.raftsnap"});
+  auto state = (*storage)->Load();
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(*state->snapshot->data, "six");
+  EXPECT_EQ(state->entries.size(), 2u);
+}
+
+// A damaged or missing snapshot file is reported with the directory and the file, never
+// taken for an empty state.
+TEST(RaftStorageTest, ADamagedOrMissingSnapshotFileRefusesTheOpen) {
+  for (const bool remove : {false, true}) {
+    SCOPED_TRACE(remove);
+    const std::string dir = testing::TempDir("raft-storage-snapdamage");
+    {
+      auto storage = RaftStorage::Open(dir);
+      ASSERT_TRUE(storage.ok());
+      ASSERT_TRUE((*storage)->Save(std::nullopt, HardState{1, 0, 4}, Entries(1, 4, 1)).ok());
+      ASSERT_TRUE((*storage)
+                      ->Compact(Snapshot{4, 1, std::make_shared<const std::string>(4096, 's'), {}})
+                      .ok());
+    }
+    const fs::path file = fs::path(dir) / "snapshot-1-4.raftsnap";
+    if (remove) {
+      fs::remove(file);
+    } else {
+      testing::DamageByte(file.string(), 0.5, 'x');
+    }
+    auto storage = RaftStorage::Open(dir);
+    ASSERT_FALSE(storage.ok());
+    EXPECT_EQ(storage.status().code(), absl::StatusCode::kDataLoss);
+    const std::string message(storage.status().message());
+    EXPECT_NE(message.find(dir), std::string::npos) << message;
+    EXPECT_NE(message.find("snapshot-1-4.raftsnap"), std::string::npos) << message;
+  }
+}
+
+// A snapshot written by a version that kept it inside LevelDB (record and data under "S")
+// loads, and the next compaction moves it out.
+TEST(RaftStorageTest, AnInlineSnapshotOfAnOlderVersionLoads) {
+  const std::string dir = testing::TempDir("raft-storage-inline");
+  {
+    auto storage = RaftStorage::Open(dir);
+    ASSERT_TRUE(storage.ok());
+    ASSERT_TRUE((*storage)->Save(std::nullopt, HardState{1, 0, 5}, Entries(1, 5, 1)).ok());
+  }
+  {
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), dir, &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    std::string record;
+    auto u64 = [&](uint64_t v) {
+      for (int i = 7; i >= 0; --i) record.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    };
+    u64(2), u64(1);  // index, term
+    u64(1), u64(1);  // one voter: 1
+    u64(0), u64(0);  // no learners, no contexts
+    record += "inline data";
+    ASSERT_TRUE(db->Put(leveldb::WriteOptions(), "S", record).ok());
+  }
+  auto storage = RaftStorage::Open(dir);
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  auto state = (*storage)->Load();
+  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_TRUE(state->snapshot);
+  EXPECT_EQ(*state->snapshot->data, "inline data");
+  EXPECT_EQ(state->snapshot->conf.voters, std::vector<NodeId>{1});
+  ASSERT_EQ(state->entries.size(), 3u);
+  ASSERT_TRUE(
+      (*storage)->Compact(Snapshot{4, 1, std::make_shared<const std::string>("four"), {}}).ok());
+  storage->reset();
+  storage = RaftStorage::Open(dir);
+  ASSERT_TRUE(storage.ok());
+  auto again = (*storage)->Load();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again->snapshot->data, "four");
+  EXPECT_EQ(SnapshotFiles(dir), std::vector<std::string>{"snapshot-1-4.raftsnap"});
+}
+
+// A compaction whose snapshot file cannot be written (a full disk) changes nothing: the log
+// and the previous snapshot stay, and the storage takes writes again once there is room.
+TEST(RaftStorageTest, ACompactionThatCannotWriteItsFileChangesNothing) {
+  const std::string dir = testing::TempDir("raft-storage-snapfull");
+  testing::FaultEnv env;
+  RaftStorageOptions options;
+  options.env = &env;
+  auto storage = RaftStorage::Open(dir, options);
+  ASSERT_TRUE(storage.ok());
+  ASSERT_TRUE((*storage)->Save(std::nullopt, HardState{1, 0, 6}, Entries(1, 6, 1)).ok());
+  ASSERT_TRUE(
+      (*storage)->Compact(Snapshot{2, 1, std::make_shared<const std::string>("two"), {}}).ok());
+  env.SetWriteBudget(1000);
+  EXPECT_FALSE(
+      (*storage)->Compact(Snapshot{5, 1, std::make_shared<const std::string>(8192, 'f'), {}}).ok());
+  EXPECT_EQ(SnapshotFiles(dir), std::vector<std::string>{"snapshot-1-2.raftsnap"});
+  env.SetWriteBudget(-1);
+  ASSERT_TRUE((*storage)->Reopen().ok());
+  auto state = (*storage)->Load();
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(*state->snapshot->data, "two");
+  EXPECT_EQ(state->entries.size(), 4u);
+  ASSERT_TRUE(
+      (*storage)->Compact(Snapshot{5, 1, std::make_shared<const std::string>("five"), {}}).ok());
+  EXPECT_EQ(SnapshotFiles(dir), std::vector<std::string>{"snapshot-1-5.raftsnap"});
 }
 
 }  // namespace
