@@ -1,6 +1,7 @@
 #include "registry/registry.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -51,12 +52,21 @@ Registry::Slot* Registry::SlotList::Find(const InstanceAddress& address) {
   return it != items_.end() && it->instance->address == address ? &*it : nullptr;
 }
 
+void Registry::Slot::SetPolicy(const HeartbeatPolicy& policy) {
+  auto saturated = [](int64_t ms) {
+    return static_cast<int32_t>(std::clamp<int64_t>(ms, 0, std::numeric_limits<int32_t>::max()));
+  };
+  interval_ms = saturated(policy.interval_ms);
+  timeout_ms = saturated(policy.timeout_ms);
+  delete_timeout_ms = saturated(policy.delete_timeout_ms);
+}
+
 std::pair<Registry::Slot*, bool> Registry::SlotList::FindOrInsert(const InstanceAddress& address) {
   auto it = LowerBound(address);
   if (it != items_.end() && it->instance->address == address) return {&*it, false};
   if (items_.size() == items_.capacity()) {
     // Grow by an eighth rather than doubling: a service's instances are mostly few and
-    // long-lived, and doubling left a third of these 88-byte slots empty on average (~50 MB
+    // long-lived, and doubling left a third of these slots empty on average (~50 MB
     // at a million instances). Still amortised O(1) per insert.
     const size_t at = static_cast<size_t>(it - items_.begin());
     items_.reserve(items_.size() + items_.size() / 8 + 1);
@@ -174,7 +184,7 @@ absl::Status Registry::RegisterLocked(const ServiceKey& key, Instance instance,
   }
   slot.owner = std::string(owner);
   slot.heartbeat_driven = heartbeat_driven;
-  slot.policy = policy;
+  slot.SetPolicy(policy);
   slot.last_beat_ms = now_ms;
   if (unchanged) return absl::OkStatus();  // a repeated registration only refreshes liveness
   slot.instance = std::make_shared<const Instance>(std::move(instance));
@@ -226,7 +236,7 @@ absl::Status Registry::UpdateLocked(const ServiceKey& key, const InstanceAddress
   ApplyPatch(patch, updated);
   HeartbeatPolicy policy;
   DNSD_RETURN_IF_ERROR(ParseHeartbeatPolicy(updated.metadata, options_.heartbeat_defaults, policy));
-  slot->policy = policy;
+  slot->SetPolicy(policy);
   slot->instance = std::make_shared<const Instance>(std::move(updated));
   PublishLocked(key, state);
   if (!slot->owner.empty()) ClientChangedLocked(slot->owner);
@@ -312,7 +322,7 @@ BeatResult Registry::Beat(const ServiceKey& key, const InstanceAddress& address,
       Slot& s = *slot;
       s.last_beat_ms = now_ms;
       result.found = true;
-      result.interval_ms = s.policy.interval_ms;
+      result.interval_ms = s.interval_ms;
       if (!s.instance->healthy) {
         Instance revived = *s.instance;
         revived.healthy = true;
@@ -331,7 +341,7 @@ BeatResult Registry::Beat(const ServiceKey& key, const InstanceAddress& address,
   const std::string owner = HttpClientId(registered);
   if (RegisterLocked(key, std::move(instance), owner, /*heartbeat_driven=*/true, now_ms).ok()) {
     result.found = true;
-    result.interval_ms = services_[key].instances.Find(registered)->policy.interval_ms;
+    result.interval_ms = services_[key].instances.Find(registered)->interval_ms;
   }
   return result;
 }
@@ -365,7 +375,7 @@ void Registry::TickServiceLocked(const ServiceKey& key, ServiceState& state, int
     return slot.heartbeat_driven && IsLocalLocked(slot.owner);
   };
   const size_t removed = std::erase_if(state.instances.items(), [&](const Slot& slot) {
-    if (!expires(slot) || now_ms - slot.last_beat_ms <= slot.policy.delete_timeout_ms) {
+    if (!expires(slot) || now_ms - slot.last_beat_ms <= slot.delete_timeout_ms) {
       return false;
     }
     if (!slot.owner.empty()) {
@@ -379,8 +389,7 @@ void Registry::TickServiceLocked(const ServiceKey& key, ServiceState& state, int
     changed = true;
   }
   for (Slot& slot : state.instances.items()) {
-    if (expires(slot) && now_ms - slot.last_beat_ms > slot.policy.timeout_ms &&
-        slot.instance->healthy) {
+    if (expires(slot) && now_ms - slot.last_beat_ms > slot.timeout_ms && slot.instance->healthy) {
       Instance stale = *slot.instance;
       stale.healthy = false;
       stale.health_cause = HealthCause::kBeatMissed;

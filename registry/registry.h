@@ -151,13 +151,19 @@ class Registry {
   void AddListener(ChangeListener listener) { listeners_.push_back(std::move(listener)); }
 
  private:
+  // One per instance, so kept small (72 bytes): the heartbeat policy's times in 32 bits
+  // (saturated at ~24.8 days; a longer timeout behaves as that).
   struct Slot {
     std::shared_ptr<const Instance> instance;
     std::string owner;  // empty: the instance's own ip:port client (HTTP)
     bool heartbeat_driven = false;
-    HeartbeatPolicy policy;
+    int32_t interval_ms = 5000;
+    int32_t timeout_ms = 15000;
+    int32_t delete_timeout_ms = 30000;
     int64_t last_beat_ms = 0;
+    void SetPolicy(const HeartbeatPolicy& policy);
   };
+  static_assert(sizeof(Slot) <= 72, "a Slot is per instance: keep it small");
   // Instances of one service sorted by address. A sorted vector rather than a node-based map:
   // at 100,000 instances the per-node overhead of std::map is a third of the memory.
   class SlotList {

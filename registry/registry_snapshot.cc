@@ -159,9 +159,9 @@ absl::Status Registry::RestoreDurable(std::string_view snapshot, int64_t now_ms)
     if (inserted) instance_count_.fetch_add(1);
     slot->owner.clear();
     slot->heartbeat_driven = false;
-    slot->policy = options_.heartbeat_defaults;
-    ParseHeartbeatPolicy(c.instance.metadata, options_.heartbeat_defaults, slot->policy)
-        .IgnoreError();
+    HeartbeatPolicy policy = options_.heartbeat_defaults;
+    ParseHeartbeatPolicy(c.instance.metadata, options_.heartbeat_defaults, policy).IgnoreError();
+    slot->SetPolicy(policy);
     slot->last_beat_ms = now_ms;
     slot->instance = std::make_shared<const Instance>(std::move(c.instance));
     state.empty_since_ms = 0;

@@ -53,9 +53,10 @@ class Dnsd:
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=120)
 
-    def rss_mb(self):
+    def rss_mb(self, field="VmRSS"):
+        """Resident MB now; field="VmHWM": the most it has been resident (the peak)."""
         with open(f"/proc/{self.proc.pid}/status") as f:
-            return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)) / 1024
+            return int(re.search(rf"{field}:\s+(\d+)", f.read()).group(1)) / 1024
 
     def metric(self, name):
         conn = http.client.HTTPConnection("127.0.0.1", self.http, timeout=30)
@@ -125,7 +126,7 @@ def main():
 def grow_and_restart(checkpoints):
     long_lived = "[naming]\nheartbeat_timeout_ms = 3600000\nip_delete_timeout_ms = 3600000\n"
     print(f"scale: persistent instances in {SERVICES} services ({os.cpu_count()} cores, dnsd and wrk sharing them)")
-    print(f"{'instances':>10} {'reg/s':>8} {'RSS MB':>8}   {'list page p50/p99 ms':>20} "
+    print(f"{'instances':>10} {'reg/s':>8} {'RSS MB':>8} {'peak MB':>8}   {'list page p50/p99 ms':>20} "
           f"{'instance list p50/p99':>22} {'DNS p50/p99 ms':>16}")
     d = Dnsd(long_lived).start()
     have = 0
@@ -134,7 +135,8 @@ def grow_and_restart(checkpoints):
             rate = grow(d, have, target - have, persistent=True)
             have = target
             page, instances, dns = latencies(d)
-            print(f"{target:>10} {rate:>8.0f} {d.rss_mb():>8.1f}   {page[0]:>9.3f} / {page[1]:<8.3f} "
+            print(f"{target:>10} {rate:>8.0f} {d.rss_mb():>8.1f} {d.rss_mb('VmHWM'):>8.1f}   "
+                  f"{page[0]:>9.3f} / {page[1]:<8.3f} "
                   f"{instances[0]:>10.3f} / {instances[1]:<9.3f} {dns[0]:>7.3f} / {dns[1]:<7.3f}")
         d.stop()
         d.start()
