@@ -934,8 +934,9 @@ void NamingHttpApi::Subscribers(ApiVersion v, Req req, Resp resp) {
   const auto list = SubscribersOf(*key);
   JsonWriter w;
   w.BeginObject().Key("subscribers").BeginArray();
-  const size_t start = static_cast<size_t>((*page_no - 1) * *page_size);
-  for (size_t i = start; i < list.size() && i < start + static_cast<size_t>(*page_size); ++i) {
+  // PageOffset saturates: a page far past the end is empty, not an overflowed offset.
+  const size_t start = PageOffset(*page_no, *page_size);
+  for (size_t i = start; i < list.size() && i - start < static_cast<size_t>(*page_size); ++i) {
     const auto& s = list[i];
     const size_t colon = s.address.rfind(':');
     int64_t port = 0;

@@ -188,6 +188,11 @@ class GrpcTest(SharedDnsdTest):
         entry = listed["subscribers"][0]
         self.assertEqual((entry["protocol"], entry["clientId"], entry["agent"], entry["cluster"], entry["ip"]),
                          ("grpc", subscriber.connection_id, "Nacos-Python-Test:v2.5.1", "east", "127.0.0.1"))
+        # Pages: the second page of one is empty, as is a page whose offset would overflow.
+        for page_no in (2, 2**62):
+            page = self.dnsd.json("GET", "/nacos/v1/ns/service/subscribers",
+                                  {"serviceName": "grpc-listed", "pageNo": page_no, "pageSize": 1 if page_no == 2 else 4})
+            self.assertEqual((page["count"], page["subscribers"]), (1, []), page_no)
         v2 = self.dnsd.json("GET", "/nacos/v2/ns/client/service/subscriber/list", {"serviceName": "grpc-listed"})
         self.assertEqual([c["clientId"] for c in v2["data"]], [subscriber.connection_id])
 
