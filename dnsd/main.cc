@@ -567,8 +567,20 @@ int main(int argc, char** argv) {
   // Long polls are answered within this much of the end of their hold time.
   (*main_loop)->RunEvery(100, [&] { config_api.ExpireListeners(); });
   // Registry and DNS snapshots are replaced all the time; hand the freed pages back to the
-  // system now and then instead of keeping a fragmented heap at its high-water mark.
-  (*main_loop)->RunEvery(10'000, [] { malloc_trim(0); });
+  // system instead of keeping a fragmented heap at its high-water mark. Only once the registry
+  // has been quiet for a whole period: malloc_trim holds each arena's lock while it walks it
+  // (~100 ms at a million instances), and while changes flow the DNS workers free the answers
+  // they replace into the writers' arenas, so a trim then stalled answers (a mass expiry's
+  // slowest DNS answer went from ~55 ms to 130-220 ms). Quiet, DNS frees nothing of theirs.
+  (*main_loop)
+      ->RunEvery(10'000, [&registry, seen = ~uint64_t{0}, trimmed = ~uint64_t{0}]() mutable {
+        const uint64_t now = registry.revision();
+        if (now == seen && now != trimmed) {
+          malloc_trim(0);
+          trimmed = now;
+        }
+        seen = now;
+      });
   auto on_signal = [](evutil_socket_t sig, short, void* arg) {
     spdlog::info("received signal {}, shutting down", sig);
     static_cast<dnsd::common::EventLoop*>(arg)->Stop();

@@ -76,6 +76,11 @@ class Registry {
   }
   int64_t service_count() const { return service_count_.load(std::memory_order_relaxed); }
   int64_t instance_count() const { return instance_count_.load(std::memory_order_relaxed); }
+  // Bumped by every published change (a view's revision).
+  uint64_t revision() const {
+    absl::MutexLock lock(&mu_);
+    return revision_;
+  }
 
   // ---- Ephemeral writes ----
   // `owner` is the client that published the instance: empty for the instance's own ip:port
