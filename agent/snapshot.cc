@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <json/json.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -13,6 +12,7 @@
 #include <sstream>
 
 #include "api/json_writer.h"
+#include "common/files.h"
 #include "common/strings.h"
 
 namespace dnsd::agent {
@@ -20,11 +20,6 @@ namespace {
 
 constexpr std::string_view kMagic = "dnsd-agent-snapshot";
 constexpr int kFormat = 1;
-
-uint32_t Crc32(const std::string& data) {
-  return static_cast<uint32_t>(
-      crc32(0L, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
-}
 
 void WriteHost(api::JsonWriter& w, const registry::Instance& instance) {
   w.BeginObject();
@@ -40,16 +35,6 @@ void WriteHost(api::JsonWriter& w, const registry::Instance& instance) {
   for (const auto& [k, v] : instance.metadata) w.Key(k).String(v);
   w.EndObject();
   w.EndObject();
-}
-
-absl::Status SyncPath(const std::string& path, int flags) {
-  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return absl::InternalError(common::StrCat("open ", path, ": ", strerror(errno)));
-  const int rc = ::fsync(fd);
-  const int saved = errno;
-  ::close(fd);
-  if (rc != 0) return absl::InternalError(common::StrCat("fsync ", path, ": ", strerror(saved)));
-  return absl::OkStatus();
 }
 
 std::string EncodeBody(const Snapshot& snapshot) {
@@ -83,8 +68,8 @@ std::string EncodeBody(const Snapshot& snapshot) {
 
 std::string HeaderOf(const std::string& body) {
   char header[80];
-  std::snprintf(header, sizeof(header), "%s %d %08x %zu\n", kMagic.data(), kFormat, Crc32(body),
-                body.size());
+  std::snprintf(header, sizeof(header), "%s %d %08x %zu\n", kMagic.data(), kFormat,
+                common::Crc32(body), body.size());
   return header;
 }
 
@@ -116,7 +101,7 @@ absl::StatusOr<Snapshot> DecodeSnapshot(const std::string& bytes) {
     return bad(common::StrCat("truncated or extended: ", body.size(), " body bytes, header says ",
                               length));
   }
-  if (Crc32(body) != crc) return bad("checksum mismatch (the file is damaged)");
+  if (common::Crc32(body) != crc) return bad("checksum mismatch (the file is damaged)");
   Json::CharReaderBuilder builder;
   std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
   Json::Value root;
@@ -181,7 +166,7 @@ absl::Status WriteSnapshot(const std::string& path, const Snapshot& snapshot) {
     return absl::InternalError(common::StrCat("rename ", tmp, ": ", strerror(saved)));
   }
   std::string dir = std::filesystem::path(path).parent_path().string();
-  return SyncPath(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
+  return common::SyncPath(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
 }
 
 absl::StatusOr<Snapshot> ReadSnapshot(const std::string& path) {

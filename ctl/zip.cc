@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "common/files.h"
 #include "common/strings.h"
 
 namespace dnsd::ctl {
@@ -30,11 +31,6 @@ uint16_t Get16(std::string_view in, size_t at) {
 }
 uint32_t Get32(std::string_view in, size_t at) {
   return Get16(in, at) | static_cast<uint32_t>(Get16(in, at + 2)) << 16;
-}
-
-uint32_t Crc32(std::string_view data) {
-  return static_cast<uint32_t>(
-      crc32(0, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
 }
 
 std::string Deflate(std::string_view data) {
@@ -76,7 +72,7 @@ std::string WriteZip(const std::vector<ZipEntry>& entries) {
     const bool deflate = packed.size() < e.data.size();
     const std::string_view body = deflate ? std::string_view(packed) : std::string_view(e.data);
     const uint32_t offset = static_cast<uint32_t>(out.size());
-    const uint32_t crc = Crc32(e.data);
+    const uint32_t crc = common::Crc32(e.data);
     auto common_fields = [&](std::string& to) {
       Put16(to, kUtf8Names);
       Put16(to, deflate ? kDeflated : kStored);
@@ -167,7 +163,8 @@ absl::StatusOr<std::vector<ZipEntry>> ReadZip(std::string_view zip) {
     } else {
       return bad(common::StrCat(entry.name, " uses compression method ", method));
     }
-    if (Crc32(entry.data) != crc) return bad(common::StrCat(entry.name, " fails its CRC-32"));
+    if (common::Crc32(entry.data) != crc)
+      return bad(common::StrCat(entry.name, " fails its CRC-32"));
     if (entry.name.ends_with('/')) continue;  // a directory
     out.push_back(std::move(entry));
   }

@@ -4,13 +4,12 @@
 #include <leveldb/db.h>
 #include <leveldb/env.h>
 #include <leveldb/write_batch.h>
-#include <unistd.h>
-#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <optional>
 
+#include "common/files.h"
 #include "common/strings.h"
 #include "raft/leveldb_files.h"
 #include "spdlog/spdlog.h"
@@ -24,24 +23,13 @@ constexpr char kHardStateKey[] = "H";
 constexpr char kAckedMarker[] = "ACKED_INDEX";
 // A snapshot written by an older version: the record and the data in one LevelDB value.
 constexpr char kSnapshotKey[] = "S";
-// The snapshot's record with its data in a file of its own (see PutSnapshotRecord).
+// The snapshot's record with its data in a file of its own (see SnapshotHeader).
 constexpr char kSnapshotFileKey[] = "F";
 constexpr std::string_view kSnapshotFilePrefix = "snapshot-";
 constexpr std::string_view kSnapshotFileSuffix = ".raftsnap";
 
 std::string SnapshotFileName(uint64_t index, uint64_t term) {
   return common::StrCat(kSnapshotFilePrefix, term, "-", index, kSnapshotFileSuffix);
-}
-
-uint32_t Crc32(std::string_view data) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  // zlib takes uInt lengths: feed a large snapshot in pieces.
-  constexpr size_t kPiece = size_t{1} << 30;
-  for (size_t at = 0; at < data.size(); at += kPiece) {
-    const size_t n = std::min(kPiece, data.size() - at);
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(data.data() + at), static_cast<uInt>(n));
-  }
-  return static_cast<uint32_t>(crc);
 }
 
 void PutU64(std::string& out, uint64_t v) {
@@ -60,7 +48,7 @@ std::string EntryKey(uint64_t index) {
   return key;
 }
 
-// The snapshot record's layout is described at PutSnapshotRecord; `pos` ends after the
+// The snapshot record's layout is described at SnapshotHeader; `pos` ends after the
 // configuration.
 std::optional<Snapshot> DecodeSnapshotHeader(std::string_view value, size_t& pos) {
   pos = 0;
@@ -113,6 +101,23 @@ std::string SnapshotHeader(const Snapshot& snapshot) {
     value += context;
   }
   return value;
+}
+
+// A record under "F": the header, then where the data is.
+struct SnapshotFileRecord {
+  Snapshot snapshot;  // without its data
+  uint64_t size = 0;
+  uint64_t crc = 0;
+  std::string name;  // of the file beside the database
+};
+std::optional<SnapshotFileRecord> DecodeSnapshotFileRecord(std::string_view value) {
+  size_t pos;
+  auto snapshot = DecodeSnapshotHeader(value, pos);
+  if (!snapshot || value.size() - pos <= 16) return std::nullopt;
+  SnapshotFileRecord record{*std::move(snapshot), GetU64(value.data() + pos),
+                            GetU64(value.data() + pos + 8), std::string(value.substr(pos + 16))};
+  if (record.name.find('/') != std::string::npos) return std::nullopt;
+  return record;
 }
 
 // An older version's record: the header, then the data to the end. `record` is taken: the
@@ -239,22 +244,18 @@ absl::StatusOr<std::optional<Snapshot>> RaftStorage::ReadSnapshot() const {
   std::string value;
   leveldb::Status s = db_->Get(read, kSnapshotFileKey, &value);
   if (s.ok()) {
-    size_t pos;
-    auto snapshot = DecodeSnapshotHeader(value, pos);
-    if (!snapshot || value.size() - pos <= 16) return damaged("the snapshot record is malformed");
-    const uint64_t size = GetU64(value.data() + pos);
-    const uint64_t crc = GetU64(value.data() + pos + 8);
-    const std::string name = value.substr(pos + 16);
-    if (name.find('/') != std::string::npos) return damaged("the snapshot record is malformed");
-    auto data = ReadWholeFile(common::StrCat(dir_, "/", name), size);
+    auto record = DecodeSnapshotFileRecord(value);
+    if (!record) return damaged("the snapshot record is malformed");
+    auto data = ReadWholeFile(common::StrCat(dir_, "/", record->name), record->size);
     if (!data.ok()) {
-      return damaged(common::StrCat("the snapshot file ", name, ": ", data.status().message()));
+      return damaged(
+          common::StrCat("the snapshot file ", record->name, ": ", data.status().message()));
     }
-    if (Crc32(*data) != crc) {
-      return damaged(common::StrCat("the snapshot file ", name, " fails its checksum"));
+    if (common::Crc32(*data) != record->crc) {
+      return damaged(common::StrCat("the snapshot file ", record->name, " fails its checksum"));
     }
-    snapshot->data = std::make_shared<const std::string>(*std::move(data));
-    return snapshot;
+    record->snapshot.data = std::make_shared<const std::string>(*std::move(data));
+    return std::move(record->snapshot);
   }
   if (!s.IsNotFound()) return damaged(s.ToString());
   s = db_->Get(read, kSnapshotKey, &value);
@@ -309,8 +310,12 @@ absl::StatusOr<std::string> RaftStorage::WriteSnapshotFile(const Snapshot& snaps
   if (s.ok()) s = file->Close();
   file.reset();
   if (s.ok()) s = env()->RenameFile(tmp, path);
-  if (s.ok() && !SyncDirectory())
-    s = leveldb::Status::IOError(dir_, "fsync of the directory failed");
+  // The rename must be durable before the log refers to the file.
+  if (s.ok()) {
+    if (const absl::Status synced = common::SyncPath(dir_, O_RDONLY | O_DIRECTORY); !synced.ok()) {
+      s = leveldb::Status::IOError(dir_, std::string(common::ToStd(synced.message())));
+    }
+  }
   if (!s.ok()) {
     env()->RemoveFile(tmp);
     spdlog::error("Raft log {}: writing snapshot {} failed: {}", dir_, name, s.ToString());
@@ -319,26 +324,16 @@ absl::StatusOr<std::string> RaftStorage::WriteSnapshotFile(const Snapshot& snaps
   }
   std::string record = SnapshotHeader(snapshot);
   PutU64(record, data.size());
-  PutU64(record, Crc32(data));
+  PutU64(record, common::Crc32(data));
   record += name;
   return record;
-}
-
-bool RaftStorage::SyncDirectory() const {
-  // The rename of a snapshot file must be durable before the log refers to it.
-  const int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
 }
 
 void RaftStorage::RemoveStaleSnapshotFiles() const {
   std::string keep;
   std::string value;
   if (db_ && db_->Get(leveldb::ReadOptions(), kSnapshotFileKey, &value).ok()) {
-    size_t pos;
-    if (DecodeSnapshotHeader(value, pos) && value.size() - pos > 16) keep = value.substr(pos + 16);
+    if (auto record = DecodeSnapshotFileRecord(value)) keep = record->name;
   }
   std::vector<std::string> children;
   if (!env()->GetChildren(dir_, &children).ok()) return;

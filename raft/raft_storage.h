@@ -82,7 +82,6 @@ class RaftStorage {
   // Writes the snapshot's data to its own file (synced, renamed into place, the directory
   // synced) and returns the record that refers to it.
   absl::StatusOr<std::string> WriteSnapshotFile(const Snapshot& snapshot);
-  bool SyncDirectory() const;
   // Deletes snapshot files the stored record does not name.
   void RemoveStaleSnapshotFiles() const;
   leveldb::Env* env() const;

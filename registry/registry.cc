@@ -100,13 +100,13 @@ std::vector<std::shared_ptr<const ServiceView>> Registry::ListAll() const {
 // ---------------------------------------------------------------- publication
 
 void Registry::PublishLocked(const ServiceKey& key, ServiceState& state) {
+  // One copy of the key, shared by the ordered index, the client index and the views.
+  if (!state.key_ref) state.key_ref = std::make_shared<const ServiceKey>(key);
   if (!state.ordered) {
-    // A new service: into the ordered index (its key shared with the client index).
-    if (!state.key_ref) state.key_ref = std::make_shared<const ServiceKey>(key);
+    // A new service: into the ordered index.
     order_.Insert(state.key_ref);
     state.ordered = true;
   }
-  if (!state.key_ref) state.key_ref = std::make_shared<const ServiceKey>(key);
   std::vector<std::shared_ptr<const Instance>> instances;
   instances.reserve(state.instances.size());
   for (const Slot& slot : state.instances.items()) instances.push_back(slot.instance);
