@@ -5,6 +5,7 @@
 #pragma once
 
 #include <charconv>
+#include <concepts>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -21,6 +22,12 @@ inline void AppendPiece(std::string& out, const char* s) { out.append(s); }
 inline void AppendPiece(std::string& out, const std::string& s) { out.append(s); }
 inline void AppendPiece(std::string& out, char c) { out.push_back(c); }
 inline void AppendPiece(std::string& out, bool b) { out.append(b ? "true" : "false"); }
+// Types that stand for a string and show it through str() (common::Atom).
+template <typename T>
+requires requires(const T& t) {
+  { t.str() } -> std::convertible_to<const std::string&>;
+}
+inline void AppendPiece(std::string& out, const T& v) { out.append(v.str()); }
 template <typename T>
 requires(std::is_same_v<T, absl::string_view> &&
          !std::is_same_v<T, std::string_view>) inline void AppendPiece(std::string& out, T s) {

@@ -48,12 +48,19 @@ absl::Status GetMetadata(ByteReader& r, Metadata& m) {
   return absl::OkStatus();
 }
 
+absl::Status GetAtom(ByteReader& r, common::Atom& atom) {
+  std::string text;
+  DNSD_RETURN_IF_ERROR(r.GetString(text));
+  atom = text;
+  return absl::OkStatus();
+}
+
 absl::Status GetAddress(ByteReader& r, InstanceAddress& a) {
   uint32_t port;
   DNSD_RETURN_IF_ERROR(r.GetString(a.ip));
   DNSD_RETURN_IF_ERROR(r.GetU32(port));
   a.port = static_cast<int>(port);
-  return r.GetString(a.cluster);
+  return GetAtom(r, a.cluster);
 }
 
 void PutClusters(ByteWriter& w, const std::map<std::string, ClusterMeta>& clusters) {
@@ -163,7 +170,7 @@ void PutInstanceRecord(ByteWriter& w, const Instance& instance) {
 
 absl::Status GetInstanceRecord(ByteReader& r, Instance& instance) {
   DNSD_RETURN_IF_ERROR(GetAddress(r, instance.address));
-  DNSD_RETURN_IF_ERROR(r.GetString(instance.instance_id));
+  DNSD_RETURN_IF_ERROR(GetAtom(r, instance.instance_id));
   DNSD_RETURN_IF_ERROR(r.GetDouble(instance.weight));
   DNSD_RETURN_IF_ERROR(r.GetBool(instance.healthy));
   DNSD_RETURN_IF_ERROR(r.GetBool(instance.enabled));
@@ -191,7 +198,7 @@ absl::StatusOr<Command> DecodeCommand(std::string_view bytes) {
   DNSD_RETURN_IF_ERROR(r.GetString(c.service.group));
   DNSD_RETURN_IF_ERROR(r.GetString(c.service.name));
   DNSD_RETURN_IF_ERROR(GetAddress(r, c.instance.address));
-  DNSD_RETURN_IF_ERROR(r.GetString(c.instance.instance_id));
+  DNSD_RETURN_IF_ERROR(GetAtom(r, c.instance.instance_id));
   DNSD_RETURN_IF_ERROR(r.GetDouble(c.instance.weight));
   DNSD_RETURN_IF_ERROR(r.GetBool(c.instance.healthy));
   DNSD_RETURN_IF_ERROR(r.GetBool(c.instance.enabled));

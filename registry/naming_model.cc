@@ -11,8 +11,8 @@ namespace dnsd::registry {
 
 void AppendDefaultInstanceId(std::string& out, const InstanceAddress& address,
                              const ServiceKey& service) {
-  common::StrAppend(&out, address.ip, "#", address.port, "#", address.cluster, "#", service.group,
-                    kGroupSeparator, service.name);
+  common::StrAppend(&out, address.ip, "#", address.port, "#", address.cluster.str(), "#",
+                    service.group, kGroupSeparator, service.name);
 }
 
 std::string DefaultInstanceId(const InstanceAddress& address, const ServiceKey& service) {

@@ -13,6 +13,8 @@
 
 #include "absl/hash/hash.h"
 #include "absl/status/status.h"
+#include "common/atom.h"
+#include "registry/metadata.h"
 
 namespace dnsd::registry {
 
@@ -25,8 +27,6 @@ inline constexpr std::string_view kGroupSeparator = "@@";
 inline constexpr std::string_view kMetaBeatInterval = "preserved.heart.beat.interval";
 inline constexpr std::string_view kMetaBeatTimeout = "preserved.heart.beat.timeout";
 inline constexpr std::string_view kMetaDeleteTimeout = "preserved.ip.delete.timeout";
-
-using Metadata = std::map<std::string, std::string>;
 
 struct ServiceKey {
   std::string namespace_id;
@@ -45,10 +45,11 @@ struct ServiceKey {
 };
 
 // Identity of an instance inside a service.
+// Cluster names repeat across instances (most are "DEFAULT"): interned, 8 bytes.
 struct InstanceAddress {
   std::string ip;
   int port = 0;
-  std::string cluster{kDefaultCluster};
+  common::Atom cluster{kDefaultCluster};
 
   friend bool operator==(const InstanceAddress&, const InstanceAddress&) = default;
   friend auto operator<=>(const InstanceAddress&, const InstanceAddress&) = default;
@@ -82,9 +83,12 @@ enum class HealthCause : uint8_t {
 inline constexpr uint8_t kMaxHealthCause = 8;
 std::string_view HealthCauseName(HealthCause cause);
 
+// One per instance, shared by the registry and its views: kept compact (80 bytes).
 struct Instance {
   InstanceAddress address;
-  std::string instance_id;  // client supplied; empty means the default (see InstanceIdOf)
+  // Client supplied; empty means the default (see InstanceIdOf). Usually empty: an Atom is 8
+  // bytes where a std::string is 32.
+  common::Atom instance_id;
   double weight = 1.0;
   bool healthy = true;
   bool enabled = true;
@@ -94,8 +98,9 @@ struct Instance {
 
   const std::string& ip() const { return address.ip; }
   int port() const { return address.port; }
-  const std::string& cluster() const { return address.cluster; }
+  const std::string& cluster() const { return address.cluster.str(); }
 };
+static_assert(sizeof(Instance) <= 80, "an Instance is per instance: keep it small");
 
 // A partial update (PATCH) or a full overlay (PUT, with every field set).
 struct InstancePatch {
@@ -156,7 +161,7 @@ void AppendDefaultInstanceId(std::string& out, const InstanceAddress& address,
 // The instance's id: the client-supplied one, else the default.
 inline std::string InstanceIdOf(const Instance& instance, const ServiceKey& service) {
   return instance.instance_id.empty() ? DefaultInstanceId(instance.address, service)
-                                      : instance.instance_id;
+                                      : instance.instance_id.str();
 }
 
 // Validation shared by every front end. Messages name the offending field.

@@ -156,11 +156,12 @@ class Registry {
   void AddListener(ChangeListener listener) { listeners_.push_back(std::move(listener)); }
 
  private:
-  // One per instance, so kept small (72 bytes): the heartbeat policy's times in 32 bits
-  // (saturated at ~24.8 days; a longer timeout behaves as that).
+  // One per instance, so kept small (48 bytes): the owner interned (a client's instances share
+  // it), the heartbeat policy's times in 32 bits (saturated at ~24.8 days; a longer timeout
+  // behaves as that).
   struct Slot {
     std::shared_ptr<const Instance> instance;
-    std::string owner;  // empty: the instance's own ip:port client (HTTP)
+    common::Atom owner;  // empty: the instance's own ip:port client (HTTP)
     bool heartbeat_driven = false;
     int32_t interval_ms = 5000;
     int32_t timeout_ms = 15000;
@@ -168,7 +169,7 @@ class Registry {
     int64_t last_beat_ms = 0;
     void SetPolicy(const HeartbeatPolicy& policy);
   };
-  static_assert(sizeof(Slot) <= 72, "a Slot is per instance: keep it small");
+  static_assert(sizeof(Slot) <= 48, "a Slot is per instance: keep it small");
   // Instances of one service sorted by address. A sorted vector rather than a node-based map:
   // at 100,000 instances the per-node overhead of std::map is a third of the memory.
   class SlotList {
