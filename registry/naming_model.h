@@ -150,6 +150,8 @@ struct ServiceMeta {
 
   // The cluster's definition, or the defaults.
   const ClusterMeta& Cluster(const std::string& name) const;
+
+  friend bool operator==(const ServiceMeta&, const ServiceMeta&) = default;
 };
 
 // "ip#port#cluster#group@@service", Nacos's default ("simple") instance id.

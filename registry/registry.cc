@@ -99,9 +99,28 @@ std::vector<std::shared_ptr<const ServiceView>> Registry::ListAll() const {
 
 // ---------------------------------------------------------------- publication
 
+const std::shared_ptr<ServiceMeta>& Registry::DefaultMeta(bool ephemeral) {
+  static const auto* const metas = [] {
+    auto* both = new std::shared_ptr<ServiceMeta>[2] {
+      std::make_shared<ServiceMeta>(), std::make_shared<ServiceMeta>()
+    };
+    both[0]->ephemeral = false;
+    return both;
+  }();
+  return metas[ephemeral ? 1 : 0];
+}
+
+Registry::ServiceState& Registry::StateFor(const ServiceKey& key, bool* created) {
+  auto it = services_.find(key);
+  if (created != nullptr) *created = it == services_.end();
+  if (it != services_.end()) return it->second;
+  auto shared = std::make_shared<const ServiceKey>(key);
+  ServiceState& state = services_.try_emplace(shared).first->second;
+  state.key_ref = std::move(shared);
+  return state;
+}
+
 void Registry::PublishLocked(const ServiceKey& key, ServiceState& state) {
-  // One copy of the key, shared by the ordered index, the client index and the views.
-  if (!state.key_ref) state.key_ref = std::make_shared<const ServiceKey>(key);
   if (!state.ordered) {
     // A new service: into the ordered index.
     order_.Insert(state.key_ref);
@@ -159,12 +178,13 @@ absl::Status Registry::RegisterLocked(const ServiceKey& key, Instance instance,
       instance.instance_id == DefaultInstanceId(instance.address, key))
     instance.instance_id.clear();
 
-  auto [it, created] = services_.try_emplace(key);
-  ServiceState& state = it->second;
+  bool created = false;
+  ServiceState& state = StateFor(key, &created);
   if (created) {
-    ServiceMeta& meta = state.mutable_meta();
-    meta.ephemeral = instance.ephemeral;
-    meta.created_ms = now_ms;
+    // A service made by a registration: the default meta of its kind, shared until changed
+    // (one fewer allocation a service). Its creation time is not kept; only services created
+    // through the service API record one.
+    state.meta_ = DefaultMeta(instance.ephemeral);
     service_count_.fetch_add(1);
   }
   auto [slot_ptr, inserted] = state.instances.FindOrInsert(instance.address);
@@ -341,7 +361,7 @@ BeatResult Registry::Beat(const ServiceKey& key, const InstanceAddress& address,
   const std::string owner = HttpClientId(registered);
   if (RegisterLocked(key, std::move(instance), owner, /*heartbeat_driven=*/true, now_ms).ok()) {
     result.found = true;
-    result.interval_ms = services_[key].instances.Find(registered)->interval_ms;
+    result.interval_ms = StateFor(key).instances.Find(registered)->interval_ms;
   }
   return result;
 }
@@ -417,7 +437,6 @@ void Registry::IndexAddLocked(const std::string& owner, ServiceState& state, con
   for (const auto& ref : refs) {
     if (ref.Is(key, address)) return;
   }
-  if (!state.key_ref) state.key_ref = std::make_shared<const ServiceKey>(key);
   refs.push_back(PublicationRef{state.key_ref, address});
 }
 
@@ -627,7 +646,7 @@ absl::StatusOr<CommandResult> Registry::Apply(const Command& c) {
       return BatchMetadataLocked(c.service, /*ephemeral=*/false, c.targets, c.metadata,
                                  c.remove_keys);
     case CommandType::kCreateService: {
-      ServiceState& state = services_[c.service];
+      ServiceState& state = StateFor(c.service);
       state.set_meta(c.meta);
       state.mutable_meta().stored = true;
       state.mutable_meta().created_ms = c.timestamp_ms;
@@ -637,7 +656,7 @@ absl::StatusOr<CommandResult> Registry::Apply(const Command& c) {
       return CommandResult{};
     }
     case CommandType::kUpdateService: {
-      ServiceState& state = services_[c.service];
+      ServiceState& state = StateFor(c.service);
       ServiceMeta meta = c.meta;
       meta.ephemeral = state.meta().ephemeral;  // the kind of a service never changes
       meta.created_ms = state.meta().created_ms;
@@ -653,7 +672,7 @@ absl::StatusOr<CommandResult> Registry::Apply(const Command& c) {
     case CommandType::kUpdateCluster: {
       // A defined cluster makes the service defined, as a service API write does: Nacos keeps
       // cluster definitions in the service's metadata, which then exists.
-      ServiceState& state = services_[c.service];
+      ServiceState& state = StateFor(c.service);
       ServiceMeta& meta = state.mutable_meta();
       for (const auto& [name, cluster] : c.meta.clusters) meta.clusters[name] = cluster;
       meta.stored = true;

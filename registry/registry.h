@@ -190,20 +190,47 @@ class Registry {
   };
   struct ServiceState {
     const ServiceMeta& meta() const { return *meta_; }
-    // The meta to change: copied first while a published view shares it.
+    // The meta to change: copied first while a published view (or the shared default) holds
+    // it.
     ServiceMeta& mutable_meta() {
       if (meta_.use_count() > 1) meta_ = std::make_shared<ServiceMeta>(*meta_);
       return *meta_;
     }
-    void set_meta(const ServiceMeta& meta) { meta_ = std::make_shared<ServiceMeta>(meta); }
-    std::shared_ptr<ServiceMeta> meta_ = std::make_shared<ServiceMeta>();
+    // A meta equal to the default of its kind (a snapshot's record of a service made by a
+    // registration) shares the default.
+    void set_meta(const ServiceMeta& meta) {
+      const auto& fallback = DefaultMeta(meta.ephemeral);
+      meta_ = meta == *fallback ? fallback : std::make_shared<ServiceMeta>(meta);
+    }
+    // Services made by a registration share one default meta (of their kind) until changed.
+    std::shared_ptr<ServiceMeta> meta_ = DefaultMeta(/*ephemeral=*/true);
     SlotList instances;
     int64_t empty_since_ms = 0;
-    // Made when the service is first published; shared by the ordered index, the client
-    // index and the views.
+    // The map's key: shared by the ordered index, the client index and the views.
     std::shared_ptr<const ServiceKey> key_ref;
     bool ordered = false;  // in order_ (from its first publication until removed)
   };
+  static const std::shared_ptr<ServiceMeta>& DefaultMeta(bool ephemeral);
+  // The service map is keyed by the shared key (16 bytes a service, not a second copy) and
+  // looked up by ServiceKey.
+  struct SharedKeyHash {
+    using is_transparent = void;
+    size_t operator()(const ServiceKey& k) const { return absl::Hash<ServiceKey>()(k); }
+    size_t operator()(const std::shared_ptr<const ServiceKey>& k) const { return (*this)(*k); }
+  };
+  struct SharedKeyEq {
+    using is_transparent = void;
+    static const ServiceKey& Of(const ServiceKey& k) { return k; }
+    static const ServiceKey& Of(const std::shared_ptr<const ServiceKey>& k) { return *k; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return Of(a) == Of(b);
+    }
+  };
+  using ServiceMap = absl::flat_hash_map<std::shared_ptr<const ServiceKey>, ServiceState,
+                                         SharedKeyHash, SharedKeyEq>;
+  // The service's state, made (empty, with its shared key) when absent.
+  ServiceState& StateFor(const ServiceKey& key, bool* created = nullptr);
 
   absl::Status CheckLocked(const Command& command) const;
   absl::Status CheckKindLocked(const ServiceKey& key, bool ephemeral) const;
@@ -254,7 +281,7 @@ class Registry {
   bool replacing_ = false;
 
   mutable absl::Mutex mu_;  // the writer lock (spins briefly before blocking: sections are short)
-  absl::flat_hash_map<ServiceKey, ServiceState> services_;
+  ServiceMap services_;
   absl::flat_hash_map<std::string, ClientEntry> clients_;  // ephemeral instances' owners
   uint64_t revision_ = 0;
 

@@ -35,13 +35,13 @@ std::string Registry::DurableSnapshot() const {
   w.PutU8(kSnapshotVersion);
   absl::MutexLock lock(&mu_);
   // In key order, so that replicas with the same state write the same bytes.
-  std::vector<const std::pair<const ServiceKey, ServiceState>*> durable;
+  std::vector<const ServiceMap::value_type*> durable;
   for (const auto& entry : services_) {
     if (IsDurableService(entry.second.meta())) durable.push_back(&entry);
   }
   std::sort(durable.begin(), durable.end(), [](const auto* a, const auto* b) {
-    return std::tie(a->first.namespace_id, a->first.group, a->first.name) <
-           std::tie(b->first.namespace_id, b->first.group, b->first.name);
+    return std::tie(a->first->namespace_id, a->first->group, a->first->name) <
+           std::tie(b->first->namespace_id, b->first->group, b->first->name);
   });
   w.PutU32(static_cast<uint32_t>(durable.size()));
   std::vector<const Instance*> persistent;
@@ -49,7 +49,7 @@ std::string Registry::DurableSnapshot() const {
     const ServiceState& state = entry->second;
     Command service;
     service.type = CommandType::kCreateService;
-    service.service = entry->first;
+    service.service = *entry->first;
     service.meta = state.meta();
     service.timestamp_ms = state.empty_since_ms;
     w.PutString(EncodeCommand(service));
@@ -136,19 +136,17 @@ absl::Status Registry::RestoreDurable(std::string_view snapshot, int64_t now_ms)
   absl::flat_hash_set<ServiceKey> touched = in_snapshot;
   for (auto& [key, state] : services_) {
     if (!IsDurableService(state.meta())) continue;
-    touched.insert(key);
+    touched.insert(*key);
     auto& items = state.instances.items();
     const size_t before = items.size();
     std::erase_if(items, [](const Slot& slot) { return !slot.instance->ephemeral; });
     instance_count_.fetch_sub(static_cast<int64_t>(before - items.size()));
-    ServiceMeta fresh;
-    fresh.ephemeral = state.meta().ephemeral;
-    state.set_meta(fresh);
+    state.meta_ = DefaultMeta(state.meta().ephemeral);
   }
   // Checked above: a failure now could only be the bytes changing under us.
   const absl::Status applied = for_each_record([&](Command& c) -> absl::Status {
-    auto [it, created] = services_.try_emplace(c.service);
-    ServiceState& state = it->second;
+    bool created = false;
+    ServiceState& state = StateFor(c.service, &created);
     if (created) service_count_.fetch_add(1);
     if (c.type == CommandType::kCreateService) {
       state.set_meta(c.meta);
