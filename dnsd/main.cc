@@ -81,6 +81,11 @@ int ExecAgent(char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A fixed mmap threshold: glibc's default one rises to the largest block freed so far (up to
+  // 32 MiB), after which the big transient buffers (a snapshot file's bytes, a full answer set
+  // being rebuilt) come from the arenas and leave them fragmented at their high-water mark.
+  // Mapped, they go back to the system on free (a million instances: RSS 523 -> 472 MB).
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   CLI::App app{"dnsd: DNS-first naming server that speaks Nacos"};
   std::string config_path;
   std::string data_dir, log_level, http_address, advertise_ip, dns_address, zones, cluster_conf;
