@@ -393,8 +393,9 @@ void RegistryZone::Release(const std::string& key, bool as_service) {
     --it->second.ent;
   }
   if (!it->second.answers && it->second.ent <= 0) {
-    names_.erase(it);
     index_.Remove(key);
+    // A collided natural name answers nothing but keeps its claimants.
+    if (it->second.claims.empty()) names_.erase(it);
     return;
   }
   auto entry = std::make_shared<NameEntry>();
@@ -409,7 +410,7 @@ RegistryZone::DerivedKeys RegistryZone::KeysFor(const registry::ServiceKey& key)
   const std::string prefix = ns_label + kSep + LabelFor(key.group) + kSep;
   out.ent_keys.push_back(ns_label + kSep);  // the namespace exists
   out.ent_keys.push_back(prefix);           // the group exists
-  const size_t room = kMaxName - apex_.size - 40;
+  const size_t room = NameRoom();
   const std::string encoded = EncodedForm(key.name, room);
   out.encoded_key = prefix + "e:" + encoded;
   out.encoded_is_hash = encoded.rfind("h-", 0) == 0;
@@ -422,6 +423,14 @@ RegistryZone::DerivedKeys RegistryZone::KeysFor(const registry::ServiceKey& key)
     }
   }
   return out;
+}
+
+size_t RegistryZone::NameRoom() const { return kMaxName - apex_.size - 40; }
+
+std::string RegistryZone::NaturalKeyFor(const registry::ServiceKey& key) const {
+  const std::string natural = NaturalForm(key.name);
+  if (natural.empty() || natural.size() + 1 > NameRoom()) return {};
+  return common::StrCat(LabelFor(key.namespace_id), kSep, LabelFor(key.group), kSep, "s:", natural);
 }
 
 void RegistryZone::IndexEncoded(const registry::ServiceKey& key, Published& p) {
@@ -439,22 +448,23 @@ void RegistryZone::OnServiceChanged(const registry::ServiceKey& key,
     if (existing == published_.end()) return;
     Published& p = existing->second;
     const DerivedKeys keys = KeysFor(key);
-    if (!p.natural_key.empty()) {
-      auto& claims = natural_claims_[p.natural_key];
+    if (p.has_natural) {
+      auto named = names_.find(keys.natural_key);
+      Claimants& claims = named->second.claims;
       const bool was_sole = claims.size() == 1;
       claims.erase(std::remove_if(claims.begin(), claims.end(),
                                   [&](const auto& claimant) { return *claimant == key; }),
                    claims.end());
-      if (was_sole) Release(p.natural_key, /*as_service=*/true);
       if (claims.size() == 1) {
         // The collision is over: the remaining service gets its natural name back.
-        AddRef(p.natural_key, &published_.find(*claims.front())->second.answers);
+        AddRef(keys.natural_key, &published_.find(*claims.front())->second.answers);
+      } else if (was_sole) {
+        Release(keys.natural_key, /*as_service=*/true);  // drops the name unless an ENT
       }
-      if (claims.empty()) natural_claims_.erase(p.natural_key);
     }
     if (p.encoded_indexed) Release(keys.encoded_key, /*as_service=*/true);
     for (const auto& ent : keys.ent_keys) Release(ent, /*as_service=*/false);
-    TrackHosts(key, p, nullptr, {});
+    TrackHosts(key, nullptr, {});
     published_.erase(existing);
     return;
   }
@@ -468,25 +478,29 @@ void RegistryZone::OnServiceChanged(const registry::ServiceKey& key,
     for (const auto& ent : keys.ent_keys) AddRef(ent, nullptr);
     Published p;
     p.answers = answers;
-    p.natural_key = keys.natural_key;
-    existing = published_.emplace(key, std::move(p)).first;
+    p.has_natural = !keys.natural_key.empty();
+    existing = published_.emplace(view->shared_key(), std::move(p)).first;
     Published& added = existing->second;
-    if (added.natural_key.empty() || keys.encoded_is_hash) IndexEncoded(key, added);
-    if (!added.natural_key.empty()) {
-      auto& claims = natural_claims_[added.natural_key];
-      claims.push_back(view->shared_key());
-      if (claims.size() == 2) {
+    if (!added.has_natural || keys.encoded_is_hash) IndexEncoded(key, added);
+    if (added.has_natural) {
+      RefCounts& named = names_[keys.natural_key];
+      named.claims.push_back(view->shared_key());
+      if (named.claims.size() == 2) {
         collisions_.Inc();
         spdlog::warn("services in {} / {} collide on DNS name {}; only their .enc names answer",
                      key.namespace_id, key.group, NaturalForm(key.name));
-        Release(added.natural_key, /*as_service=*/true);
+        Release(keys.natural_key, /*as_service=*/true);
       }
-      if (claims.size() >= 2) {
-        for (const auto& other : claims) IndexEncoded(*other, published_.find(*other)->second);
+      if (named.claims.size() >= 2) {
+        // IndexEncoded adds names: copy the claimants before names_ may rehash.
+        const Claimants claimants = named.claims;
+        for (const auto& other : claimants) {
+          IndexEncoded(*other, published_.find(*other)->second);
+        }
       }
     }
   }
-  TrackHosts(key, existing->second, view, std::move(hosts));
+  TrackHosts(key, view, std::move(hosts));
   PublishAnswers(key, answers);
 }
 
@@ -543,9 +557,9 @@ std::vector<ServiceDnsName> RegistryZone::NamesOf(const registry::ServiceKey& ke
 
   const DerivedKeys keys = KeysFor(key);
   std::string natural;
-  if (!p.natural_key.empty()) {
-    const auto claims = natural_claims_.find(p.natural_key);
-    if (claims != natural_claims_.end() && claims->second.size() == 1) {
+  if (p.has_natural) {
+    const auto named = names_.find(keys.natural_key);
+    if (named != names_.end() && named->second.claims.size() == 1) {
       natural = NaturalForm(key.name);
     } else if (natural_collides != nullptr) {
       *natural_collides = true;
@@ -589,8 +603,10 @@ void RegistryZone::PublishAnswers(const registry::ServiceKey& key,
   Published& p = published_.find(key)->second;
   p.answers = answers;
   if (p.encoded_indexed) AddRef(KeysFor(key).encoded_key, &answers);
-  if (!p.natural_key.empty() && natural_claims_[p.natural_key].size() == 1) {
-    AddRef(p.natural_key, &answers);
+  if (p.has_natural) {
+    const std::string natural_key = NaturalKeyFor(key);
+    const auto named = names_.find(natural_key);
+    if (named != names_.end() && named->second.claims.size() == 1) AddRef(natural_key, &answers);
   }
 }
 
@@ -599,17 +615,21 @@ void RegistryZone::SetHostResolver(HostResolver* resolver) {
   resolver_->SetOnChange([this](const std::string& host) { OnHostChanged(host); });
 }
 
-void RegistryZone::TrackHosts(const registry::ServiceKey& key, Published& p,
+void RegistryZone::TrackHosts(const registry::ServiceKey& key,
                               const std::shared_ptr<const registry::ServiceView>& view,
                               std::vector<std::string> hosts) {
   if (resolver_ == nullptr) return;
-  if (hosts.empty() && p.hosts.empty()) return;  // the common case: IPs only
+  auto tracked = host_named_.find(key);
+  if (hosts.empty() && tracked == host_named_.end()) return;  // the common case: IPs only
+  static const std::vector<std::string> kNone;
+  const std::vector<std::string>& before =
+      tracked == host_named_.end() ? kNone : tracked->second.hosts;
   for (const auto& host : hosts) {
-    if (std::binary_search(p.hosts.begin(), p.hosts.end(), host)) continue;
+    if (std::binary_search(before.begin(), before.end(), host)) continue;
     resolver_->Acquire(host);
     host_users_[host].insert(key);
   }
-  for (const auto& host : p.hosts) {
+  for (const auto& host : before) {
     if (std::binary_search(hosts.begin(), hosts.end(), host)) continue;
     resolver_->Release(host);
     auto users = host_users_.find(host);
@@ -617,8 +637,13 @@ void RegistryZone::TrackHosts(const registry::ServiceKey& key, Published& p,
     users->second.erase(key);
     if (users->second.empty()) host_users_.erase(users);
   }
-  p.hosts = std::move(hosts);
-  p.view = p.hosts.empty() ? nullptr : view;
+  if (hosts.empty()) {
+    host_named_.erase(tracked);
+  } else if (tracked == host_named_.end()) {
+    host_named_.emplace(key, HostNamed{view, std::move(hosts)});
+  } else {
+    tracked->second = HostNamed{view, std::move(hosts)};
+  }
 }
 
 void RegistryZone::OnHostChanged(const std::string& host) {
@@ -627,9 +652,9 @@ void RegistryZone::OnHostChanged(const std::string& host) {
   if (users == host_users_.end()) return;
   serial_.fetch_add(1, std::memory_order_relaxed);
   for (const auto& key : users->second) {
-    auto it = published_.find(key);
-    if (it == published_.end() || !it->second.view) continue;
-    auto built = BuildAnswers(*it->second.view);
+    auto tracked = host_named_.find(key);
+    if (tracked == host_named_.end() || !published_.contains(key)) continue;
+    auto built = BuildAnswers(*tracked->second.view);
     if (follower_ != nullptr) built->freshness = follower_->FreshnessOf(key);
     PublishAnswers(key, std::move(built));
   }

@@ -206,22 +206,19 @@ class RegistryZone {
   // Writer side, serialised by the registry writer lock (and mu_ for safety, and for the
   // console's NamesOf).
   mutable std::mutex mu_;
-  // Per service: only what every update needs. The .enc key and the empty non-terminal keys
-  // are derived again when needed (collisions, removal), which keeps this small.
+  // Per service: only what every update needs. The natural, .enc and empty non-terminal keys
+  // are derived again when needed (each update, collisions, removal), which keeps this small:
+  // an entry is the shared key and 24 bytes.
   struct Published {
-    std::string natural_key;  // empty if none
+    std::shared_ptr<const ServiceAnswers> answers;
+    bool has_natural = false;  // the service has a natural name (it may collide)
     // The .enc name needs its own index entry only without a usable natural name (none, case
     // collision) or for the hash form; otherwise a decoded .enc name finds the natural entry.
     bool encoded_indexed = false;
-    std::shared_ptr<const ServiceAnswers> answers;
-    // Only for services with host-name instances: their names, and the view to rebuild from
-    // when one of them resolves differently.
-    std::vector<std::string> hosts;
-    std::shared_ptr<const registry::ServiceView> view;
   };
   // Keeps the resolver's interest and host_users_ in step with the service's host names.
   // `hosts`: the names the service's answers use now (BuildAnswers), sorted and unique.
-  void TrackHosts(const registry::ServiceKey& key, Published& p,
+  void TrackHosts(const registry::ServiceKey& key,
                   const std::shared_ptr<const registry::ServiceView>& view,
                   std::vector<std::string> hosts);
   struct DerivedKeys {
@@ -231,19 +228,32 @@ class RegistryZone {
     std::vector<std::string> ent_keys;
   };
   DerivedKeys KeysFor(const registry::ServiceKey& key) const;
+  // KeysFor(key).natural_key alone (empty if the service has no natural name).
+  std::string NaturalKeyFor(const registry::ServiceKey& key) const;
+  size_t NameRoom() const;  // how long a service label may be under the apex
   void IndexEncoded(const registry::ServiceKey& key, Published& p);
   // Hash maps: the keys share long prefixes ("public\x01default-group\x01..."), which makes
-  // ordered maps spend their time in memcmp.
-  absl::flat_hash_map<registry::ServiceKey, Published> published_;
-  // The services a natural name belongs to: almost always one (two or more collide). Their
-  // keys are the views' own (shared, not copied): this map has an entry per service.
+  // ordered maps spend their time in memcmp. Keyed by the views' own shared keys.
+  absl::flat_hash_map<std::shared_ptr<const registry::ServiceKey>, Published,
+                      registry::SharedServiceKeyHash, registry::SharedServiceKeyEq>
+      published_;
+  // Every name the index holds, with what it is: a service's answers, an empty non-terminal of
+  // `ent` services, and for a natural name the services claiming it (almost always one; two or
+  // more collide, and then none of them answers there). A name stays while anything refers to it.
   using Claimants = absl::InlinedVector<std::shared_ptr<const registry::ServiceKey>, 1>;
-  absl::flat_hash_map<std::string, Claimants> natural_claims_;
   struct RefCounts {
     int ent = 0;
     std::shared_ptr<const ServiceAnswers> answers;
+    Claimants claims;
   };
   absl::flat_hash_map<std::string, RefCounts> names_;
+  // Services with host-name instances: the view to rebuild their answers from when one of
+  // their names resolves differently, and those names.
+  struct HostNamed {
+    std::shared_ptr<const registry::ServiceView> view;
+    std::vector<std::string> hosts;
+  };
+  absl::flat_hash_map<registry::ServiceKey, HostNamed> host_named_;
 
   HostResolver* resolver_ = nullptr;
   absl::flat_hash_map<std::string, std::set<registry::ServiceKey>> host_users_;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +42,23 @@ struct ServiceKey {
   template <typename H>
   friend H AbslHashValue(H h, const ServiceKey& k) {
     return H::combine(std::move(h), k.namespace_id, k.group, k.name);
+  }
+};
+
+// For maps keyed by a service's shared key (one copy, held by the registry and its views) and
+// looked up by ServiceKey.
+struct SharedServiceKeyHash {
+  using is_transparent = void;
+  size_t operator()(const ServiceKey& k) const { return absl::Hash<ServiceKey>()(k); }
+  size_t operator()(const std::shared_ptr<const ServiceKey>& k) const { return (*this)(*k); }
+};
+struct SharedServiceKeyEq {
+  using is_transparent = void;
+  static const ServiceKey& Of(const ServiceKey& k) { return k; }
+  static const ServiceKey& Of(const std::shared_ptr<const ServiceKey>& k) { return *k; }
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    return Of(a) == Of(b);
   }
 };
 

@@ -211,24 +211,9 @@ class Registry {
     bool ordered = false;  // in order_ (from its first publication until removed)
   };
   static const std::shared_ptr<ServiceMeta>& DefaultMeta(bool ephemeral);
-  // The service map is keyed by the shared key (16 bytes a service, not a second copy) and
-  // looked up by ServiceKey.
-  struct SharedKeyHash {
-    using is_transparent = void;
-    size_t operator()(const ServiceKey& k) const { return absl::Hash<ServiceKey>()(k); }
-    size_t operator()(const std::shared_ptr<const ServiceKey>& k) const { return (*this)(*k); }
-  };
-  struct SharedKeyEq {
-    using is_transparent = void;
-    static const ServiceKey& Of(const ServiceKey& k) { return k; }
-    static const ServiceKey& Of(const std::shared_ptr<const ServiceKey>& k) { return *k; }
-    template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const {
-      return Of(a) == Of(b);
-    }
-  };
+  // Keyed by the shared key (16 bytes a service, not a second copy), looked up by ServiceKey.
   using ServiceMap = absl::flat_hash_map<std::shared_ptr<const ServiceKey>, ServiceState,
-                                         SharedKeyHash, SharedKeyEq>;
+                                         SharedServiceKeyHash, SharedServiceKeyEq>;
   // The service's state, made (empty, with its shared key) when absent.
   ServiceState& StateFor(const ServiceKey& key, bool* created = nullptr);
 

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -84,6 +85,30 @@ class ServiceNamesTest : public ::testing::Test {
       ldns_pkt_free(reply);
     }
     return out;
+  }
+  // The rcode of an A query for `name`.
+  int Rcode(const std::string& name) {
+    ldns_pkt* query = nullptr;
+    EXPECT_EQ(
+        ldns_pkt_query_new_frm_str(&query, name.c_str(), LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, LDNS_RD),
+        LDNS_STATUS_OK);
+    uint8_t* wire = nullptr;
+    size_t size = 0;
+    EXPECT_EQ(ldns_pkt2wire(&wire, query, &size), LDNS_STATUS_OK);
+    ldns_pkt_free(query);
+    Query q;
+    const auto outcome = pipeline_.Process(wire, size, out_, sizeof(out_), false, true, q);
+    free(wire);
+    ldns_pkt* reply = nullptr;
+    EXPECT_EQ(ldns_wire2pkt(&reply, out_, outcome.size), LDNS_STATUS_OK) << name;
+    if (reply == nullptr) return -1;
+    const int rcode = ldns_pkt_get_rcode(reply);
+    ldns_pkt_free(reply);
+    return rcode;
+  }
+  void Remove(const registry::ServiceKey& key) {
+    registry_.ReplaceClient("client:" + key.namespace_id + key.group + key.name, {}, 2);
+    registry_.Tick(kLater);
   }
   // Every listed name answers exactly its listed types; returns name -> form.
   std::map<std::string, std::string> CheckedNames(const registry::ServiceKey& key,
@@ -164,6 +189,47 @@ TEST_F(ServiceNamesTest, CollisionsAndNonHostNamesLeaveOnlyEncodedNames) {
   registry_.ReplaceClient("client:publicDEFAULT_GROUPpay", {}, 2);
   registry_.Tick(kLater);
   EXPECT_TRUE(CheckedNames(upper).contains("pay.svc.nacos.internal."));
+}
+
+// A natural name can be a service's, an empty non-terminal of a dotted one ("api.pay" makes
+// "pay" exist), and claimed by colliding services at once; it answers by the rules while any of
+// them holds it (a collided name answers only as an empty non-terminal) and is gone (NXDOMAIN)
+// when the last one goes, in any order.
+TEST_F(ServiceNamesTest, NaturalNameSharedByCollisionsAndEmptyNonTerminals) {
+  const registry::ServiceKey lower{"public", "DEFAULT_GROUP", "pay"};
+  const registry::ServiceKey upper{"public", "DEFAULT_GROUP", "Pay"};
+  const registry::ServiceKey dotted{"public", "DEFAULT_GROUP", "api.pay"};
+  const std::string pay = "pay.svc.nacos.internal.";
+  for (int order = 0; order < 3; ++order) {
+    Publish(dotted, {{"10.0.3.1"}});
+    EXPECT_EQ(Rcode(pay), LDNS_RCODE_NOERROR) << "an empty non-terminal";
+    EXPECT_TRUE(TypesAnswered(pay).empty());
+    Publish(lower, {{"10.0.3.2"}});
+    EXPECT_EQ(TypesAnswered(pay), (std::set<std::string>{"A", "SRV"}));
+    Publish(upper, {{"10.0.3.3"}});
+    EXPECT_TRUE(TypesAnswered(pay).empty()) << "collided: only the .enc names answer";
+    std::vector<registry::ServiceKey> removal = {dotted, lower, upper};
+    std::rotate(removal.begin(), removal.begin() + order, removal.end());
+    for (size_t i = 0; i < removal.size(); ++i) {
+      Remove(removal[i]);
+      const bool lower_left =
+          std::find(removal.begin() + i + 1, removal.end(), lower) != removal.end();
+      const bool upper_left =
+          std::find(removal.begin() + i + 1, removal.end(), upper) != removal.end();
+      const bool dotted_left =
+          std::find(removal.begin() + i + 1, removal.end(), dotted) != removal.end();
+      if (lower_left != upper_left) {
+        // One claimant left: the name is its own again.
+        EXPECT_EQ(TypesAnswered(pay), (std::set<std::string>{"A", "SRV"})) << order << i;
+      } else if (dotted_left) {
+        EXPECT_EQ(Rcode(pay), LDNS_RCODE_NOERROR) << order << i;
+        EXPECT_TRUE(TypesAnswered(pay).empty()) << order << i;
+      } else {
+        // Collided (the name is no one's) or all gone.
+        EXPECT_EQ(Rcode(pay), LDNS_RCODE_NXDOMAIN) << order << i;
+      }
+    }
+  }
 }
 
 TEST_F(ServiceNamesTest, UnhealthyHostsCountOnlyUnderTheProtectThreshold) {
