@@ -42,7 +42,12 @@
 
 namespace dnsd::common {
 
-template <typename Key, typename Value, size_t kShards = 256>
+// Hash and Eq default to the ones absl::flat_hash_map uses for Key; a Key that is a handle
+// (e.g. a shared_ptr to a key the caller keeps anyway) passes its own transparent pair so that
+// lookups by the pointed-to key work and the slot stores only the handle.
+template <typename Key, typename Value, size_t kShards = 256,
+          typename Hash = typename absl::flat_hash_map<Key, int>::hasher,
+          typename Eq = typename absl::flat_hash_map<Key, int>::key_equal>
 class CowIndex {
   struct Slot {
     explicit Slot(const Key& k) : key(k) {}
@@ -52,11 +57,11 @@ class CowIndex {
     // table needs no key of its own: a hit reads this line once for both checks.
     const Key key;
   };
-  // The map's own hash and equality for Key (transparent for strings: absl::string_view
-  // lookups), applied to the key a slot keeps, so that a bucket holds only slot pointers: the
-  // key is stored once per entry, not once more in the bucket.
-  using KeyHash = typename absl::flat_hash_map<Key, int>::hasher;
-  using KeyEq = typename absl::flat_hash_map<Key, int>::key_equal;
+  // The hash and equality for Key (transparent for strings: absl::string_view lookups),
+  // applied to the key a slot keeps, so that a bucket holds only slot pointers: the key is
+  // stored once per entry, not once more in the bucket.
+  using KeyHash = Hash;
+  using KeyEq = Eq;
   static const Key& KeyOf(const std::shared_ptr<Slot>& slot) { return slot->key; }
   template <typename Lookup>
   static const Lookup& KeyOf(const Lookup& key) {
@@ -142,7 +147,7 @@ class CowIndex {
     const uint64_t version = versions_[index].load(std::memory_order_acquire);
     auto& recent = cache.recent[hash & (kRecentKeys - 1)];
     if (recent.hash == hash && recent.shard_version == version && recent.slot != nullptr &&
-        recent.slot->key == key) {
+        KeyEq{}(recent.slot->key, key)) {
       // The shard has not changed since this entry was filled, so its slot is still in it.
       const uint64_t slot_version = recent.slot->version.load(std::memory_order_acquire);
       if (slot_version != recent.slot_version) {
@@ -215,7 +220,8 @@ class CowIndex {
     if (!batch_) Commit(index);
   }
 
-  void Remove(const Key& key) {
+  template <typename Lookup>
+  void Remove(const Lookup& key) {
     const size_t hash = HashOf(key);
     const size_t index = ShardOfHash(hash);
     std::shared_ptr<const Shard> published;

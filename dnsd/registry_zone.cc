@@ -263,22 +263,22 @@ std::shared_ptr<ServiceAnswers> RegistryZone::BuildAnswers(
   std::vector<std::shared_ptr<const HostAddresses>> resolved;
   double max_weight = 1;
   size_t host_count = 0;
-  size_t record_bytes = 0;
+  size_t address_bytes = 0;
   for (const auto& instance : view.instances()) {
     if (!instance->enabled || !(instance->weight > 0)) continue;
     Parsed& p = parsed.emplace_back();
     const char* ip = instance->ip().c_str();
     if (inet_pton(AF_INET, ip, p.addr) == 1) {
       p.family = AF_INET;
-      record_bytes += 16;
+      address_bytes += 4;
     } else if (inet_pton(AF_INET6, ip, p.addr) == 1) {
       p.family = AF_INET6;
-      record_bytes += 28;
+      address_bytes += 16;
     } else if (registry::IsHostName(instance->ip())) {
       auto addresses = resolver_ != nullptr ? resolver_->Lookup(instance->ip()) : nullptr;
       if (addresses) {
         host_count += addresses->v4.size() + addresses->v6.size();
-        record_bytes += addresses->v4.size() * 16 + addresses->v6.size() * 28;
+        address_bytes += addresses->v4.size() * 4 + addresses->v6.size() * 16;
       }
       resolved.push_back(std::move(addresses));
       if (host_names != nullptr) host_names->push_back(instance->ip());
@@ -295,16 +295,14 @@ std::shared_ptr<ServiceAnswers> RegistryZone::BuildAnswers(
   }
   const double scale = max_weight > 65535 ? 65535 / max_weight : 1;
   answers->hosts.reserve(host_count);
-  std::vector<uint8_t>& records = answers->records;
-  records.resize(record_bytes);
-  uint8_t* const base = records.data();
+  std::vector<uint8_t>& packed = answers->addresses;
+  packed.resize(address_bytes);
+  uint8_t* const base = packed.data();
   uint8_t* p = base;
-  auto put_record = [&](ServiceAnswers::Host& host, const uint8_t* addr) {
-    const uint16_t addr_len = host.v6 ? 16 : 4;
-    host.address_rr = static_cast<uint32_t>(p - base);
-    p = PutQnameHeader(p, host.v6 ? kTypeAAAA : kTypeA, options_.ttl, addr_len);
-    std::memcpy(p, addr, addr_len);
-    p += addr_len;
+  auto put_address = [&](ServiceAnswers::Host& host, const uint8_t* addr) {
+    host.offset = static_cast<uint32_t>(p - base);
+    std::memcpy(p, addr, host.address_len());
+    p += host.address_len();
   };
   std::string_view last_cluster;
   uint16_t last_cluster_index = 0;
@@ -340,13 +338,13 @@ std::shared_ptr<ServiceAnswers> RegistryZone::BuildAnswers(
     host.srv_weight =
         static_cast<uint16_t>(std::clamp(std::lround(instance->weight * 100 * scale), 1L, 65535L));
     if (host.kind == ServiceAnswers::Host::kAddress) {
-      put_record(host, addr);
+      put_address(host, addr);
       answers->hosts.push_back(host);
       continue;
     }
     // A host name: its SRV target, then one A/AAAA host per address it resolves to, sharing
     // the instance's weight so that the instance keeps its share of first places.
-    host.address_rr = static_cast<uint32_t>(answers->names.size());
+    host.offset = static_cast<uint32_t>(answers->names.size());
     answers->names.insert(answers->names.end(), target.data, target.data + target.size);
     answers->hosts.push_back(host);
     if (!*addresses) continue;
@@ -357,16 +355,16 @@ std::shared_ptr<ServiceAnswers> RegistryZone::BuildAnswers(
     address_host.weight = static_cast<float>(instance->weight / static_cast<double>(count));
     for (const auto& a : resolved_addresses.v4) {
       address_host.v6 = false;
-      put_record(address_host, a.data());
+      put_address(address_host, a.data());
       answers->hosts.push_back(address_host);
     }
     for (const auto& a : resolved_addresses.v6) {
       address_host.v6 = true;
-      put_record(address_host, a.data());
+      put_address(address_host, a.data());
       answers->hosts.push_back(address_host);
     }
   }
-  records.resize(static_cast<size_t>(p - base));
+  packed.resize(static_cast<size_t>(p - base));
   return answers;
 }
 
@@ -784,8 +782,12 @@ bool RegistryZone::AnswerService(const Query& q, ResponseWriter& w, const Servic
     shuffle(order.begin(), healthy_end, total_weight[0]);
     shuffle(healthy_end, order.end(), total_weight[1]);
     const size_t mark = w.Mark();
+    uint8_t rr[28];
     for (const auto& [key, host] : order) {
-      if (!w.AddRaw(ResponseWriter::kAnswer, answers.address_rr(*host), host->address_len(), 1)) {
+      const uint16_t len = host->address_len();
+      std::memcpy(PutQnameHeader(rr, host->v6 ? kTypeAAAA : kTypeA, options_.ttl, len),
+                  answers.address(*host), len);
+      if (!w.AddRaw(ResponseWriter::kAnswer, rr, 12u + len, 1)) {
         w.Rollback(mark, ResponseWriter::kAnswer, 0);
         w.SetTc();
         return true;

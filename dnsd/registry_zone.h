@@ -43,9 +43,9 @@ struct RegistryZoneOptions {
 };
 
 // One service's answers at one registry revision: only enabled instances with weight > 0.
-// A/AAAA records are pre-encoded into one buffer (copied as is into answers); SRV records are
-// assembled at query time from the port, weight and address (they are larger and rarer, and
-// storing them would double the memory per instance).
+// The addresses are packed into one buffer; A/AAAA and SRV records are assembled at query time
+// from a host's address, port and weight (a record's 12-byte header is the same for every host
+// of a type: storing it per host cost 12 of every 16 bytes of an IPv4 host's record).
 struct ServiceAnswers {
   struct Host {
     // An instance registered with an IP answers A/AAAA and SRV (target <hex>.addr). One with a
@@ -53,19 +53,21 @@ struct ServiceAnswers {
     // per address the name resolves to, for A/AAAA only. The protect threshold counts
     // instances: kAddress and kNameTarget hosts.
     enum Kind : uint8_t { kAddress, kNameTarget, kResolvedAddress };
-    Kind kind = kAddress;
-    bool v6 = false;
-    bool healthy = true;
-    uint16_t cluster = 0;  // index into `clusters`
+    // Widest first and the two flags as bits: 16 bytes a host (one per instance).
     float weight = 1;
-    uint32_t address_rr = 0;  // offset of the A/AAAA record (owner 0xC00C); the address is its
-                              // last 4 or 16 bytes. kNameTarget: offset of its name in `names`
+    uint32_t offset = 0;  // of its 4 or 16 address bytes in `addresses`; kNameTarget: of its
+                          // name in `names`
     uint16_t port = 0;
     uint16_t srv_weight = 1;
-    uint16_t address_len() const { return v6 ? 28 : 16; }
+    uint16_t cluster = 0;  // index into `clusters`
+    Kind kind = kAddress;
+    bool v6 : 1 = false;
+    bool healthy : 1 = true;
+    uint16_t address_len() const { return v6 ? 16 : 4; }
   };
+  static_assert(sizeof(Host) == 16, "a Host is per instance: keep it small");
   std::vector<Host> hosts;
-  std::vector<uint8_t> records;
+  std::vector<uint8_t> addresses;
   std::vector<uint8_t> names;         // SRV targets of host-name instances, uncompressed wire form
   std::vector<std::string> clusters;  // DNS labels (lowercase)
   std::string service_name;           // the Nacos name, to check decoded .enc names
@@ -73,10 +75,9 @@ struct ServiceAnswers {
   // How current the data is, when the zone is fed by a follower (the agent); null otherwise.
   std::shared_ptr<ServiceFreshness> freshness;
 
-  const uint8_t* address_rr(const Host& h) const { return records.data() + h.address_rr; }
-  const uint8_t* address(const Host& h) const { return address_rr(h) + 12; }
+  const uint8_t* address(const Host& h) const { return addresses.data() + h.offset; }
   std::string_view target_name(const Host& h) const {
-    const uint8_t* start = names.data() + h.address_rr;
+    const uint8_t* start = names.data() + h.offset;
     size_t n = 0;
     while (start[n] != 0) n += start[n] + 1;
     return {reinterpret_cast<const char*>(start), n + 1};

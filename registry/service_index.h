@@ -12,11 +12,11 @@ class ServiceIndex {
   std::shared_ptr<const ServiceView> Find(const ServiceKey& key) const { return index_.Find(key); }
   template <typename Fn>
   void ForEach(Fn&& fn) const {
-    index_.ForEach([&](const ServiceKey&, const std::shared_ptr<const ServiceView>& v) { fn(v); });
+    index_.ForEach([&](const auto&, const std::shared_ptr<const ServiceView>& v) { fn(v); });
   }
   // Writer only.
   void Publish(std::shared_ptr<const ServiceView> view) {
-    const ServiceKey key = view->key();
+    std::shared_ptr<const ServiceKey> key = view->shared_key();
     index_.Publish(key, std::move(view));
   }
   void Remove(const ServiceKey& key) { index_.Remove(key); }
@@ -25,7 +25,10 @@ class ServiceIndex {
   void EndBatch() { index_.EndBatch(); }
 
  private:
-  common::CowIndex<ServiceKey, ServiceView> index_;
+  // Keyed by the view's shared key (the registry's): a slot keeps 16 bytes, not a key copy.
+  common::CowIndex<std::shared_ptr<const ServiceKey>, ServiceView, 256, SharedServiceKeyHash,
+                   SharedServiceKeyEq>
+      index_;
 };
 
 }  // namespace dnsd::registry

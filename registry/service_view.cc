@@ -55,30 +55,45 @@ void ServiceView::SelectInto(std::string_view clusters, bool healthy_only, Selec
 namespace {
 std::atomic<int64_t> memo_budget{int64_t{32} << 20};
 std::atomic<int64_t> memo_used{0};
+// Marks a view whose memo did not fit the budget (its readers encode per request).
+const std::string kOverBudget;
 }  // namespace
 
 void ServiceView::SetMemoBudget(int64_t bytes) { memo_budget.store(bytes); }
 int64_t ServiceView::memo_bytes() { return memo_used.load(std::memory_order_relaxed); }
 
 ServiceView::~ServiceView() {
-  if (memo_kept_) memo_used.fetch_sub(static_cast<int64_t>(memo_.capacity()));
+  const std::string* memo = memo_.load(std::memory_order_acquire);
+  if (memo != nullptr && memo != &kOverBudget) {
+    memo_used.fetch_sub(static_cast<int64_t>(memo->capacity()));
+    delete memo;
+  }
 }
 
 const std::string* ServiceView::Memo(
     absl::FunctionRef<std::string(const ServiceView&)> encode) const {
-  std::call_once(memo_once_, [&] {
+  const std::string* memo = memo_.load(std::memory_order_acquire);
+  if (memo == nullptr) {
+    // Readers racing on a fresh view may each encode; the first to install wins and the others
+    // drop theirs (an encoding is a pure function of the view, so all are equal).
     std::string encoded = encode(*this);
     const auto size = static_cast<int64_t>(encoded.size());
+    const std::string* mine = &kOverBudget;  // over budget: this view is encoded per request
     if (memo_used.fetch_add(size) + size > memo_budget.load()) {
-      memo_used.fetch_sub(size);  // over budget: this view is encoded per request
-      return;
+      memo_used.fetch_sub(size);
+    } else {
+      encoded.shrink_to_fit();  // memos live as long as the view; do not keep growth slack
+      memo_used.fetch_add(static_cast<int64_t>(encoded.capacity()) - size);
+      mine = new std::string(std::move(encoded));
     }
-    memo_ = std::move(encoded);
-    memo_.shrink_to_fit();  // memos live as long as the view; do not keep growth slack
-    memo_used.fetch_add(static_cast<int64_t>(memo_.capacity()) - size);
-    memo_kept_ = true;
-  });
-  return memo_kept_ ? &memo_ : nullptr;
+    if (memo_.compare_exchange_strong(memo, mine, std::memory_order_acq_rel)) {
+      memo = mine;
+    } else if (mine != &kOverBudget) {
+      memo_used.fetch_sub(static_cast<int64_t>(mine->capacity()));
+      delete mine;
+    }
+  }
+  return memo == &kOverBudget ? nullptr : memo;
 }
 
 }  // namespace dnsd::registry

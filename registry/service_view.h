@@ -6,9 +6,9 @@
 // enabled only, cluster filter, healthyOnly, then the protect threshold.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,9 +60,10 @@ class ServiceView {
   std::shared_ptr<const ServiceMeta> meta_;
   std::vector<std::shared_ptr<const Instance>> instances_;
   uint64_t revision_;
-  mutable std::once_flag memo_once_;
-  mutable std::string memo_;
-  mutable bool memo_kept_ = false;  // written once inside memo_once_
+  // Null until the first Memo() call; then the encoding (owned) or kOverBudget. One pointer
+  // rather than a once_flag and an inline string: a view exists per service (and per revision
+  // while readers hold old ones), and most are never asked for a memo.
+  mutable std::atomic<const std::string*> memo_{nullptr};
 };
 
 }  // namespace dnsd::registry
