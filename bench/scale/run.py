@@ -2,7 +2,8 @@
 """Scale: one dnsd grown to N instances in 100,000 services (10 per service at a million),
 registered over HTTP by wrk (bench/scale/register.lua). At each checkpoint it prints the
 registration rate, RSS, and p50/p99 of a service-list page (pageNo=500, pageSize=100), an
-instance list and a DNS query (sequential Python clients: their own time is inside). Then:
+instance list and a DNS query (sequential Python clients: their own time is inside; a DNS
+reply without A records is reported), and how many services the DNS zone answers for. Then:
   restart   the same data directory (persistent instances: Raft snapshot and log), time to
             "dnsd ready" and to the first answered list;
   expiry    as many ephemeral instances registered on a fresh dnsd and left without beats:
@@ -13,6 +14,7 @@ instance list and a DNS query (sequential Python clients: their own time is insi
 dnsd and wrk share both cores.
 """
 import http.client
+import json
 import os
 import re
 import signal
@@ -81,7 +83,8 @@ def timed(fn, count):
     return statistics.median(samples) * 1e3, samples[int(len(samples) * 0.99)] * 1e3
 
 
-def latencies(d, count=200):
+def latencies(d, services, count=200):
+    """Samples services svc-0 .. svc-(services - 1), which all have instances."""
     conn = http.client.HTTPConnection("127.0.0.1", d.http, timeout=30)
 
     def get(path):
@@ -90,12 +93,26 @@ def latencies(d, count=200):
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.settimeout(5)
 
+    unanswered = []
+
     def dns(i):
-        sock.sendto(dns_query(f"svc-{i * 37 % SERVICES}.svc.nacos.internal", i & 0xFFFF), ("127.0.0.1", d.dns))
-        sock.recv(65535)
+        sock.sendto(dns_query(f"svc-{i * 37 % services}.svc.nacos.internal", i & 0xFFFF), ("127.0.0.1", d.dns))
+        reply = sock.recv(65535)
+        if reply[3] & 0x0F != 0 or int.from_bytes(reply[6:8], "big") == 0:
+            unanswered.append(i)
     page = timed(lambda i: get("/nacos/v1/ns/service/list?pageNo=500&pageSize=100"), count)
-    instances = timed(lambda i: get(f"/nacos/v1/ns/instance/list?serviceName=svc-{i * 37 % SERVICES}"), count)
-    return page, instances, timed(dns, count)
+    instances = timed(lambda i: get(f"/nacos/v1/ns/instance/list?serviceName=svc-{i * 37 % services}"), count)
+    dns_times = timed(dns, count)
+    if unanswered:
+        print(f"  {len(unanswered)} of {count} DNS queries had no A records (first: svc-{unanswered[0] * 37 % services})")
+    return page, instances, dns_times
+
+
+def dns_services(d):
+    """Services the DNS zone holds answers for (/dnsd/v1/dns/overview)."""
+    conn = http.client.HTTPConnection("127.0.0.1", d.http, timeout=30)
+    conn.request("GET", "/dnsd/v1/dns/overview")
+    return json.loads(conn.getresponse().read())["registryZone"]["services"]
 
 
 def grow(d, first, count, persistent):
@@ -127,17 +144,18 @@ def grow_and_restart(checkpoints):
     long_lived = "[naming]\nheartbeat_timeout_ms = 3600000\nip_delete_timeout_ms = 3600000\n"
     print(f"scale: persistent instances in {SERVICES} services ({os.cpu_count()} cores, dnsd and wrk sharing them)")
     print(f"{'instances':>10} {'reg/s':>8} {'RSS MB':>8} {'peak MB':>8}   {'list page p50/p99 ms':>20} "
-          f"{'instance list p50/p99':>22} {'DNS p50/p99 ms':>16}")
+          f"{'instance list p50/p99':>22} {'DNS p50/p99 ms':>16} {'DNS services':>13}")
     d = Dnsd(long_lived).start()
     have = 0
     try:
         for target in checkpoints:
             rate = grow(d, have, target - have, persistent=True)
             have = target
-            page, instances, dns = latencies(d)
+            page, instances, dns = latencies(d, min(have, SERVICES))
             print(f"{target:>10} {rate:>8.0f} {d.rss_mb():>8.1f} {d.rss_mb('VmHWM'):>8.1f}   "
                   f"{page[0]:>9.3f} / {page[1]:<8.3f} "
-                  f"{instances[0]:>10.3f} / {instances[1]:<9.3f} {dns[0]:>7.3f} / {dns[1]:<7.3f}")
+                  f"{instances[0]:>10.3f} / {instances[1]:<9.3f} {dns[0]:>7.3f} / {dns[1]:<7.3f} "
+                  f"{dns_services(d):>13}")
         d.stop()
         d.start()
         conn = http.client.HTTPConnection("127.0.0.1", d.http, timeout=60)
