@@ -23,6 +23,17 @@ void ByteWriter::PutString(std::string_view s) {
   out_.append(s);
 }
 
+size_t ByteWriter::BeginString() {
+  const size_t position = out_.size();
+  PutU32(0);
+  return position;
+}
+
+void ByteWriter::EndString(size_t position) {
+  const auto length = static_cast<uint32_t>(out_.size() - position - 4);
+  for (int i = 0; i < 4; ++i) out_[position + i] = static_cast<char>((length >> (8 * i)) & 0xff);
+}
+
 absl::Status ByteReader::Need(size_t n) const {
   if (in_.size() - pos_ < n) return absl::DataLossError("truncated record");
   return absl::OkStatus();

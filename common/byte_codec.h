@@ -20,6 +20,13 @@ class ByteWriter {
   void PutBool(bool v) { PutU8(v ? 1 : 0); }
   void PutDouble(double v);
   void PutString(std::string_view s);
+  // A string written in place, for parts too large to build apart and copy in (a snapshot's
+  // registry part): BeginString() puts a length placeholder and returns its position,
+  // EndString(position) sets it to what was written since.
+  size_t BeginString();
+  void EndString(size_t position);
+  void Reserve(size_t bytes) { out_.reserve(bytes); }
+  size_t size() const { return out_.size(); }
   std::string Take() { return std::move(out_); }
   const std::string& data() const { return out_; }
 

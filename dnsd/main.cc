@@ -309,11 +309,11 @@ int main(int argc, char** argv) {
     std::_Exit(kStateFailure);
   };
   cluster_options.take_snapshot = [&, clustered]() -> absl::StatusOr<std::string> {
-    auto kept = dnsd::node::TakeStateSnapshot(machines());
     // A single node's snapshot carries its configs: no peer could supply them when the store
     // is damaged and rebuilt. Not the history, which grows with every write.
-    if (clustered || !kept.ok()) return kept;
-    return dnsd::node::ExpandStateSnapshot(*config_store_owner, *kept, /*with_history=*/false);
+    return dnsd::node::TakeStateSnapshot(machines(), clustered
+                                                         ? dnsd::node::SnapshotConfigs::kNone
+                                                         : dnsd::node::SnapshotConfigs::kCurrent);
   };
   cluster_options.expand_snapshot = [&](const std::string& snapshot) {
     return dnsd::node::ExpandStateSnapshot(*config_store_owner, snapshot);

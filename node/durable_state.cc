@@ -207,9 +207,7 @@ absl::Status MigrateLegacyLog(const std::string& data_dir, registry::Registry& r
   if (!replayed.ok()) return replayed;
   log->reset();
   if (last > 0) {
-    auto kept = TakeStateSnapshot(machines);
-    auto whole =
-        kept.ok() ? ExpandStateSnapshot(config_store, *kept, /*with_history=*/false) : kept;
+    auto whole = TakeStateSnapshot(machines, SnapshotConfigs::kCurrent);
     if (!whole.ok()) return whole.status();
     auto storage = raft::RaftStorage::Open(building.string());
     if (!storage.ok()) return storage.status();

@@ -26,11 +26,18 @@ struct Parts {
   std::string_view config;
 };
 
-std::string Encode(const Parts& parts) {
-  common::ByteWriter w;
+void PutHeader(common::ByteWriter& w, uint64_t config_applied) {
   for (char c : kMagic) w.PutU8(static_cast<uint8_t>(c));
   w.PutU8(kVersion);
-  w.PutU64(parts.config_applied);
+  w.PutU64(config_applied);
+}
+
+constexpr size_t kFraming = 64;  // magic, version, index, lengths, flag
+
+std::string Encode(const Parts& parts) {
+  common::ByteWriter w;
+  w.Reserve(parts.registry.size() + parts.auth.size() + parts.config.size() + kFraming);
+  PutHeader(w, parts.config_applied);
   w.PutString(parts.registry);
   w.PutString(parts.auth);
   w.PutBool(parts.has_config);
@@ -58,26 +65,41 @@ absl::StatusOr<Parts> Decode(std::string_view snapshot) {
 
 }  // namespace
 
-absl::StatusOr<std::string> TakeStateSnapshot(const StateMachines& machines) {
+absl::StatusOr<std::string> TakeStateSnapshot(const StateMachines& machines,
+                                              SnapshotConfigs configs) {
   config::ConfigStore& config_store = machines.config;
   // Everything applied so far reaches the disk before Raft drops the entries behind it: the
   // store itself is the config part of this node's snapshot.
   DNSD_RETURN_IF_ERROR(config_store.Sync());
-  Parts parts;
-  parts.config_applied = config_store.applied_index();
-  const std::string registry = machines.registry.DurableSnapshot();
+  std::string config;
+  if (configs != SnapshotConfigs::kNone) {
+    auto part = config_store.Snapshot(configs == SnapshotConfigs::kWithHistory);
+    if (!part.ok()) return part.status();
+    config = *std::move(part);
+  }
   const std::string auth = machines.auth.Snapshot();
-  parts.registry = registry;
-  parts.auth = auth;
-  return Encode(parts);
+  // One buffer, sized from the last snapshot, with the registry part written in place: built
+  // apart, copied in and grown by doubling, a million instances' ~65 MB part held ~320 MB at
+  // the peak of each compaction.
+  const size_t registry_hint = machines.registry.last_snapshot_bytes();
+  common::ByteWriter w;
+  w.Reserve(registry_hint + registry_hint / 8 + auth.size() + config.size() + kFraming);
+  PutHeader(w, config_store.applied_index());
+  const size_t registry_at = w.BeginString();
+  machines.registry.DurableSnapshotInto(w);
+  w.EndString(registry_at);
+  w.PutString(auth);
+  w.PutBool(configs != SnapshotConfigs::kNone);
+  if (configs != SnapshotConfigs::kNone) w.PutString(config);
+  return w.Take();
 }
 
 absl::StatusOr<std::string> ExpandStateSnapshot(config::ConfigStore& config_store,
-                                                std::string_view snapshot, bool with_history) {
+                                                std::string_view snapshot) {
   auto parts = Decode(snapshot);
   if (!parts.ok()) return parts.status();
   if (parts->has_config) return std::string(snapshot);
-  auto config_part = config_store.Snapshot(with_history);
+  auto config_part = config_store.Snapshot(/*with_history=*/true);
   if (!config_part.ok()) return config_part.status();
   // The store may be ahead of the snapshot's index: the receiver's store then skips the
   // config entries it already holds, while its registry applies the tail from the index.

@@ -21,13 +21,16 @@
 
 namespace dnsd::node {
 
-absl::StatusOr<std::string> TakeStateSnapshot(const StateMachines& machines);
-// The snapshot with the config store's records added: all of them for a follower (leader
-// side); without history for the snapshot a single node keeps, which only serves to rebuild
-// a damaged store (its configs come back whole, its history from the entries after it).
+// Which config records a snapshot carries: none (the store is its own copy), the configs
+// (the snapshot a single node keeps, which only serves to rebuild a damaged store: its configs
+// come back whole, its history from the entries after it), or everything (for a follower).
+enum class SnapshotConfigs { kNone, kCurrent, kWithHistory };
+absl::StatusOr<std::string> TakeStateSnapshot(const StateMachines& machines,
+                                              SnapshotConfigs configs = SnapshotConfigs::kNone);
+// The snapshot with all of the config store's records added, for a follower (leader side);
+// a snapshot that carries configs already is returned as it is.
 absl::StatusOr<std::string> ExpandStateSnapshot(config::ConfigStore& config_store,
-                                                std::string_view snapshot,
-                                                bool with_history = true);
+                                                std::string_view snapshot);
 // kDataLoss when the bytes are not a snapshot (nothing changed), or when the store is behind a
 // snapshot that does not carry it; a config store write failure as the store reports it.
 absl::Status RestoreStateSnapshot(const StateMachines& machines, std::string_view snapshot,

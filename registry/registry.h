@@ -30,6 +30,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/byte_codec.h"
 #include "registry/command.h"
 #include "registry/naming_model.h"
 #include "registry/service_index.h"
@@ -148,6 +149,12 @@ class Registry {
   // The durable part (durable services' definitions and persistent instances) as bytes, for
   // a Raft snapshot; consistent when taken on the thread that calls Apply.
   std::string DurableSnapshot() const;
+  // The same appended to `w` (a snapshot's registry part written in place: at a million
+  // instances it is ~65 MB, not worth building apart and copying).
+  void DurableSnapshotInto(common::ByteWriter& w) const;
+  // The size of the last durable snapshot, to reserve the next one's buffer at once rather
+  // than doubling it (each doubling holds the old and the new buffer).
+  size_t last_snapshot_bytes() const { return last_snapshot_bytes_.load(); }
   // Replaces the durable part with a snapshot's; ephemeral instances stay. A snapshot that
   // does not decode is kDataLoss and changes nothing. (registry_snapshot.cc)
   absl::Status RestoreDurable(std::string_view snapshot, int64_t now_ms);
@@ -273,6 +280,7 @@ class Registry {
   ServiceIndex index_;
   ServiceOrder order_;
   std::atomic<int64_t> service_count_{0};
+  mutable std::atomic<size_t> last_snapshot_bytes_{0};
   std::atomic<int64_t> instance_count_{0};
 };
 

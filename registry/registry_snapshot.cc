@@ -32,6 +32,12 @@ bool IsDurableService(const ServiceMeta& meta) { return meta.stored || !meta.eph
 
 std::string Registry::DurableSnapshot() const {
   common::ByteWriter w;
+  DurableSnapshotInto(w);
+  return w.Take();
+}
+
+void Registry::DurableSnapshotInto(common::ByteWriter& w) const {
+  const size_t start = w.size();
   w.PutU8(kSnapshotVersion);
   absl::MutexLock lock(&mu_);
   // In key order, so that replicas with the same state write the same bytes.
@@ -60,7 +66,7 @@ std::string Registry::DurableSnapshot() const {
     w.PutU32(static_cast<uint32_t>(persistent.size()));
     for (const Instance* instance : persistent) PutInstanceRecord(w, *instance);
   }
-  return w.Take();
+  last_snapshot_bytes_.store(w.size() - start);
 }
 
 absl::Status Registry::RestoreDurable(std::string_view snapshot, int64_t now_ms) {

@@ -176,9 +176,11 @@ def grow_and_restart(checkpoints):
 
 
 def mass_expiry(count):
-    # Ephemeral instances left without beats: the timeouts outlast the loading (about 15,000
-    # registrations a second here), so that they all expire within about one loading time.
-    timeout_s = 20 + count // 15_000
+    # Ephemeral instances left without beats: the timeouts outlast the loading (12,000-15,000
+    # registrations a second here; sized for 8,000, since instances that expire before the
+    # loading ends are registered again and the count would never be reached), so that they
+    # all expire within about one loading time.
+    timeout_s = 20 + count // 8_000
     e = Dnsd(f"[naming]\nheartbeat_timeout_ms = {timeout_s * 1000}\n"
              f"ip_delete_timeout_ms = {(timeout_s + 5) * 1000}\n").start()
     try:

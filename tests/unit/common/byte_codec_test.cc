@@ -36,6 +36,38 @@ TEST(ByteCodecTest, RoundTripsEveryType) {
   EXPECT_TRUE(r.AtEnd());
 }
 
+TEST(ByteCodecTest, AStringWrittenInPlaceReadsLikeAPutString) {
+  ByteWriter w;
+  w.PutU8(1);
+  const size_t outer = w.BeginString();
+  w.PutU32(300);
+  w.PutString(std::string(300, 'z'));  // a length past one byte, nested
+  w.EndString(outer);
+  const size_t empty = w.BeginString();
+  w.EndString(empty);
+  w.PutU8(2);
+  const std::string bytes = w.Take();
+  ByteReader r(bytes);
+  uint8_t first, last;
+  std::string inner, nothing;
+  ASSERT_TRUE(r.GetU8(first).ok());
+  ASSERT_TRUE(r.GetString(inner).ok());
+  ASSERT_TRUE(r.GetString(nothing).ok());
+  ASSERT_TRUE(r.GetU8(last).ok());
+  EXPECT_TRUE(r.AtEnd());
+  EXPECT_EQ(first, 1);
+  EXPECT_EQ(last, 2);
+  EXPECT_EQ(inner.size(), 4u + 4u + 300u);
+  EXPECT_EQ(nothing, "");
+  ByteReader nested(inner);
+  uint32_t n;
+  std::string zs;
+  ASSERT_TRUE(nested.GetU32(n).ok());
+  ASSERT_TRUE(nested.GetString(zs).ok());
+  EXPECT_EQ(n, 300u);
+  EXPECT_EQ(zs, std::string(300, 'z'));
+}
+
 TEST(ByteCodecTest, TruncatedInputIsAnErrorNotACrash) {
   ByteWriter w;
   w.PutString("abcdef");

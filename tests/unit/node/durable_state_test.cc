@@ -68,9 +68,7 @@ class Node {
     cluster.compact_every = options.snapshot_every;
     Node* n = node.get();
     cluster.take_snapshot = [n]() -> absl::StatusOr<std::string> {
-      auto kept = TakeStateSnapshot(n->machines());
-      if (!kept.ok()) return kept;
-      return ExpandStateSnapshot(*n->state_.config, *kept, /*with_history=*/false);
+      return TakeStateSnapshot(n->machines(), SnapshotConfigs::kCurrent);
     };
     cluster.restore = [n](const std::string& snapshot) {
       return RestoreStateSnapshot(n->machines(), snapshot, 0);
