@@ -52,12 +52,20 @@ Registry::Slot* Registry::SlotList::Find(const InstanceAddress& address) {
   return it != items_.end() && it->instance->address == address ? &*it : nullptr;
 }
 
+int64_t Registry::BeatIntervalOf(const Instance& instance) const {
+  HeartbeatPolicy policy = options_.heartbeat_defaults;
+  // Registration validated the metadata; data from before that check falls back to the default.
+  if (!ParseHeartbeatPolicy(instance.metadata, options_.heartbeat_defaults, policy).ok()) {
+    return options_.heartbeat_defaults.interval_ms;
+  }
+  return policy.interval_ms;
+}
+
 void Registry::Slot::SetPolicy(const HeartbeatPolicy& policy) {
   auto saturated = [](int64_t ms) {
     return static_cast<int32_t>(std::clamp<int64_t>(ms, 0, std::numeric_limits<int32_t>::max()));
   };
-  interval_ms = saturated(policy.interval_ms);
-  timeout_ms = saturated(policy.timeout_ms);
+  timeout_ms = static_cast<uint32_t>(saturated(policy.timeout_ms));
   delete_timeout_ms = saturated(policy.delete_timeout_ms);
 }
 
@@ -191,7 +199,7 @@ absl::Status Registry::RegisterLocked(const ServiceKey& key, Instance instance,
   if (inserted) instance_count_.fetch_add(1);
   Slot& slot = *slot_ptr;
   const bool unchanged = !inserted && SameInstance(*slot.instance, instance) &&
-                         slot.owner == owner && slot.heartbeat_driven == heartbeat_driven;
+                         slot.owner == owner && (slot.heartbeat_driven != 0) == heartbeat_driven;
   if (inserted || slot.owner != owner) {
     // The address changes hands: the previous client no longer publishes it.
     if (!inserted && !slot.owner.empty()) {
@@ -203,7 +211,7 @@ absl::Status Registry::RegisterLocked(const ServiceKey& key, Instance instance,
                      /*local_if_new=*/!replacing_);
   }
   slot.owner = std::string(owner);
-  slot.heartbeat_driven = heartbeat_driven;
+  slot.heartbeat_driven = heartbeat_driven ? 1 : 0;
   slot.SetPolicy(policy);
   slot.last_beat_ms = now_ms;
   if (unchanged) return absl::OkStatus();  // a repeated registration only refreshes liveness
@@ -342,7 +350,7 @@ BeatResult Registry::Beat(const ServiceKey& key, const InstanceAddress& address,
       Slot& s = *slot;
       s.last_beat_ms = now_ms;
       result.found = true;
-      result.interval_ms = s.interval_ms;
+      result.interval_ms = BeatIntervalOf(*s.instance);
       if (!s.instance->healthy) {
         Instance revived = *s.instance;
         revived.healthy = true;
@@ -361,7 +369,7 @@ BeatResult Registry::Beat(const ServiceKey& key, const InstanceAddress& address,
   const std::string owner = HttpClientId(registered);
   if (RegisterLocked(key, std::move(instance), owner, /*heartbeat_driven=*/true, now_ms).ok()) {
     result.found = true;
-    result.interval_ms = StateFor(key).instances.Find(registered)->interval_ms;
+    result.interval_ms = BeatIntervalOf(*StateFor(key).instances.Find(registered)->instance);
   }
   return result;
 }
@@ -479,7 +487,7 @@ std::vector<Registry::Publication> Registry::ClientPublications(std::string_view
     auto* slots = const_cast<SlotList*>(&service->second.instances);
     const Slot* slot = slots->Find(ref.address);
     if (slot == nullptr) continue;
-    out.push_back(Publication{*ref.service, slot->instance, slot->heartbeat_driven});
+    out.push_back(Publication{*ref.service, slot->instance, slot->heartbeat_driven != 0});
   }
   std::sort(out.begin(), out.end(), [](const Publication& a, const Publication& b) {
     if (!(a.service == b.service)) return a.service < b.service;

@@ -169,14 +169,15 @@ class Registry {
   struct Slot {
     std::shared_ptr<const Instance> instance;
     common::Atom owner;  // empty: the instance's own ip:port client (HTTP)
-    bool heartbeat_driven = false;
-    int32_t interval_ms = 5000;
-    int32_t timeout_ms = 15000;
-    int32_t delete_timeout_ms = 30000;
     int64_t last_beat_ms = 0;
+    // The timeouts the expiry scan reads (saturated to 31 bits); the beat interval is read
+    // from the instance's metadata when a beat asks for it, which is rarer than a scan.
+    uint32_t timeout_ms : 31 = 15000;
+    uint32_t heartbeat_driven : 1 = 0;
+    int32_t delete_timeout_ms = 30000;
     void SetPolicy(const HeartbeatPolicy& policy);
   };
-  static_assert(sizeof(Slot) <= 48, "a Slot is per instance: keep it small");
+  static_assert(sizeof(Slot) <= 40, "a Slot is per instance: keep it small");
   // Instances of one service sorted by address. A sorted vector rather than a node-based map:
   // at 100,000 instances the per-node overhead of std::map is a third of the memory.
   class SlotList {
@@ -218,6 +219,8 @@ class Registry {
     bool ordered = false;  // in order_ (from its first publication until removed)
   };
   static const std::shared_ptr<ServiceMeta>& DefaultMeta(bool ephemeral);
+  // The heartbeat interval the instance's metadata asks for (or the default).
+  int64_t BeatIntervalOf(const Instance& instance) const;
   // Keyed by the shared key (16 bytes a service, not a second copy), looked up by ServiceKey.
   using ServiceMap = absl::flat_hash_map<std::shared_ptr<const ServiceKey>, ServiceState,
                                          SharedServiceKeyHash, SharedServiceKeyEq>;

@@ -162,7 +162,7 @@ absl::Status Registry::RestoreDurable(std::string_view snapshot, int64_t now_ms)
     auto [slot, inserted] = state.instances.FindOrInsert(c.instance.address);
     if (inserted) instance_count_.fetch_add(1);
     slot->owner.clear();
-    slot->heartbeat_driven = false;
+    slot->heartbeat_driven = 0;
     HeartbeatPolicy policy = options_.heartbeat_defaults;
     ParseHeartbeatPolicy(c.instance.metadata, options_.heartbeat_defaults, policy).IgnoreError();
     slot->SetPolicy(policy);

@@ -183,12 +183,16 @@ TEST_F(RegistryTest, PreservedMetadataOverridesTimeouts) {
   i.metadata[std::string(kMetaDeleteTimeout)] = "6000";
   ASSERT_TRUE(Register(Key("s"), i).ok());
   EXPECT_EQ(registry_.Beat(Key("s"), i.address, nullptr, clock_.NowMs()).interval_ms, 1000);
+  const Instance plain = MakeInstance("10.0.0.2", 1);
+  ASSERT_TRUE(Register(Key("s"), plain).ok());
+  EXPECT_EQ(registry_.Beat(Key("s"), plain.address, nullptr, clock_.NowMs()).interval_ms, 5000);
   clock_.AdvanceMs(3'001);
   registry_.Tick(clock_.NowMs());
   EXPECT_FALSE(registry_.Find(Key("s"))->instances()[0]->healthy);
   clock_.AdvanceMs(3'000);
   registry_.Tick(clock_.NowMs());
-  EXPECT_TRUE(registry_.Find(Key("s"))->instances().empty());
+  ASSERT_EQ(registry_.Find(Key("s"))->instances().size(), 1u);  // the default outlives it
+  EXPECT_EQ(registry_.Find(Key("s"))->instances()[0]->ip(), "10.0.0.2");
 }
 
 TEST_F(RegistryTest, BeatForUnknownInstanceWithoutBodyIsNotFound) {
