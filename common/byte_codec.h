@@ -21,8 +21,8 @@ class ByteWriter {
   void PutDouble(double v);
   void PutString(std::string_view s);
   // A string written in place, for parts too large to build apart and copy in (a snapshot's
-  // registry part): BeginString() puts a length placeholder and returns its position,
-  // EndString(position) sets it to what was written since.
+  // registry part): BeginString() writes a zero length and returns where it is;
+  // EndString(position) sets that length to the bytes written since.
   size_t BeginString();
   void EndString(size_t position);
   void Reserve(size_t bytes) { out_.reserve(bytes); }

@@ -4,6 +4,7 @@
 // from before auth, has no auth part and is still read.
 #include "node/state_snapshot.h"
 
+#include "absl/functional/function_ref.h"
 #include "common/byte_codec.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -26,23 +27,31 @@ struct Parts {
   std::string_view config;
 };
 
-void PutHeader(common::ByteWriter& w, uint64_t config_applied) {
+constexpr size_t kFraming = 64;  // magic, version, index, lengths, flag
+
+// The layout, in one place. `put_registry` writes the registry part as a length-prefixed
+// string (in place, when it is taken from the registry); `registry_bytes` sizes the buffer
+// so that it is allocated once instead of doubling (each doubling holds both buffers).
+std::string Encode(uint64_t config_applied, size_t registry_bytes,
+                   absl::FunctionRef<void(common::ByteWriter&)> put_registry, std::string_view auth,
+                   const std::string_view* config) {
+  common::ByteWriter w;
+  w.Reserve(registry_bytes + auth.size() + (config != nullptr ? config->size() : 0) + kFraming);
   for (char c : kMagic) w.PutU8(static_cast<uint8_t>(c));
   w.PutU8(kVersion);
   w.PutU64(config_applied);
+  put_registry(w);
+  w.PutString(auth);
+  w.PutBool(config != nullptr);
+  if (config != nullptr) w.PutString(*config);
+  return w.Take();
 }
 
-constexpr size_t kFraming = 64;  // magic, version, index, lengths, flag
-
 std::string Encode(const Parts& parts) {
-  common::ByteWriter w;
-  w.Reserve(parts.registry.size() + parts.auth.size() + parts.config.size() + kFraming);
-  PutHeader(w, parts.config_applied);
-  w.PutString(parts.registry);
-  w.PutString(parts.auth);
-  w.PutBool(parts.has_config);
-  if (parts.has_config) w.PutString(parts.config);
-  return w.Take();
+  return Encode(
+      parts.config_applied, parts.registry.size(),
+      [&](common::ByteWriter& w) { w.PutString(parts.registry); }, parts.auth,
+      parts.has_config ? &parts.config : nullptr);
 }
 
 absl::StatusOr<Parts> Decode(std::string_view snapshot) {
@@ -72,26 +81,25 @@ absl::StatusOr<std::string> TakeStateSnapshot(const StateMachines& machines,
   // store itself is the config part of this node's snapshot.
   DNSD_RETURN_IF_ERROR(config_store.Sync());
   std::string config;
-  if (configs != SnapshotConfigs::kNone) {
-    auto part = config_store.Snapshot(configs == SnapshotConfigs::kWithHistory);
+  if (configs == SnapshotConfigs::kCurrent) {
+    auto part = config_store.Snapshot(/*with_history=*/false);
     if (!part.ok()) return part.status();
     config = *std::move(part);
   }
+  const std::string_view config_view = config;
   const std::string auth = machines.auth.Snapshot();
-  // One buffer, sized from the last snapshot, with the registry part written in place: built
-  // apart, copied in and grown by doubling, a million instances' ~65 MB part held ~320 MB at
-  // the peak of each compaction.
+  // The registry part is written in place, into a buffer sized from the last one: built apart,
+  // copied in and grown by doubling, a million instances' ~65 MB part held ~320 MB at the peak
+  // of each compaction.
   const size_t registry_hint = machines.registry.last_snapshot_bytes();
-  common::ByteWriter w;
-  w.Reserve(registry_hint + registry_hint / 8 + auth.size() + config.size() + kFraming);
-  PutHeader(w, config_store.applied_index());
-  const size_t registry_at = w.BeginString();
-  machines.registry.DurableSnapshotInto(w);
-  w.EndString(registry_at);
-  w.PutString(auth);
-  w.PutBool(configs != SnapshotConfigs::kNone);
-  if (configs != SnapshotConfigs::kNone) w.PutString(config);
-  return w.Take();
+  return Encode(
+      config_store.applied_index(), registry_hint + registry_hint / 8,
+      [&](common::ByteWriter& w) {
+        const size_t at = w.BeginString();
+        machines.registry.DurableSnapshotInto(w);
+        w.EndString(at);
+      },
+      auth, configs == SnapshotConfigs::kCurrent ? &config_view : nullptr);
 }
 
 absl::StatusOr<std::string> ExpandStateSnapshot(config::ConfigStore& config_store,

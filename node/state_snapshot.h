@@ -21,10 +21,11 @@
 
 namespace dnsd::node {
 
-// Which config records a snapshot carries: none (the store is its own copy), the configs
-// (the snapshot a single node keeps, which only serves to rebuild a damaged store: its configs
-// come back whole, its history from the entries after it), or everything (for a follower).
-enum class SnapshotConfigs { kNone, kCurrent, kWithHistory };
+// Which config records a snapshot carries: none (the store is its own copy), or the current
+// configs without their history (the snapshot a single node keeps, which only serves to
+// rebuild a damaged store: its configs come back whole, its history from the entries after
+// it). A follower's snapshot gets everything from ExpandStateSnapshot.
+enum class SnapshotConfigs { kNone, kCurrent };
 absl::StatusOr<std::string> TakeStateSnapshot(const StateMachines& machines,
                                               SnapshotConfigs configs = SnapshotConfigs::kNone);
 // The snapshot with all of the config store's records added, for a follower (leader side);

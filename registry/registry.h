@@ -152,8 +152,8 @@ class Registry {
   // The same appended to `w` (a snapshot's registry part written in place: at a million
   // instances it is ~65 MB, not worth building apart and copying).
   void DurableSnapshotInto(common::ByteWriter& w) const;
-  // The size of the last durable snapshot, to reserve the next one's buffer at once rather
-  // than doubling it (each doubling holds the old and the new buffer).
+  // The size of the last durable snapshot taken or restored, to reserve the next one's buffer
+  // at once rather than doubling it (each doubling holds the old and the new buffer).
   size_t last_snapshot_bytes() const { return last_snapshot_bytes_.load(); }
   // Replaces the durable part with a snapshot's; ephemeral instances stay. A snapshot that
   // does not decode is kDataLoss and changes nothing. (registry_snapshot.cc)

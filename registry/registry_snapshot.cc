@@ -183,6 +183,8 @@ absl::Status Registry::RestoreDurable(std::string_view snapshot, int64_t now_ms)
   }
   index_.EndBatch();
   deferred_ = nullptr;
+  // The next snapshot holds about as much: its buffer is sized from this one.
+  last_snapshot_bytes_.store(snapshot.size());
   for (const auto& [key, view] : changed) {
     for (const auto& listener : listeners_) listener(key, view);
   }

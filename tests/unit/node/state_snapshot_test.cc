@@ -112,6 +112,7 @@ TEST(StateSnapshotTest, OneBufferSnapshotWithConfigsRebuildsAStoreAndRepeatsByte
   ASSERT_TRUE(
       RestoreStateSnapshot(StateMachines{rebuilt, *empty_store, rebuilt_auth}, *first, 0).ok());
   EXPECT_EQ(empty_store->applied_index(), index);
+  EXPECT_EQ(rebuilt.last_snapshot_bytes(), part.size());  // sizes its first own snapshot
   auto config = empty_store->Get({"", "DEFAULT_GROUP", "c19"});
   ASSERT_NE(config, nullptr);
   EXPECT_EQ(config->content, "v19");

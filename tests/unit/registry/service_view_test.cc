@@ -28,6 +28,14 @@ std::string Encoding(const ServiceView& view) {
   return out;
 }
 
+// An encoder that counts its calls in `calls`.
+auto CountingEncoder(int& calls) {
+  return [&calls](const ServiceView& v) {
+    ++calls;
+    return Encoding(v);
+  };
+}
+
 class ServiceViewMemoTest : public ::testing::Test {
  protected:
   void TearDown() override { ServiceView::SetMemoBudget(int64_t{32} << 20); }
@@ -36,10 +44,7 @@ class ServiceViewMemoTest : public ::testing::Test {
 TEST_F(ServiceViewMemoTest, EncodesOncePerViewAndAccountsForTheBytesItKeeps) {
   const int64_t before = ServiceView::memo_bytes();
   int calls = 0;
-  auto encode = [&](const ServiceView& v) {
-    ++calls;
-    return Encoding(v);
-  };
+  auto encode = CountingEncoder(calls);
   {
     auto view = ViewWith(3);
     const std::string* first = view->Memo(encode);
@@ -56,10 +61,7 @@ TEST_F(ServiceViewMemoTest, OverBudgetAViewIsNotMemoisedAndNotEncodedAgainByTheM
   ServiceView::SetMemoBudget(ServiceView::memo_bytes() + 4);
   const int64_t before = ServiceView::memo_bytes();
   int calls = 0;
-  auto encode = [&](const ServiceView& v) {
-    ++calls;
-    return Encoding(v);
-  };
+  auto encode = CountingEncoder(calls);
   auto view = ViewWith(2);
   EXPECT_EQ(view->Memo(encode), nullptr);
   EXPECT_EQ(view->Memo(encode), nullptr);
