@@ -373,8 +373,8 @@ void RegistryZone::AddRef(const std::string& key,
   RefCounts& refs = names_[key];
   if (answers) {
     refs.answers = *answers;
-  } else {
-    ++refs.ent;
+  } else if (refs.ent++ > 0) {
+    return;  // already an empty non-terminal: what DNS sees of the name is unchanged
   }
   auto entry = std::make_shared<NameEntry>();
   entry->answers = refs.answers;
@@ -387,8 +387,8 @@ void RegistryZone::Release(const std::string& key, bool as_service) {
   if (it == names_.end()) return;
   if (as_service) {
     it->second.answers.reset();
-  } else {
-    --it->second.ent;
+  } else if (--it->second.ent > 0) {
+    return;  // still an empty non-terminal (a namespace's or group's other services)
   }
   if (!it->second.answers && it->second.ent <= 0) {
     index_.Remove(key);
@@ -464,6 +464,7 @@ void RegistryZone::OnServiceChanged(const registry::ServiceKey& key,
     for (const auto& ent : keys.ent_keys) Release(ent, /*as_service=*/false);
     TrackHosts(key, nullptr, {});
     published_.erase(existing);
+    services_named_.store(published_.size(), std::memory_order_relaxed);
     return;
   }
 
@@ -478,6 +479,7 @@ void RegistryZone::OnServiceChanged(const registry::ServiceKey& key,
     p.answers = answers;
     p.has_natural = !keys.natural_key.empty();
     existing = published_.emplace(view->shared_key(), std::move(p)).first;
+    services_named_.store(published_.size(), std::memory_order_relaxed);
     Published& added = existing->second;
     if (!added.has_natural || keys.encoded_is_hash) IndexEncoded(key, added);
     if (added.has_natural) {
@@ -1080,6 +1082,22 @@ ZoneResult RegistryZone::Answer(const Query& q, ResponseWriter& w, bool may_wait
     } else {
       AnswerAddr(q, w, l.label[0]);
     }
+    return ZoneResult::kAnswered;
+  }
+  if (idx == 0 && cluster.empty() && (type == "cl" || type == "grp" || type == "ns")) {
+    // A marker label with nothing to its left: the parent of every `<value>.<marker>` name
+    // below (RFC 8020: an empty non-terminal, not NXDOMAIN, while one of those exists).
+    // Cluster names answer for any value, so `cl` always has some.
+    bool has_children = type == "cl";
+    if (type == "grp" && !explicit_grp) {
+      key.size = 0;
+      key.Append(ns);
+      key.Append(kSep);
+      has_children = explicit_ns || HasEntry(key.view());  // an explicit one was checked above
+    } else if (type == "ns" && !explicit_ns && !explicit_grp) {
+      has_children = services_named_.load(std::memory_order_relaxed) > 0;
+    }
+    Negative(w, has_children ? kRcodeNoError : kRcodeNxDomain);
     return ZoneResult::kAnswered;
   }
   if (type != "svc" && type != "enc") {

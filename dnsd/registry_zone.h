@@ -203,6 +203,9 @@ class RegistryZone {
   std::string default_ns_label_;
   std::string default_grp_label_;
   std::atomic<uint32_t> serial_{1};
+  // How many services have names here: read by queries for the bare `ns.<zone>` marker name
+  // (an empty non-terminal while any service is named below it).
+  std::atomic<size_t> services_named_{0};
 
   // Writer side, serialised by the registry writer lock (and mu_ for safety, and for the
   // console's NamesOf).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 
@@ -309,38 +310,38 @@ absl::Status Registry::RegisterEphemeral(const ServiceKey& key, Instance instanc
                                          std::string_view owner, bool heartbeat_driven,
                                          int64_t now_ms) {
   instance.ephemeral = true;
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(this);
   return RegisterLocked(key, std::move(instance), owner, heartbeat_driven, now_ms);
 }
 
 absl::Status Registry::DeregisterEphemeral(const ServiceKey& key, const InstanceAddress& address,
                                            int64_t now_ms) {
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(this);
   return DeregisterLocked(key, address, /*ephemeral=*/true, now_ms);
 }
 
 absl::Status Registry::DeregisterOwned(const ServiceKey& key, const InstanceAddress& address,
                                        std::string_view owner, int64_t now_ms) {
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(this);
   return DeregisterLocked(key, address, /*ephemeral=*/true, now_ms, owner);
 }
 
 absl::Status Registry::UpdateEphemeral(const ServiceKey& key, const InstanceAddress& address,
                                        const InstancePatch& patch, int64_t) {
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(this);
   return UpdateLocked(key, address, /*ephemeral=*/true, patch, /*require_existing=*/true);
 }
 
 absl::StatusOr<CommandResult> Registry::BatchMetadataEphemeral(
     const ServiceKey& key, const std::vector<InstanceAddress>& targets, const Metadata& metadata,
     bool remove_keys) {
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(this);
   return BatchMetadataLocked(key, /*ephemeral=*/true, targets, metadata, remove_keys);
 }
 
 BeatResult Registry::Beat(const ServiceKey& key, const InstanceAddress& address,
                           const Instance* body, int64_t now_ms) {
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(this);
   BeatResult result;
   result.interval_ms = options_.heartbeat_defaults.interval_ms;
   auto it = services_.find(key);
@@ -375,37 +376,53 @@ BeatResult Registry::Beat(const ServiceKey& key, const InstanceAddress& address,
 }
 
 void Registry::Tick(int64_t now_ms) {
-  // In batches of services, in key order, the writer lock taken per batch: with a million
-  // instances (or all of them expiring at once) registrations and beats wait for one batch,
-  // not for the whole scan. Services added behind the scan are seen at the next tick.
-  constexpr size_t kBatch = 256;
+  // Services in key order, a few at a time under the writer lock: at most kScanPerHold looked
+  // at and at most kChangesPerHold changed (a change publishes a view and tells the listeners:
+  // the DNS zone, pushes, health checks) per hold, so that with a million instances, or with
+  // all of them expiring at once, a registration or a beat waits for one short hold, not for
+  // the scan. Services added behind the scan are seen at the next tick.
+  constexpr size_t kScanPerHold = 256;
+  constexpr size_t kChangesPerHold = 16;
   std::shared_ptr<const ServiceKey> resume;
   for (;;) {
-    const auto batch = order_.After(resume.get(), kBatch);
+    StepAsideForWriters();
+    const auto batch = order_.After(resume.get(), kScanPerHold);
     if (batch.empty()) return;
     absl::MutexLock lock(&mu_);
     std::vector<ServiceKey> empty_expired;
+    size_t changes = 0;
     for (const auto& key : batch) {
+      resume = key;
       auto it = services_.find(*key);
-      if (it != services_.end()) TickServiceLocked(*key, it->second, now_ms, empty_expired);
+      if (it != services_.end() && TickServiceLocked(*key, it->second, now_ms, empty_expired)) {
+        ++changes;
+      }
+      if (changes + empty_expired.size() >= kChangesPerHold) break;
     }
     for (const auto& key : empty_expired) RemoveServiceLocked(key);
-    resume = batch.back();
   }
 }
 
-void Registry::TickServiceLocked(const ServiceKey& key, ServiceState& state, int64_t now_ms,
+void Registry::StepAsideForWriters() const {
+  // Bounded, so that writers arriving without a pause cannot hold expiry off for good.
+  constexpr int kMaxPauses = 20;
+  for (int i = 0; i < kMaxPauses && writers_waiting_.load(std::memory_order_relaxed) > 0; ++i) {
+    absl::SleepFor(absl::Microseconds(50));
+  }
+}
+
+bool Registry::TickServiceLocked(const ServiceKey& key, ServiceState& state, int64_t now_ms,
                                  std::vector<ServiceKey>& empty_expired) {
   bool changed = false;
   std::vector<std::string> changed_clients;
-  // A remote client's instances expire on its owner, which sends the result.
+  // A remote client's instances expire on its owner, which sends the result. The times are
+  // compared first: the owner's lookup is a hash probe per instance, a scan's main cost when
+  // nothing is due.
   auto expires = [&](const Slot& slot) {
     return slot.heartbeat_driven && IsLocalLocked(slot.owner);
   };
   const size_t removed = std::erase_if(state.instances.items(), [&](const Slot& slot) {
-    if (!expires(slot) || now_ms - slot.last_beat_ms <= slot.delete_timeout_ms) {
-      return false;
-    }
+    if (now_ms - slot.last_beat_ms <= slot.delete_timeout_ms || !expires(slot)) return false;
     if (!slot.owner.empty()) {
       IndexRemoveLocked(slot.owner, key, slot.instance->address);
       changed_clients.push_back(slot.owner);
@@ -417,7 +434,7 @@ void Registry::TickServiceLocked(const ServiceKey& key, ServiceState& state, int
     changed = true;
   }
   for (Slot& slot : state.instances.items()) {
-    if (expires(slot) && now_ms - slot.last_beat_ms > slot.timeout_ms && slot.instance->healthy) {
+    if (now_ms - slot.last_beat_ms > slot.timeout_ms && slot.instance->healthy && expires(slot)) {
       Instance stale = *slot.instance;
       stale.healthy = false;
       stale.health_cause = HealthCause::kBeatMissed;
@@ -433,6 +450,7 @@ void Registry::TickServiceLocked(const ServiceKey& key, ServiceState& state, int
       now_ms - state.empty_since_ms >= options_.empty_service_ttl_ms) {
     empty_expired.push_back(key);
   }
+  return changed;
 }
 
 // ---------------------------------------------------------------- clients
@@ -477,7 +495,7 @@ void Registry::ClientChangedLocked(const std::string& owner) {
 }
 
 std::vector<Registry::Publication> Registry::ClientPublications(std::string_view client_id) const {
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(this);
   std::vector<Publication> out;
   auto it = clients_.find(std::string(client_id));
   if (it == clients_.end()) return out;
@@ -499,7 +517,7 @@ std::vector<Registry::Publication> Registry::ClientPublications(std::string_view
 Registry::ReplaceResult Registry::ReplaceClient(const std::string& client_id,
                                                 std::vector<Publication> publications,
                                                 int64_t now_ms) {
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(this);
   replacing_ = true;
   ReplaceResult result;
   std::vector<PublicationRef> before;
@@ -537,7 +555,7 @@ Registry::ReplaceResult Registry::ReplaceClient(const std::string& client_id,
 }
 
 void Registry::SetClientLocal(std::string_view client_id, bool local, int64_t now_ms) {
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(this);
   auto it = clients_.find(std::string(client_id));
   if (it == clients_.end() || it->second.local == local) return;
   it->second.local = local;
@@ -550,13 +568,13 @@ void Registry::SetClientLocal(std::string_view client_id, bool local, int64_t no
 }
 
 bool Registry::IsClientLocal(std::string_view client_id) const {
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(this);
   auto it = clients_.find(std::string(client_id));
   return it == clients_.end() || it->second.local;
 }
 
 std::vector<std::string> Registry::ClientIds() const {
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(this);
   std::vector<std::string> ids;
   ids.reserve(clients_.size());
   for (const auto& [id, entry] : clients_) ids.push_back(id);
@@ -567,7 +585,7 @@ std::vector<std::string> Registry::ClientIds() const {
 // ---------------------------------------------------------------- durable commands
 
 absl::Status Registry::Precheck(const Command& command) const {
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(this);
   return CheckLocked(command);
 }
 
@@ -624,7 +642,7 @@ absl::Status Registry::CheckLocked(const Command& c) const {
 }
 
 absl::StatusOr<CommandResult> Registry::Apply(const Command& c) {
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(this);
   DNSD_RETURN_IF_ERROR(CheckLocked(c));
   switch (c.type) {
     case CommandType::kRegisterInstance: {

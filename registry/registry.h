@@ -79,7 +79,7 @@ class Registry {
   int64_t instance_count() const { return instance_count_.load(std::memory_order_relaxed); }
   // Bumped by every published change (a view's revision).
   uint64_t revision() const {
-    absl::MutexLock lock(&mu_);
+    WriterLock lock(this);
     return revision_;
   }
 
@@ -105,7 +105,9 @@ class Registry {
   BeatResult Beat(const ServiceKey& key, const InstanceAddress& address, const Instance* body,
                   int64_t now_ms);
   // Marks instances without recent beats unhealthy, removes dead ones, drops empty services.
-  // Only local clients' instances expire here: a remote client's owner decides.
+  // Only local clients' instances expire here: a remote client's owner decides. Background
+  // work: it takes the writer lock for a few services at a time and steps aside between
+  // those holds while other writers wait (see WriterLock).
   void Tick(int64_t now_ms);
 
   // ---- Clients (what Distro replicates) ----
@@ -245,7 +247,8 @@ class Registry {
   // reading on its own thread, say) find what they are told of.
   std::vector<std::pair<ServiceKey, std::shared_ptr<const ServiceView>>>* deferred_ = nullptr;
   // Tick's work for one service: expiry, unhealthy marks, an empty implicit service noted.
-  void TickServiceLocked(const ServiceKey& key, ServiceState& state, int64_t now_ms,
+  // True when it changed the service (published a new view).
+  bool TickServiceLocked(const ServiceKey& key, ServiceState& state, int64_t now_ms,
                          std::vector<ServiceKey>& empty_expired);
   void RemoveServiceLocked(const ServiceKey& key);
   // The client index: which (service, address) slots each client owns.
@@ -275,7 +278,29 @@ class Registry {
   // Set while ReplaceClient writes: the writes are a remote owner's, not local changes.
   bool replacing_ = false;
 
+  // The writer lock as every writer but Tick takes it: counted in writers_waiting_ while it
+  // waits. absl::Mutex (like most mutexes) lets a thread that has just unlocked take the lock
+  // again before a woken waiter runs, so Tick, going from one batch to the next, could keep a
+  // registration waiting for the whole scan; it checks the count between batches instead.
+  class WriterLock {
+   public:
+    explicit WriterLock(const Registry* registry) : mu_(registry->mu_) {
+      registry->writers_waiting_.fetch_add(1, std::memory_order_relaxed);
+      mu_.Lock();
+      registry->writers_waiting_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    ~WriterLock() { mu_.Unlock(); }
+    WriterLock(const WriterLock&) = delete;
+    WriterLock& operator=(const WriterLock&) = delete;
+
+   private:
+    absl::Mutex& mu_;
+  };
+  // Tick between two batches: waits (briefly, bounded) while writers wait for the lock.
+  void StepAsideForWriters() const;
+
   mutable absl::Mutex mu_;  // the writer lock (spins briefly before blocking: sections are short)
+  mutable std::atomic<int> writers_waiting_{0};
   ServiceMap services_;
   absl::flat_hash_map<std::string, ClientEntry> clients_;  // ephemeral instances' owners
   uint64_t revision_ = 0;

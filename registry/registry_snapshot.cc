@@ -39,7 +39,7 @@ std::string Registry::DurableSnapshot() const {
 void Registry::DurableSnapshotInto(common::ByteWriter& w) const {
   const size_t start = w.size();
   w.PutU8(kSnapshotVersion);
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(this);
   // In key order, so that replicas with the same state write the same bytes.
   std::vector<const ServiceMap::value_type*> durable;
   for (const auto& entry : services_) {
@@ -131,7 +131,7 @@ absl::Status Registry::RestoreDurable(std::string_view snapshot, int64_t now_ms)
     return absl::OkStatus();
   }));
 
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(this);
   services_.reserve(services_.size() + in_snapshot.size());
   // The index changes in one batch (each part copied once, not once per service); listeners
   // hear of every service after it, in order.

@@ -232,6 +232,48 @@ TEST_F(ServiceNamesTest, NaturalNameSharedByCollisionsAndEmptyNonTerminals) {
   }
 }
 
+// A group's and a namespace's names, and the marker names above them, are empty
+// non-terminals while any service of theirs is there (counted, so that adding or removing one
+// of many services leaves them alone) and NXDOMAIN once the last one goes (RFC 8020).
+TEST_F(ServiceNamesTest, GroupAndNamespaceNamesLastAsLongAsTheirServices) {
+  const std::string group = "orders.grp.team-a.ns.nacos.internal.";
+  const std::vector<std::string> namespace_names = {"team-a.ns.nacos.internal.",
+                                                    "grp.team-a.ns.nacos.internal."};
+  const std::string markers = "ns.nacos.internal.";
+  std::vector<registry::ServiceKey> services;
+  for (int i = 0; i < 3; ++i) services.push_back({"team-a", "orders", "s" + std::to_string(i)});
+  const registry::ServiceKey other_group{"team-a", "billing", "b"};
+  EXPECT_EQ(Rcode(group), LDNS_RCODE_NXDOMAIN);
+  EXPECT_EQ(Rcode(markers), LDNS_RCODE_NXDOMAIN);
+  for (const auto& key : services) Publish(key, {{"10.0.4.1"}});
+  Publish(other_group, {{"10.0.4.2"}});
+  for (size_t i = 0; i < services.size(); ++i) {
+    EXPECT_EQ(Rcode(group), LDNS_RCODE_NOERROR) << i;
+    EXPECT_TRUE(TypesAnswered(group).empty()) << i;
+    for (const auto& name : namespace_names) EXPECT_EQ(Rcode(name), LDNS_RCODE_NOERROR) << name;
+    EXPECT_EQ(Rcode(markers), LDNS_RCODE_NOERROR) << i;
+    Remove(services[i]);
+  }
+  EXPECT_EQ(Rcode(group), LDNS_RCODE_NXDOMAIN);
+  for (const auto& name : namespace_names) {
+    EXPECT_EQ(Rcode(name), LDNS_RCODE_NOERROR) << name << ": billing is still there";
+  }
+  EXPECT_EQ(TypesAnswered("b.svc.billing.grp.team-a.ns.nacos.internal."),
+            (std::set<std::string>{"A", "SRV"}));
+  Remove(other_group);
+  for (const auto& name : namespace_names) EXPECT_EQ(Rcode(name), LDNS_RCODE_NXDOMAIN) << name;
+  EXPECT_EQ(Rcode(markers), LDNS_RCODE_NXDOMAIN);
+  EXPECT_EQ(Rcode("grp.nacos.internal."), LDNS_RCODE_NXDOMAIN) << "nothing in the default one";
+  Publish(services[0], {{"10.0.4.3"}});
+  EXPECT_EQ(Rcode(group), LDNS_RCODE_NOERROR) << "back with a service";
+  EXPECT_EQ(Rcode("grp.nacos.internal."), LDNS_RCODE_NXDOMAIN);
+  Publish({"public", "DEFAULT_GROUP", "web"}, {{"10.0.4.4"}});
+  EXPECT_EQ(Rcode("grp.nacos.internal."), LDNS_RCODE_NOERROR);
+  EXPECT_EQ(Rcode("cl.nacos.internal."), LDNS_RCODE_NOERROR);
+  EXPECT_EQ(Rcode("grp.orders.grp.team-a.ns.nacos.internal."), LDNS_RCODE_NXDOMAIN);
+  EXPECT_EQ(Rcode("ns.team-a.ns.nacos.internal."), LDNS_RCODE_NXDOMAIN);
+}
+
 TEST_F(ServiceNamesTest, UnhealthyHostsCountOnlyUnderTheProtectThreshold) {
   const registry::ServiceKey key{"public", "DEFAULT_GROUP", "mixed"};
   // One healthy v4 host, one unhealthy v6 host: the v6 one is not answered (1/2 > 0).

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "common/byte_codec.h"
 #include "common/clock.h"
 
@@ -144,8 +147,9 @@ TEST_F(RegistryTest, HeartbeatExpiryMarksUnhealthyThenRemoves) {
   EXPECT_FALSE(view->instances()[0]->healthy);
 }
 
-// Tick works in batches of services (the writer lock is taken per batch); every service is
-// still seen in one call, and the ordered index follows removals.
+// Tick works in batches of services (the writer lock is taken for at most 256 services looked
+// at and 16 changed); every service is still seen in one call, and the ordered index follows
+// removals.
 TEST_F(RegistryTest, ExpiryReachesEveryServiceAcrossBatches) {
   for (int i = 0; i < 1000; ++i) {
     ASSERT_TRUE(Register(Key("s" + std::to_string(i)), MakeInstance("10.0.0.1", 1)).ok());
@@ -163,6 +167,40 @@ TEST_F(RegistryTest, ExpiryReachesEveryServiceAcrossBatches) {
   registry_.Tick(clock_.NowMs());
   EXPECT_EQ(registry_.service_count(), 0);
   EXPECT_EQ(registry_.ListPage("public", std::nullopt, 0, 10).total, 0u);
+}
+
+// Writers that arrive while Tick expires thousands of services take the lock between its
+// batches: none is lost, none waits for the whole scan to end (Tick steps aside while one
+// waits), and what they write after the time Tick was given is not expired by it.
+TEST_F(RegistryTest, WritesDuringAMassExpiryAllLand) {
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_TRUE(Register(Key("old-" + std::to_string(i)), MakeInstance("10.0.0.1", 1)).ok());
+  }
+  clock_.AdvanceMs(31'000);
+  const int64_t now = clock_.NowMs();
+  std::atomic<bool> writer_started{false};
+  std::thread writer([&] {
+    writer_started = true;
+    for (int i = 0; i < 500; ++i) {
+      ASSERT_TRUE(registry_
+                      .RegisterEphemeral(Key("new-" + std::to_string(i)),
+                                         MakeInstance("10.0.1.1", 1), "", true, now)
+                      .ok());
+    }
+  });
+  while (!writer_started) std::this_thread::yield();
+  registry_.Tick(now);
+  writer.join();
+  EXPECT_EQ(registry_.instance_count(), 500);
+  for (int i = 0; i < 500; ++i) {
+    const auto view = registry_.Find(Key("new-" + std::to_string(i)));
+    ASSERT_NE(view, nullptr) << i;
+    ASSERT_EQ(view->instances().size(), 1u) << i;
+    EXPECT_TRUE(view->instances()[0]->healthy) << i;
+  }
+  for (int i = 0; i < 5000; i += 499) {
+    EXPECT_TRUE(registry_.Find(Key("old-" + std::to_string(i)))->instances().empty()) << i;
+  }
 }
 
 TEST_F(RegistryTest, BeatRevivesUnhealthyInstance) {
