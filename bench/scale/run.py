@@ -7,14 +7,16 @@ reply without A records is reported), and how many services the DNS zone answers
   restart   the same data directory (persistent instances: Raft snapshot and log), time to
             "dnsd ready" and to the first answered list;
   expiry    as many ephemeral instances registered on a fresh dnsd and left without beats:
-            while they all expire, the slowest DNS answer, instance list and registration
-            (the stall; registrations wait for the registry's writer lock).
+            p50/p99/max of a DNS query, an instance list and a registration (which waits for
+            the registry's writer lock) while they all expire, and the same on the quiet
+            registry just before (the baseline), each probe in a process of its own.
 
   bench/scale/run.py [checkpoints=10000,100000,1000000] [all|grow|expiry]
 dnsd and wrk share both cores.
 """
 import http.client
 import json
+import multiprocessing
 import os
 import re
 import signal
@@ -23,7 +25,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -175,65 +176,83 @@ def grow_and_restart(checkpoints):
 
 
 
+def probe(kind, d, stop, results):
+    """One probe in its own process (the server's stall, not another probe's turn at Python's
+    lock): DNS queries 1 ms apart, instance lists and registrations 5 ms apart, each timed;
+    the latencies (seconds) go to `results` when `stop` is set."""
+    samples = []
+    if kind == "dns":
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.settimeout(5)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", d.http, timeout=60)
+    i = 0
+    while not stop.is_set():
+        t0 = time.perf_counter()
+        if kind == "dns":
+            sock.sendto(dns_query(f"svc-{i % SERVICES}.svc.nacos.internal", i & 0xFFFF), ("127.0.0.1", d.dns))
+            sock.recv(65535)
+        elif kind == "list":
+            conn.request("GET", f"/nacos/v1/ns/instance/list?serviceName=svc-{i % SERVICES}")
+            conn.getresponse().read()
+        else:
+            # One instance of a service of its own, registered again and again (which keeps it
+            # alive): each registration waits for the registry's writer lock.
+            conn.request("POST", "/nacos/v1/ns/instance?serviceName=probe&ip=10.255.0.1&port=80")
+            conn.getresponse().read()
+        samples.append(time.perf_counter() - t0)
+        i += 1
+        time.sleep(0.001 if kind == "dns" else 0.005)
+    results.put((kind, samples))
+
+
+def probed(d, until):
+    """Runs the three probes until `until()` is true; returns {kind: sorted latencies in ms}."""
+    ctx = multiprocessing.get_context("fork")
+    stop, results = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=probe, args=(kind, d, stop, results)) for kind in ("dns", "list", "write")]
+    for p in procs:
+        p.start()
+    while not until():
+        time.sleep(0.5)
+    stop.set()
+    out = {}
+    for _ in procs:
+        kind, samples = results.get()
+        out[kind] = sorted(x * 1e3 for x in samples)
+    for p in procs:
+        p.join()
+    return out
+
+
+def summary(ms):
+    return f"{statistics.median(ms):.2f} / {ms[int(len(ms) * 0.99)]:.2f} / {ms[-1]:.1f}"
+
+
 def mass_expiry(count):
-    # Ephemeral instances left without beats: the timeouts outlast the loading (12,000-15,000
+    # Ephemeral instances left without beats: the timeouts outlast the loading (12,000-20,000
     # registrations a second here; sized for 8,000, since instances that expire before the
     # loading ends are registered again and the count would never be reached), so that they
-    # all expire within about one loading time.
+    # all expire within about one loading time. Between the loading and the first expiry the
+    # same probes run on the quiet registry, as the baseline.
     timeout_s = 20 + count // 8_000
     e = Dnsd(f"[naming]\nheartbeat_timeout_ms = {timeout_s * 1000}\n"
              f"ip_delete_timeout_ms = {(timeout_s + 5) * 1000}\n").start()
     try:
+        loading_started = time.perf_counter()
         rate = grow(e, 0, count, persistent=False)
-        worst = {"dns": 0.0, "http": 0.0, "write": 0.0}
-        stop = threading.Event()
-
-        def probe_dns():
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.settimeout(5)
-            i = 0
-            while not stop.is_set():
-                t0 = time.perf_counter()
-                sock.sendto(dns_query(f"svc-{i % SERVICES}.svc.nacos.internal", i & 0xFFFF), ("127.0.0.1", e.dns))
-                sock.recv(65535)
-                worst["dns"] = max(worst["dns"], time.perf_counter() - t0)
-                i += 1
-                time.sleep(0.001)
-
-        def probe_http():
-            conn = http.client.HTTPConnection("127.0.0.1", e.http, timeout=60)
-            i = 0
-            while not stop.is_set():
-                t0 = time.perf_counter()
-                conn.request("GET", f"/nacos/v1/ns/instance/list?serviceName=svc-{i % SERVICES}")
-                conn.getresponse().read()
-                worst["http"] = max(worst["http"], time.perf_counter() - t0)
-                i += 1
-                time.sleep(0.005)
-        def probe_write():
-            # One instance of a service of its own, registered again and again (which keeps it
-            # alive): each registration waits for the registry's writer lock.
-            conn = http.client.HTTPConnection("127.0.0.1", e.http, timeout=60)
-            while not stop.is_set():
-                t0 = time.perf_counter()
-                conn.request("POST", "/nacos/v1/ns/instance?serviceName=probe&ip=10.255.0.1&port=80")
-                conn.getresponse().read()
-                worst["write"] = max(worst["write"], time.perf_counter() - t0)
-                time.sleep(0.005)
-        probes = [threading.Thread(target=f) for f in (probe_dns, probe_http, probe_write)]
-        for p in probes:
-            p.start()
+        first_expiry = loading_started + timeout_s
+        quiet_s = max(1.0, min(30.0, first_expiry - time.perf_counter() - 5))
+        quiet_end = time.perf_counter() + quiet_s
+        quiet = probed(e, lambda: time.perf_counter() >= quiet_end)
         t0 = time.perf_counter()
-        while e.metric("dnsd_registry_instances") > 1 and time.perf_counter() - t0 < 600:
-            time.sleep(0.5)
+        expiring = probed(e, lambda: e.metric("dnsd_registry_instances") <= 1 or time.perf_counter() - t0 > 600)
         took = time.perf_counter() - t0
-        stop.set()
-        for p in probes:
-            p.join()
-        print(f"mass expiry: {count} ephemeral instances registered at {rate:.0f}/s, all gone "
-              f"{took:.1f} s later; slowest DNS answer meanwhile {worst['dns'] * 1e3:.1f} ms, "
-              f"slowest instance list {worst['http'] * 1e3:.1f} ms, slowest registration "
-              f"{worst['write'] * 1e3:.1f} ms")
+        print(f"mass expiry: {count} ephemeral instances registered at {rate:.0f}/s; all gone {took:.1f} s "
+              f"after the quiet window")
+        print(f"{'p50 / p99 / max ms':>22} {'DNS query':>22} {'instance list':>22} {'registration':>22}")
+        for label, run in ((f"quiet ({quiet_s:.0f} s)", quiet), ("while expiring", expiring)):
+            print(f"{label:>22} {summary(run['dns']):>22} {summary(run['list']):>22} {summary(run['write']):>22}")
     finally:
         e.stop()
         subprocess.run(["rm", "-rf", e.work])
