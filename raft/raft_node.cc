@@ -45,9 +45,11 @@ absl::StatusOr<std::unique_ptr<RaftNode>> RaftNode::Create(RaftNodeOptions optio
   if (!storage.ok()) return storage.status();
   auto state = (*storage)->Load();
   if (!state.ok()) return state.status();
+  uint64_t restored_bytes = 0;
   if (state->snapshot) {
     if (!options.restore)
       return absl::InternalError("a snapshot is stored but nothing restores it");
+    restored_bytes = state->snapshot->data->size();
     if (auto s = options.restore(*state->snapshot->data); !s.ok()) return s;
     // Read back from disk when a follower needs it (SendMessage): a million instances make
     // hundreds of MB of snapshot that a single node never sends.
@@ -63,6 +65,7 @@ absl::StatusOr<std::unique_ptr<RaftNode>> RaftNode::Create(RaftNodeOptions optio
   auto node = std::unique_ptr<RaftNode>(new RaftNode(
       std::move(options), transport, std::move(apply), std::move(*storage), std::move(*state)));
   node->state_applied_ = restored;
+  node->last_snapshot_bytes_ = restored_bytes;
   node->replay_until_ = node->storage_->last_index();
   return node;
 }
@@ -317,7 +320,12 @@ bool RaftNode::ApplyWithRetry(const Entry& entry, absl::Status& result) {
 void RaftNode::MaybeCompact() {
   if (options_.compact_every == 0 || !options_.take_snapshot) return;
   const uint64_t applied = core_->applied_index();
-  if (applied < core_->snapshot().index + options_.compact_every) return;
+  const uint64_t since = applied - std::min(applied, core_->snapshot().index);
+  if (!CompactionDue(options_.compact_every, options_.compact_log_share,
+                     options_.compact_share_above_bytes, since, bytes_since_snapshot_,
+                     last_snapshot_bytes_)) {
+    return;
+  }
   auto data = options_.take_snapshot();
   if (!data.ok()) {
     // The log stays as it is; the next apply tries again.
@@ -332,6 +340,15 @@ void RaftNode::MaybeCompact() {
     return;
   }
   core_->Compact(applied, nullptr).IgnoreError();  // the data is on disk (LoadSnapshot)
+  last_snapshot_bytes_ = snapshot.data->size();
+  bytes_since_snapshot_ = 0;
+}
+
+bool CompactionDue(uint64_t compact_every, uint64_t log_share, uint64_t share_above_bytes,
+                   uint64_t entries_since, uint64_t bytes_since, uint64_t last_snapshot_bytes) {
+  if (compact_every == 0 || entries_since < compact_every) return false;
+  if (log_share == 0 || last_snapshot_bytes <= share_above_bytes) return true;
+  return bytes_since >= last_snapshot_bytes / log_share;
 }
 
 void RaftNode::FailAll(const absl::Status& status) {
@@ -498,6 +515,8 @@ void RaftNode::HandleReady() {
       }
       ++snapshots_restored_;
       state_applied_ = ready.snapshot->index;
+      last_snapshot_bytes_ = ready.snapshot->data->size();
+      bytes_since_snapshot_ = 0;
       core_->ForgetSnapshotData();  // stored above
       // Writes this node proposed up to there: their fate is in the snapshot, not knowable.
       while (!pending_.empty() && pending_.begin()->first <= ready.snapshot->index) {
@@ -532,6 +551,7 @@ void RaftNode::HandleReady() {
         }
       }
       state_applied_ = e.index;
+      bytes_since_snapshot_ += e.data.size();
       if (!e.data.empty() && !IsConfChange(e.data)) {
         common::CrashPoint(e.index <= replay_until_ ? "replay.after_apply" : "log.after_apply");
       }

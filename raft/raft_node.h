@@ -57,6 +57,10 @@ class RaftTransport {
   virtual void Send(const Message& message) = 0;
 };
 
+// Whether the log is due for compaction (RaftNodeOptions: compact_every and the share).
+bool CompactionDue(uint64_t compact_every, uint64_t log_share, uint64_t share_above_bytes,
+                   uint64_t entries_since, uint64_t bytes_since, uint64_t last_snapshot_bytes);
+
 struct RaftNodeOptions {
   RaftConfig core;    // id, voters, ticks, ...
   std::string dir;    // the node's Raft log
@@ -67,6 +71,15 @@ struct RaftNodeOptions {
   // the log up to there dropped. 0: never. restore() loads a snapshot into the state machines
   // (at start, and when the leader sends one); both are needed when compacting.
   uint64_t compact_every = 0;
+  // ... and, once the last snapshot is larger than compact_share_above_bytes, only when the
+  // entries applied since hold at least 1/compact_log_share of its bytes. A snapshot costs its
+  // whole size: with a large state and small entries, a fixed count would rewrite the state
+  // for every few entries (a million instances: 65 MB, a second of the driver thread, every
+  // 10,000 registrations of ~100 bytes). With the share, each logged byte costs at most
+  // compact_log_share bytes of snapshot, and a restart replays at most 1/compact_log_share
+  // of the state's size of log.
+  uint64_t compact_log_share = 8;
+  uint64_t compact_share_above_bytes = 1 << 20;
   std::function<absl::StatusOr<std::string>()> take_snapshot;  // an error skips this compaction
   std::function<absl::Status(const std::string&)> restore;
   // Proposals are refused while the log's file system has less free space than this. 0: off.
@@ -184,8 +197,10 @@ class RaftNode {
   uint64_t log_write_failures_ = 0;
   uint64_t low_space_refusals_ = 0;
   int64_t recover_backoff_ms_ = 0;
-  uint64_t state_applied_ = 0;  // driver thread: the last entry in the state machines
-  uint64_t replay_until_ = 0;   // the last entry stored at start (crash points tell replay apart)
+  uint64_t state_applied_ = 0;         // driver thread: the last entry in the state machines
+  uint64_t bytes_since_snapshot_ = 0;  // driver thread: of the entries applied since
+  uint64_t last_snapshot_bytes_ = 0;   // driver thread: the last snapshot taken or loaded
+  uint64_t replay_until_ = 0;  // the last entry stored at start (crash points tell replay apart)
   std::chrono::steady_clock::time_point next_recover_;
   RaftStatus status_;
   std::map<uint64_t, Pending> pending_;  // driver thread only: index -> waiting proposer

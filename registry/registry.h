@@ -149,7 +149,8 @@ class Registry {
   absl::Status Precheck(const Command& command) const;
   absl::StatusOr<CommandResult> Apply(const Command& command);
   // The durable part (durable services' definitions and persistent instances) as bytes, for
-  // a Raft snapshot; consistent when taken on the thread that calls Apply.
+  // a Raft snapshot: the state at one moment (taken on the thread that calls Apply, the state
+  // after the last applied entry). The writer lock is held only while pointers are collected.
   std::string DurableSnapshot() const;
   // The same appended to `w` (a snapshot's registry part written in place: at a million
   // instances it is ~65 MB, not worth building apart and copying).
@@ -309,6 +310,7 @@ class Registry {
   ServiceOrder order_;
   std::atomic<int64_t> service_count_{0};
   mutable std::atomic<size_t> last_snapshot_bytes_{0};
+  mutable size_t last_snapshot_instances_ = 0;  // under mu_: sizes the next snapshot's list
   std::atomic<int64_t> instance_count_{0};
 };
 

@@ -37,34 +37,52 @@ std::string Registry::DurableSnapshot() const {
 }
 
 void Registry::DurableSnapshotInto(common::ByteWriter& w) const {
+  // What goes in is collected under the writer lock as pointers (instances are immutable,
+  // metas copy-on-write) and encoded after it: encoding a million instances under the lock
+  // kept every writer, ephemeral registrations and beats included, waiting for it.
+  struct DurableService {
+    std::shared_ptr<const ServiceKey> key;
+    std::shared_ptr<const ServiceMeta> meta;
+    int64_t empty_since_ms = 0;
+    size_t first = 0;  // its persistent instances: persistent[first, end)
+    size_t end = 0;
+  };
+  std::vector<DurableService> durable;
+  std::vector<std::shared_ptr<const Instance>> persistent;
+  {
+    WriterLock lock(this);
+    persistent.reserve(last_snapshot_instances_);
+    for (const auto& [key, state] : services_) {
+      if (!IsDurableService(state.meta())) continue;
+      DurableService& service = durable.emplace_back();
+      service.key = key;
+      service.meta = state.meta_;
+      service.empty_since_ms = state.empty_since_ms;
+      service.first = persistent.size();
+      for (const Slot& slot : state.instances.items()) {
+        if (!slot.instance->ephemeral) persistent.push_back(slot.instance);
+      }
+      service.end = persistent.size();
+    }
+    last_snapshot_instances_ = persistent.size();
+  }
+  // In key order, so that replicas with the same state write the same bytes.
+  std::sort(durable.begin(), durable.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.key->namespace_id, a.key->group, a.key->name) <
+           std::tie(b.key->namespace_id, b.key->group, b.key->name);
+  });
   const size_t start = w.size();
   w.PutU8(kSnapshotVersion);
-  WriterLock lock(this);
-  // In key order, so that replicas with the same state write the same bytes.
-  std::vector<const ServiceMap::value_type*> durable;
-  for (const auto& entry : services_) {
-    if (IsDurableService(entry.second.meta())) durable.push_back(&entry);
-  }
-  std::sort(durable.begin(), durable.end(), [](const auto* a, const auto* b) {
-    return std::tie(a->first->namespace_id, a->first->group, a->first->name) <
-           std::tie(b->first->namespace_id, b->first->group, b->first->name);
-  });
   w.PutU32(static_cast<uint32_t>(durable.size()));
-  std::vector<const Instance*> persistent;
-  for (const auto* entry : durable) {
-    const ServiceState& state = entry->second;
+  for (const DurableService& entry : durable) {
     Command service;
     service.type = CommandType::kCreateService;
-    service.service = *entry->first;
-    service.meta = state.meta();
-    service.timestamp_ms = state.empty_since_ms;
+    service.service = *entry.key;
+    service.meta = *entry.meta;
+    service.timestamp_ms = entry.empty_since_ms;
     w.PutString(EncodeCommand(service));
-    persistent.clear();
-    for (const Slot& slot : state.instances.items()) {
-      if (!slot.instance->ephemeral) persistent.push_back(slot.instance.get());
-    }
-    w.PutU32(static_cast<uint32_t>(persistent.size()));
-    for (const Instance* instance : persistent) PutInstanceRecord(w, *instance);
+    w.PutU32(static_cast<uint32_t>(entry.end - entry.first));
+    for (size_t i = entry.first; i < entry.end; ++i) PutInstanceRecord(w, *persistent[i]);
   }
   last_snapshot_bytes_.store(w.size() - start);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Scale: one dnsd grown to N instances in 100,000 services (10 per service at a million),
 registered over HTTP by wrk (bench/scale/register.lua). At each checkpoint it prints the
-registration rate, RSS, and p50/p99 of a service-list page (pageNo=500, pageSize=100), an
+registration rate and wrk's p99 and slowest registration of that step, RSS, and p50/p99 of a service-list page (pageNo=500, pageSize=100), an
 instance list and a DNS query (sequential Python clients: their own time is inside; a DNS
 reply without A records is reported), and how many services the DNS zone answers for. Then:
   restart   the same data directory (persistent instances: Raft snapshot and log), time to
@@ -117,19 +117,30 @@ def dns_services(d):
 
 
 def grow(d, first, count, persistent):
-    """Registers instances [first, first + count) with wrk; returns registrations/s."""
+    """Registers instances [first, first + count) with wrk; returns registrations/s and wrk's
+    p99 and slowest registration in ms (16 connections: a stall shows as their wait)."""
     target = d.metric("dnsd_registry_instances") + count
-    wrk = subprocess.Popen(["wrk", "-t2", "-c16", "-d3600s", "-s", os.path.join(HERE, "register.lua"),
+    wrk = subprocess.Popen(["wrk", "-t2", "-c16", "-d3600s", "--latency", "-s", os.path.join(HERE, "register.lua"),
                             f"http://127.0.0.1:{d.http}", "--", str(first), str(count), str(SERVICES), "2",
                             "persistent" if persistent else "ephemeral"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     t0 = time.perf_counter()
     while d.metric("dnsd_registry_instances") < target:
         time.sleep(0.2)
     elapsed = time.perf_counter() - t0
-    wrk.terminate()
-    wrk.wait()
-    return count / elapsed
+    wrk.send_signal(signal.SIGINT)  # wrk stops and prints its summary
+    report = wrk.communicate()[0]
+    return count / elapsed, wrk_ms(report, r"^\s+99%\s+(\S+)"), wrk_ms(report, r"^\s+Latency\s+\S+\s+\S+\s+(\S+)")
+
+
+def wrk_ms(report, pattern):
+    """A latency from wrk's summary ("812.00us", "1.20ms", "2.01s") in ms; nan if absent."""
+    m = re.search(pattern, report, re.M)
+    if not m:
+        return float("nan")
+    value = re.match(r"([\d.]+)(us|ms|s|m)$", m.group(1))
+    scale = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}[value.group(2)]
+    return float(value.group(1)) * scale
 
 
 def main():
@@ -144,16 +155,16 @@ def main():
 def grow_and_restart(checkpoints):
     long_lived = "[naming]\nheartbeat_timeout_ms = 3600000\nip_delete_timeout_ms = 3600000\n"
     print(f"scale: persistent instances in {SERVICES} services ({os.cpu_count()} cores, dnsd and wrk sharing them)")
-    print(f"{'instances':>10} {'reg/s':>8} {'RSS MB':>8} {'peak MB':>8}   {'list page p50/p99 ms':>20} "
+    print(f"{'instances':>10} {'reg/s':>8} {'reg p99/max ms':>16} {'RSS MB':>8} {'peak MB':>8}   {'list page p50/p99 ms':>20} "
           f"{'instance list p50/p99':>22} {'DNS p50/p99 ms':>16} {'DNS services':>13}")
     d = Dnsd(long_lived).start()
     have = 0
     try:
         for target in checkpoints:
-            rate = grow(d, have, target - have, persistent=True)
+            rate, reg_p99, reg_max = grow(d, have, target - have, persistent=True)
             have = target
             page, instances, dns = latencies(d, min(have, SERVICES))
-            print(f"{target:>10} {rate:>8.0f} {d.rss_mb():>8.1f} {d.rss_mb('VmHWM'):>8.1f}   "
+            print(f"{target:>10} {rate:>8.0f} {reg_p99:>7.1f} / {reg_max:<6.1f} {d.rss_mb():>8.1f} {d.rss_mb('VmHWM'):>8.1f}   "
                   f"{page[0]:>9.3f} / {page[1]:<8.3f} "
                   f"{instances[0]:>10.3f} / {instances[1]:<9.3f} {dns[0]:>7.3f} / {dns[1]:<7.3f} "
                   f"{dns_services(d):>13}")
@@ -240,7 +251,7 @@ def mass_expiry(count):
              f"ip_delete_timeout_ms = {(timeout_s + 5) * 1000}\n").start()
     try:
         loading_started = time.perf_counter()
-        rate = grow(e, 0, count, persistent=False)
+        rate = grow(e, 0, count, persistent=False)[0]
         first_expiry = loading_started + timeout_s
         quiet_s = max(1.0, min(30.0, first_expiry - time.perf_counter() - 5))
         quiet_end = time.perf_counter() + quiet_s

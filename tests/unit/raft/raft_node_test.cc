@@ -198,6 +198,25 @@ TEST_F(RaftNodeTest, MinorityLeaderCannotCommitAndStepsDown) {
   EXPECT_EQ(recorders_[leader].Applied(), (std::vector<std::string>{"majority"}));
 }
 
+// The compaction rule: every `compact_every` entries while the snapshot is small; once it is
+// large, not before the log since holds a quarter of its bytes (so that a 65 MB state is not
+// rewritten for every 10,000 small entries), and never with compact_every 0.
+TEST(CompactionDueTest, CountThenShareOfALargeSnapshot) {
+  constexpr uint64_t kMiB = 1 << 20;
+  // Small snapshot: the count alone decides.
+  EXPECT_FALSE(CompactionDue(10'000, 4, kMiB, 9'999, 10 * kMiB, kMiB));
+  EXPECT_TRUE(CompactionDue(10'000, 4, kMiB, 10'000, 1, kMiB));
+  EXPECT_TRUE(CompactionDue(10'000, 4, kMiB, 10'000, 0, 0)) << "no snapshot yet";
+  // Large snapshot: the count and a quarter of its size in log.
+  EXPECT_FALSE(CompactionDue(10'000, 4, kMiB, 10'000, 1'000'000, 64 * kMiB));
+  EXPECT_FALSE(CompactionDue(10'000, 4, kMiB, 160'000, 16 * kMiB - 1, 64 * kMiB));
+  EXPECT_TRUE(CompactionDue(10'000, 4, kMiB, 160'000, 16 * kMiB, 64 * kMiB));
+  EXPECT_FALSE(CompactionDue(10'000, 4, kMiB, 9'999, 64 * kMiB, 64 * kMiB)) << "count first";
+  // Off: no share (the count alone), no compaction at all.
+  EXPECT_TRUE(CompactionDue(10'000, 0, kMiB, 10'000, 0, 64 * kMiB));
+  EXPECT_FALSE(CompactionDue(0, 4, kMiB, 1'000'000, 64 * kMiB, kMiB));
+}
+
 class RaftNodeCompactionTest : public RaftNodeTest {
  protected:
   void SetUp() override {
