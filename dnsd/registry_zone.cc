@@ -1057,9 +1057,10 @@ ZoneResult RegistryZone::Answer(const Query& q, ResponseWriter& w, bool may_wait
   KeyBuffer key;
   key.Append(ns);
   key.Append(kSep);
+  const std::string_view namespace_key = key.view();  // stays valid: the buffer is fixed
   // A follower learns namespaces and groups with their services: a missing one is a miss
   // of the service below (decided by the follower), not an NXDOMAIN of its own.
-  if (explicit_ns && follower_ == nullptr && !HasEntry(key.view())) {
+  if (explicit_ns && follower_ == nullptr && !HasEntry(namespace_key)) {
     Negative(w, kRcodeNxDomain);
     return ZoneResult::kAnswered;
   }
@@ -1090,10 +1091,7 @@ ZoneResult RegistryZone::Answer(const Query& q, ResponseWriter& w, bool may_wait
     // Cluster names answer for any value, so `cl` always has some.
     bool has_children = type == "cl";
     if (type == "grp" && !explicit_grp) {
-      key.size = 0;
-      key.Append(ns);
-      key.Append(kSep);
-      has_children = explicit_ns || HasEntry(key.view());  // an explicit one was checked above
+      has_children = explicit_ns || HasEntry(namespace_key);  // an explicit one was checked
     } else if (type == "ns" && !explicit_ns && !explicit_grp) {
       has_children = services_named_.load(std::memory_order_relaxed) > 0;
     }

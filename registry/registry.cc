@@ -391,14 +391,15 @@ void Registry::Tick(int64_t now_ms) {
     absl::MutexLock lock(&mu_);
     std::vector<ServiceKey> empty_expired;
     size_t changes = 0;
-    for (const auto& key : batch) {
-      resume = key;
-      auto it = services_.find(*key);
-      if (it != services_.end() && TickServiceLocked(*key, it->second, now_ms, empty_expired)) {
+    size_t done = 0;
+    while (done < batch.size() && changes + empty_expired.size() < kChangesPerHold) {
+      const ServiceKey& key = *batch[done++];
+      auto it = services_.find(key);
+      if (it != services_.end() && TickServiceLocked(key, it->second, now_ms, empty_expired)) {
         ++changes;
       }
-      if (changes + empty_expired.size() >= kChangesPerHold) break;
     }
+    resume = batch[done - 1];
     for (const auto& key : empty_expired) RemoveServiceLocked(key);
   }
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Scale: one dnsd grown to N instances in 100,000 services (10 per service at a million),
 registered over HTTP by wrk (bench/scale/register.lua). At each checkpoint it prints the
-registration rate and wrk's p99 and slowest registration of that step, RSS, and p50/p99 of a service-list page (pageNo=500, pageSize=100), an
-instance list and a DNS query (sequential Python clients: their own time is inside; a DNS
-reply without A records is reported), and how many services the DNS zone answers for. Then:
+registration rate and wrk's p99 and slowest registration of that step, RSS, and p50/p99 of a
+service-list page (pageNo=500, pageSize=100), an instance list and a DNS query (sequential
+Python clients: their own time is inside; a DNS reply without A records is reported), and how
+many services the DNS zone answers for. Then:
   restart   the same data directory (persistent instances: Raft snapshot and log), time to
             "dnsd ready" and to the first answered list;
   expiry    as many ephemeral instances registered on a fresh dnsd and left without beats:
@@ -81,7 +82,11 @@ def timed(fn, count):
         fn(i)
         samples.append(time.perf_counter() - t0)
     samples.sort()
-    return statistics.median(samples) * 1e3, samples[int(len(samples) * 0.99)] * 1e3
+    return statistics.median(samples) * 1e3, p99(samples) * 1e3
+
+
+def p99(ordered):
+    return ordered[int(len(ordered) * 0.99)]
 
 
 def latencies(d, services, count=200):
@@ -237,7 +242,7 @@ def probed(d, until):
 
 
 def summary(ms):
-    return f"{statistics.median(ms):.2f} / {ms[int(len(ms) * 0.99)]:.2f} / {ms[-1]:.1f}"
+    return f"{statistics.median(ms):.2f} / {p99(ms):.2f} / {ms[-1]:.1f}"
 
 
 def mass_expiry(count):
