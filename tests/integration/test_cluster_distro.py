@@ -96,6 +96,36 @@ def owner_of(ip, instance_ip, port=8080):
     return json.loads(body)["responsibleServer"] if status == 200 else None
 
 
+class Beater:
+    """An HTTP client's SDK for instances registered with SHORT_LIVED: beats each of `clients` every
+    500 ms through whichever of `live` answers. Started before the instances are registered, so none
+    of them expires while a loaded machine takes its time to register the rest (a beat for an
+    instance not yet registered is answered 20404 and changes nothing)."""
+
+    def __init__(self, service, clients, live):
+        self.service, self.clients, self.live = service, clients, live
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run)
+
+    def run(self):
+        while not self.stop.is_set():
+            for ip in self.clients:
+                for node in random.sample(self.live, len(self.live)):
+                    status, _ = call(node, "PUT", "/nacos/v1/ns/instance/beat",
+                                     {"serviceName": self.service, "ip": ip, "port": 8080}, timeout=2)
+                    if status == 200:
+                        break
+            self.stop.wait(0.5)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
 def naming(service, **extra):
     return {"namespace": "public", "serviceName": service, "groupName": "DEFAULT_GROUP", "module": "naming", **extra}
 
@@ -234,9 +264,10 @@ class ClusterDistroTest(unittest.TestCase):
             sdk.stdin.close()
             sdk.wait(timeout=20)
 
-        # Expiry: an instance nobody beats for expires on its owner, and so everywhere.
-        self.assertEqual(register(b, "expiring", "10.20.3.1", metadata=SHORT_LIVED), (200, "ok"))
-        self.assert_everywhere("expiring", ["10.20.3.1"])
+        # Expiry: an instance whose beats stop expires on its owner, and so everywhere.
+        with Beater("expiring", ["10.20.3.1"], IPS):
+            self.assertEqual(register(b, "expiring", "10.20.3.1", metadata=SHORT_LIVED), (200, "ok"))
+            self.assert_everywhere("expiring", ["10.20.3.1"])
         self.assert_everywhere("expiring", [], timeout=15)
 
     def test_writes_and_beats_reaching_a_non_owner_are_forwarded_to_the_owner(self):
@@ -247,9 +278,10 @@ class ClusterDistroTest(unittest.TestCase):
             self.assertEqual({ip: owner_of(node, ip) for ip in clients}, owners, self.cluster_views())
         self.assertEqual(len(set(owners.values())), 3, f"12 clients should land on all 3 members: {owners}")
         forwarded_before = sum(self.metric(ip, "dnsd_distro_forwarded_requests_total") for ip in IPS)
-        for n, ip in enumerate(clients):
-            self.assertEqual(register(IPS[n % 3], "forwarded", ip, metadata=SHORT_LIVED), (200, "ok"))
-        self.assert_everywhere("forwarded", clients)
+        with Beater("forwarded", clients, IPS):  # until the test's own beats below take over
+            for n, ip in enumerate(clients):
+                self.assertEqual(register(IPS[n % 3], "forwarded", ip, metadata=SHORT_LIVED), (200, "ok"))
+            self.assert_everywhere("forwarded", clients)
         # Beats through every node in turn, for longer than the delete timeout: all stay.
         deadline = time.monotonic() + 6
         turn = 0
@@ -272,6 +304,13 @@ class ClusterDistroTest(unittest.TestCase):
     def test_kill9_under_a_dns_probe_loses_no_live_instance_and_moves_only_the_victims_clients(self):
         victim, survivors = IPS[0], IPS[1:]
         clients = [f"10.22.0.{i}" for i in range(1, 21)]
+        live = list(IPS)
+        with Beater("probe", clients, live):
+            self.kill9_under_a_dns_probe(victim, survivors, clients, live)
+        for ip in clients:
+            deregister(survivors[0], "probe", ip)
+
+    def kill9_under_a_dns_probe(self, victim, survivors, clients, live):
         for n, ip in enumerate(clients):
             self.assertEqual(register(IPS[n % 3], "probe", ip, metadata=SHORT_LIVED), (200, "ok"))
         self.assert_everywhere("probe", clients)
@@ -283,18 +322,7 @@ class ClusterDistroTest(unittest.TestCase):
         self.assert_everywhere("probe-grpc", ["10.22.1.1"])
 
         stop = threading.Event()
-        live = list(IPS)
         problems, probes = [], [0]
-
-        def beater():  # an HTTP client's SDK: beats every 500 ms to whichever member answers
-            while not stop.is_set():
-                for ip in clients:
-                    for node in random.sample(live, len(live)):
-                        status, _ = call(node, "PUT", "/nacos/v1/ns/instance/beat",
-                                         {"serviceName": "probe", "ip": ip, "port": 8080}, timeout=2)
-                        if status == 200:
-                            break
-                stop.wait(0.5)
 
         def prober():  # a resolver asking the survivors every 10 ms
             while not stop.is_set():
@@ -309,9 +337,8 @@ class ClusterDistroTest(unittest.TestCase):
                 stop.wait(0.01)
 
         moved_before = sum(self.metric(ip, "dnsd_distro_moved_clients_total") for ip in survivors)
-        threads = [threading.Thread(target=beater), threading.Thread(target=prober)]
-        for t in threads:
-            t.start()
+        probe_thread = threading.Thread(target=prober)
+        probe_thread.start()
         try:
             time.sleep(1)
             self.cluster.nodes[victim].kill9()
@@ -319,8 +346,7 @@ class ClusterDistroTest(unittest.TestCase):
             time.sleep(8)  # past the delete timeout of instances whose beats went to the victim
         finally:
             stop.set()
-            for t in threads:
-                t.join()
+            probe_thread.join()
         self.assertEqual(problems[:5], [], f"{len(problems)} of {probes[0]} probe answers lacked instances")
         self.assertGreater(probes[0], 300)
 
@@ -342,8 +368,6 @@ class ClusterDistroTest(unittest.TestCase):
                                                 instance=grpc_instance("10.22.1.1")))
         self.assert_everywhere("probe-grpc", ["10.22.1.1"], nodes=survivors)
         again.close()
-        for ip in clients:
-            deregister(survivors[0], "probe", ip)
 
     def test_a_cut_off_node_and_the_others_converge_to_identical_registries_after_healing(self):
         a, b, c = IPS
