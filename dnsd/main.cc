@@ -308,12 +308,12 @@ int main(int argc, char** argv) {
     spdlog::shutdown();
     std::_Exit(kStateFailure);
   };
-  cluster_options.take_snapshot = [&, clustered]() -> absl::StatusOr<std::string> {
+  cluster_options.take_snapshot = [&, clustered] {
     // A single node's snapshot carries its configs: no peer could supply them when the store
     // is damaged and rebuilt. Not the history, which grows with every write.
-    return dnsd::node::TakeStateSnapshot(machines(), clustered
-                                                         ? dnsd::node::SnapshotConfigs::kNone
-                                                         : dnsd::node::SnapshotConfigs::kCurrent);
+    return dnsd::node::CaptureStateSnapshot(
+        machines(),
+        clustered ? dnsd::node::SnapshotConfigs::kNone : dnsd::node::SnapshotConfigs::kCurrent);
   };
   cluster_options.expand_snapshot = [&](const std::string& snapshot) {
     return dnsd::node::ExpandStateSnapshot(*config_store_owner, snapshot);

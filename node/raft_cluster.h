@@ -58,7 +58,7 @@ struct RaftClusterOptions {
   // Log compaction (raft::RaftNodeOptions): a snapshot of the state machines after this many
   // applied entries; 0 never. take_snapshot and restore must be set when it is not 0.
   uint64_t compact_every = 0;
-  std::function<absl::StatusOr<std::string>()> take_snapshot;
+  std::function<absl::StatusOr<raft::RaftNodeOptions::SnapshotEncoder>()> take_snapshot;
   std::function<absl::Status(const std::string&)> restore;
   // Turns the snapshot this node keeps into the one a follower gets (adds what the node keeps
   // outside the Raft log); unset: sent as kept.

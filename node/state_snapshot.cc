@@ -4,6 +4,8 @@
 // from before auth, has no auth part and is still read.
 #include "node/state_snapshot.h"
 
+#include <optional>
+
 #include "absl/functional/function_ref.h"
 #include "common/byte_codec.h"
 #include "common/status_macros.h"
@@ -76,30 +78,41 @@ absl::StatusOr<Parts> Decode(std::string_view snapshot) {
 
 absl::StatusOr<std::string> TakeStateSnapshot(const StateMachines& machines,
                                               SnapshotConfigs configs) {
+  auto encoder = CaptureStateSnapshot(machines, configs);
+  if (!encoder.ok()) return encoder.status();
+  return (*encoder)();
+}
+
+absl::StatusOr<StateSnapshotEncoder> CaptureStateSnapshot(const StateMachines& machines,
+                                                          SnapshotConfigs configs) {
   config::ConfigStore& config_store = machines.config;
   // Everything applied so far reaches the disk before Raft drops the entries behind it: the
   // store itself is the config part of this node's snapshot.
   DNSD_RETURN_IF_ERROR(config_store.Sync());
-  std::string config;
+  std::optional<std::string> config;
   if (configs == SnapshotConfigs::kCurrent) {
     auto part = config_store.Snapshot(/*with_history=*/false);
     if (!part.ok()) return part.status();
     config = *std::move(part);
   }
-  const std::string_view config_view = config;
-  const std::string auth = machines.auth.Snapshot();
-  // The registry part is written in place, into a buffer sized from the last one: built apart,
-  // copied in and grown by doubling, a million instances' ~65 MB part held ~320 MB at the peak
-  // of each compaction.
-  const size_t registry_hint = machines.registry.last_snapshot_bytes();
-  return Encode(
-      config_store.applied_index(), registry_hint + registry_hint / 8,
-      [&](common::ByteWriter& w) {
-        const size_t at = w.BeginString();
-        machines.registry.DurableSnapshotInto(w);
-        w.EndString(at);
-      },
-      auth, configs == SnapshotConfigs::kCurrent ? &config_view : nullptr);
+  const registry::Registry& registry = machines.registry;
+  return StateSnapshotEncoder([&registry, config_applied = config_store.applied_index(),
+                               auth = machines.auth.Snapshot(), config = std::move(config),
+                               frozen = registry.CaptureDurable()]() {
+    // The registry part is written in place, into a buffer sized from the last one: built
+    // apart, copied in and grown by doubling, a million instances' ~65 MB part held
+    // ~320 MB at the peak of each compaction.
+    const size_t registry_hint = registry.last_snapshot_bytes();
+    const std::string_view config_view = config ? std::string_view(*config) : "";
+    return absl::StatusOr<std::string>(Encode(
+        config_applied, registry_hint + registry_hint / 8,
+        [&](common::ByteWriter& w) {
+          const size_t at = w.BeginString();
+          registry.EncodeDurableInto(*frozen, w);
+          w.EndString(at);
+        },
+        auth, config ? &config_view : nullptr));
+  });
 }
 
 absl::StatusOr<std::string> ExpandStateSnapshot(config::ConfigStore& config_store,

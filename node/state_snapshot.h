@@ -9,10 +9,12 @@
 // store on disk is as new or newer, and entries it already holds are skipped when the tail is
 // applied.
 //
-// Thread-safety: call on the thread that applies log entries (the Raft node's).
+// Thread-safety: call on the thread that applies log entries (the Raft node's); only the
+// encoder CaptureStateSnapshot returns runs elsewhere.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -28,6 +30,14 @@ namespace dnsd::node {
 enum class SnapshotConfigs { kNone, kCurrent };
 absl::StatusOr<std::string> TakeStateSnapshot(const StateMachines& machines,
                                               SnapshotConfigs configs = SnapshotConfigs::kNone);
+// The same in two steps (a Raft compaction's: raft::RaftNodeOptions::take_snapshot). The
+// capture, on the applying thread, syncs the config store and freezes the state as of the last
+// applied entry; the encoder it returns builds the bytes from that on any thread (the
+// registry's part is the costly one: a second at a million instances), while the machines go
+// on applying. The encoder must run before `machines` are destroyed.
+using StateSnapshotEncoder = std::function<absl::StatusOr<std::string>()>;
+absl::StatusOr<StateSnapshotEncoder> CaptureStateSnapshot(
+    const StateMachines& machines, SnapshotConfigs configs = SnapshotConfigs::kNone);
 // The snapshot with all of the config store's records added, for a follower (leader side);
 // a snapshot that carries configs already is returned as it is.
 absl::StatusOr<std::string> ExpandStateSnapshot(config::ConfigStore& config_store,

@@ -140,6 +140,7 @@ void RaftNode::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  CancelCompaction();  // the driver is gone: its compaction is this thread's to end
 }
 
 void RaftNode::Propose(std::string data, DoneFn done) {
@@ -245,6 +246,7 @@ void RaftNode::OnLogWriteFailure(const absl::Status& cause) {
 }
 
 bool RaftNode::TryRecoverLog() {
+  CancelCompaction();
   absl::Status s = storage_->Reopen();
   absl::StatusOr<RaftStorageState> state = s.ok() ? storage_->Load() : s;
   if (!state.ok()) {
@@ -318,7 +320,12 @@ bool RaftNode::ApplyWithRetry(const Entry& entry, absl::Status& result) {
 }
 
 void RaftNode::MaybeCompact() {
+  if (compaction_) {
+    if (compaction_->finished.load(std::memory_order_acquire)) FinishCompaction();
+    return;
+  }
   if (options_.compact_every == 0 || !options_.take_snapshot) return;
+  if (std::chrono::steady_clock::now() < next_compaction_try_) return;
   const uint64_t applied = core_->applied_index();
   const uint64_t since = applied - std::min(applied, core_->snapshot().index);
   if (!CompactionDue(options_.compact_every, options_.compact_log_share,
@@ -326,22 +333,57 @@ void RaftNode::MaybeCompact() {
                      last_snapshot_bytes_)) {
     return;
   }
-  auto data = options_.take_snapshot();
-  if (!data.ok()) {
-    // The log stays as it is; the next apply tries again.
+  auto encoder = options_.take_snapshot();
+  if (!encoder.ok()) {
     spdlog::warn("Raft node {}: no snapshot at {}: {}", options_.core.id, applied,
-                 common::ToStd(data.status().message()));
+                 common::ToStd(encoder.status().message()));
+    next_compaction_try_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     return;
   }
-  Snapshot snapshot{applied, core_->term_at(applied),
-                    std::make_shared<const std::string>(*std::move(data)), core_->conf_at(applied)};
-  if (auto s = storage_->Compact(snapshot); !s.ok()) {
+  // Encoding and writing a large state takes a second or more (a million instances): on this
+  // thread it held up every append, heartbeat and vote meanwhile.
+  compaction_ = std::make_unique<Compaction>();
+  compaction_->snapshot =
+      Snapshot{applied, core_->term_at(applied), nullptr, core_->conf_at(applied)};
+  compaction_->bytes_applied = bytes_since_snapshot_;
+  compaction_->worker = std::thread([this, job = compaction_.get(), encode = *std::move(encoder)] {
+    common::SetThreadName("raft-snap-" + std::to_string(options_.core.id % 1000));
+    auto data = encode();
+    if (data.ok()) {
+      job->snapshot.data = std::make_shared<const std::string>(*std::move(data));
+      job->record = storage_->WriteSnapshotFile(job->snapshot);
+    } else {
+      job->record = data.status();
+    }
+    job->finished.store(true, std::memory_order_release);
+  });
+}
+
+void RaftNode::FinishCompaction() {
+  std::unique_ptr<Compaction> job = std::move(compaction_);
+  job->worker.join();
+  const uint64_t index = job->snapshot.index;
+  if (!job->record.ok()) {
+    // Nothing changed: the log stays whole until a later snapshot can be written.
+    spdlog::warn("Raft node {}: no snapshot at {}: {}", options_.core.id, index,
+                 common::ToStd(job->record.status().message()));
+    next_compaction_try_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    return;
+  }
+  if (index <= core_->snapshot().index) return;  // a newer snapshot came meanwhile
+  if (auto s = storage_->CommitSnapshot(index, *job->record); !s.ok()) {
     OnLogWriteFailure(s);
     return;
   }
-  core_->Compact(applied, nullptr).IgnoreError();  // the data is on disk (LoadSnapshot)
-  last_snapshot_bytes_ = snapshot.data->size();
-  bytes_since_snapshot_ = 0;
+  core_->Compact(index, nullptr).IgnoreError();  // the data is on disk (LoadSnapshot)
+  last_snapshot_bytes_ = job->snapshot.data->size();
+  bytes_since_snapshot_ -= std::min(bytes_since_snapshot_, job->bytes_applied);
+}
+
+void RaftNode::CancelCompaction() {
+  if (!compaction_) return;
+  compaction_->worker.join();
+  compaction_.reset();
 }
 
 bool CompactionDue(uint64_t compact_every, uint64_t log_share, uint64_t share_above_bytes,
@@ -463,6 +505,8 @@ void RaftNode::Run() {
     }
     HandleReady();
     if (failed_) return;
+    // A compaction due, or written, while nothing else happened (a node alone and idle).
+    if (!log_unwritable_) MaybeCompact();
   }
 }
 
@@ -496,6 +540,7 @@ void RaftNode::HandleReady() {
         std::any_of(ready.entries.begin(), ready.entries.end(),
                     [](const Entry& e) { return !e.data.empty() && !IsConfChange(e.data); });
     if (has_writes) common::CrashPoint("log.before_append");
+    if (ready.snapshot) CancelCompaction();  // the leader's is newer than any this node takes
     if (auto s = storage_->Save(ready.snapshot, ready.hard_state, ready.entries, ready.must_sync);
         !s.ok()) {
       // Nothing of this Ready may leave the node: its promises are not durable.

@@ -67,9 +67,12 @@ struct RaftNodeOptions {
   int tick_ms = 100;  // one core tick
   leveldb::Env* env = nullptr;
   // Log compaction: after this many entries applied since the last snapshot, the state
-  // machines are snapshotted (take_snapshot, on the driver thread, right after an apply) and
-  // the log up to there dropped. 0: never. restore() loads a snapshot into the state machines
-  // (at start, and when the leader sends one); both are needed when compacting.
+  // machines are snapshotted and the log up to there dropped. 0: never. take_snapshot runs on
+  // the driver thread right after an apply and freezes the state (cheaply); the encoder it
+  // returns builds the bytes on a thread of its own, which also writes them to their file,
+  // while the node goes on; the driver then drops the log up to the snapshot. restore() loads
+  // a snapshot into the state machines (at start, and when the leader sends one); both are
+  // needed when compacting.
   uint64_t compact_every = 0;
   // ... and, once the last snapshot is larger than compact_share_above_bytes, only when the
   // entries applied since hold at least 1/compact_log_share of its bytes. A snapshot costs its
@@ -80,7 +83,9 @@ struct RaftNodeOptions {
   // of the state's size of log.
   uint64_t compact_log_share = 8;
   uint64_t compact_share_above_bytes = 1 << 20;
-  std::function<absl::StatusOr<std::string>()> take_snapshot;  // an error skips this compaction
+  using SnapshotEncoder = std::function<absl::StatusOr<std::string>()>;
+  // An error from either skips this compaction (the log stays; tried again a second later).
+  std::function<absl::StatusOr<SnapshotEncoder>()> take_snapshot;
   std::function<absl::Status(const std::string&)> restore;
   // Proposals are refused while the log's file system has less free space than this. 0: off.
   uint64_t min_free_bytes = 0;
@@ -154,7 +159,12 @@ class RaftNode {
   void HandleReady();
   // Sends `m`; a snapshot message gets its data from storage (the core holds none).
   void SendMessage(const Message& m);
+  // Starts a compaction when one is due, or finishes the one whose snapshot is written.
   void MaybeCompact();
+  void FinishCompaction();
+  // Waits for the compaction in progress and drops it: before a snapshot from the leader is
+  // stored or the log reopened (both remove snapshot files no record names), and at Stop().
+  void CancelCompaction();
   // The log failed a write: answers what cannot be saved now, drops out until it reopens.
   void OnLogWriteFailure(const absl::Status& cause);
   // Reopens the log and rebuilds the core from it; false while the disk still fails.
@@ -213,6 +223,17 @@ class RaftNode {
   std::map<std::string, PendingRead> pending_reads_;  // driver thread, by context
   uint64_t read_seq_ = 0;                             // driver thread
   uint64_t snapshots_restored_ = 0;                   // driver thread
+  // A compaction whose snapshot `worker` is encoding and writing (driver thread; the worker
+  // fills in data and record, then sets finished).
+  struct Compaction {
+    Snapshot snapshot;                   // index, term and configuration at the capture
+    uint64_t bytes_applied = 0;          // bytes_since_snapshot_ at the capture
+    absl::StatusOr<std::string> record;  // the stored record naming the written file
+    std::atomic<bool> finished{false};
+    std::thread worker;
+  };
+  std::unique_ptr<Compaction> compaction_;
+  std::chrono::steady_clock::time_point next_compaction_try_;  // driver thread: after a failure
   std::thread thread_;
 };
 

@@ -297,7 +297,7 @@ absl::StatusOr<std::string> RaftStorage::ReadWholeFile(const std::string& path,
   return data;
 }
 
-absl::StatusOr<std::string> RaftStorage::WriteSnapshotFile(const Snapshot& snapshot) {
+absl::StatusOr<std::string> RaftStorage::WriteSnapshotFile(const Snapshot& snapshot) const {
   const std::string name = SnapshotFileName(snapshot.index, snapshot.term);
   const std::string path = common::StrCat(dir_, "/", name);
   const std::string tmp = path + ".tmp";
@@ -475,13 +475,21 @@ absl::Status RaftStorage::Compact(const Snapshot& snapshot) {
   }
   auto record = WriteSnapshotFile(snapshot);
   if (!record.ok()) return record.status();
+  return CommitSnapshot(snapshot.index, *record);
+}
+
+absl::Status RaftStorage::CommitSnapshot(uint64_t index, const std::string& record) {
+  if (!db_) return absl::UnavailableError("the Raft log is closed after a write failure");
+  if (index < first_index_) return absl::OkStatus();  // a newer snapshot is stored already
+  if (index > last_index_)
+    return absl::InvalidArgumentError("cannot compact past the last stored entry");
   leveldb::WriteBatch batch;
-  batch.Put(kSnapshotFileKey, *record);
+  batch.Put(kSnapshotFileKey, record);
   batch.Delete(kSnapshotKey);
-  for (uint64_t i = first_index_; i <= snapshot.index; ++i) batch.Delete(EntryKey(i));
+  for (uint64_t i = first_index_; i <= index; ++i) batch.Delete(EntryKey(i));
   if (auto s = Write(batch); !s.ok()) return s;
   RemoveStaleSnapshotFiles();
-  first_index_ = snapshot.index + 1;
+  first_index_ = index + 1;
   return absl::OkStatus();
 }
 

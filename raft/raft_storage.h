@@ -63,6 +63,15 @@ class RaftStorage {
                     bool sync = true);
   // Stores the snapshot and drops the entries it covers (log compaction).
   absl::Status Compact(const Snapshot& snapshot);
+  // The same in two steps, so that the costly one can run off the driver thread.
+  // WriteSnapshotFile writes the data to a file of its own (synced, renamed into place, the
+  // directory synced) and returns the record that names it; it touches nothing but that file,
+  // so it may run on another thread while this store goes on, provided no snapshot is saved
+  // (Save), no store reopened (Reopen) and no other snapshot file written meanwhile (each
+  // removes files no record names). CommitSnapshot then stores the record and drops the
+  // entries up to `index`, on the driver thread.
+  absl::StatusOr<std::string> WriteSnapshotFile(const Snapshot& snapshot) const;
+  absl::Status CommitSnapshot(uint64_t index, const std::string& record);
   // After a failed write: reopens the database and rolls it back as described above. OK at
   // once when the store is open.
   absl::Status Reopen();
@@ -79,9 +88,6 @@ class RaftStorage {
   // The stored snapshot: the record under "F" and its file, or an older version's inline one.
   absl::StatusOr<std::optional<Snapshot>> ReadSnapshot() const;
   absl::StatusOr<std::string> ReadWholeFile(const std::string& path, uint64_t expected_size) const;
-  // Writes the snapshot's data to its own file (synced, renamed into place, the directory
-  // synced) and returns the record that refers to it.
-  absl::StatusOr<std::string> WriteSnapshotFile(const Snapshot& snapshot);
   // Deletes snapshot files the stored record does not name.
   void RemoveStaleSnapshotFiles() const;
   leveldb::Env* env() const;

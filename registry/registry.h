@@ -155,6 +155,13 @@ class Registry {
   // The same appended to `w` (a snapshot's registry part written in place: at a million
   // instances it is ~65 MB, not worth building apart and copying).
   void DurableSnapshotInto(common::ByteWriter& w) const;
+  // The same in two steps, so that the encoding (a second at a million instances) can run on
+  // another thread while the registry goes on changing: CaptureDurable freezes the durable
+  // part (pointers: instances are immutable, metas copy-on-write) under the writer lock;
+  // EncodeDurableInto writes what was captured, on any thread, while this registry lives.
+  struct DurableCapture;
+  std::shared_ptr<const DurableCapture> CaptureDurable() const;
+  void EncodeDurableInto(const DurableCapture& capture, common::ByteWriter& w) const;
   // The size of the last durable snapshot taken or restored, to reserve the next one's buffer
   // at once rather than doubling it (each doubling holds the old and the new buffer).
   size_t last_snapshot_bytes() const { return last_snapshot_bytes_.load(); }

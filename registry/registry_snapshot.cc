@@ -37,44 +37,55 @@ std::string Registry::DurableSnapshot() const {
 }
 
 void Registry::DurableSnapshotInto(common::ByteWriter& w) const {
-  // What goes in is collected under the writer lock as pointers (instances are immutable,
-  // metas copy-on-write) and encoded after it: encoding a million instances under the lock
-  // kept every writer, ephemeral registrations and beats included, waiting for it.
-  struct DurableService {
+  EncodeDurableInto(*CaptureDurable(), w);
+}
+
+struct Registry::DurableCapture {
+  struct Service {
     std::shared_ptr<const ServiceKey> key;
     std::shared_ptr<const ServiceMeta> meta;
     int64_t empty_since_ms = 0;
     size_t first = 0;  // its persistent instances: persistent[first, end)
     size_t end = 0;
   };
-  std::vector<DurableService> durable;
+  std::vector<Service> services;  // in key order
   std::vector<std::shared_ptr<const Instance>> persistent;
+};
+
+std::shared_ptr<const Registry::DurableCapture> Registry::CaptureDurable() const {
+  // Only pointers are collected under the writer lock: encoding a million instances under it
+  // kept every writer, ephemeral registrations and beats included, waiting for it.
+  auto capture = std::make_shared<DurableCapture>();
   {
     WriterLock lock(this);
-    persistent.reserve(last_snapshot_instances_);
+    capture->persistent.reserve(last_snapshot_instances_);
     for (const auto& [key, state] : services_) {
       if (!IsDurableService(state.meta())) continue;
-      DurableService& service = durable.emplace_back();
+      DurableCapture::Service& service = capture->services.emplace_back();
       service.key = key;
       service.meta = state.meta_;
       service.empty_since_ms = state.empty_since_ms;
-      service.first = persistent.size();
+      service.first = capture->persistent.size();
       for (const Slot& slot : state.instances.items()) {
-        if (!slot.instance->ephemeral) persistent.push_back(slot.instance);
+        if (!slot.instance->ephemeral) capture->persistent.push_back(slot.instance);
       }
-      service.end = persistent.size();
+      service.end = capture->persistent.size();
     }
-    last_snapshot_instances_ = persistent.size();
+    last_snapshot_instances_ = capture->persistent.size();
   }
   // In key order, so that replicas with the same state write the same bytes.
-  std::sort(durable.begin(), durable.end(), [](const auto& a, const auto& b) {
+  std::sort(capture->services.begin(), capture->services.end(), [](const auto& a, const auto& b) {
     return std::tie(a.key->namespace_id, a.key->group, a.key->name) <
            std::tie(b.key->namespace_id, b.key->group, b.key->name);
   });
+  return capture;
+}
+
+void Registry::EncodeDurableInto(const DurableCapture& capture, common::ByteWriter& w) const {
   const size_t start = w.size();
   w.PutU8(kSnapshotVersion);
-  w.PutU32(static_cast<uint32_t>(durable.size()));
-  for (const DurableService& entry : durable) {
+  w.PutU32(static_cast<uint32_t>(capture.services.size()));
+  for (const DurableCapture::Service& entry : capture.services) {
     Command service;
     service.type = CommandType::kCreateService;
     service.service = *entry.key;
@@ -82,7 +93,7 @@ void Registry::DurableSnapshotInto(common::ByteWriter& w) const {
     service.timestamp_ms = entry.empty_since_ms;
     w.PutString(EncodeCommand(service));
     w.PutU32(static_cast<uint32_t>(entry.end - entry.first));
-    for (size_t i = entry.first; i < entry.end; ++i) PutInstanceRecord(w, *persistent[i]);
+    for (size_t i = entry.first; i < entry.end; ++i) PutInstanceRecord(w, *capture.persistent[i]);
   }
   last_snapshot_bytes_.store(w.size() - start);
 }

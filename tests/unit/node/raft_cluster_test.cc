@@ -71,8 +71,9 @@ class RaftClusterTest : public ::testing::Test {
     if (compact_every_ > 0) {
       options.compact_every = compact_every_;
       options.snapshot_chunk_bytes = 1024;
-      options.take_snapshot = [recorder]() -> absl::StatusOr<std::string> {
-        return recorder->Serialize();
+      options.take_snapshot =
+          [recorder]() -> absl::StatusOr<raft::RaftNodeOptions::SnapshotEncoder> {
+        return [data = recorder->Serialize()]() -> absl::StatusOr<std::string> { return data; };
       };
       options.restore = [recorder](const std::string& data) { return recorder->Restore(data); };
     }
@@ -209,6 +210,10 @@ TEST_F(RaftClusterCompactionTest, AMemberBehindTheCompactedLogCatchesUpByChunked
   ASSERT_TRUE(WaitApplied(away, 1));
   nodes_[away].reset();
   for (int i = 0; i < 40; ++i) ASSERT_TRUE(ProposeAndWait(leader, "w" + std::to_string(i)).ok());
+  // Compactions run beside the node: the first is on disk some time after it is due.
+  for (int i = 0; i < 500 && nodes_[leader]->cluster->raft_status().snapshot_index <= 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   ASSERT_GT(nodes_[leader]->cluster->raft_status().snapshot_index, 1u);
   int old_port;
   {

@@ -82,7 +82,18 @@ class RaftNodeTest : public ::testing::Test {
     options.tick_ms = 10;
     options.compact_every = compact_every_;
     Recorder* recorder = &recorders_.at(id);
-    options.take_snapshot = [recorder] { return recorder->Serialize(); };
+    // The state is frozen on the node's thread; the encoder, on the compaction's, may be held
+    // at a gate or fail, as a slow or full disk would make it.
+    options.take_snapshot = [this, id,
+                             recorder]() -> absl::StatusOr<RaftNodeOptions::SnapshotEncoder> {
+      std::shared_future<void> gate = encoder_gates_[id - 1];
+      return [this, id, gate, data = recorder->Serialize()]() -> absl::StatusOr<std::string> {
+        if (gate.valid()) gate.wait();
+        encodes_started_[id - 1]++;
+        if (encoder_failures_[id - 1].fetch_sub(1) > 0) return absl::UnavailableError("no space");
+        return data;
+      };
+    };
     options.restore = [recorder](const std::string& data) { return recorder->Restore(data); };
     auto node = RaftNode::Create(options, hub_, [recorder](uint64_t index, std::string_view data) {
       return recorder->Apply(index, data);
@@ -114,6 +125,14 @@ class RaftNodeTest : public ::testing::Test {
     if (result.wait_for(10s) != std::future_status::ready) return absl::DeadlineExceededError("");
     return result.get();
   }
+  // Compactions run beside the node: one is on disk some time after it is due.
+  bool WaitCompacted(NodeId id, uint64_t index) {
+    for (int i = 0; i < 500; ++i) {
+      if (nodes_[id]->status().snapshot_index >= index) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
   bool WaitApplied(NodeId id, size_t n) {
     for (int i = 0; i < 500; ++i) {
       if (recorders_[id].Applied().size() >= n) return true;
@@ -124,6 +143,10 @@ class RaftNodeTest : public ::testing::Test {
 
   static inline std::atomic<uint64_t> rolls_{0};
   uint64_t compact_every_ = 0;
+  // Per node, set while it is stopped (its thread reads it): its encoders wait at the gate.
+  std::shared_future<void> encoder_gates_[3];
+  std::atomic<int> encoder_failures_[3] = {};  // per node: the next this many encoders fail
+  std::atomic<int> encodes_started_[3] = {};
   fs::path root_;
   Hub hub_;
   std::map<NodeId, Recorder> recorders_;
@@ -225,6 +248,89 @@ class RaftNodeCompactionTest : public RaftNodeTest {
   }
 };
 
+// A snapshot is encoded and written beside the node: while it takes its time, proposals
+// commit and apply as usual (on the node's thread it held them all up). Once it is on disk the
+// log is cut there, and a restart from snapshot and log has everything.
+TEST_F(RaftNodeCompactionTest, WritesGoOnWhileASnapshotIsEncoded) {
+  const NodeId leader = WaitForLeader();
+  ASSERT_NE(leader, 0u);
+  std::promise<void> open;
+  const std::shared_future<void> gate = open.get_future().share();
+  for (NodeId id = 1; id <= 3; ++id) {
+    StopNode(id);
+    encoder_gates_[id - 1] = gate;
+  }
+  for (NodeId id = 1; id <= 3; ++id) StartNode(id);
+  const NodeId now_leader = WaitForLeader();
+  ASSERT_NE(now_leader, 0u);
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_TRUE(ProposeAndWait(now_leader, "v" + std::to_string(i)).ok()) << i;
+  }
+  for (NodeId id = 1; id <= 3; ++id) ASSERT_TRUE(WaitApplied(id, 30)) << id;
+  EXPECT_EQ(nodes_[now_leader]->status().snapshot_index, 0u)
+      << "nothing is cut before it is on disk";
+  open.set_value();
+  for (NodeId id = 1; id <= 3; ++id) {
+    EXPECT_TRUE(WaitCompacted(id, 25)) << id << ": " << nodes_[id]->status().snapshot_index;
+  }
+  const NodeId follower = now_leader % 3 + 1;
+  StopNode(follower);
+  StartNode(follower);
+  ASSERT_TRUE(WaitApplied(follower, 30));
+  EXPECT_EQ(recorders_[follower].Applied(), recorders_[now_leader].Applied());
+}
+
+// A snapshot that cannot be made (its encoder or its file fails) leaves the log whole and
+// the node working; the compaction is tried again later and succeeds once it can.
+TEST_F(RaftNodeCompactionTest, AFailedSnapshotLeavesTheLogWholeAndIsTriedAgain) {
+  const NodeId leader = WaitForLeader();
+  ASSERT_NE(leader, 0u);
+  encoder_failures_[leader - 1] = 2;
+  for (int i = 0; i < 12; ++i) ASSERT_TRUE(ProposeAndWait(leader, "v" + std::to_string(i)).ok());
+  EXPECT_TRUE(WaitCompacted(leader, 10)) << nodes_[leader]->status().snapshot_index;
+  EXPECT_GE(encodes_started_[leader - 1].load(), 3) << "two failed, then one was stored";
+  StopNode(leader);
+  StartNode(leader);
+  ASSERT_TRUE(WaitApplied(leader, 12));
+  EXPECT_EQ(recorders_[leader].Applied().size(), 12u);
+}
+
+// A follower cut off while its own compaction is being written comes back behind the
+// leader's compacted log: the leader's snapshot wins, its own is dropped unfinished, and it
+// ends (and restarts) with the leader's state.
+TEST_F(RaftNodeCompactionTest, ALeadersSnapshotReplacesACompactionInProgress) {
+  const NodeId leader = WaitForLeader();
+  ASSERT_NE(leader, 0u);
+  const NodeId follower = leader % 3 + 1;
+  std::promise<void> open;
+  StopNode(follower);
+  encoder_gates_[follower - 1] = open.get_future().share();
+  StartNode(follower);
+  const NodeId now_leader = WaitForLeader(follower);
+  ASSERT_NE(now_leader, 0u);
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(ProposeAndWait(now_leader, "a" + std::to_string(i)).ok());
+  ASSERT_TRUE(WaitApplied(follower, 6));
+  for (NodeId id = 1; id <= 3; ++id) {
+    if (id != follower) hub_.Cut(id, follower);
+  }
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(ProposeAndWait(now_leader, "b" + std::to_string(i)).ok());
+  ASSERT_TRUE(WaitCompacted(now_leader, 20));
+  hub_.Heal();
+  // The follower's thread waits for its own compaction before storing the leader's snapshot.
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(nodes_[follower]->status().snapshot_index, 0u);
+  open.set_value();
+  ASSERT_TRUE(WaitApplied(follower, 26));
+  EXPECT_EQ(recorders_[follower].Applied(), recorders_[now_leader].Applied());
+  EXPECT_GE(nodes_[follower]->status().snapshots_restored, 1u);
+  EXPECT_GE(nodes_[follower]->status().snapshot_index, 20u);
+  StopNode(follower);
+  StartNode(follower);
+  ASSERT_TRUE(WaitApplied(follower, 26));
+  EXPECT_EQ(recorders_[follower].Applied(), recorders_[now_leader].Applied());
+}
+
 // The log is compacted every 5 entries; a follower that was down comes back, gets the
 // leader's snapshot, and then the entries after it.
 TEST_F(RaftNodeCompactionTest, FollowerBehindTheCompactedLogCatchesUpBySnapshot) {
@@ -233,7 +339,7 @@ TEST_F(RaftNodeCompactionTest, FollowerBehindTheCompactedLogCatchesUpBySnapshot)
   const NodeId follower = leader % 3 + 1;
   StopNode(follower);
   for (int i = 0; i < 30; ++i) ASSERT_TRUE(ProposeAndWait(leader, "v" + std::to_string(i)).ok());
-  EXPECT_GE(nodes_[leader]->status().snapshot_index, 25u);
+  EXPECT_TRUE(WaitCompacted(leader, 25)) << nodes_[leader]->status().snapshot_index;
   StartNode(follower);
   ASSERT_TRUE(WaitApplied(follower, 30));
   EXPECT_EQ(recorders_[follower].Applied(), recorders_[leader].Applied());
