@@ -360,6 +360,14 @@ int main(int argc, char** argv) {
   raft_gauge("dnsd_raft_snapshots_restored_total",
              "Snapshots received from a leader and restored (catching up past its compacted log)",
              [](const RaftStatus& s) { return s.snapshots_restored; });
+  raft_gauge("dnsd_raft_snapshot_in_progress",
+             "1 while this node encodes and writes a snapshot of its state (log compaction)",
+             [](const RaftStatus& s) { return s.compacting ? 1 : 0; });
+  raft_gauge("dnsd_raft_snapshots_taken_total", "Snapshots this node took and cut its log at",
+             [](const RaftStatus& s) { return s.snapshots_taken; });
+  raft_gauge("dnsd_raft_snapshot_failures_total",
+             "Snapshots this node could not take (the log stays whole; retried a second later)",
+             [](const RaftStatus& s) { return s.snapshot_failures; });
   raft_gauge("dnsd_raft_term", "Current Raft term", [](const RaftStatus& s) { return s.term; });
   raft_gauge("dnsd_raft_is_leader", "1 on the Raft leader",
              [](const RaftStatus& s) { return s.role == dnsd::raft::Role::kLeader ? 1 : 0; });

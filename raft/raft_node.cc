@@ -198,6 +198,9 @@ RaftStatus RaftNode::status() const {
   status.storage_stalls = storage_stalls_;
   status.log_write_failures = log_write_failures_;
   status.low_space_refusals = low_space_refusals_;
+  status.compacting = compacting_;
+  status.snapshots_taken = snapshots_taken_;
+  status.snapshot_failures = snapshot_failures_;
   return status;
 }
 
@@ -338,7 +341,13 @@ void RaftNode::MaybeCompact() {
     spdlog::warn("Raft node {}: no snapshot at {}: {}", options_.core.id, applied,
                  common::ToStd(encoder.status().message()));
     next_compaction_try_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    std::lock_guard lock(mu_);
+    ++snapshot_failures_;
     return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    compacting_ = true;
   }
   // Encoding and writing a large state takes a second or more (a million instances): on this
   // thread it held up every append, heartbeat and vote meanwhile.
@@ -362,6 +371,11 @@ void RaftNode::MaybeCompact() {
 void RaftNode::FinishCompaction() {
   std::unique_ptr<Compaction> job = std::move(compaction_);
   job->worker.join();
+  {
+    std::lock_guard lock(mu_);
+    compacting_ = false;
+    if (!job->record.ok()) ++snapshot_failures_;
+  }
   const uint64_t index = job->snapshot.index;
   if (!job->record.ok()) {
     // Nothing changed: the log stays whole until a later snapshot can be written.
@@ -376,6 +390,10 @@ void RaftNode::FinishCompaction() {
     return;
   }
   core_->Compact(index, nullptr).IgnoreError();  // the data is on disk (LoadSnapshot)
+  {
+    std::lock_guard lock(mu_);
+    ++snapshots_taken_;
+  }
   last_snapshot_bytes_ = job->snapshot.data->size();
   bytes_since_snapshot_ -= std::min(bytes_since_snapshot_, job->bytes_applied);
 }
@@ -384,6 +402,8 @@ void RaftNode::CancelCompaction() {
   if (!compaction_) return;
   compaction_->worker.join();
   compaction_.reset();
+  std::lock_guard lock(mu_);
+  compacting_ = false;
 }
 
 bool CompactionDue(uint64_t compact_every, uint64_t log_share, uint64_t share_above_bytes,

@@ -112,6 +112,9 @@ struct RaftStatus {
   uint64_t storage_stalls = 0;      // times applying had to wait for the disk
   uint64_t log_write_failures = 0;  // times the Raft log failed a write
   uint64_t low_space_refusals = 0;  // proposals refused for lack of free space
+  bool compacting = false;          // a snapshot is being encoded and written
+  uint64_t snapshots_taken = 0;     // this node's own, stored and its log cut
+  uint64_t snapshot_failures = 0;   // this node's own that could not be made
 };
 
 // The refusal of a proposal by a node that is not the leader: kFailedPrecondition with the
@@ -206,6 +209,9 @@ class RaftNode {
   uint64_t storage_stalls_ = 0;
   uint64_t log_write_failures_ = 0;
   uint64_t low_space_refusals_ = 0;
+  bool compacting_ = false;
+  uint64_t snapshots_taken_ = 0;
+  uint64_t snapshot_failures_ = 0;
   int64_t recover_backoff_ms_ = 0;
   uint64_t state_applied_ = 0;         // driver thread: the last entry in the state machines
   uint64_t bytes_since_snapshot_ = 0;  // driver thread: of the entries applied since

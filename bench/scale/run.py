@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """Scale: one dnsd grown to N instances in 100,000 services (10 per service at a million),
 registered over HTTP by wrk (bench/scale/register.lua). At each checkpoint it prints the
-registration rate and wrk's p99 and slowest registration of that step, RSS, and p50/p99 of a
-service-list page (pageNo=500, pageSize=100), an instance list and a DNS query (sequential
-Python clients: their own time is inside; a DNS reply without A records is reported), and how
-many services the DNS zone answers for. Then:
+registration rate and wrk's p99 and slowest registration of that step, RSS (once no snapshot
+is being written) and its peak so far, and p50/p99 of a service-list page (pageNo=500,
+pageSize=100), an instance list and a DNS query (sequential Python clients: their own time is
+inside; a DNS reply without A records is reported), and how many services the DNS zone
+answers for. Then:
   restart   the same data directory (persistent instances: Raft snapshot and log), time to
             "dnsd ready" and to the first answered list;
   expiry    as many ephemeral instances registered on a fresh dnsd and left without beats:
@@ -168,6 +169,10 @@ def grow_and_restart(checkpoints):
         for target in checkpoints:
             rate, reg_p99, reg_max = grow(d, have, target - have, persistent=True)
             have = target
+            # A snapshot still being written beside the Raft thread holds its ~65 MB buffer
+            # (at a million): RSS is read once it is on disk (the peak column includes it).
+            while d.metric("dnsd_raft_snapshot_in_progress"):
+                time.sleep(0.05)
             page, instances, dns = latencies(d, min(have, SERVICES))
             print(f"{target:>10} {rate:>8.0f} {reg_p99:>7.1f} / {reg_max:<6.1f} {d.rss_mb():>8.1f} {d.rss_mb('VmHWM'):>8.1f}   "
                   f"{page[0]:>9.3f} / {page[1]:<8.3f} "

@@ -257,7 +257,9 @@ class ClusterRaftTest(unittest.TestCase):
                                 {"serviceName": "compacted-svc", "ip": f"10.8.0.{n}", "port": 80,
                                  "ephemeral": "false"})
             self.assertEqual((status, body), (200, "ok"))
-        self.assertGreater(self.cluster.metric(leader, "dnsd_raft_snapshot_index"), 0)
+        # Snapshots are written beside the Raft thread: the log is cut once one is on disk.
+        self.assertTrue(wait_until(lambda: (self.cluster.metric(leader, "dnsd_raft_snapshot_index") or 0) > 0,
+                                   timeout=10))
         restored_before = self.cluster.metric(leader, "dnsd_raft_snapshots_restored_total")
         self.assertIsNotNone(restored_before)
 
@@ -279,7 +281,8 @@ class ClusterRaftTest(unittest.TestCase):
         self.assertEqual((status, body), (200, "ok"))
         self.cluster.wait_converged()
         for ip in IPS:
-            self.assertGreater(self.cluster.metric(ip, "dnsd_raft_snapshot_index"), 0, ip)
+            self.assertTrue(wait_until(lambda: (self.cluster.metric(ip, "dnsd_raft_snapshot_index") or 0) > 0,
+                                       timeout=10), ip)
             self.cluster.nodes[ip].kill9()
         for ip in IPS:
             self.cluster.start(ip)

@@ -269,6 +269,7 @@ TEST_F(RaftNodeCompactionTest, WritesGoOnWhileASnapshotIsEncoded) {
   for (NodeId id = 1; id <= 3; ++id) ASSERT_TRUE(WaitApplied(id, 30)) << id;
   EXPECT_EQ(nodes_[now_leader]->status().snapshot_index, 0u)
       << "nothing is cut before it is on disk";
+  EXPECT_TRUE(nodes_[now_leader]->status().compacting);
   open.set_value();
   for (NodeId id = 1; id <= 3; ++id) {
     EXPECT_TRUE(WaitCompacted(id, 25)) << id << ": " << nodes_[id]->status().snapshot_index;
@@ -289,6 +290,8 @@ TEST_F(RaftNodeCompactionTest, AFailedSnapshotLeavesTheLogWholeAndIsTriedAgain) 
   for (int i = 0; i < 12; ++i) ASSERT_TRUE(ProposeAndWait(leader, "v" + std::to_string(i)).ok());
   EXPECT_TRUE(WaitCompacted(leader, 10)) << nodes_[leader]->status().snapshot_index;
   EXPECT_GE(encodes_started_[leader - 1].load(), 3) << "two failed, then one was stored";
+  EXPECT_EQ(nodes_[leader]->status().snapshot_failures, 2u);
+  EXPECT_GE(nodes_[leader]->status().snapshots_taken, 1u);
   StopNode(leader);
   StartNode(leader);
   ASSERT_TRUE(WaitApplied(leader, 12));
