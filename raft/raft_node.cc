@@ -525,7 +525,7 @@ void RaftNode::Run() {
     }
     HandleReady();
     if (failed_) return;
-    // A compaction due, or written, while nothing else happened (a node alone and idle).
+    // Once per turn, after the Readys: starts a compaction that is due, or finishes one.
     if (!log_unwritable_) MaybeCompact();
   }
 }
@@ -638,7 +638,6 @@ void RaftNode::HandleReady() {
       }
     }
     core_->Advance(ready);
-    MaybeCompact();
     if (failed_ || log_unwritable_) break;
   }
   PublishStatus();

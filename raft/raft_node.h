@@ -68,7 +68,7 @@ struct RaftNodeOptions {
   leveldb::Env* env = nullptr;
   // Log compaction: after this many entries applied since the last snapshot, the state
   // machines are snapshotted and the log up to there dropped. 0: never. take_snapshot runs on
-  // the driver thread right after an apply and freezes the state (cheaply); the encoder it
+  // the driver thread after a turn's applies and freezes the state (cheaply); the encoder it
   // returns builds the bytes on a thread of its own, which also writes them to their file,
   // while the node goes on; the driver then drops the log up to the snapshot. restore() loads
   // a snapshot into the state machines (at start, and when the leader sends one); both are

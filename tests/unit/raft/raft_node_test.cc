@@ -125,6 +125,13 @@ class RaftNodeTest : public ::testing::Test {
     if (result.wait_for(10s) != std::future_status::ready) return absl::DeadlineExceededError("");
     return result.get();
   }
+  // Restarted from its own directory (snapshot and log), node `id` has what `leader` has.
+  void ExpectRestartMatches(NodeId id, NodeId leader, size_t entries) {
+    StopNode(id);
+    StartNode(id);
+    ASSERT_TRUE(WaitApplied(id, entries));
+    EXPECT_EQ(recorders_[id].Applied(), recorders_[leader].Applied());
+  }
   // Compactions run beside the node: one is on disk some time after it is due.
   bool WaitCompacted(NodeId id, uint64_t index) {
     for (int i = 0; i < 500; ++i) {
@@ -275,10 +282,7 @@ TEST_F(RaftNodeCompactionTest, WritesGoOnWhileASnapshotIsEncoded) {
     EXPECT_TRUE(WaitCompacted(id, 25)) << id << ": " << nodes_[id]->status().snapshot_index;
   }
   const NodeId follower = now_leader % 3 + 1;
-  StopNode(follower);
-  StartNode(follower);
-  ASSERT_TRUE(WaitApplied(follower, 30));
-  EXPECT_EQ(recorders_[follower].Applied(), recorders_[now_leader].Applied());
+  ExpectRestartMatches(follower, now_leader, 30);
 }
 
 // A snapshot that cannot be made (its encoder or its file fails) leaves the log whole and
@@ -328,10 +332,7 @@ TEST_F(RaftNodeCompactionTest, ALeadersSnapshotReplacesACompactionInProgress) {
   EXPECT_EQ(recorders_[follower].Applied(), recorders_[now_leader].Applied());
   EXPECT_GE(nodes_[follower]->status().snapshots_restored, 1u);
   EXPECT_GE(nodes_[follower]->status().snapshot_index, 20u);
-  StopNode(follower);
-  StartNode(follower);
-  ASSERT_TRUE(WaitApplied(follower, 26));
-  EXPECT_EQ(recorders_[follower].Applied(), recorders_[now_leader].Applied());
+  ExpectRestartMatches(follower, now_leader, 26);
 }
 
 // The log is compacted every 5 entries; a follower that was down comes back, gets the
@@ -349,10 +350,7 @@ TEST_F(RaftNodeCompactionTest, FollowerBehindTheCompactedLogCatchesUpBySnapshot)
   ASSERT_TRUE(ProposeAndWait(leader, "more").ok());
   ASSERT_TRUE(WaitApplied(follower, 31));
   // Restarted from its own snapshot and log, it has everything again.
-  StopNode(follower);
-  StartNode(follower);
-  ASSERT_TRUE(WaitApplied(follower, 31));
-  EXPECT_EQ(recorders_[follower].Applied(), recorders_[leader].Applied());
+  ExpectRestartMatches(follower, leader, 31);
 }
 
 }  // namespace
